@@ -1,0 +1,220 @@
+//! ferry's error names: the closed list the state machine matches in `ErrorEquals`, and the
+//! library error type that carries one of them.
+//!
+//! An execution that does not copy every object fails with exactly one of these names and a cause
+//! a person can act on. The template test checks that the definition uses no other name (besides
+//! `States.*` and `Lambda.*`), so adding a variant here is the only way to add a name, and each
+//! variant says why it exists.
+
+use std::fmt;
+
+/// The closed list of error names a ferry step can fail with.
+///
+/// The names are stable: they appear in `ErrorEquals` in template.yaml, in execution histories
+/// and in the CLI's exit statuses, so renaming one is a breaking change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ErrorName {
+    /// The copy request breaks a rule (field and rule named in the cause), or a copyId's stored
+    /// plan differs from the request given for it. Nothing was touched.
+    InvalidRequest,
+    /// AWS refused a call ferry needed; the cause names the call, the resource and the account.
+    AccessDenied,
+    /// A bucket, object, role or job that the copy needs does not exist.
+    NotFound,
+    /// Merging ferry's statements would take a policy past its size limit (20 KB for a bucket
+    /// policy, 10,240 characters for a role's inline policies).
+    PolicyTooLarge,
+    /// A transient failure (throttling, 5xx, a conflicting concurrent write): the state machine
+    /// retries the step.
+    Retryable,
+    /// No inventory report arrived before `inventoryDeadlineSeconds` passed.
+    InventoryNeverArrived,
+    /// The delivered `manifest.json` does not match its `manifest.checksum`.
+    InventoryChecksumMismatch,
+    /// The Batch Operations job as a whole failed or was cancelled.
+    JobFailed,
+    /// The job ran, and some objects still failed after the retries the request allows.
+    CopyIncomplete,
+}
+
+impl ErrorName {
+    /// Every name, in a stable order (the template test iterates over it).
+    pub const ALL: [ErrorName; 9] = [
+        ErrorName::InvalidRequest,
+        ErrorName::AccessDenied,
+        ErrorName::NotFound,
+        ErrorName::PolicyTooLarge,
+        ErrorName::Retryable,
+        ErrorName::InventoryNeverArrived,
+        ErrorName::InventoryChecksumMismatch,
+        ErrorName::JobFailed,
+        ErrorName::CopyIncomplete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::InvalidRequest => "InvalidRequest",
+            ErrorName::AccessDenied => "AccessDenied",
+            ErrorName::NotFound => "NotFound",
+            ErrorName::PolicyTooLarge => "PolicyTooLarge",
+            ErrorName::Retryable => "Retryable",
+            ErrorName::InventoryNeverArrived => "InventoryNeverArrived",
+            ErrorName::InventoryChecksumMismatch => "InventoryChecksumMismatch",
+            ErrorName::JobFailed => "JobFailed",
+            ErrorName::CopyIncomplete => "CopyIncomplete",
+        }
+    }
+
+    /// Parses a name as it appears in an execution's `error` field.
+    pub fn parse(name: &str) -> Option<ErrorName> {
+        ErrorName::ALL.into_iter().find(|n| n.as_str() == name)
+    }
+
+    /// The CLI's exit status for an execution that failed with this name
+    /// (DESIGN.md, "Outcomes and error names": 0 copied, 1 incomplete, 2 invalid, 3 other).
+    pub fn exit_status(self) -> i32 {
+        match self {
+            ErrorName::CopyIncomplete => 1,
+            ErrorName::InvalidRequest => 2,
+            _ => 3,
+        }
+    }
+}
+
+impl fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error a ferry step returns: one of the closed names plus a cause for a person.
+///
+/// Handlers map this to the Lambda error shape (`errorType` = the name, `errorMessage` = the
+/// cause), which is what Step Functions matches in `ErrorEquals`.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {cause}")]
+pub struct StepError {
+    pub name: ErrorName,
+    pub cause: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StepError {
+    pub fn new(name: ErrorName, cause: impl Into<String>) -> Self {
+        StepError {
+            name,
+            cause: cause.into(),
+            source: None,
+        }
+    }
+
+    pub fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StepError {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Classifies an AWS error code (`code()` of an SDK error) into one of ferry's names.
+    /// `what` says which call on which resource failed, for the cause.
+    pub fn from_aws_code(code: Option<&str>, message: Option<&str>, what: &str) -> StepError {
+        let name = classify_aws_code(code);
+        let cause = match (code, message) {
+            (Some(c), Some(m)) => format!("{what}: {c}: {m}"),
+            (Some(c), None) => format!("{what}: {c}"),
+            (None, Some(m)) => format!("{what}: {m}"),
+            (None, None) => format!("{what}: no error code from AWS"),
+        };
+        StepError::new(name, cause)
+    }
+}
+
+/// Maps an AWS error code to ferry's name. Unknown codes and transport failures (no code) are
+/// treated as retryable: the state machine's Retry bounds how often, and a permanent problem
+/// still ends the execution with its cause.
+pub fn classify_aws_code(code: Option<&str>) -> ErrorName {
+    match code {
+        Some(
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "AllAccessDisabled"
+            | "AccountProblem"
+            | "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "UnauthorizedOperation"
+            | "ExpiredToken",
+        ) => ErrorName::AccessDenied,
+        Some(
+            "NoSuchBucket"
+            | "NoSuchKey"
+            | "NotFound"
+            | "NoSuchEntity"
+            | "NoSuchJob"
+            | "NoSuchConfiguration"
+            | "NoSuchBucketPolicy"
+            | "StateMachineDoesNotExist"
+            | "ExecutionDoesNotExist",
+        ) => ErrorName::NotFound,
+        Some(
+            "MalformedPolicy"
+            | "MalformedPolicyDocument"
+            | "InvalidArgument"
+            | "InvalidRequest"
+            | "InvalidBucketName"
+            | "ValidationError"
+            | "ValidationException"
+            | "BadRequestException"
+            | "IdempotencyException"
+            | "InvalidInput",
+        ) => ErrorName::InvalidRequest,
+        Some("LimitExceeded" | "LimitExceededException") => ErrorName::PolicyTooLarge,
+        _ => ErrorName::Retryable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips_through_its_string() {
+        for name in ErrorName::ALL {
+            assert_eq!(ErrorName::parse(name.as_str()), Some(name));
+            let json = serde_json::to_string(&name).unwrap();
+            assert_eq!(json, format!("\"{}\"", name.as_str()));
+        }
+        assert_eq!(ErrorName::parse("States.Timeout"), None);
+    }
+
+    #[test]
+    fn exit_statuses_follow_the_design() {
+        assert_eq!(ErrorName::CopyIncomplete.exit_status(), 1);
+        assert_eq!(ErrorName::InvalidRequest.exit_status(), 2);
+        assert_eq!(ErrorName::JobFailed.exit_status(), 3);
+        assert_eq!(ErrorName::AccessDenied.exit_status(), 3);
+    }
+
+    #[test]
+    fn aws_codes_map_to_names_an_operator_can_act_on() {
+        assert_eq!(classify_aws_code(Some("AccessDenied")), ErrorName::AccessDenied);
+        assert_eq!(classify_aws_code(Some("NoSuchBucket")), ErrorName::NotFound);
+        assert_eq!(classify_aws_code(Some("NoSuchJob")), ErrorName::NotFound);
+        assert_eq!(classify_aws_code(Some("SlowDown")), ErrorName::Retryable);
+        assert_eq!(classify_aws_code(None), ErrorName::Retryable);
+        assert_eq!(
+            classify_aws_code(Some("MalformedPolicy")),
+            ErrorName::InvalidRequest
+        );
+        let e = StepError::from_aws_code(
+            Some("AccessDenied"),
+            Some("Access Denied"),
+            "PutBucketPolicy on src-photos",
+        );
+        assert_eq!(
+            e.to_string(),
+            "AccessDenied: PutBucketPolicy on src-photos: AccessDenied: Access Denied"
+        );
+    }
+}

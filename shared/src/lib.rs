@@ -1,0 +1,14 @@
+//! ferry-core: ferry's domain, pure and tested without AWS.
+//!
+//! The copy request and its validation ([`request`]), the names of everything a copy creates
+//! ([`names`]), S3 Inventory ([`inventory`]) and CSV ([`manifest`]) manifests, the CreateJob
+//! request and job states ([`job`]), completion reports ([`report`]), and the closed list of
+//! error names the state machine matches ([`error`]). No Lambda runtime and no AWS calls live
+//! here: handlers call the SDK with what this crate builds.
+
+pub mod error;
+pub mod manifest;
+pub mod names;
+pub mod request;
+
+pub use error::{ErrorName, StepError};

@@ -1,0 +1,288 @@
+//! CSV manifests of S3 Batch Operations (`S3BatchOperations_CSV_20180820`): no header, rows of
+//! `bucket,key` or `bucket,key,versionId`, URL-encoded keys, and either every row has a version
+//! id or none does. Read and written as streams: memory does not grow with the number of rows.
+//!
+//! Key encoding: AWS's encoders (inventory reports, S3 events) write a space as `+` and a literal
+//! `+` as `%2B`, so [`decode_key`] reads `+` as a space. [`encode_key`] writes a space as `%20`
+//! and `+` as `%2B`, which both form-style and strict percent decoders read back correctly.
+
+use std::io::{Read, Write};
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::{Deserialize, Serialize};
+
+/// Everything but RFC 3986's unreserved characters and `/` is encoded.
+const KEY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Encodes an object key for a CSV manifest.
+pub fn encode_key(key: &str) -> String {
+    utf8_percent_encode(key, KEY_ENCODE).to_string()
+}
+
+/// Decodes a URL-encoded key from an inventory report, a CSV manifest or a completion report.
+pub fn decode_key(encoded: &str) -> Result<String, ManifestError> {
+    let plus_as_space = encoded.replace('+', " ");
+    percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| ManifestError::KeyEncoding(encoded.to_string()))
+}
+
+/// One object to copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestEntry {
+    pub bucket: String,
+    /// The decoded key.
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("line {line}: {message}")]
+    Row { line: u64, message: String },
+    #[error("`{0}` is not a valid URL-encoded UTF-8 key")]
+    KeyEncoding(String),
+    #[error(
+        "a CSV manifest has a version id on every row or on none; this row {}",
+        if *.has_version { "has one and earlier rows had none" } else { "has none and earlier rows had one" }
+    )]
+    MixedVersions { has_version: bool },
+    #[error("reading the manifest: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("writing the manifest: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Streams the rows of a CSV manifest.
+pub struct CsvManifestReader<R: Read> {
+    rows: csv::StringRecordsIntoIter<R>,
+    with_versions: Option<bool>,
+}
+
+impl<R: Read> CsvManifestReader<R> {
+    pub fn new(reader: R) -> Self {
+        let rows = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader)
+            .into_records();
+        CsvManifestReader {
+            rows,
+            with_versions: None,
+        }
+    }
+
+    fn entry(&mut self, record: csv::StringRecord) -> Result<ManifestEntry, ManifestError> {
+        let line = record.position().map_or(0, |p| p.line());
+        let row_error = |message: String| ManifestError::Row { line, message };
+        let (bucket, key, version) = match record.len() {
+            2 => (&record[0], &record[1], None),
+            3 => (&record[0], &record[1], Some(&record[2])),
+            n => {
+                return Err(row_error(format!(
+                    "expected 2 columns (bucket,key) or 3 (bucket,key,versionId), found {n}"
+                )))
+            }
+        };
+        if bucket.is_empty() || key.is_empty() {
+            return Err(row_error("bucket and key must not be empty".into()));
+        }
+        let version_id = version.filter(|v| !v.is_empty()).map(str::to_string);
+        let has_version = version_id.is_some();
+        match self.with_versions {
+            None => self.with_versions = Some(has_version),
+            Some(expected) if expected != has_version => {
+                return Err(ManifestError::MixedVersions { has_version })
+            }
+            Some(_) => {}
+        }
+        Ok(ManifestEntry {
+            bucket: bucket.to_string(),
+            key: decode_key(key).map_err(|e| row_error(e.to_string()))?,
+            version_id,
+        })
+    }
+}
+
+impl<R: Read> Iterator for CsvManifestReader<R> {
+    type Item = Result<ManifestEntry, ManifestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = self.rows.next()?;
+        Some(record.map_err(ManifestError::from).and_then(|r| self.entry(r)))
+    }
+}
+
+/// Writes a CSV manifest row by row, enforcing "a version id on every row or on none".
+pub struct CsvManifestWriter<W: Write> {
+    out: csv::Writer<W>,
+    with_versions: Option<bool>,
+    rows: u64,
+}
+
+impl<W: Write> CsvManifestWriter<W> {
+    pub fn new(writer: W) -> Self {
+        CsvManifestWriter {
+            out: csv::WriterBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_writer(writer),
+            with_versions: None,
+            rows: 0,
+        }
+    }
+
+    pub fn write(&mut self, entry: &ManifestEntry) -> Result<(), ManifestError> {
+        let has_version = entry.version_id.is_some();
+        match self.with_versions {
+            None => self.with_versions = Some(has_version),
+            Some(expected) if expected != has_version => {
+                return Err(ManifestError::MixedVersions { has_version })
+            }
+            Some(_) => {}
+        }
+        let key = encode_key(&entry.key);
+        match &entry.version_id {
+            Some(v) => self.out.write_record([&entry.bucket, &key, v])?,
+            None => self.out.write_record([&entry.bucket, &key])?,
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Whether the rows carry version ids (`None` before the first row): the CreateJob
+    /// `Spec.Fields` follow from it.
+    pub fn with_versions(&self) -> Option<bool> {
+        self.with_versions
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn finish(self) -> Result<W, ManifestError> {
+        self.out
+            .into_inner()
+            .map_err(|e| ManifestError::Io(e.into_error()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read_all(csv: &str) -> Result<Vec<ManifestEntry>, ManifestError> {
+        CsvManifestReader::new(csv.as_bytes()).collect()
+    }
+
+    #[test]
+    fn reads_the_aws_example_manifest() {
+        let rows = read_all(include_str!("../fixtures/csv-manifest.csv")).unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0].bucket, "src-photos");
+        assert_eq!(rows[0].key, "2026/photos/photo1.jpg");
+        assert_eq!(rows[2].key, "2026/photos/summer holiday/day 1.jpg");
+        assert_eq!(rows[3].key, "2026/notes/a+b=c.txt");
+        assert!(rows.iter().all(|r| r.version_id.is_none()));
+    }
+
+    #[test]
+    fn reads_version_ids() {
+        let rows = read_all(include_str!("../fixtures/csv-manifest-versions.csv")).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0].version_id.as_deref(),
+            Some("3HL4kqtJvjVBH40Nrjfkd")
+        );
+    }
+
+    #[test]
+    fn rejects_mixed_version_rows_and_bad_rows() {
+        let mixed = "b,k1,v1\nb,k2\n";
+        assert!(matches!(
+            read_all(mixed),
+            Err(ManifestError::MixedVersions { has_version: false })
+        ));
+        let err = read_all("b,k1\nb\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 2: expected 2 columns (bucket,key) or 3 (bucket,key,versionId), found 1"
+        );
+        let err = read_all("b,%FF\n").unwrap_err();
+        assert!(err.to_string().contains("not a valid URL-encoded UTF-8 key"), "{err}");
+        assert!(read_all("b,\n").is_err());
+    }
+
+    #[test]
+    fn writes_what_aws_reads() {
+        let mut w = CsvManifestWriter::new(Vec::new());
+        for key in ["a/b.txt", "summer holiday/day 1.jpg", "a+b=c.txt", "résumé,v2.pdf"] {
+            w.write(&ManifestEntry {
+                bucket: "src-photos".into(),
+                key: key.into(),
+                version_id: None,
+            })
+            .unwrap();
+        }
+        assert_eq!(w.rows(), 4);
+        assert_eq!(w.with_versions(), Some(false));
+        let out = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "src-photos,a/b.txt\n\
+             src-photos,summer%20holiday/day%201.jpg\n\
+             src-photos,a%2Bb%3Dc.txt\n\
+             src-photos,r%C3%A9sum%C3%A9%2Cv2.pdf\n"
+        );
+    }
+
+    #[test]
+    fn the_writer_refuses_mixed_versions() {
+        let mut w = CsvManifestWriter::new(Vec::new());
+        let e = |v: Option<&str>| ManifestEntry {
+            bucket: "b".into(),
+            key: "k".into(),
+            version_id: v.map(str::to_string),
+        };
+        w.write(&e(Some("v"))).unwrap();
+        assert!(w.write(&e(None)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_key_survives_write_then_read(
+            keys in proptest::collection::vec("\\PC{1,60}", 1..20),
+            versioned in any::<bool>(),
+        ) {
+            let entries: Vec<ManifestEntry> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| ManifestEntry {
+                    bucket: "src-photos".into(),
+                    key: k.clone(),
+                    version_id: versioned.then(|| format!("v{i}")),
+                })
+                .collect();
+            let mut w = CsvManifestWriter::new(Vec::new());
+            for e in &entries {
+                w.write(e).unwrap();
+            }
+            let bytes = w.finish().unwrap();
+            let back: Vec<ManifestEntry> = CsvManifestReader::new(&bytes[..])
+                .collect::<Result<_, _>>()
+                .unwrap();
+            prop_assert_eq!(back, entries);
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Deterministic names: every role, statement id, inventory configuration, idempotency token,
+//! execution name and object key ferry uses is derived from the copy request alone, so that a
+//! re-run finds what an earlier run created and each side can name the other's resources before
+//! they exist. Each name stays within AWS's limits for any valid request (see the tests).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::request::CopyRequest;
+
+/// IAM path of every role ferry creates; its permissions boundary and PassRole are scoped to it.
+pub const ROLE_PATH: &str = "/ferry/";
+/// Prefix of the ferry bucket under which S3 Inventory delivers reports.
+pub const INVENTORY_PREFIX: &str = "inventory";
+/// Prefix of the ferry bucket that holds stored plans, waiters and job records.
+pub const CONTROL_PREFIX: &str = "control";
+/// Prefix of the ferry bucket that holds the retry manifests ferry writes.
+pub const RETRY_PREFIX: &str = "retry";
+/// Default prefix of completion reports.
+pub const REPORT_PREFIX: &str = "reports";
+
+/// The AWS partition of a Region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// A short, stable hash of a copyId: 10 lowercase hex characters (40 bits of SHA-256).
+/// It keeps statement ids of different copies apart while staying within IAM's Sid alphabet.
+pub fn copy_hash(copy_id: &str) -> String {
+    let digest = Sha256::digest(copy_id.as_bytes());
+    digest[..5].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One run of a copy (an execution `<copyId>-<run>`) and one job in it (0 = the first job,
+/// k = the k-th retry job). Together they make the CreateJob idempotency token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub run: u16,
+    pub job: u16,
+}
+
+/// An execution name parsed back into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionName {
+    pub copy_id: String,
+    pub number: u32,
+    pub cleanup: bool,
+}
+
+impl ExecutionName {
+    /// `<copyId>-<n>` or `<copyId>-cleanup-<n>`; `None` for any other shape.
+    pub fn parse(name: &str) -> Option<ExecutionName> {
+        let (rest, n) = name.rsplit_once('-')?;
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
+            return None;
+        }
+        let number = n.parse().ok()?;
+        match rest.strip_suffix("-cleanup") {
+            Some(copy_id) if !copy_id.is_empty() => Some(ExecutionName {
+                copy_id: copy_id.to_string(),
+                number,
+                cleanup: true,
+            }),
+            Some(_) => None,
+            None => Some(ExecutionName {
+                copy_id: rest.to_string(),
+                number,
+                cleanup: false,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for ExecutionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.cleanup {
+            write!(f, "{}-cleanup-{}", self.copy_id, self.number)
+        } else {
+            write!(f, "{}-{}", self.copy_id, self.number)
+        }
+    }
+}
+
+/// Every name of one copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Names {
+    pub copy_id: String,
+    pub partition: String,
+    pub hash: String,
+    pub ferry_bucket: String,
+    pub batch_role_name: String,
+    pub batch_role_arn: String,
+    pub inventory_config_id: String,
+    report_prefix_base: String,
+}
+
+impl Names {
+    /// Names for a validated request, run by the destination stack whose bucket is `ferry_bucket`.
+    pub fn new(req: &CopyRequest, ferry_bucket: &str) -> Names {
+        let partition = partition(&req.region);
+        let batch_role_name = format!("ferry-batch-{}", req.copy_id);
+        Names {
+            copy_id: req.copy_id.clone(),
+            partition: partition.to_string(),
+            hash: copy_hash(&req.copy_id),
+            ferry_bucket: ferry_bucket.to_string(),
+            batch_role_arn: format!(
+                "arn:{partition}:iam::{}:role{ROLE_PATH}{batch_role_name}",
+                req.destination.account_id
+            ),
+            batch_role_name,
+            inventory_config_id: format!("ferry-{}", req.copy_id),
+            report_prefix_base: req
+                .report
+                .prefix
+                .clone()
+                .unwrap_or_else(|| REPORT_PREFIX.to_string()),
+        }
+    }
+
+    /// A statement id: `Ferry` + purpose + this copy's hash. `purpose` is letters and digits
+    /// (IAM's Sid alphabet); a wrong purpose is a programming error.
+    pub fn sid(&self, purpose: &str) -> String {
+        assert!(
+            !purpose.is_empty() && purpose.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "Sid purpose must be letters and digits: {purpose:?}"
+        );
+        format!("Ferry{purpose}{}", self.hash)
+    }
+
+    /// The CreateJob ClientRequestToken (1-64 characters) of one attempt of this copy.
+    pub fn client_request_token(&self, attempt: Attempt) -> String {
+        format!("ferry-{}-{}-{}", self.copy_id, attempt.run, attempt.job)
+    }
+
+    /// `<copyId>-<n>`: run `n` of this copy.
+    pub fn execution_name(&self, n: u32) -> String {
+        ExecutionName {
+            copy_id: self.copy_id.clone(),
+            number: n,
+            cleanup: false,
+        }
+        .to_string()
+    }
+
+    /// `<copyId>-cleanup-<n>`: the cleanup rule's executions, which the rule itself ignores.
+    pub fn cleanup_execution_name(&self, n: u32) -> String {
+        ExecutionName {
+            copy_id: self.copy_id.clone(),
+            number: n,
+            cleanup: true,
+        }
+        .to_string()
+    }
+
+    /// `control/<copyId>/`: everything ferry records about this copy.
+    pub fn control_prefix(&self) -> String {
+        format!("{CONTROL_PREFIX}/{}/", self.copy_id)
+    }
+
+    /// The stored plan, immutable once written.
+    pub fn plan_key(&self) -> String {
+        format!("{}plan.json", self.control_prefix())
+    }
+
+    /// The record of one job, written as soon as CreateJob answers.
+    pub fn job_record_key(&self, attempt: Attempt) -> String {
+        format!(
+            "{}run-{}/job-{}.json",
+            self.control_prefix(),
+            attempt.run,
+            attempt.job
+        )
+    }
+
+    /// Where an inventory waiter records its task token.
+    pub fn waiter_key(&self, execution_name: &str) -> String {
+        format!(
+            "{CONTROL_PREFIX}/waiters/{}/{execution_name}.json",
+            self.inventory_config_id
+        )
+    }
+
+    /// The retry manifest (CSV) of the retryable failures of `attempt`'s predecessor.
+    pub fn retry_manifest_key(&self, attempt: Attempt) -> String {
+        format!(
+            "{RETRY_PREFIX}/{}/run-{}/job-{}.csv",
+            self.copy_id, attempt.run, attempt.job
+        )
+    }
+
+    /// Prefix of every retry manifest of this copy (the Batch role may read under it).
+    pub fn retry_prefix(&self) -> String {
+        format!("{RETRY_PREFIX}/{}/", self.copy_id)
+    }
+
+    /// Completion reports of run `run` land under `<this>/job-<id>/`.
+    pub fn report_prefix(&self, run: u16) -> String {
+        format!("{}/{}/run-{run}", self.report_prefix_base, self.copy_id)
+    }
+
+    /// Prefix of every report of this copy (the Batch role may write under it).
+    pub fn report_prefix_all(&self) -> String {
+        format!("{}/{}/", self.report_prefix_base, self.copy_id)
+    }
+
+    /// Where S3 Inventory delivers this copy's reports in the ferry bucket:
+    /// `inventory/<source-bucket>/<config-id>/` (dated manifests and `data/` below it).
+    pub fn inventory_location(&self, source_bucket: &str) -> String {
+        format!(
+            "{INVENTORY_PREFIX}/{source_bucket}/{}/",
+            self.inventory_config_id
+        )
+    }
+
+    /// `arn:<partition>:s3:::<bucket>` or, with a key, `arn:<partition>:s3:::<bucket>/<key>`.
+    pub fn s3_arn(&self, bucket: &str, key: Option<&str>) -> String {
+        match key {
+            Some(k) => format!("arn:{}:s3:::{bucket}/{k}", self.partition),
+            None => format!("arn:{}:s3:::{bucket}", self.partition),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(copy_id: &str) -> CopyRequest {
+        let mut r =
+            CopyRequest::from_json(include_str!("../fixtures/request-inventory.json")).unwrap();
+        r.copy_id = copy_id.to_string();
+        r
+    }
+
+    const FERRY: &str = "ferry-222222222222-eu-west-1";
+
+    #[test]
+    fn names_of_the_design_example() {
+        let n = Names::new(&request("photos-2026"), FERRY);
+        assert_eq!(n.batch_role_name, "ferry-batch-photos-2026");
+        assert_eq!(
+            n.batch_role_arn,
+            "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"
+        );
+        assert_eq!(n.inventory_config_id, "ferry-photos-2026");
+        assert_eq!(n.execution_name(3), "photos-2026-3");
+        assert_eq!(n.cleanup_execution_name(1), "photos-2026-cleanup-1");
+        assert_eq!(n.plan_key(), "control/photos-2026/plan.json");
+        assert_eq!(
+            n.job_record_key(Attempt { run: 2, job: 1 }),
+            "control/photos-2026/run-2/job-1.json"
+        );
+        assert_eq!(n.report_prefix(2), "reports/photos-2026/run-2");
+        assert_eq!(
+            n.inventory_location("src-photos"),
+            "inventory/src-photos/ferry-photos-2026/"
+        );
+        assert_eq!(
+            n.client_request_token(Attempt { run: 1, job: 0 }),
+            "ferry-photos-2026-1-0"
+        );
+        assert_eq!(n.s3_arn("b", Some("k/x")), "arn:aws:s3:::b/k/x");
+    }
+
+    #[test]
+    fn names_are_deterministic_and_distinct_per_copy() {
+        let a1 = Names::new(&request("photos-2026"), FERRY);
+        let a2 = Names::new(&request("photos-2026"), FERRY);
+        let b = Names::new(&request("photos-2025"), FERRY);
+        assert_eq!(a1, a2);
+        assert_ne!(a1.sid("SourceRead"), b.sid("SourceRead"));
+        assert_ne!(a1.inventory_config_id, b.inventory_config_id);
+        assert_ne!(
+            a1.client_request_token(Attempt { run: 1, job: 0 }),
+            a1.client_request_token(Attempt { run: 2, job: 0 })
+        );
+        assert_ne!(
+            a1.client_request_token(Attempt { run: 1, job: 0 }),
+            a1.client_request_token(Attempt { run: 1, job: 1 })
+        );
+    }
+
+    #[test]
+    fn sids_use_only_iams_alphabet() {
+        let n = Names::new(&request("a-b-c"), FERRY);
+        let sid = n.sid("SourceRead");
+        assert!(sid.starts_with("FerrySourceRead"));
+        assert!(sid.bytes().all(|b| b.is_ascii_alphanumeric()), "{sid}");
+        assert_eq!(sid.len(), "FerrySourceRead".len() + 10);
+    }
+
+    #[test]
+    #[should_panic(expected = "letters and digits")]
+    fn a_sid_purpose_with_other_characters_is_a_bug() {
+        Names::new(&request("x"), FERRY).sid("Source-Read");
+    }
+
+    #[test]
+    fn longest_copy_id_stays_within_aws_limits() {
+        let id = "a".repeat(crate::request::COPY_ID_MAX);
+        let n = Names::new(&request(&id), FERRY);
+        let max = Attempt {
+            run: u16::MAX,
+            job: u16::MAX,
+        };
+        assert!(n.batch_role_name.len() <= 64, "IAM role names: 64");
+        assert!(n.client_request_token(max).len() <= 64, "ClientRequestToken: 64");
+        assert!(n.cleanup_execution_name(u32::MAX).len() <= 80, "execution names: 80");
+        assert!(n.report_prefix(u16::MAX).len() <= 512, "report prefix: 512");
+        assert!(n.inventory_config_id.len() <= 64);
+    }
+
+    #[test]
+    fn a_custom_report_prefix_stays_within_512() {
+        let mut r = request(&"a".repeat(40));
+        r.report.prefix = Some("p".repeat(crate::request::REPORT_PREFIX_MAX));
+        let n = Names::new(&r, FERRY);
+        assert!(n.report_prefix(u16::MAX).len() <= 512);
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        let mut r = request("x1");
+        r.region = "cn-north-1".into();
+        assert!(Names::new(&r, FERRY).batch_role_arn.starts_with("arn:aws-cn:iam::"));
+    }
+
+    #[test]
+    fn execution_names_parse_back() {
+        let n = Names::new(&request("photos-2026"), FERRY);
+        let run = ExecutionName::parse(&n.execution_name(7)).unwrap();
+        assert_eq!(
+            run,
+            ExecutionName {
+                copy_id: "photos-2026".into(),
+                number: 7,
+                cleanup: false
+            }
+        );
+        let cleanup = ExecutionName::parse(&n.cleanup_execution_name(2)).unwrap();
+        assert!(cleanup.cleanup);
+        assert_eq!(cleanup.copy_id, "photos-2026");
+        assert_eq!(ExecutionName::parse("photos"), None);
+        assert_eq!(ExecutionName::parse("photos-"), None);
+        assert_eq!(ExecutionName::parse("-3"), None);
+        // A copyId may not contain the segment `cleanup` (request validation), so no run of a
+        // real copy reads as a cleanup execution.
+        assert_eq!(ExecutionName::parse("x-cleanup-"), None);
+    }
+}
