@@ -6,7 +6,10 @@
 //! error names the state machine matches ([`error`]). No Lambda runtime and no AWS calls live
 //! here: handlers call the SDK with what this crate builds.
 
+pub mod clock;
 pub mod error;
+pub mod inventory;
+pub mod job;
 pub mod manifest;
 pub mod names;
 pub mod request;

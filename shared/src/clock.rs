@@ -1,0 +1,79 @@
+//! Time as ferry reads and writes it: seconds since the epoch inside, RFC 3339 at the edges
+//! (Step Functions' `$$.Execution.StartTime`, IAM's `aws:CurrentTime` conditions). The clock is
+//! a trait so that handlers and tests can fix "now".
+
+use aws_smithy_types::date_time::{DateTime, Format};
+
+/// Seconds since the epoch, UTC.
+pub type Epoch = i64;
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Epoch;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Epoch {
+        DateTime::from(std::time::SystemTime::now()).secs()
+    }
+}
+
+/// A clock stopped at one instant, for tests and replays.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub Epoch);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Epoch {
+        self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an RFC 3339 timestamp such as 2026-11-28T13:45:50Z")]
+pub struct TimestampError(String);
+
+/// Parses an RFC 3339 timestamp (fractions of a second are dropped).
+pub fn parse_timestamp(text: &str) -> Result<Epoch, TimestampError> {
+    DateTime::from_str(text, Format::DateTime)
+        .map(|d| d.secs())
+        .map_err(|_| TimestampError(text.to_string()))
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`, the form IAM conditions take.
+pub fn format_timestamp(epoch: Epoch) -> String {
+    DateTime::from_secs(epoch)
+        .fmt(Format::DateTime)
+        .expect("any i64 second within DateTime's range formats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_functions_start_times_parse() {
+        assert_eq!(
+            parse_timestamp("2026-11-28T13:45:50.123Z").unwrap(),
+            1_795_873_550
+        );
+        assert_eq!(parse_timestamp("2026-11-28T13:45:50Z").unwrap(), 1_795_873_550);
+        assert!(parse_timestamp("28/11/2026").is_err());
+    }
+
+    #[test]
+    fn formatting_round_trips_without_fractions() {
+        let t = 1_795_873_550;
+        assert_eq!(format_timestamp(t), "2026-11-28T13:45:50Z");
+        assert_eq!(parse_timestamp(&format_timestamp(t)).unwrap(), t);
+    }
+
+    #[test]
+    fn the_system_clock_is_after_this_code_was_written() {
+        assert!(SystemClock.now() > 1_790_000_000);
+        assert_eq!(FixedClock(5).now(), 5);
+    }
+}
