@@ -60,7 +60,10 @@ mod tests {
             parse_timestamp("2026-11-28T13:45:50.123Z").unwrap(),
             1_795_873_550
         );
-        assert_eq!(parse_timestamp("2026-11-28T13:45:50Z").unwrap(), 1_795_873_550);
+        assert_eq!(
+            parse_timestamp("2026-11-28T13:45:50Z").unwrap(),
+            1_795_873_550
+        );
         assert!(parse_timestamp("28/11/2026").is_err());
     }
 

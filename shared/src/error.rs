@@ -198,7 +198,10 @@ mod tests {
 
     #[test]
     fn aws_codes_map_to_names_an_operator_can_act_on() {
-        assert_eq!(classify_aws_code(Some("AccessDenied")), ErrorName::AccessDenied);
+        assert_eq!(
+            classify_aws_code(Some("AccessDenied")),
+            ErrorName::AccessDenied
+        );
         assert_eq!(classify_aws_code(Some("NoSuchBucket")), ErrorName::NotFound);
         assert_eq!(classify_aws_code(Some("NoSuchJob")), ErrorName::NotFound);
         assert_eq!(classify_aws_code(Some("SlowDown")), ErrorName::Retryable);

@@ -131,7 +131,9 @@ impl InventoryConfig {
             ))
             .schedule(
                 s3::InventorySchedule::builder()
-                    .frequency(s3::InventoryFrequency::from(self.schedule.frequency.as_str()))
+                    .frequency(s3::InventoryFrequency::from(
+                        self.schedule.frequency.as_str(),
+                    ))
                     .build()?,
             );
         if let Some(f) = &self.filter {
@@ -154,7 +156,9 @@ impl InventoryConfig {
                 s3_bucket_destination: S3BucketDestination {
                     account_id: d.and_then(|d| d.account_id()).unwrap_or_default().into(),
                     bucket: d.map(|d| d.bucket().to_string()).unwrap_or_default(),
-                    format: d.map(|d| d.format().as_str().to_string()).unwrap_or_default(),
+                    format: d
+                        .map(|d| d.format().as_str().to_string())
+                        .unwrap_or_default(),
                     prefix: d.and_then(|d| d.prefix()).unwrap_or_default().into(),
                 },
             },
@@ -239,6 +243,57 @@ impl InventoryManifest {
     pub fn columns(&self) -> Result<Columns, InventoryError> {
         Columns::from_schema(&self.file_schema)
     }
+}
+
+/// A delivered inventory report, recognised from the key of its `manifest.checksum`:
+/// `inventory/<source-bucket>/<config-id>/YYYY-MM-DDTHH-MMZ/manifest.checksum`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub source_bucket: String,
+    pub config_id: String,
+    /// `YYYY-MM-DDTHH-MMZ`
+    pub dated: String,
+}
+
+impl Delivery {
+    /// Reads a decoded object key; `None` when it is not a ferry inventory checksum.
+    pub fn from_checksum_key(key: &str) -> Option<Delivery> {
+        let rest = key.strip_prefix(INVENTORY_PREFIX)?.strip_prefix('/')?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            [source, config, dated, "manifest.checksum"]
+                if !source.is_empty() && config.starts_with("ferry-") && is_dated(dated) =>
+            {
+                Some(Delivery {
+                    source_bucket: source.to_string(),
+                    config_id: config.to_string(),
+                    dated: dated.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The `manifest.json` beside the checksum.
+    pub fn manifest_key(&self) -> String {
+        format!(
+            "{INVENTORY_PREFIX}/{}/{}/{}/manifest.json",
+            self.source_bucket, self.config_id, self.dated
+        )
+    }
+}
+
+/// `YYYY-MM-DDTHH-MMZ`
+fn is_dated(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 17
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 | 13 => *c == b'-',
+            10 => *c == b'T',
+            16 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 /// Where the columns ferry reads sit in an inventory data row.
@@ -443,8 +498,7 @@ mod tests {
         let c = InventoryConfig::for_copy(&req, &Names::new(&req, FERRY));
         let json = serde_json::to_value(&c).unwrap();
         let expected: serde_json::Value =
-            serde_json::from_str(include_str!("../fixtures/inventory-configuration.json"))
-                .unwrap();
+            serde_json::from_str(include_str!("../fixtures/inventory-configuration.json")).unwrap();
         assert_eq!(json, expected);
         for field in ["Size", "ETag", "StorageClass", "EncryptionStatus"] {
             assert!(c.optional_fields.iter().any(|f| f == field), "{field}");
@@ -468,7 +522,10 @@ mod tests {
         assert_eq!(sdk.filter().unwrap().prefix(), "2026/");
         // Every field is one the SDK knows, so none is sent as an unknown string.
         for f in sdk.optional_fields() {
-            assert!(s3::InventoryOptionalField::values().contains(&f.as_str()), "{f:?}");
+            assert!(
+                s3::InventoryOptionalField::values().contains(&f.as_str()),
+                "{f:?}"
+            );
         }
         assert_eq!(InventoryConfig::from_sdk(&sdk), c);
     }
@@ -495,6 +552,37 @@ mod tests {
         assert!(c.to_sdk().unwrap().filter().is_none());
     }
 
+    /// The key in an S3 event is URL-encoded; decoded, it names the delivery.
+    #[test]
+    fn recognises_a_delivery_from_the_s3_event() {
+        let event: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/s3-event-manifest-checksum.json"))
+                .unwrap();
+        let raw = event["Records"][0]["s3"]["object"]["key"].as_str().unwrap();
+        let key = decode_key(raw).unwrap();
+        let d = Delivery::from_checksum_key(&key).unwrap();
+        assert_eq!(d.source_bucket, "src-photos");
+        assert_eq!(d.config_id, "ferry-photos-2026");
+        assert_eq!(
+            d.manifest_key(),
+            "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json"
+        );
+        // moto encodes `/` as %2F too; the decoded key is the same.
+        let moto = raw.replace('/', "%2F");
+        assert_eq!(
+            Delivery::from_checksum_key(&decode_key(&moto).unwrap()),
+            Some(d)
+        );
+        for other in [
+            "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json",
+            "inventory/src-photos/someone-else/2026-11-28T00-00Z/manifest.checksum",
+            "inventory/src-photos/ferry-photos-2026/hive/manifest.checksum",
+            "control/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.checksum",
+        ] {
+            assert_eq!(Delivery::from_checksum_key(other), None, "{other}");
+        }
+    }
+
     #[test]
     fn parses_the_aws_example_manifest() {
         let m = InventoryManifest::parse(include_bytes!("../fixtures/inventory-manifest.json"))
@@ -511,7 +599,10 @@ mod tests {
         let text = include_str!("../fixtures/inventory-manifest.json");
         let orc = text.replace("\"CSV\"", "\"ORC\"");
         let err = InventoryManifest::parse(orc.as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("reads CSV inventory reports only"), "{err}");
+        assert!(
+            err.to_string().contains("reads CSV inventory reports only"),
+            "{err}"
+        );
         let no_key = text.replace("Bucket, Key,", "Bucket,");
         let err = InventoryManifest::parse(no_key.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("has no Key column"), "{err}");
@@ -530,7 +621,10 @@ mod tests {
         assert_eq!(rows.len(), 6);
         assert_eq!(rows[0].key, "2026/photos/photo1.jpg");
         assert_eq!(rows[0].size, Some(2_097_152));
-        assert_eq!(rows[0].e_tag.as_deref(), Some("d41d8cd98f00b204e9800998ecf8427e"));
+        assert_eq!(
+            rows[0].e_tag.as_deref(),
+            Some("d41d8cd98f00b204e9800998ecf8427e")
+        );
         assert_eq!(rows[0].copy_obstacle(), None);
         assert_eq!(rows[1].key, "2026/photos/summer holiday/day 1.jpg");
         assert_eq!(rows[1].version_id.as_deref(), Some("3HL4kqtJvjVBH40Nrjfkd"));
@@ -556,7 +650,10 @@ mod tests {
         let results: Vec<_> = InventoryRows::new(&data[..], columns).collect();
         assert!(results[0].is_ok());
         let e1 = results[1].as_ref().unwrap_err().to_string();
-        assert_eq!(e1, "inventory data, line 2: Size is `big`, not a number of bytes");
+        assert_eq!(
+            e1,
+            "inventory data, line 2: Size is `big`, not a number of bytes"
+        );
         let e2 = results[2].as_ref().unwrap_err().to_string();
         assert!(e2.contains("line 3: 2 values for the 3 columns"), "{e2}");
     }

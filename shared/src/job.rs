@@ -33,7 +33,9 @@ pub struct ManifestLocation {
 #[serde(rename_all = "camelCase")]
 pub enum ManifestKind {
     /// A CSV manifest; `with_versions` when its rows carry version ids.
-    Csv { with_versions: bool },
+    Csv {
+        with_versions: bool,
+    },
     Inventory,
 }
 
@@ -197,7 +199,10 @@ impl CreateJobRequest {
     }
 
     /// Sets every field of this request on the SDK's CreateJob call.
-    pub fn apply(&self, call: CreateJobFluentBuilder) -> Result<CreateJobFluentBuilder, BuildError> {
+    pub fn apply(
+        &self,
+        call: CreateJobFluentBuilder,
+    ) -> Result<CreateJobFluentBuilder, BuildError> {
         let copy = &self.operation.s3_put_object_copy;
         let operation = s3c::JobOperation::builder()
             .s3_put_object_copy(
@@ -418,7 +423,12 @@ pub fn grant_expiry(started: Epoch, lifetime_seconds: u64) -> Epoch {
 /// Whether the grants must be renewed now: the job still runs and less than a day is left
 /// (or less than half the lifetime, for the sandbox's lifetimes of seconds). The margin is far
 /// longer than the longest wait, so no tracking round can sleep past an expiry.
-pub fn grant_renewal_due(job: &JobState, now: Epoch, expires_at: Epoch, lifetime_seconds: u64) -> bool {
+pub fn grant_renewal_due(
+    job: &JobState,
+    now: Epoch,
+    expires_at: Epoch,
+    lifetime_seconds: u64,
+) -> bool {
     let margin = i64::try_from((lifetime_seconds / 2).min(86_400)).unwrap_or(86_400);
     job.is_active() && now.saturating_add(margin) >= expires_at
 }
@@ -462,7 +472,9 @@ mod tests {
         let req = request(include_str!("../fixtures/request-csv.json"));
         let names = Names::new(&req, FERRY);
         let csv = ManifestLocation {
-            kind: ManifestKind::Csv { with_versions: false },
+            kind: ManifestKind::Csv {
+                with_versions: false,
+            },
             object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
             etag: "\"0a1b2c\"".into(),
             version_id: Some("v1".into()),
@@ -473,9 +485,14 @@ mod tests {
             job.manifest.spec.fields,
             Some(vec!["Bucket".to_string(), "Key".to_string()])
         );
-        assert_eq!(job.manifest.location.object_version_id.as_deref(), Some("v1"));
+        assert_eq!(
+            job.manifest.location.object_version_id.as_deref(),
+            Some("v1")
+        );
         let versioned = ManifestLocation {
-            kind: ManifestKind::Csv { with_versions: true },
+            kind: ManifestKind::Csv {
+                with_versions: true,
+            },
             ..csv
         };
         let job = CreateJobRequest::for_copy(&req, &names, &versioned, first());
@@ -498,7 +515,10 @@ mod tests {
         assert!(job.description.ends_with(" (run 2, retry 1)"));
         assert_eq!(job.report.prefix, "reports/photos-2026/run-2");
         assert_eq!(
-            job.operation.s3_put_object_copy.target_key_prefix.as_deref(),
+            job.operation
+                .s3_put_object_copy
+                .target_key_prefix
+                .as_deref(),
             Some("copied/")
         );
     }
@@ -551,14 +571,23 @@ mod tests {
         );
         assert_eq!(copy.target_key_prefix(), None);
         let report = input.get_report().as_ref().unwrap();
-        assert_eq!(report.report_scope(), Some(&s3c::JobReportScope::FailedTasksOnly));
-        assert_eq!(report.format(), Some(&s3c::JobReportFormat::ReportCsv20180820));
+        assert_eq!(
+            report.report_scope(),
+            Some(&s3c::JobReportScope::FailedTasksOnly)
+        );
+        assert_eq!(
+            report.format(),
+            Some(&s3c::JobReportFormat::ReportCsv20180820)
+        );
         let manifest = input.get_manifest().as_ref().unwrap();
         assert_eq!(
             manifest.spec().unwrap().format(),
             &s3c::JobManifestFormat::S3InventoryReportCsv20161130
         );
-        assert_eq!(manifest.location().unwrap().e_tag(), "60e460ba06e1e9bb8d7c8e3e6f0a2a01");
+        assert_eq!(
+            manifest.location().unwrap().e_tag(),
+            "60e460ba06e1e9bb8d7c8e3e6f0a2a01"
+        );
         let tags = input.get_tags().as_ref().unwrap();
         assert_eq!((tags[0].key(), tags[0].value()), ("team", "media"));
     }
@@ -573,7 +602,10 @@ mod tests {
             JobState::new("j", "Complete", 10, 9, 1).outcome,
             Some(JobOutcome::Partial)
         );
-        assert_eq!(JobState::new("j", "Failed", 10, 0, 10).outcome, Some(JobOutcome::Failed));
+        assert_eq!(
+            JobState::new("j", "Failed", 10, 0, 10).outcome,
+            Some(JobOutcome::Failed)
+        );
         assert_eq!(
             JobState::new("j", "Cancelled", 10, 3, 0).outcome,
             Some(JobOutcome::Cancelled)
@@ -585,7 +617,10 @@ mod tests {
         );
         for s in ACTIVE_STATUSES {
             let st = JobState::new("j", s, 10, 1, 1);
-            assert!(!st.terminal && st.is_active() && st.outcome.is_none(), "{s}");
+            assert!(
+                !st.terminal && st.is_active() && st.outcome.is_none(),
+                "{s}"
+            );
         }
     }
 
@@ -660,12 +695,32 @@ mod tests {
         let active = JobState::new("j", "Active", 10, 1, 0);
         let done = JobState::new("j", "Complete", 10, 10, 0);
         assert!(!grant_renewal_due(&active, start, expires, lifetime));
-        assert!(!grant_renewal_due(&active, expires - 86_401, expires, lifetime));
-        assert!(grant_renewal_due(&active, expires - 86_400, expires, lifetime));
+        assert!(!grant_renewal_due(
+            &active,
+            expires - 86_401,
+            expires,
+            lifetime
+        ));
+        assert!(grant_renewal_due(
+            &active,
+            expires - 86_400,
+            expires,
+            lifetime
+        ));
         assert!(grant_renewal_due(&active, expires + 10, expires, lifetime));
         assert!(!grant_renewal_due(&done, expires - 10, expires, lifetime));
         // Sandbox lifetimes of seconds renew at half-life.
-        assert!(!grant_renewal_due(&active, start + 29, grant_expiry(start, 60), 60));
-        assert!(grant_renewal_due(&active, start + 30, grant_expiry(start, 60), 60));
+        assert!(!grant_renewal_due(
+            &active,
+            start + 29,
+            grant_expiry(start, 60),
+            60
+        ));
+        assert!(grant_renewal_due(
+            &active,
+            start + 30,
+            grant_expiry(start, 60),
+            60
+        ));
     }
 }

@@ -117,7 +117,11 @@ impl<R: Read> Iterator for CsvManifestReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let record = self.rows.next()?;
-        Some(record.map_err(ManifestError::from).and_then(|r| self.entry(r)))
+        Some(
+            record
+                .map_err(ManifestError::from)
+                .and_then(|r| self.entry(r)),
+        )
     }
 }
 
@@ -201,10 +205,7 @@ mod tests {
     fn reads_version_ids() {
         let rows = read_all(include_str!("../fixtures/csv-manifest-versions.csv")).unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(
-            rows[0].version_id.as_deref(),
-            Some("3HL4kqtJvjVBH40Nrjfkd")
-        );
+        assert_eq!(rows[0].version_id.as_deref(), Some("3HL4kqtJvjVBH40Nrjfkd"));
     }
 
     #[test]
@@ -220,14 +221,23 @@ mod tests {
             "line 2: expected 2 columns (bucket,key) or 3 (bucket,key,versionId), found 1"
         );
         let err = read_all("b,%FF\n").unwrap_err();
-        assert!(err.to_string().contains("not a valid URL-encoded UTF-8 key"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("not a valid URL-encoded UTF-8 key"),
+            "{err}"
+        );
         assert!(read_all("b,\n").is_err());
     }
 
     #[test]
     fn writes_what_aws_reads() {
         let mut w = CsvManifestWriter::new(Vec::new());
-        for key in ["a/b.txt", "summer holiday/day 1.jpg", "a+b=c.txt", "résumé,v2.pdf"] {
+        for key in [
+            "a/b.txt",
+            "summer holiday/day 1.jpg",
+            "a+b=c.txt",
+            "résumé,v2.pdf",
+        ] {
             w.write(&ManifestEntry {
                 bucket: "src-photos".into(),
                 key: key.into(),

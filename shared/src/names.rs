@@ -315,8 +315,14 @@ mod tests {
             job: u16::MAX,
         };
         assert!(n.batch_role_name.len() <= 64, "IAM role names: 64");
-        assert!(n.client_request_token(max).len() <= 64, "ClientRequestToken: 64");
-        assert!(n.cleanup_execution_name(u32::MAX).len() <= 80, "execution names: 80");
+        assert!(
+            n.client_request_token(max).len() <= 64,
+            "ClientRequestToken: 64"
+        );
+        assert!(
+            n.cleanup_execution_name(u32::MAX).len() <= 80,
+            "execution names: 80"
+        );
         assert!(n.report_prefix(u16::MAX).len() <= 512, "report prefix: 512");
         assert!(n.inventory_config_id.len() <= 64);
     }
@@ -336,7 +342,9 @@ mod tests {
         assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
         let mut r = request("x1");
         r.region = "cn-north-1".into();
-        assert!(Names::new(&r, FERRY).batch_role_arn.starts_with("arn:aws-cn:iam::"));
+        assert!(Names::new(&r, FERRY)
+            .batch_role_arn
+            .starts_with("arn:aws-cn:iam::"));
     }
 
     #[test]

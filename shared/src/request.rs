@@ -365,7 +365,11 @@ impl CopyRequest {
         let de = &mut serde_json::Deserializer::from_str(json);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "(request)".into() } else { path };
+            let field = if path == "." {
+                "(request)".into()
+            } else {
+                path
+            };
             Violations(vec![Violation {
                 field,
                 rule: e.inner().to_string(),
@@ -415,7 +419,10 @@ impl CopyRequest {
         if !is_region_shape(&self.region) {
             v.add(
                 "region",
-                format!("`{}` is not an AWS Region name such as eu-west-1", self.region),
+                format!(
+                    "`{}` is not an AWS Region name such as eu-west-1",
+                    self.region
+                ),
             );
         } else if self.region != ctx.region {
             v.add(
@@ -483,7 +490,10 @@ impl CopyRequest {
             ("destination.bucket", &self.destination.bucket),
         ] {
             if *bucket == ctx.ferry_bucket {
-                v.add(field, "must not be ferry's own bucket, which holds its control objects");
+                v.add(
+                    field,
+                    "must not be ferry's own bucket, which holds its control objects",
+                );
             }
         }
         check_key_len(v, "source.prefix", &self.source.prefix, 0);
@@ -560,7 +570,10 @@ impl CopyRequest {
                 );
             }
             if k.to_ascii_lowercase().starts_with("aws:") {
-                v.add(&field, "tag keys must not start with `aws:` (reserved by AWS)");
+                v.add(
+                    &field,
+                    "tag keys must not start with `aws:` (reserved by AWS)",
+                );
             }
             if val.chars().count() > 256 {
                 v.add(&field, "tag values are at most 256 characters");
@@ -588,7 +601,8 @@ impl CopyRequest {
                 ),
             );
         }
-        if t.inventory_deadline_seconds == 0 || t.inventory_deadline_seconds > INVENTORY_DEADLINE_MAX
+        if t.inventory_deadline_seconds == 0
+            || t.inventory_deadline_seconds > INVENTORY_DEADLINE_MAX
         {
             v.add(
                 "timing.inventoryDeadlineSeconds",
@@ -598,7 +612,8 @@ impl CopyRequest {
                 ),
             );
         }
-        if t.inventory_check_seconds == 0 || t.inventory_check_seconds > t.inventory_deadline_seconds
+        if t.inventory_check_seconds == 0
+            || t.inventory_check_seconds > t.inventory_deadline_seconds
         {
             v.add(
                 "timing.inventoryCheckSeconds",
@@ -838,14 +853,39 @@ mod tests {
     #[test]
     fn structural_errors_name_the_field_path() {
         let cases = [
-            (with(flow_a(), "/destination/storageClass", json!("COLD")), "destination.storageClass"),
-            (with(flow_a(), "/source/colour", json!("red")), "source.colour"),
+            (
+                with(flow_a(), "/destination/storageClass", json!("COLD")),
+                "destination.storageClass",
+            ),
+            (
+                with(flow_a(), "/source/colour", json!("red")),
+                "source.colour",
+            ),
             (with(flow_a(), "/retries", json!(3)), "retries"),
-            (with(flow_a(), "/manifest", json!({"kind": "listing"})), "manifest.kind"),
-            (with(flow_a(), "/manifest", json!({"kind": "inventory", "bucket": "x"})), "manifest"),
-            (with(flow_a(), "/job/priority", json!("high")), "job.priority"),
-            (with(flow_a(), "/report/scope", json!("Everything")), "report.scope"),
-            (with(flow_a(), "/timing/pollSeconds", json!(-5)), "timing.pollSeconds"),
+            (
+                with(flow_a(), "/manifest", json!({"kind": "listing"})),
+                "manifest.kind",
+            ),
+            (
+                with(
+                    flow_a(),
+                    "/manifest",
+                    json!({"kind": "inventory", "bucket": "x"}),
+                ),
+                "manifest",
+            ),
+            (
+                with(flow_a(), "/job/priority", json!("high")),
+                "job.priority",
+            ),
+            (
+                with(flow_a(), "/report/scope", json!("Everything")),
+                "report.scope",
+            ),
+            (
+                with(flow_a(), "/timing/pollSeconds", json!(-5)),
+                "timing.pollSeconds",
+            ),
         ];
         for (value, field) in cases {
             let err = parse(&value).expect_err(field);
@@ -862,62 +902,272 @@ mod tests {
     fn every_rule_is_reported_with_its_field() {
         let long = "a".repeat(41);
         let cases: Vec<(Value, &str, &str)> = vec![
-            (with(flow_a(), "/copyId", json!("Photos")), "copyId", "lowercase"),
-            (with(flow_a(), "/copyId", json!("photos--2026")), "copyId", "single hyphens"),
-            (with(flow_a(), "/copyId", json!("-photos")), "copyId", "starting and ending"),
+            (
+                with(flow_a(), "/copyId", json!("Photos")),
+                "copyId",
+                "lowercase",
+            ),
+            (
+                with(flow_a(), "/copyId", json!("photos--2026")),
+                "copyId",
+                "single hyphens",
+            ),
+            (
+                with(flow_a(), "/copyId", json!("-photos")),
+                "copyId",
+                "starting and ending",
+            ),
             (with(flow_a(), "/copyId", json!(long)), "copyId", "1 to 40"),
             (with(flow_a(), "/copyId", json!("")), "copyId", "1 to 40"),
-            (with(flow_a(), "/copyId", json!("nightly-cleanup")), "copyId", "cleanup"),
-            (with(flow_a(), "/region", json!("europe")), "region", "not an AWS Region"),
-            (with(flow_a(), "/region", json!("us-east-1")), "region", "one Region"),
-            (with(flow_a(), "/source/accountId", json!("11111111111")), "source.accountId", "12-digit"),
-            (with(flow_a(), "/source/accountId", json!("11111111111a")), "source.accountId", "12-digit"),
-            (with(flow_a(), "/source/accountId", json!("333333333333")), "source.accountId", "SourceAccountIds"),
-            (with(flow_a(), "/source/accountId", json!("222222222222")), "source.accountId", "two accounts"),
-            (with(flow_a(), "/destination/accountId", json!("444444444444")), "destination.accountId", "destination stack"),
-            (with(flow_a(), "/source/bucket", json!("ab")), "source.bucket", "3 to 63"),
-            (with(flow_a(), "/source/bucket", json!("b".repeat(64))), "source.bucket", "3 to 63"),
-            (with(flow_a(), "/source/bucket", json!("Src_Photos")), "source.bucket", "lowercase letters"),
-            (with(flow_a(), "/source/bucket", json!("src-photos-")), "source.bucket", "begin and end"),
-            (with(flow_a(), "/source/bucket", json!("src..photos")), "source.bucket", "adjacent dots"),
-            (with(flow_a(), "/source/bucket", json!("192.168.5.4")), "source.bucket", "IP address"),
-            (with(flow_a(), "/source/bucket", json!("xn--photos")), "source.bucket", "`xn--`"),
-            (with(flow_a(), "/source/bucket", json!("sthree-photos")), "source.bucket", "`sthree-`"),
-            (with(flow_a(), "/destination/bucket", json!("amzn-s3-demo-bucket")), "destination.bucket", "`amzn-s3-demo-`"),
-            (with(flow_a(), "/destination/bucket", json!("photos-s3alias")), "destination.bucket", "`-s3alias`"),
-            (with(flow_a(), "/destination/bucket", json!("photos--ol-s3")), "destination.bucket", "`--ol-s3`"),
-            (with(flow_a(), "/destination/bucket", json!("photos.mrap")), "destination.bucket", "`.mrap`"),
-            (with(flow_a(), "/destination/bucket", json!("photos--x-s3")), "destination.bucket", "`--x-s3`"),
-            (with(flow_a(), "/destination/bucket", json!("photos--table-s3")), "destination.bucket", "`--table-s3`"),
-            (with(flow_a(), "/destination/bucket", json!("src-photos")), "destination.bucket", "must differ from source.bucket"),
-            (with(flow_a(), "/destination/bucket", json!("ferry-222222222222-eu-west-1")), "destination.bucket", "ferry's own bucket"),
-            (with(flow_a(), "/source/prefix", json!("p".repeat(1025))), "source.prefix", "1024 bytes"),
-            (with(flow_a(), "/destination/keyPrefix", json!("é".repeat(513))), "destination.keyPrefix", "1024 bytes"),
-            (with(flow_b(), "/manifest/key", json!("")), "manifest.key", "1 to 1024"),
-            (with(flow_b(), "/manifest/bucket", json!("Manifests")), "manifest.bucket", "lowercase"),
-            (with(flow_b(), "/manifest/bucket", json!("dst-photos")), "manifest.bucket", "overwrite its own manifest"),
-            (with(flow_b(), "/manifest/accountId", json!("333333333333")), "manifest.accountId", "source or the destination"),
-            (with(flow_a(), "/report/bucket", json!("src-photos")), "report.bucket", "destination account"),
-            (with(flow_a(), "/report/prefix", json!("r".repeat(401))), "report.prefix", "1 to 400"),
-            (with(flow_a(), "/report/prefix", json!("reports/")), "report.prefix", "start or end"),
-            (with(flow_a(), "/job/priority", json!(-1)), "job.priority", "0 and 2147483647"),
-            (with(flow_a(), "/job/priority", json!(2_147_483_648_i64)), "job.priority", "0 and 2147483647"),
-            (with(flow_a(), "/job/description", json!("d".repeat(257))), "job.description", "1 to 256"),
-            (with(flow_a(), "/job/tags", json!({"aws:owner": "me"})), "job.tags.aws:owner", "reserved"),
-            (with(flow_a(), "/job/tags", json!({"team": "v".repeat(257)})), "job.tags.team", "256"),
-            (with(flow_a(), "/job/tags", Value::Object((0..51).map(|i| (format!("k{i}"), json!("v"))).collect())), "job.tags", "at most 50"),
-            (with(flow_a(), "/retry/maxAttempts", json!(11)), "retry.maxAttempts", "between 0 and 10"),
-            (with(flow_a(), "/timing/pollSeconds", json!(0)), "timing.pollSeconds", "between 1 and 900"),
-            (with(flow_a(), "/timing/pollSeconds", json!(3600)), "timing.pollSeconds", "between 1 and 900"),
-            (with(flow_a(), "/timing/inventoryCheckSeconds", json!(300_000)), "timing.inventoryCheckSeconds", "inventoryDeadlineSeconds"),
-            (with(flow_a(), "/timing/inventoryDeadlineSeconds", json!(40 * 86_400)), "timing.inventoryDeadlineSeconds", "31 days"),
-            (with(flow_a(), "/timing/grantLifetimeSeconds", json!(30)), "timing.grantLifetimeSeconds", "between 60"),
+            (
+                with(flow_a(), "/copyId", json!("nightly-cleanup")),
+                "copyId",
+                "cleanup",
+            ),
+            (
+                with(flow_a(), "/region", json!("europe")),
+                "region",
+                "not an AWS Region",
+            ),
+            (
+                with(flow_a(), "/region", json!("us-east-1")),
+                "region",
+                "one Region",
+            ),
+            (
+                with(flow_a(), "/source/accountId", json!("11111111111")),
+                "source.accountId",
+                "12-digit",
+            ),
+            (
+                with(flow_a(), "/source/accountId", json!("11111111111a")),
+                "source.accountId",
+                "12-digit",
+            ),
+            (
+                with(flow_a(), "/source/accountId", json!("333333333333")),
+                "source.accountId",
+                "SourceAccountIds",
+            ),
+            (
+                with(flow_a(), "/source/accountId", json!("222222222222")),
+                "source.accountId",
+                "two accounts",
+            ),
+            (
+                with(flow_a(), "/destination/accountId", json!("444444444444")),
+                "destination.accountId",
+                "destination stack",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("ab")),
+                "source.bucket",
+                "3 to 63",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("b".repeat(64))),
+                "source.bucket",
+                "3 to 63",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("Src_Photos")),
+                "source.bucket",
+                "lowercase letters",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("src-photos-")),
+                "source.bucket",
+                "begin and end",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("src..photos")),
+                "source.bucket",
+                "adjacent dots",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("192.168.5.4")),
+                "source.bucket",
+                "IP address",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("xn--photos")),
+                "source.bucket",
+                "`xn--`",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("sthree-photos")),
+                "source.bucket",
+                "`sthree-`",
+            ),
+            (
+                with(
+                    flow_a(),
+                    "/destination/bucket",
+                    json!("amzn-s3-demo-bucket"),
+                ),
+                "destination.bucket",
+                "`amzn-s3-demo-`",
+            ),
+            (
+                with(flow_a(), "/destination/bucket", json!("photos-s3alias")),
+                "destination.bucket",
+                "`-s3alias`",
+            ),
+            (
+                with(flow_a(), "/destination/bucket", json!("photos--ol-s3")),
+                "destination.bucket",
+                "`--ol-s3`",
+            ),
+            (
+                with(flow_a(), "/destination/bucket", json!("photos.mrap")),
+                "destination.bucket",
+                "`.mrap`",
+            ),
+            (
+                with(flow_a(), "/destination/bucket", json!("photos--x-s3")),
+                "destination.bucket",
+                "`--x-s3`",
+            ),
+            (
+                with(flow_a(), "/destination/bucket", json!("photos--table-s3")),
+                "destination.bucket",
+                "`--table-s3`",
+            ),
+            (
+                with(flow_a(), "/destination/bucket", json!("src-photos")),
+                "destination.bucket",
+                "must differ from source.bucket",
+            ),
+            (
+                with(
+                    flow_a(),
+                    "/destination/bucket",
+                    json!("ferry-222222222222-eu-west-1"),
+                ),
+                "destination.bucket",
+                "ferry's own bucket",
+            ),
+            (
+                with(flow_a(), "/source/prefix", json!("p".repeat(1025))),
+                "source.prefix",
+                "1024 bytes",
+            ),
+            (
+                with(flow_a(), "/destination/keyPrefix", json!("é".repeat(513))),
+                "destination.keyPrefix",
+                "1024 bytes",
+            ),
+            (
+                with(flow_b(), "/manifest/key", json!("")),
+                "manifest.key",
+                "1 to 1024",
+            ),
+            (
+                with(flow_b(), "/manifest/bucket", json!("Manifests")),
+                "manifest.bucket",
+                "lowercase",
+            ),
+            (
+                with(flow_b(), "/manifest/bucket", json!("dst-photos")),
+                "manifest.bucket",
+                "overwrite its own manifest",
+            ),
+            (
+                with(flow_b(), "/manifest/accountId", json!("333333333333")),
+                "manifest.accountId",
+                "source or the destination",
+            ),
+            (
+                with(flow_a(), "/report/bucket", json!("src-photos")),
+                "report.bucket",
+                "destination account",
+            ),
+            (
+                with(flow_a(), "/report/prefix", json!("r".repeat(401))),
+                "report.prefix",
+                "1 to 400",
+            ),
+            (
+                with(flow_a(), "/report/prefix", json!("reports/")),
+                "report.prefix",
+                "start or end",
+            ),
+            (
+                with(flow_a(), "/job/priority", json!(-1)),
+                "job.priority",
+                "0 and 2147483647",
+            ),
+            (
+                with(flow_a(), "/job/priority", json!(2_147_483_648_i64)),
+                "job.priority",
+                "0 and 2147483647",
+            ),
+            (
+                with(flow_a(), "/job/description", json!("d".repeat(257))),
+                "job.description",
+                "1 to 256",
+            ),
+            (
+                with(flow_a(), "/job/tags", json!({"aws:owner": "me"})),
+                "job.tags.aws:owner",
+                "reserved",
+            ),
+            (
+                with(flow_a(), "/job/tags", json!({"team": "v".repeat(257)})),
+                "job.tags.team",
+                "256",
+            ),
+            (
+                with(
+                    flow_a(),
+                    "/job/tags",
+                    Value::Object((0..51).map(|i| (format!("k{i}"), json!("v"))).collect()),
+                ),
+                "job.tags",
+                "at most 50",
+            ),
+            (
+                with(flow_a(), "/retry/maxAttempts", json!(11)),
+                "retry.maxAttempts",
+                "between 0 and 10",
+            ),
+            (
+                with(flow_a(), "/timing/pollSeconds", json!(0)),
+                "timing.pollSeconds",
+                "between 1 and 900",
+            ),
+            (
+                with(flow_a(), "/timing/pollSeconds", json!(3600)),
+                "timing.pollSeconds",
+                "between 1 and 900",
+            ),
+            (
+                with(flow_a(), "/timing/inventoryCheckSeconds", json!(300_000)),
+                "timing.inventoryCheckSeconds",
+                "inventoryDeadlineSeconds",
+            ),
+            (
+                with(
+                    flow_a(),
+                    "/timing/inventoryDeadlineSeconds",
+                    json!(40 * 86_400),
+                ),
+                "timing.inventoryDeadlineSeconds",
+                "31 days",
+            ),
+            (
+                with(flow_a(), "/timing/grantLifetimeSeconds", json!(30)),
+                "timing.grantLifetimeSeconds",
+                "between 60",
+            ),
         ];
         assert!(cases.len() >= 25);
         for (value, field, rule) in cases {
             let err = violations(&value);
             assert!(
-                err.0.iter().any(|v| v.field == field && v.rule.contains(rule)),
+                err.0
+                    .iter()
+                    .any(|v| v.field == field && v.rule.contains(rule)),
                 "expected `{field}: ...{rule}...`, got:\n{err}"
             );
         }
@@ -951,12 +1201,22 @@ mod tests {
         let mut c = ctx();
         c.source_account_ids.clear();
         let err = parse(&flow_a()).unwrap().validate(&c).unwrap_err();
-        assert!(err.to_string().contains("SourceAccountIds parameter (empty)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("SourceAccountIds parameter (empty)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn valid_bucket_names_pass() {
-        for name in ["abc", "my.bucket.name", "a1-b2", "x".repeat(63).as_str(), "1.2.3.4.5"] {
+        for name in [
+            "abc",
+            "my.bucket.name",
+            "a1-b2",
+            "x".repeat(63).as_str(),
+            "1.2.3.4.5",
+        ] {
             assert!(bucket_name_violations(name).is_empty(), "{name}");
         }
     }

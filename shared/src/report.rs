@@ -1,0 +1,600 @@
+//! Completion reports of S3 Batch Operations: the report's `manifest.json`, the result CSVs it
+//! lists, a summary by task status and error code, the split of failures into retryable
+//! (throttling, 5xx, timeouts) and permanent (access, missing keys, too large), and the retry
+//! manifest of the retryable ones. Rows are read and written as streams.
+//!
+//! Two things AWS leaves open, handled here on purpose:
+//! - AWS's own example rows put the HTTP status under `ErrorCode` and the code under
+//!   `HTTPStatusCode` (`...,failed,200,PermanentFailure,...`), against the documented schema.
+//!   A row whose `ErrorCode` is a 3-digit number and whose `HTTPStatusCode` is not (or is empty)
+//!   is read swapped.
+//! - The key encoding of result rows is not documented; ferry reads them URL-encoded, as in the
+//!   manifest the job read (unverified), and writes the retry manifest with [`encode_key`].
+//!
+//! [`encode_key`]: crate::manifest::encode_key
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::REPORT_FORMAT;
+use crate::manifest::{decode_key, CsvManifestWriter, ManifestEntry, ManifestError};
+
+/// How many failed tasks a summary lists by name (the rest are counted): summaries travel in
+/// Step Functions payloads, which are limited to 256 KB.
+pub const FAILED_SAMPLE_MAX: usize = 25;
+/// Result messages are cut to this many characters in summaries.
+pub const MESSAGE_MAX: usize = 200;
+
+/// A completion report's top-level `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportManifest {
+    pub format: String,
+    pub report_creation_date: String,
+    pub results: Vec<ReportResult>,
+    pub report_schema: String,
+}
+
+/// One result file: `job-<id>/results/<hash>.csv` in the report bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportResult {
+    pub task_execution_status: String,
+    pub bucket: String,
+    #[serde(rename = "MD5Checksum")]
+    pub md5_checksum: String,
+    pub key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("completion report manifest.json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("completion report manifest.json: {0}")]
+    Manifest(String),
+    #[error("completion report {file}, line {line}: {message}")]
+    Row {
+        file: String,
+        line: u64,
+        message: String,
+    },
+    #[error("completion report: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("retry manifest: {0}")]
+    RetryManifest(#[from] ManifestError),
+}
+
+impl ReportManifest {
+    pub fn parse(json: &[u8]) -> Result<ReportManifest, ReportError> {
+        let m: ReportManifest = serde_json::from_slice(json)?;
+        if m.format != REPORT_FORMAT {
+            return Err(ReportError::Manifest(format!(
+                "Format is {}, expected {REPORT_FORMAT}",
+                m.format
+            )));
+        }
+        m.columns()?;
+        Ok(m)
+    }
+
+    pub fn columns(&self) -> Result<ReportColumns, ReportError> {
+        ReportColumns::from_schema(&self.report_schema)
+    }
+
+    /// The result files that list failed tasks (the only ones a retry needs).
+    pub fn failed_results(&self) -> impl Iterator<Item = &ReportResult> {
+        self.results
+            .iter()
+            .filter(|r| r.task_execution_status == "failed")
+    }
+}
+
+/// Positions of the columns in result rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportColumns {
+    bucket: usize,
+    key: usize,
+    version_id: Option<usize>,
+    task_status: usize,
+    error_code: Option<usize>,
+    http_status: Option<usize>,
+    result_message: Option<usize>,
+}
+
+impl ReportColumns {
+    pub fn from_schema(schema: &str) -> Result<ReportColumns, ReportError> {
+        let names: Vec<&str> = schema.split(',').map(str::trim).collect();
+        let find = |n: &str| names.iter().position(|c| *c == n);
+        let required = |n: &str| {
+            find(n).ok_or_else(|| {
+                ReportError::Manifest(format!("ReportSchema `{schema}` has no {n} column"))
+            })
+        };
+        Ok(ReportColumns {
+            bucket: required("Bucket")?,
+            key: required("Key")?,
+            version_id: find("VersionId"),
+            task_status: required("TaskStatus")?,
+            error_code: find("ErrorCode"),
+            http_status: find("HTTPStatusCode"),
+            result_message: find("ResultMessage"),
+        })
+    }
+
+    /// The columns AWS documents, in order.
+    pub fn documented() -> ReportColumns {
+        ReportColumns::from_schema(
+            "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage",
+        )
+        .expect("the documented schema has every column")
+    }
+}
+
+/// One task of a job, as its completion report tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    pub bucket: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// `succeeded` or `failed`.
+    pub task_status: String,
+    pub error_code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    pub result_message: String,
+}
+
+impl TaskResult {
+    pub fn failed(&self) -> bool {
+        self.task_status != "succeeded"
+    }
+
+    pub fn failure_class(&self) -> FailureClass {
+        classify_failure(&self.error_code, self.http_status)
+    }
+
+    fn to_manifest_entry(&self) -> ManifestEntry {
+        ManifestEntry {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+        }
+    }
+}
+
+/// Whether a failed task may succeed if tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureClass {
+    Retryable,
+    Permanent,
+}
+
+/// Error codes that say "try again later" whatever their HTTP status.
+const RETRYABLE_CODES: [&str; 11] = [
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequests",
+    "RequestLimitExceeded",
+    "OperationAborted",
+    "TemporaryFailure",
+    "RequestTimeTooSkewed",
+];
+
+/// Error codes that a retry cannot fix: the object, its permissions or its size must change.
+const PERMANENT_CODES: [&str; 11] = [
+    "AccessDenied",
+    "NoSuchKey",
+    "NoSuchBucket",
+    "NoSuchVersion",
+    "InvalidRequest",
+    "InvalidObjectState",
+    "AccessControlListNotSupported",
+    "EntityTooLarge",
+    "KMS.AccessDeniedException",
+    "InvalidArgument",
+    "PermanentFailure",
+];
+
+/// Classifies a failed task: known codes first, then the HTTP status (5xx and 429 retryable).
+/// Anything else is permanent, so a retry job never loops on a failure it cannot fix.
+pub fn classify_failure(error_code: &str, http_status: Option<u16>) -> FailureClass {
+    if RETRYABLE_CODES.contains(&error_code) {
+        FailureClass::Retryable
+    } else if PERMANENT_CODES.contains(&error_code) {
+        FailureClass::Permanent
+    } else if matches!(http_status, Some(500..=599 | 429)) {
+        FailureClass::Retryable
+    } else {
+        FailureClass::Permanent
+    }
+}
+
+/// Streams the rows of one result CSV.
+pub struct ReportRows<R: Read> {
+    rows: csv::StringRecordsIntoIter<R>,
+    columns: ReportColumns,
+    file: String,
+}
+
+impl<R: Read> ReportRows<R> {
+    /// `file` names the result file in errors.
+    pub fn new(reader: R, columns: ReportColumns, file: impl Into<String>) -> Self {
+        let rows = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader)
+            .into_records();
+        ReportRows {
+            rows,
+            columns,
+            file: file.into(),
+        }
+    }
+
+    fn task(&self, r: csv::StringRecord) -> Result<TaskResult, ReportError> {
+        let line = r.position().map_or(0, |p| p.line());
+        let row_error = |message: String| ReportError::Row {
+            file: self.file.clone(),
+            line,
+            message,
+        };
+        let c = &self.columns;
+        let get = |i: Option<usize>| i.and_then(|i| r.get(i)).unwrap_or("");
+        let needed = [c.bucket, c.key, c.task_status];
+        if needed.iter().any(|&i| i >= r.len()) {
+            return Err(row_error(format!("only {} values in the row", r.len())));
+        }
+        let mut code = get(c.error_code);
+        let mut http = get(c.http_status);
+        let is_status = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit());
+        if is_status(code) && !is_status(http) {
+            std::mem::swap(&mut code, &mut http);
+        }
+        let http_status = match http {
+            "" => None,
+            h => Some(
+                h.parse::<u16>()
+                    .map_err(|_| row_error(format!("HTTPStatusCode `{h}` is not a number")))?,
+            ),
+        };
+        Ok(TaskResult {
+            bucket: r[c.bucket].to_string(),
+            key: decode_key(&r[c.key]).map_err(|e| row_error(e.to_string()))?,
+            version_id: Some(get(c.version_id))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+            task_status: r[c.task_status].to_string(),
+            error_code: code.to_string(),
+            http_status,
+            result_message: get(c.result_message).to_string(),
+        })
+    }
+}
+
+impl<R: Read> Iterator for ReportRows<R> {
+    type Item = Result<TaskResult, ReportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = self.rows.next()?;
+        Some(record.map_err(ReportError::from).and_then(|r| self.task(r)))
+    }
+}
+
+/// Failures that share one error code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorCount {
+    pub count: u64,
+    pub class: FailureClass,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// The first message seen with this code, cut to [`MESSAGE_MAX`] characters.
+    pub example: String,
+}
+
+/// A failed task named in a summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedTask {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub error_code: String,
+    pub class: FailureClass,
+}
+
+/// What a completion report says, counted. Its memory is bounded by the number of distinct
+/// error codes and [`FAILED_SAMPLE_MAX`], not by the number of tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportSummary {
+    /// Tasks the report lists (only failed ones under `FailedTasksOnly`).
+    pub tasks: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub retryable: u64,
+    pub permanent: u64,
+    pub by_error_code: BTreeMap<String, ErrorCount>,
+    /// The first failed tasks, by key.
+    pub failed_sample: Vec<FailedTask>,
+}
+
+impl ReportSummary {
+    pub fn add(&mut self, task: &TaskResult) {
+        self.tasks += 1;
+        if !task.failed() {
+            self.succeeded += 1;
+            return;
+        }
+        self.failed += 1;
+        let class = task.failure_class();
+        match class {
+            FailureClass::Retryable => self.retryable += 1,
+            FailureClass::Permanent => self.permanent += 1,
+        }
+        let code = if task.error_code.is_empty() {
+            "(none)".to_string()
+        } else {
+            task.error_code.clone()
+        };
+        self.by_error_code
+            .entry(code.clone())
+            .or_insert_with(|| ErrorCount {
+                count: 0,
+                class,
+                http_status: task.http_status,
+                example: task.result_message.chars().take(MESSAGE_MAX).collect(),
+            })
+            .count += 1;
+        if self.failed_sample.len() < FAILED_SAMPLE_MAX {
+            self.failed_sample.push(FailedTask {
+                key: task.key.clone(),
+                version_id: task.version_id.clone(),
+                error_code: code,
+                class,
+            });
+        }
+    }
+
+    /// Adds another summary (of another result file, or another job of the same copy).
+    pub fn merge(&mut self, other: &ReportSummary) {
+        self.tasks += other.tasks;
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.retryable += other.retryable;
+        self.permanent += other.permanent;
+        for (code, c) in &other.by_error_code {
+            self.by_error_code
+                .entry(code.clone())
+                .and_modify(|mine| mine.count += c.count)
+                .or_insert_with(|| c.clone());
+        }
+        let room = FAILED_SAMPLE_MAX.saturating_sub(self.failed_sample.len());
+        self.failed_sample
+            .extend(other.failed_sample.iter().take(room).cloned());
+    }
+}
+
+/// Reads result rows into a summary and, when given a writer, writes every retryable failure
+/// to a retry manifest as it goes.
+pub struct Summarizer<W: Write> {
+    pub summary: ReportSummary,
+    retry: Option<CsvManifestWriter<W>>,
+}
+
+impl<W: Write> Summarizer<W> {
+    pub fn new(retry_manifest: Option<W>) -> Self {
+        Summarizer {
+            summary: ReportSummary::default(),
+            retry: retry_manifest.map(CsvManifestWriter::new),
+        }
+    }
+
+    /// Adds every row of one result file.
+    pub fn read<R: Read>(&mut self, rows: ReportRows<R>) -> Result<(), ReportError> {
+        for task in rows {
+            let task = task?;
+            self.summary.add(&task);
+            if let Some(w) = &mut self.retry {
+                if task.failed() && task.failure_class() == FailureClass::Retryable {
+                    w.write(&task.to_manifest_entry())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The summary, and the retry manifest with its row count and whether rows carry version
+    /// ids (for the retry job's `Spec.Fields`).
+    pub fn finish(self) -> Result<(ReportSummary, Option<RetryManifest<W>>), ReportError> {
+        let retry = match self.retry {
+            None => None,
+            Some(w) => {
+                let rows = w.rows();
+                let with_versions = w.with_versions().unwrap_or(false);
+                Some(RetryManifest {
+                    out: w.finish()?,
+                    rows,
+                    with_versions,
+                })
+            }
+        };
+        Ok((self.summary, retry))
+    }
+}
+
+/// A written retry manifest.
+#[derive(Debug)]
+pub struct RetryManifest<W> {
+    pub out: W,
+    pub rows: u64,
+    pub with_versions: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::CsvManifestReader;
+
+    fn manifest() -> ReportManifest {
+        ReportManifest::parse(include_bytes!("../fixtures/report-manifest.json")).unwrap()
+    }
+
+    fn rows(text: &str) -> ReportRows<&[u8]> {
+        ReportRows::new(
+            text.as_bytes(),
+            manifest().columns().unwrap(),
+            "results/x.csv",
+        )
+    }
+
+    #[test]
+    fn parses_the_aws_example_report_manifest() {
+        let m = manifest();
+        assert_eq!(m.results.len(), 2);
+        assert_eq!(m.results[1].task_execution_status, "failed");
+        let failed: Vec<_> = m.failed_results().map(|r| r.key.as_str()).collect();
+        assert_eq!(
+            failed,
+            ["job-f8fb9d89-a3aa-461d-bddc-ea6a1b131955/results/b2ddad417e94331e9f37b44f1faf8c7ed5873f2e.csv"]
+        );
+        let bad = include_str!("../fixtures/report-manifest.json")
+            .replace("Report_CSV_20180820", "Report_JSON");
+        assert!(ReportManifest::parse(bad.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("expected Report_CSV_20180820"));
+    }
+
+    /// AWS's documented example rows carry the HTTP status under ErrorCode; they are read right.
+    #[test]
+    fn reads_the_aws_example_rows_with_their_swapped_columns() {
+        let tasks: Vec<TaskResult> = rows(include_str!("../fixtures/report-results-lambda.csv"))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[0].key, "image_14975");
+        assert_eq!(tasks[0].error_code, "PermanentFailure");
+        assert_eq!(tasks[0].http_status, Some(200));
+        assert!(tasks[0]
+            .result_message
+            .contains("Task timed out after 3.00 seconds"));
+        assert_eq!(tasks[0].failure_class(), FailureClass::Permanent);
+    }
+
+    #[test]
+    fn failures_are_classified_for_retry() {
+        use FailureClass::*;
+        let cases = [
+            ("SlowDown", Some(503), Retryable),
+            ("InternalError", Some(500), Retryable),
+            ("RequestTimeout", Some(400), Retryable),
+            ("ServiceUnavailable", None, Retryable),
+            ("SomethingNew", Some(502), Retryable),
+            ("TooManyRequests", Some(429), Retryable),
+            ("AccessDenied", Some(403), Permanent),
+            ("NoSuchKey", Some(404), Permanent),
+            ("InvalidRequest", Some(400), Permanent),
+            ("InvalidObjectState", Some(403), Permanent),
+            ("SomethingNew", Some(400), Permanent),
+            ("", None, Permanent),
+        ];
+        for (code, http, class) in cases {
+            assert_eq!(classify_failure(code, http), class, "{code} {http:?}");
+        }
+    }
+
+    #[test]
+    fn summarizes_a_copy_report_and_writes_the_retry_manifest() {
+        let mut s = Summarizer::new(Some(Vec::new()));
+        s.read(rows(include_str!("../fixtures/report-results-copy.csv")))
+            .unwrap();
+        let (summary, retry) = s.finish().unwrap();
+        assert_eq!(summary.tasks, 6);
+        assert_eq!(summary.succeeded, 1);
+        assert_eq!(summary.failed, 5);
+        assert_eq!(summary.retryable, 3);
+        assert_eq!(summary.permanent, 2);
+        assert_eq!(summary.by_error_code["SlowDown"].count, 2);
+        assert_eq!(summary.by_error_code["SlowDown"].http_status, Some(503));
+        assert_eq!(
+            summary.by_error_code["AccessDenied"].class,
+            FailureClass::Permanent
+        );
+        assert!(summary.by_error_code["InvalidRequest"]
+            .example
+            .contains("larger than the maximum allowable size"));
+        assert_eq!(summary.failed_sample.len(), 5);
+
+        let retry = retry.unwrap();
+        assert_eq!(retry.rows, 3);
+        assert!(!retry.with_versions);
+        let entries: Vec<ManifestEntry> = CsvManifestReader::new(&retry.out[..])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "2026/photos/photo2.jpg",
+                "2026/photos/summer holiday/day 1.jpg",
+                "2026/b.jpg"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_summary_stays_bounded_and_merges() {
+        let mut text = String::new();
+        for i in 0..10_000 {
+            text.push_str(&format!(
+                "src,k/{i},,failed,SlowDown,503,Please reduce your request rate.\n"
+            ));
+        }
+        let mut s = Summarizer::<Vec<u8>>::new(None);
+        s.read(rows(&text)).unwrap();
+        let (a, none) = s.finish().unwrap();
+        assert!(none.is_none());
+        assert_eq!(a.failed, 10_000);
+        assert_eq!(a.failed_sample.len(), FAILED_SAMPLE_MAX);
+        assert_eq!(a.by_error_code.len(), 1);
+        let mut total = a.clone();
+        total.merge(&a);
+        assert_eq!(total.failed, 20_000);
+        assert_eq!(total.by_error_code["SlowDown"].count, 20_000);
+        assert_eq!(total.failed_sample.len(), FAILED_SAMPLE_MAX);
+        assert!(serde_json::to_string(&total).unwrap().len() < 256 * 1024);
+    }
+
+    #[test]
+    fn a_broken_row_names_its_file_and_line() {
+        let err = rows("src,k1,,failed,SlowDown,503,m\nsrc\n")
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "completion report results/x.csv, line 2: only 1 values in the row"
+        );
+        let err = rows("src,k1,,failed,SlowDown,5x3,m\n")
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("HTTPStatusCode `5x3` is not a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_documented_schema_is_the_fixtures_schema() {
+        assert_eq!(manifest().columns().unwrap(), ReportColumns::documented());
+    }
+}
