@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod job;
 pub mod manifest;
 pub mod names;
+pub mod policy;
 pub mod report;
 pub mod request;
 

@@ -101,6 +101,8 @@ pub struct Names {
     pub batch_role_name: String,
     pub batch_role_arn: String,
     pub inventory_config_id: String,
+    pub destination_account: String,
+    pub region: String,
     report_prefix_base: String,
 }
 
@@ -120,6 +122,8 @@ impl Names {
             ),
             batch_role_name,
             inventory_config_id: format!("ferry-{}", req.copy_id),
+            destination_account: req.destination.account_id.clone(),
+            region: req.region.clone(),
             report_prefix_base: req
                 .report
                 .prefix
@@ -128,12 +132,13 @@ impl Names {
         }
     }
 
-    /// A statement id: `Ferry` + purpose + this copy's hash. `purpose` is letters and digits
-    /// (IAM's Sid alphabet); a wrong purpose is a programming error.
+    /// A statement id: `Ferry` + purpose + this copy's hash. `purpose` is letters only, so that
+    /// a Sid reads back unambiguously as purpose and hash (see `policy::is_copy_statement`); a
+    /// wrong purpose is a programming error.
     pub fn sid(&self, purpose: &str) -> String {
         assert!(
-            !purpose.is_empty() && purpose.bytes().all(|b| b.is_ascii_alphanumeric()),
-            "Sid purpose must be letters and digits: {purpose:?}"
+            !purpose.is_empty() && purpose.bytes().all(|b| b.is_ascii_alphabetic()),
+            "Sid purpose must be letters only: {purpose:?}"
         );
         format!("Ferry{purpose}{}", self.hash)
     }
@@ -141,6 +146,21 @@ impl Names {
     /// The CreateJob ClientRequestToken (1-64 characters) of one attempt of this copy.
     pub fn client_request_token(&self, attempt: Attempt) -> String {
         format!("ferry-{}-{}-{}", self.copy_id, attempt.run, attempt.job)
+    }
+
+    /// The execution role of the destination stack's `job-submit` function, which reads the
+    /// manifest's ETag and so needs read access to a CSV manifest in the source account. Fixed
+    /// by the template (one stack per account and Region), so both sides can name it.
+    pub fn submitter_role_arn(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:role{ROLE_PATH}ferry-job-submit-{}",
+            self.partition, self.destination_account, self.region
+        )
+    }
+
+    /// `arn:<partition>:iam::<account>:root`: the Principal of every grant ferry makes.
+    pub fn account_root(&self, account: &str) -> String {
+        format!("arn:{}:iam::{account}:root", self.partition)
     }
 
     /// `<copyId>-<n>`: run `n` of this copy.
@@ -301,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "letters and digits")]
+    #[should_panic(expected = "letters only")]
     fn a_sid_purpose_with_other_characters_is_a_bug() {
         Names::new(&request("x"), FERRY).sid("Source-Read");
     }

@@ -1,0 +1,571 @@
+//! IAM and bucket policies: every policy of the AWS procedure rendered for one copy, and merged
+//! into and removed from policies that other people own without changing what is theirs.
+//!
+//! Foreign statements are opaque JSON: they come out exactly as they went in (same values, same
+//! key order), whatever their shape (`Statement` as one object or an array, string-or-array
+//! values, no Sid). ferry recognises its own statements by Sid only: `Ferry` + a purpose of
+//! letters + the copy's 10-hex-digit hash ([`crate::names::copy_hash`]), so two copies never
+//! touch each other's statements.
+//!
+//! Differences from the seed procedure's example policies, and why:
+//! - Grants name the destination account's root as Principal and pin the role with
+//!   `ArnEquals aws:PrincipalArn`: AWS rejects a policy naming a role created seconds ago and
+//!   rewrites a deleted role to its unique id, which a re-created role does not match.
+//! - Every grant expires (`DateLessThan aws:CurrentTime`), so a grant that every cleanup missed
+//!   still ends.
+//! - The source grant adds `s3:ListBucket` (a missing key then reads as 404, not 403) and is
+//!   scoped to `source.prefix`.
+//! - The role may not read the destination or write the source (the seed's one statement allows
+//!   both), its destination resource has no bucket-name wildcard, and it reads only this copy's
+//!   manifest objects, writes only its report prefix, and may call `s3:GetBucketLocation` on the
+//!   manifest and report buckets (AWS's own policy examples include it).
+//! - The manifest grant names ferry's `job-submit` role instead of a console user.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Map, Value};
+
+use crate::clock::{format_timestamp, Epoch};
+use crate::names::Names;
+use crate::request::{CopyRequest, Manifest};
+use crate::{ErrorName, StepError};
+
+pub const VERSION: &str = "2012-10-17";
+/// The service principal S3 Batch Operations assumes roles as.
+pub const BATCH_SERVICE: &str = "batchoperations.s3.amazonaws.com";
+
+const SOURCE_READ_ACTIONS: [&str; 6] = [
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectAcl",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionAcl",
+    "s3:GetObjectVersionTagging",
+];
+const DESTINATION_WRITE_ACTIONS: [&str; 5] = [
+    "s3:PutObject",
+    "s3:PutObjectAcl",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionAcl",
+    "s3:PutObjectVersionTagging",
+];
+const MANIFEST_READ_ACTIONS: [&str; 2] = ["s3:GetObject", "s3:GetObjectVersion"];
+
+/// Which policy a document is, for its size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// 20 KB, counted in bytes.
+    BucketPolicy,
+    /// 10,240 characters, white space not counted.
+    RoleInline,
+}
+
+impl PolicyKind {
+    pub fn limit(self) -> usize {
+        match self {
+            PolicyKind::BucketPolicy => 20 * 1024,
+            PolicyKind::RoleInline => 10_240,
+        }
+    }
+
+    /// The size AWS counts for `json`.
+    pub fn measure(self, json: &str) -> usize {
+        match self {
+            PolicyKind::BucketPolicy => json.len(),
+            PolicyKind::RoleInline => json.chars().filter(|c| !c.is_whitespace()).count(),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            PolicyKind::BucketPolicy => "bucket policy (20 KB, in bytes)",
+            PolicyKind::RoleInline => "role inline policy (10,240 characters)",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the policy is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the policy is not a policy document: {0}")]
+    Shape(String),
+    #[error("the IAM policy document is not valid URL-encoded UTF-8")]
+    Encoding,
+    #[error(
+        "{what} would be {size} after merging ferry's statements, over the limit of {limit} for a {}; remove statements that are no longer needed, or copy with fewer concurrent copies on this bucket",
+        kind.describe()
+    )]
+    TooLarge {
+        what: String,
+        kind: PolicyKind,
+        size: usize,
+        limit: usize,
+    },
+}
+
+impl From<PolicyError> for StepError {
+    fn from(e: PolicyError) -> Self {
+        let name = match e {
+            PolicyError::TooLarge { .. } => ErrorName::PolicyTooLarge,
+            _ => ErrorName::InvalidRequest,
+        };
+        StepError::new(name, e.to_string())
+    }
+}
+
+/// Every policy of one copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyPolicies {
+    /// The Batch role's trust policy.
+    pub trust: Value,
+    /// The Batch role's inline permission policy.
+    pub role: Value,
+    /// Statements to merge into bucket policies of the source account, by bucket: the source
+    /// bucket, and in flow B a CSV manifest bucket of the source account.
+    pub source_account_grants: BTreeMap<String, Vec<Value>>,
+}
+
+impl CopyPolicies {
+    /// Renders the policies of a validated request; grants expire at `expires_at`.
+    pub fn render(req: &CopyRequest, names: &Names, expires_at: Epoch) -> CopyPolicies {
+        CopyPolicies {
+            trust: batch_trust_policy(),
+            role: batch_role_policy(req, names),
+            source_account_grants: source_account_grants(req, names, expires_at),
+        }
+    }
+}
+
+/// The Batch role's trust policy: S3 Batch Operations may assume it.
+pub fn batch_trust_policy() -> Value {
+    json!({
+        "Version": VERSION,
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": BATCH_SERVICE },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The buckets a job reads its manifests from and writes its report to.
+fn manifest_and_report_buckets(req: &CopyRequest, names: &Names) -> BTreeSet<String> {
+    let mut buckets = BTreeSet::from([names.ferry_bucket.clone()]);
+    if let Manifest::Csv { bucket, .. } = &req.manifest {
+        buckets.insert(bucket.clone());
+    }
+    if let Some(b) = &req.report.bucket {
+        buckets.insert(b.clone());
+    }
+    buckets
+}
+
+/// The ARNs of the manifest objects a job of this copy reads: the inventory deliveries of its
+/// configuration or its CSV, and its retry manifests.
+fn manifest_object_arns(req: &CopyRequest, names: &Names) -> Vec<String> {
+    let first = match &req.manifest {
+        Manifest::Inventory {} => names.s3_arn(
+            &names.ferry_bucket,
+            Some(&format!("{}*", names.inventory_location(&req.source.bucket))),
+        ),
+        Manifest::Csv { bucket, key, .. } => names.s3_arn(bucket, Some(key)),
+    };
+    vec![
+        first,
+        names.s3_arn(&names.ferry_bucket, Some(&format!("{}*", names.retry_prefix()))),
+    ]
+}
+
+/// The Batch role's permission policy, scoped to this copy's buckets and prefixes.
+pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
+    let report_bucket = req.report.bucket.as_deref().unwrap_or(&names.ferry_bucket);
+    let location: Vec<String> = manifest_and_report_buckets(req, names)
+        .iter()
+        .map(|b| names.s3_arn(b, None))
+        .collect();
+    json!({
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": names.sid("SourceRead"),
+                "Effect": "Allow",
+                "Action": SOURCE_READ_ACTIONS,
+                "Resource": names.s3_arn(&req.source.bucket, Some(&format!("{}*", req.source.prefix)))
+            },
+            {
+                "Sid": names.sid("SourceList"),
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": names.s3_arn(&req.source.bucket, None)
+            },
+            {
+                "Sid": names.sid("DestinationWrite"),
+                "Effect": "Allow",
+                "Action": DESTINATION_WRITE_ACTIONS,
+                "Resource": names.s3_arn(&req.destination.bucket, Some(&format!("{}*", req.destination.key_prefix)))
+            },
+            {
+                "Sid": names.sid("ManifestRead"),
+                "Effect": "Allow",
+                "Action": MANIFEST_READ_ACTIONS,
+                "Resource": manifest_object_arns(req, names)
+            },
+            {
+                "Sid": names.sid("ReportWrite"),
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": names.s3_arn(report_bucket, Some(&format!("{}*", names.report_prefix_all())))
+            },
+            {
+                "Sid": names.sid("BucketLocation"),
+                "Effect": "Allow",
+                "Action": "s3:GetBucketLocation",
+                "Resource": location
+            }
+        ]
+    })
+}
+
+/// The conditions of every grant: only the named roles of the destination account, and only
+/// until the grant expires.
+fn grant_condition(principal_arns: Value, expires_at: Epoch) -> Value {
+    json!({
+        "ArnEquals": { "aws:PrincipalArn": principal_arns },
+        "DateLessThan": { "aws:CurrentTime": format_timestamp(expires_at) }
+    })
+}
+
+/// The statements ferry merges into bucket policies of the source account, by bucket.
+pub fn source_account_grants(
+    req: &CopyRequest,
+    names: &Names,
+    expires_at: Epoch,
+) -> BTreeMap<String, Vec<Value>> {
+    let root = names.account_root(&req.destination.account_id);
+    let role_only = grant_condition(json!(names.batch_role_arn), expires_at);
+    let src = &req.source.bucket;
+    let mut grants: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    grants.entry(src.clone()).or_default().extend([
+        json!({
+            "Sid": names.sid("SourceRead"),
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": SOURCE_READ_ACTIONS,
+            "Resource": names.s3_arn(src, Some(&format!("{}*", req.source.prefix))),
+            "Condition": role_only
+        }),
+        json!({
+            "Sid": names.sid("SourceList"),
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": "s3:ListBucket",
+            "Resource": names.s3_arn(src, None),
+            "Condition": role_only
+        }),
+    ]);
+    if let Manifest::Csv {
+        account_id,
+        bucket,
+        key,
+    } = &req.manifest
+    {
+        if *account_id == req.source.account_id {
+            // The role reads the manifest; job-submit reads its ETag (HeadObject).
+            let both = grant_condition(
+                json!([names.batch_role_arn, names.submitter_role_arn()]),
+                expires_at,
+            );
+            grants.entry(bucket.clone()).or_default().extend([
+                json!({
+                    "Sid": names.sid("ManifestRead"),
+                    "Effect": "Allow",
+                    "Principal": { "AWS": root },
+                    "Action": MANIFEST_READ_ACTIONS,
+                    "Resource": names.s3_arn(bucket, Some(key)),
+                    "Condition": both
+                }),
+                json!({
+                    "Sid": names.sid("ManifestLocation"),
+                    "Effect": "Allow",
+                    "Principal": { "AWS": root },
+                    "Action": "s3:GetBucketLocation",
+                    "Resource": names.s3_arn(bucket, None),
+                    "Condition": role_only
+                }),
+            ]);
+        }
+    }
+    grants
+}
+
+/// ferry's permissions boundary: the most any role ferry creates can ever do (S3 object reads
+/// and writes, ListBucket, GetBucketLocation). The template creates it; CreateRole and
+/// PutRolePolicy are allowed only with it attached.
+pub fn permissions_boundary(partition: &str) -> Value {
+    json!({
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "FerryBoundaryObjects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectAcl",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                    "s3:PutObject",
+                    "s3:PutObjectAcl",
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionAcl",
+                    "s3:PutObjectVersionTagging"
+                ],
+                "Resource": format!("arn:{partition}:s3:::*/*")
+            },
+            {
+                "Sid": "FerryBoundaryBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": format!("arn:{partition}:s3:::*")
+            }
+        ]
+    })
+}
+
+/// Whether a statement is one of ferry's for the copy whose hash is `hash`:
+/// Sid = `Ferry` + letters + `hash`.
+pub fn is_copy_statement(statement: &Value, hash: &str) -> bool {
+    let Some(sid) = statement.get("Sid").and_then(Value::as_str) else {
+        return false;
+    };
+    sid.strip_prefix("Ferry")
+        .and_then(|rest| rest.strip_suffix(hash))
+        .is_some_and(|purpose| !purpose.is_empty() && purpose.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
+/// A parsed policy document: its top-level members in order, with `Statement` taken out.
+struct Document {
+    members: Map<String, Value>,
+    statements: Vec<Value>,
+}
+
+impl Document {
+    fn parse(text: &str) -> Result<Document, PolicyError> {
+        let value: Value = serde_json::from_str(text)?;
+        let Value::Object(mut members) = value else {
+            return Err(PolicyError::Shape("the document is not a JSON object".into()));
+        };
+        let statements = match members.get("Statement") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a.clone(),
+            Some(o @ Value::Object(_)) => vec![o.clone()],
+            Some(_) => {
+                return Err(PolicyError::Shape(
+                    "Statement is neither an object nor an array".into(),
+                ))
+            }
+        };
+        // Keep Statement's place among the members; its value is written back on render.
+        members.insert("Statement".into(), Value::Null);
+        Ok(Document {
+            members,
+            statements,
+        })
+    }
+
+    fn empty() -> Document {
+        let mut members = Map::new();
+        members.insert("Version".into(), json!(VERSION));
+        members.insert("Statement".into(), Value::Null);
+        Document {
+            members,
+            statements: Vec::new(),
+        }
+    }
+
+    fn render(mut self) -> String {
+        self.members
+            .insert("Statement".into(), Value::Array(self.statements));
+        Value::Object(self.members).to_string()
+    }
+}
+
+/// Merges `ours` (statements of the copy whose hash is `hash`) into an existing policy, or into
+/// a new one. This copy's earlier statements are replaced (so a re-run renews the expiry);
+/// everything else is kept exactly. `what` names the policy in a size error.
+pub fn merge(
+    existing: Option<&str>,
+    ours: &[Value],
+    hash: &str,
+    kind: PolicyKind,
+    what: &str,
+) -> Result<String, PolicyError> {
+    debug_assert!(ours.iter().all(|s| is_copy_statement(s, hash)));
+    let mut doc = match existing {
+        Some(text) if !text.trim().is_empty() => Document::parse(text)?,
+        _ => Document::empty(),
+    };
+    doc.statements.retain(|s| !is_copy_statement(s, hash));
+    doc.statements.extend(ours.iter().cloned());
+    let merged = doc.render();
+    let size = kind.measure(&merged);
+    if size > kind.limit() {
+        return Err(PolicyError::TooLarge {
+            what: what.to_string(),
+            kind,
+            size,
+            limit: kind.limit(),
+        });
+    }
+    Ok(merged)
+}
+
+/// What revoking leaves of a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// No statement of this copy was there: write nothing.
+    Unchanged,
+    /// Write this policy back.
+    Write(String),
+    /// Nothing is left: delete the policy rather than write an empty one.
+    Delete,
+}
+
+/// Removes exactly the statements of the copy whose hash is `hash`.
+pub fn revoke(existing: Option<&str>, hash: &str) -> Result<Revoked, PolicyError> {
+    let Some(text) = existing.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Revoked::Unchanged);
+    };
+    let mut doc = Document::parse(text)?;
+    let before = doc.statements.len();
+    doc.statements.retain(|s| !is_copy_statement(s, hash));
+    Ok(if doc.statements.len() == before {
+        Revoked::Unchanged
+    } else if doc.statements.is_empty() {
+        Revoked::Delete
+    } else {
+        Revoked::Write(doc.render())
+    })
+}
+
+/// The Sids of `ours` that `policy` lacks, or holds in another form (after normalizing what AWS
+/// rewrites). Empty when every statement is in place: used to read back after a write and to
+/// verify grants just before a job is submitted.
+pub fn missing_statements(policy: Option<&str>, ours: &[Value]) -> Result<Vec<String>, PolicyError> {
+    let present: Vec<Value> = match policy.filter(|t| !t.trim().is_empty()) {
+        None => Vec::new(),
+        Some(text) => Document::parse(text)?
+            .statements
+            .iter()
+            .map(normalize_statement)
+            .collect(),
+    };
+    Ok(ours
+        .iter()
+        .filter(|s| !present.contains(&normalize_statement(s)))
+        .map(|s| s.get("Sid").and_then(Value::as_str).unwrap_or("").to_string())
+        .collect())
+}
+
+/// A policy with what AWS rewrites made uniform: `Statement` always an array, one-element arrays
+/// as plain strings, a bare account id as Principal as `arn:aws:iam::<id>:root`.
+pub fn normalize(policy: &Value) -> Value {
+    let mut out = policy.clone();
+    if let Some(map) = out.as_object_mut() {
+        let statements: Vec<Value> = match map.get("Statement") {
+            Some(Value::Array(a)) => a.iter().map(normalize_statement).collect(),
+            Some(o @ Value::Object(_)) => vec![normalize_statement(o)],
+            _ => Vec::new(),
+        };
+        if map.contains_key("Statement") {
+            map.insert("Statement".into(), Value::Array(statements));
+        }
+    }
+    out
+}
+
+fn normalize_statement(statement: &Value) -> Value {
+    let Some(map) = statement.as_object() else {
+        return statement.clone();
+    };
+    let mut out = Map::new();
+    for (k, v) in map {
+        let v = match k.as_str() {
+            "Action" | "NotAction" | "Resource" | "NotResource" => single(v),
+            "Principal" | "NotPrincipal" => normalize_principal(v),
+            "Condition" => normalize_condition(v),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    // Key order is not meaningful in a statement.
+    out.sort_keys();
+    Value::Object(out)
+}
+
+/// `["x"]` -> `"x"`; other values unchanged.
+fn single(v: &Value) -> Value {
+    match v {
+        Value::Array(a) if a.len() == 1 => a[0].clone(),
+        _ => v.clone(),
+    }
+}
+
+fn normalize_principal(v: &Value) -> Value {
+    let Some(map) = v.as_object() else {
+        return v.clone();
+    };
+    let root = |p: &Value| match p.as_str() {
+        Some(id) if crate::request::is_account_id(id) => json!(format!("arn:aws:iam::{id}:root")),
+        _ => p.clone(),
+    };
+    let mut out = Map::new();
+    for (k, p) in map {
+        let p = match p {
+            Value::Array(a) => Value::Array(a.iter().map(root).collect()),
+            other => root(other),
+        };
+        out.insert(k.clone(), single(&p));
+    }
+    out.sort_keys();
+    Value::Object(out)
+}
+
+fn normalize_condition(v: &Value) -> Value {
+    let Some(ops) = v.as_object() else {
+        return v.clone();
+    };
+    let mut out = Map::new();
+    for (op, keys) in ops {
+        let keys = match keys.as_object() {
+            Some(m) => {
+                let mut km: Map<String, Value> =
+                    m.iter().map(|(k, val)| (k.clone(), single(val))).collect();
+                km.sort_keys();
+                Value::Object(km)
+            }
+            None => keys.clone(),
+        };
+        out.insert(op.clone(), keys);
+    }
+    out.sort_keys();
+    Value::Object(out)
+}
+
+/// IAM's GetRole / GetRolePolicy return documents URL-encoded; decodes one (a document that is
+/// already JSON is returned as it is).
+pub fn decode_iam_document(text: &str) -> Result<String, PolicyError> {
+    if serde_json::from_str::<Value>(text).is_ok() {
+        return Ok(text.to_string());
+    }
+    percent_decode_str(text)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| PolicyError::Encoding)
+}
+
+#[cfg(test)]
+mod tests;
