@@ -3,13 +3,17 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+VENV_OK := $(VENV)/.installed
+POLICY_DIR := target/policies
 
-.PHONY: help test fmt-check clippy unit build fmt clean
+.PHONY: help test fmt-check clippy unit policy-lint build fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
-test: fmt-check clippy unit ## every check: formatting, clippy -D warnings, the workspace's tests
+test: fmt-check clippy unit policy-lint ## every check: formatting, clippy, tests, policy lint
 
 fmt-check: ## rustfmt, without changing files
 	$(CARGO) fmt --all -- --check
@@ -20,11 +24,32 @@ clippy: ## clippy on every target, warnings are errors
 unit: ## the workspace's tests (ferry-core's unit and property tests)
 	$(CARGO) test --workspace --locked
 
+# Python tools, pinned in requirements-dev.txt, in a venv of the repository's own.
+$(VENV_OK): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# parliament on every policy ferry renders. A trust policy is a resource policy on the role and
+# has no Resource element, which parliament (an identity-policy linter) reports; that one finding
+# is dropped for trust policies only. Any other finding fails the check.
+policy-lint: $(VENV_OK) ## parliament on every rendered policy
+	rm -rf $(POLICY_DIR)
+	$(CARGO) run --quiet --locked -p ferry-core --example render_policies -- $(POLICY_DIR)
+	@fail=0; for f in $(POLICY_DIR)/*.json; do \
+	  out=$$($(VENV)/bin/parliament < $$f); \
+	  case $$f in *-trust.json) out=$$(printf '%s\n' "$$out" | grep -v 'Statement contains neither Resource nor NotResource');; esac; \
+	  if [ -n "$$out" ]; then echo "$$f:"; echo "$$out"; fail=1; fi; \
+	done; \
+	if [ $$fail = 0 ]; then echo "parliament: no findings in $$(ls $(POLICY_DIR) | wc -l) policies"; fi; \
+	exit $$fail
+
 build: ## debug build of the workspace
 	$(CARGO) build --workspace --locked
 
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-clean: ## remove build output
+clean: ## remove build output and the venv
 	$(CARGO) clean
+	rm -rf $(VENV)

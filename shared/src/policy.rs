@@ -168,13 +168,19 @@ fn manifest_object_arns(req: &CopyRequest, names: &Names) -> Vec<String> {
     let first = match &req.manifest {
         Manifest::Inventory {} => names.s3_arn(
             &names.ferry_bucket,
-            Some(&format!("{}*", names.inventory_location(&req.source.bucket))),
+            Some(&format!(
+                "{}*",
+                names.inventory_location(&req.source.bucket)
+            )),
         ),
         Manifest::Csv { bucket, key, .. } => names.s3_arn(bucket, Some(key)),
     };
     vec![
         first,
-        names.s3_arn(&names.ferry_bucket, Some(&format!("{}*", names.retry_prefix()))),
+        names.s3_arn(
+            &names.ferry_bucket,
+            Some(&format!("{}*", names.retry_prefix())),
+        ),
     ]
 }
 
@@ -343,7 +349,9 @@ pub fn is_copy_statement(statement: &Value, hash: &str) -> bool {
     };
     sid.strip_prefix("Ferry")
         .and_then(|rest| rest.strip_suffix(hash))
-        .is_some_and(|purpose| !purpose.is_empty() && purpose.bytes().all(|b| b.is_ascii_alphabetic()))
+        .is_some_and(|purpose| {
+            !purpose.is_empty() && purpose.bytes().all(|b| b.is_ascii_alphabetic())
+        })
 }
 
 /// A parsed policy document: its top-level members in order, with `Statement` taken out.
@@ -356,7 +364,9 @@ impl Document {
     fn parse(text: &str) -> Result<Document, PolicyError> {
         let value: Value = serde_json::from_str(text)?;
         let Value::Object(mut members) = value else {
-            return Err(PolicyError::Shape("the document is not a JSON object".into()));
+            return Err(PolicyError::Shape(
+                "the document is not a JSON object".into(),
+            ));
         };
         let statements = match members.get("Statement") {
             None => Vec::new(),
@@ -454,7 +464,10 @@ pub fn revoke(existing: Option<&str>, hash: &str) -> Result<Revoked, PolicyError
 /// The Sids of `ours` that `policy` lacks, or holds in another form (after normalizing what AWS
 /// rewrites). Empty when every statement is in place: used to read back after a write and to
 /// verify grants just before a job is submitted.
-pub fn missing_statements(policy: Option<&str>, ours: &[Value]) -> Result<Vec<String>, PolicyError> {
+pub fn missing_statements(
+    policy: Option<&str>,
+    ours: &[Value],
+) -> Result<Vec<String>, PolicyError> {
     let present: Vec<Value> = match policy.filter(|t| !t.trim().is_empty()) {
         None => Vec::new(),
         Some(text) => Document::parse(text)?
@@ -466,7 +479,12 @@ pub fn missing_statements(policy: Option<&str>, ours: &[Value]) -> Result<Vec<St
     Ok(ours
         .iter()
         .filter(|s| !present.contains(&normalize_statement(s)))
-        .map(|s| s.get("Sid").and_then(Value::as_str).unwrap_or("").to_string())
+        .map(|s| {
+            s.get("Sid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
         .collect())
 }
 

@@ -32,7 +32,11 @@ fn seed(text: &str) -> Value {
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -107,7 +111,10 @@ fn bucket_doc(statements: &[Value]) -> Value {
 #[test]
 fn the_trust_policy_is_the_seeds() {
     let ours = CopyPolicies::render(&flow_a().0, &flow_a().1, expiry()).trust;
-    assert_eq!(ours, seed(include_str!("../../fixtures/seed/trust-policy.json")));
+    assert_eq!(
+        ours,
+        seed(include_str!("../../fixtures/seed/trust-policy.json"))
+    );
 }
 
 #[test]
@@ -116,7 +123,9 @@ fn the_source_grant_differs_from_the_seed_only_where_the_design_says() {
     let grants = source_account_grants(&req, &names, expiry());
     assert_eq!(grants.keys().collect::<Vec<_>>(), ["src-photos"]);
     let ours = bucket_doc(&grants["src-photos"]);
-    let seed = seed(include_str!("../../fixtures/seed/source-bucket-policy.json"));
+    let seed = seed(include_str!(
+        "../../fixtures/seed/source-bucket-policy.json"
+    ));
     let cond = "when ArnEquals aws:PrincipalArn arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026, \
                 when DateLessThan aws:CurrentTime 2026-12-15T13:45:50Z";
     assert_differences(
@@ -142,9 +151,14 @@ fn the_source_grant_differs_from_the_seed_only_where_the_design_says() {
 fn the_manifest_grant_differs_from_the_seed_only_where_the_design_says() {
     let (req, names) = flow_b();
     let grants = source_account_grants(&req, &names, expiry());
-    assert_eq!(grants.keys().collect::<Vec<_>>(), ["src-manifests", "src-photos"]);
+    assert_eq!(
+        grants.keys().collect::<Vec<_>>(),
+        ["src-manifests", "src-photos"]
+    );
     let ours = bucket_doc(&grants["src-manifests"]);
-    let seed = seed(include_str!("../../fixtures/seed/manifest-bucket-policy.json"));
+    let seed = seed(include_str!(
+        "../../fixtures/seed/manifest-bucket-policy.json"
+    ));
     let role = "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026";
     let submitter = "arn:aws:iam::222222222222:role/ferry/ferry-job-submit-eu-west-1";
     let until = "when DateLessThan aws:CurrentTime 2026-12-15T13:45:50Z";
@@ -181,7 +195,9 @@ fn a_csv_manifest_in_the_destination_account_needs_no_grant() {
 fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
     let (req, names) = flow_a();
     let ours = batch_role_policy(&req, &names);
-    let seed = seed(include_str!("../../fixtures/seed/role-policy-inventory.json"));
+    let seed = seed(include_str!(
+        "../../fixtures/seed/role-policy-inventory.json"
+    ));
     let all_get = "s3:GetObject, s3:GetObjectAcl, s3:GetObjectTagging, s3:GetObjectVersion, s3:GetObjectVersionAcl, s3:GetObjectVersionTagging";
     let all_put = "s3:PutObject, s3:PutObjectAcl, s3:PutObjectTagging, s3:PutObjectVersionAcl, s3:PutObjectVersionTagging";
     assert_differences(
@@ -212,11 +228,16 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
 fn the_flow_b_role_reads_only_the_csv_in_its_bucket() {
     let (req, names) = flow_b();
     let flat = flatten(&batch_role_policy(&req, &names));
-    let seed = flatten(&seed(include_str!("../../fixtures/seed/role-policy-csv.json")));
+    let seed = flatten(&seed(include_str!(
+        "../../fixtures/seed/role-policy-csv.json"
+    )));
     assert!(seed.contains_key("(role) on arn:aws:s3:::src-manifests/*"));
     assert_eq!(
         flat["(role) on arn:aws:s3:::src-manifests/lists/photos.csv"],
-        BTreeSet::from(["s3:GetObject".to_string(), "s3:GetObjectVersion".to_string()])
+        BTreeSet::from([
+            "s3:GetObject".to_string(),
+            "s3:GetObjectVersion".to_string()
+        ])
     );
     assert!(flat["(role) on arn:aws:s3:::src-manifests"].contains("s3:GetBucketLocation"));
     assert!(!flat.keys().any(|k| k.ends_with("src-manifests/*")));
@@ -228,7 +249,9 @@ fn a_named_report_bucket_gets_the_report_grant() {
     req.report.bucket = Some("dst-reports".into());
     let names = Names::new(&req, FERRY);
     let flat = flatten(&batch_role_policy(&req, &names));
-    assert!(flat["(role) on arn:aws:s3:::dst-reports/reports/photos-2026/*"].contains("s3:PutObject"));
+    assert!(
+        flat["(role) on arn:aws:s3:::dst-reports/reports/photos-2026/*"].contains("s3:PutObject")
+    );
     assert!(flat["(role) on arn:aws:s3:::dst-reports"].contains("s3:GetBucketLocation"));
 }
 
@@ -243,7 +266,10 @@ fn every_rendered_statement_carries_this_copys_sid() {
     for statements in p.source_account_grants.values() {
         for s in statements {
             assert!(is_copy_statement(s, &hash), "{s}");
-            assert_eq!(s["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-12-15T13:45:50Z");
+            assert_eq!(
+                s["Condition"]["DateLessThan"]["aws:CurrentTime"],
+                "2026-12-15T13:45:50Z"
+            );
         }
     }
     let other = copy_hash("photos-2025");
@@ -265,7 +291,10 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
         || a == "s3:GetBucketLocation"));
     // Everything the role policy uses is inside the boundary.
     let (req, names) = flow_b();
-    for s in batch_role_policy(&req, &names)["Statement"].as_array().unwrap() {
+    for s in batch_role_policy(&req, &names)["Statement"]
+        .as_array()
+        .unwrap()
+    {
         for a in strings(s.get("Action")) {
             assert!(actions.contains(&a), "{a} is outside the boundary");
         }
@@ -312,7 +341,14 @@ fn merging_into_no_policy_creates_one() {
 #[test]
 fn merging_keeps_a_single_foreign_statement_its_version_and_id() {
     let (ours, hash) = ours_a();
-    let merged = merge(Some(FOREIGN), &ours, &hash, PolicyKind::BucketPolicy, "src-photos").unwrap();
+    let merged = merge(
+        Some(FOREIGN),
+        &ours,
+        &hash,
+        PolicyKind::BucketPolicy,
+        "src-photos",
+    )
+    .unwrap();
     let v: Value = serde_json::from_str(&merged).unwrap();
     assert_eq!(v["Version"], "2008-10-17");
     assert_eq!(v["Id"], "PolicyForCloudFront");
@@ -334,12 +370,39 @@ fn a_rerun_replaces_this_copys_statements_and_renews_the_expiry() {
     let (req, names) = flow_a();
     let first = source_account_grants(&req, &names, expiry())["src-photos"].clone();
     let later = source_account_grants(&req, &names, expiry() + 86_400)["src-photos"].clone();
-    let once = merge(Some(FOREIGN), &first, &names.hash, PolicyKind::BucketPolicy, "b").unwrap();
-    let twice = merge(Some(&once), &later, &names.hash, PolicyKind::BucketPolicy, "b").unwrap();
+    let once = merge(
+        Some(FOREIGN),
+        &first,
+        &names.hash,
+        PolicyKind::BucketPolicy,
+        "b",
+    )
+    .unwrap();
+    let twice = merge(
+        Some(&once),
+        &later,
+        &names.hash,
+        PolicyKind::BucketPolicy,
+        "b",
+    )
+    .unwrap();
     let s = statements(&twice);
     assert_eq!(s.len(), 3, "no duplicate statements");
-    assert_eq!(s[1]["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-12-16T13:45:50Z");
-    assert_eq!(merge(Some(&twice), &later, &names.hash, PolicyKind::BucketPolicy, "b").unwrap(), twice);
+    assert_eq!(
+        s[1]["Condition"]["DateLessThan"]["aws:CurrentTime"],
+        "2026-12-16T13:45:50Z"
+    );
+    assert_eq!(
+        merge(
+            Some(&twice),
+            &later,
+            &names.hash,
+            PolicyKind::BucketPolicy,
+            "b"
+        )
+        .unwrap(),
+        twice
+    );
 }
 
 #[test]
@@ -350,7 +413,14 @@ fn two_copies_on_one_bucket_keep_their_own_statements() {
     let other = Names::new(&other_req, FERRY);
     let a = source_account_grants(&req, &names, expiry())["src-photos"].clone();
     let b = source_account_grants(&other_req, &other, expiry())["src-photos"].clone();
-    let p = merge(Some(FOREIGN), &a, &names.hash, PolicyKind::BucketPolicy, "b").unwrap();
+    let p = merge(
+        Some(FOREIGN),
+        &a,
+        &names.hash,
+        PolicyKind::BucketPolicy,
+        "b",
+    )
+    .unwrap();
     let p = merge(Some(&p), &b, &other.hash, PolicyKind::BucketPolicy, "b").unwrap();
     assert_eq!(statements(&p).len(), 5);
     let Revoked::Write(after) = revoke(Some(&p), &names.hash).unwrap() else {
@@ -376,7 +446,10 @@ fn statements_without_sid_or_with_lookalike_sids_are_foreign() {
         let s = json!({"Sid": sid, "Effect": "Allow"});
         assert!(!is_copy_statement(&s, &hash), "{s}");
     }
-    assert!(is_copy_statement(&json!({"Sid": format!("FerrySourceRead{hash}")}), &hash));
+    assert!(is_copy_statement(
+        &json!({"Sid": format!("FerrySourceRead{hash}")}),
+        &hash
+    ));
 }
 
 #[test]
@@ -404,12 +477,26 @@ fn a_policy_that_would_be_too_large_is_refused_with_its_size() {
     }
     let existing = doc(&filler);
     assert!(existing.len() < 20 * 1024);
-    let err = merge(Some(&existing), &ours, &hash, PolicyKind::BucketPolicy, "the bucket policy of src-photos").unwrap_err();
-    let PolicyError::TooLarge { size, limit, .. } = &err else { panic!("{err}") };
+    let err = merge(
+        Some(&existing),
+        &ours,
+        &hash,
+        PolicyKind::BucketPolicy,
+        "the bucket policy of src-photos",
+    )
+    .unwrap_err();
+    let PolicyError::TooLarge { size, limit, .. } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(*limit, 20_480);
     assert!(*size > 20_480);
     let text = err.to_string();
-    assert!(text.starts_with(&format!("the bucket policy of src-photos would be {size} after merging")), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "the bucket policy of src-photos would be {size} after merging"
+        )),
+        "{text}"
+    );
     assert_eq!(StepError::from(err).name, ErrorName::PolicyTooLarge);
 }
 
@@ -419,7 +506,10 @@ fn role_inline_policies_count_characters_without_white_space() {
     let role = batch_role_policy(&req, &names);
     let pretty = serde_json::to_string_pretty(&role).unwrap();
     let compact = role.to_string();
-    assert_eq!(PolicyKind::RoleInline.measure(&pretty), PolicyKind::RoleInline.measure(&compact));
+    assert_eq!(
+        PolicyKind::RoleInline.measure(&pretty),
+        PolicyKind::RoleInline.measure(&compact)
+    );
     assert!(PolicyKind::RoleInline.measure(&compact) < PolicyKind::RoleInline.limit() / 2);
 }
 
@@ -427,7 +517,10 @@ fn role_inline_policies_count_characters_without_white_space() {
 fn malformed_policies_are_reported_not_overwritten() {
     let (ours, hash) = ours_a();
     for bad in ["[1,2]", "{\"Statement\": 3}", "not json"] {
-        assert!(merge(Some(bad), &ours, &hash, PolicyKind::BucketPolicy, "b").is_err(), "{bad}");
+        assert!(
+            merge(Some(bad), &ours, &hash, PolicyKind::BucketPolicy, "b").is_err(),
+            "{bad}"
+        );
         assert!(revoke(Some(bad), &hash).is_err(), "{bad}");
     }
 }
@@ -450,7 +543,10 @@ fn read_back_sees_through_what_aws_rewrites() {
     assert!(missing_statements(Some(&policy), &ours).unwrap().is_empty());
     // A writer that dropped one of them is noticed.
     let dropped = bucket_doc(&rewritten[..1]).to_string();
-    assert_eq!(missing_statements(Some(&dropped), &ours).unwrap(), [ours[1]["Sid"].as_str().unwrap()]);
+    assert_eq!(
+        missing_statements(Some(&dropped), &ours).unwrap(),
+        [ours[1]["Sid"].as_str().unwrap()]
+    );
     assert_eq!(missing_statements(None, &ours).unwrap().len(), 2);
     // An expiry that changed is a missing statement too.
     let (req, names) = flow_a();
@@ -461,7 +557,8 @@ fn read_back_sees_through_what_aws_rewrites() {
 #[test]
 fn iam_documents_are_url_decoded() {
     let doc = batch_trust_policy().to_string();
-    let encoded: String = percent_encoding::utf8_percent_encode(&doc, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(&doc, percent_encoding::NON_ALPHANUMERIC).to_string();
     assert_eq!(decode_iam_document(&encoded).unwrap(), doc);
     assert_eq!(decode_iam_document(&doc).unwrap(), doc, "already decoded");
     assert!(decode_iam_document("%FF%FE").is_err());
@@ -498,8 +595,15 @@ fn foreign_statement() -> impl Strategy<Value = Value> {
         string_or_array("[0-9]{12}".prop_map(String::from))
             .prop_map(|v| Some(json!({"StringEquals": {"aws:SourceAccount": v}}))),
     ];
-    (sid, prop_oneof![Just("Allow"), Just("Deny")], action, resource, principal, condition).prop_map(
-        |(sid, effect, action, resource, principal, condition)| {
+    (
+        sid,
+        prop_oneof![Just("Allow"), Just("Deny")],
+        action,
+        resource,
+        principal,
+        condition,
+    )
+        .prop_map(|(sid, effect, action, resource, principal, condition)| {
             let mut m = Map::new();
             if let Some(sid) = sid {
                 m.insert("Sid".into(), json!(sid));
@@ -514,8 +618,7 @@ fn foreign_statement() -> impl Strategy<Value = Value> {
                 m.insert("Condition".into(), c);
             }
             Value::Object(m)
-        },
-    )
+        })
 }
 
 /// An existing policy: no policy at all, or a document with or without Version and Id, whose
@@ -524,7 +627,11 @@ fn existing_policy() -> impl Strategy<Value = Option<String>> {
     let doc = (
         proptest::collection::vec(foreign_statement(), 0..6),
         any::<bool>(),
-        prop_oneof![Just(None), Just(Some("2012-10-17")), Just(Some("2008-10-17"))],
+        prop_oneof![
+            Just(None),
+            Just(Some("2012-10-17")),
+            Just(Some("2008-10-17"))
+        ],
         proptest::option::of("[a-zA-Z0-9-]{1,12}"),
     )
         .prop_map(|(statements, single, version, id)| {
@@ -548,7 +655,12 @@ fn existing_policy() -> impl Strategy<Value = Option<String>> {
 
 fn foreign_of(policy: Option<&str>, hash: &str) -> Vec<Value> {
     policy
-        .map(|p| statements(p).into_iter().filter(|s| !is_copy_statement(s, hash)).collect())
+        .map(|p| {
+            statements(p)
+                .into_iter()
+                .filter(|s| !is_copy_statement(s, hash))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
