@@ -33,6 +33,7 @@ pub struct ManifestLocation {
 #[serde(rename_all = "camelCase")]
 pub enum ManifestKind {
     /// A CSV manifest; `with_versions` when its rows carry version ids.
+    #[serde(rename_all = "camelCase")]
     Csv {
         with_versions: bool,
     },
@@ -495,6 +496,11 @@ mod tests {
             },
             ..csv
         };
+        let stored = serde_json::to_value(&versioned).unwrap();
+        assert_eq!(
+            stored["kind"],
+            serde_json::json!({"csv": {"withVersions": true}})
+        );
         let job = CreateJobRequest::for_copy(&req, &names, &versioned, first());
         assert_eq!(
             job.manifest.spec.fields.unwrap(),

@@ -150,10 +150,12 @@ impl Names {
 
     /// The execution role of the destination stack's `job-submit` function, which reads the
     /// manifest's ETag and so needs read access to a CSV manifest in the source account. Fixed
-    /// by the template (one stack per account and Region), so both sides can name it.
+    /// by the template (one stack per account and Region), so both sides can name it. It is not
+    /// under `/ferry/`, the path reserved for the roles ferry creates at run time (PassRole and
+    /// the permissions boundary are scoped to it).
     pub fn submitter_role_arn(&self) -> String {
         format!(
-            "arn:{}:iam::{}:role{ROLE_PATH}ferry-job-submit-{}",
+            "arn:{}:iam::{}:role/ferry-job-submit-{}",
             self.partition, self.destination_account, self.region
         )
     }
@@ -291,6 +293,14 @@ mod tests {
             "ferry-photos-2026-1-0"
         );
         assert_eq!(n.s3_arn("b", Some("k/x")), "arn:aws:s3:::b/k/x");
+        assert_eq!(
+            n.submitter_role_arn(),
+            "arn:aws:iam::222222222222:role/ferry-job-submit-eu-west-1"
+        );
+        assert_eq!(
+            n.account_root("111111111111"),
+            "arn:aws:iam::111111111111:root"
+        );
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn the_manifest_grant_differs_from_the_seed_only_where_the_design_says() {
         "../../fixtures/seed/manifest-bucket-policy.json"
     ));
     let role = "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026";
-    let submitter = "arn:aws:iam::222222222222:role/ferry/ferry-job-submit-eu-west-1";
+    let submitter = "arn:aws:iam::222222222222:role/ferry-job-submit-eu-west-1";
     let until = "when DateLessThan aws:CurrentTime 2026-12-15T13:45:50Z";
     let root = "arn:aws:iam::222222222222:root";
     assert_differences(

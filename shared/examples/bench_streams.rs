@@ -1,0 +1,114 @@
+//! Speed and peak memory of ferry-core's streaming readers: an inventory data file (gzipped CSV)
+//! read row by row, and a completion report summarized while its retry manifest is written.
+//! Peak memory (VmHWM) should not grow with the number of rows.
+//!
+//! Usage: cargo run --release -p ferry-core --example bench_streams -- [ROWS]
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::time::Instant;
+
+use flate2::{write::GzEncoder, Compression};
+
+use ferry_core::inventory::{Columns, InventoryRows};
+use ferry_core::report::{ReportColumns, ReportRows, Summarizer};
+
+/// Peak resident memory of this process in KiB (Linux), or 0 where /proc is absent.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rows: u64 = std::env::args()
+        .nth(1)
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("ferry-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+
+    // Inputs are written to files first, so that reading streams from disk as in a Lambda.
+    let inventory = dir.join("data.csv.gz");
+    let mut gz = GzEncoder::new(
+        BufWriter::new(File::create(&inventory)?),
+        Compression::fast(),
+    );
+    for i in 0..rows {
+        writeln!(
+            gz,
+            "\"src-photos\",\"2026/photos/album%20{}/photo-{i}.jpg\",\"{}\",\"2026-11-20T10:00:00.000Z\",\"d41d8cd98f00b204e9800998ecf8427e\",\"STANDARD\",\"false\",\"SSE-S3\"",
+            i % 1000,
+            i * 7
+        )?;
+    }
+    gz.finish()?.flush()?;
+    let report = dir.join("results.csv");
+    let mut out = BufWriter::new(File::create(&report)?);
+    for i in 0..rows {
+        let (code, http) = if i % 3 == 0 {
+            ("AccessDenied", 403)
+        } else {
+            ("SlowDown", 503)
+        };
+        writeln!(
+            out,
+            "src-photos,2026/k{i},,failed,{code},{http},message {i}"
+        )?;
+    }
+    out.flush()?;
+    drop(out);
+    let before = peak_rss_kib();
+
+    let columns = Columns::from_schema(
+        "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, EncryptionStatus",
+    )?;
+    let t = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    for row in InventoryRows::new(BufReader::new(File::open(&inventory)?), columns) {
+        let row = row?;
+        n += 1;
+        bytes += row.size.unwrap_or(0);
+    }
+    let inv_secs = t.elapsed().as_secs_f64();
+    assert_eq!(n, rows);
+    let after_inventory = peak_rss_kib();
+
+    let t = Instant::now();
+    let retry = BufWriter::new(File::create(dir.join("retry.csv"))?);
+    let mut s = Summarizer::new(Some(retry));
+    s.read(ReportRows::new(
+        BufReader::new(File::open(&report)?),
+        ReportColumns::documented(),
+        "results.csv",
+    ))?;
+    let (summary, retry) = s.finish()?;
+    let rep_secs = t.elapsed().as_secs_f64();
+    let after_report = peak_rss_kib();
+
+    println!("rows: {rows}");
+    println!(
+        "inventory: {n} rows, {bytes} bytes listed, {:.2} s, {:.0} rows/s",
+        inv_secs,
+        n as f64 / inv_secs
+    );
+    println!(
+        "report: {} failed ({} retryable written to the retry manifest), {:.2} s, {:.0} rows/s",
+        summary.failed,
+        retry.map_or(0, |r| r.rows),
+        rep_secs,
+        summary.failed as f64 / rep_secs
+    );
+    println!(
+        "peak RSS KiB: before reading {before}, after inventory {after_inventory}, after report {after_report}"
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
