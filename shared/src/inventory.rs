@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use aws_sdk_s3::types as s3;
 
-use crate::manifest::{decode_key, ManifestEntry, ManifestError};
+use crate::manifest::{decode_key, headerless_records, ManifestEntry, ManifestError};
 use crate::names::{Names, INVENTORY_PREFIX};
 use crate::request::CopyRequest;
 
@@ -408,12 +408,10 @@ pub struct InventoryRows<R: Read> {
 impl<R: Read> InventoryRows<R> {
     /// `gz` is a `data/*.csv.gz` object's body; `columns` come from its manifest.json.
     pub fn new(gz: R, columns: Columns) -> Self {
-        let rows = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(MultiGzDecoder::new(gz))
-            .into_records();
-        InventoryRows { rows, columns }
+        InventoryRows {
+            rows: headerless_records(MultiGzDecoder::new(gz)),
+            columns,
+        }
     }
 
     fn row(&self, r: csv::StringRecord) -> Result<InventoryRow, InventoryError> {

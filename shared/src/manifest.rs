@@ -33,6 +33,16 @@ pub fn decode_key(encoded: &str) -> Result<String, ManifestError> {
         .map_err(|_| ManifestError::KeyEncoding(encoded.to_string()))
 }
 
+/// The rows of a headerless CSV stream (manifests, inventory data, report results), read one
+/// at a time; rows may differ in length, and each reader checks its own.
+pub(crate) fn headerless_records<R: Read>(reader: R) -> csv::StringRecordsIntoIter<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader)
+        .into_records()
+}
+
 /// One object to copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,13 +79,8 @@ pub struct CsvManifestReader<R: Read> {
 
 impl<R: Read> CsvManifestReader<R> {
     pub fn new(reader: R) -> Self {
-        let rows = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(reader)
-            .into_records();
         CsvManifestReader {
-            rows,
+            rows: headerless_records(reader),
             with_versions: None,
         }
     }

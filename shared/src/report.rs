@@ -19,7 +19,9 @@ use std::io::{Read, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::job::REPORT_FORMAT;
-use crate::manifest::{decode_key, CsvManifestWriter, ManifestEntry, ManifestError};
+use crate::manifest::{
+    decode_key, headerless_records, CsvManifestWriter, ManifestEntry, ManifestError,
+};
 
 /// How many failed tasks a summary lists by name (the rest are counted): summaries travel in
 /// Step Functions payloads, which are limited to 256 KB.
@@ -227,13 +229,8 @@ pub struct ReportRows<R: Read> {
 impl<R: Read> ReportRows<R> {
     /// `file` names the result file in errors.
     pub fn new(reader: R, columns: ReportColumns, file: impl Into<String>) -> Self {
-        let rows = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(reader)
-            .into_records();
         ReportRows {
-            rows,
+            rows: headerless_records(reader),
             columns,
             file: file.into(),
         }
