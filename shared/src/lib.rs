@@ -3,9 +3,11 @@
 //! The copy request and its validation ([`request`]), the names of everything a copy creates
 //! ([`names`]), S3 Inventory ([`inventory`]) and CSV ([`manifest`]) manifests, the CreateJob
 //! request and job states ([`job`]), completion reports ([`report`]), and the closed list of
-//! error names the state machine matches ([`error`]). No Lambda runtime and no AWS calls live
-//! here: handlers call the SDK with what this crate builds.
+//! error names the state machine matches ([`error`]), and the clients handlers are given
+//! ([`clients`]). No Lambda runtime and no AWS calls live here: handlers call the SDK with what
+//! this crate builds.
 
+pub mod clients;
 pub mod clock;
 pub mod error;
 pub mod inventory;

@@ -1,0 +1,173 @@
+//! The AWS clients a handler is given, built once from one `SdkConfig`, and the only two local
+//! adjustments ferry makes for a custom endpoint such as the sandbox (reference/tooling.md):
+//! path-style S3 addressing, and no account-id host prefix for S3 Control (the SDK sends
+//! `222222222222.127.0.0.1:port`, which does not resolve). Both switch on only when the config
+//! carries a custom endpoint URL (`AWS_ENDPOINT_URL`); against AWS the clients are the SDK's
+//! defaults.
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::SdkConfig;
+
+/// One client per service ferry calls, all from the same `SdkConfig` (credentials, Region,
+/// endpoint).
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub s3control: aws_sdk_s3control::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sfn: aws_sdk_sfn::Client,
+}
+
+impl Clients {
+    pub fn new(sdk: &SdkConfig) -> Clients {
+        let local = sdk.endpoint_url().is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(local)
+            .build();
+        let mut s3control = aws_sdk_s3control::config::Builder::from(sdk);
+        if local {
+            s3control = s3control.interceptor(StripAccountHostPrefix);
+        }
+        Clients {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            s3control: aws_sdk_s3control::Client::from_conf(s3control.build()),
+            iam: aws_sdk_iam::Client::new(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
+        }
+    }
+}
+
+/// Removes the leading 12-digit account label that S3 Control puts before the endpoint's host,
+/// before the request is signed (the `x-amz-account-id` header still names the account).
+#[derive(Debug, Clone, Copy)]
+pub struct StripAccountHostPrefix;
+
+impl Intercept for StripAccountHostPrefix {
+    fn name(&self) -> &'static str {
+        "StripAccountHostPrefix"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        if let Some(uri) = strip_account_label(request.uri()) {
+            request.set_uri(uri)?;
+        }
+        Ok(())
+    }
+}
+
+/// `http://222222222222.127.0.0.1:5000/v20180820/jobs` -> `http://127.0.0.1:5000/v20180820/jobs`;
+/// `None` when the host does not start with a 12-digit label.
+fn strip_account_label(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let (label, host_and_path) = rest.split_once('.')?;
+    crate::request::is_account_id(label).then(|| format!("{scheme}://{host_and_path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_http_client::test_util::capture_request;
+    use aws_types::region::Region;
+
+    fn sdk(
+        endpoint: Option<&str>,
+        http: aws_smithy_http_client::test_util::CaptureRequestHandler,
+    ) -> SdkConfig {
+        let mut b = SdkConfig::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new("AKID", "SECRET", None, None, "test"),
+            ))
+            .http_client(http);
+        if let Some(e) = endpoint {
+            b = b.endpoint_url(e);
+        }
+        b.build()
+    }
+
+    #[test]
+    fn only_a_leading_account_label_is_stripped() {
+        assert_eq!(
+            strip_account_label("http://222222222222.127.0.0.1:5000/v20180820/jobs/j1").as_deref(),
+            Some("http://127.0.0.1:5000/v20180820/jobs/j1")
+        );
+        assert_eq!(
+            strip_account_label("http://127.0.0.1:5000/v20180820/jobs"),
+            None
+        );
+        assert_eq!(strip_account_label("http://localhost:5000/x"), None);
+        assert_eq!(strip_account_label("https://12345.example.com/x"), None);
+    }
+
+    #[tokio::test]
+    async fn s3_control_reaches_a_local_endpoint_without_the_account_prefix() {
+        let (http, rx) = capture_request(None);
+        let clients = Clients::new(&sdk(Some("http://127.0.0.1:5000"), http));
+        let _ = clients
+            .s3control
+            .describe_job()
+            .account_id("222222222222")
+            .job_id("j1")
+            .send()
+            .await;
+        let req = rx.expect_request();
+        assert_eq!(req.uri(), "http://127.0.0.1:5000/v20180820/jobs/j1");
+        assert_eq!(req.headers().get("x-amz-account-id"), Some("222222222222"));
+    }
+
+    #[tokio::test]
+    async fn s3_uses_path_style_on_a_local_endpoint() {
+        let (http, rx) = capture_request(None);
+        let clients = Clients::new(&sdk(Some("http://127.0.0.1:5000"), http));
+        let _ = clients
+            .s3
+            .get_bucket_policy()
+            .bucket("src-photos")
+            .send()
+            .await;
+        assert_eq!(
+            rx.expect_request().uri(),
+            "http://127.0.0.1:5000/src-photos/?policy"
+        );
+    }
+
+    #[tokio::test]
+    async fn against_aws_the_sdk_defaults_stand() {
+        let (http, rx) = capture_request(None);
+        let clients = Clients::new(&sdk(None, http.clone()));
+        let _ = clients
+            .s3control
+            .describe_job()
+            .account_id("222222222222")
+            .job_id("j1")
+            .send()
+            .await;
+        assert_eq!(
+            rx.expect_request().uri(),
+            "https://222222222222.s3-control.eu-west-1.amazonaws.com/v20180820/jobs/j1"
+        );
+        let (http, rx) = capture_request(None);
+        let clients = Clients::new(&sdk(None, http));
+        let _ = clients
+            .s3
+            .get_bucket_policy()
+            .bucket("src-photos")
+            .send()
+            .await;
+        assert_eq!(
+            rx.expect_request().uri(),
+            "https://src-photos.s3.eu-west-1.amazonaws.com/?policy"
+        );
+    }
+}
