@@ -131,6 +131,45 @@ impl StepError {
     }
 }
 
+/// Classifies an SDK error by its AWS error code, keeping it as the source. `what` says which
+/// call on which resource failed (`PutBucketPolicy on src-photos`).
+pub fn from_sdk<E, R>(
+    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    what: &str,
+) -> StepError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    let (code, message) = (
+        err.code().map(str::to_string),
+        err.message().map(str::to_string),
+    );
+    let transport = err.as_service_error().is_none();
+    let mut e = StepError::from_aws_code(code.as_deref(), message.as_deref(), what);
+    if transport && code.is_none() {
+        e.cause = format!(
+            "{what}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(&err)
+        );
+    }
+    e.with_source(err)
+}
+
+/// The AWS error code of an SDK error, if AWS answered with one.
+pub fn sdk_code<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Option<&str>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    err.code()
+}
+
 /// Maps an AWS error code to ferry's name. Unknown codes and transport failures (no code) are
 /// treated as retryable: the state machine's Retry bounds how often, and a permanent problem
 /// still ends the execution with its cause.

@@ -17,5 +17,7 @@ pub mod names;
 pub mod policy;
 pub mod report;
 pub mod request;
+pub mod stack;
+pub mod steps;
 
 pub use error::{ErrorName, StepError};

@@ -1,0 +1,296 @@
+//! The payloads of the state machine's steps: what each function takes and returns. The state
+//! machine carries the [`RunPlan`] (`$.plan`) from step to step; every function derives names
+//! and policies from it, so no step depends on another's rendering.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{parse_timestamp, Epoch};
+use crate::job::{grant_expiry, JobState, ManifestLocation};
+use crate::names::{Attempt, ExecutionName, Names};
+use crate::policy::CopyPolicies;
+use crate::report::ReportSummary;
+use crate::request::{CopyRequest, StackContext};
+use crate::{ErrorName, StepError};
+
+/// `plan`'s input: the execution's input and the context object's name and start time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanInput {
+    /// The copy request as written (validated by `plan`).
+    pub request: serde_json::Value,
+    /// `$$.Execution.Name`: `<copyId>-<n>`.
+    pub execution: String,
+    /// `$$.Execution.StartTime`.
+    pub start_time: String,
+}
+
+/// One run of a copy, as every later step receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunPlan {
+    pub request: CopyRequest,
+    pub execution: String,
+    pub run: u16,
+    pub started_at: Epoch,
+    /// When this run's grants expire; moved forward when they are renewed.
+    pub expires_at: Epoch,
+    pub ferry_bucket: String,
+}
+
+/// What is stored under `control/<copyId>/plan.json`: immutable once written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredPlan {
+    pub request: CopyRequest,
+}
+
+impl RunPlan {
+    /// Validates the request against the stack and derives the run from the execution.
+    pub fn from_input(input: &PlanInput, ctx: &StackContext) -> Result<RunPlan, StepError> {
+        let request = CopyRequest::from_json(&input.request.to_string())?;
+        request.validate(ctx)?;
+        let run = match ExecutionName::parse(&input.execution) {
+            Some(e) if !e.cleanup && e.copy_id == request.copy_id => u16::try_from(e.number)
+                .map_err(|_| {
+                    StepError::new(
+                        ErrorName::InvalidRequest,
+                        format!("execution {}: run numbers go up to 65535", input.execution),
+                    )
+                })?,
+            _ => {
+                return Err(StepError::new(
+                    ErrorName::InvalidRequest,
+                    format!(
+                        "execution name `{}` must be `{}-<n>`: the copyId and a run number",
+                        input.execution, request.copy_id
+                    ),
+                ))
+            }
+        };
+        let started_at = parse_timestamp(&input.start_time)
+            .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
+        Ok(RunPlan {
+            expires_at: grant_expiry(started_at, request.timing.grant_lifetime_seconds),
+            request,
+            execution: input.execution.clone(),
+            run,
+            started_at,
+            ferry_bucket: ctx.ferry_bucket.clone(),
+        })
+    }
+
+    pub fn names(&self) -> Names {
+        Names::new(&self.request, &self.ferry_bucket)
+    }
+
+    pub fn policies(&self) -> CopyPolicies {
+        CopyPolicies::render(&self.request, &self.names(), self.expires_at)
+    }
+
+    /// The first job of this run.
+    pub fn first_attempt(&self) -> Attempt {
+        Attempt {
+            run: self.run,
+            job: 0,
+        }
+    }
+}
+
+/// What `destination-access` and `source-access` are asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AccessAction {
+    /// Create or update (and renew): idempotent.
+    Grant,
+    /// Check the grants just before a job is submitted, and put back any that another writer
+    /// dropped.
+    Verify,
+    /// Remove everything this copy added.
+    Revoke,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessInput {
+    pub action: AccessAction,
+    pub plan: RunPlan,
+    /// For a renewal: the new expiry (`job-track`'s `renewUntil`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Epoch>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessOutput {
+    /// Policies written (bucket names) or the role, for the execution history.
+    pub changed: Vec<String>,
+    /// The expiry the grants now carry.
+    pub expires_at: Epoch,
+    /// `destination-access revoke`: a job of this copy is still stopping; call again later.
+    pub still_active: bool,
+}
+
+/// A retry manifest written by `job-report`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryManifestRef {
+    pub key: String,
+    pub rows: u64,
+    pub with_versions: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitInput {
+    pub plan: RunPlan,
+    pub attempt: Attempt,
+    /// A retry job reads this manifest instead of the copy's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_manifest: Option<RetryManifestRef>,
+}
+
+/// Written under `control/<copyId>/run-<n>/job-<k>.json` as soon as CreateJob answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRecord {
+    pub job_id: String,
+    pub attempt: Attempt,
+    pub client_request_token: String,
+    pub manifest: ManifestLocation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackInput {
+    pub plan: RunPlan,
+    pub job: JobRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_wait: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackOutput {
+    pub state: JobState,
+    /// Seconds to wait before the next DescribeJob.
+    pub next_wait: u64,
+    /// The job still runs and the grants expire within the renewal margin.
+    pub renew_grants: bool,
+    /// The expiry a renewal gives the grants.
+    pub renew_until: Epoch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportInput {
+    pub plan: RunPlan,
+    pub job: JobRecord,
+    /// What the earlier jobs of this run added up to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<CopyTotals>,
+}
+
+/// What happens after a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Next {
+    /// Every object is copied.
+    Copied,
+    /// Submit a retry job on the retry manifest.
+    Retry,
+    /// The job failed before running any task (a new role is not usable yet, for example):
+    /// submit it again with a new attempt token.
+    Resubmit,
+    /// Objects still failed and no retry is left (or none would help): `CopyIncomplete`.
+    Incomplete,
+    /// The job as a whole failed or was cancelled: `JobFailed`.
+    JobFailed,
+}
+
+/// The copy so far, across the jobs of a run: the execution's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyTotals {
+    pub job_ids: Vec<String>,
+    /// Objects copied, by all jobs.
+    pub copied: u64,
+    /// Objects that failed in the last job (after every retry so far).
+    pub failed: u64,
+    /// The last job's report, counted.
+    pub last_report: ReportSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportOutput {
+    pub next: Next,
+    pub state: JobState,
+    pub totals: CopyTotals,
+    /// For `Retry` and `Resubmit`: the next job's attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<Attempt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_manifest: Option<RetryManifestRef>,
+    /// A sentence for the execution's failure cause.
+    pub cause: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::StackContext;
+
+    fn ctx() -> StackContext {
+        StackContext {
+            account_id: "222222222222".into(),
+            region: "eu-west-1".into(),
+            source_account_ids: vec!["111111111111".into()],
+            ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+        }
+    }
+
+    fn input(execution: &str) -> PlanInput {
+        PlanInput {
+            request: serde_json::from_str(include_str!("../fixtures/request-csv.json")).unwrap(),
+            execution: execution.into(),
+            start_time: "2026-11-28T13:45:50.123Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_run_plan_comes_from_the_execution() {
+        let p = RunPlan::from_input(&input("photos-2026-3"), &ctx()).unwrap();
+        assert_eq!(p.run, 3);
+        assert_eq!(p.started_at, 1_795_873_550);
+        assert_eq!(p.expires_at, 1_795_873_550 + 1_468_800);
+        assert_eq!(p.first_attempt(), Attempt { run: 3, job: 0 });
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(serde_json::from_value::<RunPlan>(json).unwrap(), p);
+    }
+
+    #[test]
+    fn the_execution_must_name_the_copy() {
+        for bad in [
+            "photos-2025-1",
+            "photos-2026",
+            "photos-2026-cleanup-1",
+            "photos-2026-99999",
+        ] {
+            let err = RunPlan::from_input(&input(bad), &ctx()).unwrap_err();
+            assert_eq!(err.name, ErrorName::InvalidRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_request_is_invalid_request_with_every_field() {
+        let mut i = input("photos-2026-1");
+        i.request["source"]["bucket"] = "ab".into();
+        i.request["job"]["priority"] = (-1).into();
+        let err = RunPlan::from_input(&i, &ctx()).unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest);
+        assert!(
+            err.cause.contains("source.bucket") && err.cause.contains("job.priority"),
+            "{}",
+            err.cause
+        );
+    }
+}
