@@ -41,6 +41,26 @@ impl Clients {
     }
 }
 
+#[cfg(feature = "test-util")]
+impl Clients {
+    /// Clients whose calls are answered by aws-smithy-mocks rules (any matching rule answers;
+    /// a call no rule matches fails the test).
+    pub fn mocked(
+        s3: &[&aws_smithy_mocks::Rule],
+        s3control: &[&aws_smithy_mocks::Rule],
+        iam: &[&aws_smithy_mocks::Rule],
+        sfn: &[&aws_smithy_mocks::Rule],
+    ) -> Clients {
+        use aws_smithy_mocks::{mock_client, RuleMode};
+        Clients {
+            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3),
+            s3control: mock_client!(aws_sdk_s3control, RuleMode::MatchAny, s3control),
+            iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam),
+            sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn),
+        }
+    }
+}
+
 /// Removes the leading 12-digit account label that S3 Control puts before the endpoint's host,
 /// before the request is signed (the `x-amz-account-id` header still names the account).
 #[derive(Debug, Clone, Copy)]

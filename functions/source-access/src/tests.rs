@@ -1,0 +1,274 @@
+use super::*;
+use aws_sdk_s3::error::ErrorMetadata;
+use aws_sdk_s3::operation::delete_bucket_policy::DeleteBucketPolicyOutput;
+use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
+use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput;
+use aws_smithy_mocks::{mock, MockResponse, Rule};
+use ferry_core::steps::{PlanInput, RunPlan};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+type Store = Arc<Mutex<HashMap<String, String>>>;
+
+const FOREIGN: &str = r#"{"Version":"2012-10-17","Statement":{"Sid":"CloudFront","Effect":"Allow","Principal":{"Service":"cloudfront.amazonaws.com"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::src-photos/*"}}"#;
+
+fn config() -> StackConfig {
+    StackConfig {
+        account_id: "111111111111".into(),
+        region: "eu-west-1".into(),
+        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+        source_account_ids: vec![],
+        boundary_arn: String::new(),
+    }
+}
+
+fn plan(fixture: &str) -> RunPlan {
+    let ctx = ferry_core::request::StackContext {
+        account_id: "222222222222".into(),
+        region: "eu-west-1".into(),
+        source_account_ids: vec!["111111111111".into()],
+        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+    };
+    RunPlan::from_input(
+        &PlanInput {
+            request: serde_json::from_str(fixture).unwrap(),
+            execution: "photos-2026-1".into(),
+            start_time: "2026-11-28T13:45:50Z".into(),
+        },
+        &ctx,
+    )
+    .unwrap()
+}
+
+fn flow_b() -> RunPlan {
+    plan(include_str!("../../../shared/fixtures/request-csv.json"))
+}
+
+/// S3 bucket policies kept in memory; `drop_writes` PutBucketPolicy calls are acknowledged but
+/// lost, as when another writer replaces the policy right after ferry.
+fn s3_rules(store: &Store, drop_writes: usize) -> Vec<Rule> {
+    let (g, p, d) = (store.clone(), store.clone(), store.clone());
+    let dropped = Arc::new(Mutex::new(0usize));
+    vec![
+        mock!(aws_sdk_s3::Client::get_bucket_policy).then_compute_response(move |req| {
+            match g.lock().unwrap().get(req.bucket().unwrap()) {
+                Some(policy) => {
+                    MockResponse::Output(GetBucketPolicyOutput::builder().policy(policy).build())
+                }
+                None => MockResponse::Error(GetBucketPolicyError::generic(
+                    ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
+                )),
+            }
+        }),
+        mock!(aws_sdk_s3::Client::put_bucket_policy).then_compute_output(move |req| {
+            assert_eq!(req.expected_bucket_owner(), Some("111111111111"));
+            let mut n = dropped.lock().unwrap();
+            if *n < drop_writes {
+                *n += 1;
+            } else {
+                p.lock().unwrap().insert(
+                    req.bucket().unwrap().to_string(),
+                    req.policy().unwrap().to_string(),
+                );
+            }
+            PutBucketPolicyOutput::builder().build()
+        }),
+        mock!(aws_sdk_s3::Client::delete_bucket_policy).then_compute_output(move |req| {
+            d.lock().unwrap().remove(req.bucket().unwrap());
+            DeleteBucketPolicyOutput::builder().build()
+        }),
+    ]
+}
+
+async fn call(
+    store: &Store,
+    drop_writes: usize,
+    action: AccessAction,
+    plan: &RunPlan,
+) -> Result<AccessOutput, StepError> {
+    let rules = s3_rules(store, drop_writes);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let clients = Clients::mocked(&refs, &[], &[], &[]);
+    let input = AccessInput {
+        action,
+        plan: plan.clone(),
+        expires_at: None,
+    };
+    handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(input, Default::default()),
+    )
+    .await
+}
+
+fn statements(policy: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(policy).unwrap();
+    match &v["Statement"] {
+        Value::Array(a) => a.clone(),
+        o => vec![o.clone()],
+    }
+}
+
+#[tokio::test]
+async fn grant_adds_read_access_beside_foreign_statements_and_revoke_restores_them() {
+    let store: Store = Default::default();
+    store
+        .lock()
+        .unwrap()
+        .insert("src-photos".into(), FOREIGN.into());
+    let p = flow_b();
+    let out = call(&store, 0, AccessAction::Grant, &p).await.unwrap();
+    assert_eq!(out.changed, ["src-manifests", "src-photos"]);
+    let src = store.lock().unwrap()["src-photos"].clone();
+    let s = statements(&src);
+    assert_eq!(s.len(), 3);
+    let foreign: Value = serde_json::from_str(FOREIGN).unwrap();
+    assert_eq!(s[0], foreign["Statement"]);
+    assert_eq!(s[1]["Sid"], format!("FerrySourceRead{}", p.names().hash));
+    assert_eq!(s[1]["Principal"]["AWS"], "arn:aws:iam::222222222222:root");
+    let manifests = store.lock().unwrap()["src-manifests"].clone();
+    assert_eq!(
+        statements(&manifests)[0]["Resource"],
+        "arn:aws:s3:::src-manifests/lists/photos.csv"
+    );
+
+    // A second grant changes nothing; verify finds everything in place.
+    assert!(call(&store, 0, AccessAction::Grant, &p)
+        .await
+        .unwrap()
+        .changed
+        .is_empty());
+    assert!(call(&store, 0, AccessAction::Verify, &p)
+        .await
+        .unwrap()
+        .changed
+        .is_empty());
+
+    let out = call(&store, 0, AccessAction::Revoke, &p).await.unwrap();
+    assert_eq!(out.changed, ["src-manifests", "src-photos"]);
+    let after: Value = serde_json::from_str(&store.lock().unwrap()["src-photos"]).unwrap();
+    assert_eq!(
+        statements(&after.to_string()),
+        [foreign["Statement"].clone()]
+    );
+    assert!(
+        !store.lock().unwrap().contains_key("src-manifests"),
+        "a policy left empty is deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_write_is_noticed_and_written_again() {
+    let store: Store = Default::default();
+    let p = flow_b();
+    call(&store, 2, AccessAction::Grant, &p).await.unwrap();
+    let src = store.lock().unwrap()["src-photos"].clone();
+    assert!(missing_statements(
+        Some(&src),
+        &p.policies().source_account_grants["src-photos"]
+    )
+    .unwrap()
+    .is_empty());
+}
+
+#[tokio::test]
+async fn a_writer_that_always_wins_is_a_retryable_failure() {
+    let store: Store = Default::default();
+    let err = call(&store, 100, AccessAction::Grant, &flow_b())
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, ErrorName::Retryable);
+    assert!(
+        err.cause.contains("another writer keeps replacing it"),
+        "{}",
+        err.cause
+    );
+}
+
+#[tokio::test]
+async fn verify_puts_back_a_grant_removed_by_hand() {
+    let store: Store = Default::default();
+    let p = flow_b();
+    call(&store, 0, AccessAction::Grant, &p).await.unwrap();
+    store
+        .lock()
+        .unwrap()
+        .insert("src-photos".into(), FOREIGN.into());
+    let out = call(&store, 0, AccessAction::Verify, &p).await.unwrap();
+    assert_eq!(out.changed, ["src-photos"]);
+    assert_eq!(statements(&store.lock().unwrap()["src-photos"]).len(), 3);
+}
+
+#[tokio::test]
+async fn a_renewal_moves_the_expiry() {
+    let store: Store = Default::default();
+    let p = flow_b();
+    call(&store, 0, AccessAction::Grant, &p).await.unwrap();
+    let rules = s3_rules(&store, 0);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let clients = Clients::mocked(&refs, &[], &[], &[]);
+    let later = p.expires_at + 86_400;
+    let input = AccessInput {
+        action: AccessAction::Grant,
+        plan: p.clone(),
+        expires_at: Some(later),
+    };
+    let out = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(input, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.expires_at, later);
+    let s = statements(&store.lock().unwrap()["src-photos"]);
+    assert_eq!(s.len(), 2, "replaced, not added");
+    assert_eq!(
+        s[0]["Condition"]["DateLessThan"]["aws:CurrentTime"],
+        ferry_core::clock::format_timestamp(later)
+    );
+}
+
+#[tokio::test]
+async fn revoke_keeps_grants_when_the_request_says_so_and_other_errors_are_named() {
+    let store: Store = Default::default();
+    let mut p = flow_b();
+    call(&store, 0, AccessAction::Grant, &p).await.unwrap();
+    p.request.cleanup.revoke_grants = false;
+    assert!(call(&store, 0, AccessAction::Revoke, &p)
+        .await
+        .unwrap()
+        .changed
+        .is_empty());
+    assert_eq!(store.lock().unwrap().len(), 2);
+
+    let denied = mock!(aws_sdk_s3::Client::get_bucket_policy).then_error(|| {
+        GetBucketPolicyError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("Access Denied")
+                .build(),
+        )
+    });
+    let clients = Clients::mocked(&[&denied], &[], &[], &[]);
+    let input = AccessInput {
+        action: AccessAction::Grant,
+        plan: flow_b(),
+        expires_at: None,
+    };
+    let err = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(input, Default::default()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name, ErrorName::AccessDenied);
+    assert!(
+        err.cause
+            .starts_with("GetBucketPolicy on src-manifests: AccessDenied"),
+        "{}",
+        err.cause
+    );
+}
