@@ -1,0 +1,252 @@
+//! `destination-access` (destination account): the Batch Operations role of a copy.
+//!
+//! Grant creates `/ferry/ferry-batch-<copyId>` with ferry's permissions boundary, or updates it
+//! (trust and inline policy) when it exists; a role of that name without ferry's boundary is not
+//! ferry's and is refused, never adopted. Revoke first cancels every job of the copy that may
+//! still run (jobs are found from their records under `control/<copyId>/`) and reports
+//! `stillActive` until they have stopped; only then are the inline policy and the role deleted.
+
+use aws_sdk_iam::Client as Iam;
+use aws_sdk_s3control::types::RequestedJobStatus;
+use ferry_core::error::{from_sdk, sdk_code};
+use ferry_core::job::JobState;
+use ferry_core::names::ROLE_PATH;
+use ferry_core::policy::PolicyKind;
+use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, JobRecord, RunPlan};
+use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use lambda_runtime::LambdaEvent;
+use tracing::info;
+
+/// The name of the role's one inline policy.
+pub const ROLE_POLICY_NAME: &str = "ferry-copy";
+
+#[tracing::instrument(skip_all, fields(copy_id = %event.payload.plan.request.copy_id, action = ?event.payload.action))]
+pub async fn handle(
+    clients: &Clients,
+    config: &StackConfig,
+    event: LambdaEvent<AccessInput>,
+) -> Result<AccessOutput, StepError> {
+    let input = event.payload;
+    let mut out = AccessOutput {
+        expires_at: input.expires_at.unwrap_or(input.plan.expires_at),
+        ..AccessOutput::default()
+    };
+    match input.action {
+        AccessAction::Grant | AccessAction::Verify => {
+            grant(&clients.iam, config, &input.plan).await?;
+            out.changed.push(input.plan.names().batch_role_arn);
+        }
+        AccessAction::Revoke => {
+            out.still_active = stop_jobs(clients, config, &input.plan).await?;
+            if !out.still_active
+                && input.plan.request.cleanup.revoke_grants
+                && delete_role(&clients.iam, &input.plan).await?
+            {
+                out.changed.push(input.plan.names().batch_role_arn);
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn grant(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<(), StepError> {
+    if config.boundary_arn.is_empty() {
+        return Err(StepError::new(
+            ErrorName::NotFound,
+            "FERRY_BOUNDARY_ARN is empty: ferry creates roles only with its permissions boundary, which the destination stack creates",
+        ));
+    }
+    let names = plan.names();
+    let policies = plan.policies();
+    let trust = policies.trust.to_string();
+    let role_policy = policies.role.to_string();
+    let size = PolicyKind::RoleInline.measure(&role_policy);
+    if size > PolicyKind::RoleInline.limit() {
+        return Err(StepError::new(
+            ErrorName::PolicyTooLarge,
+            format!(
+                "the inline policy of {} would be {size} characters, over IAM's 10,240",
+                names.batch_role_name
+            ),
+        ));
+    }
+    let role = &names.batch_role_name;
+    let created = iam
+        .create_role()
+        .path(ROLE_PATH)
+        .role_name(role)
+        .assume_role_policy_document(&trust)
+        .permissions_boundary(&config.boundary_arn)
+        .description(format!(
+            "ferry: S3 Batch Operations role of copy {}",
+            plan.request.copy_id
+        ))
+        .send()
+        .await;
+    match created {
+        Ok(_) => info!(role = %role, "created the Batch Operations role"),
+        Err(e) if sdk_code(&e) == Some("EntityAlreadyExists") => {
+            let existing = iam
+                .get_role()
+                .role_name(role)
+                .send()
+                .await
+                .map_err(|e| from_sdk(e, &format!("GetRole {role}")))?;
+            let boundary = existing
+                .role()
+                .and_then(|r| r.permissions_boundary())
+                .and_then(|b| b.permissions_boundary_arn());
+            if boundary != Some(config.boundary_arn.as_str()) {
+                return Err(StepError::new(
+                    ErrorName::AccessDenied,
+                    format!(
+                        "role {role} exists without ferry's permissions boundary ({}); it is not ferry's, and ferry will not change it",
+                        config.boundary_arn
+                    ),
+                ));
+            }
+            iam.update_assume_role_policy()
+                .role_name(role)
+                .policy_document(&trust)
+                .send()
+                .await
+                .map_err(|e| from_sdk(e, &format!("UpdateAssumeRolePolicy {role}")))?;
+        }
+        Err(e) => return Err(from_sdk(e, &format!("CreateRole {role}"))),
+    }
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name(ROLE_POLICY_NAME)
+        .policy_document(role_policy)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("PutRolePolicy {role}")))?;
+    Ok(())
+}
+
+/// The job records of every run of the copy.
+async fn job_records(
+    clients: &Clients,
+    config: &StackConfig,
+    plan: &RunPlan,
+) -> Result<Vec<JobRecord>, StepError> {
+    let prefix = plan.names().control_prefix();
+    let mut records = Vec::new();
+    let mut pages = clients
+        .s3
+        .list_objects_v2()
+        .bucket(&config.ferry_bucket)
+        .prefix(&prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
+        for obj in page.contents() {
+            let Some(key) = obj
+                .key()
+                .filter(|k| k.contains("/job-") && k.ends_with(".json"))
+            else {
+                continue;
+            };
+            let body = clients
+                .s3
+                .get_object()
+                .bucket(&config.ferry_bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| from_sdk(e, &format!("GetObject {key}")))?
+                .body
+                .collect()
+                .await
+                .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {key}: {e}")))?
+                .into_bytes();
+            let record: JobRecord = serde_json::from_slice(&body).map_err(|e| {
+                StepError::new(
+                    ErrorName::InvalidRequest,
+                    format!("{key} is not a job record: {e}"),
+                )
+            })?;
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// Cancels the copy's jobs that may still run; true while any has not stopped yet.
+async fn stop_jobs(
+    clients: &Clients,
+    config: &StackConfig,
+    plan: &RunPlan,
+) -> Result<bool, StepError> {
+    let mut still_active = false;
+    for record in job_records(clients, config, plan).await? {
+        let id = &record.job_id;
+        let described = clients
+            .s3control
+            .describe_job()
+            .account_id(&config.account_id)
+            .job_id(id)
+            .send()
+            .await;
+        let job = match described {
+            Ok(out) => match out.job() {
+                Some(j) => JobState::from_descriptor(j),
+                None => continue,
+            },
+            // Jobs are deleted 90 days after they end.
+            Err(e)
+                if sdk_code(&e) == Some("NoSuchJob")
+                    || sdk_code(&e) == Some("NotFoundException") =>
+            {
+                continue
+            }
+            Err(e) => return Err(from_sdk(e, &format!("DescribeJob {id}"))),
+        };
+        if !job.is_active() {
+            continue;
+        }
+        still_active = true;
+        if job.status != "Cancelling" {
+            clients
+                .s3control
+                .update_job_status()
+                .account_id(&config.account_id)
+                .job_id(id)
+                .requested_job_status(RequestedJobStatus::Cancelled)
+                .status_update_reason("ferry: the copy is being cleaned up")
+                .send()
+                .await
+                .map_err(|e| from_sdk(e, &format!("UpdateJobStatus {id} to Cancelled")))?;
+            info!(job_id = %id, status = %job.status, "cancelling a job that was still running");
+        }
+    }
+    Ok(still_active)
+}
+
+/// Deletes the role and its inline policy; true when the role existed.
+async fn delete_role(iam: &Iam, plan: &RunPlan) -> Result<bool, StepError> {
+    let role = plan.names().batch_role_name;
+    match iam
+        .delete_role_policy()
+        .role_name(&role)
+        .policy_name(ROLE_POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if sdk_code(&e) == Some("NoSuchEntity") => {}
+        Err(e) => return Err(from_sdk(e, &format!("DeleteRolePolicy {role}"))),
+    }
+    match iam.delete_role().role_name(&role).send().await {
+        Ok(_) => {
+            info!(role = %role, "deleted the Batch Operations role");
+            Ok(true)
+        }
+        Err(e) if sdk_code(&e) == Some("NoSuchEntity") => Ok(false),
+        Err(e) => Err(from_sdk(e, &format!("DeleteRole {role}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

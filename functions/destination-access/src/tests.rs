@@ -1,0 +1,238 @@
+use super::*;
+use aws_sdk_iam::error::ErrorMetadata as IamMeta;
+use aws_sdk_iam::operation::create_role::{CreateRoleError, CreateRoleOutput};
+use aws_sdk_iam::operation::delete_role::DeleteRoleOutput;
+use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyOutput;
+use aws_sdk_iam::operation::get_role::GetRoleOutput;
+use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
+use aws_sdk_iam::operation::update_assume_role_policy::UpdateAssumeRolePolicyOutput;
+use aws_sdk_iam::types::{AttachedPermissionsBoundary, Role};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3control::operation::describe_job::DescribeJobOutput;
+use aws_sdk_s3control::operation::update_job_status::UpdateJobStatusOutput;
+use aws_sdk_s3control::types::{JobDescriptor, JobStatus};
+use aws_smithy_mocks::{mock, Rule};
+use ferry_core::job::{ManifestKind, ManifestLocation};
+use ferry_core::names::Attempt;
+use ferry_core::steps::PlanInput;
+use std::sync::{Arc, Mutex};
+
+const BOUNDARY: &str = "arn:aws:iam::222222222222:policy/ferry-boundary";
+
+fn config() -> StackConfig {
+    StackConfig {
+        account_id: "222222222222".into(),
+        region: "eu-west-1".into(),
+        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+        source_account_ids: vec!["111111111111".into()],
+        boundary_arn: BOUNDARY.into(),
+    }
+}
+
+fn plan() -> RunPlan {
+    RunPlan::from_input(
+        &PlanInput {
+            request: serde_json::from_str(include_str!(
+                "../../../shared/fixtures/request-csv.json"
+            ))
+            .unwrap(),
+            execution: "photos-2026-1".into(),
+            start_time: "2026-11-28T13:45:50Z".into(),
+        },
+        &config().context(),
+    )
+    .unwrap()
+}
+
+fn role(boundary: Option<&str>) -> Role {
+    let mut b = Role::builder()
+        .path("/ferry/")
+        .role_name("ferry-batch-photos-2026")
+        .role_id("AROAEXAMPLE")
+        .arn("arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026")
+        .create_date(aws_sdk_iam::primitives::DateTime::from_secs(0));
+    if let Some(arn) = boundary {
+        b = b.permissions_boundary(
+            AttachedPermissionsBoundary::builder()
+                .permissions_boundary_arn(arn)
+                .build(),
+        );
+    }
+    b.build().unwrap()
+}
+
+async fn call(clients: &Clients, action: AccessAction) -> Result<AccessOutput, StepError> {
+    let input = AccessInput {
+        action,
+        plan: plan(),
+        expires_at: None,
+    };
+    handle(
+        clients,
+        &config(),
+        LambdaEvent::new(input, Default::default()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn grant_creates_the_role_under_ferry_with_the_boundary_and_its_policy() {
+    let created = Arc::new(Mutex::new(None));
+    let put = Arc::new(Mutex::new(None));
+    let (c, p) = (created.clone(), put.clone());
+    let create = mock!(aws_sdk_iam::Client::create_role).then_compute_output(move |r| {
+        *c.lock().unwrap() = Some((
+            r.path().unwrap().to_string(),
+            r.role_name().unwrap().to_string(),
+            r.permissions_boundary().unwrap().to_string(),
+            r.assume_role_policy_document().unwrap().to_string(),
+        ));
+        CreateRoleOutput::builder().build()
+    });
+    let put_policy = mock!(aws_sdk_iam::Client::put_role_policy).then_compute_output(move |r| {
+        *p.lock().unwrap() = Some(r.policy_document().unwrap().to_string());
+        PutRolePolicyOutput::builder().build()
+    });
+    let clients = Clients::mocked(&[], &[], &[&create, &put_policy], &[]);
+    let out = call(&clients, AccessAction::Grant).await.unwrap();
+    assert_eq!(
+        out.changed,
+        ["arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"]
+    );
+    let (path, name, boundary, trust) = created.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        (path.as_str(), name.as_str(), boundary.as_str()),
+        ("/ferry/", "ferry-batch-photos-2026", BOUNDARY)
+    );
+    let trust: serde_json::Value = serde_json::from_str(&trust).unwrap();
+    assert_eq!(trust, ferry_core::policy::batch_trust_policy());
+    let policy: serde_json::Value =
+        serde_json::from_str(put.lock().unwrap().as_ref().unwrap()).unwrap();
+    assert_eq!(policy, plan().policies().role);
+}
+
+#[tokio::test]
+async fn an_existing_ferry_role_is_updated() {
+    let exists = mock!(aws_sdk_iam::Client::create_role).then_error(|| {
+        CreateRoleError::generic(IamMeta::builder().code("EntityAlreadyExists").build())
+    });
+    let get = mock!(aws_sdk_iam::Client::get_role)
+        .then_output(|| GetRoleOutput::builder().role(role(Some(BOUNDARY))).build());
+    let trust = mock!(aws_sdk_iam::Client::update_assume_role_policy)
+        .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
+    let put = mock!(aws_sdk_iam::Client::put_role_policy)
+        .then_output(|| PutRolePolicyOutput::builder().build());
+    let clients = Clients::mocked(&[], &[], &[&exists, &get, &trust, &put], &[]);
+    call(&clients, AccessAction::Grant).await.unwrap();
+    assert_eq!((trust.num_calls(), put.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_role_of_that_name_without_the_boundary_is_not_adopted() {
+    let exists = mock!(aws_sdk_iam::Client::create_role).then_error(|| {
+        CreateRoleError::generic(IamMeta::builder().code("EntityAlreadyExists").build())
+    });
+    let get = mock!(aws_sdk_iam::Client::get_role)
+        .then_output(|| GetRoleOutput::builder().role(role(None)).build());
+    let put = mock!(aws_sdk_iam::Client::put_role_policy)
+        .then_output(|| PutRolePolicyOutput::builder().build());
+    let clients = Clients::mocked(&[], &[], &[&exists, &get, &put], &[]);
+    let err = call(&clients, AccessAction::Grant).await.unwrap_err();
+    assert_eq!(err.name, ErrorName::AccessDenied);
+    assert!(err
+        .cause
+        .contains("exists without ferry's permissions boundary"));
+    assert_eq!(put.num_calls(), 0, "its policy is left alone");
+}
+
+/// A job record under control/, and DescribeJob answering `status`.
+fn job_rules(status: JobStatus) -> (Vec<Rule>, Rule, Rule) {
+    let record = JobRecord {
+        job_id: "job-1".into(),
+        attempt: Attempt { run: 1, job: 0 },
+        client_request_token: "ferry-photos-2026-1-0".into(),
+        manifest: ManifestLocation {
+            kind: ManifestKind::Csv {
+                with_versions: false,
+            },
+            object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
+            etag: "e".into(),
+            version_id: None,
+        },
+    };
+    let body = serde_json::to_vec(&record).unwrap();
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(
+                aws_sdk_s3::types::Object::builder()
+                    .key("control/photos-2026/plan.json")
+                    .build(),
+            )
+            .contents(
+                aws_sdk_s3::types::Object::builder()
+                    .key("control/photos-2026/run-1/job-0.json")
+                    .build(),
+            )
+            .build()
+    });
+    let get = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("control/photos-2026/run-1/job-0.json"))
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .body(ByteStream::from(body.clone()))
+                .build()
+        });
+    let describe = mock!(aws_sdk_s3control::Client::describe_job).then_output(move || {
+        DescribeJobOutput::builder()
+            .job(
+                JobDescriptor::builder()
+                    .job_id("job-1")
+                    .status(status.clone())
+                    .build(),
+            )
+            .build()
+    });
+    let cancel = mock!(aws_sdk_s3control::Client::update_job_status)
+        .match_requests(|r| {
+            r.requested_job_status() == Some(&RequestedJobStatus::Cancelled)
+                && r.job_id() == Some("job-1")
+        })
+        .then_output(|| UpdateJobStatusOutput::builder().build());
+    (vec![list, get], describe, cancel)
+}
+
+#[tokio::test]
+async fn revoke_cancels_a_running_job_and_keeps_the_role_until_it_stops() {
+    let (s3, describe, cancel) = job_rules(JobStatus::Active);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let delete =
+        mock!(aws_sdk_iam::Client::delete_role).then_output(|| DeleteRoleOutput::builder().build());
+    let clients = Clients::mocked(&s3, &[&describe, &cancel], &[&delete], &[]);
+    let out = call(&clients, AccessAction::Revoke).await.unwrap();
+    assert!(out.still_active);
+    assert_eq!(cancel.num_calls(), 1);
+    assert_eq!(delete.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn revoke_deletes_the_role_once_every_job_has_ended() {
+    let (s3, describe, cancel) = job_rules(JobStatus::Complete);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let delete_policy = mock!(aws_sdk_iam::Client::delete_role_policy)
+        .match_requests(|r| r.policy_name() == Some(ROLE_POLICY_NAME))
+        .then_output(|| DeleteRolePolicyOutput::builder().build());
+    let delete = mock!(aws_sdk_iam::Client::delete_role)
+        .match_requests(|r| r.role_name() == Some("ferry-batch-photos-2026"))
+        .then_output(|| DeleteRoleOutput::builder().build());
+    let clients = Clients::mocked(&s3, &[&describe, &cancel], &[&delete_policy, &delete], &[]);
+    let out = call(&clients, AccessAction::Revoke).await.unwrap();
+    assert!(!out.still_active);
+    assert_eq!(cancel.num_calls(), 0);
+    assert_eq!((delete_policy.num_calls(), delete.num_calls()), (1, 1));
+    assert_eq!(
+        out.changed,
+        ["arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"]
+    );
+}

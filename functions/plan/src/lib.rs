@@ -1,0 +1,225 @@
+//! `plan` (destination account): validates the copy request against the stack, derives the run
+//! from the execution name, and stores the copy's plan under `control/<copyId>/plan.json`. A
+//! plan, once stored, is immutable: the same copyId with a different request is
+//! `InvalidRequest`, so a re-run is always a new attempt of the same copy.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client as S3;
+use ferry_core::error::{from_sdk, sdk_code};
+use ferry_core::steps::{PlanInput, RunPlan, StoredPlan};
+use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use lambda_runtime::LambdaEvent;
+use tracing::info;
+
+#[tracing::instrument(skip_all, fields(execution = %event.payload.execution))]
+pub async fn handle(
+    clients: &Clients,
+    config: &StackConfig,
+    event: LambdaEvent<PlanInput>,
+) -> Result<RunPlan, StepError> {
+    let plan = RunPlan::from_input(&event.payload, &config.context())?;
+    let key = plan.names().plan_key();
+    let wanted = StoredPlan {
+        request: plan.request.clone(),
+    };
+    match read_plan(&clients.s3, config, &key).await? {
+        Some(stored) => same_or_refuse(&stored, &wanted)?,
+        None => {
+            let body = serde_json::to_vec_pretty(&wanted).expect("a plan serializes");
+            let put = clients
+                .s3
+                .put_object()
+                .bucket(&config.ferry_bucket)
+                .key(&key)
+                .if_none_match("*")
+                .content_type("application/json")
+                .body(ByteStream::from(body))
+                .send()
+                .await;
+            match put {
+                Ok(_) => info!(key = %key, "stored the copy's plan"),
+                // Another execution stored it first: it must be the same plan.
+                Err(e) if sdk_code(&e) == Some("PreconditionFailed") => {
+                    let stored = read_plan(&clients.s3, config, &key).await?.ok_or_else(|| {
+                        StepError::new(
+                            ErrorName::Retryable,
+                            format!("{key} vanished after a conflicting write"),
+                        )
+                    })?;
+                    same_or_refuse(&stored, &wanted)?;
+                }
+                Err(e) => return Err(from_sdk(e, &format!("PutObject {key}"))),
+            }
+        }
+    }
+    Ok(plan)
+}
+
+async fn read_plan(
+    s3: &S3,
+    config: &StackConfig,
+    key: &str,
+) -> Result<Option<StoredPlan>, StepError> {
+    match s3
+        .get_object()
+        .bucket(&config.ferry_bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {key}: {e}")))?
+                .into_bytes();
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                StepError::new(
+                    ErrorName::InvalidRequest,
+                    format!("the stored plan {key} is not a plan: {e}"),
+                )
+            })
+        }
+        Err(e) if sdk_code(&e) == Some("NoSuchKey") => Ok(None),
+        Err(e) => Err(from_sdk(e, &format!("GetObject {key}"))),
+    }
+}
+
+fn same_or_refuse(stored: &StoredPlan, wanted: &StoredPlan) -> Result<(), StepError> {
+    if stored == wanted {
+        return Ok(());
+    }
+    Err(StepError::new(
+        ErrorName::InvalidRequest,
+        format!(
+            "copyId {} already has a stored plan with a different request; a copyId's plan never changes: run the same request again, or choose a new copyId",
+            wanted.request.copy_id
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+    use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
+    use aws_smithy_mocks::{mock, MockResponse, Rule};
+    use std::sync::{Arc, Mutex};
+
+    fn config() -> StackConfig {
+        StackConfig {
+            account_id: "222222222222".into(),
+            region: "eu-west-1".into(),
+            ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+            source_account_ids: vec!["111111111111".into()],
+            boundary_arn: String::new(),
+        }
+    }
+
+    fn input(request: serde_json::Value, execution: &str) -> PlanInput {
+        PlanInput {
+            request,
+            execution: execution.into(),
+            start_time: "2026-11-28T13:45:50Z".into(),
+        }
+    }
+
+    fn request() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../../shared/fixtures/request-csv.json")).unwrap()
+    }
+
+    /// The ferry bucket's control objects, in memory, with S3's conditional write.
+    fn s3(store: &Arc<Mutex<Option<Vec<u8>>>>) -> Vec<Rule> {
+        let (g, p) = (store.clone(), store.clone());
+        vec![
+            mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
+                assert_eq!(req.key(), Some("control/photos-2026/plan.json"));
+                match g.lock().unwrap().clone() {
+                    Some(b) => MockResponse::Output(
+                        GetObjectOutput::builder().body(ByteStream::from(b)).build(),
+                    ),
+                    None => MockResponse::Error(GetObjectError::generic(
+                        ErrorMetadata::builder().code("NoSuchKey").build(),
+                    )),
+                }
+            }),
+            mock!(aws_sdk_s3::Client::put_object).then_compute_response(move |req| {
+                assert_eq!(req.if_none_match(), Some("*"));
+                let mut s = p.lock().unwrap();
+                if s.is_some() {
+                    return MockResponse::Error(PutObjectError::generic(
+                        ErrorMetadata::builder().code("PreconditionFailed").build(),
+                    ));
+                }
+                *s = Some(req.body().bytes().unwrap().to_vec());
+                MockResponse::Output(PutObjectOutput::builder().build())
+            }),
+        ]
+    }
+
+    async fn run(
+        store: &Arc<Mutex<Option<Vec<u8>>>>,
+        input: PlanInput,
+    ) -> Result<RunPlan, StepError> {
+        let rules = s3(store);
+        let refs: Vec<&Rule> = rules.iter().collect();
+        handle(
+            &Clients::mocked(&refs, &[], &[], &[]),
+            &config(),
+            LambdaEvent::new(input, Default::default()),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_first_run_stores_the_plan_and_later_runs_reuse_it() {
+        let store = Arc::new(Mutex::new(None));
+        let p1 = run(&store, input(request(), "photos-2026-1"))
+            .await
+            .unwrap();
+        assert_eq!(p1.run, 1);
+        let stored: StoredPlan =
+            serde_json::from_slice(store.lock().unwrap().as_ref().unwrap()).unwrap();
+        assert_eq!(stored.request, p1.request);
+        let p2 = run(&store, input(request(), "photos-2026-2"))
+            .await
+            .unwrap();
+        assert_eq!((p2.run, p2.request), (2, p1.request));
+    }
+
+    #[tokio::test]
+    async fn a_different_request_under_the_same_copy_id_is_refused() {
+        let store = Arc::new(Mutex::new(None));
+        run(&store, input(request(), "photos-2026-1"))
+            .await
+            .unwrap();
+        let mut changed = request();
+        changed["destination"]["bucket"] = "dst-other".into();
+        let err = run(&store, input(changed, "photos-2026-2"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest);
+        assert!(err
+            .cause
+            .contains("already has a stored plan with a different request"));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_touches_nothing() {
+        let store = Arc::new(Mutex::new(None));
+        let mut bad = request();
+        bad["source"]["accountId"] = "333333333333".into();
+        let err = run(&store, input(bad, "photos-2026-1")).await.unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest);
+        assert!(
+            err.cause.contains(
+                "source.accountId: 333333333333 is not in the destination stack's SourceAccountIds"
+            ),
+            "{}",
+            err.cause
+        );
+        assert!(store.lock().unwrap().is_none());
+    }
+}
