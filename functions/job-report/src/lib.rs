@@ -1,0 +1,307 @@
+//! `job-report` (destination account): reads a finished job's completion report, counts it by
+//! task status and error code, writes a retry manifest of the failures that may succeed if tried
+//! again, and decides what comes next ([`Next`]): done, a retry job, a resubmission (the job
+//! failed before any task ran, as a brand-new role can make it), or the end with
+//! `CopyIncomplete` / `JobFailed`.
+//!
+//! Result files are streamed from S3 row by row; the retry manifest is written to a temporary
+//! file and uploaded from it, so memory does not grow with the size of the report. The report's
+//! `manifest.json` is found by listing the job's report prefix (AWS's API reference names the
+//! file differently in one place).
+
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use aws_sdk_s3::primitives::ByteStream;
+use ferry_core::error::from_sdk;
+use ferry_core::job::{JobOutcome, JobState};
+use ferry_core::names::Attempt;
+use ferry_core::report::{ReportManifest, ReportRows, ReportSummary, Summarizer};
+use ferry_core::steps::{CopyTotals, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan};
+use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use lambda_runtime::LambdaEvent;
+use tokio_util::io::SyncIoBridge;
+use tracing::info;
+
+#[tracing::instrument(skip_all, fields(copy_id = %event.payload.plan.request.copy_id, job_id = %event.payload.job.job_id))]
+pub async fn handle(
+    clients: &Clients,
+    config: &StackConfig,
+    event: LambdaEvent<ReportInput>,
+) -> Result<ReportOutput, StepError> {
+    let input = event.payload;
+    let plan = &input.plan;
+    let job_id = &input.job.job_id;
+    let attempt = input.job.attempt;
+    let state = describe(clients, config, job_id).await?;
+    let Some(outcome) = state.outcome else {
+        return Err(StepError::new(
+            ErrorName::Retryable,
+            format!(
+                "job {job_id} is still {}: its report is not written yet",
+                state.status
+            ),
+        ));
+    };
+    let next_attempt = Attempt {
+        run: attempt.run,
+        job: attempt.job + 1,
+    };
+    let retries_left = u32::from(attempt.job) < plan.request.retry.max_attempts;
+    let want_retry_manifest = outcome == JobOutcome::Partial && retries_left;
+    let (summary, retry) = summarize(
+        clients,
+        config,
+        plan,
+        job_id,
+        want_retry_manifest.then_some(next_attempt),
+    )
+    .await?;
+
+    let next = match outcome {
+        JobOutcome::Succeeded => Next::Copied,
+        JobOutcome::Partial if retry.is_some() => Next::Retry,
+        JobOutcome::Partial => Next::Incomplete,
+        JobOutcome::Failed if state.succeeded + state.failed == 0 && retries_left => Next::Resubmit,
+        JobOutcome::Failed | JobOutcome::Cancelled => Next::JobFailed,
+    };
+    let mut totals = input.totals.unwrap_or_default();
+    totals.job_ids.push(job_id.clone());
+    totals.copied += state.succeeded;
+    totals.failed = state.failed;
+    totals.last_report = summary;
+    let cause = cause(next, &state, &totals);
+    info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
+    Ok(ReportOutput {
+        next,
+        next_attempt: matches!(next, Next::Retry | Next::Resubmit).then_some(next_attempt),
+        retry_manifest: retry,
+        state,
+        totals,
+        cause,
+    })
+}
+
+async fn describe(
+    clients: &Clients,
+    config: &StackConfig,
+    job_id: &str,
+) -> Result<JobState, StepError> {
+    let out = clients
+        .s3control
+        .describe_job()
+        .account_id(&config.account_id)
+        .job_id(job_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("DescribeJob {job_id}")))?;
+    out.job().map(JobState::from_descriptor).ok_or_else(|| {
+        StepError::new(
+            ErrorName::Retryable,
+            format!("DescribeJob {job_id} answered without a job"),
+        )
+    })
+}
+
+/// Counts the report and, when `retry_for` is given, writes and uploads the retry manifest of
+/// the retryable failures for that attempt (none when there are none).
+async fn summarize(
+    clients: &Clients,
+    config: &StackConfig,
+    plan: &RunPlan,
+    job_id: &str,
+    retry_for: Option<Attempt>,
+) -> Result<(ReportSummary, Option<RetryManifestRef>), StepError> {
+    let names = plan.names();
+    let bucket = plan
+        .request
+        .report
+        .bucket
+        .clone()
+        .unwrap_or_else(|| config.ferry_bucket.clone());
+    let prefix = format!("{}/job-{job_id}/", names.report_prefix(plan.run));
+    let Some(manifest) = report_manifest(clients, &bucket, &prefix).await? else {
+        // A report exists only when at least one task ran.
+        return Ok((ReportSummary::default(), None));
+    };
+    let columns = manifest
+        .columns()
+        .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
+    let path: Option<PathBuf> =
+        retry_for.map(|_| std::env::temp_dir().join(format!("ferry-retry-{job_id}.csv")));
+    let file = match &path {
+        Some(p) => Some(BufWriter::new(std::fs::File::create(p).map_err(|e| {
+            StepError::new(
+                ErrorName::Retryable,
+                format!("creating {}: {e}", p.display()),
+            )
+        })?)),
+        None => None,
+    };
+    let mut summarizer = Summarizer::new(file);
+    for result in manifest.failed_results() {
+        let what = format!("s3://{}/{}", result.bucket, result.key);
+        let body = clients
+            .s3
+            .get_object()
+            .bucket(&result.bucket)
+            .key(&result.key)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("GetObject {what}")))?
+            .body
+            .into_async_read();
+        let rows = ReportRows::new(SyncIoBridge::new(body), columns.clone(), what.clone());
+        summarizer =
+            tokio::task::spawn_blocking(move || summarizer.read(rows).map(|()| summarizer))
+                .await
+                .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {what}: {e}")))?
+                .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
+    }
+    let (summary, written) = summarizer
+        .finish()
+        .map_err(|e| StepError::new(ErrorName::Retryable, e.to_string()))?;
+    let (Some(attempt), Some(written), Some(path)) = (retry_for, written, path) else {
+        return Ok((summary, None));
+    };
+    drop(written.out);
+    if written.rows == 0 {
+        let _ = std::fs::remove_file(&path);
+        return Ok((summary, None));
+    }
+    let key = names.retry_manifest_key(attempt);
+    let body = ByteStream::from_path(&path).await.map_err(|e| {
+        StepError::new(
+            ErrorName::Retryable,
+            format!("reading {}: {e}", path.display()),
+        )
+    })?;
+    clients
+        .s3
+        .put_object()
+        .bucket(&config.ferry_bucket)
+        .key(&key)
+        .content_type("text/csv")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("PutObject {key}")))?;
+    let _ = std::fs::remove_file(&path);
+    Ok((
+        summary,
+        Some(RetryManifestRef {
+            key,
+            rows: written.rows,
+            with_versions: written.with_versions,
+        }),
+    ))
+}
+
+/// The report's top-level JSON under `prefix`, if the job wrote one.
+async fn report_manifest(
+    clients: &Clients,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Option<ReportManifest>, StepError> {
+    let listed = clients
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .delimiter("/")
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("ListObjectsV2 s3://{bucket}/{prefix}")))?;
+    let Some(key) = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .find(|k| k.ends_with(".json"))
+    else {
+        return Ok(None);
+    };
+    let bytes = clients
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("GetObject s3://{bucket}/{key}")))?
+        .body
+        .collect()
+        .await
+        .map_err(|e| {
+            StepError::new(
+                ErrorName::Retryable,
+                format!("reading s3://{bucket}/{key}: {e}"),
+            )
+        })?
+        .into_bytes();
+    ReportManifest::parse(&bytes).map(Some).map_err(|e| {
+        StepError::new(
+            ErrorName::InvalidRequest,
+            format!("s3://{bucket}/{key}: {e}"),
+        )
+    })
+}
+
+/// A sentence a person can act on, for the execution's output or failure cause.
+fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
+    let codes = || {
+        totals
+            .last_report
+            .by_error_code
+            .iter()
+            .map(|(code, c)| format!("{code} x{}", c.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match next {
+        Next::Copied => format!(
+            "copied {} objects in {} job(s)",
+            totals.copied,
+            totals.job_ids.len()
+        ),
+        Next::Retry => format!(
+            "{} objects failed for transient reasons; retrying them",
+            totals.last_report.retryable
+        ),
+        Next::Resubmit => format!(
+            "job {} failed before running any task ({}); submitting it again",
+            state.job_id,
+            reasons(state)
+        ),
+        Next::Incomplete => format!(
+            "{} objects were not copied after {} job(s) ({} copied); errors: {}",
+            totals.failed,
+            totals.job_ids.len(),
+            totals.copied,
+            codes()
+        ),
+        Next::JobFailed => format!(
+            "job {} ended {}: {}",
+            state.job_id,
+            state.status,
+            reasons(state)
+        ),
+    }
+}
+
+fn reasons(state: &JobState) -> String {
+    if state.failure_reasons.is_empty() {
+        return state
+            .status_update_reason
+            .clone()
+            .unwrap_or_else(|| "no reason given".into());
+    }
+    state
+        .failure_reasons
+        .iter()
+        .map(|f| format!("{}: {}", f.code, f.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests;

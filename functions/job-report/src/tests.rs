@@ -1,0 +1,233 @@
+use super::*;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3control::operation::describe_job::DescribeJobOutput;
+use aws_sdk_s3control::types::{JobDescriptor, JobFailure, JobProgressSummary, JobStatus};
+use aws_smithy_mocks::{mock, Rule};
+use ferry_core::job::{ManifestKind, ManifestLocation};
+use ferry_core::manifest::CsvManifestReader;
+use ferry_core::steps::{JobRecord, PlanInput};
+use std::sync::{Arc, Mutex};
+
+/// The retry manifest upload: its key and body.
+type Uploaded = Arc<Mutex<Option<(String, Vec<u8>)>>>;
+
+const REPORT_PREFIX: &str = "reports/photos-2026/run-1/job-job-1/";
+
+fn config() -> StackConfig {
+    StackConfig {
+        account_id: "222222222222".into(),
+        region: "eu-west-1".into(),
+        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+        source_account_ids: vec!["111111111111".into()],
+        boundary_arn: String::new(),
+    }
+}
+
+fn input(job: u16) -> ReportInput {
+    let plan = RunPlan::from_input(
+        &PlanInput {
+            request: serde_json::from_str(include_str!(
+                "../../../shared/fixtures/request-csv.json"
+            ))
+            .unwrap(),
+            execution: "photos-2026-1".into(),
+            start_time: "2026-11-28T13:45:50Z".into(),
+        },
+        &config().context(),
+    )
+    .unwrap();
+    ReportInput {
+        plan,
+        job: JobRecord {
+            job_id: "job-1".into(),
+            attempt: Attempt { run: 1, job },
+            client_request_token: format!("ferry-photos-2026-1-{job}"),
+            manifest: ManifestLocation {
+                kind: ManifestKind::Csv {
+                    with_versions: false,
+                },
+                object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
+                etag: "e".into(),
+                version_id: None,
+            },
+        },
+        totals: None,
+    }
+}
+
+fn describe(status: JobStatus, succeeded: i64, failed: i64, reason: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_s3control::Client::describe_job).then_output(move || {
+        let mut job = JobDescriptor::builder()
+            .job_id("job-1")
+            .status(status.clone())
+            .progress_summary(
+                JobProgressSummary::builder()
+                    .total_number_of_tasks(succeeded + failed)
+                    .number_of_tasks_succeeded(succeeded)
+                    .number_of_tasks_failed(failed)
+                    .build(),
+            );
+        if let Some(r) = reason {
+            job = job.failure_reasons(
+                JobFailure::builder()
+                    .failure_code("AccessDenied")
+                    .failure_reason(r)
+                    .build(),
+            );
+        }
+        DescribeJobOutput::builder().job(job.build()).build()
+    })
+}
+
+/// The ferry bucket with a completion report (AWS's example manifest, our copy's result rows).
+fn report_bucket(with_report: bool, uploaded: &Uploaded) -> Vec<Rule> {
+    let up = uploaded.clone();
+    vec![
+        mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(move |r| {
+            assert_eq!(
+                (r.prefix(), r.delimiter()),
+                (Some(REPORT_PREFIX), Some("/"))
+            );
+            let mut b = ListObjectsV2Output::builder();
+            if with_report {
+                b = b.contents(
+                    aws_sdk_s3::types::Object::builder()
+                        .key(format!("{REPORT_PREFIX}manifest.json"))
+                        .build(),
+                );
+            }
+            b.build()
+        }),
+        mock!(aws_sdk_s3::Client::get_object).then_compute_output(|r| {
+            let body: &'static str = if r.key().unwrap().ends_with("manifest.json") {
+                include_str!("../../../shared/fixtures/report-manifest.json")
+            } else {
+                assert!(r.key().unwrap().contains("/results/"));
+                include_str!("../../../shared/fixtures/report-results-copy.csv")
+            };
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(body.as_bytes()))
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |r| {
+            // The body streams from the temporary file, which exists until the upload returns.
+            let file = std::env::temp_dir().join("ferry-retry-job-1.csv");
+            *up.lock().unwrap() =
+                Some((r.key().unwrap().to_string(), std::fs::read(file).unwrap()));
+            PutObjectOutput::builder().build()
+        }),
+    ]
+}
+
+async fn report(
+    job: u16,
+    describe_rule: Rule,
+    with_report: bool,
+) -> (ReportOutput, Option<(String, Vec<u8>)>) {
+    let uploaded: Uploaded = Default::default();
+    let s3 = report_bucket(with_report, &uploaded);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let clients = Clients::mocked(&s3, &[&describe_rule], &[], &[]);
+    let out = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(input(job), Default::default()),
+    )
+    .await
+    .unwrap();
+    let up = uploaded.lock().unwrap().clone();
+    (out, up)
+}
+
+#[tokio::test]
+async fn transient_failures_are_written_to_a_retry_manifest_for_the_next_job() {
+    let (out, uploaded) = report(0, describe(JobStatus::Complete, 1, 5, None), true).await;
+    assert_eq!(out.next, Next::Retry);
+    assert_eq!(out.next_attempt, Some(Attempt { run: 1, job: 1 }));
+    let retry = out.retry_manifest.unwrap();
+    assert_eq!(retry.key, "retry/photos-2026/run-1/job-1.csv");
+    assert_eq!(retry.rows, 3);
+    let (key, body) = uploaded.unwrap();
+    assert_eq!(key, retry.key);
+    let keys: Vec<String> = CsvManifestReader::new(&body[..])
+        .map(|e| e.unwrap().key)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "2026/photos/photo2.jpg",
+            "2026/photos/summer holiday/day 1.jpg",
+            "2026/b.jpg"
+        ]
+    );
+    assert_eq!(out.totals.copied, 1);
+    assert_eq!(out.totals.last_report.permanent, 2);
+    assert_eq!(
+        out.cause,
+        "3 objects failed for transient reasons; retrying them"
+    );
+}
+
+#[tokio::test]
+async fn with_no_retry_left_the_copy_is_incomplete_and_says_why() {
+    let (out, uploaded) = report(2, describe(JobStatus::Complete, 1, 5, None), true).await;
+    assert_eq!(out.next, Next::Incomplete);
+    assert!(uploaded.is_none(), "no retry manifest without a retry");
+    assert_eq!(out.next_attempt, None);
+    assert_eq!(
+        out.cause,
+        "5 objects were not copied after 1 job(s) (1 copied); errors: AccessDenied x1, InternalError x1, InvalidRequest x1, SlowDown x2"
+    );
+}
+
+#[tokio::test]
+async fn a_clean_job_without_a_report_is_copied() {
+    let (out, uploaded) = report(0, describe(JobStatus::Complete, 6, 0, None), false).await;
+    assert_eq!(out.next, Next::Copied);
+    assert!(uploaded.is_none());
+    assert_eq!(out.cause, "copied 6 objects in 1 job(s)");
+}
+
+#[tokio::test]
+async fn a_job_that_failed_before_any_task_is_resubmitted_once_and_a_cancelled_one_fails() {
+    let (out, _) = report(
+        0,
+        describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed")),
+        false,
+    )
+    .await;
+    assert_eq!(out.next, Next::Resubmit);
+    assert_eq!(out.next_attempt, Some(Attempt { run: 1, job: 1 }));
+    let (out, _) = report(
+        2,
+        describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed")),
+        false,
+    )
+    .await;
+    assert_eq!(out.next, Next::JobFailed);
+    assert_eq!(
+        out.cause,
+        "job job-1 ended Failed: AccessDenied: Reading the manifest failed"
+    );
+    let (out, _) = report(0, describe(JobStatus::Cancelled, 2, 0, None), false).await;
+    assert_eq!(out.next, Next::JobFailed);
+}
+
+#[tokio::test]
+async fn a_job_still_running_has_no_report_yet() {
+    let uploaded: Uploaded = Default::default();
+    let s3 = report_bucket(false, &uploaded);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let d = describe(JobStatus::Active, 1, 0, None);
+    let clients = Clients::mocked(&s3, &[&d], &[], &[]);
+    let err = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(input(0), Default::default()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name, ErrorName::Retryable);
+}

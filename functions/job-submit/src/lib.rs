@@ -1,0 +1,193 @@
+//! `job-submit` (destination account): submits the S3 Batch Operations PUT copy job of one
+//! attempt and records its id under `control/` at once.
+//!
+//! Before CreateJob it reads the manifest's ETag (HeadObject, with the expected owner), refuses a
+//! KMS-encrypted CSV manifest (Batch Operations cannot read one), and reads the first rows of a
+//! CSV to check that they name the source bucket (a job copies from the bucket in each row) and
+//! whether they carry version ids. The ClientRequestToken is `ferry-<copyId>-<run>-<job>`, so a
+//! retried invocation gets the same job back instead of a second one.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use ferry_core::error::from_sdk;
+use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
+use ferry_core::manifest::CsvManifestReader;
+use ferry_core::request::Manifest;
+use ferry_core::steps::{JobRecord, SubmitInput};
+use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use lambda_runtime::LambdaEvent;
+use tracing::info;
+
+/// How much of a CSV manifest is read to check its first rows.
+pub const FIRST_ROWS_BYTES: u64 = 64 * 1024;
+/// How many rows are checked.
+pub const FIRST_ROWS: usize = 100;
+
+#[tracing::instrument(skip_all, fields(copy_id = %event.payload.plan.request.copy_id, run = event.payload.attempt.run, job = event.payload.attempt.job))]
+pub async fn handle(
+    clients: &Clients,
+    config: &StackConfig,
+    event: LambdaEvent<SubmitInput>,
+) -> Result<JobRecord, StepError> {
+    let input = event.payload;
+    let plan = &input.plan;
+    let names = plan.names();
+    let manifest = match (&input.retry_manifest, &plan.request.manifest) {
+        (Some(retry), _) => {
+            let (etag, version_id) = head(clients, &config.ferry_bucket, &retry.key, &config.account_id, false).await?;
+            ManifestLocation {
+                kind: ManifestKind::Csv { with_versions: retry.with_versions },
+                object_arn: names.s3_arn(&config.ferry_bucket, Some(&retry.key)),
+                etag,
+                version_id,
+            }
+        }
+        (None, Manifest::Csv { account_id, bucket, key }) => {
+            let (etag, version_id) = head(clients, bucket, key, account_id, true).await?;
+            let with_versions = first_rows(clients, bucket, key, account_id, &plan.request.source.bucket).await?;
+            ManifestLocation {
+                kind: ManifestKind::Csv { with_versions },
+                object_arn: names.s3_arn(bucket, Some(key)),
+                etag,
+                version_id,
+            }
+        }
+        (None, Manifest::Inventory {}) => {
+            return Err(StepError::new(
+                ErrorName::InvalidRequest,
+                "flow A (inventory) jobs are submitted with the delivered inventory manifest, which this version does not wait for yet",
+            ))
+        }
+    };
+    let request = CreateJobRequest::for_copy(&plan.request, &names, &manifest, input.attempt);
+    let call = request.apply(clients.s3control.create_job()).map_err(|e| {
+        StepError::new(
+            ErrorName::InvalidRequest,
+            format!("building CreateJob: {e}"),
+        )
+    })?;
+    let job_id = call
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("CreateJob {}", request.client_request_token)))?
+        .job_id()
+        .ok_or_else(|| StepError::new(ErrorName::Retryable, "CreateJob answered without a job id"))?
+        .to_string();
+    let record = JobRecord {
+        job_id,
+        attempt: input.attempt,
+        client_request_token: request.client_request_token,
+        manifest,
+    };
+    let key = names.job_record_key(input.attempt);
+    clients
+        .s3
+        .put_object()
+        .bucket(&config.ferry_bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(ByteStream::from(
+            serde_json::to_vec_pretty(&record).expect("a record serializes"),
+        ))
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("PutObject {key}")))?;
+    info!(job_id = %record.job_id, "submitted the copy job");
+    Ok(record)
+}
+
+/// The ETag (without quotes) and version id of a manifest object.
+async fn head(
+    clients: &Clients,
+    bucket: &str,
+    key: &str,
+    owner: &str,
+    user_csv: bool,
+) -> Result<(String, Option<String>), StepError> {
+    let out = clients
+        .s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("HeadObject s3://{bucket}/{key} (the manifest)")))?;
+    if user_csv && out.server_side_encryption() == Some(&ServerSideEncryption::AwsKms) {
+        return Err(StepError::new(
+            ErrorName::InvalidRequest,
+            format!("manifest.key: s3://{bucket}/{key} is encrypted with SSE-KMS, and S3 Batch Operations cannot read a KMS-encrypted CSV manifest; store it with SSE-S3"),
+        ));
+    }
+    let etag = out
+        .e_tag()
+        .map(|e| e.trim_matches('"').to_string())
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!("s3://{bucket}/{key} has no ETag"),
+            )
+        })?;
+    Ok((etag, out.version_id().map(str::to_string)))
+}
+
+/// Checks the first rows of a CSV manifest; true when they carry version ids.
+async fn first_rows(
+    clients: &Clients,
+    bucket: &str,
+    key: &str,
+    owner: &str,
+    source: &str,
+) -> Result<bool, StepError> {
+    let body = clients
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .expected_bucket_owner(owner)
+        .range(format!("bytes=0-{}", FIRST_ROWS_BYTES - 1))
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("GetObject s3://{bucket}/{key} (the manifest)")))?
+        .body
+        .collect()
+        .await
+        .map_err(|e| {
+            StepError::new(
+                ErrorName::Retryable,
+                format!("reading s3://{bucket}/{key}: {e}"),
+            )
+        })?
+        .into_bytes();
+    // A read cut at the range's end may stop inside a row: check whole rows only.
+    let whole = if body.len() as u64 >= FIRST_ROWS_BYTES {
+        body.iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(&body[..0], |i| &body[..=i])
+    } else {
+        &body[..]
+    };
+    let invalid = |rule: String| {
+        StepError::new(
+            ErrorName::InvalidRequest,
+            format!("manifest.key: s3://{bucket}/{key}: {rule}"),
+        )
+    };
+    let mut with_versions = None;
+    for (i, row) in CsvManifestReader::new(whole).take(FIRST_ROWS).enumerate() {
+        let row = row.map_err(|e| invalid(e.to_string()))?;
+        if row.bucket != source {
+            return Err(invalid(format!(
+                "row {} names bucket {}, but the copy's source.bucket is {source}: a job copies from the bucket each row names",
+                i + 1,
+                row.bucket
+            )));
+        }
+        with_versions.get_or_insert(row.version_id.is_some());
+    }
+    with_versions
+        .ok_or_else(|| invalid("the CSV manifest is empty: there is nothing to copy".into()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+use super::*;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3control::operation::create_job::CreateJobOutput;
+use aws_smithy_mocks::{mock, Rule};
+use ferry_core::names::Attempt;
+use ferry_core::steps::{PlanInput, RetryManifestRef, RunPlan};
+use std::sync::{Arc, Mutex};
+
+fn config() -> StackConfig {
+    StackConfig {
+        account_id: "222222222222".into(),
+        region: "eu-west-1".into(),
+        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+        source_account_ids: vec!["111111111111".into()],
+        boundary_arn: String::new(),
+    }
+}
+
+fn plan() -> RunPlan {
+    RunPlan::from_input(
+        &PlanInput {
+            request: serde_json::from_str(include_str!(
+                "../../../shared/fixtures/request-csv.json"
+            ))
+            .unwrap(),
+            execution: "photos-2026-1".into(),
+            start_time: "2026-11-28T13:45:50Z".into(),
+        },
+        &config().context(),
+    )
+    .unwrap()
+}
+
+type Shared<T> = Arc<Mutex<Option<T>>>;
+
+/// What the handler sent: the CreateJob input, and the job record's key and body.
+struct Seen {
+    create: Shared<aws_sdk_s3control::operation::create_job::CreateJobInput>,
+    record: Shared<(String, Vec<u8>)>,
+}
+
+fn rules(csv: &'static str, sse: Option<ServerSideEncryption>) -> (Vec<Rule>, Vec<Rule>, Seen) {
+    let seen = Seen {
+        create: Default::default(),
+        record: Default::default(),
+    };
+    let (c, r) = (seen.create.clone(), seen.record.clone());
+    let s3 = vec![
+        mock!(aws_sdk_s3::Client::head_object).then_compute_output(move |req| {
+            assert!(req.expected_bucket_owner().is_some());
+            let mut b = HeadObjectOutput::builder()
+                .e_tag("\"0a1b2c3d\"")
+                .version_id("v7");
+            if let Some(s) = sse.clone() {
+                b = b.server_side_encryption(s);
+            }
+            b.build()
+        }),
+        mock!(aws_sdk_s3::Client::get_object).then_compute_output(move |req| {
+            assert_eq!(req.range(), Some("bytes=0-65535"));
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(csv.as_bytes()))
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |req| {
+            *r.lock().unwrap() = Some((
+                req.key().unwrap().to_string(),
+                req.body().bytes().unwrap().to_vec(),
+            ));
+            PutObjectOutput::builder().build()
+        }),
+    ];
+    let s3c = vec![
+        mock!(aws_sdk_s3control::Client::create_job).then_compute_output(move |req| {
+            *c.lock().unwrap() = Some(req.clone());
+            CreateJobOutput::builder()
+                .job_id("3c2d9a6b-0000-4000-8000-00000000abcd")
+                .build()
+        }),
+    ];
+    (s3, s3c, seen)
+}
+
+async fn submit(
+    s3: &[Rule],
+    s3c: &[Rule],
+    attempt: Attempt,
+    retry: Option<RetryManifestRef>,
+) -> Result<JobRecord, StepError> {
+    let a: Vec<&Rule> = s3.iter().collect();
+    let b: Vec<&Rule> = s3c.iter().collect();
+    let clients = Clients::mocked(&a, &b, &[], &[]);
+    let input = SubmitInput {
+        plan: plan(),
+        attempt,
+        retry_manifest: retry,
+    };
+    handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(input, Default::default()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn submits_the_csv_job_and_records_it_at_once() {
+    let (s3, s3c, seen) = rules(
+        include_str!("../../../shared/fixtures/csv-manifest.csv"),
+        None,
+    );
+    let record = submit(&s3, &s3c, Attempt { run: 1, job: 0 }, None)
+        .await
+        .unwrap();
+    assert_eq!(record.job_id, "3c2d9a6b-0000-4000-8000-00000000abcd");
+    let sent = seen.create.lock().unwrap().clone().unwrap();
+    assert_eq!(sent.client_request_token(), Some("ferry-photos-2026-1-0"));
+    assert_eq!(sent.confirmation_required(), Some(false));
+    let loc = sent.manifest().unwrap().location().unwrap();
+    assert_eq!(
+        loc.object_arn(),
+        "arn:aws:s3:::src-manifests/lists/photos.csv"
+    );
+    assert_eq!(
+        loc.e_tag(),
+        "0a1b2c3d",
+        "without the quotes HeadObject returns"
+    );
+    assert_eq!(loc.object_version_id(), Some("v7"));
+    let fields: Vec<&str> = sent
+        .manifest()
+        .unwrap()
+        .spec()
+        .unwrap()
+        .fields()
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
+    assert_eq!(fields, ["Bucket", "Key"]);
+    assert_eq!(
+        sent.role_arn(),
+        Some("arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026")
+    );
+    let (key, body) = seen.record.lock().unwrap().clone().unwrap();
+    assert_eq!(key, "control/photos-2026/run-1/job-0.json");
+    let stored: JobRecord = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stored, record);
+}
+
+#[tokio::test]
+async fn a_versioned_manifest_declares_its_version_column() {
+    let (s3, s3c, seen) = rules(
+        include_str!("../../../shared/fixtures/csv-manifest-versions.csv"),
+        None,
+    );
+    submit(&s3, &s3c, Attempt { run: 1, job: 0 }, None)
+        .await
+        .unwrap();
+    let sent = seen.create.lock().unwrap().clone().unwrap();
+    assert_eq!(sent.manifest().unwrap().spec().unwrap().fields().len(), 3);
+}
+
+#[tokio::test]
+async fn a_retry_job_reads_the_retry_manifest_with_the_next_token() {
+    let (s3, s3c, seen) = rules("", None);
+    let retry = RetryManifestRef {
+        key: "retry/photos-2026/run-1/job-1.csv".into(),
+        rows: 3,
+        with_versions: false,
+    };
+    submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
+        .await
+        .unwrap();
+    let sent = seen.create.lock().unwrap().clone().unwrap();
+    assert_eq!(sent.client_request_token(), Some("ferry-photos-2026-1-1"));
+    assert_eq!(
+        sent.manifest().unwrap().location().unwrap().object_arn(),
+        "arn:aws:s3:::ferry-222222222222-eu-west-1/retry/photos-2026/run-1/job-1.csv"
+    );
+}
+
+#[tokio::test]
+async fn manifests_batch_operations_would_fail_on_are_refused_before_create_job() {
+    for (csv, sse, expected) in [
+        ("other-bucket,k1\n", None, "row 1 names bucket other-bucket"),
+        ("", None, "the CSV manifest is empty"),
+        (
+            "src-photos,k1\n",
+            Some(ServerSideEncryption::AwsKms),
+            "KMS-encrypted CSV manifest",
+        ),
+        (
+            "src-photos,k1,v1\nsrc-photos,k2\n",
+            None,
+            "version id on every row or on none",
+        ),
+    ] {
+        let (s3, s3c, seen) = rules(csv, sse);
+        let err = submit(&s3, &s3c, Attempt { run: 1, job: 0 }, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest, "{csv}");
+        assert!(err.cause.starts_with("manifest.key: "), "{}", err.cause);
+        assert!(err.cause.contains(expected), "{}", err.cause);
+        assert!(seen.create.lock().unwrap().is_none());
+    }
+}
