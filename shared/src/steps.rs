@@ -144,8 +144,8 @@ pub struct RetryManifestRef {
 pub struct SubmitInput {
     pub plan: RunPlan,
     pub attempt: Attempt,
-    /// A retry job reads this manifest instead of the copy's own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A retry job reads this manifest instead of the copy's own (null for the first job).
+    #[serde(default)]
     pub retry_manifest: Option<RetryManifestRef>,
 }
 
@@ -185,8 +185,8 @@ pub struct TrackOutput {
 pub struct ReportInput {
     pub plan: RunPlan,
     pub job: JobRecord,
-    /// What the earlier jobs of this run added up to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the earlier jobs of this run added up to (null for the first job).
+    #[serde(default)]
     pub totals: Option<CopyTotals>,
 }
 
@@ -225,10 +225,11 @@ pub struct ReportOutput {
     pub next: Next,
     pub state: JobState,
     pub totals: CopyTotals,
-    /// For `Retry` and `Resubmit`: the next job's attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For `Retry` and `Resubmit`: the next job's attempt. Always present (null when none), so
+    /// the state machine's JSONPath can select it.
+    #[serde(default)]
     pub next_attempt: Option<Attempt>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub retry_manifest: Option<RetryManifestRef>,
     /// A sentence for the execution's failure cause.
     pub cause: String,

@@ -1,0 +1,70 @@
+"""template.yaml as the sandbox reads it: decoded with cfn-lint's CloudFormation YAML decoder
+(it knows !Sub, !GetAtt and the other tags), with the state machine's definition taken out and
+its ${...} substitutions resolved from a fixed map of sandbox names, so that the definition the
+sandbox runs is the template's own."""
+
+import json
+import re
+import sys
+from typing import Any
+
+from cfnlint.decode import decode
+
+SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def load(path: str) -> dict:
+    template, matches = decode(path)
+    if matches:
+        raise ValueError(f"{path}: {'; '.join(str(m) for m in matches)}")
+    return template
+
+
+def state_machine(template: dict) -> tuple[str, dict]:
+    """The (logical id, resource) of the template's one state machine."""
+    found = [
+        (name, r)
+        for name, r in template["Resources"].items()
+        if r["Type"] in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+    ]
+    if len(found) != 1:
+        raise ValueError(f"expected one state machine, found {len(found)}")
+    return found[0]
+
+
+def substitution_names(template: dict) -> list[str]:
+    _, sm = state_machine(template)
+    return sorted(sm["Properties"].get("DefinitionSubstitutions", {}))
+
+
+def definition(template: dict, values: dict[str, str] | None = None) -> dict:
+    """The definition with every ${Name} replaced by values[Name] (left as it is when values is
+    None). A name the template does not declare, or that values lacks, is an error."""
+    _, sm = state_machine(template)
+    declared = set(sm["Properties"].get("DefinitionSubstitutions", {}))
+    text = json.dumps(sm["Properties"]["Definition"])
+
+    def replace(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in declared:
+            raise ValueError(f"${{{name}}} is used in the definition but not in DefinitionSubstitutions")
+        if values is None:
+            return m.group(0)
+        if name not in values:
+            raise ValueError(f"no sandbox value for ${{{name}}}")
+        return values[name]
+
+    return json.loads(SUBSTITUTION.sub(replace, text))
+
+
+def main(argv: list[str]) -> int:
+    """`python -m sandbox.template TEMPLATE OUT`: writes the definition (substitutions left as
+    they are) to OUT as JSON, for statelint."""
+    template_path, out = argv[1], argv[2]
+    with open(out, "w") as f:
+        json.dump(definition(load(template_path)), f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
