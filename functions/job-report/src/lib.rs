@@ -139,13 +139,21 @@ async fn summarize(
         None => None,
     };
     let mut summarizer = Summarizer::new(file);
+    let report_prefix = names.report_prefix(plan.run);
     for result in manifest.failed_results() {
-        let what = format!("s3://{}/{}", result.bucket, result.key);
+        // AWS's example lists result keys relative to the report prefix; a key that already
+        // starts with the prefix is used as it is.
+        let key = if result.key.starts_with(&format!("{report_prefix}/")) {
+            result.key.clone()
+        } else {
+            format!("{report_prefix}/{}", result.key)
+        };
+        let what = format!("s3://{}/{key}", result.bucket);
         let body = clients
             .s3
             .get_object()
             .bucket(&result.bucket)
-            .key(&result.key)
+            .key(&key)
             .send()
             .await
             .map_err(|e| from_sdk(e, &format!("GetObject {what}")))?

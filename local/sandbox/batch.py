@@ -1,0 +1,408 @@
+"""S3 Batch Operations for the sandbox: CreateJob, DescribeJob, ListJobs and UpdateJobStatus on
+the S3 Control API paths, and a runner that takes each job through New, Preparing, Active and
+Complete (or Failed / Cancelled) the way AWS documents it.
+
+Each task copies one object as the job's role: it is refused with AccessDenied unless the role's
+policies (within its permissions boundary) and, across accounts, the bucket policy allow it (see
+policy.py). Objects over 5 GB fail with S3's InvalidRequest. The completion report is written in
+AWS's format (Report_CSV_20180820). Tests can inject failures by key pattern, hold jobs in Active
+and fake object sizes through the control API (launcher.py).
+"""
+
+import csv
+import fnmatch
+import hashlib
+import io
+import json
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import parse_qs, quote, unquote_plus, urlparse
+
+from . import policy
+
+NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
+COPY_SIZE_MAX = 5 * 1024 * 1024 * 1024
+TERMINAL = {"Complete", "Failed", "Cancelled"}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _strip(tag: str) -> str:
+    return tag.split("}", 1)[-1]
+
+
+def _xml_to_dict(elem: ET.Element) -> Any:
+    children = list(elem)
+    if not children:
+        return elem.text or ""
+    out: dict = {}
+    for c in children:
+        key = _strip(c.tag)
+        value = _xml_to_dict(c)
+        if key in out:
+            if not isinstance(out[key], list):
+                out[key] = [out[key]]
+            out[key].append(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _members(value: Any) -> list:
+    """An XML list (`<Fields><member>..</member></Fields>`) as a Python list."""
+    if not value:
+        return []
+    m = value.get("member", []) if isinstance(value, dict) else value
+    return m if isinstance(m, list) else [m]
+
+
+def _el(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
+    e = ET.SubElement(parent, tag)
+    if text is not None:
+        e.text = str(text)
+    return e
+
+
+def _bucket_of(arn: str) -> str:
+    return arn.split(":::", 1)[1].split("/", 1)[0]
+
+
+class Failure(Exception):
+    def __init__(self, code: str, http: int, message: str):
+        self.code, self.http, self.message = code, http, message
+
+
+class Controls:
+    """What tests steer: injected failures, held jobs, faked sizes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.failures: list[dict] = []
+        self.hold = False
+        self.sizes: dict[tuple[str, str], int] = {}
+        self.attempts: dict[tuple[str, str], int] = {}
+
+    def failure_for(self, bucket: str, key: str) -> Failure | None:
+        with self.lock:
+            n = self.attempts.get((bucket, key), 0) + 1
+            self.attempts[(bucket, key)] = n
+            for f in self.failures:
+                if fnmatch.fnmatchcase(key, f["pattern"]):
+                    times = f.get("times")
+                    if times is None or n <= int(times):
+                        return Failure(f.get("code", "SlowDown"), int(f.get("http", 503)), f.get("message", "Please reduce your request rate."))
+        return None
+
+
+class Job:
+    def __init__(self, account: str, job_id: str, request: dict):
+        self.account = account
+        self.id = job_id
+        self.request = request
+        self.status = "New"
+        self.total = 0
+        self.succeeded = 0
+        self.failed = 0
+        self.failure_reasons: list[tuple[str, str]] = []
+        self.status_update_reason = ""
+        self.created = _now()
+        self.active_since: float | None = None
+        self.active_seconds = 0
+        self.cancel_requested = False
+        self.results: list[tuple[str, str, str, str, str, str, str]] = []
+
+
+class Batch:
+    """The jobs of every account, and the S3 Control handlers."""
+
+    def __init__(self, world: Any, controls: Controls):
+        # `world` gives the runner what a job touches: roles and their policies, bucket owners
+        # and policies, objects (get / put), all through moto's public API.
+        self.world = world
+        self.controls = controls
+        self.lock = threading.Lock()
+        self.jobs: dict[tuple[str, str], Job] = {}
+        self.tokens: dict[tuple[str, str], tuple[str, str]] = {}
+
+    # ---- HTTP handlers (moto's dispatch convention: request, full_url, headers) ----
+
+    def routes(self) -> dict[str, Callable]:
+        return {
+            "/v20180820/jobs": self.jobs_collection,
+            "/v20180820/jobs/<job_id>": self.job_resource,
+            "/v20180820/jobs/<job_id>/status": self.job_status,
+        }
+
+    @staticmethod
+    def _account(headers: Any) -> str:
+        return headers.get("x-amz-account-id") or headers.get("X-Amz-Account-Id") or ""
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> tuple:
+        root = ET.Element("ErrorResponse")
+        err = _el(root, "Error")
+        _el(err, "Code", code)
+        _el(err, "Message", message)
+        return status, {"Content-Type": "application/xml"}, ET.tostring(root)
+
+    @staticmethod
+    def _ok(root: ET.Element) -> tuple:
+        return 200, {"Content-Type": "application/xml"}, ET.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    def jobs_collection(self, request: Any, full_url: str, headers: Any) -> tuple:
+        account = self._account(headers)
+        if request.method == "POST":
+            return self.create_job(account, request.data)
+        return self.list_jobs(account, parse_qs(urlparse(full_url).query))
+
+    def job_resource(self, request: Any, full_url: str, headers: Any) -> tuple:
+        job_id = urlparse(full_url).path.rstrip("/").split("/")[-1]
+        job = self.jobs.get((self._account(headers), job_id))
+        if job is None:
+            return self._error(404, "NoSuchJob", f"The specified job does not exist: {job_id}")
+        return self._ok(self.describe(job))
+
+    def job_status(self, request: Any, full_url: str, headers: Any) -> tuple:
+        parts = urlparse(full_url)
+        job_id = parts.path.rstrip("/").split("/")[-2]
+        query = parse_qs(parts.query)
+        job = self.jobs.get((self._account(headers), job_id))
+        if job is None:
+            return self._error(404, "NoSuchJob", f"The specified job does not exist: {job_id}")
+        wanted = query.get("requestedJobStatus", [""])[0]
+        with self.lock:
+            if wanted == "Cancelled":
+                if job.status in TERMINAL:
+                    return self._error(400, "JobStatusException", f"job {job_id} is {job.status}")
+                job.cancel_requested = True
+                job.status = "Cancelling"
+                job.status_update_reason = query.get("statusUpdateReason", [""])[0]
+            elif wanted == "Ready":
+                if job.status != "Suspended":
+                    return self._error(400, "JobStatusException", f"job {job_id} is {job.status}")
+                job.status = "Ready"
+            else:
+                return self._error(400, "InvalidRequest", f"requestedJobStatus {wanted!r}")
+        root = ET.Element("UpdateJobStatusResult", xmlns=NS)
+        _el(root, "JobId", job.id)
+        _el(root, "Status", job.status)
+        _el(root, "StatusUpdateReason", job.status_update_reason)
+        return self._ok(root)
+
+    def create_job(self, account: str, body: bytes) -> tuple:
+        req = _xml_to_dict(ET.fromstring(body))
+        token = req.get("ClientRequestToken", "")
+        fingerprint = hashlib.sha256(json.dumps(req, sort_keys=True).encode()).hexdigest()
+        with self.lock:
+            seen = self.tokens.get((account, token))
+            if seen is not None:
+                job_id, earlier = seen
+                if earlier != fingerprint:
+                    return self._error(400, "IdempotencyException", "ClientRequestToken was used with a different request")
+            else:
+                job_id = str(uuid.uuid4())
+                self.tokens[(account, token)] = (job_id, fingerprint)
+                job = Job(account, job_id, req)
+                self.jobs[(account, job_id)] = job
+                threading.Thread(target=self.run, args=(job,), daemon=True, name=f"job-{job_id}").start()
+        root = ET.Element("CreateJobResult", xmlns=NS)
+        _el(root, "JobId", job_id)
+        return self._ok(root)
+
+    def list_jobs(self, account: str, query: dict) -> tuple:
+        statuses = set(query.get("jobStatuses", []))
+        root = ET.Element("ListJobsResult", xmlns=NS)
+        jobs = _el(root, "Jobs")
+        for (acct, _), job in sorted(self.jobs.items(), key=lambda kv: kv[1].created):
+            if acct != account or (statuses and job.status not in statuses):
+                continue
+            m = _el(jobs, "member")
+            _el(m, "JobId", job.id)
+            _el(m, "Description", job.request.get("Description", ""))
+            _el(m, "Operation", "S3PutObjectCopy")
+            _el(m, "Priority", job.request.get("Priority", "0"))
+            _el(m, "Status", job.status)
+            _el(m, "CreationTime", job.created)
+            self._progress(m, job)
+        return self._ok(root)
+
+    def _progress(self, parent: ET.Element, job: Job) -> None:
+        p = _el(parent, "ProgressSummary")
+        _el(p, "TotalNumberOfTasks", job.total)
+        _el(p, "NumberOfTasksSucceeded", job.succeeded)
+        _el(p, "NumberOfTasksFailed", job.failed)
+        t = _el(p, "Timers")
+        active = job.active_seconds + (int(time.time() - job.active_since) if job.active_since else 0)
+        _el(t, "ElapsedTimeInActiveSeconds", active)
+
+    def describe(self, job: Job) -> ET.Element:
+        r = job.request
+        root = ET.Element("DescribeJobResult", xmlns=NS)
+        j = _el(root, "Job")
+        _el(j, "JobId", job.id)
+        _el(j, "ConfirmationRequired", r.get("ConfirmationRequired", "false"))
+        _el(j, "Description", r.get("Description", ""))
+        _el(j, "Status", job.status)
+        _el(j, "Priority", r.get("Priority", "0"))
+        _el(j, "RoleArn", r.get("RoleArn", ""))
+        _el(j, "ClientRequestToken", r.get("ClientRequestToken", ""))
+        _el(j, "CreationTime", job.created)
+        if job.status_update_reason:
+            _el(j, "StatusUpdateReason", job.status_update_reason)
+        self._progress(j, job)
+        if job.failure_reasons:
+            fr = _el(j, "FailureReasons")
+            for code, reason in job.failure_reasons:
+                m = _el(fr, "member")
+                _el(m, "FailureCode", code)
+                _el(m, "FailureReason", reason)
+        return root
+
+    # ---- the runner ----
+
+    def _set(self, job: Job, status: str) -> None:
+        with self.lock:
+            if job.status == "Cancelling" and status not in ("Cancelled",):
+                return
+            job.status = status
+
+    def run(self, job: Job) -> None:
+        try:
+            self._run(job)
+        except Exception as e:  # a sandbox bug must end the job visibly, not hang it
+            job.failure_reasons.append(("InternalError", f"sandbox: {e!r}"))
+            self._set(job, "Failed")
+
+    def _run(self, job: Job) -> None:
+        time.sleep(0.2)
+        self._set(job, "Preparing")
+        r = job.request
+        role_arn = r.get("RoleArn", "")
+        role = self.world.role(role_arn)
+        if role is None:
+            job.failure_reasons.append(("AccessDenied", f"Unable to assume role {role_arn}"))
+            return self._set(job, "Failed")
+        location = r["Manifest"]["Location"]
+        manifest_arn = location["ObjectArn"]
+        m_bucket, m_key = manifest_arn.split(":::", 1)[1].split("/", 1)
+        ok, why = self.world.allowed(role, "s3:GetObject", m_bucket, m_key)
+        if not ok:
+            job.failure_reasons.append(("AccessDenied", f"Reading the manifest failed: {why}"))
+            return self._set(job, "Failed")
+        body, etag = self.world.get_object(m_bucket, m_key)
+        if location.get("ETag", "").strip('"') != etag.strip('"'):
+            job.failure_reasons.append(("InvalidManifest", "The manifest's ETag does not match the object's"))
+            return self._set(job, "Failed")
+        fields = [f for f in _members(r["Manifest"]["Spec"].get("Fields"))]
+        if r["Manifest"]["Spec"]["Format"] != "S3BatchOperations_CSV_20180820":
+            job.failure_reasons.append(("UnsupportedManifest", "the sandbox reads CSV manifests only"))
+            return self._set(job, "Failed")
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+        tasks = []
+        for row in rows:
+            if not row:
+                continue
+            values = dict(zip(fields or ["Bucket", "Key"], row))
+            tasks.append((values.get("Bucket", ""), values.get("Key", ""), values.get("VersionId", "")))
+        job.total = len(tasks)
+        self._set(job, "Active")
+        job.active_since = time.time()
+        while self.controls.hold and not job.cancel_requested:
+            time.sleep(0.1)
+        copy = r["Operation"]["S3PutObjectCopy"]
+        for bucket, encoded_key, version in tasks:
+            if job.cancel_requested:
+                break
+            try:
+                message = self._copy(job, role, copy, bucket, unquote_plus(encoded_key))
+                job.succeeded += 1
+                job.results.append((bucket, encoded_key, version, "succeeded", "", "200", message))
+            except Failure as f:
+                job.failed += 1
+                job.results.append((bucket, encoded_key, version, "failed", f.code, str(f.http), f.message))
+        job.active_seconds = int(time.time() - (job.active_since or time.time()))
+        job.active_since = None
+        ran = job.succeeded + job.failed
+        self._write_report(job, role)
+        if job.cancel_requested:
+            return self._set(job, "Cancelled")
+        if ran >= 1000 and job.failed * 2 > ran:
+            job.failure_reasons.append(("TaskFailureThresholdExceeded", "More than 50% of the tasks failed"))
+            return self._set(job, "Failed")
+        self._set(job, "Complete")
+
+    def _copy(self, job: Job, role: dict, copy: dict, bucket: str, key: str) -> str:
+        injected = self.controls.failure_for(bucket, key)
+        if injected:
+            raise injected
+        for action in ("s3:GetObject", "s3:GetObjectTagging"):
+            ok, why = self.world.allowed(role, action, bucket, key)
+            if not ok:
+                raise Failure("AccessDenied", 403, f"Access Denied ({why})")
+        head = self.world.head_object(bucket, key)
+        if head is None:
+            ok, _ = self.world.allowed(role, "s3:ListBucket", bucket, None)
+            if ok:
+                raise Failure("NoSuchKey", 404, "The specified key does not exist.")
+            raise Failure("AccessDenied", 403, "Access Denied")
+        size = self.controls.sizes.get((bucket, key), head["size"])
+        if size > COPY_SIZE_MAX:
+            raise Failure("InvalidRequest", 400, f"The specified copy source is larger than the maximum allowable size for a copy source: {COPY_SIZE_MAX}")
+        target = _bucket_of(copy["TargetResource"])
+        target_key = copy.get("TargetKeyPrefix", "") + key
+        for action in ("s3:PutObject", "s3:PutObjectTagging"):
+            ok, why = self.world.allowed(role, action, target, target_key)
+            if not ok:
+                raise Failure("AccessDenied", 403, f"Access Denied ({why})")
+        self.world.copy_object(bucket, key, target, target_key, copy.get("StorageClass", "STANDARD"), copy.get("MetadataDirective", "COPY"))
+        return "Successful"
+
+    def _write_report(self, job: Job, role: dict) -> None:
+        report = job.request.get("Report", {})
+        if str(report.get("Enabled", "false")).lower() != "true" or not job.results:
+            return
+        bucket = _bucket_of(report["Bucket"])
+        prefix = report.get("Prefix", "").rstrip("/")
+        base = f"{prefix}/job-{job.id}" if prefix else f"job-{job.id}"
+        scope = report.get("ReportScope", "AllTasks")
+        results = []
+        for status in ("succeeded", "failed"):
+            if status == "succeeded" and scope == "FailedTasksOnly":
+                continue
+            rows = [r for r in job.results if r[3] == status]
+            if not rows:
+                continue
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            data = out.getvalue().encode()
+            name = hashlib.sha1(f"{job.id}-{status}".encode()).hexdigest()
+            key = f"{base}/results/{name}.csv"
+            ok, why = self.world.allowed(role, "s3:PutObject", bucket, key)
+            if not ok:
+                job.failure_reasons.append(("ReportWriteFailed", why))
+                return
+            self.world.put_report(bucket, key, data)
+            results.append({
+                "TaskExecutionStatus": status,
+                "Bucket": bucket,
+                "MD5Checksum": hashlib.md5(data).hexdigest(),
+                # As in AWS's documented example: relative to the report prefix.
+                "Key": f"job-{job.id}/results/{name}.csv",
+            })
+        manifest = {
+            "Format": "Report_CSV_20180820",
+            "ReportCreationDate": _now(),
+            "Results": results,
+            "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage",
+        }
+        self.world.put_report(bucket, f"{base}/manifest.json", json.dumps(manifest).encode())
+
+
+def encode_key(key: str) -> str:
+    return quote(key, safe="/-_.~")

@@ -1,0 +1,455 @@
+"""The sandbox launcher: two AWS accounts on one machine.
+
+    python -m sandbox.launcher --template ../template.yaml [--lifetime SECONDS]
+
+Starts moto (S3, IAM, STS, Step Functions with its interpreter switched on) on a free 127.0.0.1
+port, in this process, and adds what moto lacks:
+- bootstrap from template.yaml: what the destination stack (account 222222222222) and the source
+  stack (account 111111111111) create, with the template's own expressions resolved for the
+  sandbox, so that the state machine that runs is the template's;
+- Task `Credentials.RoleArn` honoured: the role must exist and trust the state machine's role,
+  and the call runs in the role's account; a Task without Credentials runs in the state
+  machine's own account;
+- `lambda:invoke` delivered to the function host (registered through the control API), with the
+  caller's account, so the host can refuse a function of another account;
+- S3 Batch Operations (batch.py);
+- a control API for tests (inject task failures, hold jobs, fake object sizes, list jobs).
+
+Prints one JSON line when ready (endpoint, region, accounts, credentials, control URL), runs in a
+process group of its own, and exits after --lifetime seconds, on POST /stop, or when its
+standard input closes (the parent is gone).
+"""
+
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from . import batch, policy, template
+
+SOURCE = "111111111111"
+DESTINATION = "222222222222"
+REGION = "eu-west-1"
+
+# moto symbols this launcher wraps: checked at start, so a moto upgrade that moves them fails
+# loudly instead of silently running unwrapped.
+WRAPPED = [
+    ("moto.server", "ThreadedMotoServer"),
+    ("moto.s3control.urls", "url_paths"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
+]
+
+
+def check_moto() -> None:
+    import importlib
+
+    for module, name in WRAPPED:
+        if not hasattr(importlib.import_module(module), name):
+            raise SystemExit(f"moto has no {module}.{name}: the sandbox needs the pinned moto (requirements-dev.txt)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class World:
+    """Both accounts through moto's public API, for bootstrap and for Batch Operations tasks."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+        self.creds: dict[str, dict] = {}
+        self.owners: dict[str, str] = {}
+        sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="ak", aws_secret_access_key="sk")
+        for account in (SOURCE, DESTINATION):
+            c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/ferry-sandbox", RoleSessionName="sandbox")["Credentials"]
+            self.creds[account] = {
+                "accessKeyId": c["AccessKeyId"],
+                "secretAccessKey": c["SecretAccessKey"],
+                "sessionToken": c["SessionToken"],
+            }
+
+    def client(self, service: str, account: str, endpoint: str | None = None) -> Any:
+        c = self.creds[account]
+        return boto3.client(
+            service,
+            endpoint_url=endpoint or self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=c["accessKeyId"],
+            aws_secret_access_key=c["secretAccessKey"],
+            aws_session_token=c["sessionToken"],
+            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+
+    # -- what Batch Operations tasks need --
+
+    def role(self, arn: str) -> dict | None:
+        try:
+            account = arn.split(":")[4]
+            name = arn.rsplit("/", 1)[-1]
+            iam = self.client("iam", account)
+            r = iam.get_role(RoleName=name)["Role"]
+        except Exception:
+            return None
+        inline = [
+            iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
+        ]
+        boundary = None
+        b = r.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+        if b:
+            p = iam.get_policy(PolicyArn=b)["Policy"]
+            boundary = iam.get_policy_version(PolicyArn=b, VersionId=p["DefaultVersionId"])["PolicyVersion"]["Document"]
+        return {"arn": r["Arn"], "account": account, "inline": inline, "boundary": boundary, "trust": r["AssumeRolePolicyDocument"]}
+
+    def owner(self, bucket: str) -> str | None:
+        if bucket not in self.owners:
+            for account in (SOURCE, DESTINATION):
+                names = [b["Name"] for b in self.client("s3", account).list_buckets()["Buckets"]]
+                for n in names:
+                    self.owners[n] = account
+        return self.owners.get(bucket)
+
+    def bucket_policy(self, bucket: str) -> str | None:
+        try:
+            return self.client("s3", self.owner(bucket)).get_bucket_policy(Bucket=bucket)["Policy"]
+        except Exception:
+            return None
+
+    def allowed(self, role: dict, action: str, bucket: str, key: str | None) -> tuple[bool, str]:
+        owner = self.owner(bucket)
+        if owner is None:
+            return False, f"bucket {bucket} does not exist"
+        resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
+        return policy.allowed(
+            action=action,
+            resource=resource,
+            caller_arn=role["arn"],
+            caller_account=role["account"],
+            identity_policies=role["inline"],
+            boundary=role["boundary"],
+            resource_account=owner,
+            bucket_policy=self.bucket_policy(bucket),
+        )
+
+    def get_object(self, bucket: str, key: str) -> tuple[bytes, str]:
+        out = self.client("s3", self.owner(bucket)).get_object(Bucket=bucket, Key=key)
+        return out["Body"].read(), out["ETag"]
+
+    def head_object(self, bucket: str, key: str) -> dict | None:
+        try:
+            out = self.client("s3", self.owner(bucket)).head_object(Bucket=bucket, Key=key)
+        except Exception:
+            return None
+        return {"size": out["ContentLength"]}
+
+    def copy_object(self, src: str, key: str, dst: str, dst_key: str, storage_class: str, directive: str) -> None:
+        s3_src = self.client("s3", self.owner(src))
+        obj = s3_src.get_object(Bucket=src, Key=key)
+        tags = s3_src.get_object_tagging(Bucket=src, Key=key)["TagSet"]
+        args: dict = {"Bucket": dst, "Key": dst_key, "Body": obj["Body"].read(), "StorageClass": storage_class}
+        if directive == "COPY":
+            args["Metadata"] = obj.get("Metadata", {})
+            if obj.get("ContentType"):
+                args["ContentType"] = obj["ContentType"]
+        if tags:
+            from urllib.parse import urlencode
+
+            args["Tagging"] = urlencode({t["Key"]: t["Value"] for t in tags})
+        self.client("s3", self.owner(dst)).put_object(**args)
+
+    def put_report(self, bucket: str, key: str, data: bytes) -> None:
+        self.client("s3", self.owner(bucket)).put_object(Bucket=bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+
+
+# ---- bootstrap from template.yaml ----
+
+
+class Resolver:
+    """CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::If) for one side."""
+
+    def __init__(self, tpl: dict, side: str):
+        self.tpl = tpl
+        self.account = DESTINATION if side == "destination" else SOURCE
+        peer = SOURCE if side == "destination" else DESTINATION
+        self.params = {
+            "Side": side,
+            "PeerAccountId": peer,
+            "SourceAccountIds": [SOURCE],
+            "RetentionDays": "30",
+            "AWS::AccountId": self.account,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+        }
+        self.conditions = {"IsDestination": side == "destination", "IsSource": side == "source"}
+
+    def included(self, resource: dict) -> bool:
+        return self.conditions.get(resource.get("Condition"), True) if "Condition" in resource else True
+
+    def name_of(self, logical: str) -> str:
+        r = self.tpl["Resources"][logical]
+        p = r.get("Properties", {})
+        for key in ("BucketName", "RoleName", "FunctionName", "ManagedPolicyName", "Name"):
+            if key in p:
+                return self.value(p[key])
+        raise ValueError(f"{logical} has no fixed name")
+
+    def arn_of(self, logical: str) -> str:
+        r = self.tpl["Resources"][logical]
+        name = self.name_of(logical)
+        t = r["Type"]
+        if t == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
+        if t == "AWS::IAM::Role":
+            return f"arn:aws:iam::{self.account}:role{r['Properties'].get('Path', '/')}{name}"
+        if t == "AWS::Serverless::Function":
+            return f"arn:aws:lambda:{REGION}:{self.account}:function:{name}"
+        if t == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:{REGION}:{self.account}:stateMachine:{name}"
+        raise ValueError(f"no ARN for {t}")
+
+    def _sub(self, text: str, extra: dict) -> str:
+        import re
+
+        def one(m: re.Match) -> str:
+            ref = m.group(1)
+            if ref in extra:
+                return str(self.value(extra[ref]))
+            if "." in ref:
+                logical, attr = ref.split(".", 1)
+                return self.arn_of(logical) if attr == "Arn" else self.name_of(logical)
+            if ref in self.params:
+                return str(self.params[ref])
+            return self.name_of(ref)
+
+        return re.sub(r"\$\{([A-Za-z0-9:._]+)\}", one, text)
+
+    def value(self, v: Any) -> Any:
+        if isinstance(v, dict) and len(v) == 1:
+            (k, arg), = v.items()
+            if k == "Ref":
+                return self.params[arg] if arg in self.params else self.name_of(arg)
+            if k == "Fn::Sub":
+                return self._sub(arg, {}) if isinstance(arg, str) else self._sub(arg[0], arg[1])
+            if k == "Fn::GetAtt":
+                logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.arn_of(logical) if attr == "Arn" else self.name_of(logical)
+            if k == "Fn::Join":
+                return arg[0].join(str(x) for x in self.value(arg[1]))
+            if k == "Fn::If":
+                return self.value(arg[1] if self.conditions[arg[0]] else arg[2])
+        if isinstance(v, dict):
+            return {k: self.value(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        return v
+
+
+def bootstrap(world: World, tpl: dict) -> dict:
+    """Creates what both stacks create; returns the state machine ARN and the functions."""
+    functions: dict[str, dict] = {}
+    state_machine_arn = ""
+    for side in ("destination", "source"):
+        res = Resolver(tpl, side)
+        account = res.account
+        s3, iam, sfn = (world.client(s, account) for s in ("s3", "iam", "stepfunctions"))
+        resources = {k: r for k, r in tpl["Resources"].items() if res.included(r)}
+        for logical, r in resources.items():
+            p = r.get("Properties", {})
+            t = r["Type"]
+            if t == "AWS::S3::Bucket":
+                s3.create_bucket(Bucket=res.name_of(logical), CreateBucketConfiguration={"LocationConstraint": REGION})
+            elif t == "AWS::IAM::ManagedPolicy":
+                iam.create_policy(PolicyName=res.name_of(logical), Path=p.get("Path", "/"), PolicyDocument=json.dumps(res.value(p["PolicyDocument"])))
+            elif t == "AWS::IAM::Role":
+                name = res.name_of(logical)
+                iam.create_role(RoleName=name, Path=p.get("Path", "/"), AssumeRolePolicyDocument=json.dumps(res.value(p["AssumeRolePolicyDocument"])))
+                for pol in p.get("Policies", []):
+                    iam.put_role_policy(RoleName=name, PolicyName=pol["PolicyName"], PolicyDocument=json.dumps(res.value(pol["PolicyDocument"])))
+            elif t == "AWS::Serverless::Function":
+                binary = r["Metadata"]["BuildProperties"]["Binary"]
+                env = dict(res.value(tpl.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})))
+                env.update(res.value(p.get("Environment", {}).get("Variables", {})))
+                env["AWS_REGION"] = REGION
+                functions[res.name_of(logical)] = {"account": account, "binary": binary, "arn": res.arn_of(logical), "environment": env}
+        for logical, r in resources.items():
+            p = r.get("Properties", {})
+            if r["Type"] == "AWS::S3::BucketPolicy":
+                s3.put_bucket_policy(Bucket=res.value(p["Bucket"]), Policy=json.dumps(res.value(p["PolicyDocument"])))
+            elif r["Type"] == "AWS::Serverless::StateMachine":
+                values = {k: res.value(v) for k, v in p.get("DefinitionSubstitutions", {}).items()}
+                definition = template.definition(tpl, values)
+                state_machine_arn = sfn.create_state_machine(
+                    name=res.name_of(logical), definition=json.dumps(definition), roleArn=res.value(p["Role"])
+                )["stateMachineArn"]
+    return {"stateMachineArn": state_machine_arn, "functions": functions}
+
+
+# ---- Step Functions: Credentials.RoleArn and lambda:invoke ----
+
+
+class Routing:
+    function_host: str | None = None
+    state_machine_role = f"arn:aws:iam::{DESTINATION}:role/ferry-state-machine-{REGION}"
+
+
+def install_task_routing(world: World) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        account = DESTINATION
+        if state_credentials is not None and getattr(state_credentials, "role_arn", None):
+            role = world.role(state_credentials.role_arn)
+            if role is None:
+                raise RuntimeError(f"Credentials.RoleArn {state_credentials.role_arn} does not exist")
+            trusted = policy.decide(
+                [role["trust"]], "sts:AssumeRole", "*", {"aws:PrincipalArn": Routing.state_machine_role},
+                (Routing.state_machine_role, DESTINATION), trust=True,
+            )
+            if trusted != "Allow":
+                raise RuntimeError(f"{state_credentials.role_arn} does not trust {Routing.state_machine_role}")
+            account = role["account"]
+        if service != "lambda":
+            return original(region=region, service=service, state_credentials=state_credentials)
+        if Routing.function_host is None:
+            raise RuntimeError("no function host is registered (POST /function-host on the control API)")
+        client = world.client("lambda", account, endpoint=Routing.function_host)
+        client.meta.events.register(
+            "before-sign.lambda.Invoke",
+            lambda request, **_: request.headers.__setitem__("X-Ferry-Caller-Account", account),
+        )
+        return client
+
+    lambda_eval_utils.boto_client_for = boto_client_for
+
+
+# ---- the control API ----
+
+
+def control_server(batch_: batch.Batch, controls: batch.Controls, stop: threading.Event) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/jobs":
+                jobs = [
+                    {"account": j.account, "jobId": j.id, "status": j.status, "total": j.total,
+                     "succeeded": j.succeeded, "failed": j.failed, "token": j.request.get("ClientRequestToken")}
+                    for j in batch_.jobs.values()
+                ]
+                return self._reply(200, jobs)
+            self._reply(404, {"error": f"no {self.path}"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with controls.lock:
+                if self.path == "/function-host":
+                    Routing.function_host = body["url"]
+                elif self.path == "/failures":
+                    controls.failures.append(body)
+                elif self.path == "/failures/clear":
+                    controls.failures.clear()
+                    controls.attempts.clear()
+                elif self.path == "/hold":
+                    controls.hold = bool(body.get("hold", True))
+                elif self.path == "/sizes":
+                    controls.sizes[(body["bucket"], body["key"])] = int(body["size"])
+                elif self.path == "/stop":
+                    stop.set()
+                else:
+                    return self._reply(404, {"error": f"no {self.path}"})
+            self._reply(200, {"ok": True})
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--lifetime", type=int, default=1800, help="seconds before the sandbox stops itself")
+    args = parser.parse_args()
+    try:
+        os.setpgrp()
+    except OSError:
+        pass
+    check_moto()
+    tpl = template.load(args.template)
+
+    from moto.s3control import urls
+    from moto.server import ThreadedMotoServer
+
+    controls = batch.Controls()
+    world_ref: dict = {}
+
+    class LazyWorld:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world_ref["world"], name)
+
+    batch_ = batch.Batch(LazyWorld(), controls)
+    urls.url_paths.update(batch_.routes())
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(
+        f"{endpoint}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )).read()
+    world = World(endpoint)
+    world_ref["world"] = world
+    install_task_routing(world)
+    stacks = bootstrap(world, tpl)
+    stop = threading.Event()
+    control = control_server(batch_, controls, stop)
+    print(json.dumps({
+        "endpoint": endpoint,
+        "region": REGION,
+        "accounts": {"source": SOURCE, "destination": DESTINATION},
+        "credentials": {"source": world.creds[SOURCE], "destination": world.creds[DESTINATION]},
+        "control": f"http://127.0.0.1:{control.server_address[1]}",
+        "stateMachineArn": stacks["stateMachineArn"],
+        "functions": stacks["functions"],
+        "pid": os.getpid(),
+    }), flush=True)
+
+    def watch_stdin() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    if not sys.stdin.isatty():
+        threading.Thread(target=watch_stdin, daemon=True).start()
+    stop.wait(args.lifetime)
+    control.shutdown()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
