@@ -21,7 +21,7 @@ fmt-check: ## rustfmt, without changing files
 clippy: ## clippy on every target, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit: ## the workspace's tests (ferry-core's unit and property tests)
+unit: $(VENV_OK) ## the workspace's tests: units, handlers (aws-smithy-mocks), end to end in the sandbox
 	$(CARGO) test --workspace --locked
 
 # Python tools, pinned in requirements-dev.txt, in a venv of the repository's own.

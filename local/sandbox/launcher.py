@@ -45,6 +45,8 @@ WRAPPED = [
     ("moto.server", "ThreadedMotoServer"),
     ("moto.s3control.urls", "url_paths"),
     ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
+    ("moto.s3.models", "FakeBucket"),
+    ("moto.iam.access_control", "PermissionResult"),
 ]
 
 
@@ -309,7 +311,9 @@ def install_task_routing(world: World) -> None:
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         account = DESTINATION
-        if state_credentials is not None and getattr(state_credentials, "role_arn", None):
+        role_arn = getattr(state_credentials, "role_arn", None)
+        # moto passes the state machine's own role when a Task has no Credentials.
+        if role_arn and role_arn != Routing.state_machine_role:
             role = world.role(state_credentials.role_arn)
             if role is None:
                 raise RuntimeError(f"Credentials.RoleArn {state_credentials.role_arn} does not exist")
@@ -332,6 +336,29 @@ def install_task_routing(world: World) -> None:
         return client
 
     lambda_eval_utils.boto_client_for = boto_client_for
+
+
+def install_bucket_policy_check() -> None:
+    """moto denies every object request that a bucket policy's Deny statement names, ignoring
+    its conditions (so a TLS-only statement denies everything). The sandbox evaluates bucket
+    policies itself: requests are taken to arrive over TLS, as on AWS, and a condition it cannot
+    evaluate still denies. Deny statements that name particular principals are not applied to
+    moto's own requests (the caller is not known there); Batch Operations tasks are checked in
+    full by batch.py."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        context = {"aws:SecureTransport": "true", "aws:CurrentTime": policy.now_iso()}
+        try:
+            decision = policy.decide([self.policy.decode()], action, resource, context, ("*", "*"))
+        except policy.UnsupportedCondition:
+            return PermissionResult.DENIED
+        return PermissionResult.DENIED if decision == "Deny" else PermissionResult.NEUTRAL
+
+    FakeBucket.get_permission = get_permission
 
 
 # ---- the control API ----
@@ -425,6 +452,7 @@ def main() -> int:
     world = World(endpoint)
     world_ref["world"] = world
     install_task_routing(world)
+    install_bucket_policy_check()
     stacks = bootstrap(world, tpl)
     stop = threading.Event()
     control = control_server(batch_, controls, stop)

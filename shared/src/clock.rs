@@ -36,11 +36,29 @@ impl Clock for FixedClock {
 #[error("`{0}` is not an RFC 3339 timestamp such as 2026-11-28T13:45:50Z")]
 pub struct TimestampError(String);
 
-/// Parses an RFC 3339 timestamp (fractions of a second are dropped).
+/// Parses an RFC 3339 timestamp, `Z` or a numeric offset (`+00:00`, as some emulators write
+/// `$$.Execution.StartTime`); fractions of a second are dropped.
 pub fn parse_timestamp(text: &str) -> Result<Epoch, TimestampError> {
-    DateTime::from_str(text, Format::DateTime)
-        .map(|d| d.secs())
-        .map_err(|_| TimestampError(text.to_string()))
+    let err = || TimestampError(text.to_string());
+    let (base, offset) = match text
+        .len()
+        .checked_sub(6)
+        .and_then(|i| text.get(i..).map(|o| (i, o)))
+    {
+        Some((i, o)) if (o.starts_with('+') || o.starts_with('-')) && o.as_bytes()[3] == b':' => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let hours: i64 = o[1..3].parse().map_err(|_| err())?;
+            let minutes: i64 = o[4..6].parse().map_err(|_| err())?;
+            (
+                format!("{}Z", &text[..i]),
+                sign * (hours * 3600 + minutes * 60),
+            )
+        }
+        _ => (text.to_string(), 0),
+    };
+    DateTime::from_str(&base, Format::DateTime)
+        .map(|d| d.secs() - offset)
+        .map_err(|_| err())
 }
 
 /// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`, the form IAM conditions take.
@@ -65,6 +83,19 @@ mod tests {
             1_795_873_550
         );
         assert!(parse_timestamp("28/11/2026").is_err());
+        assert_eq!(
+            parse_timestamp("2026-11-28T13:45:50.707155+00:00").unwrap(),
+            1_795_873_550
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-28T15:45:50+02:00").unwrap(),
+            1_795_873_550
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-28T08:45:50-05:00").unwrap(),
+            1_795_873_550
+        );
+        assert!(parse_timestamp("2026-11-28T13:45:50+0x:00").is_err());
     }
 
     #[test]

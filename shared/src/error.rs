@@ -35,11 +35,16 @@ pub enum ErrorName {
     JobFailed,
     /// The job ran, and some objects still failed after the retries the request allows.
     CopyIncomplete,
+    /// A step failed with an error that is not ferry's own: a `States.*` error of the state
+    /// machine (a timeout, a payload that does not fit a step) or a `Lambda.*` / `Runtime.*`
+    /// error of the platform. Added so that an execution always ends with one of ferry's names
+    /// (a Fail state may not use a `States.*` name); the cause keeps the original error.
+    Internal,
 }
 
 impl ErrorName {
     /// Every name, in a stable order (the template test iterates over it).
-    pub const ALL: [ErrorName; 9] = [
+    pub const ALL: [ErrorName; 10] = [
         ErrorName::InvalidRequest,
         ErrorName::AccessDenied,
         ErrorName::NotFound,
@@ -49,6 +54,7 @@ impl ErrorName {
         ErrorName::InventoryChecksumMismatch,
         ErrorName::JobFailed,
         ErrorName::CopyIncomplete,
+        ErrorName::Internal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +68,7 @@ impl ErrorName {
             ErrorName::InventoryChecksumMismatch => "InventoryChecksumMismatch",
             ErrorName::JobFailed => "JobFailed",
             ErrorName::CopyIncomplete => "CopyIncomplete",
+            ErrorName::Internal => "Internal",
         }
     }
 
@@ -150,9 +157,9 @@ where
         err.code().map(str::to_string),
         err.message().map(str::to_string),
     );
-    let transport = err.as_service_error().is_none();
     let mut e = StepError::from_aws_code(code.as_deref(), message.as_deref(), what);
-    if transport && code.is_none() {
+    // No code: a transport failure, or a response AWS would not send; say all the SDK knows.
+    if code.is_none() {
         e.cause = format!(
             "{what}: {}",
             aws_smithy_types::error::display::DisplayErrorContext(&err)

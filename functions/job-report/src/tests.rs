@@ -105,7 +105,13 @@ fn report_bucket(with_report: bool, uploaded: &Uploaded) -> Vec<Rule> {
                 include_str!("../../../shared/fixtures/report-manifest.json")
             } else {
                 // The fixture's result keys are relative, as in AWS's example.
-                assert!(r.key().unwrap().starts_with("reports/photos-2026/run-1/job-f8fb9d89"), "{:?}", r.key());
+                assert!(
+                    r.key()
+                        .unwrap()
+                        .starts_with("reports/photos-2026/run-1/job-f8fb9d89"),
+                    "{:?}",
+                    r.key()
+                );
                 include_str!("../../../shared/fixtures/report-results-copy.csv")
             };
             GetObjectOutput::builder()

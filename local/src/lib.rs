@@ -1,0 +1,11 @@
+//! ferry's sandbox, from Rust: [`Sandbox`] starts the two-account launcher (`local/sandbox`,
+//! Python, moto) and stops it when dropped; [`FunctionHost`] serves every ferry function
+//! in-process behind the Lambda Invoke API, each with the credentials and the environment of
+//! its own account, and answers in Lambda's error shape so that the state machine's Retry and
+//! Catch see ferry's error names. The tests and the CLI use both; nothing extra is built.
+
+mod host;
+mod sandbox;
+
+pub use host::FunctionHost;
+pub use sandbox::{Credentials, FunctionInfo, Sandbox, SandboxError, SandboxInfo};

@@ -1,0 +1,307 @@
+//! Helpers for the end-to-end tests: a sandbox with its function host, clients of both
+//! accounts, the sample buckets and objects, and executions run to their end.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sfn::types::ExecutionStatus;
+use ferry_local::{FunctionHost, Sandbox};
+use serde_json::{json, Value};
+
+pub const SOURCE_BUCKET: &str = "src-photos";
+pub const MANIFEST_BUCKET: &str = "src-manifests";
+pub const MANIFEST_KEY: &str = "lists/photos.csv";
+pub const DESTINATION_BUCKET: &str = "dst-photos";
+
+/// Statements that belong to someone else and must come out of every copy unchanged.
+pub const FOREIGN_SOURCE_POLICY: &str = r#"{"Version":"2012-10-17","Id":"owned-by-the-photo-team","Statement":{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#;
+pub const FOREIGN_MANIFEST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["s3:GetObject"],"Resource":"arn:aws:s3:::src-manifests/public/*"}]}"#;
+
+/// One object of the sample set.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub fn samples() -> Vec<Sample> {
+    let mk = |key: &str, size: usize, tag: Option<(&str, &str)>| Sample {
+        key: key.to_string(),
+        body: (0..size).map(|i| (i * 31 % 251) as u8).collect(),
+        // S3 user metadata is ASCII.
+        metadata: BTreeMap::from([("origin".to_string(), format!("sample-{size}"))]),
+        tags: tag
+            .map(|(k, v)| BTreeMap::from([(k.to_string(), v.to_string())]))
+            .unwrap_or_default(),
+    };
+    vec![
+        mk("2026/photos/photo1.jpg", 2048, Some(("team", "media"))),
+        mk("2026/photos/summer holiday/day 1.jpg", 10_000, None),
+        mk("2026/notes/a+b=c.txt", 17, Some(("kind", "note"))),
+        mk("2026/deep/a/b/c/d/e.bin", 70_000, None),
+        mk("2026/empty.txt", 0, None),
+        mk("2026/unicode/résumé.pdf", 321, None),
+    ]
+}
+
+/// The sandbox, its function host, and clients of both accounts.
+pub struct World {
+    pub sandbox: Sandbox,
+    _host: FunctionHost,
+    pub source_s3: aws_sdk_s3::Client,
+    pub destination_s3: aws_sdk_s3::Client,
+    pub destination_iam: aws_sdk_iam::Client,
+    pub sfn: aws_sdk_sfn::Client,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl World {
+    pub async fn start() -> World {
+        let sandbox = Sandbox::start(&repo_root(), 600).expect("the sandbox starts");
+        let host = FunctionHost::start(&sandbox.info)
+            .await
+            .expect("the function host starts");
+        sandbox
+            .control("/function-host", json!({"url": host.url}))
+            .await
+            .expect("the function host is registered");
+        let info = &sandbox.info;
+        let s3 = |account: &str| {
+            let conf = aws_sdk_s3::config::Builder::from(&info.sdk_config(account))
+                .force_path_style(true)
+                .build();
+            aws_sdk_s3::Client::from_conf(conf)
+        };
+        let dst = info.destination_account().to_string();
+        World {
+            source_s3: s3(info.source_account()),
+            destination_s3: s3(&dst),
+            destination_iam: aws_sdk_iam::Client::new(&info.sdk_config(&dst)),
+            sfn: aws_sdk_sfn::Client::new(&info.sdk_config(&dst)),
+            _host: host,
+            sandbox,
+        }
+    }
+
+    /// The source bucket with the samples and a foreign policy, the manifest bucket with the
+    /// CSV manifest and a foreign policy, and an empty destination bucket.
+    pub async fn seed(&self) {
+        for (client, bucket) in [
+            (&self.source_s3, SOURCE_BUCKET),
+            (&self.source_s3, MANIFEST_BUCKET),
+            (&self.destination_s3, DESTINATION_BUCKET),
+        ] {
+            client
+                .create_bucket()
+                .bucket(bucket)
+                .create_bucket_configuration(
+                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let mut manifest = ferry_core::manifest::CsvManifestWriter::new(Vec::new());
+        for s in samples() {
+            let tagging: Vec<String> = s.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mut put = self
+                .source_s3
+                .put_object()
+                .bucket(SOURCE_BUCKET)
+                .key(&s.key)
+                .body(ByteStream::from(s.body.clone()))
+                .set_metadata(Some(s.metadata.clone().into_iter().collect()));
+            if !tagging.is_empty() {
+                put = put.tagging(tagging.join("&"));
+            }
+            put.send().await.unwrap();
+            manifest
+                .write(&ferry_core::manifest::ManifestEntry {
+                    bucket: SOURCE_BUCKET.into(),
+                    key: s.key.clone(),
+                    version_id: None,
+                })
+                .unwrap();
+        }
+        self.source_s3
+            .put_object()
+            .bucket(MANIFEST_BUCKET)
+            .key(MANIFEST_KEY)
+            .body(ByteStream::from(manifest.finish().unwrap()))
+            .send()
+            .await
+            .unwrap();
+        for (bucket, policy) in [
+            (SOURCE_BUCKET, FOREIGN_SOURCE_POLICY),
+            (MANIFEST_BUCKET, FOREIGN_MANIFEST_POLICY),
+        ] {
+            self.source_s3
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(policy)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Flow B's request with the sandbox's short timings.
+    pub fn request(&self, copy_id: &str) -> Value {
+        json!({
+            "copyId": copy_id,
+            "region": self.sandbox.info.region,
+            "source": { "accountId": self.sandbox.info.source_account(), "bucket": SOURCE_BUCKET, "prefix": "2026/" },
+            "destination": { "accountId": self.sandbox.info.destination_account(), "bucket": DESTINATION_BUCKET },
+            "manifest": { "kind": "csv", "accountId": self.sandbox.info.source_account(), "bucket": MANIFEST_BUCKET, "key": MANIFEST_KEY },
+            "retry": { "maxAttempts": 2 },
+            "timing": { "pollSeconds": 1, "grantLifetimeSeconds": 3600 }
+        })
+    }
+
+    /// Starts an execution and waits for its end; returns its status, output and error.
+    pub async fn run(&self, name: &str, input: &Value) -> Execution {
+        let arn = self
+            .sfn
+            .start_execution()
+            .state_machine_arn(&self.sandbox.info.state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .unwrap()
+            .execution_arn()
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let d = self
+                .sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            if d.status() != &ExecutionStatus::Running {
+                return Execution {
+                    status: d.status().clone(),
+                    output: d.output().and_then(|o| serde_json::from_str(o).ok()),
+                    error: d.error().map(str::to_string),
+                    cause: d.cause().map(str::to_string),
+                    failures: self.failures(&arn).await,
+                };
+            }
+            assert!(
+                Instant::now() < deadline,
+                "execution {name} still running after 240 s; sandbox log: {}",
+                self.sandbox.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The failed events of an execution's history, for assertion messages.
+    async fn failures(&self, arn: &str) -> Vec<String> {
+        let Ok(h) = self
+            .sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .send()
+            .await
+        else {
+            return vec!["(no history)".into()];
+        };
+        h.events()
+            .iter()
+            .filter(|e| e.r#type().as_str().ends_with("Failed"))
+            .map(|e| {
+                let detail = e
+                    .task_failed_event_details()
+                    .map(|d| format!("{:?}: {:?}", d.error(), d.cause()))
+                    .or_else(|| {
+                        e.execution_failed_event_details()
+                            .map(|d| format!("{:?}: {:?}", d.error(), d.cause()))
+                    })
+                    .unwrap_or_default();
+                format!("{} {detail}", e.r#type().as_str())
+            })
+            .collect()
+    }
+
+    pub async fn bucket_policy(&self, client: &aws_sdk_s3::Client, bucket: &str) -> Option<Value> {
+        match client.get_bucket_policy().bucket(bucket).send().await {
+            Ok(out) => out.policy().map(|p| serde_json::from_str(p).unwrap()),
+            Err(_) => None,
+        }
+    }
+
+    /// Whether any IAM role of the destination account still lives under ferry's path.
+    pub async fn ferry_roles(&self) -> Vec<String> {
+        let out = self
+            .destination_iam
+            .list_roles()
+            .path_prefix("/ferry/")
+            .send()
+            .await
+            .unwrap();
+        out.roles()
+            .iter()
+            .map(|r| r.role_name().to_string())
+            .collect()
+    }
+
+    /// Every destination object equals its source: bytes, metadata, tags.
+    pub async fn assert_copied(&self, samples: &[Sample]) {
+        for s in samples {
+            let got = self
+                .destination_s3
+                .get_object()
+                .bucket(DESTINATION_BUCKET)
+                .key(&s.key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{} was not copied: {e:?}", s.key));
+            let metadata: BTreeMap<String, String> = got
+                .metadata()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            assert_eq!(metadata, s.metadata, "metadata of {}", s.key);
+            let body = got.body.collect().await.unwrap().into_bytes();
+            assert_eq!(body.as_ref(), &s.body[..], "bytes of {}", s.key);
+            let tags = self
+                .destination_s3
+                .get_object_tagging()
+                .bucket(DESTINATION_BUCKET)
+                .key(&s.key)
+                .send()
+                .await
+                .unwrap();
+            let tags: BTreeMap<String, String> = tags
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            assert_eq!(tags, s.tags, "tags of {}", s.key);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Execution {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// Failed events of the history (empty when nothing failed).
+    pub failures: Vec<String>,
+}
