@@ -44,3 +44,159 @@ async fn flow_b_copies_every_object_and_leaves_nothing_behind() {
     );
     assert!(world.ferry_roles().await.is_empty());
 }
+
+async fn tokens(world: &World) -> Vec<String> {
+    let jobs = world.sandbox.jobs().await.unwrap();
+    let mut t: Vec<String> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["token"].as_str().unwrap().to_string())
+        .collect();
+    t.sort();
+    t
+}
+
+async fn assert_nothing_left(world: &World) {
+    let src = world
+        .bucket_policy(&world.source_s3, SOURCE_BUCKET)
+        .await
+        .unwrap();
+    assert_eq!(
+        normalize(&src),
+        normalize(&serde_json::from_str::<Value>(FOREIGN_SOURCE_POLICY).unwrap())
+    );
+    let man = world
+        .bucket_policy(&world.source_s3, MANIFEST_BUCKET)
+        .await
+        .unwrap();
+    assert_eq!(
+        man,
+        serde_json::from_str::<Value>(FOREIGN_MANIFEST_POLICY).unwrap()
+    );
+    assert!(
+        world.ferry_roles().await.is_empty(),
+        "no role under /ferry/ is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_statements() {
+    let world = World::start().await;
+    world.seed().await;
+    let request = world.request("photos-2026");
+    for n in 1..=2 {
+        let run = world.run(&format!("photos-2026-{n}"), &request).await;
+        assert_eq!(run.status, ExecutionStatus::Succeeded, "run {n}: {run:?}");
+        assert_nothing_left(&world).await;
+    }
+    assert_eq!(
+        tokens(&world).await,
+        ["ferry-photos-2026-1-0", "ferry-photos-2026-2-0"],
+        "one job per attempt"
+    );
+    world.assert_copied(&samples()).await;
+
+    // The copy's plan is stored: a different request under the same copyId is refused.
+    let mut changed = request.clone();
+    changed["destination"]["keyPrefix"] = "elsewhere/".into();
+    let run = world.run("photos-2026-3", &changed).await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("InvalidRequest"));
+    assert!(run
+        .cause
+        .unwrap()
+        .contains("already has a stored plan with a different request"));
+    assert_eq!(tokens(&world).await.len(), 2, "no job for the refused run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_and_the_copy_completes() {
+    let world = World::start().await;
+    world.seed().await;
+    world
+        .sandbox
+        .control("/failures", serde_json::json!({"pattern": "2026/photos/*", "code": "SlowDown", "http": 503, "times": 1}))
+        .await
+        .unwrap();
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let output = run.output.unwrap();
+    assert_eq!(output["copied"], samples().len() as u64);
+    assert_eq!(
+        output["jobIds"].as_array().unwrap().len(),
+        2,
+        "the first job and one retry job"
+    );
+    assert_eq!(
+        tokens(&world).await,
+        ["ferry-photos-2026-1-0", "ferry-photos-2026-1-1"]
+    );
+    world.assert_copied(&samples()).await;
+    assert_nothing_left(&world).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_failures_end_incomplete_naming_keys_and_codes_with_grants_revoked() {
+    let world = World::start().await;
+    world.seed().await;
+    world
+        .sandbox
+        .control("/failures", serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"}))
+        .await
+        .unwrap();
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"));
+    let cause = run.cause.unwrap();
+    assert!(
+        cause.starts_with("1 objects were not copied after 1 job(s) (5 copied)"),
+        "{cause}"
+    );
+    assert!(
+        cause.contains("errors: AccessDenied x1; failed: 2026/notes/a+b=c.txt (AccessDenied)"),
+        "{cause}"
+    );
+    let copied: Vec<Sample> = samples()
+        .into_iter()
+        .filter(|s| !s.key.starts_with("2026/notes/"))
+        .collect();
+    world.assert_copied(&copied).await;
+    assert_nothing_left(&world).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
+    let world = World::start().await;
+    world.seed().await;
+    let mut request = world.request("photos-2026");
+    request["source"]["bucket"] = "ab".into();
+    request["job"] = serde_json::json!({"priority": -1});
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("InvalidRequest"));
+    let cause = run.cause.unwrap();
+    assert!(
+        cause.contains("source.bucket: bucket names are 3 to 63 characters long"),
+        "{cause}"
+    );
+    assert!(
+        cause.contains("job.priority: must be between 0 and 2147483647 (got -1)"),
+        "{cause}"
+    );
+    // Not even normalized: the policies were never written.
+    let src = world
+        .bucket_policy(&world.source_s3, SOURCE_BUCKET)
+        .await
+        .unwrap();
+    assert_eq!(
+        src,
+        serde_json::from_str::<Value>(FOREIGN_SOURCE_POLICY).unwrap()
+    );
+    assert!(world.ferry_roles().await.is_empty());
+    assert!(tokens(&world).await.is_empty());
+}

@@ -254,6 +254,9 @@ async fn report_manifest(
     })
 }
 
+/// How many failed keys a failure cause names (the execution output's report lists more).
+const CAUSE_KEYS: usize = 5;
+
 /// A sentence a person can act on, for the execution's output or failure cause.
 fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
     let codes = || {
@@ -280,13 +283,29 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
             state.job_id,
             reasons(state)
         ),
-        Next::Incomplete => format!(
-            "{} objects were not copied after {} job(s) ({} copied); errors: {}",
-            totals.failed,
-            totals.job_ids.len(),
-            totals.copied,
-            codes()
-        ),
+        Next::Incomplete => {
+            let sample = &totals.last_report.failed_sample;
+            let keys: Vec<String> = sample
+                .iter()
+                .take(CAUSE_KEYS)
+                .map(|t| format!("{} ({})", t.key, t.error_code))
+                .collect();
+            let more = sample.len().saturating_sub(CAUSE_KEYS) as u64
+                + totals.failed.saturating_sub(sample.len() as u64);
+            format!(
+                "{} objects were not copied after {} job(s) ({} copied); errors: {}; failed: {}{}",
+                totals.failed,
+                totals.job_ids.len(),
+                totals.copied,
+                codes(),
+                keys.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        }
         Next::JobFailed => format!(
             "job {} ended {}: {}",
             state.job_id,

@@ -185,7 +185,9 @@ async fn with_no_retry_left_the_copy_is_incomplete_and_says_why() {
     assert_eq!(out.next_attempt, None);
     assert_eq!(
         out.cause,
-        "5 objects were not copied after 1 job(s) (1 copied); errors: AccessDenied x1, InternalError x1, InvalidRequest x1, SlowDown x2"
+        "5 objects were not copied after 1 job(s) (1 copied); errors: AccessDenied x1, InternalError x1, InvalidRequest x1, SlowDown x2; \
+         failed: 2026/photos/photo2.jpg (SlowDown), 2026/photos/summer holiday/day 1.jpg (SlowDown), 2026/private/a.jpg (AccessDenied), \
+         2026/video/raw+take.mov (InvalidRequest), 2026/b.jpg (InternalError)"
     );
 }
 
