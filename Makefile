@@ -8,12 +8,12 @@ VENV := .venv
 VENV_OK := $(VENV)/.installed
 POLICY_DIR := target/policies
 
-.PHONY: help test fmt-check clippy unit policy-lint template-lint build fmt clean
+.PHONY: help test fmt-check clippy unit sandbox-test policy-lint template-lint sandbox build fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
-test: fmt-check clippy unit policy-lint template-lint ## every check: formatting, clippy, tests, policy and template lint
+test: fmt-check clippy sandbox-test unit policy-lint template-lint ## every check: formatting, clippy, tests, policy and template lint
 
 fmt-check: ## rustfmt, without changing files
 	$(CARGO) fmt --all -- --check
@@ -29,6 +29,12 @@ $(VENV_OK): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+sandbox-test: $(VENV_OK) ## the sandbox's own unit tests (its policy evaluator)
+	cd local && ../$(VENV)/bin/python -m unittest discover -s sandbox -t . -p 'test_*.py'
+
+sandbox: $(VENV_OK) ## start the two-account sandbox and the function host; prints how to use it
+	$(CARGO) run --quiet --locked -p ferry-local --example sandbox
 
 # parliament on every policy ferry renders. A trust policy is a resource policy on the role and
 # has no Resource element, which parliament (an identity-policy linter) reports; that one finding

@@ -1,0 +1,40 @@
+//! `make sandbox`: the two-account sandbox and the function host, until Ctrl-C, with the shell
+//! variables that point the AWS CLI at either account.
+
+use ferry_local::{FunctionHost, Sandbox};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sandbox = Sandbox::start(&root, 4 * 3600)?;
+    let host = FunctionHost::start(&sandbox.info).await?;
+    sandbox
+        .control("/function-host", serde_json::json!({"url": host.url}))
+        .await?;
+    let info = &sandbox.info;
+    println!(
+        "ferry sandbox: moto at {}, Region {}",
+        info.endpoint, info.region
+    );
+    println!("  state machine {}", info.state_machine_arn);
+    println!(
+        "  control API   {} (POST /failures, /failures/clear, /hold, /sizes; GET /jobs)",
+        info.control
+    );
+    println!("  launcher log  {}", sandbox.log.display());
+    for (side, account) in &info.accounts {
+        let c = &info.credentials[side];
+        println!("\n# {side} account {account}:");
+        println!(
+            "export AWS_ENDPOINT_URL={} AWS_REGION={} AWS_DEFAULT_REGION={}",
+            info.endpoint, info.region, info.region
+        );
+        println!(
+            "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_SESSION_TOKEN={}",
+            c.access_key_id, c.secret_access_key, c.session_token
+        );
+    }
+    println!("\nCtrl-C stops the sandbox.");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
