@@ -11,6 +11,7 @@ and fake object sizes through the control API (launcher.py).
 
 import csv
 import fnmatch
+import gzip
 import hashlib
 import io
 import json
@@ -299,17 +300,32 @@ class Batch:
         if location.get("ETag", "").strip('"') != etag.strip('"'):
             job.failure_reasons.append(("InvalidManifest", "The manifest's ETag does not match the object's"))
             return self._set(job, "Failed")
-        fields = [f for f in _members(r["Manifest"]["Spec"].get("Fields"))]
-        if r["Manifest"]["Spec"]["Format"] != "S3BatchOperations_CSV_20180820":
-            job.failure_reasons.append(("UnsupportedManifest", "the sandbox reads CSV manifests only"))
+        spec_format = r["Manifest"]["Spec"]["Format"]
+        if spec_format == "S3BatchOperations_CSV_20180820":
+            fields = [f for f in _members(r["Manifest"]["Spec"].get("Fields"))] or ["Bucket", "Key"]
+            files = [body.decode("utf-8")]
+        elif spec_format == "S3InventoryReport_CSV_20161130":
+            # The inventory's manifest.json lists gzipped CSV data files, read as the role too.
+            manifest = json.loads(body)
+            fields = [f.strip() for f in manifest["fileSchema"].split(",")]
+            files = []
+            for f in manifest["files"]:
+                ok, why = self.world.allowed(role, "s3:GetObject", m_bucket, f["key"])
+                if not ok:
+                    job.failure_reasons.append(("AccessDenied", f"Reading the inventory data failed: {why}"))
+                    return self._set(job, "Failed")
+                data, _ = self.world.get_object(m_bucket, f["key"])
+                files.append(gzip.decompress(data).decode("utf-8"))
+        else:
+            job.failure_reasons.append(("UnsupportedManifest", f"the sandbox does not read {spec_format}"))
             return self._set(job, "Failed")
-        rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
         tasks = []
-        for row in rows:
-            if not row:
-                continue
-            values = dict(zip(fields or ["Bucket", "Key"], row))
-            tasks.append((values.get("Bucket", ""), values.get("Key", ""), values.get("VersionId", "")))
+        for text in files:
+            for row in csv.reader(io.StringIO(text)):
+                if not row:
+                    continue
+                values = dict(zip(fields, row))
+                tasks.append((values.get("Bucket", ""), values.get("Key", ""), values.get("VersionId", "")))
         job.total = len(tasks)
         self._set(job, "Active")
         job.active_since = time.time()

@@ -13,7 +13,9 @@ port, in this process, and adds what moto lacks:
 - `lambda:invoke` delivered to the function host (registered through the control API), with the
   caller's account, so the host can refuse a function of another account;
 - S3 Batch Operations (batch.py);
-- a control API for tests (inject task failures, hold jobs, fake object sizes, list jobs).
+- S3 Inventory delivery and the ferry bucket's notification (inventory.py);
+- a control API for tests (inject task failures, hold jobs, fake object sizes, list jobs, steer
+  inventory delivery).
 
 Prints one JSON line when ready (endpoint, region, accounts, credentials, control URL), runs in a
 process group of its own, and exits after --lifetime seconds, on POST /stop, or when its
@@ -33,7 +35,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import batch, policy, template
+from . import batch, inventory, policy, template
 
 SOURCE = "111111111111"
 DESTINATION = "222222222222"
@@ -47,6 +49,8 @@ WRAPPED = [
     ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
     ("moto.s3.models", "FakeBucket"),
     ("moto.iam.access_control", "PermissionResult"),
+    ("moto.s3.responses", "S3Response"),
+    ("moto.stepfunctions.responses", "StepFunctionResponse"),
 ]
 
 
@@ -256,8 +260,10 @@ class Resolver:
         return v
 
 
-def bootstrap(world: World, tpl: dict) -> dict:
-    """Creates what both stacks create; returns the state machine ARN and the functions."""
+def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
+    """Creates what both stacks create; returns the state machine ARN and the functions. A
+    bucket's Lambda notifications are registered with the inventory delivery (moto would run
+    the function in Docker)."""
     functions: dict[str, dict] = {}
     state_machine_arn = ""
     for side in ("destination", "source"):
@@ -269,7 +275,13 @@ def bootstrap(world: World, tpl: dict) -> dict:
             p = r.get("Properties", {})
             t = r["Type"]
             if t == "AWS::S3::Bucket":
-                s3.create_bucket(Bucket=res.name_of(logical), CreateBucketConfiguration={"LocationConstraint": REGION})
+                name = res.name_of(logical)
+                s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+                for n in p.get("NotificationConfiguration", {}).get("LambdaConfigurations", []):
+                    rules = {r["Name"].lower(): r["Value"] for r in n.get("Filter", {}).get("S3Key", {}).get("Rules", [])}
+                    delivery.notifications.setdefault(name, []).append(
+                        (rules.get("prefix", ""), rules.get("suffix", ""), res.value(n["Function"]))
+                    )
             elif t == "AWS::IAM::ManagedPolicy":
                 iam.create_policy(PolicyName=res.name_of(logical), Path=p.get("Path", "/"), PolicyDocument=json.dumps(res.value(p["PolicyDocument"])))
             elif t == "AWS::IAM::Role":
@@ -301,6 +313,9 @@ def bootstrap(world: World, tpl: dict) -> dict:
 
 class Routing:
     function_host: str | None = None
+    # Seconds to hold back inventory-wait's .waitForTaskToken invocation (control API: POST
+    # /inventory {"delayWaiterSeconds": n}), so a report can land before its waiter exists.
+    delay_waiter_seconds: float = 0.0
     state_machine_role = f"arn:aws:iam::{DESTINATION}:role/ferry-state-machine-{REGION}"
 
 
@@ -329,10 +344,13 @@ def install_task_routing(world: World) -> None:
         if Routing.function_host is None:
             raise RuntimeError("no function host is registered (POST /function-host on the control API)")
         client = world.client("lambda", account, endpoint=Routing.function_host)
-        client.meta.events.register(
-            "before-sign.lambda.Invoke",
-            lambda request, **_: request.headers.__setitem__("X-Ferry-Caller-Account", account),
-        )
+        def before_sign(request: Any, **_: Any) -> None:
+            request.headers["X-Ferry-Caller-Account"] = account
+            body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+            if Routing.delay_waiter_seconds and "inventory-wait" in request.url and "taskToken" in body:
+                time.sleep(Routing.delay_waiter_seconds)
+
+        client.meta.events.register("before-sign.lambda.Invoke", before_sign)
         return client
 
     lambda_eval_utils.boto_client_for = boto_client_for
@@ -361,10 +379,49 @@ def install_bucket_policy_check() -> None:
     FakeBucket.get_permission = get_permission
 
 
+def install_delete_inventory() -> None:
+    """moto has no DeleteBucketInventoryConfiguration: its bucket DELETE handler takes
+    `DELETE /<bucket>?inventory&id=<id>` for DeleteBucket. The sandbox answers it as S3 does:
+    204 when the configuration existed, 404 NoSuchConfiguration when not."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_delete
+
+    def _bucket_response_delete(self: Any, bucket_name: str, querystring: dict) -> Any:
+        if "inventory" not in querystring:
+            return original(self, bucket_name, querystring)
+        config_id = querystring.get("id", [""])[0]
+        bucket = self.backend.get_bucket(bucket_name)
+        if bucket.inventory_configs.pop(config_id, None) is None:
+            body = (
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchConfiguration</Code>"
+                "<Message>The specified configuration does not exist.</Message></Error>"
+            )
+            return 404, {"Content-Type": "application/xml"}, body
+        return 204, {}, ""
+
+    S3Response._bucket_response_delete = _bucket_response_delete
+
+
+def install_send_task_failure_cause() -> None:
+    """moto's SendTaskFailure handler passes the error but drops the cause before its own
+    backend (which takes both); the sandbox passes both, as Step Functions records both."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+
 # ---- the control API ----
 
 
-def control_server(batch_: batch.Batch, controls: batch.Controls, stop: threading.Event) -> ThreadingHTTPServer:
+def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inventory.Inventory, stop: threading.Event) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
@@ -385,6 +442,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, stop: threadin
                     for j in batch_.jobs.values()
                 ]
                 return self._reply(200, jobs)
+            if self.path == "/inventory":
+                return self._reply(200, {"settings": delivery.settings, "events": delivery.events})
             self._reply(404, {"error": f"no {self.path}"})
 
         def do_POST(self) -> None:
@@ -402,6 +461,10 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, stop: threadin
                     controls.hold = bool(body.get("hold", True))
                 elif self.path == "/sizes":
                     controls.sizes[(body["bucket"], body["key"])] = int(body["size"])
+                elif self.path == "/inventory":
+                    Routing.delay_waiter_seconds = float(body.pop("delayWaiterSeconds", Routing.delay_waiter_seconds))
+                    with delivery.lock:
+                        delivery.settings.update(body)
                 elif self.path == "/stop":
                     stop.set()
                 else:
@@ -453,9 +516,13 @@ def main() -> int:
     world_ref["world"] = world
     install_task_routing(world)
     install_bucket_policy_check()
-    stacks = bootstrap(world, tpl)
+    install_delete_inventory()
+    install_send_task_failure_cause()
+    delivery = inventory.Inventory(world, SOURCE, lambda: Routing.function_host)
+    stacks = bootstrap(world, tpl, delivery)
+    delivery.start()
     stop = threading.Event()
-    control = control_server(batch_, controls, stop)
+    control = control_server(batch_, controls, delivery, stop)
     print(json.dumps({
         "endpoint": endpoint,
         "region": REGION,

@@ -91,6 +91,9 @@ def _principal_matches(principal: Any, caller_arn: str, caller_account: str) -> 
         return True
     if not isinstance(principal, dict):
         return False
+    # An AWS service (s3.amazonaws.com delivering inventory) is its own caller.
+    if caller_arn in as_list(principal.get("Service")):
+        return True
     for p in as_list(principal.get("AWS")):
         if p == "*" or p == caller_arn:
             return True
@@ -125,6 +128,19 @@ def decide(policies: list, action: str, resource: str, context: dict, principal:
             if stmt.get("Effect") == "Allow":
                 allowed = True
     return "Allow" if allowed else "None"
+
+
+def service_allowed(bucket_policy: str | None, service: str, action: str, resource: str, context: dict) -> tuple[bool, str]:
+    """Whether a bucket policy lets an AWS service principal do `action` (services have no
+    identity policy: the bucket policy alone decides)."""
+    context = {"aws:CurrentTime": now_iso(), "aws:SecureTransport": "true", **context}
+    try:
+        decision = decide([bucket_policy] if bucket_policy else [], action, resource, context, (service, ""))
+    except UnsupportedCondition as e:
+        return False, f"the sandbox cannot evaluate {e}, so it denies"
+    if decision == "Allow":
+        return True, ""
+    return False, f"the bucket policy does not let {service} {action} {resource} with {context}"
 
 
 def now_iso() -> str:

@@ -217,6 +217,9 @@ async fn invoke(f: &Hosted, payload: &[u8]) -> Result<Vec<u8>, (String, String)>
         "ferry-job-submit" => call!(ferry_job_submit::handle, f, payload),
         "ferry-job-track" => call!(ferry_job_track::handle, f, payload),
         "ferry-job-report" => call!(ferry_job_report::handle, f, payload),
+        "ferry-source-inventory" => call!(ferry_source_inventory::handle, f, payload),
+        "ferry-inventory-wait" => call!(ferry_inventory_wait::handle, f, payload),
+        "ferry-inventory-delivered" => call!(ferry_inventory_delivered::handle, f, payload),
         other => Err((
             ErrorName::NotFound.to_string(),
             format!("the function host has no handler for {other}: add it to local/src/host.rs"),

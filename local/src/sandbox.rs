@@ -147,9 +147,15 @@ impl Sandbox {
         http_json(&self.info.control, "POST", path, Some(body)).await
     }
 
+    /// `GET <control><path>`: `/jobs` (the Batch Operations jobs), `/inventory` (delivery
+    /// settings and events).
+    pub async fn get(&self, path: &str) -> Result<serde_json::Value, SandboxError> {
+        http_json(&self.info.control, "GET", path, None).await
+    }
+
     /// The jobs the sandbox's Batch Operations know of.
     pub async fn jobs(&self) -> Result<serde_json::Value, SandboxError> {
-        http_json(&self.info.control, "GET", "/jobs", None).await
+        self.get("/jobs").await
     }
 }
 

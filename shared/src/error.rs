@@ -199,6 +199,7 @@ pub fn classify_aws_code(code: Option<&str>) -> ErrorName {
             | "NoSuchEntity"
             | "NoSuchJob"
             | "NoSuchConfiguration"
+            | "NoSuchInventoryConfig"
             | "NoSuchBucketPolicy"
             | "StateMachineDoesNotExist"
             | "ExecutionDoesNotExist",

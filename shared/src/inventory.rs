@@ -284,8 +284,19 @@ impl Delivery {
     }
 }
 
+/// Whether `manifest.checksum`'s content is the MD5 of `manifest.json` (S3 writes it as 32 hex
+/// digits; white space around them is ignored).
+pub fn checksum_matches(manifest_json: &[u8], checksum: &[u8]) -> bool {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(manifest_json);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    String::from_utf8_lossy(checksum)
+        .trim()
+        .eq_ignore_ascii_case(&hex)
+}
+
 /// `YYYY-MM-DDTHH-MMZ`
-fn is_dated(s: &str) -> bool {
+pub fn is_dated(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 17
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -579,6 +590,18 @@ mod tests {
         ] {
             assert_eq!(Delivery::from_checksum_key(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn the_checksum_is_the_md5_of_the_manifest() {
+        let json = include_bytes!("../fixtures/inventory-manifest.json");
+        // `md5sum shared/fixtures/inventory-manifest.json`, as S3 writes it into manifest.checksum.
+        let md5sum = "2cc8743ec11769cfd49b392aa828d088";
+        assert!(checksum_matches(json, md5sum.as_bytes()));
+        assert!(checksum_matches(json, format!("{md5sum}\n").as_bytes()));
+        assert!(checksum_matches(json, md5sum.to_uppercase().as_bytes()));
+        assert!(!checksum_matches(json, b"c2b6c1d2f9b2fa4e2e4b4e4dfd2b9e7a"));
+        assert!(!checksum_matches(b"{}", md5sum.as_bytes()));
     }
 
     #[test]

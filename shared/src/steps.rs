@@ -35,6 +35,74 @@ pub struct RunPlan {
     /// When this run's grants expire; moved forward when they are renewed.
     pub expires_at: Epoch,
     pub ferry_bucket: String,
+    /// Flow A: the delivered inventory report the job reads, once the wait has found it.
+    #[serde(default)]
+    pub inventory_manifest: Option<InventoryManifestRef>,
+}
+
+/// A delivered inventory report: its `manifest.json` in the ferry bucket, and that object's
+/// ETag (CreateJob needs it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryManifestRef {
+    pub key: String,
+    pub etag: String,
+    /// `creationTimestamp` of the manifest, milliseconds since the epoch.
+    pub created_at_millis: u64,
+}
+
+/// What `source-inventory` is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InventoryAction {
+    /// Create this copy's inventory configuration, or update it when its settings differ.
+    Put,
+    /// Remove it (when the request's `cleanup.removeInventory` says so).
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryInput {
+    pub action: InventoryAction,
+    pub plan: RunPlan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryOutput {
+    pub config_id: String,
+    /// Whether the source bucket's configuration changed.
+    pub changed: bool,
+}
+
+/// `inventory-wait`'s input: with a task token (`.waitForTaskToken`) the waiter is recorded
+/// first; without one (after a timeout) it only looks again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitInput {
+    pub plan: RunPlan,
+    #[serde(default)]
+    pub task_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitOutput {
+    /// The report, when one delivered after the execution started is there (always present,
+    /// null when none, for the state machine's JSONPath).
+    #[serde(default)]
+    pub found: Option<InventoryManifestRef>,
+}
+
+/// A waiting execution, recorded under `control/waiters/<config-id>/<execution>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiter {
+    pub task_token: String,
+    pub execution: String,
+    /// Reports created before this (seconds since the epoch) are not this run's.
+    pub started_at: Epoch,
 }
 
 /// What is stored under `control/<copyId>/plan.json`: immutable once written.
@@ -76,6 +144,7 @@ impl RunPlan {
             run,
             started_at,
             ferry_bucket: ctx.ferry_bucket.clone(),
+            inventory_manifest: None,
         })
     }
 

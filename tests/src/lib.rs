@@ -167,6 +167,37 @@ impl World {
         })
     }
 
+    /// Flow A's request (an inventory report delivered to the ferry bucket), sandbox timings.
+    pub fn inventory_request(
+        &self,
+        copy_id: &str,
+        check_seconds: u64,
+        deadline_seconds: u64,
+    ) -> Value {
+        json!({
+            "copyId": copy_id,
+            "region": self.sandbox.info.region,
+            "source": { "accountId": self.sandbox.info.source_account(), "bucket": SOURCE_BUCKET, "prefix": "2026/" },
+            "destination": { "accountId": self.sandbox.info.destination_account(), "bucket": DESTINATION_BUCKET },
+            "manifest": { "kind": "inventory" },
+            "timing": { "pollSeconds": 1, "grantLifetimeSeconds": 3600,
+                        "inventoryCheckSeconds": check_seconds, "inventoryDeadlineSeconds": deadline_seconds }
+        })
+    }
+
+    /// Whether the source bucket has an inventory configuration with this id. (Configurations
+    /// are looked up by id: moto's ListBucketInventoryConfigurations answers with an XML root
+    /// the SDK rejects.)
+    pub async fn has_inventory(&self, id: &str) -> bool {
+        self.source_s3
+            .get_bucket_inventory_configuration()
+            .bucket(SOURCE_BUCKET)
+            .id(id)
+            .send()
+            .await
+            .is_ok()
+    }
+
     /// Starts an execution and waits for its end; returns its status, output and error.
     pub async fn run(&self, name: &str, input: &Value) -> Execution {
         let arn = self

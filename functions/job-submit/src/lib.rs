@@ -34,17 +34,40 @@ pub async fn handle(
     let names = plan.names();
     let manifest = match (&input.retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {
-            let (etag, version_id) = head(clients, &config.ferry_bucket, &retry.key, &config.account_id, false).await?;
+            let (etag, version_id) = head(
+                clients,
+                &config.ferry_bucket,
+                &retry.key,
+                &config.account_id,
+                false,
+            )
+            .await?;
             ManifestLocation {
-                kind: ManifestKind::Csv { with_versions: retry.with_versions },
+                kind: ManifestKind::Csv {
+                    with_versions: retry.with_versions,
+                },
                 object_arn: names.s3_arn(&config.ferry_bucket, Some(&retry.key)),
                 etag,
                 version_id,
             }
         }
-        (None, Manifest::Csv { account_id, bucket, key }) => {
+        (
+            None,
+            Manifest::Csv {
+                account_id,
+                bucket,
+                key,
+            },
+        ) => {
             let (etag, version_id) = head(clients, bucket, key, account_id, true).await?;
-            let with_versions = first_rows(clients, bucket, key, account_id, &plan.request.source.bucket).await?;
+            let with_versions = first_rows(
+                clients,
+                bucket,
+                key,
+                account_id,
+                &plan.request.source.bucket,
+            )
+            .await?;
             ManifestLocation {
                 kind: ManifestKind::Csv { with_versions },
                 object_arn: names.s3_arn(bucket, Some(key)),
@@ -53,10 +76,18 @@ pub async fn handle(
             }
         }
         (None, Manifest::Inventory {}) => {
-            return Err(StepError::new(
-                ErrorName::InvalidRequest,
-                "flow A (inventory) jobs are submitted with the delivered inventory manifest, which this version does not wait for yet",
-            ))
+            let report = plan.inventory_manifest.as_ref().ok_or_else(|| {
+                StepError::new(
+                    ErrorName::NotFound,
+                    "flow A: no inventory report has been found for this run yet",
+                )
+            })?;
+            ManifestLocation {
+                kind: ManifestKind::Inventory,
+                object_arn: names.s3_arn(&config.ferry_bucket, Some(&report.key)),
+                etag: report.etag.clone(),
+                version_id: None,
+            }
         }
     };
     let request = CreateJobRequest::for_copy(&plan.request, &names, &manifest, input.attempt);

@@ -1,0 +1,118 @@
+//! `inventory-delivered` (destination account, flow A): S3 notifies it when a
+//! `manifest.checksum` lands in the ferry bucket (keys arrive URL-encoded). It reads the
+//! `manifest.json` beside it, checks it against the checksum, and completes every waiter of that
+//! inventory configuration whose run started before the report was created: SendTaskSuccess with
+//! the manifest's key and ETag, or, when the checksum does not match, SendTaskFailure with
+//! `InventoryChecksumMismatch`. S3 delivers events at least once: a duplicate finds no waiter
+//! left (or a used token) and is logged and ignored, as is a report nobody waits for.
+
+use aws_lambda_events::s3::S3Event;
+use ferry_core::error::from_sdk;
+use ferry_core::inventory::Delivery;
+use ferry_core::manifest::decode_key;
+use ferry_core::names::CONTROL_PREFIX;
+use ferry_core::steps::Waiter;
+use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use ferry_inventory_wait::{complete, delete, read_delivery};
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use tracing::info;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredOutput {
+    /// Waiting tasks completed (successfully or not).
+    pub completed: u32,
+    /// Records that were not a ferry inventory delivery, or that nobody waited for.
+    pub ignored: u32,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn handle(
+    clients: &Clients,
+    config: &StackConfig,
+    event: LambdaEvent<S3Event>,
+) -> Result<DeliveredOutput, StepError> {
+    let mut out = DeliveredOutput::default();
+    for record in event.payload.records {
+        let bucket = record.s3.bucket.name.unwrap_or_default();
+        let raw = record.s3.object.key.unwrap_or_default();
+        let key = decode_key(&raw)
+            .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
+        let Some(delivery) =
+            Delivery::from_checksum_key(&key).filter(|_| bucket == config.ferry_bucket)
+        else {
+            info!(bucket = %bucket, key = %key, "not a ferry inventory delivery; ignored");
+            out.ignored += 1;
+            continue;
+        };
+        let Some(outcome) = read_delivery(&clients.s3, &bucket, &delivery).await? else {
+            info!(key = %key, "manifest.checksum is gone; ignored");
+            out.ignored += 1;
+            continue;
+        };
+        let waiters = waiters(clients, &bucket, &delivery.config_id).await?;
+        if waiters.is_empty() {
+            info!(config_id = %delivery.config_id, "an inventory report nobody waits for (or a duplicate event); ignored");
+            out.ignored += 1;
+        }
+        for (waiter_key, waiter) in waiters {
+            match &outcome {
+                Ok(report) if report.created_at_millis < waiter.started_at.max(0) as u64 * 1000 => {
+                    info!(execution = %waiter.execution, "the report is older than this run; it waits for the next");
+                    continue;
+                }
+                Ok(report) => complete(&clients.sfn, &waiter.task_token, Ok(report)).await?,
+                Err(cause) => complete(&clients.sfn, &waiter.task_token, Err(cause)).await?,
+            }
+            delete(&clients.s3, &bucket, &waiter_key).await?;
+            info!(execution = %waiter.execution, ok = outcome.is_ok(), "completed an inventory waiter");
+            out.completed += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The waiters recorded for an inventory configuration.
+async fn waiters(
+    clients: &Clients,
+    bucket: &str,
+    config_id: &str,
+) -> Result<Vec<(String, Waiter)>, StepError> {
+    let prefix = format!("{CONTROL_PREFIX}/waiters/{config_id}/");
+    let listed = clients
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&prefix)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
+    let mut out = Vec::new();
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        let body = clients
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("GetObject {key}")))?
+            .body
+            .collect()
+            .await
+            .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {key}: {e}")))?
+            .into_bytes();
+        let waiter: Waiter = serde_json::from_slice(&body).map_err(|e| {
+            StepError::new(
+                ErrorName::InvalidRequest,
+                format!("{key} is not a waiter record: {e}"),
+            )
+        })?;
+        out.push((key.to_string(), waiter));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

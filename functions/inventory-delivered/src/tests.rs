@@ -1,0 +1,149 @@
+use super::*;
+use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput;
+use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
+use aws_smithy_mocks::{mock, Rule};
+use ferry_core::clients::{fake_s3, FakeObjects};
+use std::sync::{Arc, Mutex};
+
+const FERRY: &str = "ferry-222222222222-eu-west-1";
+/// The dated folder of the S3 event fixture's key.
+const DATED: &str = "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/";
+
+fn config() -> StackConfig {
+    StackConfig {
+        account_id: "222222222222".into(),
+        region: "eu-west-1".into(),
+        ferry_bucket: FERRY.into(),
+        source_account_ids: vec!["111111111111".into()],
+        boundary_arn: String::new(),
+    }
+}
+
+fn event() -> S3Event {
+    serde_json::from_str(include_str!(
+        "../../../shared/fixtures/s3-event-manifest-checksum.json"
+    ))
+    .unwrap()
+}
+
+fn seed(store: &FakeObjects, checksum: &[u8], started_at: i64) {
+    let mut s = store.lock().unwrap();
+    s.insert(
+        (FERRY.into(), format!("{DATED}manifest.json")),
+        include_bytes!("../../../shared/fixtures/inventory-manifest-fresh.json").to_vec(),
+    );
+    s.insert(
+        (FERRY.into(), format!("{DATED}manifest.checksum")),
+        checksum.to_vec(),
+    );
+    let waiter = Waiter {
+        task_token: "token-1".into(),
+        execution: "photos-2026-1".into(),
+        started_at,
+    };
+    s.insert(
+        (
+            FERRY.into(),
+            "control/waiters/ferry-photos-2026/photos-2026-1.json".into(),
+        ),
+        serde_json::to_vec(&waiter).unwrap(),
+    );
+}
+
+struct Calls {
+    success: Arc<Mutex<Vec<String>>>,
+    failure: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn deliver(store: &FakeObjects, event: S3Event) -> (DeliveredOutput, Calls) {
+    let calls = Calls {
+        success: Default::default(),
+        failure: Default::default(),
+    };
+    let (s, f) = (calls.success.clone(), calls.failure.clone());
+    let ok = mock!(aws_sdk_sfn::Client::send_task_success).then_compute_output(move |r| {
+        s.lock().unwrap().push(r.output().unwrap().to_string());
+        SendTaskSuccessOutput::builder().build()
+    });
+    let fail = mock!(aws_sdk_sfn::Client::send_task_failure).then_compute_output(move |r| {
+        f.lock().unwrap().push((
+            r.error().unwrap().to_string(),
+            r.cause().unwrap().to_string(),
+        ));
+        SendTaskFailureOutput::builder().build()
+    });
+    let s3 = fake_s3(store);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let clients = Clients::mocked(&s3, &[], &[], &[&ok, &fail]);
+    let out = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(event, Default::default()),
+    )
+    .await
+    .unwrap();
+    (out, calls)
+}
+
+const GOOD: &[u8] = include_bytes!("../../../shared/fixtures/inventory-manifest-fresh.checksum");
+
+#[tokio::test]
+async fn the_event_completes_the_waiter_with_the_manifest_and_a_duplicate_is_ignored() {
+    let store: FakeObjects = Default::default();
+    seed(&store, GOOD, 1_795_873_550);
+    let (out, calls) = deliver(&store, event()).await;
+    assert_eq!(
+        out,
+        DeliveredOutput {
+            completed: 1,
+            ignored: 0
+        }
+    );
+    let sent: Value = serde_json::from_str(&calls.success.lock().unwrap()[0]).unwrap();
+    assert_eq!(sent["key"], format!("{DATED}manifest.json"));
+    assert_eq!(sent["createdAtMillis"], 1_795_873_600_000u64);
+    let (again, calls) = deliver(&store, event()).await;
+    assert_eq!(
+        again,
+        DeliveredOutput {
+            completed: 0,
+            ignored: 1
+        }
+    );
+    assert!(calls.success.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_checksum_mismatch_fails_the_waiting_task_with_a_clear_cause() {
+    let store: FakeObjects = Default::default();
+    seed(&store, b"00000000000000000000000000000000", 1_795_873_550);
+    let (out, calls) = deliver(&store, event()).await;
+    assert_eq!(out.completed, 1);
+    let (error, cause) = calls.failure.lock().unwrap()[0].clone();
+    assert_eq!(error, "InventoryChecksumMismatch");
+    assert!(
+        cause.contains("does not match its manifest.checksum"),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn a_report_older_than_the_run_or_an_unrelated_key_completes_nothing() {
+    let store: FakeObjects = Default::default();
+    seed(&store, GOOD, 1_795_873_700);
+    let (out, calls) = deliver(&store, event()).await;
+    assert_eq!(out.completed, 0);
+    assert!(calls.success.lock().unwrap().is_empty());
+    let mut other = event();
+    other.records[0].s3.object.key = Some("reports/photos-2026/run-1/job-x/manifest.json".into());
+    let (out, _) = deliver(&store, other).await;
+    assert_eq!(
+        out,
+        DeliveredOutput {
+            completed: 0,
+            ignored: 1
+        }
+    );
+}
+
+use serde_json::Value;

@@ -1,0 +1,301 @@
+//! Flow A (an S3 Inventory report delivered to the destination account) end to end, through the
+//! template's state machine in the two-account sandbox, which delivers inventory reports and the
+//! ferry bucket's S3 events as S3 does.
+
+use aws_sdk_s3::types::{
+    InventoryConfiguration, InventoryDestination, InventoryFormat, InventoryFrequency,
+    InventoryIncludedObjectVersions, InventoryS3BucketDestination, InventorySchedule,
+};
+use aws_sdk_sfn::types::ExecutionStatus;
+use ferry_core::policy::normalize;
+use ferry_tests::*;
+use serde_json::{json, Value};
+
+/// Someone else's inventory configuration on the source bucket, which ferry must not touch.
+async fn foreign_inventory(world: &World) {
+    let c = InventoryConfiguration::builder()
+        .id("analytics-weekly")
+        .is_enabled(true)
+        .destination(
+            InventoryDestination::builder()
+                .s3_bucket_destination(
+                    InventoryS3BucketDestination::builder()
+                        .bucket("arn:aws:s3:::src-manifests")
+                        .format(InventoryFormat::Csv)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .included_object_versions(InventoryIncludedObjectVersions::All)
+        .schedule(
+            InventorySchedule::builder()
+                .frequency(InventoryFrequency::Weekly)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    world
+        .source_s3
+        .put_bucket_inventory_configuration()
+        .bucket(SOURCE_BUCKET)
+        .id("analytics-weekly")
+        .inventory_configuration(c)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn assert_nothing_left(world: &World) {
+    let src = world
+        .bucket_policy(&world.source_s3, SOURCE_BUCKET)
+        .await
+        .unwrap();
+    assert_eq!(
+        normalize(&src),
+        normalize(&serde_json::from_str::<Value>(FOREIGN_SOURCE_POLICY).unwrap())
+    );
+    assert!(
+        world.ferry_roles().await.is_empty(),
+        "no role under /ferry/ is left"
+    );
+    assert!(
+        !world.has_inventory("ferry-photos-2026").await,
+        "ferry's inventory configuration is removed"
+    );
+}
+
+async fn jobs(world: &World) -> usize {
+    world
+        .sandbox
+        .jobs()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_a_copies_everything_and_leaves_no_grant_or_inventory_configuration() {
+    let world = World::start().await;
+    world.seed().await;
+    foreign_inventory(&world).await;
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 60, 600),
+        )
+        .await;
+    assert_eq!(
+        run.status,
+        ExecutionStatus::Succeeded,
+        "{run:?}; sandbox log {}",
+        world.sandbox.log.display()
+    );
+    assert_eq!(run.output.unwrap()["copied"], samples().len() as u64);
+    world.assert_copied(&samples()).await;
+    assert_nothing_left(&world).await;
+    let foreign = world
+        .source_s3
+        .get_bucket_inventory_configuration()
+        .bucket(SOURCE_BUCKET)
+        .id("analytics-weekly")
+        .send()
+        .await
+        .unwrap();
+    let foreign = foreign.inventory_configuration().unwrap();
+    assert_eq!(
+        foreign.schedule().unwrap().frequency(),
+        &InventoryFrequency::Weekly
+    );
+    assert_eq!(
+        foreign
+            .destination()
+            .unwrap()
+            .s3_bucket_destination()
+            .unwrap()
+            .bucket(),
+        "arn:aws:s3:::src-manifests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_s3_event_is_harmless() {
+    let world = World::start().await;
+    world.seed().await;
+    world
+        .sandbox
+        .control("/inventory", json!({"duplicate": true}))
+        .await
+        .unwrap();
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 60, 600),
+        )
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(jobs(&world).await, 1);
+    world.assert_copied(&samples()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_whose_event_never_comes_is_found_by_looking_again() {
+    let world = World::start().await;
+    world.seed().await;
+    world
+        .sandbox
+        .control("/inventory", json!({"notify": false}))
+        .await
+        .unwrap();
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 3, 600),
+        )
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    assert_nothing_left(&world).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
+    let world = World::start().await;
+    world.seed().await;
+    foreign_inventory(&world).await;
+    world
+        .sandbox
+        .control("/inventory", json!({"deliver": false}))
+        .await
+        .unwrap();
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 1, 4),
+        )
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("InventoryNeverArrived"),
+        "{run:?}"
+    );
+    assert!(run
+        .cause
+        .unwrap()
+        .contains("configuration ferry-photos-2026"));
+    assert_eq!(jobs(&world).await, 0);
+    assert_nothing_left(&world).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_report_fails_with_inventory_checksum_mismatch() {
+    let world = World::start().await;
+    world.seed().await;
+    world
+        .sandbox
+        .control("/inventory", json!({"corruptChecksum": true}))
+        .await
+        .unwrap();
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 60, 600),
+        )
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("InventoryChecksumMismatch"),
+        "{run:?}"
+    );
+    assert!(
+        run.cause
+            .as_deref()
+            .unwrap_or_default()
+            .contains("does not match its manifest.checksum"),
+        "{run:?}"
+    );
+    assert_eq!(jobs(&world).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_lands_before_the_waiter_is_recorded_is_still_picked_up() {
+    let world = World::start().await;
+    world.seed().await;
+    // The report and its S3 event arrive while the wait's invocation is held back: the event
+    // finds no waiter, and only the wait's own first look can find the report.
+    world
+        .sandbox
+        .control(
+            "/inventory",
+            json!({"delaySeconds": 0, "delayWaiterSeconds": 3}),
+        )
+        .await
+        .unwrap();
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 60, 600),
+        )
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    let events = world.sandbox.get("/inventory").await.unwrap()["events"].clone();
+    let responses: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.get("response"))
+        .collect();
+    assert_eq!(responses.len(), 1, "{events}");
+    assert_eq!(
+        responses[0]["completed"], 0,
+        "the event came before the waiter: {events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_older_than_the_execution_is_not_used() {
+    let world = World::start().await;
+    world.seed().await;
+    world
+        .sandbox
+        .control("/inventory", json!({"delaySeconds": 0}))
+        .await
+        .unwrap();
+    let mut request = world.inventory_request("photos-2026", 1, 6);
+    request["cleanup"] = json!({"removeInventory": false});
+    let first = world.run("photos-2026-1", &request).await;
+    assert_eq!(first.status, ExecutionStatus::Succeeded, "{first:?}");
+    // The configuration stays, its one report is older than the second run: S3 would deliver
+    // the next one a day later, and the second run must not copy from the old list.
+    let second = world.run("photos-2026-2", &request).await;
+    assert_eq!(
+        second.error.as_deref(),
+        Some("InventoryNeverArrived"),
+        "{second:?}"
+    );
+    assert_eq!(jobs(&world).await, 1, "no job on the old report");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() {
+    let world = World::start().await;
+    world.seed().await;
+    let mut request = world.inventory_request("photos-2026", 60, 600);
+    request["source"]["accountId"] = "333333333333".into();
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.error.as_deref(), Some("InvalidRequest"), "{run:?}");
+    assert!(run.cause.unwrap().contains(
+        "source.accountId: 333333333333 is not in the destination stack's SourceAccountIds parameter (111111111111)"
+    ));
+    assert!(
+        !world.has_inventory("ferry-photos-2026").await,
+        "nothing was configured"
+    );
+    assert_eq!(jobs(&world).await, 0);
+}
