@@ -41,6 +41,36 @@ impl Clients {
     }
 }
 
+/// An object's bytes and ETag (without quotes), or `None` when the key does not exist: the one
+/// S3 read most handlers repeat. `what` names the object in errors.
+pub async fn get_object_bytes(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, String)>, crate::StepError> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let etag = out
+                .e_tag()
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_string();
+            let bytes = out.body.collect().await.map_err(|e| {
+                crate::StepError::new(
+                    crate::ErrorName::Retryable,
+                    format!("reading s3://{bucket}/{key}: {e}"),
+                )
+            })?;
+            Ok(Some((bytes.into_bytes().to_vec(), etag)))
+        }
+        Err(e) if crate::error::sdk_code(&e) == Some("NoSuchKey") => Ok(None),
+        Err(e) => Err(crate::error::from_sdk(
+            e,
+            &format!("GetObject s3://{bucket}/{key}"),
+        )),
+    }
+}
+
 #[cfg(feature = "test-util")]
 impl Clients {
     /// Clients whose calls are answered by aws-smithy-mocks rules (any matching rule answers;

@@ -19,5 +19,7 @@ pub mod report;
 pub mod request;
 pub mod stack;
 pub mod steps;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use error::{ErrorName, StepError};

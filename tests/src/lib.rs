@@ -289,6 +289,37 @@ impl World {
             .collect()
     }
 
+    /// Nothing ferry added is left: the source and manifest bucket policies hold only their
+    /// foreign statements (a single `Statement` object may come back as a one-element array,
+    /// which AWS reads the same), no role under `/ferry/`, no ferry inventory configuration.
+    pub async fn assert_no_leftovers(&self) {
+        let normalized = |v: &Value| ferry_core::policy::normalize(v);
+        let src = self
+            .bucket_policy(&self.source_s3, SOURCE_BUCKET)
+            .await
+            .unwrap();
+        assert_eq!(
+            normalized(&src),
+            normalized(&serde_json::from_str(FOREIGN_SOURCE_POLICY).unwrap())
+        );
+        let man = self
+            .bucket_policy(&self.source_s3, MANIFEST_BUCKET)
+            .await
+            .unwrap();
+        assert_eq!(
+            normalized(&man),
+            normalized(&serde_json::from_str(FOREIGN_MANIFEST_POLICY).unwrap())
+        );
+        assert!(
+            self.ferry_roles().await.is_empty(),
+            "no role under /ferry/ is left"
+        );
+        assert!(
+            !self.has_inventory("ferry-photos-2026").await,
+            "ferry's inventory configuration is removed"
+        );
+    }
+
     /// Every destination object equals its source: bytes, metadata, tags.
     pub async fn assert_copied(&self, samples: &[Sample]) {
         for s in samples {

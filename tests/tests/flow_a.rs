@@ -7,7 +7,6 @@ use aws_sdk_s3::types::{
     InventoryIncludedObjectVersions, InventoryS3BucketDestination, InventorySchedule,
 };
 use aws_sdk_sfn::types::ExecutionStatus;
-use ferry_core::policy::normalize;
 use ferry_tests::*;
 use serde_json::{json, Value};
 
@@ -47,25 +46,6 @@ async fn foreign_inventory(world: &World) {
         .unwrap();
 }
 
-async fn assert_nothing_left(world: &World) {
-    let src = world
-        .bucket_policy(&world.source_s3, SOURCE_BUCKET)
-        .await
-        .unwrap();
-    assert_eq!(
-        normalize(&src),
-        normalize(&serde_json::from_str::<Value>(FOREIGN_SOURCE_POLICY).unwrap())
-    );
-    assert!(
-        world.ferry_roles().await.is_empty(),
-        "no role under /ferry/ is left"
-    );
-    assert!(
-        !world.has_inventory("ferry-photos-2026").await,
-        "ferry's inventory configuration is removed"
-    );
-}
-
 async fn jobs(world: &World) -> usize {
     world
         .sandbox
@@ -96,7 +76,7 @@ async fn flow_a_copies_everything_and_leaves_no_grant_or_inventory_configuration
     );
     assert_eq!(run.output.unwrap()["copied"], samples().len() as u64);
     world.assert_copied(&samples()).await;
-    assert_nothing_left(&world).await;
+    world.assert_no_leftovers().await;
     let foreign = world
         .source_s3
         .get_bucket_inventory_configuration()
@@ -158,7 +138,7 @@ async fn a_report_whose_event_never_comes_is_found_by_looking_again() {
         .await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     world.assert_copied(&samples()).await;
-    assert_nothing_left(&world).await;
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +168,7 @@ async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
         .unwrap()
         .contains("configuration ferry-photos-2026"));
     assert_eq!(jobs(&world).await, 0);
-    assert_nothing_left(&world).await;
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

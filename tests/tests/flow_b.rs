@@ -2,7 +2,6 @@
 //! machine in the two-account sandbox.
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use ferry_core::policy::normalize;
 use ferry_tests::*;
 use serde_json::Value;
 
@@ -24,25 +23,7 @@ async fn flow_b_copies_every_object_and_leaves_nothing_behind() {
     assert_eq!(output["failed"], 0);
     world.assert_copied(&samples()).await;
 
-    // Foreign statements are unchanged, ferry's are gone, and so is its role. (A single
-    // `Statement` object comes back as a one-element array, which AWS reads the same.)
-    let src = world
-        .bucket_policy(&world.source_s3, SOURCE_BUCKET)
-        .await
-        .unwrap();
-    assert_eq!(
-        normalize(&src),
-        normalize(&serde_json::from_str::<Value>(FOREIGN_SOURCE_POLICY).unwrap())
-    );
-    let man = world
-        .bucket_policy(&world.source_s3, MANIFEST_BUCKET)
-        .await
-        .unwrap();
-    assert_eq!(
-        man,
-        serde_json::from_str::<Value>(FOREIGN_MANIFEST_POLICY).unwrap()
-    );
-    assert!(world.ferry_roles().await.is_empty());
+    world.assert_no_leftovers().await;
 }
 
 async fn tokens(world: &World) -> Vec<String> {
@@ -57,29 +38,6 @@ async fn tokens(world: &World) -> Vec<String> {
     t
 }
 
-async fn assert_nothing_left(world: &World) {
-    let src = world
-        .bucket_policy(&world.source_s3, SOURCE_BUCKET)
-        .await
-        .unwrap();
-    assert_eq!(
-        normalize(&src),
-        normalize(&serde_json::from_str::<Value>(FOREIGN_SOURCE_POLICY).unwrap())
-    );
-    let man = world
-        .bucket_policy(&world.source_s3, MANIFEST_BUCKET)
-        .await
-        .unwrap();
-    assert_eq!(
-        man,
-        serde_json::from_str::<Value>(FOREIGN_MANIFEST_POLICY).unwrap()
-    );
-    assert!(
-        world.ferry_roles().await.is_empty(),
-        "no role under /ferry/ is left"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_statements() {
     let world = World::start().await;
@@ -88,7 +46,7 @@ async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_sta
     for n in 1..=2 {
         let run = world.run(&format!("photos-2026-{n}"), &request).await;
         assert_eq!(run.status, ExecutionStatus::Succeeded, "run {n}: {run:?}");
-        assert_nothing_left(&world).await;
+        world.assert_no_leftovers().await;
     }
     assert_eq!(
         tokens(&world).await,
@@ -135,7 +93,7 @@ async fn transient_failures_are_retried_and_the_copy_completes() {
         ["ferry-photos-2026-1-0", "ferry-photos-2026-1-1"]
     );
     world.assert_copied(&samples()).await;
-    assert_nothing_left(&world).await;
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +124,7 @@ async fn permanent_failures_end_incomplete_naming_keys_and_codes_with_grants_rev
         .filter(|s| !s.key.starts_with("2026/notes/"))
         .collect();
     world.assert_copied(&copied).await;
-    assert_nothing_left(&world).await;
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

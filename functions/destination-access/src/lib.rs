@@ -8,12 +8,13 @@
 
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3control::types::RequestedJobStatus;
+use ferry_core::clients::{get_object_bytes, Clients};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::job::JobState;
 use ferry_core::names::ROLE_PATH;
 use ferry_core::policy::PolicyKind;
 use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, JobRecord, RunPlan};
-use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
@@ -148,19 +149,11 @@ async fn job_records(
             else {
                 continue;
             };
-            let body = clients
-                .s3
-                .get_object()
-                .bucket(&config.ferry_bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, &format!("GetObject {key}")))?
-                .body
-                .collect()
-                .await
-                .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {key}: {e}")))?
-                .into_bytes();
+            // A record deleted meanwhile (its run was cleaned up) has no job to stop.
+            let Some((body, _)) = get_object_bytes(&clients.s3, &config.ferry_bucket, key).await?
+            else {
+                continue;
+            };
             let record: JobRecord = serde_json::from_slice(&body).map_err(|e| {
                 StepError::new(
                     ErrorName::InvalidRequest,

@@ -16,34 +16,16 @@ use aws_sdk_s3control::types::{JobDescriptor, JobStatus};
 use aws_smithy_mocks::{mock, Rule};
 use ferry_core::job::{ManifestKind, ManifestLocation};
 use ferry_core::names::Attempt;
-use ferry_core::steps::PlanInput;
 use std::sync::{Arc, Mutex};
 
-const BOUNDARY: &str = "arn:aws:iam::222222222222:policy/ferry-boundary";
+const BOUNDARY: &str = ferry_core::testing::BOUNDARY_ARN;
 
 fn config() -> StackConfig {
-    StackConfig {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-        source_account_ids: vec!["111111111111".into()],
-        boundary_arn: BOUNDARY.into(),
-    }
+    ferry_core::testing::destination_stack()
 }
 
 fn plan() -> RunPlan {
-    RunPlan::from_input(
-        &PlanInput {
-            request: serde_json::from_str(include_str!(
-                "../../../shared/fixtures/request-csv.json"
-            ))
-            .unwrap(),
-            execution: "photos-2026-1".into(),
-            start_time: "2026-11-28T13:45:50Z".into(),
-        },
-        &config().context(),
-    )
-    .unwrap()
+    ferry_core::testing::csv_plan()
 }
 
 fn role(boundary: Option<&str>) -> Role {

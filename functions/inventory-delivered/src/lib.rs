@@ -7,12 +7,13 @@
 //! left (or a used token) and is logged and ignored, as is a report nobody waits for.
 
 use aws_lambda_events::s3::S3Event;
+use ferry_core::clients::{get_object_bytes, Clients};
 use ferry_core::error::from_sdk;
 use ferry_core::inventory::Delivery;
 use ferry_core::manifest::decode_key;
 use ferry_core::names::CONTROL_PREFIX;
 use ferry_core::steps::Waiter;
-use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use ferry_inventory_wait::{complete, delete, read_delivery};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -90,19 +91,10 @@ async fn waiters(
         .map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
     let mut out = Vec::new();
     for key in listed.contents().iter().filter_map(|o| o.key()) {
-        let body = clients
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &format!("GetObject {key}")))?
-            .body
-            .collect()
-            .await
-            .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {key}: {e}")))?
-            .into_bytes();
+        // A waiter removed meanwhile (completed by a duplicate event) waits no more.
+        let Some((body, _)) = get_object_bytes(&clients.s3, bucket, key).await? else {
+            continue;
+        };
         let waiter: Waiter = serde_json::from_slice(&body).map_err(|e| {
             StepError::new(
                 ErrorName::InvalidRequest,

@@ -10,13 +10,7 @@ const FERRY: &str = "ferry-222222222222-eu-west-1";
 const DATED: &str = "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/";
 
 fn config() -> StackConfig {
-    StackConfig {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        ferry_bucket: FERRY.into(),
-        source_account_ids: vec!["111111111111".into()],
-        boundary_arn: String::new(),
-    }
+    ferry_core::testing::destination_stack()
 }
 
 fn event() -> S3Event {

@@ -10,11 +10,12 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client as S3;
 use aws_sdk_sfn::Client as Sfn;
+use ferry_core::clients::{get_object_bytes, Clients};
 use ferry_core::clock::{format_timestamp, Clock, SystemClock};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::inventory::{checksum_matches, is_dated, Delivery, InventoryManifest};
 use ferry_core::steps::{InventoryManifestRef, WaitInput, WaitOutput, Waiter};
-use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
@@ -133,33 +134,6 @@ async fn latest_report(
     Ok(None)
 }
 
-async fn get(s3: &S3, bucket: &str, key: &str) -> Result<Option<(Vec<u8>, String)>, StepError> {
-    match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(out) => {
-            let etag = out
-                .e_tag()
-                .unwrap_or_default()
-                .trim_matches('"')
-                .to_string();
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| {
-                    StepError::new(
-                        ErrorName::Retryable,
-                        format!("reading s3://{bucket}/{key}: {e}"),
-                    )
-                })?
-                .into_bytes()
-                .to_vec();
-            Ok(Some((bytes, etag)))
-        }
-        Err(e) if sdk_code(&e) == Some("NoSuchKey") => Ok(None),
-        Err(e) => Err(from_sdk(e, &format!("GetObject s3://{bucket}/{key}"))),
-    }
-}
-
 /// Reads one delivery: `None` while it is incomplete (no checksum yet), `Some(Err(cause))` when
 /// `manifest.json` does not match its checksum, else the report.
 pub async fn read_delivery(
@@ -170,11 +144,11 @@ pub async fn read_delivery(
     let checksum_key = delivery
         .manifest_key()
         .replace("manifest.json", "manifest.checksum");
-    let Some((checksum, _)) = get(s3, bucket, &checksum_key).await? else {
+    let Some((checksum, _)) = get_object_bytes(s3, bucket, &checksum_key).await? else {
         return Ok(None);
     };
     let key = delivery.manifest_key();
-    let Some((json, etag)) = get(s3, bucket, &key).await? else {
+    let Some((json, etag)) = get_object_bytes(s3, bucket, &key).await? else {
         return Ok(Some(Err(format!(
             "s3://{bucket}/{key} is missing beside its manifest.checksum"
         ))));

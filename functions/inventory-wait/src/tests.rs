@@ -3,35 +3,18 @@ use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
 use aws_smithy_mocks::{mock, Rule};
 use ferry_core::clients::{fake_s3, FakeObjects};
 use ferry_core::clock::FixedClock;
-use ferry_core::steps::{PlanInput, RunPlan};
+use ferry_core::steps::RunPlan;
 use std::sync::{Arc, Mutex};
 
 const FERRY: &str = "ferry-222222222222-eu-west-1";
 const DATED: &str = "inventory/src-photos/ferry-photos-2026/2026-11-28T14-00Z/";
 
 fn config() -> StackConfig {
-    StackConfig {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        ferry_bucket: FERRY.into(),
-        source_account_ids: vec!["111111111111".into()],
-        boundary_arn: String::new(),
-    }
+    ferry_core::testing::destination_stack()
 }
 
 fn plan() -> RunPlan {
-    RunPlan::from_input(
-        &PlanInput {
-            request: serde_json::from_str(include_str!(
-                "../../../shared/fixtures/request-inventory.json"
-            ))
-            .unwrap(),
-            execution: "photos-2026-1".into(),
-            start_time: "2026-11-28T13:45:50Z".into(),
-        },
-        &config().context(),
-    )
-    .unwrap()
+    ferry_core::testing::inventory_plan()
 }
 
 /// A delivery as S3 writes it: manifest.json (created 2026-11-28T13:46:40Z) and its checksum.

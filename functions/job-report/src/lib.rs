@@ -13,12 +13,13 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 
 use aws_sdk_s3::primitives::ByteStream;
+use ferry_core::clients::{get_object_bytes, Clients};
 use ferry_core::error::from_sdk;
 use ferry_core::job::{JobOutcome, JobState};
 use ferry_core::names::Attempt;
 use ferry_core::report::{ReportManifest, ReportRows, ReportSummary, Summarizer};
 use ferry_core::steps::{CopyTotals, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan};
-use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tokio_util::io::SyncIoBridge;
 use tracing::info;
@@ -228,24 +229,9 @@ async fn report_manifest(
     else {
         return Ok(None);
     };
-    let bytes = clients
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("GetObject s3://{bucket}/{key}")))?
-        .body
-        .collect()
-        .await
-        .map_err(|e| {
-            StepError::new(
-                ErrorName::Retryable,
-                format!("reading s3://{bucket}/{key}: {e}"),
-            )
-        })?
-        .into_bytes();
+    let Some((bytes, _)) = get_object_bytes(&clients.s3, bucket, key).await? else {
+        return Ok(None);
+    };
     ReportManifest::parse(&bytes).map(Some).map_err(|e| {
         StepError::new(
             ErrorName::InvalidRequest,

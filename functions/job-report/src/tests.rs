@@ -7,7 +7,7 @@ use aws_sdk_s3control::types::{JobDescriptor, JobFailure, JobProgressSummary, Jo
 use aws_smithy_mocks::{mock, Rule};
 use ferry_core::job::{ManifestKind, ManifestLocation};
 use ferry_core::manifest::CsvManifestReader;
-use ferry_core::steps::{JobRecord, PlanInput};
+use ferry_core::steps::JobRecord;
 use std::sync::{Arc, Mutex};
 
 /// The retry manifest upload: its key and body.
@@ -16,28 +16,11 @@ type Uploaded = Arc<Mutex<Option<(String, Vec<u8>)>>>;
 const REPORT_PREFIX: &str = "reports/photos-2026/run-1/job-job-1/";
 
 fn config() -> StackConfig {
-    StackConfig {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-        source_account_ids: vec!["111111111111".into()],
-        boundary_arn: String::new(),
-    }
+    ferry_core::testing::destination_stack()
 }
 
 fn input(job: u16) -> ReportInput {
-    let plan = RunPlan::from_input(
-        &PlanInput {
-            request: serde_json::from_str(include_str!(
-                "../../../shared/fixtures/request-csv.json"
-            ))
-            .unwrap(),
-            execution: "photos-2026-1".into(),
-            start_time: "2026-11-28T13:45:50Z".into(),
-        },
-        &config().context(),
-    )
-    .unwrap();
+    let plan = ferry_core::testing::csv_plan();
     ReportInput {
         plan,
         job: JobRecord {

@@ -5,32 +5,15 @@ use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3control::operation::create_job::CreateJobOutput;
 use aws_smithy_mocks::{mock, Rule};
 use ferry_core::names::Attempt;
-use ferry_core::steps::{PlanInput, RetryManifestRef, RunPlan};
+use ferry_core::steps::{RetryManifestRef, RunPlan};
 use std::sync::{Arc, Mutex};
 
 fn config() -> StackConfig {
-    StackConfig {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-        source_account_ids: vec!["111111111111".into()],
-        boundary_arn: String::new(),
-    }
+    ferry_core::testing::destination_stack()
 }
 
 fn plan() -> RunPlan {
-    RunPlan::from_input(
-        &PlanInput {
-            request: serde_json::from_str(include_str!(
-                "../../../shared/fixtures/request-csv.json"
-            ))
-            .unwrap(),
-            execution: "photos-2026-1".into(),
-            start_time: "2026-11-28T13:45:50Z".into(),
-        },
-        &config().context(),
-    )
-    .unwrap()
+    ferry_core::testing::csv_plan()
 }
 
 type Shared<T> = Arc<Mutex<Option<T>>>;

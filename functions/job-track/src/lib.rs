@@ -75,31 +75,14 @@ mod tests {
     use ferry_core::clock::FixedClock;
     use ferry_core::job::{JobOutcome, ManifestKind, ManifestLocation};
     use ferry_core::names::Attempt;
-    use ferry_core::steps::{JobRecord, PlanInput, RunPlan};
+    use ferry_core::steps::JobRecord;
 
     fn config() -> StackConfig {
-        StackConfig {
-            account_id: "222222222222".into(),
-            region: "eu-west-1".into(),
-            ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-            source_account_ids: vec!["111111111111".into()],
-            boundary_arn: String::new(),
-        }
+        ferry_core::testing::destination_stack()
     }
 
     fn input(previous_wait: Option<u64>) -> TrackInput {
-        let plan = RunPlan::from_input(
-            &PlanInput {
-                request: serde_json::from_str(include_str!(
-                    "../../../shared/fixtures/request-csv.json"
-                ))
-                .unwrap(),
-                execution: "photos-2026-1".into(),
-                start_time: "2026-11-28T13:45:50Z".into(),
-            },
-            &config().context(),
-        )
-        .unwrap();
+        let plan = ferry_core::testing::csv_plan();
         TrackInput {
             plan,
             job: JobRecord {

@@ -5,9 +5,10 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client as S3;
+use ferry_core::clients::{get_object_bytes, Clients};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::steps::{PlanInput, RunPlan, StoredPlan};
-use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
@@ -60,30 +61,15 @@ async fn read_plan(
     config: &StackConfig,
     key: &str,
 ) -> Result<Option<StoredPlan>, StepError> {
-    match s3
-        .get_object()
-        .bucket(&config.ferry_bucket)
-        .key(key)
-        .send()
-        .await
-    {
-        Ok(out) => {
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {key}: {e}")))?
-                .into_bytes();
-            serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                StepError::new(
-                    ErrorName::InvalidRequest,
-                    format!("the stored plan {key} is not a plan: {e}"),
-                )
-            })
-        }
-        Err(e) if sdk_code(&e) == Some("NoSuchKey") => Ok(None),
-        Err(e) => Err(from_sdk(e, &format!("GetObject {key}"))),
-    }
+    let Some((bytes, _)) = get_object_bytes(s3, &config.ferry_bucket, key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        StepError::new(
+            ErrorName::InvalidRequest,
+            format!("the stored plan {key} is not a plan: {e}"),
+        )
+    })
 }
 
 fn same_or_refuse(stored: &StoredPlan, wanted: &StoredPlan) -> Result<(), StepError> {
@@ -109,13 +95,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     fn config() -> StackConfig {
-        StackConfig {
-            account_id: "222222222222".into(),
-            region: "eu-west-1".into(),
-            ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-            source_account_ids: vec!["111111111111".into()],
-            boundary_arn: String::new(),
-        }
+        ferry_core::testing::destination_stack()
     }
 
     fn input(request: serde_json::Value, execution: &str) -> PlanInput {

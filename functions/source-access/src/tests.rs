@@ -4,7 +4,7 @@ use aws_sdk_s3::operation::delete_bucket_policy::DeleteBucketPolicyOutput;
 use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
 use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput;
 use aws_smithy_mocks::{mock, MockResponse, Rule};
-use ferry_core::steps::{PlanInput, RunPlan};
+use ferry_core::steps::RunPlan;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,35 +13,11 @@ type Store = Arc<Mutex<HashMap<String, String>>>;
 const FOREIGN: &str = r#"{"Version":"2012-10-17","Statement":{"Sid":"CloudFront","Effect":"Allow","Principal":{"Service":"cloudfront.amazonaws.com"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::src-photos/*"}}"#;
 
 fn config() -> StackConfig {
-    StackConfig {
-        account_id: "111111111111".into(),
-        region: "eu-west-1".into(),
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-        source_account_ids: vec![],
-        boundary_arn: String::new(),
-    }
-}
-
-fn plan(fixture: &str) -> RunPlan {
-    let ctx = ferry_core::request::StackContext {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        source_account_ids: vec!["111111111111".into()],
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-    };
-    RunPlan::from_input(
-        &PlanInput {
-            request: serde_json::from_str(fixture).unwrap(),
-            execution: "photos-2026-1".into(),
-            start_time: "2026-11-28T13:45:50Z".into(),
-        },
-        &ctx,
-    )
-    .unwrap()
+    ferry_core::testing::source_stack()
 }
 
 fn flow_b() -> RunPlan {
-    plan(include_str!("../../../shared/fixtures/request-csv.json"))
+    ferry_core::testing::csv_plan()
 }
 
 /// S3 bucket policies kept in memory; `drop_writes` PutBucketPolicy calls are acknowledged but

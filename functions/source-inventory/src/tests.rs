@@ -6,38 +6,15 @@ use aws_sdk_s3::operation::get_bucket_inventory_configuration::{
 };
 use aws_sdk_s3::operation::put_bucket_inventory_configuration::PutBucketInventoryConfigurationOutput;
 use aws_smithy_mocks::{mock, Rule};
-use ferry_core::steps::{PlanInput, RunPlan};
+use ferry_core::steps::RunPlan;
 use std::sync::{Arc, Mutex};
 
 fn config() -> StackConfig {
-    StackConfig {
-        account_id: "111111111111".into(),
-        region: "eu-west-1".into(),
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-        source_account_ids: vec![],
-        boundary_arn: String::new(),
-    }
+    ferry_core::testing::source_stack()
 }
 
 fn plan() -> RunPlan {
-    let ctx = ferry_core::request::StackContext {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        source_account_ids: vec!["111111111111".into()],
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-    };
-    RunPlan::from_input(
-        &PlanInput {
-            request: serde_json::from_str(include_str!(
-                "../../../shared/fixtures/request-inventory.json"
-            ))
-            .unwrap(),
-            execution: "photos-2026-1".into(),
-            start_time: "2026-11-28T13:45:50Z".into(),
-        },
-        &ctx,
-    )
-    .unwrap()
+    ferry_core::testing::inventory_plan()
 }
 
 fn wanted() -> InventoryConfig {

@@ -1,0 +1,55 @@
+//! Shared fixtures for the function crates' tests (feature `test-util`): the stacks of the
+//! sandbox's two accounts and run plans of the fixture requests.
+
+use crate::stack::StackConfig;
+use crate::steps::{PlanInput, RunPlan};
+
+pub const SOURCE_ACCOUNT: &str = "111111111111";
+pub const DESTINATION_ACCOUNT: &str = "222222222222";
+pub const FERRY_BUCKET: &str = "ferry-222222222222-eu-west-1";
+pub const BOUNDARY_ARN: &str = "arn:aws:iam::222222222222:policy/ferry/ferry-boundary-eu-west-1";
+/// `$$.Execution.StartTime` of the fixture runs: 2026-11-28T13:45:50Z.
+pub const STARTED_AT: i64 = 1_795_873_550;
+
+/// The destination stack's configuration.
+pub fn destination_stack() -> StackConfig {
+    StackConfig {
+        account_id: DESTINATION_ACCOUNT.into(),
+        region: "eu-west-1".into(),
+        ferry_bucket: FERRY_BUCKET.into(),
+        source_account_ids: vec![SOURCE_ACCOUNT.into()],
+        boundary_arn: BOUNDARY_ARN.into(),
+    }
+}
+
+/// The source stack's configuration.
+pub fn source_stack() -> StackConfig {
+    StackConfig {
+        account_id: SOURCE_ACCOUNT.into(),
+        source_account_ids: vec![],
+        boundary_arn: String::new(),
+        ..destination_stack()
+    }
+}
+
+/// Run 1 (`photos-2026-1`) of the flow B fixture request.
+pub fn csv_plan() -> RunPlan {
+    plan(include_str!("../fixtures/request-csv.json"))
+}
+
+/// Run 1 (`photos-2026-1`) of the flow A fixture request.
+pub fn inventory_plan() -> RunPlan {
+    plan(include_str!("../fixtures/request-inventory.json"))
+}
+
+fn plan(request: &str) -> RunPlan {
+    RunPlan::from_input(
+        &PlanInput {
+            request: serde_json::from_str(request).expect("the fixture is JSON"),
+            execution: "photos-2026-1".into(),
+            start_time: "2026-11-28T13:45:50Z".into(),
+        },
+        &destination_stack().context(),
+    )
+    .expect("the fixture request is valid")
+}
