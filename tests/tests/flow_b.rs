@@ -158,3 +158,33 @@ async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
     assert!(world.ferry_roles().await.is_empty());
     assert!(tokens(&world).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_over_five_gigabytes_is_reported_and_not_retried() {
+    let world = World::start().await;
+    world.seed().await;
+    let big = "2026/deep/a/b/c/d/e.bin";
+    world
+        .sandbox
+        .control(
+            "/sizes",
+            serde_json::json!({"bucket": SOURCE_BUCKET, "key": big, "size": 6_442_450_944u64}),
+        )
+        .await
+        .unwrap();
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"), "{run:?}");
+    let cause = run.cause.unwrap();
+    assert!(
+        cause.contains(&format!("failed: {big} (InvalidRequest)")),
+        "{cause}"
+    );
+    assert_eq!(
+        tokens(&world).await.len(),
+        1,
+        "a permanent failure gets no retry job"
+    );
+    world.assert_no_leftovers().await;
+}
