@@ -59,7 +59,12 @@ def definition(template: dict, values: dict[str, str] | None = None) -> dict:
 
 def main(argv: list[str]) -> int:
     """`python -m sandbox.template TEMPLATE OUT`: writes the definition (substitutions left as
-    they are) to OUT as JSON, for statelint."""
+    they are) to OUT as JSON, for statelint. With `--decoded` first, writes the whole decoded
+    template instead (intrinsics as {"Fn::Sub": ...} objects), for the Rust template test."""
+    if argv[1] == "--decoded":
+        with open(argv[3], "w") as f:
+            json.dump(load(argv[2]), f, indent=2, default=str)
+        return 0
     template_path, out = argv[1], argv[2]
     with open(out, "w") as f:
         json.dump(definition(load(template_path)), f, indent=2)

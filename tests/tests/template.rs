@@ -1,0 +1,248 @@
+//! template.yaml checked against the code: the functions, the state machine's definition, its
+//! error names and failure paths, the role it may assume, and the permissions boundary. The
+//! template is read through cfn-lint's decoder (the one the sandbox uses), which knows
+//! CloudFormation's YAML tags.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use ferry_core::ErrorName;
+use ferry_tests::repo_root;
+use serde_json::Value;
+
+/// The decoded template, decoded once per test binary.
+fn decoded() -> Value {
+    static DECODED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DECODED.get_or_init(decode).clone()
+}
+
+fn decode() -> Value {
+    let root = repo_root();
+    let out = root.join("target/template-decoded.json");
+    let status = Command::new(root.join(".venv/bin/python"))
+        .args(["-m", "sandbox.template", "--decoded"])
+        .arg(root.join("template.yaml"))
+        .arg(&out)
+        .current_dir(root.join("local"))
+        .status()
+        .expect("the venv's python runs (make installs it)");
+    assert!(status.success(), "decoding template.yaml failed");
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
+fn definition(t: &Value) -> &Value {
+    &t["Resources"]["StateMachine"]["Properties"]["Definition"]
+}
+
+/// The states a state leads to: Next, Default, every Choice's Next and every Catch's Next.
+fn successors(state: &Value) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for key in ["Next", "Default"] {
+        if let Some(n) = state[key].as_str() {
+            out.push((n.to_string(), false));
+        }
+    }
+    for c in state["Choices"].as_array().into_iter().flatten() {
+        out.push((c["Next"].as_str().unwrap().to_string(), false));
+    }
+    for c in state["Catch"].as_array().into_iter().flatten() {
+        out.push((c["Next"].as_str().unwrap().to_string(), true));
+    }
+    out
+}
+
+#[test]
+fn every_function_crate_has_a_function_resource_and_the_reverse() {
+    let t = decoded();
+    let resources: BTreeSet<String> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| {
+            r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
+        .unwrap()
+        .map(|e| format!("ferry-{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    assert_eq!(resources, crates);
+    // And each is named after its binary, so that each side can name the other's functions.
+    for r in t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+    {
+        assert_eq!(
+            r["Properties"]["FunctionName"],
+            r["Metadata"]["BuildProperties"]["Binary"]
+        );
+    }
+}
+
+#[test]
+fn every_substitution_is_declared_and_used() {
+    let t = decoded();
+    let text = definition(&t).to_string();
+    let used: BTreeSet<String> = text
+        .split("${")
+        .skip(1)
+        .map(|rest| rest.split('}').next().unwrap().to_string())
+        .collect();
+    let declared: BTreeSet<String> = t["Resources"]["StateMachine"]["Properties"]
+        ["DefinitionSubstitutions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(used, declared);
+}
+
+#[test]
+fn the_definition_uses_only_ferrys_error_names() {
+    let t = decoded();
+    let ours: BTreeSet<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
+    let mut seen = 0;
+    for (name, state) in definition(&t)["States"].as_object().unwrap() {
+        for list in ["Retry", "Catch"] {
+            for rule in state[list].as_array().into_iter().flatten() {
+                for e in rule["ErrorEquals"].as_array().unwrap() {
+                    let e = e.as_str().unwrap();
+                    seen += 1;
+                    assert!(
+                        ours.contains(e) || e.starts_with("States.") || e.starts_with("Lambda."),
+                        "{name}: {e} is not one of ferry's error names"
+                    );
+                }
+            }
+        }
+        if state["Type"] == "Fail" {
+            if let Some(e) = state["Error"].as_str() {
+                assert!(
+                    ours.contains(e),
+                    "{name} fails with {e}, not one of ferry's names"
+                );
+            }
+        }
+    }
+    assert!(seen > 20);
+}
+
+#[test]
+fn every_state_is_reachable() {
+    let t = decoded();
+    let states = definition(&t)["States"].as_object().unwrap();
+    let mut reached = BTreeSet::new();
+    let mut todo = vec![definition(&t)["StartAt"].as_str().unwrap().to_string()];
+    while let Some(s) = todo.pop() {
+        if reached.insert(s.clone()) {
+            todo.extend(successors(&states[&s]).into_iter().map(|(n, _)| n));
+        }
+    }
+    let all: BTreeSet<String> = states.keys().cloned().collect();
+    assert_eq!(reached, all);
+}
+
+/// After the plan exists, every failure (every Catch) leads through the revoke steps before the
+/// execution can fail; only the plan step's own Catch may fail at once (nothing is touched yet).
+#[test]
+fn every_failure_path_goes_through_revoke() {
+    let t = decoded();
+    let states: BTreeMap<String, Value> = definition(&t)["States"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    const REVOKE: &str = "Stop jobs and remove the role";
+    const SOURCE_REVOKE: &str = "Revoke source access";
+    for (name, state) in &states {
+        for (target, is_catch) in successors(state) {
+            if !is_catch || name == "Plan the copy" || name == REVOKE || name == SOURCE_REVOKE {
+                continue;
+            }
+            if name == "Remove source inventory" {
+                continue; // a step of the revoke path itself
+            }
+            // Walk forward from the Catch's target without passing the revoke steps: no Fail
+            // state may be reached.
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![target.clone()];
+            while let Some(s) = todo.pop() {
+                if s == REVOKE || !seen.insert(s.clone()) {
+                    continue;
+                }
+                assert_ne!(
+                    states[&s]["Type"], "Fail",
+                    "{name}'s Catch reaches {s} without revoking"
+                );
+                todo.extend(successors(&states[&s]).into_iter().map(|(n, _)| n));
+            }
+        }
+    }
+    // And the revoke path reaches the source side's revoke.
+    assert_eq!(states[REVOKE]["Catch"][0]["Next"], SOURCE_REVOKE);
+}
+
+#[test]
+fn the_state_machine_may_assume_exactly_the_source_sides_role() {
+    let t = decoded();
+    let r = &t["Resources"];
+    let statements = r["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_array()
+        .unwrap();
+    let assumable: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Action"] == "sts:AssumeRole")
+        .map(|s| &s["Resource"])
+        .collect();
+    let substituted =
+        &r["StateMachine"]["Properties"]["DefinitionSubstitutions"]["SourceInvokeRole"];
+    assert_eq!(
+        assumable,
+        [substituted],
+        "one role, the one the definition's Credentials name"
+    );
+    let role_name = r["SourceInvokeRole"]["Properties"]["RoleName"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(substituted["Fn::Sub"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(":role/{role_name}")));
+    assert_eq!(r["SourceInvokeRole"]["Condition"], "IsSource");
+    // Its trust names the peer's root and pins the state machine's role by name.
+    let trust = &r["SourceInvokeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"]["AWS"]["Fn::Sub"],
+        "arn:${AWS::Partition}:iam::${PeerAccountId}:root"
+    );
+    let pinned = trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    let sm_role = r["StateMachineRole"]["Properties"]["RoleName"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(pinned.ends_with(&format!(":role/{sm_role}")));
+}
+
+#[test]
+fn the_templates_boundary_is_ferry_cores() {
+    let t = decoded();
+    let mut doc = t["Resources"]["PermissionsBoundary"]["Properties"]["PolicyDocument"].clone();
+    for s in doc["Statement"].as_array_mut().unwrap() {
+        let sub = s["Resource"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .replace("${AWS::Partition}", "aws");
+        s["Resource"] = Value::String(sub);
+    }
+    assert_eq!(doc, ferry_core::policy::permissions_boundary("aws"));
+}
