@@ -246,3 +246,70 @@ fn the_templates_boundary_is_ferry_cores() {
     }
     assert_eq!(doc, ferry_core::policy::permissions_boundary("aws"));
 }
+
+/// History events a state costs per visit: Task = Entered, Scheduled, Started, Succeeded,
+/// Exited; Wait, Choice and Pass = Entered, Exited (the Step Functions developer guide's event
+/// types). A `.waitForTaskToken` Task adds TaskSubmitted.
+fn events_of(state: &Value) -> u64 {
+    match state["Type"].as_str().unwrap() {
+        "Task"
+            if state["Resource"]
+                .as_str()
+                .unwrap()
+                .ends_with(".waitForTaskToken") =>
+        {
+            6
+        }
+        "Task" => 5,
+        _ => 2,
+    }
+}
+
+/// The states of the loop that starts at `from` and follows `Next` / `Default` back to it.
+fn cycle(states: &serde_json::Map<String, Value>, from: &str) -> Vec<String> {
+    let mut path = vec![from.to_string()];
+    loop {
+        let s = &states[path.last().unwrap()];
+        let next = s["Next"]
+            .as_str()
+            .or(s["Default"].as_str())
+            .unwrap()
+            .to_string();
+        if next == from {
+            return path;
+        }
+        assert!(path.len() < 20, "no loop back to {from}");
+        path.push(next);
+    }
+}
+
+#[test]
+fn one_execution_tracks_a_job_for_fourteen_days_within_the_history_limit() {
+    let t = decoded();
+    let states = definition(&t)["States"].as_object().unwrap();
+    let round = cycle(states, "Wait for the job");
+    assert_eq!(
+        round,
+        ["Wait for the job", "Track job", "Has the job ended?"]
+    );
+    let per_round: u64 = round.iter().map(|s| events_of(&states[s])).sum();
+    assert_eq!(per_round, 9);
+    // Everything else one run of flow A visits at most once, plus a retry job's own path.
+    let once: u64 = states.values().map(events_of).sum();
+    let timing = ferry_core::request::Timing::default();
+    let rounds = ferry_core::job::rounds_to_cover(timing.poll_seconds, 14 * 86_400);
+    // The inventory wait, over its default deadline: one wait, one look and one choice per check.
+    let checks = timing.inventory_deadline_seconds / timing.inventory_check_seconds;
+    let wait = [
+        "Wait for inventory report",
+        "Look for the inventory report",
+        "Was the report there?",
+    ];
+    let per_check: u64 = wait.iter().map(|s| events_of(&states[*s])).sum();
+    let total = once + rounds * per_round + checks * per_check;
+    assert!(
+        total < 25_000,
+        "{rounds} tracking rounds x {per_round} + {checks} inventory checks x {per_check} + {once} = {total}"
+    );
+    println!("14 days: {rounds} rounds x {per_round} events; inventory wait: {checks} checks x {per_check}; total {total} of 25,000");
+}
