@@ -14,6 +14,7 @@ port, in this process, and adds what moto lacks:
   caller's account, so the host can refuse a function of another account;
 - S3 Batch Operations (batch.py);
 - S3 Inventory delivery and the ferry bucket's notification (inventory.py);
+- Step Functions status-change events delivered to the template's EventBridge rule targets;
 - a control API for tests (inject task failures, hold jobs, fake object sizes, list jobs, steer
   inventory delivery).
 
@@ -29,6 +30,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -265,6 +267,7 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
     bucket's Lambda notifications are registered with the inventory delivery (moto would run
     the function in Docker)."""
     functions: dict[str, dict] = {}
+    event_rules: list[tuple[dict, str]] = []
     state_machine_arn = ""
     for side in ("destination", "source"):
         res = Resolver(tpl, side)
@@ -290,6 +293,9 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 for pol in p.get("Policies", []):
                     iam.put_role_policy(RoleName=name, PolicyName=pol["PolicyName"], PolicyDocument=json.dumps(res.value(pol["PolicyDocument"])))
             elif t == "AWS::Serverless::Function":
+                for ev in p.get("Events", {}).values():
+                    if ev.get("Type") == "EventBridgeRule":
+                        event_rules.append((res.value(ev["Properties"]["Pattern"]), res.arn_of(logical)))
                 binary = r["Metadata"]["BuildProperties"]["Binary"]
                 env = dict(res.value(tpl.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})))
                 env.update(res.value(p.get("Environment", {}).get("Variables", {})))
@@ -305,7 +311,7 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 state_machine_arn = sfn.create_state_machine(
                     name=res.name_of(logical), definition=json.dumps(definition), roleArn=res.value(p["Role"])
                 )["stateMachineArn"]
-    return {"stateMachineArn": state_machine_arn, "functions": functions}
+    return {"stateMachineArn": state_machine_arn, "functions": functions, "rules": event_rules}
 
 
 # ---- Step Functions: Credentials.RoleArn and lambda:invoke ----
@@ -418,6 +424,81 @@ def install_send_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure
 
 
+class StatusEvents:
+    """Step Functions "Execution Status Change" events for EventBridge rules (moto emits none):
+    executions are polled, and each one that ends is matched, once, against the template's
+    rules (source, detail-type, detail.status, detail.stateMachineArn) and delivered to their
+    target function through the function host."""
+
+    def __init__(self, world: World, rules: list[tuple[dict, str]]):
+        self.world = world
+        self.rules = rules
+        self.seen: set[str] = set()
+        self.delivered: list[dict] = []
+
+    def start(self, state_machine_arn: str) -> None:
+        threading.Thread(target=self._loop, args=(state_machine_arn,), daemon=True, name="status-events").start()
+
+    def _loop(self, arn: str) -> None:
+        sfn = self.world.client("stepfunctions", DESTINATION)
+        while True:
+            try:
+                for e in sfn.list_executions(stateMachineArn=arn)["executions"]:
+                    if e["status"] == "RUNNING" or e["executionArn"] in self.seen:
+                        continue
+                    self.seen.add(e["executionArn"])
+                    self.deliver(e, arn)
+            except Exception as err:
+                print(f"status-events: {err!r}", file=sys.stderr, flush=True)
+            time.sleep(0.5)
+
+    def deliver(self, e: dict, arn: str) -> None:
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": DESTINATION,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": REGION,
+            "resources": [e["executionArn"]],
+            "detail": {"executionArn": e["executionArn"], "stateMachineArn": arn, "name": e["name"], "status": e["status"]},
+        }
+        for pattern, target in self.rules:
+            d = pattern.get("detail", {})
+            if (
+                event["source"] in pattern.get("source", [event["source"]])
+                and event["detail-type"] in pattern.get("detail-type", [event["detail-type"]])
+                and e["status"] in d.get("status", [e["status"]])
+                and arn in d.get("stateMachineArn", [arn])
+            ):
+                self.delivered.append({"execution": e["name"], "status": e["status"], "target": target})
+                threading.Thread(target=invoke_function, args=(target, event), daemon=True).start()
+
+
+def invoke_function(function_arn: str, event: dict) -> None:
+    """Invokes a function of the function host as its own account's service would."""
+    import urllib.parse
+    import urllib.request
+
+    if Routing.function_host is None:
+        print(f"no function host to invoke {function_arn}", file=sys.stderr, flush=True)
+        return
+    request = urllib.request.Request(
+        f"{Routing.function_host}/2015-03-31/functions/{urllib.parse.quote(function_arn, safe='')}/invocations",
+        data=json.dumps(event).encode(),
+        headers={"Content-Type": "application/json", "X-Ferry-Caller-Account": function_arn.split(":")[4]},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request) as r:
+            body = r.read().decode()
+            if r.headers.get("X-Amz-Function-Error"):
+                print(f"{function_arn} failed: {body}", file=sys.stderr, flush=True)
+    except Exception as err:
+        print(f"invoking {function_arn}: {err!r}", file=sys.stderr, flush=True)
+
+
 # ---- the control API ----
 
 
@@ -521,6 +602,8 @@ def main() -> int:
     delivery = inventory.Inventory(world, SOURCE, lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)
     delivery.start()
+    status_events = StatusEvents(world, stacks["rules"])
+    status_events.start(stacks["stateMachineArn"])
     stop = threading.Event()
     control = control_server(batch_, controls, delivery, stop)
     print(json.dumps({

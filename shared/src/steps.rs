@@ -24,6 +24,26 @@ pub struct PlanInput {
     pub start_time: String,
 }
 
+/// `plan`'s input in cleanup mode: the execution input `{"cleanup": {"execution": "<name>"}}`
+/// of a cleanup execution, which revokes what run `<name>` left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CleanupInput {
+    /// The run to clean up: `<copyId>-<n>`.
+    pub cleanup_of: String,
+    /// `$$.Execution.Name`: `<copyId>-cleanup-<n>`.
+    pub execution: String,
+    pub start_time: String,
+}
+
+/// What `plan` accepts: a copy request, or a run to clean up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PlanEvent {
+    Copy(PlanInput),
+    Cleanup(CleanupInput),
+}
+
 /// One run of a copy, as every later step receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,6 +165,41 @@ impl RunPlan {
             started_at,
             ferry_bucket: ctx.ferry_bucket.clone(),
             inventory_manifest: None,
+        })
+    }
+
+    /// The plan of run `cleanup_of` rebuilt from the copy's stored plan, for a cleanup
+    /// execution: its grants are renewed nowhere, only revoked.
+    pub fn for_cleanup(
+        input: &CleanupInput,
+        stored: StoredPlan,
+        ferry_bucket: &str,
+    ) -> Result<RunPlan, StepError> {
+        let invalid = |why: String| StepError::new(ErrorName::InvalidRequest, why);
+        let target = ExecutionName::parse(&input.cleanup_of)
+            .filter(|e| !e.cleanup)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "`{}` is not the name of a copy's run (`<copyId>-<n>`)",
+                    input.cleanup_of
+                ))
+            })?;
+        if target.copy_id != stored.request.copy_id {
+            return Err(invalid(format!(
+                "the stored plan is of copy {}, not {}",
+                stored.request.copy_id, target.copy_id
+            )));
+        }
+        let started_at = parse_timestamp(&input.start_time).map_err(|e| invalid(e.to_string()))?;
+        Ok(RunPlan {
+            run: u16::try_from(target.number)
+                .map_err(|_| invalid(format!("run {} is out of range", target.number)))?,
+            execution: input.cleanup_of.clone(),
+            started_at,
+            expires_at: started_at,
+            ferry_bucket: ferry_bucket.to_string(),
+            inventory_manifest: None,
+            request: stored.request,
         })
     }
 

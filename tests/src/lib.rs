@@ -200,8 +200,13 @@ impl World {
 
     /// Starts an execution and waits for its end; returns its status, output and error.
     pub async fn run(&self, name: &str, input: &Value) -> Execution {
-        let arn = self
-            .sfn
+        let arn = self.start_execution(name, input).await;
+        self.wait_for(&arn).await
+    }
+
+    /// Starts an execution; returns its ARN.
+    pub async fn start_execution(&self, name: &str, input: &Value) -> String {
+        self.sfn
             .start_execution()
             .state_machine_arn(&self.sandbox.info.state_machine_arn)
             .name(name)
@@ -210,28 +215,43 @@ impl World {
             .await
             .unwrap()
             .execution_arn()
-            .to_string();
+            .to_string()
+    }
+
+    /// The ARN of the execution named `name`.
+    pub fn execution_arn(&self, name: &str) -> String {
+        self.sandbox
+            .info
+            .state_machine_arn
+            .replace(":stateMachine:", ":execution:")
+            + ":"
+            + name
+    }
+
+    /// Waits until the execution exists and has ended (240 s at most).
+    pub async fn wait_for(&self, arn: &str) -> Execution {
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
-            let d = self
+            if let Ok(d) = self
                 .sfn
                 .describe_execution()
-                .execution_arn(&arn)
+                .execution_arn(arn)
                 .send()
                 .await
-                .unwrap();
-            if d.status() != &ExecutionStatus::Running {
-                return Execution {
-                    status: d.status().clone(),
-                    output: d.output().and_then(|o| serde_json::from_str(o).ok()),
-                    error: d.error().map(str::to_string),
-                    cause: d.cause().map(str::to_string),
-                    failures: self.failures(&arn).await,
-                };
+            {
+                if d.status() != &ExecutionStatus::Running {
+                    return Execution {
+                        status: d.status().clone(),
+                        output: d.output().and_then(|o| serde_json::from_str(o).ok()),
+                        error: d.error().map(str::to_string),
+                        cause: d.cause().map(str::to_string),
+                        failures: self.failures(arn).await,
+                    };
+                }
             }
             assert!(
                 Instant::now() < deadline,
-                "execution {name} still running after 240 s; sandbox log: {}",
+                "execution {arn} not ended after 240 s; sandbox log: {}",
                 self.sandbox.log.display()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;

@@ -188,3 +188,51 @@ async fn an_object_over_five_gigabytes_is_reported_and_not_retried() {
     );
     world.assert_no_leftovers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_hand_is_cleaned_up_by_the_rule() {
+    let world = World::start().await;
+    world.seed().await;
+    world
+        .sandbox
+        .control("/hold", serde_json::json!({"hold": true}))
+        .await
+        .unwrap();
+    let arn = world
+        .start_execution("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    // Wait for the job to run, then stop the execution: no Catch runs, nothing is revoked.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let jobs = world.sandbox.jobs().await.unwrap();
+        if jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["status"] == "Active")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no job became Active: {jobs}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    world
+        .sfn
+        .stop_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(world.wait_for(&arn).await.status, ExecutionStatus::Aborted);
+    // The rule starts the cleanup, which cancels the job and revokes everything.
+    let cleanup = world
+        .wait_for(&world.execution_arn("photos-2026-cleanup-1"))
+        .await;
+    assert_eq!(cleanup.status, ExecutionStatus::Succeeded, "{cleanup:?}");
+    let jobs = world.sandbox.jobs().await.unwrap();
+    assert_eq!(jobs[0]["status"], "Cancelled", "{jobs}");
+    world.assert_no_leftovers().await;
+}

@@ -7,18 +7,22 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client as S3;
 use ferry_core::clients::{get_object_bytes, Clients};
 use ferry_core::error::{from_sdk, sdk_code};
-use ferry_core::steps::{PlanInput, RunPlan, StoredPlan};
+use ferry_core::steps::{CleanupInput, PlanEvent, RunPlan, StoredPlan};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
-#[tracing::instrument(skip_all, fields(execution = %event.payload.execution))]
+#[tracing::instrument(skip_all)]
 pub async fn handle(
     clients: &Clients,
     config: &StackConfig,
-    event: LambdaEvent<PlanInput>,
+    event: LambdaEvent<PlanEvent>,
 ) -> Result<RunPlan, StepError> {
-    let plan = RunPlan::from_input(&event.payload, &config.context())?;
+    let input = match event.payload {
+        PlanEvent::Copy(input) => input,
+        PlanEvent::Cleanup(cleanup) => return cleanup_plan(clients, config, &cleanup).await,
+    };
+    let plan = RunPlan::from_input(&input, &config.context())?;
     let key = plan.names().plan_key();
     let wanted = StoredPlan {
         request: plan.request.clone(),
@@ -54,6 +58,31 @@ pub async fn handle(
         }
     }
     Ok(plan)
+}
+
+/// Cleanup mode: the plan of the run to clean up, from the copy's stored plan.
+async fn cleanup_plan(
+    clients: &Clients,
+    config: &StackConfig,
+    input: &CleanupInput,
+) -> Result<RunPlan, StepError> {
+    let copy_id = ferry_core::names::ExecutionName::parse(&input.cleanup_of)
+        .map(|e| e.copy_id)
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::InvalidRequest,
+                format!("`{}` is not a copy's run", input.cleanup_of),
+            )
+        })?;
+    let key = format!("{}/{copy_id}/plan.json", ferry_core::names::CONTROL_PREFIX);
+    let stored = read_plan(&clients.s3, config, &key).await?.ok_or_else(|| {
+        StepError::new(
+            ErrorName::NotFound,
+            format!("copy {copy_id} has no stored plan ({key}): its run touched nothing"),
+        )
+    })?;
+    info!(cleanup_of = %input.cleanup_of, "loaded the stored plan for cleanup");
+    RunPlan::for_cleanup(input, stored, &config.ferry_bucket)
 }
 
 async fn read_plan(
@@ -92,6 +121,7 @@ mod tests {
     use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
     use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
     use aws_smithy_mocks::{mock, MockResponse, Rule};
+    use ferry_core::steps::PlanInput;
     use std::sync::{Arc, Mutex};
 
     fn config() -> StackConfig {
@@ -115,8 +145,8 @@ mod tests {
         let (g, p) = (store.clone(), store.clone());
         vec![
             mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
-                assert_eq!(req.key(), Some("control/photos-2026/plan.json"));
-                match g.lock().unwrap().clone() {
+                let stored = g.lock().unwrap().clone();
+                match stored.filter(|_| req.key() == Some("control/photos-2026/plan.json")) {
                     Some(b) => MockResponse::Output(
                         GetObjectOutput::builder().body(ByteStream::from(b)).build(),
                     ),
@@ -143,12 +173,19 @@ mod tests {
         store: &Arc<Mutex<Option<Vec<u8>>>>,
         input: PlanInput,
     ) -> Result<RunPlan, StepError> {
+        call(store, PlanEvent::Copy(input)).await
+    }
+
+    async fn call(
+        store: &Arc<Mutex<Option<Vec<u8>>>>,
+        event: PlanEvent,
+    ) -> Result<RunPlan, StepError> {
         let rules = s3(store);
         let refs: Vec<&Rule> = rules.iter().collect();
         handle(
             &Clients::mocked(&refs, &[], &[], &[]),
             &config(),
-            LambdaEvent::new(input, Default::default()),
+            LambdaEvent::new(event, Default::default()),
         )
         .await
     }
@@ -184,6 +221,34 @@ mod tests {
         assert!(err
             .cause
             .contains("already has a stored plan with a different request"));
+    }
+
+    #[tokio::test]
+    async fn cleanup_mode_rebuilds_the_runs_plan_from_the_stored_one() {
+        let store = Arc::new(Mutex::new(None));
+        let copy = run(&store, input(request(), "photos-2026-3"))
+            .await
+            .unwrap();
+        let cleanup = CleanupInput {
+            cleanup_of: "photos-2026-3".into(),
+            execution: "photos-2026-cleanup-3".into(),
+            start_time: "2026-11-28T14:00:00Z".into(),
+        };
+        // The execution input as the cleanup starter writes it, through the state machine.
+        let event: PlanEvent = serde_json::from_value(serde_json::json!({
+            "cleanupOf": "photos-2026-3", "execution": "photos-2026-cleanup-3", "startTime": "2026-11-28T14:00:00Z"
+        }))
+        .unwrap();
+        assert_eq!(event, PlanEvent::Cleanup(cleanup.clone()));
+        let plan = call(&store, event).await.unwrap();
+        assert_eq!((plan.run, plan.execution.as_str()), (3, "photos-2026-3"));
+        assert_eq!(plan.request, copy.request);
+        let mut other = cleanup;
+        other.cleanup_of = "photos-2025-1".into();
+        let err = call(&Arc::new(Mutex::new(None)), PlanEvent::Cleanup(other))
+            .await
+            .unwrap_err();
+        assert_eq!(err.name, ErrorName::NotFound);
     }
 
     #[tokio::test]
