@@ -90,6 +90,13 @@ impl World {
         }
     }
 
+    /// A started sandbox with the sample buckets seeded (see [`World::seed`]).
+    pub async fn seeded() -> World {
+        let world = World::start().await;
+        world.seed().await;
+        world
+    }
+
     /// The source bucket with the samples and a foreign policy, the manifest bucket with the
     /// CSV manifest and a foreign policy, and an empty destination bucket.
     pub async fn seed(&self) {

@@ -59,8 +59,7 @@ async fn jobs(world: &World) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_a_copies_everything_and_leaves_no_grant_or_inventory_configuration() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     foreign_inventory(&world).await;
     let run = world
         .run(
@@ -103,8 +102,7 @@ async fn flow_a_copies_everything_and_leaves_no_grant_or_inventory_configuration
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_s3_event_is_harmless() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     world
         .sandbox
         .control("/inventory", json!({"duplicate": true}))
@@ -123,8 +121,7 @@ async fn a_duplicate_s3_event_is_harmless() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_whose_event_never_comes_is_found_by_looking_again() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     world
         .sandbox
         .control("/inventory", json!({"notify": false}))
@@ -143,8 +140,7 @@ async fn a_report_whose_event_never_comes_is_found_by_looking_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     foreign_inventory(&world).await;
     world
         .sandbox
@@ -173,8 +169,7 @@ async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_report_fails_with_inventory_checksum_mismatch() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     world
         .sandbox
         .control("/inventory", json!({"corruptChecksum": true}))
@@ -204,8 +199,7 @@ async fn a_damaged_report_fails_with_inventory_checksum_mismatch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_that_lands_before_the_waiter_is_recorded_is_still_picked_up() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     // The report and its S3 event arrive while the wait's invocation is held back: the event
     // finds no waiter, and only the wait's own first look can find the report.
     world
@@ -240,8 +234,7 @@ async fn a_report_that_lands_before_the_waiter_is_recorded_is_still_picked_up() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_older_than_the_execution_is_not_used() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     world
         .sandbox
         .control("/inventory", json!({"delaySeconds": 0}))
@@ -264,8 +257,7 @@ async fn a_report_older_than_the_execution_is_not_used() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     let mut request = world.inventory_request("photos-2026", 60, 600);
     request["source"]["accountId"] = "333333333333".into();
     let run = world.run("photos-2026-1", &request).await;

@@ -7,8 +7,7 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_b_copies_every_object_and_leaves_nothing_behind() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     let run = world
         .run("photos-2026-1", &world.request("photos-2026"))
         .await;
@@ -40,8 +39,7 @@ async fn tokens(world: &World) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_statements() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     let request = world.request("photos-2026");
     for n in 1..=2 {
         let run = world.run(&format!("photos-2026-{n}"), &request).await;
@@ -70,8 +68,7 @@ async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_sta
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_and_the_copy_completes() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     world
         .sandbox
         .control("/failures", serde_json::json!({"pattern": "2026/photos/*", "code": "SlowDown", "http": 503, "times": 1}))
@@ -98,8 +95,7 @@ async fn transient_failures_are_retried_and_the_copy_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failures_end_incomplete_naming_keys_and_codes_with_grants_revoked() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     world
         .sandbox
         .control("/failures", serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"}))
@@ -129,8 +125,7 @@ async fn permanent_failures_end_incomplete_naming_keys_and_codes_with_grants_rev
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     let mut request = world.request("photos-2026");
     request["source"]["bucket"] = "ab".into();
     request["job"] = serde_json::json!({"priority": -1});
@@ -161,8 +156,7 @@ async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_over_five_gigabytes_is_reported_and_not_retried() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     let big = "2026/deep/a/b/c/d/e.bin";
     world
         .sandbox
@@ -191,8 +185,7 @@ async fn an_object_over_five_gigabytes_is_reported_and_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_hand_is_cleaned_up_by_the_rule() {
-    let world = World::start().await;
-    world.seed().await;
+    let world = World::seeded().await;
     world
         .sandbox
         .control("/hold", serde_json::json!({"hold": true}))
