@@ -277,8 +277,17 @@ impl Delivery {
 
     /// The `manifest.json` beside the checksum.
     pub fn manifest_key(&self) -> String {
+        format!("{}manifest.json", self.folder())
+    }
+
+    /// The `manifest.checksum` S3 writes last.
+    pub fn checksum_key(&self) -> String {
+        format!("{}manifest.checksum", self.folder())
+    }
+
+    fn folder(&self) -> String {
         format!(
-            "{INVENTORY_PREFIX}/{}/{}/{}/manifest.json",
+            "{INVENTORY_PREFIX}/{}/{}/{}/",
             self.source_bucket, self.config_id, self.dated
         )
     }
@@ -575,6 +584,16 @@ mod tests {
         assert_eq!(
             d.manifest_key(),
             "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json"
+        );
+        assert_eq!(d.checksum_key(), key);
+        // A bucket may be named like the file: only the last segment is the file.
+        let odd = Delivery::from_checksum_key(
+            "inventory/manifest.json/ferry-x/2026-11-28T00-00Z/manifest.checksum",
+        )
+        .unwrap();
+        assert_eq!(
+            odd.manifest_key(),
+            "inventory/manifest.json/ferry-x/2026-11-28T00-00Z/manifest.json"
         );
         // moto encodes `/` as %2F too; the decoded key is the same.
         let moto = raw.replace('/', "%2F");

@@ -276,8 +276,7 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
                 .take(CAUSE_KEYS)
                 .map(|t| format!("{} ({})", t.key, t.error_code))
                 .collect();
-            let more = sample.len().saturating_sub(CAUSE_KEYS) as u64
-                + totals.failed.saturating_sub(sample.len() as u64);
+            let more = totals.failed.saturating_sub(keys.len() as u64);
             format!(
                 "{} objects were not copied after {} job(s) ({} copied); errors: {}; failed: {}{}",
                 totals.failed,
