@@ -143,11 +143,15 @@ class Inventory:
         dst.put_object(Bucket=dest_bucket, Key=f"{dated}/manifest.checksum", Body=checksum.encode())
         self.events.append({"bucket": bucket, "id": config["Id"], "delivered": f"{dated}/manifest.json"})
         if self.settings["notify"]:
+            # A duplicate is delivered after the first invocation returns, as S3's redeliveries
+            # come later; moto could not show a token used twice at once (it accepts both).
             times = 2 if self.settings["duplicate"] else 1
-            for _ in range(times):
-                self.notify(dest_bucket, f"{dated}/manifest.checksum", len(checksum))
+            threading.Thread(
+                target=lambda: [self.notify(dest_bucket, f"{dated}/manifest.checksum", len(checksum), wait=True) for _ in range(times)],
+                daemon=True,
+            ).start()
 
-    def notify(self, bucket: str, key: str, size: int) -> None:
+    def notify(self, bucket: str, key: str, size: int, wait: bool = False) -> None:
         for prefix, suffix, function_arn in self.notifications.get(bucket, []):
             if key.startswith(prefix) and key.endswith(suffix):
                 event = {"Records": [{
@@ -166,7 +170,10 @@ class Inventory:
                         "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": uuid.uuid4().hex, "sequencer": uuid.uuid4().hex[:18].upper()},
                     },
                 }]}
-                threading.Thread(target=self._invoke, args=(function_arn, event), daemon=True).start()
+                if wait:
+                    self._invoke(function_arn, event)
+                else:
+                    threading.Thread(target=self._invoke, args=(function_arn, event), daemon=True).start()
 
     def _invoke(self, function_arn: str, event: dict) -> None:
         host = self.function_host()

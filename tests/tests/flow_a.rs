@@ -117,6 +117,16 @@ async fn a_duplicate_s3_event_is_harmless() {
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     assert_eq!(jobs(&world).await, 1);
     world.assert_copied(&samples()).await;
+    // Both events reached inventory-delivered: one completed the waiter, the other found none.
+    let events = world.sandbox.get("/inventory").await.unwrap()["events"].clone();
+    let mut completed: Vec<u64> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["response"]["completed"].as_u64())
+        .collect();
+    completed.sort();
+    assert_eq!(completed, [0, 1], "{events}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

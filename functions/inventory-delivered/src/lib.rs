@@ -24,7 +24,8 @@ use tracing::info;
 pub struct DeliveredOutput {
     /// Waiting tasks completed (successfully or not).
     pub completed: u32,
-    /// Records that were not a ferry inventory delivery, or that nobody waited for.
+    /// Records that were not a ferry inventory delivery, that nobody waited for, or whose
+    /// waiter a duplicate event had completed already.
     pub ignored: u32,
 }
 
@@ -63,12 +64,22 @@ pub async fn handle(
                     info!(execution = %waiter.execution, "the report is older than this run; it waits for the next");
                     continue;
                 }
-                Ok(report) => complete(&clients.sfn, &waiter.task_token, Ok(report)).await?,
-                Err(cause) => complete(&clients.sfn, &waiter.task_token, Err(cause)).await?,
+                _ => {}
             }
+            let completed = complete(
+                &clients.sfn,
+                &waiter.task_token,
+                outcome.as_ref().map_err(String::as_str),
+            )
+            .await?;
             delete(&clients.s3, &bucket, &waiter_key).await?;
-            info!(execution = %waiter.execution, ok = outcome.is_ok(), "completed an inventory waiter");
-            out.completed += 1;
+            if completed {
+                info!(execution = %waiter.execution, ok = outcome.is_ok(), "completed an inventory waiter");
+                out.completed += 1;
+            } else {
+                info!(execution = %waiter.execution, "the waiter was completed already (a duplicate event)");
+                out.ignored += 1;
+            }
         }
     }
     Ok(out)

@@ -141,3 +141,44 @@ async fn a_report_older_than_the_run_or_an_unrelated_key_completes_nothing() {
 }
 
 use serde_json::Value;
+
+/// Two copies of one event arrive together: both read the waiter, the second SendTaskSuccess
+/// finds the token used. That waiter was completed once, by the first.
+#[tokio::test]
+async fn a_token_already_used_counts_as_ignored_not_completed() {
+    use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
+    let store: FakeObjects = Default::default();
+    seed(&store, GOOD, 1_795_873_550);
+    let used = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
+        SendTaskSuccessError::generic(
+            aws_sdk_sfn::error::ErrorMetadata::builder()
+                .code("InvalidToken")
+                .build(),
+        )
+    });
+    let s3 = fake_s3(&store);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let clients = Clients::mocked(&s3, &[], &[], &[&used]);
+    let out = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(event(), Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        DeliveredOutput {
+            completed: 0,
+            ignored: 1
+        }
+    );
+    assert!(
+        !store
+            .lock()
+            .unwrap()
+            .keys()
+            .any(|(_, k)| k.starts_with("control/waiters/")),
+        "the waiter record is removed"
+    );
+}

@@ -58,10 +58,18 @@ pub async fn wait(
             .map_err(|e| from_sdk(e, &format!("PutObject {waiter_key}")))?;
     }
     let prefix = names.inventory_location(&plan.request.source.bucket);
-    let found = latest_report(&clients.s3, &config.ferry_bucket, &prefix, plan.started_at).await?;
+    let found = latest_report(
+        &clients.s3,
+        &config.ferry_bucket,
+        &prefix,
+        (&plan.request.source.bucket, &names.inventory_config_id),
+        plan.started_at,
+    )
+    .await?;
     match (&found, &input.task_token) {
         (Some(report), Some(token)) => {
             info!(key = %report.key, "an inventory report was already there");
+            // False only if the S3 event completed it in the meantime: done either way.
             complete(&clients.sfn, token, Ok(report)).await?;
             delete(&clients.s3, &config.ferry_bucket, &waiter_key).await?;
         }
@@ -87,12 +95,14 @@ pub async fn wait(
     Ok(WaitOutput { found })
 }
 
-/// The newest report under `prefix` created at or after `started_at`, if any. A delivery whose
-/// `manifest.checksum` is not written yet is still in progress and skipped.
+/// The newest report under `prefix` (the deliveries of `(source bucket, configuration id)`)
+/// created at or after `started_at`, if any. A delivery whose `manifest.checksum` is not written
+/// yet is still in progress and skipped.
 async fn latest_report(
     s3: &S3,
     bucket: &str,
     prefix: &str,
+    (source, config_id): (&str, &str),
     started_at: i64,
 ) -> Result<Option<InventoryManifestRef>, StepError> {
     let listed = s3
@@ -115,9 +125,10 @@ async fn latest_report(
         .collect();
     dated.sort_unstable_by(|a, b| b.cmp(a));
     for d in dated {
-        let checksum_key = format!("{prefix}{d}/manifest.checksum");
-        let Some(delivery) = Delivery::from_checksum_key(&checksum_key) else {
-            continue;
+        let delivery = Delivery {
+            source_bucket: source.to_string(),
+            config_id: config_id.to_string(),
+            dated: d,
         };
         match read_delivery(s3, bucket, &delivery).await {
             Ok(Some(Ok(report))) if report.created_at_millis >= started_at.max(0) as u64 * 1000 => {
@@ -141,9 +152,7 @@ pub async fn read_delivery(
     bucket: &str,
     delivery: &Delivery,
 ) -> Result<Option<Result<InventoryManifestRef, String>>, StepError> {
-    let checksum_key = delivery
-        .manifest_key()
-        .replace("manifest.json", "manifest.checksum");
+    let checksum_key = delivery.checksum_key();
     let Some((checksum, _)) = get_object_bytes(s3, bucket, &checksum_key).await? else {
         return Ok(None);
     };
@@ -175,13 +184,14 @@ pub async fn read_delivery(
     })))
 }
 
-/// Completes a waiting task with the report, or fails it with the checksum mismatch. A token
-/// already used or expired answers TaskTimedOut / InvalidToken: that task is done already.
+/// Completes a waiting task with the report, or fails it with the checksum mismatch; true when
+/// this call completed it. A token already used or expired answers TaskTimedOut / InvalidToken /
+/// TaskDoesNotExist: that task was done already (by a duplicate event), and this returns false.
 pub async fn complete(
     sfn: &Sfn,
     token: &str,
     outcome: Result<&InventoryManifestRef, &str>,
-) -> Result<(), StepError> {
+) -> Result<bool, StepError> {
     let sent = match outcome {
         Ok(report) => sfn
             .send_task_success()
@@ -212,14 +222,14 @@ pub async fn complete(
             }),
     };
     match sent {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         Err((Some(code), _))
             if matches!(
                 code.as_str(),
                 "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
             ) =>
         {
-            Ok(())
+            Ok(false)
         }
         Err((_, e)) => Err(e),
     }
