@@ -42,6 +42,8 @@ from . import batch, inventory, policy, template
 SOURCE = "111111111111"
 DESTINATION = "222222222222"
 REGION = "eu-west-1"
+# The stacks' SourceBuckets parameter in the sandbox: the buckets the tests and the demo use.
+SOURCE_BUCKETS = ("src-photos", "src-manifests")
 
 # moto symbols this launcher wraps: checked at start, so a moto upgrade that moves them fails
 # loudly instead of silently running unwrapped.
@@ -53,6 +55,7 @@ WRAPPED = [
     ("moto.iam.access_control", "PermissionResult"),
     ("moto.s3.responses", "S3Response"),
     ("moto.stepfunctions.responses", "StepFunctionResponse"),
+    ("moto.iam.policy_validation", "SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS"),
 ]
 
 
@@ -193,6 +196,8 @@ class Resolver:
             "Side": side,
             "PeerAccountId": peer,
             "SourceAccountIds": [SOURCE],
+            # The buckets the tests and the demo copy from and keep CSV manifests in.
+            "SourceBuckets": list(SOURCE_BUCKETS),
             "RetentionDays": "30",
             "AWS::AccountId": self.account,
             "AWS::Region": REGION,
@@ -253,6 +258,8 @@ class Resolver:
                 return self.arn_of(logical) if attr == "Arn" else self.name_of(logical)
             if k == "Fn::Join":
                 return arg[0].join(str(x) for x in self.value(arg[1]))
+            if k == "Fn::Split":
+                return str(self.value(arg[1])).split(arg[0])
             if k == "Fn::If":
                 return self.value(arg[1] if self.conditions[arg[0]] else arg[2])
         if isinstance(v, dict):
@@ -407,6 +414,16 @@ def install_delete_inventory() -> None:
         return 204, {}, ""
 
     S3Response._bucket_response_delete = _bucket_response_delete
+
+
+def install_job_arns() -> None:
+    """moto's IAM policy validator refuses any S3 ARN with a Region but access points', so a
+    policy on S3 Batch Operations jobs (arn:aws:s3:<region>:<account>:job/*, as AWS's service
+    authorization reference gives it) cannot be stored. Job ARNs are let through too."""
+    from moto.iam import policy_validation
+
+    s3 = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS["s3"]
+    s3["valid_starting_values"] = [*s3["valid_starting_values"], "job/"]
 
 
 def install_send_task_failure_cause() -> None:
@@ -599,6 +616,7 @@ def main() -> int:
     install_bucket_policy_check()
     install_delete_inventory()
     install_send_task_failure_cause()
+    install_job_arns()
     delivery = inventory.Inventory(world, SOURCE, lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)
     delivery.start()

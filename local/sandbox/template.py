@@ -57,13 +57,51 @@ def definition(template: dict, values: dict[str, str] | None = None) -> dict:
     return json.loads(SUBSTITUTION.sub(replace, text))
 
 
+def inline_policies(template: dict) -> dict[str, dict]:
+    """Every identity policy the template writes (functions' Policies statements, roles' inline
+    policies, managed policies), resolved for each side with the sandbox's accounts, by file
+    name. SAM policy templates (SQSSendMessagePolicy, ...) are AWS's own and left out."""
+    from .launcher import Resolver  # the launcher imports this module
+
+    out: dict[str, dict] = {}
+    for side in ("destination", "source"):
+        res = Resolver(template, side)
+        for logical, r in template["Resources"].items():
+            if not res.included(r):
+                continue
+            p = r.get("Properties", {})
+            docs: list[dict] = []
+            if r["Type"] == "AWS::Serverless::Function":
+                docs = [
+                    {"Version": "2012-10-17", "Statement": item["Statement"]}
+                    for item in p.get("Policies", [])
+                    if isinstance(item, dict) and "Statement" in item
+                ]
+            elif r["Type"] == "AWS::IAM::Role":
+                docs = [pol["PolicyDocument"] for pol in p.get("Policies", [])]
+            elif r["Type"] == "AWS::IAM::ManagedPolicy":
+                docs = [p["PolicyDocument"]]
+            for n, doc in enumerate(docs):
+                out[f"template-{side}-{logical}-{n}.json"] = res.value(doc)
+    return out
+
+
 def main(argv: list[str]) -> int:
     """`python -m sandbox.template TEMPLATE OUT`: writes the definition (substitutions left as
     they are) to OUT as JSON, for statelint. With `--decoded` first, writes the whole decoded
-    template instead (intrinsics as {"Fn::Sub": ...} objects), for the Rust template test."""
+    template instead (intrinsics as {"Fn::Sub": ...} objects), for the Rust template test. With
+    `--policies TEMPLATE DIR`, writes every inline identity policy into DIR, for parliament."""
     if argv[1] == "--decoded":
         with open(argv[3], "w") as f:
             json.dump(load(argv[2]), f, indent=2, default=str)
+        return 0
+    if argv[1] == "--policies":
+        import os
+
+        os.makedirs(argv[3], exist_ok=True)
+        for name, doc in inline_policies(load(argv[2])).items():
+            with open(os.path.join(argv[3], name), "w") as f:
+                json.dump(doc, f, indent=2)
         return 0
     template_path, out = argv[1], argv[2]
     with open(out, "w") as f:

@@ -293,6 +293,8 @@ pub struct StackContext {
     pub region: String,
     /// The stack's `SourceAccountIds` parameter.
     pub source_account_ids: Vec<String>,
+    /// The stack's `SourceBuckets` parameter: the source account's buckets ferry may read.
+    pub source_buckets: Vec<String>,
     /// The ferry bucket, which no copy may use as its source or destination.
     pub ferry_bucket: String,
 }
@@ -496,11 +498,22 @@ impl CopyRequest {
                 );
             }
         }
+        if !ctx.source_buckets.contains(&self.source.bucket) {
+            v.add("source.bucket", not_listed(&self.source.bucket, ctx));
+        }
         check_key_len(v, "source.prefix", &self.source.prefix, 0);
         check_key_len(v, "destination.keyPrefix", &self.destination.key_prefix, 0);
 
-        if let Manifest::Csv { bucket, key, .. } = &self.manifest {
+        if let Manifest::Csv {
+            bucket,
+            key,
+            account_id,
+        } = &self.manifest
+        {
             check_bucket(v, "manifest.bucket", bucket);
+            if *account_id == self.source.account_id && !ctx.source_buckets.contains(bucket) {
+                v.add("manifest.bucket", not_listed(bucket, ctx));
+            }
             check_key_len(v, "manifest.key", key, 1);
             if *bucket == self.destination.bucket {
                 v.add(
@@ -694,6 +707,18 @@ fn check_key_len(v: &mut Checker, field: &str, key: &str, min: usize) {
     }
 }
 
+/// Why a source-account bucket is refused: the stacks may touch only the buckets they list.
+fn not_listed(bucket: &str, ctx: &StackContext) -> String {
+    format!(
+        "{bucket} is not in the stacks' SourceBuckets parameter ({}); add it there, in both stacks, and update them",
+        if ctx.source_buckets.is_empty() {
+            "empty".to_string()
+        } else {
+            ctx.source_buckets.join(", ")
+        }
+    )
+}
+
 fn check_bucket(v: &mut Checker, field: &str, name: &str) {
     for rule in bucket_name_violations(name) {
         v.add(field, rule);
@@ -760,6 +785,7 @@ mod tests {
             account_id: "222222222222".into(),
             region: "eu-west-1".into(),
             source_account_ids: vec!["111111111111".into()],
+            source_buckets: vec!["src-photos".into(), "src-manifests".into()],
             ferry_bucket: "ferry-222222222222-eu-west-1".into(),
         }
     }
@@ -953,6 +979,16 @@ mod tests {
                 with(flow_a(), "/source/accountId", json!("222222222222")),
                 "source.accountId",
                 "two accounts",
+            ),
+            (
+                with(flow_a(), "/source/bucket", json!("src-unlisted")),
+                "source.bucket",
+                "src-unlisted is not in the stacks' SourceBuckets parameter (src-photos, src-manifests)",
+            ),
+            (
+                with(flow_b(), "/manifest/bucket", json!("src-unlisted")),
+                "manifest.bucket",
+                "SourceBuckets",
             ),
             (
                 with(flow_a(), "/destination/accountId", json!("444444444444")),
@@ -1226,5 +1262,23 @@ mod tests {
         let b = with(flow_b(), "/manifest/accountId", json!("222222222222"));
         let b = with(b, "/manifest/bucket", json!("dst-manifests"));
         parse(&b).unwrap().validate(&ctx()).unwrap();
+    }
+
+    #[test]
+    fn an_empty_bucket_list_refuses_every_source_bucket() {
+        let mut c = ctx();
+        c.source_buckets.clear();
+        let err = parse(&flow_b()).unwrap().validate(&c).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "source.bucket: src-photos is not in the stacks' SourceBuckets parameter (empty)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("manifest.bucket: src-manifests is not"),
+            "{text}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! through a lookup (the process environment there), so that library code never reads the
 //! environment and the sandbox can host many functions in one process.
 
+use crate::error::{ErrorName, StepError};
 use crate::request::StackContext;
 
 /// Names of the variables the template sets on every function.
@@ -11,6 +12,7 @@ pub const VAR_REGION: &str = "AWS_REGION";
 pub const VAR_FERRY_BUCKET: &str = "FERRY_BUCKET";
 pub const VAR_SOURCE_ACCOUNT_IDS: &str = "FERRY_SOURCE_ACCOUNT_IDS";
 pub const VAR_BOUNDARY_ARN: &str = "FERRY_BOUNDARY_ARN";
+pub const VAR_SOURCE_BUCKETS: &str = "FERRY_SOURCE_BUCKETS";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackConfig {
@@ -18,6 +20,9 @@ pub struct StackConfig {
     pub region: String,
     pub ferry_bucket: String,
     pub source_account_ids: Vec<String>,
+    /// The `SourceBuckets` parameter: the source account's buckets ferry may read and grant on
+    /// (buckets copied from and buckets that keep CSV manifests).
+    pub source_buckets: Vec<String>,
     /// ferry's permissions boundary (destination side); every role ferry creates carries it.
     pub boundary_arn: String,
 }
@@ -41,15 +46,30 @@ impl StackConfig {
             account_id: get(VAR_ACCOUNT_ID)?,
             region: get(VAR_REGION)?,
             ferry_bucket: get(VAR_FERRY_BUCKET)?,
-            source_account_ids: lookup(VAR_SOURCE_ACCOUNT_IDS)
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            source_account_ids: list(lookup(VAR_SOURCE_ACCOUNT_IDS)),
+            source_buckets: list(lookup(VAR_SOURCE_BUCKETS)),
             boundary_arn: lookup(VAR_BOUNDARY_ARN).unwrap_or_default(),
         })
+    }
+
+    /// The source side's guard, the same rule its IAM policy states: a source function touches
+    /// only the buckets of the `SourceBuckets` parameter. Refused with `AccessDenied` naming the
+    /// bucket and the list, rather than IAM's bare denial.
+    pub fn may_touch(&self, bucket: &str) -> Result<(), StepError> {
+        if self.source_buckets.iter().any(|b| b == bucket) {
+            return Ok(());
+        }
+        Err(StepError::new(
+            ErrorName::AccessDenied,
+            format!(
+                "bucket {bucket} is not in the source stack's SourceBuckets parameter ({}): ferry may not change its policy or inventory; add it to SourceBuckets in both stacks",
+                if self.source_buckets.is_empty() {
+                    "empty".to_string()
+                } else {
+                    self.source_buckets.join(", ")
+                }
+            ),
+        ))
     }
 
     pub fn context(&self) -> StackContext {
@@ -57,9 +77,21 @@ impl StackConfig {
             account_id: self.account_id.clone(),
             region: self.region.clone(),
             source_account_ids: self.source_account_ids.clone(),
+            source_buckets: self.source_buckets.clone(),
             ferry_bucket: self.ferry_bucket.clone(),
         }
     }
+}
+
+/// A `CommaDelimitedList` parameter as the template joins it: `a,b`, blanks dropped.
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -74,9 +106,11 @@ mod tests {
             (VAR_REGION, "eu-west-1"),
             (VAR_FERRY_BUCKET, "ferry-222222222222-eu-west-1"),
             (VAR_SOURCE_ACCOUNT_IDS, "111111111111, 333333333333"),
+            (VAR_SOURCE_BUCKETS, "src-photos,,src-manifests"),
         ]);
         let c = StackConfig::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap();
         assert_eq!(c.source_account_ids, ["111111111111", "333333333333"]);
+        assert_eq!(c.source_buckets, ["src-photos", "src-manifests"]);
         assert_eq!(c.context().ferry_bucket, "ferry-222222222222-eu-west-1");
         vars.remove(VAR_FERRY_BUCKET);
         let err = StackConfig::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap_err();
@@ -84,5 +118,14 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("environment variable FERRY_BUCKET is not set"));
+    }
+
+    #[test]
+    fn a_source_function_touches_only_the_listed_buckets() {
+        let c = crate::testing::source_stack();
+        c.may_touch("src-photos").unwrap();
+        let err = c.may_touch("payroll").unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(err.cause.contains("payroll is not in the source stack's SourceBuckets parameter (src-photos, src-manifests)"), "{}", err.cause);
     }
 }

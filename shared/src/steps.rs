@@ -369,6 +369,7 @@ mod tests {
             account_id: "222222222222".into(),
             region: "eu-west-1".into(),
             source_account_ids: vec!["111111111111".into()],
+            source_buckets: vec!["src-photos".into(), "src-manifests".into()],
             ferry_bucket: "ferry-222222222222-eu-west-1".into(),
         }
     }

@@ -7,6 +7,8 @@ use crate::steps::{PlanInput, RunPlan};
 pub const SOURCE_ACCOUNT: &str = "111111111111";
 pub const DESTINATION_ACCOUNT: &str = "222222222222";
 pub const FERRY_BUCKET: &str = "ferry-222222222222-eu-west-1";
+/// The fixture requests' source bucket and CSV manifest bucket (both stacks' `SourceBuckets`).
+pub const SOURCE_BUCKETS: [&str; 2] = ["src-photos", "src-manifests"];
 pub const BOUNDARY_ARN: &str = "arn:aws:iam::222222222222:policy/ferry/ferry-boundary-eu-west-1";
 /// `$$.Execution.StartTime` of the fixture runs: 2026-11-28T13:45:50Z.
 pub const STARTED_AT: i64 = 1_795_873_550;
@@ -18,6 +20,7 @@ pub fn destination_stack() -> StackConfig {
         region: "eu-west-1".into(),
         ferry_bucket: FERRY_BUCKET.into(),
         source_account_ids: vec![SOURCE_ACCOUNT.into()],
+        source_buckets: SOURCE_BUCKETS.map(String::from).to_vec(),
         boundary_arn: BOUNDARY_ARN.into(),
     }
 }

@@ -316,3 +316,229 @@ fn one_execution_tracks_a_job_for_fourteen_days_within_the_history_limit() {
     );
     println!("14 days: {rounds} rounds x {per_round} events; inventory wait: {checks} checks x {per_check}; total {total} of 25,000");
 }
+
+/// The IAM actions each SDK call (or ferry-core helper) needs, from AWS's service authorization
+/// reference. HeadObject is authorized as s3:GetObject; DeleteBucketInventoryConfiguration as
+/// s3:PutInventoryConfiguration; CreateJob also needs iam:PassRole for the job's role and
+/// s3:PutJobTagging for its tags.
+const ACTIONS: &[(&str, &[&str])] = &[
+    ("get_object", &["s3:GetObject"]),
+    ("get_object_bytes", &["s3:GetObject"]),
+    ("head_object", &["s3:GetObject"]),
+    ("put_object", &["s3:PutObject"]),
+    ("delete_object", &["s3:DeleteObject"]),
+    ("list_objects_v2", &["s3:ListBucket"]),
+    ("get_bucket_policy", &["s3:GetBucketPolicy"]),
+    ("put_bucket_policy", &["s3:PutBucketPolicy"]),
+    ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
+    (
+        "get_bucket_inventory_configuration",
+        &["s3:GetInventoryConfiguration"],
+    ),
+    (
+        "put_bucket_inventory_configuration",
+        &["s3:PutInventoryConfiguration"],
+    ),
+    (
+        "delete_bucket_inventory_configuration",
+        &["s3:PutInventoryConfiguration"],
+    ),
+    ("create_role", &["iam:CreateRole"]),
+    ("get_role", &["iam:GetRole"]),
+    ("put_role_policy", &["iam:PutRolePolicy"]),
+    ("delete_role_policy", &["iam:DeleteRolePolicy"]),
+    ("delete_role", &["iam:DeleteRole"]),
+    ("update_assume_role_policy", &["iam:UpdateAssumeRolePolicy"]),
+    (
+        "create_job",
+        &["s3:CreateJob", "iam:PassRole", "s3:PutJobTagging"],
+    ),
+    ("describe_job", &["s3:DescribeJob"]),
+    ("update_job_status", &["s3:UpdateJobStatus"]),
+    ("send_task_success", &["states:SendTaskSuccess"]),
+    ("send_task_failure", &["states:SendTaskFailure"]),
+    ("start_execution", &["states:StartExecution"]),
+];
+
+/// Granted beyond the calls: reading a manifest or report by version id (a versioned CSV
+/// manifest's ETag is read with its versionId) is authorized as s3:GetObjectVersion.
+const ALSO_GRANTED: &[&str] = &["s3:GetObjectVersion"];
+
+/// Calls found in a crate's code that the function never makes: inventory-delivered links
+/// inventory-wait for `read_delivery`, `complete` and `delete`, not for `wait`, which records the
+/// waiter (s3:PutObject).
+const NEVER_CALLED: &[(&str, &str)] = &[("ferry-inventory-delivered", "s3:PutObject")];
+
+/// A crate's code, without its tests (tests.rs files, and everything after `#[cfg(test)]`).
+fn code_of(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            text.push_str(&code_of(&path));
+        } else if path.extension().is_some_and(|x| x == "rs")
+            && path.file_name().is_some_and(|n| n != "tests.rs")
+        {
+            let src = std::fs::read_to_string(&path).unwrap();
+            text.push_str(src.split("#[cfg(test)]").next().unwrap());
+        }
+    }
+    text
+}
+
+/// The actions a function's code needs: its SDK calls and those of the function crates it
+/// depends on (inventory-delivered runs inventory-wait's code).
+fn needed_actions(krate: &str) -> BTreeSet<String> {
+    let root = repo_root().join("functions");
+    let dir = root.join(krate.trim_start_matches("ferry-"));
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let mut code: String = code_of(&dir.join("src")).split_whitespace().collect();
+    for other in std::fs::read_dir(&root).unwrap() {
+        let name = other.unwrap().file_name().to_string_lossy().to_string();
+        if name != krate.trim_start_matches("ferry-")
+            && manifest.contains(&format!("ferry-{name} ="))
+        {
+            code.push_str(&code_of(&root.join(&name).join("src")));
+        }
+    }
+    let code: String = code.split_whitespace().collect();
+    ACTIONS
+        .iter()
+        .filter(|(call, _)| {
+            code.contains(&format!(".{call}()")) || code.contains(&format!("{call}("))
+        })
+        .flat_map(|(_, actions)| actions.iter().map(|a| a.to_string()))
+        .collect()
+}
+
+/// The template's inline policies resolved for the sandbox's accounts, by file name.
+fn resolved_policies() -> BTreeMap<String, Value> {
+    let root = repo_root();
+    let dir = root.join("target/template-policies-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new(root.join(".venv/bin/python"))
+        .args(["-m", "sandbox.template", "--policies"])
+        .arg(root.join("template.yaml"))
+        .arg(&dir)
+        .current_dir(root.join("local"))
+        .status()
+        .expect("the venv's python runs (make installs it)");
+    assert!(status.success(), "resolving the template's policies failed");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let doc = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p.file_name().unwrap().to_string_lossy().to_string(), doc)
+        })
+        .collect()
+}
+
+fn as_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        _ => vec![],
+    }
+}
+
+#[test]
+fn each_function_may_do_exactly_what_its_code_calls() {
+    let t = decoded();
+    let policies = resolved_policies();
+    let mut checked = 0;
+    for (logical, r) in t["Resources"].as_object().unwrap() {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let krate = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        // A function with its own role (job-submit) is governed by that role's policy.
+        let holder = r["Properties"]["Role"]["Fn::GetAtt"]
+            .as_array()
+            .map(|a| a[0].as_str().unwrap().to_string())
+            .or_else(|| {
+                r["Properties"]["Role"]["Fn::GetAtt"]
+                    .as_str()
+                    .map(|s| s.split('.').next().unwrap().to_string())
+            })
+            .unwrap_or_else(|| logical.clone());
+        let mut granted = BTreeSet::new();
+        let mut star_resources = BTreeSet::new();
+        for (name, doc) in &policies {
+            if !name.contains(&format!("-{holder}-")) {
+                continue;
+            }
+            for s in doc["Statement"].as_array().unwrap() {
+                assert_eq!(
+                    s["Effect"], "Allow",
+                    "{name}: ferry grants, it does not deny"
+                );
+                let actions = as_list(&s["Action"]);
+                if as_list(&s["Resource"]).iter().any(|r| r == "*") {
+                    star_resources.extend(actions.clone());
+                }
+                granted.extend(actions);
+            }
+        }
+        let mut needed = needed_actions(krate);
+        for (k, a) in NEVER_CALLED {
+            if *k == krate {
+                assert!(
+                    needed.remove(*a),
+                    "{krate}: NEVER_CALLED lists {a}, which it does not call"
+                );
+            }
+        }
+        let missing: Vec<_> = needed.difference(&granted).collect();
+        assert!(
+            missing.is_empty(),
+            "{krate} calls for {missing:?}, which its policy does not grant"
+        );
+        let extra: Vec<_> = granted
+            .difference(&needed)
+            .filter(|a| !ALSO_GRANTED.contains(&a.as_str()))
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "{krate}'s policy grants {extra:?}, which its code never calls for"
+        );
+        // "*" only where IAM has no resource type for the action.
+        let no_resource_type = [
+            "s3:CreateJob",
+            "states:SendTaskSuccess",
+            "states:SendTaskFailure",
+        ];
+        for a in &star_resources {
+            assert!(
+                no_resource_type.contains(&a.as_str()),
+                "{krate} is granted {a} on every resource"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(
+        checked,
+        std::fs::read_dir(repo_root().join("functions"))
+            .unwrap()
+            .count()
+    );
+}
+
+#[test]
+fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
+    let policies = resolved_policies();
+    for logical in ["SourceAccessFunction", "SourceInventoryFunction"] {
+        let doc = &policies[&format!("template-source-{logical}-0.json")];
+        for s in doc["Statement"].as_array().unwrap() {
+            assert_eq!(
+                as_list(&s["Resource"]),
+                ["arn:aws:s3:::src-photos", "arn:aws:s3:::src-manifests"],
+                "{logical}: the sandbox's SourceBuckets, and nothing else"
+            );
+            assert_eq!(
+                s["Condition"]["StringEquals"]["s3:ResourceAccount"],
+                "111111111111"
+            );
+        }
+    }
+}

@@ -21,7 +21,7 @@ pub const WRITE_ROUNDS: usize = 3;
 #[tracing::instrument(skip_all, fields(copy_id = %event.payload.plan.request.copy_id, action = ?event.payload.action))]
 pub async fn handle(
     clients: &Clients,
-    _config: &StackConfig,
+    config: &StackConfig,
     event: LambdaEvent<AccessInput>,
 ) -> Result<AccessOutput, StepError> {
     let input = event.payload;
@@ -30,6 +30,9 @@ pub async fn handle(
     let expires_at = input.expires_at.unwrap_or(plan.expires_at);
     let grants = ferry_core::policy::source_account_grants(&plan.request, &names, expires_at);
     let owner = &plan.request.source.account_id;
+    for bucket in grants.keys() {
+        config.may_touch(bucket)?;
+    }
     let mut out = AccessOutput {
         expires_at,
         ..AccessOutput::default()

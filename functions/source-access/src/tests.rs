@@ -248,3 +248,26 @@ async fn revoke_keeps_grants_when_the_request_says_so_and_other_errors_are_named
         err.cause
     );
 }
+
+#[tokio::test]
+async fn a_bucket_outside_source_buckets_is_refused_before_its_policy_is_read() {
+    let store: Store = Default::default();
+    store
+        .lock()
+        .unwrap()
+        .insert("payroll".into(), FOREIGN.into());
+    let mut p = flow_b();
+    p.request.source.bucket = "payroll".into();
+    let err = call(&store, 0, AccessAction::Grant, &p).await.unwrap_err();
+    assert_eq!(err.name, ErrorName::AccessDenied);
+    assert!(
+        err.cause
+            .contains("bucket payroll is not in the source stack's SourceBuckets"),
+        "{}",
+        err.cause
+    );
+    // Nothing was written anywhere: the foreign policy is as it was, the manifest bucket untouched.
+    let s = store.lock().unwrap();
+    assert_eq!(s["payroll"], FOREIGN);
+    assert!(!s.contains_key("src-manifests"));
+}

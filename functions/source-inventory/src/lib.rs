@@ -24,7 +24,7 @@ fn missing(code: Option<&str>) -> bool {
 #[tracing::instrument(skip_all, fields(copy_id = %event.payload.plan.request.copy_id, action = ?event.payload.action))]
 pub async fn handle(
     clients: &Clients,
-    _config: &StackConfig,
+    config: &StackConfig,
     event: LambdaEvent<InventoryInput>,
 ) -> Result<InventoryOutput, StepError> {
     let input = event.payload;
@@ -39,6 +39,7 @@ pub async fn handle(
     let id = names.inventory_config_id.clone();
     let bucket = &req.source.bucket;
     let owner = &req.source.account_id;
+    config.may_touch(bucket)?;
     let changed = match input.action {
         InventoryAction::Put => {
             let wanted = InventoryConfig::for_copy(req, &names);
