@@ -11,10 +11,16 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_OK := $(CHECKOV_VENV)/.installed
 POLICY_DIR := target/policies
 
-.PHONY: help test fmt-check clippy unit sandbox-test policy-lint template-lint checkov sandbox build package e2e-aws fmt clean
+.PHONY: help demo test fmt-check clippy unit sandbox-test policy-lint template-lint checkov sandbox build package e2e-aws fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+# A whole cross-account copy in the sandbox: flow A on 48 sample objects, verified. DEMO_ARGS
+# passes options: `make demo DEMO_ARGS="--flow csv --objects 200"`.
+demo: $(VENV_OK) ## a whole cross-account copy in the sandbox, with a progress bar, verified
+	$(CARGO) build --quiet --locked -p ferry-cli
+	target/debug/ferry demo $(DEMO_ARGS)
 
 test: fmt-check clippy sandbox-test unit policy-lint template-lint checkov ## every check: formatting, clippy, tests, policy and template lint
 

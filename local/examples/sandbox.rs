@@ -12,6 +12,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .control("/function-host", serde_json::json!({"url": host.url}))
         .await?;
     let info = &sandbox.info;
+    // The `ferry` CLI's --sandbox reads this description (FERRY_SANDBOX).
+    let description = root.join("target/sandbox/current.json");
+    std::fs::write(&description, serde_json::to_string(info)?)?;
     println!(
         "ferry sandbox: moto at {}, Region {}",
         info.endpoint, info.region
@@ -34,7 +37,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             c.access_key_id, c.secret_access_key, c.session_token
         );
     }
+    println!(
+        "\n# the ferry CLI (cargo build -p ferry-cli; target/debug/ferry list, start, watch ...):"
+    );
+    println!(
+        "export FERRY_SANDBOX={}",
+        description.canonicalize()?.display()
+    );
     println!("\nCtrl-C stops the sandbox.");
     tokio::signal::ctrl_c().await?;
+    let _ = std::fs::remove_file(&description);
     Ok(())
 }

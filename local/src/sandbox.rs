@@ -9,9 +9,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use aws_config::{BehaviorVersion, Region};
 use aws_types::sdk_config::SharedCredentialsProvider;
 use aws_types::SdkConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Credentials {
     pub access_key_id: String,
@@ -19,7 +19,7 @@ pub struct Credentials {
     pub session_token: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionInfo {
     pub account: String,
@@ -29,7 +29,7 @@ pub struct FunctionInfo {
 }
 
 /// What the launcher prints when it is ready.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxInfo {
     pub endpoint: String,

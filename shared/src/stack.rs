@@ -13,6 +13,11 @@ pub const VAR_FERRY_BUCKET: &str = "FERRY_BUCKET";
 pub const VAR_SOURCE_ACCOUNT_IDS: &str = "FERRY_SOURCE_ACCOUNT_IDS";
 pub const VAR_BOUNDARY_ARN: &str = "FERRY_BOUNDARY_ARN";
 pub const VAR_SOURCE_BUCKETS: &str = "FERRY_SOURCE_BUCKETS";
+pub const VAR_POLICY_SETTLE_MS: &str = "FERRY_POLICY_SETTLE_MS";
+
+/// How long a bucket-policy writer waits before reading its write back, unless the stack says
+/// otherwise: longer than another writer's GetBucketPolicy-to-PutBucketPolicy takes.
+pub const DEFAULT_POLICY_SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackConfig {
@@ -25,6 +30,8 @@ pub struct StackConfig {
     pub source_buckets: Vec<String>,
     /// ferry's permissions boundary (destination side); every role ferry creates carries it.
     pub boundary_arn: String,
+    /// source-access's pause between writing bucket policies and reading them back.
+    pub policy_settle: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -49,6 +56,10 @@ impl StackConfig {
             source_account_ids: list(lookup(VAR_SOURCE_ACCOUNT_IDS)),
             source_buckets: list(lookup(VAR_SOURCE_BUCKETS)),
             boundary_arn: lookup(VAR_BOUNDARY_ARN).unwrap_or_default(),
+            policy_settle: lookup(VAR_POLICY_SETTLE_MS)
+                .and_then(|v| v.parse().ok())
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(DEFAULT_POLICY_SETTLE),
         })
     }
 

@@ -22,6 +22,7 @@ pub fn destination_stack() -> StackConfig {
         source_account_ids: vec![SOURCE_ACCOUNT.into()],
         source_buckets: SOURCE_BUCKETS.map(String::from).to_vec(),
         boundary_arn: BOUNDARY_ARN.into(),
+        policy_settle: std::time::Duration::ZERO,
     }
 }
 

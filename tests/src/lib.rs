@@ -320,6 +320,11 @@ impl World {
     /// foreign statements (a single `Statement` object may come back as a one-element array,
     /// which AWS reads the same), no role under `/ferry/`, no ferry inventory configuration.
     pub async fn assert_no_leftovers(&self) {
+        self.assert_no_leftovers_of(&["photos-2026"]).await;
+    }
+
+    /// [`World::assert_no_leftovers`] after copies with these copyIds.
+    pub async fn assert_no_leftovers_of(&self, copy_ids: &[&str]) {
         let normalized = |v: &Value| ferry_core::policy::normalize(v);
         let src = self
             .bucket_policy(&self.source_s3, SOURCE_BUCKET)
@@ -341,10 +346,89 @@ impl World {
             self.ferry_roles().await.is_empty(),
             "no role under /ferry/ is left"
         );
-        assert!(
-            !self.has_inventory("ferry-photos-2026").await,
-            "ferry's inventory configuration is removed"
-        );
+        for id in copy_ids {
+            assert!(
+                !self.has_inventory(&format!("ferry-{id}")).await,
+                "ferry's inventory configuration of {id} is removed"
+            );
+        }
+    }
+
+    /// Holds the sandbox's Batch Operations jobs in Active (`true`) or lets them run.
+    pub async fn hold(&self, on: bool) {
+        self.sandbox
+            .control("/hold", json!({"hold": on}))
+            .await
+            .unwrap();
+    }
+
+    /// Waits until a job is Active (60 s at most).
+    pub async fn wait_for_active_job(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let jobs = self.sandbox.jobs().await.unwrap();
+            if jobs
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| j["status"] == "Active")
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no job became Active: {jobs}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The ClientRequestTokens of every job the sandbox knows, sorted.
+    pub async fn job_tokens(&self) -> Vec<String> {
+        let jobs = self.sandbox.jobs().await.unwrap();
+        let mut t: Vec<String> = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["token"].as_str().unwrap().to_string())
+            .collect();
+        t.sort();
+        t
+    }
+
+    /// The statements of ferry's (Sid `Ferry...`) in a source-account bucket's policy.
+    pub async fn ferry_statements(&self, bucket: &str) -> Vec<Value> {
+        let policy = self.bucket_policy(&self.source_s3, bucket).await;
+        let policy = policy
+            .map(|p| ferry_core::policy::normalize(&p))
+            .unwrap_or_default();
+        policy["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s["Sid"]
+                    .as_str()
+                    .is_some_and(|sid| sid.starts_with("Ferry"))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// What a person might do by hand: takes ferry's statements out of a source-account
+    /// bucket's policy, keeping the others.
+    pub async fn remove_ferry_statements(&self, bucket: &str) {
+        let policy = self.bucket_policy(&self.source_s3, bucket).await.unwrap();
+        let mut policy = ferry_core::policy::normalize(&policy);
+        policy["Statement"].as_array_mut().unwrap().retain(|s| {
+            !s["Sid"]
+                .as_str()
+                .is_some_and(|sid| sid.starts_with("Ferry"))
+        });
+        self.source_s3
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Every destination object equals its source: bytes, metadata, tags.

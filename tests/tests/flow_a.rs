@@ -127,6 +127,7 @@ async fn a_duplicate_s3_event_is_harmless() {
         .collect();
     completed.sort();
     assert_eq!(completed, [0, 1], "{events}");
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,6 +206,7 @@ async fn a_damaged_report_fails_with_inventory_checksum_mismatch() {
         "{run:?}"
     );
     assert_eq!(jobs(&world).await, 0);
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,6 +242,7 @@ async fn a_report_that_lands_before_the_waiter_is_recorded_is_still_picked_up() 
         responses[0]["completed"], 0,
         "the event came before the waiter: {events}"
     );
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,6 +266,9 @@ async fn a_report_older_than_the_execution_is_not_used() {
         "{second:?}"
     );
     assert_eq!(jobs(&world).await, 1, "no job on the old report");
+    // Grants and role are gone; the inventory configuration stays, as the request asked.
+    world.assert_no_leftovers_of(&[]).await;
+    assert!(world.has_inventory("ferry-photos-2026").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,4 +286,5 @@ async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() 
         "nothing was configured"
     );
     assert_eq!(jobs(&world).await, 0);
+    world.assert_no_leftovers().await;
 }

@@ -26,15 +26,7 @@ async fn flow_b_copies_every_object_and_leaves_nothing_behind() {
 }
 
 async fn tokens(world: &World) -> Vec<String> {
-    let jobs = world.sandbox.jobs().await.unwrap();
-    let mut t: Vec<String> = jobs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["token"].as_str().unwrap().to_string())
-        .collect();
-    t.sort();
-    t
+    world.job_tokens().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,6 +144,7 @@ async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
     );
     assert!(world.ferry_roles().await.is_empty());
     assert!(tokens(&world).await.is_empty());
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,32 +179,12 @@ async fn an_object_over_five_gigabytes_is_reported_and_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_hand_is_cleaned_up_by_the_rule() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control("/hold", serde_json::json!({"hold": true}))
-        .await
-        .unwrap();
+    world.hold(true).await;
     let arn = world
         .start_execution("photos-2026-1", &world.request("photos-2026"))
         .await;
     // Wait for the job to run, then stop the execution: no Catch runs, nothing is revoked.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let jobs = world.sandbox.jobs().await.unwrap();
-        if jobs
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|j| j["status"] == "Active")
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no job became Active: {jobs}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    world.wait_for_active_job().await;
     world
         .sfn
         .stop_execution()

@@ -2,9 +2,14 @@
 //! bucket policy and, in flow B, into the policy of a CSV manifest bucket of the source account;
 //! verifies them just before a job is submitted; removes exactly them at the end.
 //!
-//! PutBucketPolicy has no condition, so a concurrent writer can drop ferry's statements: every
-//! write is read back, and rewritten (at most [`WRITE_ROUNDS`] times) until the statements are
-//! there. Grant and verify run the same loop; verify only writes when something is missing.
+//! PutBucketPolicy has no condition, so two writers of one policy can lose each other's change
+//! (two copies from one bucket: one revokes while the other grants from a policy read just
+//! before). Every step therefore converges: it reads each bucket's policy, writes where ferry's
+//! intent (these statements present, or absent) is not met, waits [`StackConfig::policy_settle`]
+//! (longer than another writer's read-modify-write takes), and reads again, until a round finds
+//! nothing to write, at most [`WRITE_ROUNDS`] rounds.
+
+use std::time::Duration;
 
 use aws_sdk_s3::Client as S3;
 use ferry_core::error::{from_sdk, sdk_code};
@@ -13,10 +18,12 @@ use ferry_core::steps::{AccessAction, AccessInput, AccessOutput};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use tracing::{info, warn};
 
-/// How often a write is retried when another writer keeps dropping ferry's statements.
-pub const WRITE_ROUNDS: usize = 3;
+/// How many rounds of writes a step makes before it gives up on a policy that another writer
+/// keeps changing back.
+pub const WRITE_ROUNDS: usize = 4;
 
 #[tracing::instrument(skip_all, fields(copy_id = %event.payload.plan.request.copy_id, action = ?event.payload.action))]
 pub async fn handle(
@@ -37,26 +44,26 @@ pub async fn handle(
         expires_at,
         ..AccessOutput::default()
     };
-    match input.action {
-        AccessAction::Grant | AccessAction::Verify => {
-            for (bucket, statements) in &grants {
-                if ensure(&clients.s3, bucket, owner, statements, &names.hash).await? {
-                    if input.action == AccessAction::Verify {
-                        warn!(bucket = %bucket, "grant was missing before the job was submitted; put back");
-                    }
-                    out.changed.push(bucket.clone());
-                }
-            }
-        }
+    let present = match input.action {
+        AccessAction::Grant | AccessAction::Verify => true,
         AccessAction::Revoke if !plan.request.cleanup.revoke_grants => {
             info!("cleanup.revokeGrants is false: grants stay until they expire");
+            return Ok(out);
         }
-        AccessAction::Revoke => {
-            for bucket in grants.keys() {
-                if remove(&clients.s3, bucket, owner, &names.hash).await? {
-                    out.changed.push(bucket.clone());
-                }
-            }
+        AccessAction::Revoke => false,
+    };
+    out.changed = converge(
+        &clients.s3,
+        owner,
+        &grants,
+        present,
+        &names.hash,
+        config.policy_settle,
+    )
+    .await?;
+    if input.action == AccessAction::Verify {
+        for bucket in &out.changed {
+            warn!(bucket = %bucket, "grant was missing before the job was submitted; put back");
         }
     }
     Ok(out)
@@ -77,19 +84,63 @@ async fn read_policy(s3: &S3, bucket: &str, owner: &str) -> Result<Option<String
     }
 }
 
-/// Makes sure `statements` are in the bucket's policy; true when it had to write.
-async fn ensure(
+/// Rounds of [`apply`] over every bucket until one writes nothing; returns the buckets written.
+async fn converge(
+    s3: &S3,
+    owner: &str,
+    grants: &BTreeMap<String, Vec<Value>>,
+    present: bool,
+    hash: &str,
+    settle: Duration,
+) -> Result<Vec<String>, StepError> {
+    let mut changed: Vec<String> = Vec::new();
+    for _ in 0..WRITE_ROUNDS {
+        let mut wrote = false;
+        for (bucket, statements) in grants {
+            if apply(s3, bucket, owner, statements, present, hash).await? {
+                wrote = true;
+                if !changed.contains(bucket) {
+                    changed.push(bucket.clone());
+                }
+            }
+        }
+        if !wrote {
+            return Ok(changed);
+        }
+        tokio::time::sleep(settle).await;
+    }
+    Err(StepError::new(
+        ErrorName::Retryable,
+        format!(
+            "the bucket policies of {} lost ferry's change {WRITE_ROUNDS} times after writing: another writer keeps replacing them",
+            grants.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
+/// One read, and one write where needed: `statements` into the bucket's policy (`present`), or
+/// this copy's statements out of it. True when it wrote.
+async fn apply(
     s3: &S3,
     bucket: &str,
     owner: &str,
     statements: &[Value],
+    present: bool,
     hash: &str,
 ) -> Result<bool, StepError> {
-    let mut wrote = false;
-    for _ in 0..=WRITE_ROUNDS {
-        let current = read_policy(s3, bucket, owner).await?;
+    let current = read_policy(s3, bucket, owner).await?;
+    let put = |policy: String| async move {
+        s3.put_bucket_policy()
+            .bucket(bucket)
+            .expected_bucket_owner(owner)
+            .policy(policy)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("PutBucketPolicy on {bucket}")))
+    };
+    if present {
         if missing_statements(current.as_deref(), statements)?.is_empty() {
-            return Ok(wrote);
+            return Ok(false);
         }
         let merged = merge(
             current.as_deref(),
@@ -98,37 +149,14 @@ async fn ensure(
             PolicyKind::BucketPolicy,
             &format!("the bucket policy of {bucket}"),
         )?;
-        s3.put_bucket_policy()
-            .bucket(bucket)
-            .expected_bucket_owner(owner)
-            .policy(merged)
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &format!("PutBucketPolicy on {bucket}")))?;
+        put(merged).await?;
         info!(bucket = %bucket, "granted read access to the Batch role");
-        wrote = true;
+        return Ok(true);
     }
-    Err(StepError::new(
-        ErrorName::Retryable,
-        format!(
-            "the bucket policy of {bucket} lost ferry's statements {WRITE_ROUNDS} times after writing: another writer keeps replacing it"
-        ),
-    ))
-}
-
-/// Removes this copy's statements from the bucket's policy; true when it changed.
-async fn remove(s3: &S3, bucket: &str, owner: &str, hash: &str) -> Result<bool, StepError> {
-    let current = read_policy(s3, bucket, owner).await?;
     match revoke(current.as_deref(), hash)? {
         Revoked::Unchanged => Ok(false),
         Revoked::Write(policy) => {
-            s3.put_bucket_policy()
-                .bucket(bucket)
-                .expected_bucket_owner(owner)
-                .policy(policy)
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, &format!("PutBucketPolicy on {bucket}")))?;
+            put(policy).await?;
             info!(bucket = %bucket, "revoked the Batch role's read access");
             Ok(true)
         }

@@ -156,7 +156,7 @@ async fn a_writer_that_always_wins_is_a_retryable_failure() {
         .unwrap_err();
     assert_eq!(err.name, ErrorName::Retryable);
     assert!(
-        err.cause.contains("another writer keeps replacing it"),
+        err.cause.contains("another writer keeps replacing them"),
         "{}",
         err.cause
     );
@@ -270,4 +270,25 @@ async fn a_bucket_outside_source_buckets_is_refused_before_its_policy_is_read() 
     let s = store.lock().unwrap();
     assert_eq!(s["payroll"], FOREIGN);
     assert!(!s.contains_key("src-manifests"));
+}
+
+#[tokio::test]
+async fn a_revoke_undone_by_a_stale_writer_is_done_again() {
+    // Another copy read the policy before this revoke and wrote it back after: ferry's
+    // statements are back once. The next round, after the settle pause, removes them again.
+    let store: Store = Default::default();
+    store
+        .lock()
+        .unwrap()
+        .insert("src-photos".into(), FOREIGN.into());
+    let p = flow_b();
+    call(&store, 0, AccessAction::Grant, &p).await.unwrap();
+    let out = call(&store, 1, AccessAction::Revoke, &p).await.unwrap();
+    assert_eq!(out.changed, ["src-manifests", "src-photos"]);
+    let s = store.lock().unwrap();
+    assert_eq!(statements(&s["src-photos"]), statements(FOREIGN));
+    assert!(
+        !s.contains_key("src-manifests"),
+        "ferry's was its only statement: deleted"
+    );
 }

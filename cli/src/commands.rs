@@ -1,0 +1,373 @@
+//! start, watch, report, revoke and list: each returns the exit status.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use ferry_core::names::ExecutionName;
+use serde_json::{json, Value};
+
+use crate::runs::{self, Run};
+use crate::target::Target;
+use crate::watch::{self, find_key, job_list, Outcome};
+use crate::{aws_error, plan, CliError, Result};
+
+/// `ferry start`: validates, refuses a copy that is running, starts its next run.
+pub async fn start(target: &Target, path: &std::path::Path, follow: bool) -> Result<i32> {
+    let (raw, req) = plan::read_request(path)?;
+    plan::plan(&raw, &req)?;
+    if req.destination.account_id != target.account {
+        return Err(CliError::other(format!(
+            "the request copies into account {}, but these credentials are of account {}: run ferry with the destination account's credentials",
+            req.destination.account_id, target.account
+        )));
+    }
+    let previous = runs::list(target, Some(&req.copy_id), usize::MAX).await?;
+    if let Some(r) = previous
+        .iter()
+        .find(|r| r.status == ExecutionStatus::Running)
+    {
+        return Err(CliError::other(format!(
+            "copy {} is already running: {} since {}; follow it with `ferry watch {}`",
+            req.copy_id,
+            r.name,
+            r.started_text(),
+            req.copy_id
+        )));
+    }
+    let next = previous
+        .iter()
+        .filter(|r| !r.name.cleanup)
+        .map(|r| r.name.number)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let name = ExecutionName {
+        copy_id: req.copy_id.clone(),
+        number: next,
+        cleanup: false,
+    };
+    let started = target
+        .clients
+        .sfn
+        .start_execution()
+        .state_machine_arn(&target.state_machine_arn)
+        .name(name.to_string())
+        .input(raw.to_string())
+        .send()
+        .await
+        .map_err(aws_error("StartExecution"))?;
+    println!("started {name}: {}", started.execution_arn());
+    if next > 1 {
+        println!(
+            "run {next} of copy {}: a new attempt on the copy's stored plan",
+            req.copy_id
+        );
+    }
+    if !follow {
+        println!("follow it with: ferry watch {}", req.copy_id);
+        return Ok(0);
+    }
+    let run = Run {
+        name,
+        arn: started.execution_arn().to_string(),
+        status: ExecutionStatus::Running,
+        started: started.start_date().secs(),
+        stopped: None,
+    };
+    let outcome = watch::follow(target, &run).await?;
+    println!("{}", outcome.summary());
+    Ok(outcome.exit_status())
+}
+
+/// `ferry watch`: follows the copy's latest run (or the named execution) to its end.
+pub async fn watch(target: &Target, what: &str) -> Result<i32> {
+    let run = runs::resolve(target, what).await?;
+    let outcome = watch::follow(target, &run).await?;
+    println!("{}", outcome.summary());
+    Ok(outcome.exit_status())
+}
+
+/// `ferry report`: the latest run's counts, by status and error code, its jobs, failed keys.
+pub async fn report(target: &Target, what: &str, as_json: bool) -> Result<i32> {
+    let run = runs::resolve(target, what).await?;
+    let d = target
+        .clients
+        .sfn
+        .describe_execution()
+        .execution_arn(&run.arn)
+        .send()
+        .await
+        .map_err(aws_error("DescribeExecution"))?;
+    // The last summary of a report: the execution's output when it succeeded, else the last
+    // report step's output in the history (a failed run has no output).
+    let totals = match d
+        .output()
+        .and_then(|o| serde_json::from_str::<Value>(o).ok())
+    {
+        Some(o) if o.get("lastReport").is_some() => Some(o),
+        _ => last_totals(target, &run.arn).await?,
+    };
+    let outcome = Outcome {
+        execution: run.name.to_string(),
+        status: d.status().clone(),
+        output: d.output().and_then(|o| serde_json::from_str(o).ok()),
+        error: d.error().map(str::to_string),
+        cause: d.cause().map(str::to_string),
+    };
+    let value = json!({
+        "execution": run.name.to_string(),
+        "status": d.status().as_str(),
+        "error": d.error(),
+        "cause": d.cause(),
+        "totals": totals,
+    });
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render_report(&value));
+    }
+    Ok(if d.status() == &ExecutionStatus::Running {
+        0
+    } else {
+        outcome.exit_status()
+    })
+}
+
+/// The `totals` of the last report step that succeeded in the run's history.
+async fn last_totals(target: &Target, arn: &str) -> Result<Option<Value>> {
+    let mut token = None;
+    loop {
+        let page = target
+            .clients
+            .sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .reverse_order(true)
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(aws_error("GetExecutionHistory"))?;
+        for e in page.events() {
+            let Some(out) = e.task_succeeded_event_details().and_then(|d| d.output()) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<Value>(out) else {
+                continue;
+            };
+            if let Some(t) = v["Payload"]
+                .get("totals")
+                .filter(|t| t.get("lastReport").is_some())
+            {
+                return Ok(Some(t.clone()));
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+pub fn render_report(v: &Value) -> String {
+    let mut out = format!(
+        "{} {}\n",
+        v["execution"].as_str().unwrap_or_default(),
+        v["status"].as_str().unwrap_or_default()
+    );
+    if let Some(e) = v["error"].as_str() {
+        out.push_str(&format!(
+            "  error      {e}: {}\n",
+            v["cause"].as_str().unwrap_or_default()
+        ));
+    }
+    let t = &v["totals"];
+    if t.is_null() {
+        out.push_str("  no job report yet (the run ended, or is, before its first job's report)\n");
+        return out;
+    }
+    let jobs = t["jobIds"].as_array().map(Vec::len).unwrap_or(0);
+    out.push_str(&format!("  copied     {}\n", t["copied"]));
+    out.push_str(&format!("  failed     {}\n", t["failed"]));
+    out.push_str(&format!(
+        "  jobs       {jobs} ({} retr{}): {}\n",
+        jobs.saturating_sub(1),
+        if jobs == 2 { "y" } else { "ies" },
+        job_list(&t["jobIds"])
+    ));
+    let r = &t["lastReport"];
+    out.push_str(&format!(
+        "  last job   {} tasks in its report: {} succeeded, {} failed ({} retryable, {} permanent)\n",
+        r["tasks"], r["succeeded"], r["failed"], r["retryable"], r["permanent"]
+    ));
+    for (code, c) in r["byErrorCode"].as_object().into_iter().flatten() {
+        out.push_str(&format!(
+            "    {code:<24} {:>8}  {:<9} {}\n",
+            c["count"].as_u64().unwrap_or_default(),
+            c["class"].as_str().unwrap_or_default(),
+            c["example"].as_str().unwrap_or_default()
+        ));
+    }
+    let sample = r["failedSample"].as_array().cloned().unwrap_or_default();
+    if !sample.is_empty() {
+        out.push_str("  failed keys (the first ones)\n");
+        for f in sample {
+            out.push_str(&format!(
+                "    {}  {}\n",
+                f["key"].as_str().unwrap_or_default(),
+                f["errorCode"].as_str().unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+/// `ferry revoke`: stops the copy's run if it is still going, then makes sure its cleanup
+/// execution `<copyId>-cleanup-<n>` runs (the cleanup rule starts it for a stopped run; ferry
+/// starts it when the rule did not) and follows it: the job cancelled, every grant removed.
+pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
+    let run = runs::resolve(target, what).await?;
+    let cleanup = ExecutionName {
+        cleanup: true,
+        ..run.name.clone()
+    };
+    if run.status == ExecutionStatus::Running {
+        target
+            .clients
+            .sfn
+            .stop_execution()
+            .execution_arn(&run.arn)
+            .cause("stopped by ferry revoke")
+            .send()
+            .await
+            .map_err(aws_error("StopExecution"))?;
+        println!("stopped {}", run.name);
+        // The cleanup rule reacts to the stop; give it a moment before starting one here.
+        for _ in 0..20 {
+            if find_run(target, &cleanup).await?.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let existing = find_run(target, &cleanup).await?;
+    let cleanup_run = match existing {
+        Some(r) if r.status == ExecutionStatus::Running => {
+            println!("{cleanup} is running (started by the cleanup rule)");
+            r
+        }
+        Some(r) if r.status == ExecutionStatus::Succeeded => {
+            println!("{cleanup} already revoked what {} left", run.name);
+            return Ok(0);
+        }
+        Some(r) => {
+            return Err(CliError::other(format!(
+                "{cleanup} already ran and ended {}: see its cause with `ferry report {cleanup}`; fix that cause, then `ferry start` the copy again (a new run revokes at its end)",
+                r.status.as_str()
+            )))
+        }
+        None => {
+            let started = target
+                .clients
+                .sfn
+                .start_execution()
+                .state_machine_arn(&target.state_machine_arn)
+                .name(cleanup.to_string())
+                .input(json!({"cleanup": {"execution": run.name.to_string()}}).to_string())
+                .send()
+                .await;
+            match started {
+                Ok(s) => Run {
+                    name: cleanup.clone(),
+                    arn: s.execution_arn().to_string(),
+                    status: ExecutionStatus::Running,
+                    started: s.start_date().secs(),
+                    stopped: None,
+                },
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_execution_already_exists()) =>
+                {
+                    find_run(target, &cleanup).await?.ok_or_else(|| {
+                        CliError::other(format!("{cleanup} exists but is not listed"))
+                    })?
+                }
+                Err(e) => return Err(aws_error("StartExecution")(e)),
+            }
+        }
+    };
+    let outcome = watch::follow(target, &cleanup_run).await?;
+    println!("{}", outcome.summary());
+    Ok(outcome.exit_status())
+}
+
+async fn find_run(target: &Target, name: &ExecutionName) -> Result<Option<Run>> {
+    Ok(runs::list(target, Some(&name.copy_id), usize::MAX)
+        .await?
+        .into_iter()
+        .find(|r| r.name == *name))
+}
+
+/// `ferry list`: recent executions, newest first.
+pub async fn list(target: &Target, max: usize) -> Result<i32> {
+    let runs = runs::list(target, None, max).await?;
+    if runs.is_empty() {
+        println!("no ferry executions on {}", target.state_machine_arn);
+        return Ok(0);
+    }
+    println!(
+        "{:<40} {:<10} {:<22} {:<22}",
+        "EXECUTION", "STATUS", "STARTED", "ENDED"
+    );
+    for r in runs {
+        println!(
+            "{:<40} {:<10} {:<22} {:<22}",
+            r.name.to_string(),
+            r.status.as_str(),
+            r.started_text(),
+            r.stopped
+                .map(ferry_core::clock::format_timestamp)
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(0)
+}
+
+/// The job id of the last job submitted in an execution output, if any.
+pub fn last_job(output: &Value) -> Option<String> {
+    find_key(output, "jobId")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_lists_counts_codes_and_failed_keys() {
+        let v = json!({
+            "execution": "photos-2026-1", "status": "FAILED", "error": "CopyIncomplete",
+            "cause": "2 objects failed",
+            "totals": {"jobIds": ["j1", "j2"], "copied": 8, "failed": 2,
+              "lastReport": {"tasks": 2, "succeeded": 0, "failed": 2, "retryable": 0, "permanent": 2,
+                "byErrorCode": {"AccessDenied": {"count": 2, "class": "Permanent", "httpStatus": 403, "example": "Access Denied"}},
+                "failedSample": [{"key": "2026/a b.jpg", "errorCode": "AccessDenied", "class": "Permanent"}]}}
+        });
+        let text = render_report(&v);
+        assert!(
+            text.contains("error      CopyIncomplete: 2 objects failed"),
+            "{text}"
+        );
+        assert!(text.contains("jobs       2 (1 retry): j1, j2"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "    {:<24} {:>8}  {:<9} Access Denied",
+                "AccessDenied", 2, "Permanent"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("    2026/a b.jpg  AccessDenied"), "{text}");
+    }
+}

@@ -1,0 +1,148 @@
+//! `ferry`: plan, start, watch, report, revoke and list copies; `ferry demo` runs a whole copy in
+//! the sandbox. Exit statuses: 0 copied, 1 CopyIncomplete, 2 invalid request, 3 other failures.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use ferry_cli::demo::{DemoFlow, DemoOptions};
+use ferry_cli::target::{Target, SANDBOX_VAR};
+use ferry_cli::{commands, demo, plan, CliError};
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Cross-account S3 copies with S3 Batch Operations"
+)]
+struct Cli {
+    /// AWS CLI profile of the destination account (else the SDK's credential chain).
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    profile: Option<String>,
+    /// The copy's Region, where both stacks are deployed.
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// The state machine's ARN (default: `ferry` in the caller's account and Region).
+    #[arg(long, global = true, env = "FERRY_STATE_MACHINE_ARN")]
+    state_machine: Option<String>,
+    /// Talk to the sandbox `make sandbox` started (its description file; the environment
+    /// variable FERRY_SANDBOX, which `make sandbox` prints, does the same).
+    #[arg(long, global = true, env = SANDBOX_VAR, value_name = "FILE", num_args = 0..=1, default_missing_value = "target/sandbox/current.json")]
+    sandbox: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a copy request offline and print everything the copy will do.
+    Plan {
+        request: PathBuf,
+        /// The plan as JSON, for machines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a copy: the next run `<copyId>-<n>` of the destination state machine.
+    Start {
+        request: PathBuf,
+        /// Follow the run to its end, as `ferry watch` does.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Follow a copy's latest run (or a named execution): steps, job progress, outcome.
+    Watch { copy_id: String },
+    /// A copy's latest run: counts by status and error code, jobs, retries, failed keys.
+    Report {
+        copy_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a copy's run if it is still going, cancel its job and remove every grant.
+    Revoke { copy_id: String },
+    /// Recent executions and their states, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        max: usize,
+    },
+    /// A whole cross-account copy in the sandbox, verified at the destination.
+    Demo {
+        #[arg(long, value_enum, default_value_t = DemoFlow::Inventory)]
+        flow: DemoFlow,
+        #[arg(long, default_value_t = 48)]
+        objects: usize,
+    },
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+async fn target(cli: &Cli) -> Result<Target, CliError> {
+    match &cli.sandbox {
+        Some(path) => {
+            let path = if path.is_relative() && !path.exists() {
+                repo_root().join(path)
+            } else {
+                path.clone()
+            };
+            Target::sandbox_file(&path)
+        }
+        None => {
+            Target::aws(
+                cli.profile.as_deref(),
+                cli.region.as_deref(),
+                cli.state_machine.as_deref(),
+            )
+            .await
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<i32, CliError> {
+    match &cli.command {
+        Command::Plan { request, json } => {
+            let (raw, req) = plan::read_request(request)?;
+            let d = plan::describe(&plan::plan(&raw, &req)?);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+            } else {
+                print!("{}", plan::render(&d));
+            }
+            Ok(0)
+        }
+        Command::Demo { flow, objects } => {
+            demo::run(
+                &repo_root(),
+                DemoOptions {
+                    flow: *flow,
+                    objects: *objects,
+                },
+            )
+            .await
+        }
+        Command::Start { request, watch } => {
+            // An invalid request is refused before any AWS call.
+            let (raw, req) = plan::read_request(request)?;
+            plan::plan(&raw, &req)?;
+            commands::start(&target(&cli).await?, request, *watch).await
+        }
+        Command::Watch { copy_id } => commands::watch(&target(&cli).await?, copy_id).await,
+        Command::Report { copy_id, json } => {
+            commands::report(&target(&cli).await?, copy_id, *json).await
+        }
+        Command::Revoke { copy_id } => commands::revoke(&target(&cli).await?, copy_id).await,
+        Command::List { max } => commands::list(&target(&cli).await?, *max).await,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let status = match run(cli).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            e.status
+        }
+    };
+    std::process::exit(status);
+}

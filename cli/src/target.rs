@@ -1,0 +1,134 @@
+//! Where the commands go: the destination account's state machine, on AWS or in the sandbox.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region};
+use ferry_core::clients::Clients;
+use ferry_local::SandboxInfo;
+
+use crate::{aws_error, CliError, Result};
+
+/// The state machine's fixed name (template.yaml), so its ARN follows from account and Region.
+pub const STATE_MACHINE_NAME: &str = "ferry";
+
+/// The environment variable `make sandbox` prints: the path of the sandbox's description.
+pub const SANDBOX_VAR: &str = "FERRY_SANDBOX";
+
+pub struct Target {
+    pub clients: Clients,
+    /// The account the commands act in (the destination account).
+    pub account: String,
+    pub region: String,
+    pub state_machine_arn: String,
+    pub sandbox: bool,
+}
+
+impl Target {
+    /// AWS through the SDK's chain: `--profile` and `--region` when given, else the usual
+    /// variables and files. The state machine is `--state-machine`, or `ferry` in the caller's
+    /// account and Region (the template's fixed name), checked to exist.
+    pub async fn aws(
+        profile: Option<&str>,
+        region: Option<&str>,
+        state_machine: Option<&str>,
+    ) -> Result<Target> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = region {
+            loader = loader.region(Region::new(r.to_string()));
+        }
+        let config = loader.load().await;
+        let Some(region) = config.region().map(|r| r.to_string()) else {
+            return Err(CliError::other(
+                "no AWS Region: pass --region, set AWS_REGION, or give the profile a region",
+            ));
+        };
+        let sts = aws_sdk_sts::Client::new(&config);
+        let identity = sts.get_caller_identity().send().await.map_err(|e| {
+            CliError::other(format!(
+                "no usable AWS credentials{}: {} (ferry uses the SDK's chain: AWS_PROFILE or --profile, AWS_ACCESS_KEY_ID, SSO, instance roles)",
+                profile.map(|p| format!(" for profile {p}")).unwrap_or_default(),
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ))
+        })?;
+        let account = identity.account().unwrap_or_default().to_string();
+        let partition = ferry_core::names::partition(&region);
+        let state_machine_arn = state_machine.map(str::to_string).unwrap_or_else(|| {
+            format!("arn:{partition}:states:{region}:{account}:stateMachine:{STATE_MACHINE_NAME}")
+        });
+        let target = Target {
+            clients: Clients::new(&config),
+            account,
+            region,
+            state_machine_arn,
+            sandbox: false,
+        };
+        target.check_state_machine().await?;
+        Ok(target)
+    }
+
+    /// The sandbox described by `info` (the destination account's credentials).
+    pub fn sandbox(info: &SandboxInfo) -> Target {
+        let account = info.destination_account().to_string();
+        Target {
+            clients: Clients::new(&info.sdk_config(&account)),
+            account,
+            region: info.region.clone(),
+            state_machine_arn: info.state_machine_arn.clone(),
+            sandbox: true,
+        }
+    }
+
+    /// The sandbox whose description `make sandbox` wrote to `path`.
+    pub fn sandbox_file(path: &Path) -> Result<Target> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::other(format!(
+                "cannot read the sandbox's description {}: {e}; start one with `make sandbox` and export the {SANDBOX_VAR} it prints",
+                path.display()
+            ))
+        })?;
+        let info: SandboxInfo = serde_json::from_str(&text).map_err(|e| {
+            CliError::other(format!(
+                "{} is not a sandbox description: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Target::sandbox(&info))
+    }
+
+    /// How often watch looks: the sandbox's jobs take seconds, AWS's minutes.
+    pub fn poll_interval(&self) -> Duration {
+        if self.sandbox {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(5)
+        }
+    }
+
+    /// Fails with a message naming the account and Region when the state machine is not there.
+    pub async fn check_state_machine(&self) -> Result<()> {
+        match self
+            .clients
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(&self.state_machine_arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
+            {
+                Err(CliError::other(format!(
+                    "no ferry state machine {} in account {} (Region {}): deploy the destination stack there (README, \"Deploy\"), use that account's credentials, or pass --state-machine",
+                    self.state_machine_arn, self.account, self.region
+                )))
+            }
+            Err(e) => Err(aws_error("DescribeStateMachine")(e)),
+        }
+    }
+}

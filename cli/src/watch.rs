@@ -1,0 +1,369 @@
+//! Following an execution: its steps as they start, a progress bar of the job's tasks while a
+//! job runs, and how it ended.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
+use ferry_core::job::JobState;
+use ferry_core::ErrorName;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::runs::Run;
+use crate::target::Target;
+use crate::{aws_error, CliError, Result};
+
+/// States that repeat every tracking round: shown once per job, the progress bar says the rest.
+const ROUND_STATES: [&str; 4] = [
+    "Wait for the job",
+    "Track job",
+    "Has the job ended?",
+    "Wait for the jobs to stop",
+];
+/// The state whose task output names the job just submitted.
+const SUBMIT_STATE: &str = "Submit copy job";
+
+/// How an execution ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub execution: String,
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+impl Outcome {
+    /// 0 copied (or cleaned up), 1 `CopyIncomplete`, 2 `InvalidRequest`, 3 anything else.
+    pub fn exit_status(&self) -> i32 {
+        match self.status {
+            ExecutionStatus::Succeeded => 0,
+            ExecutionStatus::Failed => self
+                .error
+                .as_deref()
+                .and_then(ErrorName::parse)
+                .map(ErrorName::exit_status)
+                .unwrap_or(3),
+            _ => 3,
+        }
+    }
+
+    /// One paragraph for the person: what was copied, or why it failed.
+    pub fn summary(&self) -> String {
+        match self.status {
+            ExecutionStatus::Succeeded => match &self.output {
+                Some(o) if o.get("copied").is_some() => format!(
+                    "{} SUCCEEDED: copied {} objects, 0 failed; jobs {}",
+                    self.execution,
+                    o["copied"],
+                    job_list(&o["jobIds"])
+                ),
+                _ => format!("{} SUCCEEDED", self.execution),
+            },
+            ref s => format!(
+                "{} {}: {}: {}",
+                self.execution,
+                s.as_str(),
+                self.error.as_deref().unwrap_or("(no error name)"),
+                self.cause.as_deref().unwrap_or("(no cause)")
+            ),
+        }
+    }
+}
+
+pub fn job_list(ids: &Value) -> String {
+    let ids: Vec<&str> = ids
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if ids.is_empty() {
+        "none".into()
+    } else {
+        ids.join(", ")
+    }
+}
+
+/// Prints the run's steps and job progress until it ends; returns how it ended.
+pub async fn follow(target: &Target, run: &Run) -> Result<Outcome> {
+    let mut w = Watcher {
+        target,
+        arn: run.arn.clone(),
+        last_event: 0,
+        state: String::new(),
+        shown_rounds: Vec::new(),
+        job: None,
+        bar: None,
+        last_line: String::new(),
+        started: Instant::now(),
+        terminal: std::io::stderr().is_terminal(),
+    };
+    println!("watching {} ({})", run.name, run.arn);
+    loop {
+        for event in w.new_events().await? {
+            w.show(&event);
+        }
+        w.progress().await?;
+        let d = target
+            .clients
+            .sfn
+            .describe_execution()
+            .execution_arn(&run.arn)
+            .send()
+            .await
+            .map_err(aws_error("DescribeExecution"))?;
+        if d.status() != &ExecutionStatus::Running {
+            for event in w.new_events().await? {
+                w.show(&event);
+            }
+            if let Some(bar) = w.bar.take() {
+                bar.finish();
+            }
+            let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str(t).ok());
+            return Ok(Outcome {
+                execution: run.name.to_string(),
+                status: d.status().clone(),
+                output: parse(d.output()),
+                error: d.error().map(str::to_string),
+                cause: d.cause().map(str::to_string),
+            });
+        }
+        tokio::time::sleep(target.poll_interval()).await;
+    }
+}
+
+struct Watcher<'a> {
+    target: &'a Target,
+    arn: String,
+    last_event: i64,
+    /// The state last entered.
+    state: String,
+    /// Round states already shown for the current job.
+    shown_rounds: Vec<String>,
+    job: Option<String>,
+    bar: Option<ProgressBar>,
+    last_line: String,
+    started: Instant,
+    terminal: bool,
+}
+
+impl Watcher<'_> {
+    /// The events after the last one seen, oldest first (read newest first, so a long history
+    /// costs one page per look).
+    async fn new_events(&mut self) -> Result<Vec<HistoryEvent>> {
+        let mut fresh = Vec::new();
+        let mut token = None;
+        'pages: loop {
+            let page = self
+                .target
+                .clients
+                .sfn
+                .get_execution_history()
+                .execution_arn(&self.arn)
+                .reverse_order(true)
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(aws_error("GetExecutionHistory"))?;
+            let events = page.events();
+            fresh.extend(events.iter().filter(|e| e.id() > self.last_event).cloned());
+            // Newest first as asked: a page that reaches a seen event is the last one needed.
+            // (moto ignores reverseOrder and answers oldest first: then every page is read.)
+            let descending = events.first().map(|e| e.id()) > events.last().map(|e| e.id());
+            if descending && events.iter().any(|e| e.id() <= self.last_event) {
+                break 'pages;
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        fresh.sort_by_key(|e| e.id());
+        if let Some(last) = fresh.last() {
+            self.last_event = last.id();
+        }
+        Ok(fresh)
+    }
+
+    fn line(&self, text: &str) {
+        let line = format!("[{:>6.1}s] {text}", self.started.elapsed().as_secs_f64());
+        match &self.bar {
+            Some(bar) if self.terminal => bar.println(line),
+            _ => println!("{line}"),
+        }
+    }
+
+    fn show(&mut self, e: &HistoryEvent) {
+        if let Some(d) = e.state_entered_event_details() {
+            self.state = d.name().to_string();
+            let task_or_wait = matches!(
+                e.r#type(),
+                HistoryEventType::TaskStateEntered | HistoryEventType::WaitStateEntered
+            );
+            if !task_or_wait {
+                return;
+            }
+            if ROUND_STATES.contains(&d.name()) {
+                if self.shown_rounds.iter().any(|s| s == d.name()) {
+                    return;
+                }
+                self.shown_rounds.push(d.name().to_string());
+            }
+            self.line(d.name());
+            return;
+        }
+        match e.r#type() {
+            HistoryEventType::TaskSucceeded if self.state == SUBMIT_STATE => {
+                let output: Value = e
+                    .task_succeeded_event_details()
+                    .and_then(|d| d.output())
+                    .and_then(|o| serde_json::from_str(o).ok())
+                    .unwrap_or_default();
+                if let Some(id) = find_key(&output, "jobId") {
+                    self.line(&format!("job {id} submitted"));
+                    self.job = Some(id);
+                    self.shown_rounds.clear();
+                    if let Some(bar) = self.bar.take() {
+                        bar.finish_and_clear();
+                    }
+                }
+            }
+            HistoryEventType::TaskFailed => {
+                if let Some(d) = e.task_failed_event_details() {
+                    self.line(&format!(
+                        "{} failed: {}: {}",
+                        self.state,
+                        d.error().unwrap_or_default(),
+                        d.cause().unwrap_or_default()
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The current job's tasks: a bar on a terminal, a line per change elsewhere.
+    async fn progress(&mut self) -> Result<()> {
+        let Some(job_id) = self.job.clone() else {
+            return Ok(());
+        };
+        let d = self
+            .target
+            .clients
+            .s3control
+            .describe_job()
+            .account_id(&self.target.account)
+            .job_id(&job_id)
+            .send()
+            .await
+            .map_err(|e| {
+                CliError::other(format!(
+                    "DescribeJob {job_id}: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ))
+            })?;
+        let Some(job) = d.job() else { return Ok(()) };
+        let state = JobState::from_descriptor(job);
+        if self.terminal {
+            if self.bar.is_none() && state.total > 0 {
+                let bar = ProgressBar::new(state.total);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} job {prefix} [{bar:30}] {pos}/{len} tasks, {msg}, {per_sec}, ETA {eta}",
+                    )
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(short(&job_id).to_string());
+                self.bar = Some(bar);
+            }
+            if let Some(bar) = &self.bar {
+                bar.set_position(state.succeeded + state.failed);
+                bar.set_message(format!("{} failed ({})", state.failed, state.status));
+                if state.terminal {
+                    bar.finish();
+                    self.bar = None;
+                }
+            }
+        }
+        let line = format!(
+            "job {} {}: {}/{} tasks, {} failed",
+            short(&job_id),
+            state.status,
+            state.succeeded + state.failed,
+            state.total,
+            state.failed
+        );
+        if line != self.last_line {
+            if !self.terminal {
+                self.line(&line);
+            }
+            self.last_line = line;
+        }
+        if state.terminal {
+            self.job = None;
+        }
+        Ok(())
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// The first string value under `key`, depth first.
+pub fn find_key(v: &Value, key: &str) -> Option<String> {
+    match v {
+        Value::Object(m) => m
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| m.values().find_map(|x| find_key(x, key))),
+        Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outcome(status: ExecutionStatus, error: Option<&str>) -> Outcome {
+        Outcome {
+            execution: "photos-2026-1".into(),
+            status,
+            output: None,
+            error: error.map(str::to_string),
+            cause: Some("why".into()),
+        }
+    }
+
+    #[test]
+    fn exit_statuses_follow_the_design() {
+        assert_eq!(outcome(ExecutionStatus::Succeeded, None).exit_status(), 0);
+        assert_eq!(
+            outcome(ExecutionStatus::Failed, Some("CopyIncomplete")).exit_status(),
+            1
+        );
+        assert_eq!(
+            outcome(ExecutionStatus::Failed, Some("InvalidRequest")).exit_status(),
+            2
+        );
+        for e in ["JobFailed", "AccessDenied", "Internal", "States.Runtime"] {
+            assert_eq!(outcome(ExecutionStatus::Failed, Some(e)).exit_status(), 3);
+        }
+        assert_eq!(outcome(ExecutionStatus::Aborted, None).exit_status(), 3);
+        assert_eq!(outcome(ExecutionStatus::TimedOut, None).exit_status(), 3);
+    }
+
+    #[test]
+    fn the_job_id_is_found_in_a_lambda_invoke_result() {
+        let out = json!({"ExecutedVersion": "$LATEST", "Payload": {"jobId": "abc-123", "attempt": {"run": 1, "job": 0}}, "StatusCode": 200});
+        assert_eq!(find_key(&out, "jobId").as_deref(), Some("abc-123"));
+        assert_eq!(find_key(&json!({"jobIds": ["x"]}), "jobId"), None);
+    }
+}

@@ -1,0 +1,250 @@
+//! The `ferry` binary against the sandbox: every command, exit statuses included.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use ferry_cli::target::Target;
+use ferry_tests::{repo_root, World};
+use serde_json::Value;
+
+struct Ran {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `ferry` with `args`; with the sandbox's description when `world` is given.
+fn ferry(world: Option<&World>, args: &[&str]) -> Ran {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.env_remove("FERRY_SANDBOX")
+        .env_remove("AWS_PROFILE")
+        .env_remove("FERRY_STATE_MACHINE_ARN");
+    if let Some(w) = world {
+        cmd.arg("--sandbox").arg(describe(w));
+    }
+    let out = cmd.args(args).output().expect("ferry runs");
+    Ran {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn scratch() -> PathBuf {
+    let dir = repo_root().join("target/cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The sandbox's description, as `make sandbox` writes it.
+fn describe(world: &World) -> PathBuf {
+    let path = scratch().join(format!("sandbox-{}.json", world.sandbox.info.pid));
+    std::fs::write(&path, serde_json::to_string(&world.sandbox.info).unwrap()).unwrap();
+    path
+}
+
+fn request_file(name: &str, request: &Value) -> String {
+    let path = scratch().join(format!("{name}-{}.json", std::process::id()));
+    std::fs::write(&path, request.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn plan_prints_every_change_and_an_invalid_request_exits_2_naming_each_rule() {
+    let fixture = repo_root().join("shared/fixtures/request-csv.json");
+    let ran = ferry(None, &["plan", fixture.to_str().unwrap()]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    for part in [
+        "copy photos-2026 (flow B, CSV manifest), Region eu-west-1: the request is valid",
+        "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026",
+        "bucket src-photos",
+        "bucket src-manifests",
+        "CreateJob request of the first job",
+        "\"ClientRequestToken\": \"ferry-photos-2026-1-0\"",
+    ] {
+        assert!(ran.stdout.contains(part), "{part} missing:\n{}", ran.stdout);
+    }
+    let json = ferry(None, &["plan", fixture.to_str().unwrap(), "--json"]);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["createJob"]["Priority"], 10);
+
+    let mut bad: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    bad["destination"]["bucket"] = "src-photos".into();
+    bad["timing"]["pollSeconds"] = 0.into();
+    let ran = ferry(None, &["plan", &request_file("bad", &bad)]);
+    assert_eq!(ran.status, 2);
+    assert!(ran.stderr.contains("destination.bucket"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("timing.pollSeconds"), "{}", ran.stderr);
+    // start refuses it too, before any AWS call (no credentials are needed to find that out).
+    let ran = ferry(None, &["start", &request_file("bad", &bad)]);
+    assert_eq!(ran.status, 2, "{}", ran.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
+    let world = World::seeded().await;
+    let request = request_file("ok", &world.request("photos-2026"));
+    world.hold(true).await;
+    let ran = ferry(Some(&world), &["start", &request]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("started photos-2026-1"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("ferry watch photos-2026"));
+    // A second start while it runs is refused.
+    let again = ferry(Some(&world), &["start", &request]);
+    assert_eq!(again.status, 3);
+    assert!(
+        again
+            .stderr
+            .contains("copy photos-2026 is already running: photos-2026-1"),
+        "{}",
+        again.stderr
+    );
+    world.wait_for_active_job().await;
+    world.hold(false).await;
+    let watched = ferry(Some(&world), &["watch", "photos-2026"]);
+    assert_eq!(watched.status, 0, "{}\n{}", watched.stdout, watched.stderr);
+    for part in [
+        "Plan the copy",
+        "Submit copy job",
+        "submitted",
+        "tasks, 0 failed",
+        "Revoke source access",
+        "photos-2026-1 SUCCEEDED: copied 6 objects",
+    ] {
+        assert!(watched.stdout.contains(part), "{part}:\n{}", watched.stdout);
+    }
+    let report = ferry(Some(&world), &["report", "photos-2026"]);
+    assert_eq!(report.status, 0);
+    assert!(report.stdout.contains("copied     6"), "{}", report.stdout);
+    assert!(
+        report.stdout.contains("jobs       1 (0 retries)"),
+        "{}",
+        report.stdout
+    );
+    let json = ferry(Some(&world), &["report", "photos-2026", "--json"]);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["totals"]["copied"], 6);
+
+    // The next start is run 2 of the same copy.
+    let ran = ferry(Some(&world), &["start", &request, "--watch"]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("started photos-2026-2"),
+        "{}",
+        ran.stdout
+    );
+    let list = ferry(Some(&world), &["list"]);
+    assert_eq!(list.status, 0);
+    let rows: Vec<&str> = list.stdout.lines().collect();
+    assert!(rows[0].starts_with("EXECUTION"), "{}", list.stdout);
+    assert!(rows[1].starts_with("photos-2026-2") && rows[1].contains("SUCCEEDED"));
+    assert!(rows[2].starts_with("photos-2026-1") && rows[2].contains("SUCCEEDED"));
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_copy_exits_1_and_its_report_names_codes_and_keys() {
+    let world = World::seeded().await;
+    world
+        .sandbox
+        .control(
+            "/failures",
+            serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"}),
+        )
+        .await
+        .unwrap();
+    let request = request_file("notes", &world.request("photos-2026"));
+    let ran = ferry(Some(&world), &["start", &request, "--watch"]);
+    assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("FAILED: CopyIncomplete"),
+        "{}",
+        ran.stdout
+    );
+    let report = ferry(Some(&world), &["report", "photos-2026"]);
+    assert_eq!(report.status, 1);
+    assert!(report.stdout.contains("AccessDenied"), "{}", report.stdout);
+    assert!(
+        report.stdout.contains("2026/notes/a+b=c.txt  AccessDenied"),
+        "{}",
+        report.stdout
+    );
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_stops_a_running_copy_cancels_its_job_and_removes_every_grant() {
+    let world = World::seeded().await;
+    world.hold(true).await;
+    let request = request_file("revoke", &world.request("photos-2026"));
+    assert_eq!(ferry(Some(&world), &["start", &request]).status, 0);
+    world.wait_for_active_job().await;
+    let ran = ferry(Some(&world), &["revoke", "photos-2026"]);
+    assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("stopped photos-2026-1"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("photos-2026-cleanup-1 SUCCEEDED"),
+        "{}",
+        ran.stdout
+    );
+    let jobs = world.sandbox.jobs().await.unwrap();
+    assert_eq!(jobs[0]["status"], "Cancelled", "{jobs}");
+    world.assert_no_leftovers().await;
+    // Again: nothing left to do, and it says so.
+    let again = ferry(Some(&world), &["revoke", "photos-2026"]);
+    assert_eq!(again.status, 0);
+    assert!(again.stdout.contains("already revoked"), "{}", again.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_accounts_unlisted_sources_and_unknown_state_machines_are_named() {
+    let world = World::seeded().await;
+    // Credentials of one account, a request for another.
+    let mut other = world.request("photos-2026");
+    other["destination"]["accountId"] = "444444444444".into();
+    let ran = ferry(Some(&world), &["start", &request_file("other", &other)]);
+    assert_eq!(ran.status, 3);
+    assert!(
+        ran.stderr
+            .contains("the request copies into account 444444444444, but these credentials are of account 222222222222"),
+        "{}",
+        ran.stderr
+    );
+    // Valid offline, refused by the stack's plan step: exit 2 once the run ends.
+    let mut unlisted = world.request("photos-2026");
+    unlisted["source"]["accountId"] = "333333333333".into();
+    unlisted["manifest"]["accountId"] = "333333333333".into();
+    let ran = ferry(
+        Some(&world),
+        &["start", &request_file("unlisted", &unlisted), "--watch"],
+    );
+    assert_eq!(ran.status, 2, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("SourceAccountIds"), "{}", ran.stdout);
+    // A copy that never ran.
+    let ran = ferry(Some(&world), &["watch", "never-ran"]);
+    assert_eq!(ran.status, 3);
+    assert!(
+        ran.stderr.contains("copy never-ran has no execution"),
+        "{}",
+        ran.stderr
+    );
+    // A state machine that is not there.
+    let mut target = Target::sandbox(&world.sandbox.info);
+    target.state_machine_arn = target.state_machine_arn.replace(":ferry", ":nope");
+    let err = target.check_state_machine().await.unwrap_err();
+    assert_eq!(err.status, 3);
+    assert!(
+        err.message.contains("no ferry state machine") && err.message.contains("222222222222"),
+        "{}",
+        err.message
+    );
+    world.assert_no_leftovers().await;
+}
