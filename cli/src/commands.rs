@@ -199,10 +199,14 @@ pub fn render_report(v: &Value) -> String {
         job_list(&t["jobIds"])
     ));
     let r = &t["lastReport"];
-    out.push_str(&format!(
-        "  last job   {} tasks in its report: {} succeeded, {} failed ({} retryable, {} permanent)\n",
-        r["tasks"], r["succeeded"], r["failed"], r["retryable"], r["permanent"]
-    ));
+    if r["tasks"] == 0 {
+        out.push_str("  last job   its report lists no task (reports list failed tasks only, unless report.scope is AllTasks)\n");
+    } else {
+        out.push_str(&format!(
+            "  last job   {} tasks in its report: {} succeeded, {} failed ({} retryable, {} permanent)\n",
+            r["tasks"], r["succeeded"], r["failed"], r["retryable"], r["permanent"]
+        ));
+    }
     for (code, c) in r["byErrorCode"].as_object().into_iter().flatten() {
         out.push_str(&format!(
             "    {code:<24} {:>8}  {:<9} {}\n",
