@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::runs::{self, Run};
 use crate::target::Target;
-use crate::watch::{self, find_key, job_list, Outcome};
+use crate::watch::{self, job_list, Outcome};
 use crate::{aws_error, plan, CliError, Result};
 
 /// `ferry start`: validates, refuses a copy that is running, starts its next run.
@@ -90,35 +90,18 @@ pub async fn watch(target: &Target, what: &str) -> Result<i32> {
 /// `ferry report`: the latest run's counts, by status and error code, its jobs, failed keys.
 pub async fn report(target: &Target, what: &str, as_json: bool) -> Result<i32> {
     let run = runs::resolve(target, what).await?;
-    let d = target
-        .clients
-        .sfn
-        .describe_execution()
-        .execution_arn(&run.arn)
-        .send()
-        .await
-        .map_err(aws_error("DescribeExecution"))?;
+    let outcome = Outcome::of(target, &run).await?;
     // The last summary of a report: the execution's output when it succeeded, else the last
     // report step's output in the history (a failed run has no output).
-    let totals = match d
-        .output()
-        .and_then(|o| serde_json::from_str::<Value>(o).ok())
-    {
-        Some(o) if o.get("lastReport").is_some() => Some(o),
+    let totals = match &outcome.output {
+        Some(o) if o.get("lastReport").is_some() => Some(o.clone()),
         _ => last_totals(target, &run.arn).await?,
     };
-    let outcome = Outcome {
-        execution: run.name.to_string(),
-        status: d.status().clone(),
-        output: d.output().and_then(|o| serde_json::from_str(o).ok()),
-        error: d.error().map(str::to_string),
-        cause: d.cause().map(str::to_string),
-    };
     let value = json!({
-        "execution": run.name.to_string(),
-        "status": d.status().as_str(),
-        "error": d.error(),
-        "cause": d.cause(),
+        "execution": outcome.execution,
+        "status": outcome.status.as_str(),
+        "error": outcome.error,
+        "cause": outcome.cause,
         "totals": totals,
     });
     if as_json {
@@ -129,7 +112,7 @@ pub async fn report(target: &Target, what: &str, as_json: bool) -> Result<i32> {
     } else {
         print!("{}", render_report(&value));
     }
-    Ok(if d.status() == &ExecutionStatus::Running {
+    Ok(if outcome.status == ExecutionStatus::Running {
         0
     } else {
         outcome.exit_status()
@@ -338,11 +321,6 @@ pub async fn list(target: &Target, max: usize) -> Result<i32> {
         );
     }
     Ok(0)
-}
-
-/// The job id of the last job submitted in an execution output, if any.
-pub fn last_job(output: &Value) -> Option<String> {
-    find_key(output, "jobId")
 }
 
 #[cfg(test)]

@@ -35,6 +35,26 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The run as DescribeExecution says it is now (`Running` while it runs).
+    pub async fn of(target: &Target, run: &Run) -> Result<Outcome> {
+        let d = target
+            .clients
+            .sfn
+            .describe_execution()
+            .execution_arn(&run.arn)
+            .send()
+            .await
+            .map_err(aws_error("DescribeExecution"))?;
+        let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str(t).ok());
+        Ok(Outcome {
+            execution: run.name.to_string(),
+            status: d.status().clone(),
+            output: parse(d.output()),
+            error: d.error().map(str::to_string),
+            cause: d.cause().map(str::to_string),
+        })
+    }
+
     /// 0 copied (or cleaned up), 1 `CopyIncomplete`, 2 `InvalidRequest`, 3 anything else.
     pub fn exit_status(&self) -> i32 {
         match self.status {
@@ -106,29 +126,15 @@ pub async fn follow(target: &Target, run: &Run) -> Result<Outcome> {
             w.show(&event);
         }
         w.progress().await?;
-        let d = target
-            .clients
-            .sfn
-            .describe_execution()
-            .execution_arn(&run.arn)
-            .send()
-            .await
-            .map_err(aws_error("DescribeExecution"))?;
-        if d.status() != &ExecutionStatus::Running {
+        let outcome = Outcome::of(target, run).await?;
+        if outcome.status != ExecutionStatus::Running {
             for event in w.new_events().await? {
                 w.show(&event);
             }
             if let Some(bar) = w.bar.take() {
                 bar.finish();
             }
-            let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str(t).ok());
-            return Ok(Outcome {
-                execution: run.name.to_string(),
-                status: d.status().clone(),
-                output: parse(d.output()),
-                error: d.error().map(str::to_string),
-                cause: d.cause().map(str::to_string),
-            });
+            return Ok(outcome);
         }
         tokio::time::sleep(target.poll_interval()).await;
     }

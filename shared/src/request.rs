@@ -459,11 +459,7 @@ impl CopyRequest {
                 "source.accountId",
                 format!(
                     "{src} is not in the destination stack's SourceAccountIds parameter ({}); add it there and update the stack",
-                    if ctx.source_account_ids.is_empty() {
-                        "empty".to_string()
-                    } else {
-                        ctx.source_account_ids.join(", ")
-                    }
+                    parameter_list(&ctx.source_account_ids)
                 ),
             );
         }
@@ -707,15 +703,20 @@ fn check_key_len(v: &mut Checker, field: &str, key: &str, min: usize) {
     }
 }
 
+/// A stack's list parameter as messages quote it: `a, b`, or `empty`.
+pub fn parameter_list(values: &[String]) -> String {
+    if values.is_empty() {
+        "empty".to_string()
+    } else {
+        values.join(", ")
+    }
+}
+
 /// Why a source-account bucket is refused: the stacks may touch only the buckets they list.
 fn not_listed(bucket: &str, ctx: &StackContext) -> String {
     format!(
         "{bucket} is not in the stacks' SourceBuckets parameter ({}); add it there, in both stacks, and update them",
-        if ctx.source_buckets.is_empty() {
-            "empty".to_string()
-        } else {
-            ctx.source_buckets.join(", ")
-        }
+        parameter_list(&ctx.source_buckets)
     )
 }
 

@@ -74,11 +74,7 @@ impl StackConfig {
             ErrorName::AccessDenied,
             format!(
                 "bucket {bucket} is not in the source stack's SourceBuckets parameter ({}): ferry may not change its policy or inventory; add it to SourceBuckets in both stacks",
-                if self.source_buckets.is_empty() {
-                    "empty".to_string()
-                } else {
-                    self.source_buckets.join(", ")
-                }
+                crate::request::parameter_list(&self.source_buckets)
             ),
         ))
     }
@@ -133,7 +129,15 @@ mod tests {
 
     #[test]
     fn a_source_function_touches_only_the_listed_buckets() {
-        let c = crate::testing::source_stack();
+        let c = StackConfig {
+            account_id: "111111111111".into(),
+            region: "eu-west-1".into(),
+            ferry_bucket: String::new(),
+            source_account_ids: vec![],
+            source_buckets: vec!["src-photos".into(), "src-manifests".into()],
+            boundary_arn: String::new(),
+            policy_settle: DEFAULT_POLICY_SETTLE,
+        };
         c.may_touch("src-photos").unwrap();
         let err = c.may_touch("payroll").unwrap_err();
         assert_eq!(err.name, ErrorName::AccessDenied);
