@@ -131,3 +131,50 @@ async fn a_copy_run_again_after_failing_halfway_completes_as_a_new_attempt() {
     world.assert_copied(&samples()).await;
     world.assert_no_leftovers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_are_renewed_while_a_long_job_runs() {
+    let world = World::seeded().await;
+    let mut request = world.request("photos-2026");
+    // The shortest lifetime: renewal is due with half of it (30 s) left.
+    request["timing"]["grantLifetimeSeconds"] = 60.into();
+    world.hold(true).await;
+    let arn = world.start_execution("photos-2026-1", &request).await;
+    world.wait_for_active_job().await;
+    let expiry = |statements: Vec<serde_json::Value>| {
+        statements[0]["Condition"]["DateLessThan"]["aws:CurrentTime"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let granted = expiry(world.ferry_statements(SOURCE_BUCKET).await);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let renewed = loop {
+        let now = expiry(world.ferry_statements(SOURCE_BUCKET).await);
+        if now != granted {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grant expiring at {granted} was never renewed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(renewed > granted, "{renewed} is later than {granted}");
+    // The job runs past the first expiry: its tasks read with the renewed grant.
+    let first_expiry = ferry_core::clock::parse_timestamp(&granted).unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    while now() <= first_expiry {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    world.hold(false).await;
+    let run = world.wait_for(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    world.assert_no_leftovers().await;
+}
