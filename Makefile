@@ -14,7 +14,7 @@ POLICY_DIR := target/policies
 .PHONY: help demo test fmt-check clippy unit sandbox-test policy-lint template-lint checkov sandbox build package e2e-aws fmt clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 # A whole cross-account copy in the sandbox: flow A on 48 sample objects, verified. DEMO_ARGS
 # passes options: `make demo DEMO_ARGS="--flow csv --objects 200"`.
@@ -22,7 +22,7 @@ demo: $(VENV_OK) ## a whole cross-account copy in the sandbox, with a progress b
 	$(CARGO) build --quiet --locked -p ferry-cli
 	target/debug/ferry demo $(DEMO_ARGS)
 
-test: fmt-check clippy sandbox-test unit policy-lint template-lint checkov ## every check: formatting, clippy, tests, policy and template lint
+test: fmt-check clippy sandbox-test unit policy-lint template-lint checkov ## every check: formatting, clippy, tests, policy lint, template lint, checkov
 
 fmt-check: ## rustfmt, without changing files
 	$(CARGO) fmt --all -- --check
