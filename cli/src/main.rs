@@ -24,10 +24,11 @@ struct Cli {
     /// The state machine's ARN (default: `ferry` in the caller's account and Region).
     #[arg(long, global = true, env = "FERRY_STATE_MACHINE_ARN")]
     state_machine: Option<String>,
-    /// Talk to the sandbox `make sandbox` started (its description file; the environment
-    /// variable FERRY_SANDBOX, which `make sandbox` prints, does the same).
-    #[arg(long, global = true, env = SANDBOX_VAR, value_name = "FILE", num_args = 0..=1, default_missing_value = "target/sandbox/current.json")]
-    sandbox: Option<PathBuf>,
+    /// Talk to the sandbox `make sandbox` started: its description is the file FERRY_SANDBOX
+    /// names (which `make sandbox` prints), else target/sandbox/current.json. FERRY_SANDBOX set
+    /// implies --sandbox.
+    #[arg(long, global = true)]
+    sandbox: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,24 +79,19 @@ fn repo_root() -> PathBuf {
 }
 
 async fn target(cli: &Cli) -> Result<Target, CliError> {
-    match &cli.sandbox {
-        Some(path) => {
-            let path = if path.is_relative() && !path.exists() {
-                repo_root().join(path)
-            } else {
-                path.clone()
-            };
-            Target::sandbox_file(&path)
-        }
-        None => {
-            Target::aws(
-                cli.profile.as_deref(),
-                cli.region.as_deref(),
-                cli.state_machine.as_deref(),
-            )
-            .await
-        }
+    let described = std::env::var_os(SANDBOX_VAR).filter(|v| !v.is_empty());
+    if cli.sandbox || described.is_some() {
+        let path = described
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target/sandbox/current.json"));
+        return Target::sandbox_file(&path);
     }
+    Target::aws(
+        cli.profile.as_deref(),
+        cli.region.as_deref(),
+        cli.state_machine.as_deref(),
+    )
+    .await
 }
 
 async fn run(cli: Cli) -> Result<i32, CliError> {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use ferry_core::job::JobState;
 use ferry_core::ErrorName;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::runs::Run;
@@ -275,7 +275,13 @@ impl Watcher<'_> {
         let state = JobState::from_descriptor(job);
         if self.terminal {
             if self.bar.is_none() && state.total > 0 {
-                let bar = ProgressBar::new(state.total);
+                // Drawn only once position and message are set, so the first frame is true and
+                // the tasks done before it do not count toward the rate.
+                let bar =
+                    ProgressBar::with_draw_target(Some(state.total), ProgressDrawTarget::hidden());
+                bar.set_position(state.succeeded + state.failed);
+                bar.set_message(format!("{} failed ({})", state.failed, state.status));
+                bar.reset_eta();
                 bar.set_style(
                     ProgressStyle::with_template(
                         "{spinner} job {prefix} [{bar:30}] {pos}/{len} tasks, {msg}, {per_sec}, ETA {eta}",
@@ -284,6 +290,7 @@ impl Watcher<'_> {
                     .progress_chars("=> "),
                 );
                 bar.set_prefix(short(&job_id).to_string());
+                bar.set_draw_target(ProgressDrawTarget::stderr());
                 self.bar = Some(bar);
             }
             if let Some(bar) = &self.bar {

@@ -20,8 +20,9 @@ fn ferry(world: Option<&World>, args: &[&str]) -> Ran {
         .env_remove("AWS_PROFILE")
         .env_remove("FERRY_STATE_MACHINE_ARN");
     if let Some(w) = world {
-        cmd.arg("--sandbox").arg(describe(w));
+        cmd.env("FERRY_SANDBOX", describe(w));
     }
+    // Global options go before or after the command, as people type them.
     let out = cmd.args(args).output().expect("ferry runs");
     Ran {
         status: out.status.code().unwrap_or(-1),
@@ -137,7 +138,7 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
         "{}",
         ran.stdout
     );
-    let list = ferry(Some(&world), &["list"]);
+    let list = ferry(Some(&world), &["--sandbox", "list"]);
     assert_eq!(list.status, 0);
     let rows: Vec<&str> = list.stdout.lines().collect();
     assert!(rows[0].starts_with("EXECUTION"), "{}", list.stdout);
