@@ -249,3 +249,48 @@ async fn wrong_accounts_unlisted_sources_and_unknown_state_machines_are_named() 
     );
     world.assert_no_leftovers().await;
 }
+
+/// `ferry` with an AWS environment of nothing but `vars`: no profile files, no instance role.
+fn ferry_on_aws(vars: &[(&str, &str)], args: &[&str]) -> Ran {
+    let empty = scratch().join("no-aws-config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &empty)
+        .env("AWS_CONFIG_FILE", empty.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(vars.iter().copied());
+    let out = cmd.args(args).output().expect("ferry runs");
+    Ran {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn missing_region_and_missing_credentials_are_named() {
+    let ran = ferry_on_aws(&[], &["list"]);
+    assert_eq!(ran.status, 3);
+    assert!(
+        ran.stderr.contains("no AWS Region: pass --region"),
+        "{}",
+        ran.stderr
+    );
+    let ran = ferry_on_aws(&[("AWS_REGION", "eu-west-1")], &["list"]);
+    assert_eq!(ran.status, 3);
+    assert!(
+        ran.stderr.contains("no usable AWS credentials"),
+        "{}",
+        ran.stderr
+    );
+    let ran = ferry_on_aws(&[], &["--region", "eu-west-1", "--profile", "nope", "list"]);
+    assert_eq!(ran.status, 3);
+    assert!(
+        ran.stderr
+            .contains("no usable AWS credentials for profile nope"),
+        "{}",
+        ran.stderr
+    );
+}
