@@ -360,6 +360,17 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("start_execution", &["states:StartExecution"]),
 ];
 
+/// What a function may be denied explicitly: taking ferry's permissions boundary off a role,
+/// or editing the boundary policy (AWS's pattern for delegating role creation).
+const BOUNDARY_GUARD: &[&str] = &[
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:DeletePolicy",
+];
+
 /// Granted beyond the calls: reading a manifest or report by version id (a versioned CSV
 /// manifest's ETag is read with its versionId) is authorized as s3:GetObjectVersion.
 const ALSO_GRANTED: &[&str] = &["s3:GetObjectVersion"];
@@ -411,8 +422,14 @@ fn needed_actions(krate: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The template's inline policies resolved for the sandbox's accounts, by file name.
+/// The template's inline policies resolved for the sandbox's accounts, by file name; resolved
+/// once per test binary (the tests run in parallel and share the directory).
 fn resolved_policies() -> BTreeMap<String, Value> {
+    static RESOLVED: std::sync::OnceLock<BTreeMap<String, Value>> = std::sync::OnceLock::new();
+    RESOLVED.get_or_init(resolve_policies).clone()
+}
+
+fn resolve_policies() -> BTreeMap<String, Value> {
     let root = repo_root();
     let dir = root.join("target/template-policies-test");
     let _ = std::fs::remove_dir_all(&dir);
@@ -469,11 +486,15 @@ fn each_function_may_do_exactly_what_its_code_calls() {
                 continue;
             }
             for s in doc["Statement"].as_array().unwrap() {
-                assert_eq!(
-                    s["Effect"], "Allow",
-                    "{name}: ferry grants, it does not deny"
-                );
                 let actions = as_list(&s["Action"]);
+                if s["Effect"] == "Deny" {
+                    // Only the guard of ferry's permissions boundary denies.
+                    for a in &actions {
+                        assert!(BOUNDARY_GUARD.contains(&a.as_str()), "{name} denies {a}");
+                    }
+                    continue;
+                }
+                assert_eq!(s["Effect"], "Allow", "{name}");
                 if as_list(&s["Resource"]).iter().any(|r| r == "*") {
                     star_resources.extend(actions.clone());
                 }
@@ -522,6 +543,33 @@ fn each_function_may_do_exactly_what_its_code_calls() {
             .unwrap()
             .count()
     );
+}
+
+#[test]
+fn no_role_ferry_creates_can_lose_or_change_its_boundary() {
+    let policies = resolved_policies();
+    let doc = &policies["template-destination-DestinationAccessFunction-0.json"];
+    let denied: BTreeSet<String> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .flat_map(|s| as_list(&s["Action"]))
+        .collect();
+    let guard: BTreeSet<String> = BOUNDARY_GUARD.iter().map(|a| a.to_string()).collect();
+    assert_eq!(denied, guard);
+    // And roles are created only under /ferry/, only with the boundary attached.
+    let create = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| as_list(&s["Action"]).contains(&"iam:CreateRole".to_string()))
+        .unwrap();
+    assert_eq!(
+        create["Condition"]["ArnEquals"]["iam:PermissionsBoundary"],
+        "arn:aws:iam::222222222222:policy/ferry/ferry-boundary-eu-west-1"
+    );
+    assert_eq!(create["Resource"], "arn:aws:iam::222222222222:role/ferry/*");
 }
 
 #[test]
