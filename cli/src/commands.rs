@@ -298,34 +298,132 @@ async fn find_run(target: &Target, name: &ExecutionName) -> Result<Option<Run>> 
         .find(|r| r.name == *name))
 }
 
-/// `ferry list`: recent executions, newest first.
-pub async fn list(target: &Target, max: usize) -> Result<i32> {
-    let runs = runs::list(target, None, max).await?;
+/// `ferry list`: the most recent copies, one line each (its latest run, how it ended, its
+/// cleanup); `--executions` lists every execution instead. Newest first.
+pub async fn list(target: &Target, max: usize, executions: bool) -> Result<i32> {
+    let limit = if executions { max } else { usize::MAX };
+    let runs = runs::list(target, None, limit).await?;
     if runs.is_empty() {
         println!("no ferry executions on {}", target.state_machine_arn);
         return Ok(0);
     }
-    println!(
-        "{:<40} {:<10} {:<22} {:<22}",
+    print!(
+        "{}",
+        if executions {
+            render_executions(&runs)
+        } else {
+            render_copies(&runs, max)
+        }
+    );
+    Ok(0)
+}
+
+fn ended(r: &Run) -> String {
+    r.stopped
+        .map(ferry_core::clock::format_timestamp)
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn render_executions(runs: &[Run]) -> String {
+    let mut out = format!(
+        "{:<40} {:<10} {:<22} {:<22}\n",
         "EXECUTION", "STATUS", "STARTED", "ENDED"
     );
     for r in runs {
-        println!(
-            "{:<40} {:<10} {:<22} {:<22}",
+        out.push_str(&format!(
+            "{:<40} {:<10} {:<22} {:<22}\n",
             r.name.to_string(),
             r.status.as_str(),
             r.started_text(),
-            r.stopped
-                .map(ferry_core::clock::format_timestamp)
-                .unwrap_or_else(|| "-".into())
-        );
+            ended(r)
+        ));
     }
-    Ok(0)
+    out
+}
+
+/// One line per copy, newest first: runs so far, the latest run's state, and its cleanup's.
+pub fn render_copies(runs: &[Run], max: usize) -> String {
+    let mut order: Vec<&str> = Vec::new();
+    for r in runs {
+        if !order.contains(&r.name.copy_id.as_str()) {
+            order.push(&r.name.copy_id);
+        }
+    }
+    let mut out = format!(
+        "{:<28} {:>4}  {:<10} {:<22} {:<22} {}\n",
+        "COPY", "RUNS", "LATEST", "STARTED", "ENDED", "CLEANUP"
+    );
+    for copy in order.into_iter().take(max) {
+        let of_copy: Vec<&Run> = runs.iter().filter(|r| r.name.copy_id == copy).collect();
+        let Some(latest) = of_copy
+            .iter()
+            .filter(|r| !r.name.cleanup)
+            .max_by_key(|r| r.name.number)
+        else {
+            continue;
+        };
+        let cleanup = of_copy
+            .iter()
+            .find(|r| r.name.cleanup && r.name.number == latest.name.number)
+            .map(|c| format!("{} {}", c.name, c.status.as_str()))
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{:<28} {:>4}  {:<10} {:<22} {:<22} {}\n",
+            copy,
+            latest.name.number,
+            latest.status.as_str(),
+            latest.started_text(),
+            ended(latest),
+            cleanup
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(name: &str, status: ExecutionStatus, started: i64) -> Run {
+        Run {
+            name: ExecutionName::parse(name).unwrap(),
+            arn: format!("arn:aws:states:eu-west-1:222222222222:execution:ferry:{name}"),
+            status,
+            started,
+            stopped: Some(started + 60),
+        }
+    }
+
+    #[test]
+    fn list_shows_each_copy_once_with_its_latest_run_and_cleanup() {
+        // Newest first, as ListExecutions answers.
+        let runs = [
+            run(
+                "photos-2026-cleanup-3",
+                ExecutionStatus::Succeeded,
+                1_795_900_400,
+            ),
+            run("photos-2026-3", ExecutionStatus::Aborted, 1_795_900_300),
+            run("logs-1", ExecutionStatus::Succeeded, 1_795_900_200),
+            run("photos-2026-2", ExecutionStatus::Failed, 1_795_900_100),
+            run("photos-2026-1", ExecutionStatus::Succeeded, 1_795_900_000),
+        ];
+        let text = render_copies(&runs, 20);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[1].starts_with("photos-2026"), "{text}");
+        assert!(lines[1].contains("   3  ABORTED"), "{text}");
+        assert!(
+            lines[1].ends_with("photos-2026-cleanup-3 SUCCEEDED"),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("logs") && lines[2].ends_with(" -"),
+            "{text}"
+        );
+        assert_eq!(render_copies(&runs, 1).lines().count(), 2);
+        assert_eq!(render_executions(&runs).lines().count(), 6);
+    }
 
     #[test]
     fn a_report_lists_counts_codes_and_failed_keys() {

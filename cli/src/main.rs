@@ -59,10 +59,14 @@ enum Command {
     },
     /// Stop a copy's run if it is still going, cancel its job and remove every grant.
     Revoke { copy_id: String },
-    /// Recent executions and their states, newest first.
+    /// Recent copies, one line each (latest run, its state, its cleanup), newest first.
     List {
+        /// How many copies (or executions) to show.
         #[arg(long, default_value_t = 20)]
         max: usize,
+        /// Every execution, runs and cleanups, instead of one line per copy.
+        #[arg(long)]
+        executions: bool,
     },
     /// A whole cross-account copy in the sandbox, verified at the destination.
     Demo {
@@ -127,7 +131,9 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             commands::report(&target(&cli).await?, copy_id, *json).await
         }
         Command::Revoke { copy_id } => commands::revoke(&target(&cli).await?, copy_id).await,
-        Command::List { max } => commands::list(&target(&cli).await?, *max).await,
+        Command::List { max, executions } => {
+            commands::list(&target(&cli).await?, *max, *executions).await
+        }
     }
 }
 

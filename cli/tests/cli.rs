@@ -141,7 +141,15 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
     let list = ferry(Some(&world), &["--sandbox", "list"]);
     assert_eq!(list.status, 0);
     let rows: Vec<&str> = list.stdout.lines().collect();
-    assert!(rows[0].starts_with("EXECUTION"), "{}", list.stdout);
+    assert!(rows[0].starts_with("COPY"), "{}", list.stdout);
+    assert!(
+        rows[1].starts_with("photos-2026") && rows[1].contains("   2  SUCCEEDED"),
+        "{}",
+        list.stdout
+    );
+    let all = ferry(Some(&world), &["list", "--executions"]);
+    let rows: Vec<&str> = all.stdout.lines().collect();
+    assert!(rows[0].starts_with("EXECUTION"), "{}", all.stdout);
     assert!(rows[1].starts_with("photos-2026-2") && rows[1].contains("SUCCEEDED"));
     assert!(rows[2].starts_with("photos-2026-1") && rows[2].contains("SUCCEEDED"));
     world.assert_no_leftovers().await;
