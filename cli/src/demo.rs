@@ -8,10 +8,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::clients::Clients;
-use ferry_core::manifest::encode_key;
+use ferry_local::objects::{self, Sample};
 use ferry_local::{FunctionHost, Sandbox};
 use serde_json::{json, Value};
 
@@ -30,16 +29,6 @@ pub enum DemoFlow {
     Inventory,
     /// Flow B: a CSV manifest in the source account.
     Csv,
-}
-
-/// One sample object.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    pub key: String,
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub metadata: BTreeMap<String, String>,
-    pub tags: Vec<(String, String)>,
 }
 
 /// `n` objects of varied sizes (0 B to 256 KiB), nested keys, keys that need URL-encoding
@@ -77,15 +66,15 @@ pub fn samples(n: usize) -> Vec<Sample> {
             Sample {
                 key: pattern.replace("{i}", &format!("{i:03}")),
                 body,
-                content_type,
+                content_type: Some(content_type.to_string()),
                 metadata: BTreeMap::from([
                     ("index".to_string(), i.to_string()),
                     ("camera".to_string(), "demo-cam".to_string()),
                 ]),
-                tags: vec![
+                tags: BTreeMap::from([
                     ("project".to_string(), "ferry-demo".to_string()),
                     ("index".to_string(), i.to_string()),
-                ],
+                ]),
             }
         })
         .collect()
@@ -137,7 +126,9 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
         (&src, MANIFEST_BUCKET),
         (&dst, DESTINATION_BUCKET),
     ] {
-        create_bucket(clients, bucket, &info.region).await?;
+        objects::create_bucket(&clients.s3, bucket, &info.region)
+            .await
+            .map_err(|e| s3_error("CreateBucket", bucket, e))?;
         put_policy(clients, bucket, &foreign[bucket]).await?;
         println!(
             "  s3://{bucket} with a policy of its own ({})",
@@ -148,25 +139,9 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     }
     let samples = samples(options.objects);
     let bytes: usize = samples.iter().map(|s| s.body.len()).sum();
-    for s in &samples {
-        let tagging = s
-            .tags
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode_key(k), encode_key(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        src.s3
-            .put_object()
-            .bucket(SOURCE_BUCKET)
-            .key(&s.key)
-            .body(ByteStream::from(s.body.clone()))
-            .content_type(s.content_type)
-            .set_metadata(Some(s.metadata.clone().into_iter().collect()))
-            .tagging(tagging)
-            .send()
-            .await
-            .map_err(|e| s3_error("PutObject", &s.key, e))?;
-    }
+    objects::put_samples(&src.s3, SOURCE_BUCKET, &samples)
+        .await
+        .map_err(|e| s3_error("PutObject", SOURCE_BUCKET, e))?;
     println!(
         "  {} objects, {} bytes, e.g. {}",
         samples.len(),
@@ -186,15 +161,14 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     let manifest = match options.flow {
         DemoFlow::Inventory => json!({"kind": "inventory"}),
         DemoFlow::Csv => {
-            let csv: String = samples
-                .iter()
-                .map(|s| format!("{SOURCE_BUCKET},{}\n", encode_key(&s.key)))
-                .collect();
             src.s3
                 .put_object()
                 .bucket(MANIFEST_BUCKET)
                 .key(MANIFEST_KEY)
-                .body(ByteStream::from(csv.into_bytes()))
+                .body(ByteStream::from(objects::csv_manifest(
+                    SOURCE_BUCKET,
+                    &samples,
+                )))
                 .send()
                 .await
                 .map_err(|e| s3_error("PutObject", MANIFEST_KEY, e))?;
@@ -246,7 +220,7 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     println!("{}", outcome.summary());
 
     step("verifying the destination");
-    let mut problems = verify(&src, &dst, &samples).await?;
+    let mut problems = verify(&dst, &samples).await?;
     if problems.is_empty() {
         println!(
             "  all {} objects at s3://{DESTINATION_BUCKET}: same bytes, content type, metadata and tags",
@@ -310,22 +284,6 @@ fn foreign_policies(src_account: &str) -> BTreeMap<&'static str, Value> {
     ])
 }
 
-async fn create_bucket(clients: &Clients, bucket: &str, region: &str) -> Result<()> {
-    clients
-        .s3
-        .create_bucket()
-        .bucket(bucket)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| s3_error("CreateBucket", bucket, e))?;
-    Ok(())
-}
-
 async fn put_policy(clients: &Clients, bucket: &str, policy: &Value) -> Result<()> {
     clients
         .s3
@@ -338,89 +296,20 @@ async fn put_policy(clients: &Clients, bucket: &str, policy: &Value) -> Result<(
     Ok(())
 }
 
-fn s3_error<E: std::error::Error + 'static>(
-    op: &str,
-    what: &str,
-    e: aws_sdk_s3::error::SdkError<E>,
-) -> CliError {
+/// An S3 call's failure, with the operation and the bucket or key it was about.
+fn s3_error(op: &str, what: &str, e: impl Into<aws_sdk_s3::Error>) -> CliError {
     CliError::other(format!(
         "{op} {what}: {}",
-        aws_smithy_types::error::display::DisplayErrorContext(&e)
+        aws_smithy_types::error::display::DisplayErrorContext(&e.into())
     ))
 }
 
-/// Every sample at the destination, compared with its source: a line per difference.
-pub async fn verify(src: &Clients, dst: &Clients, samples: &[Sample]) -> Result<Vec<String>> {
-    let mut problems = Vec::new();
-    for s in samples {
-        let got = match dst
-            .s3
-            .get_object()
-            .bucket(DESTINATION_BUCKET)
-            .key(&s.key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(_) => {
-                problems.push(format!("{}: missing at the destination", s.key));
-                continue;
-            }
-        };
-        let content_type = got.content_type().map(str::to_string);
-        let metadata: BTreeMap<String, String> = got
-            .metadata()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let body = got
-            .body
-            .collect()
-            .await
-            .map_err(|e| CliError::other(format!("reading {}: {e}", s.key)))?
-            .into_bytes();
-        if body.as_ref() != s.body.as_slice() {
-            problems.push(format!(
-                "{}: {} bytes at the destination, {} at the source, or other bytes",
-                s.key,
-                body.len(),
-                s.body.len()
-            ));
-        }
-        if content_type.as_deref() != Some(s.content_type) {
-            problems.push(format!(
-                "{}: content type {content_type:?}, not {}",
-                s.key, s.content_type
-            ));
-        }
-        if metadata != s.metadata {
-            problems.push(format!(
-                "{}: metadata {metadata:?}, not {:?}",
-                s.key, s.metadata
-            ));
-        }
-        let tags = dst
-            .s3
-            .get_object_tagging()
-            .bucket(DESTINATION_BUCKET)
-            .key(&s.key)
-            .send()
-            .await
-            .map_err(|e| s3_error("GetObjectTagging", &s.key, e))?;
-        let mut got_tags: Vec<(String, String)> = tags
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        got_tags.sort();
-        let mut want = s.tags.clone();
-        want.sort();
-        if got_tags != want {
-            problems.push(format!("{}: tags {got_tags:?}, not {want:?}", s.key));
-        }
-    }
-    // And nothing else: the destination holds exactly the samples.
+/// Every sample at the destination, compared with its source, and nothing else there: a line
+/// per difference.
+pub async fn verify(dst: &Clients, samples: &[Sample]) -> Result<Vec<String>> {
+    let mut problems = objects::differences(&dst.s3, DESTINATION_BUCKET, samples)
+        .await
+        .map_err(|e| s3_error("reading", DESTINATION_BUCKET, e))?;
     let listed = dst
         .s3
         .list_objects_v2()
@@ -435,7 +324,6 @@ pub async fn verify(src: &Clients, dst: &Clients, samples: &[Sample]) -> Result<
             samples.len()
         ));
     }
-    let _ = src;
     Ok(problems)
 }
 
@@ -499,6 +387,7 @@ async fn leftovers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_core::manifest::encode_key;
 
     #[test]
     fn samples_vary_in_size_and_need_encoding() {

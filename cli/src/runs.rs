@@ -63,13 +63,12 @@ pub async fn list(target: &Target, copy_id: Option<&str>, limit: usize) -> Resul
     }
 }
 
-/// The copy's latest run (not a cleanup), or a message that it has none.
-pub async fn latest(target: &Target, copy_id: &str) -> Result<Run> {
-    list(target, Some(copy_id), usize::MAX)
-        .await?
-        .into_iter()
-        .filter(|r| !r.name.cleanup)
+/// The copy's latest run (not a cleanup) among `runs`, or a message that it has none.
+fn latest_of(target: &Target, runs: &[Run], copy_id: &str) -> Result<Run> {
+    runs.iter()
+        .filter(|r| !r.name.cleanup && r.name.copy_id == copy_id)
         .max_by_key(|r| r.name.number)
+        .cloned()
         .ok_or_else(|| {
             CliError::other(format!(
                 "copy {copy_id} has no execution on {} (`ferry list` shows the copies there)",
@@ -78,17 +77,15 @@ pub async fn latest(target: &Target, copy_id: &str) -> Result<Run> {
         })
 }
 
-/// `COPY_ID` or an execution name: the run it names (the latest run for a copy id).
+/// `COPY_ID` or an execution name: the run it names (the latest run for a copy id). A copy id
+/// can look like an execution name (`photos-2026` reads as run 2026 of `photos`): an execution
+/// of that name wins, else it is a copy id. One listing serves both readings.
 pub async fn resolve(target: &Target, what: &str) -> Result<Run> {
+    let runs = list(target, None, usize::MAX).await?;
     if let Some(name) = ExecutionName::parse(what) {
-        let runs = list(target, Some(&name.copy_id), usize::MAX).await?;
-        if let Some(r) = runs.into_iter().find(|r| r.name == name) {
-            return Ok(r);
+        if let Some(r) = runs.iter().find(|r| r.name == name) {
+            return Ok(r.clone());
         }
     }
-    latest(target, what).await
-}
-
-pub fn status_text(s: &ExecutionStatus) -> &str {
-    s.as_str()
+    latest_of(target, &runs, what)
 }

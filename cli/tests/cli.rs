@@ -13,6 +13,16 @@ struct Ran {
     stderr: String,
 }
 
+impl From<std::process::Output> for Ran {
+    fn from(out: std::process::Output) -> Ran {
+        Ran {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 /// Runs `ferry` with `args`; with the sandbox's description when `world` is given.
 fn ferry(world: Option<&World>, args: &[&str]) -> Ran {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
@@ -23,12 +33,7 @@ fn ferry(world: Option<&World>, args: &[&str]) -> Ran {
         cmd.env("FERRY_SANDBOX", describe(w));
     }
     // Global options go before or after the command, as people type them.
-    let out = cmd.args(args).output().expect("ferry runs");
-    Ran {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.args(args).output().expect("ferry runs").into()
 }
 
 fn scratch() -> PathBuf {
@@ -158,14 +163,7 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incomplete_copy_exits_1_and_its_report_names_codes_and_keys() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control(
-            "/failures",
-            serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"}),
-        )
-        .await
-        .unwrap();
+    world.fail_tasks(serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"})).await;
     let request = request_file("notes", &world.request("photos-2026"));
     let ran = ferry(Some(&world), &["start", &request, "--watch"]);
     assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
@@ -269,12 +267,7 @@ fn ferry_on_aws(vars: &[(&str, &str)], args: &[&str]) -> Ran {
         .env("AWS_SHARED_CREDENTIALS_FILE", empty.join("credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .envs(vars.iter().copied());
-    let out = cmd.args(args).output().expect("ferry runs");
-    Ran {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.args(args).output().expect("ferry runs").into()
 }
 
 #[test]

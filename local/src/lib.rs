@@ -5,6 +5,7 @@
 //! Catch see ferry's error names. The tests and the CLI use both; nothing extra is built.
 
 mod host;
+pub mod objects;
 mod sandbox;
 
 pub use host::FunctionHost;

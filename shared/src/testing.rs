@@ -57,3 +57,38 @@ fn plan(request: &str) -> RunPlan {
     )
     .expect("the fixture request is valid")
 }
+
+/// The job record of the flow B fixture's job `job` of run 1 (job id `job-1`), as job-submit
+/// writes it under `control/`.
+pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
+    use crate::job::{ManifestKind, ManifestLocation};
+    use crate::names::Attempt;
+    crate::steps::JobRecord {
+        job_id: "job-1".into(),
+        attempt: Attempt { run: 1, job },
+        client_request_token: format!("ferry-photos-2026-1-{job}"),
+        manifest: ManifestLocation {
+            kind: ManifestKind::Csv {
+                with_versions: false,
+            },
+            object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
+            etag: "e".into(),
+            version_id: None,
+        },
+    }
+}
+
+/// An inventory delivery as S3 writes it into the ferry bucket under `dated` (a report's dated
+/// folder, ending in `/`): the fixture manifest.json (created 2026-11-28T13:46:40Z) and the
+/// manifest.checksum given.
+pub fn deliver_inventory(store: &crate::clients::FakeObjects, dated: &str, checksum: &[u8]) {
+    let mut s = store.lock().unwrap();
+    s.insert(
+        (FERRY_BUCKET.into(), format!("{dated}manifest.json")),
+        include_bytes!("../fixtures/inventory-manifest-fresh.json").to_vec(),
+    );
+    s.insert(
+        (FERRY_BUCKET.into(), format!("{dated}manifest.checksum")),
+        checksum.to_vec(),
+    );
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sfn::types::ExecutionStatus;
-use ferry_local::{FunctionHost, Sandbox};
+use ferry_local::{objects, FunctionHost, Sandbox};
 use serde_json::{json, Value};
 
 pub const SOURCE_BUCKET: &str = "src-photos";
@@ -19,19 +19,13 @@ pub const DESTINATION_BUCKET: &str = "dst-photos";
 pub const FOREIGN_SOURCE_POLICY: &str = r#"{"Version":"2012-10-17","Id":"owned-by-the-photo-team","Statement":{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#;
 pub const FOREIGN_MANIFEST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["s3:GetObject"],"Resource":"arn:aws:s3:::src-manifests/public/*"}]}"#;
 
-/// One object of the sample set.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    pub key: String,
-    pub body: Vec<u8>,
-    pub metadata: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-}
+pub use ferry_local::objects::Sample;
 
 pub fn samples() -> Vec<Sample> {
     let mk = |key: &str, size: usize, tag: Option<(&str, &str)>| Sample {
         key: key.to_string(),
         body: (0..size).map(|i| (i * 31 % 251) as u8).collect(),
+        content_type: None,
         // S3 user metadata is ASCII.
         metadata: BTreeMap::from([("origin".to_string(), format!("sample-{size}"))]),
         tags: tag
@@ -100,50 +94,27 @@ impl World {
     /// The source bucket with the samples and a foreign policy, the manifest bucket with the
     /// CSV manifest and a foreign policy, and an empty destination bucket.
     pub async fn seed(&self) {
+        let region = &self.sandbox.info.region;
         for (client, bucket) in [
             (&self.source_s3, SOURCE_BUCKET),
             (&self.source_s3, MANIFEST_BUCKET),
             (&self.destination_s3, DESTINATION_BUCKET),
         ] {
-            client
-                .create_bucket()
-                .bucket(bucket)
-                .create_bucket_configuration(
-                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                        .build(),
-                )
-                .send()
+            objects::create_bucket(client, bucket, region)
                 .await
                 .unwrap();
         }
-        let mut manifest = ferry_core::manifest::CsvManifestWriter::new(Vec::new());
-        for s in samples() {
-            let tagging: Vec<String> = s.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let mut put = self
-                .source_s3
-                .put_object()
-                .bucket(SOURCE_BUCKET)
-                .key(&s.key)
-                .body(ByteStream::from(s.body.clone()))
-                .set_metadata(Some(s.metadata.clone().into_iter().collect()));
-            if !tagging.is_empty() {
-                put = put.tagging(tagging.join("&"));
-            }
-            put.send().await.unwrap();
-            manifest
-                .write(&ferry_core::manifest::ManifestEntry {
-                    bucket: SOURCE_BUCKET.into(),
-                    key: s.key.clone(),
-                    version_id: None,
-                })
-                .unwrap();
-        }
+        objects::put_samples(&self.source_s3, SOURCE_BUCKET, &samples())
+            .await
+            .unwrap();
         self.source_s3
             .put_object()
             .bucket(MANIFEST_BUCKET)
             .key(MANIFEST_KEY)
-            .body(ByteStream::from(manifest.finish().unwrap()))
+            .body(ByteStream::from(objects::csv_manifest(
+                SOURCE_BUCKET,
+                &samples(),
+            )))
             .send()
             .await
             .unwrap();
@@ -354,6 +325,17 @@ impl World {
         }
     }
 
+    /// Steers the sandbox's inventory delivery (`POST /inventory`: delaySeconds, deliver,
+    /// notify, duplicate, corruptChecksum, delayWaiterSeconds).
+    pub async fn inventory_delivery(&self, settings: Value) {
+        self.sandbox.control("/inventory", settings).await.unwrap();
+    }
+
+    /// Fails the sandbox's Batch Operations tasks whose key matches (`POST /failures`).
+    pub async fn fail_tasks(&self, failure: Value) {
+        self.sandbox.control("/failures", failure).await.unwrap();
+    }
+
     /// Holds the sandbox's Batch Operations jobs in Active (`true`) or lets them run.
     pub async fn hold(&self, on: bool) {
         self.sandbox
@@ -433,39 +415,10 @@ impl World {
 
     /// Every destination object equals its source: bytes, metadata, tags.
     pub async fn assert_copied(&self, samples: &[Sample]) {
-        for s in samples {
-            let got = self
-                .destination_s3
-                .get_object()
-                .bucket(DESTINATION_BUCKET)
-                .key(&s.key)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{} was not copied: {e:?}", s.key));
-            let metadata: BTreeMap<String, String> = got
-                .metadata()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            assert_eq!(metadata, s.metadata, "metadata of {}", s.key);
-            let body = got.body.collect().await.unwrap().into_bytes();
-            assert_eq!(body.as_ref(), &s.body[..], "bytes of {}", s.key);
-            let tags = self
-                .destination_s3
-                .get_object_tagging()
-                .bucket(DESTINATION_BUCKET)
-                .key(&s.key)
-                .send()
-                .await
-                .unwrap();
-            let tags: BTreeMap<String, String> = tags
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
-            assert_eq!(tags, s.tags, "tags of {}", s.key);
-        }
+        let differences = objects::differences(&self.destination_s3, DESTINATION_BUCKET, samples)
+            .await
+            .unwrap();
+        assert!(differences.is_empty(), "{differences:#?}");
     }
 }
 

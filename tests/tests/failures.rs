@@ -29,6 +29,18 @@ async fn a_grant_removed_by_hand_before_the_job_runs_fails_the_copy_with_access_
     assert!(cause.contains("AccessDenied"), "{cause}");
     // AccessDenied is not transient: no retry job was spent on it.
     assert_eq!(world.job_tokens().await, ["ferry-photos-2026-1-0"]);
+    // And the destination check sees it: every sample is missing there.
+    let missing = ferry_local::objects::differences(
+        &world.destination_s3,
+        ferry_tests::DESTINATION_BUCKET,
+        &samples(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(missing.len(), samples().len(), "{missing:#?}");
+    assert!(missing
+        .iter()
+        .all(|m| m.ends_with("missing at s3://dst-photos")));
     world.assert_no_leftovers().await;
 }
 

@@ -46,17 +46,6 @@ async fn foreign_inventory(world: &World) {
         .unwrap();
 }
 
-async fn jobs(world: &World) -> usize {
-    world
-        .sandbox
-        .jobs()
-        .await
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_a_copies_everything_and_leaves_no_grant_or_inventory_configuration() {
     let world = World::seeded().await;
@@ -103,11 +92,7 @@ async fn flow_a_copies_everything_and_leaves_no_grant_or_inventory_configuration
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_s3_event_is_harmless() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control("/inventory", json!({"duplicate": true}))
-        .await
-        .unwrap();
+    world.inventory_delivery(json!({"duplicate": true})).await;
     let run = world
         .run(
             "photos-2026-1",
@@ -115,7 +100,7 @@ async fn a_duplicate_s3_event_is_harmless() {
         )
         .await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    assert_eq!(jobs(&world).await, 1);
+    assert_eq!(world.job_tokens().await.len(), 1);
     world.assert_copied(&samples()).await;
     // Both events reached inventory-delivered: one completed the waiter, the other found none.
     let events = world.sandbox.get("/inventory").await.unwrap()["events"].clone();
@@ -133,11 +118,7 @@ async fn a_duplicate_s3_event_is_harmless() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_whose_event_never_comes_is_found_by_looking_again() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control("/inventory", json!({"notify": false}))
-        .await
-        .unwrap();
+    world.inventory_delivery(json!({"notify": false})).await;
     let run = world
         .run(
             "photos-2026-1",
@@ -153,11 +134,7 @@ async fn a_report_whose_event_never_comes_is_found_by_looking_again() {
 async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
     let world = World::seeded().await;
     foreign_inventory(&world).await;
-    world
-        .sandbox
-        .control("/inventory", json!({"deliver": false}))
-        .await
-        .unwrap();
+    world.inventory_delivery(json!({"deliver": false})).await;
     let run = world
         .run(
             "photos-2026-1",
@@ -174,7 +151,7 @@ async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
         .cause
         .unwrap()
         .contains("configuration ferry-photos-2026"));
-    assert_eq!(jobs(&world).await, 0);
+    assert_eq!(world.job_tokens().await.len(), 0);
     world.assert_no_leftovers().await;
 }
 
@@ -182,10 +159,8 @@ async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
 async fn a_damaged_report_fails_with_inventory_checksum_mismatch() {
     let world = World::seeded().await;
     world
-        .sandbox
-        .control("/inventory", json!({"corruptChecksum": true}))
-        .await
-        .unwrap();
+        .inventory_delivery(json!({"corruptChecksum": true}))
+        .await;
     let run = world
         .run(
             "photos-2026-1",
@@ -205,7 +180,7 @@ async fn a_damaged_report_fails_with_inventory_checksum_mismatch() {
             .contains("does not match its manifest.checksum"),
         "{run:?}"
     );
-    assert_eq!(jobs(&world).await, 0);
+    assert_eq!(world.job_tokens().await.len(), 0);
     world.assert_no_leftovers().await;
 }
 
@@ -215,13 +190,8 @@ async fn a_report_that_lands_before_the_waiter_is_recorded_is_still_picked_up() 
     // The report and its S3 event arrive while the wait's invocation is held back: the event
     // finds no waiter, and only the wait's own first look can find the report.
     world
-        .sandbox
-        .control(
-            "/inventory",
-            json!({"delaySeconds": 0, "delayWaiterSeconds": 3}),
-        )
-        .await
-        .unwrap();
+        .inventory_delivery(json!({"delaySeconds": 0, "delayWaiterSeconds": 3}))
+        .await;
     let run = world
         .run(
             "photos-2026-1",
@@ -248,11 +218,7 @@ async fn a_report_that_lands_before_the_waiter_is_recorded_is_still_picked_up() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_older_than_the_execution_is_not_used() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control("/inventory", json!({"delaySeconds": 0}))
-        .await
-        .unwrap();
+    world.inventory_delivery(json!({"delaySeconds": 0})).await;
     let mut request = world.inventory_request("photos-2026", 1, 6);
     request["cleanup"] = json!({"removeInventory": false});
     let first = world.run("photos-2026-1", &request).await;
@@ -265,7 +231,11 @@ async fn a_report_older_than_the_execution_is_not_used() {
         Some("InventoryNeverArrived"),
         "{second:?}"
     );
-    assert_eq!(jobs(&world).await, 1, "no job on the old report");
+    assert_eq!(
+        world.job_tokens().await.len(),
+        1,
+        "no job on the old report"
+    );
     // Grants and role are gone; the inventory configuration stays, as the request asked.
     world.assert_no_leftovers_of(&[]).await;
     assert!(world.has_inventory("ferry-photos-2026").await);
@@ -285,6 +255,6 @@ async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() 
         !world.has_inventory("ferry-photos-2026").await,
         "nothing was configured"
     );
-    assert_eq!(jobs(&world).await, 0);
+    assert_eq!(world.job_tokens().await.len(), 0);
     world.assert_no_leftovers().await;
 }

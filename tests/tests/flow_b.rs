@@ -25,10 +25,6 @@ async fn flow_b_copies_every_object_and_leaves_nothing_behind() {
     world.assert_no_leftovers().await;
 }
 
-async fn tokens(world: &World) -> Vec<String> {
-    world.job_tokens().await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_statements() {
     let world = World::seeded().await;
@@ -39,7 +35,7 @@ async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_sta
         world.assert_no_leftovers().await;
     }
     assert_eq!(
-        tokens(&world).await,
+        world.job_tokens().await,
         ["ferry-photos-2026-1-0", "ferry-photos-2026-2-0"],
         "one job per attempt"
     );
@@ -55,17 +51,17 @@ async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_sta
         .cause
         .unwrap()
         .contains("already has a stored plan with a different request"));
-    assert_eq!(tokens(&world).await.len(), 2, "no job for the refused run");
+    assert_eq!(
+        world.job_tokens().await.len(),
+        2,
+        "no job for the refused run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_and_the_copy_completes() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control("/failures", serde_json::json!({"pattern": "2026/photos/*", "code": "SlowDown", "http": 503, "times": 1}))
-        .await
-        .unwrap();
+    world.fail_tasks(serde_json::json!({"pattern": "2026/photos/*", "code": "SlowDown", "http": 503, "times": 1})).await;
     let run = world
         .run("photos-2026-1", &world.request("photos-2026"))
         .await;
@@ -78,7 +74,7 @@ async fn transient_failures_are_retried_and_the_copy_completes() {
         "the first job and one retry job"
     );
     assert_eq!(
-        tokens(&world).await,
+        world.job_tokens().await,
         ["ferry-photos-2026-1-0", "ferry-photos-2026-1-1"]
     );
     world.assert_copied(&samples()).await;
@@ -88,11 +84,7 @@ async fn transient_failures_are_retried_and_the_copy_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failures_end_incomplete_naming_keys_and_codes_with_grants_revoked() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control("/failures", serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"}))
-        .await
-        .unwrap();
+    world.fail_tasks(serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"})).await;
     let run = world
         .run("photos-2026-1", &world.request("photos-2026"))
         .await;
@@ -143,7 +135,7 @@ async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
         serde_json::from_str::<Value>(FOREIGN_SOURCE_POLICY).unwrap()
     );
     assert!(world.ferry_roles().await.is_empty());
-    assert!(tokens(&world).await.is_empty());
+    assert!(world.job_tokens().await.is_empty());
     world.assert_no_leftovers().await;
 }
 
@@ -169,7 +161,7 @@ async fn an_object_over_five_gigabytes_is_reported_and_not_retried() {
         "{cause}"
     );
     assert_eq!(
-        tokens(&world).await.len(),
+        world.job_tokens().await.len(),
         1,
         "a permanent failure gets no retry job"
     );

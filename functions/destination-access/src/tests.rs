@@ -14,8 +14,6 @@ use aws_sdk_s3control::operation::describe_job::DescribeJobOutput;
 use aws_sdk_s3control::operation::update_job_status::UpdateJobStatusOutput;
 use aws_sdk_s3control::types::{JobDescriptor, JobStatus};
 use aws_smithy_mocks::{mock, Rule};
-use ferry_core::job::{ManifestKind, ManifestLocation};
-use ferry_core::names::Attempt;
 use std::sync::{Arc, Mutex};
 
 const BOUNDARY: &str = ferry_core::testing::BOUNDARY_ARN;
@@ -131,19 +129,7 @@ async fn a_role_of_that_name_without_the_boundary_is_not_adopted() {
 
 /// A job record under control/, and DescribeJob answering `status`.
 fn job_rules(status: JobStatus) -> (Vec<Rule>, Rule, Rule) {
-    let record = JobRecord {
-        job_id: "job-1".into(),
-        attempt: Attempt { run: 1, job: 0 },
-        client_request_token: "ferry-photos-2026-1-0".into(),
-        manifest: ManifestLocation {
-            kind: ManifestKind::Csv {
-                with_versions: false,
-            },
-            object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
-            etag: "e".into(),
-            version_id: None,
-        },
-    };
+    let record = ferry_core::testing::csv_job_record(0);
     let body = serde_json::to_vec(&record).unwrap();
     let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
         ListObjectsV2Output::builder()

@@ -21,15 +21,8 @@ fn event() -> S3Event {
 }
 
 fn seed(store: &FakeObjects, checksum: &[u8], started_at: i64) {
+    ferry_core::testing::deliver_inventory(store, DATED, checksum);
     let mut s = store.lock().unwrap();
-    s.insert(
-        (FERRY.into(), format!("{DATED}manifest.json")),
-        include_bytes!("../../../shared/fixtures/inventory-manifest-fresh.json").to_vec(),
-    );
-    s.insert(
-        (FERRY.into(), format!("{DATED}manifest.checksum")),
-        checksum.to_vec(),
-    );
     let waiter = Waiter {
         task_token: "token-1".into(),
         execution: "photos-2026-1".into(),

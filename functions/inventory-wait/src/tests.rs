@@ -17,19 +17,6 @@ fn plan() -> RunPlan {
     ferry_core::testing::inventory_plan()
 }
 
-/// A delivery as S3 writes it: manifest.json (created 2026-11-28T13:46:40Z) and its checksum.
-pub fn deliver(store: &FakeObjects, dated: &str, checksum: &[u8]) {
-    let mut s = store.lock().unwrap();
-    s.insert(
-        (FERRY.into(), format!("{dated}manifest.json")),
-        include_bytes!("../../../shared/fixtures/inventory-manifest-fresh.json").to_vec(),
-    );
-    s.insert(
-        (FERRY.into(), format!("{dated}manifest.checksum")),
-        checksum.to_vec(),
-    );
-}
-
 const GOOD: &[u8] = include_bytes!("../../../shared/fixtures/inventory-manifest-fresh.checksum");
 
 async fn call(
@@ -82,7 +69,7 @@ async fn the_waiter_is_recorded_before_anything_else() {
 #[tokio::test]
 async fn a_report_already_delivered_completes_the_wait_at_once() {
     let store: FakeObjects = Default::default();
-    deliver(&store, DATED, GOOD);
+    ferry_core::testing::deliver_inventory(&store, DATED, GOOD);
     let (out, sent) = call(&store, Some("token-1"), START + 60).await;
     let found = out.unwrap().found.unwrap();
     assert_eq!(found.key, format!("{DATED}manifest.json"));
@@ -102,7 +89,7 @@ async fn a_report_already_delivered_completes_the_wait_at_once() {
 #[tokio::test]
 async fn a_report_from_before_the_run_does_not_count() {
     let store: FakeObjects = Default::default();
-    deliver(&store, DATED, GOOD);
+    ferry_core::testing::deliver_inventory(&store, DATED, GOOD);
     let mut p = plan();
     p.started_at = 1_795_873_600 + 1;
     let s3 = fake_s3(&store);
@@ -140,7 +127,7 @@ async fn looking_again_after_the_deadline_fails_with_inventory_never_arrived() {
 #[tokio::test]
 async fn a_damaged_delivery_is_a_checksum_mismatch() {
     let store: FakeObjects = Default::default();
-    deliver(&store, DATED, b"00000000000000000000000000000000");
+    ferry_core::testing::deliver_inventory(&store, DATED, b"00000000000000000000000000000000");
     let (out, sent) = call(&store, Some("token-1"), START + 60).await;
     assert_eq!(out.unwrap_err().name, ErrorName::InventoryChecksumMismatch);
     assert!(sent.is_empty());

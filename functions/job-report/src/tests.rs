@@ -5,9 +5,7 @@ use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3control::operation::describe_job::DescribeJobOutput;
 use aws_sdk_s3control::types::{JobDescriptor, JobFailure, JobProgressSummary, JobStatus};
 use aws_smithy_mocks::{mock, Rule};
-use ferry_core::job::{ManifestKind, ManifestLocation};
 use ferry_core::manifest::CsvManifestReader;
-use ferry_core::steps::JobRecord;
 use std::sync::{Arc, Mutex};
 
 /// The retry manifest upload: its key and body.
@@ -23,19 +21,7 @@ fn input(job: u16) -> ReportInput {
     let plan = ferry_core::testing::csv_plan();
     ReportInput {
         plan,
-        job: JobRecord {
-            job_id: "job-1".into(),
-            attempt: Attempt { run: 1, job },
-            client_request_token: format!("ferry-photos-2026-1-{job}"),
-            manifest: ManifestLocation {
-                kind: ManifestKind::Csv {
-                    with_versions: false,
-                },
-                object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
-                etag: "e".into(),
-                version_id: None,
-            },
-        },
+        job: ferry_core::testing::csv_job_record(job),
         totals: None,
     }
 }

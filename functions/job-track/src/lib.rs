@@ -73,9 +73,7 @@ mod tests {
     use aws_sdk_s3control::types::{JobDescriptor, JobProgressSummary, JobStatus};
     use aws_smithy_mocks::mock;
     use ferry_core::clock::FixedClock;
-    use ferry_core::job::{JobOutcome, ManifestKind, ManifestLocation};
-    use ferry_core::names::Attempt;
-    use ferry_core::steps::JobRecord;
+    use ferry_core::job::JobOutcome;
 
     fn config() -> StackConfig {
         ferry_core::testing::destination_stack()
@@ -85,19 +83,7 @@ mod tests {
         let plan = ferry_core::testing::csv_plan();
         TrackInput {
             plan,
-            job: JobRecord {
-                job_id: "job-1".into(),
-                attempt: Attempt { run: 1, job: 0 },
-                client_request_token: "ferry-photos-2026-1-0".into(),
-                manifest: ManifestLocation {
-                    kind: ManifestKind::Csv {
-                        with_versions: false,
-                    },
-                    object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
-                    etag: "e".into(),
-                    version_id: None,
-                },
-            },
+            job: ferry_core::testing::csv_job_record(0),
             previous_wait,
         }
     }

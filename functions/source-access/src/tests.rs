@@ -56,6 +56,16 @@ fn s3_rules(store: &Store, drop_writes: usize) -> Vec<Rule> {
     ]
 }
 
+/// A store where src-photos has its owner's policy, [`FOREIGN`].
+fn with_foreign_policy() -> Store {
+    let store: Store = Default::default();
+    store
+        .lock()
+        .unwrap()
+        .insert("src-photos".into(), FOREIGN.into());
+    store
+}
+
 async fn call(
     store: &Store,
     drop_writes: usize,
@@ -88,11 +98,7 @@ fn statements(policy: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn grant_adds_read_access_beside_foreign_statements_and_revoke_restores_them() {
-    let store: Store = Default::default();
-    store
-        .lock()
-        .unwrap()
-        .insert("src-photos".into(), FOREIGN.into());
+    let store = with_foreign_policy();
     let p = flow_b();
     let out = call(&store, 0, AccessAction::Grant, &p).await.unwrap();
     assert_eq!(out.changed, ["src-manifests", "src-photos"]);
@@ -276,11 +282,7 @@ async fn a_bucket_outside_source_buckets_is_refused_before_its_policy_is_read() 
 async fn a_revoke_undone_by_a_stale_writer_is_done_again() {
     // Another copy read the policy before this revoke and wrote it back after: ferry's
     // statements are back once. The next round, after the settle pause, removes them again.
-    let store: Store = Default::default();
-    store
-        .lock()
-        .unwrap()
-        .insert("src-photos".into(), FOREIGN.into());
+    let store = with_foreign_policy();
     let p = flow_b();
     call(&store, 0, AccessAction::Grant, &p).await.unwrap();
     let out = call(&store, 1, AccessAction::Revoke, &p).await.unwrap();

@@ -1,0 +1,161 @@
+//! Sample objects in the sandbox, for the end-to-end tests and `ferry demo`: buckets to put them
+//! in, the objects themselves (bytes, content type, metadata, tags), a CSV manifest listing
+//! them, and every difference a copy left at the destination.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::Client as S3;
+use ferry_core::manifest::{encode_key, CsvManifestWriter, ManifestEntry};
+
+/// One object: what is put at the source and must be found at the destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    pub key: String,
+    pub body: Vec<u8>,
+    /// Checked at the destination only when set.
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub async fn create_bucket(s3: &S3, bucket: &str, region: &str) -> Result<(), aws_sdk_s3::Error> {
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Puts every sample into `bucket`, with its content type, metadata and tags.
+pub async fn put_samples(
+    s3: &S3,
+    bucket: &str,
+    samples: &[Sample],
+) -> Result<(), aws_sdk_s3::Error> {
+    for s in samples {
+        let tagging: Vec<String> = s
+            .tags
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode_key(k), encode_key(v)))
+            .collect();
+        s3.put_object()
+            .bucket(bucket)
+            .key(&s.key)
+            .body(ByteStream::from(s.body.clone()))
+            .set_content_type(s.content_type.clone())
+            .set_metadata(Some(s.metadata.clone().into_iter().collect()))
+            .set_tagging((!tagging.is_empty()).then(|| tagging.join("&")))
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+/// A CSV manifest (flow B) of the samples in `bucket`.
+pub fn csv_manifest(bucket: &str, samples: &[Sample]) -> Vec<u8> {
+    let mut manifest = CsvManifestWriter::new(Vec::new());
+    for s in samples {
+        manifest
+            .write(&ManifestEntry {
+                bucket: bucket.into(),
+                key: s.key.clone(),
+                version_id: None,
+            })
+            .expect("writing to memory");
+    }
+    manifest.finish().expect("writing to memory")
+}
+
+/// Every way the destination `bucket` differs from the samples, a line each: a missing object,
+/// other bytes, content type, metadata or tags. Empty when the copy is exact.
+pub async fn differences(
+    s3: &S3,
+    bucket: &str,
+    samples: &[Sample],
+) -> Result<Vec<String>, aws_sdk_s3::Error> {
+    let mut found = Vec::new();
+    for s in samples {
+        let Ok(got) = s3.get_object().bucket(bucket).key(&s.key).send().await else {
+            found.push(format!("{}: missing at s3://{bucket}", s.key));
+            continue;
+        };
+        let content_type = got.content_type().map(str::to_string);
+        let metadata: BTreeMap<String, String> = got
+            .metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let body = got
+            .body
+            .collect()
+            .await
+            .map(|b| b.into_bytes().to_vec())
+            .unwrap_or_default();
+        if body != s.body {
+            found.push(format!(
+                "{}: {} bytes at the destination, {} at the source, or other bytes",
+                s.key,
+                body.len(),
+                s.body.len()
+            ));
+        }
+        if s.content_type.is_some() && content_type != s.content_type {
+            found.push(format!(
+                "{}: content type {content_type:?}, not {:?}",
+                s.key, s.content_type
+            ));
+        }
+        if metadata != s.metadata {
+            found.push(format!(
+                "{}: metadata {metadata:?}, not {:?}",
+                s.key, s.metadata
+            ));
+        }
+        let tags: BTreeMap<String, String> = s3
+            .get_object_tagging()
+            .bucket(bucket)
+            .key(&s.key)
+            .send()
+            .await?
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        if tags != s.tags {
+            found.push(format!("{}: tags {tags:?}, not {:?}", s.key, s.tags));
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifest_lists_every_sample_url_encoded() {
+        let sample = |key: &str| Sample {
+            key: key.into(),
+            body: vec![],
+            content_type: None,
+            metadata: BTreeMap::new(),
+            tags: BTreeMap::new(),
+        };
+        let csv = csv_manifest(
+            "src-photos",
+            &[sample("2026/a b.jpg"), sample("2026/é+.txt")],
+        );
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "src-photos,2026/a%20b.jpg\nsrc-photos,2026/%C3%A9%2B.txt\n"
+        );
+    }
+}
