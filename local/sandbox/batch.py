@@ -4,8 +4,9 @@ Complete (or Failed / Cancelled) the way AWS documents it.
 
 Each task copies one object as the job's role: it is refused with AccessDenied unless the role's
 policies (within its permissions boundary) and, across accounts, the bucket policy allow it (see
-policy.py). Objects over 5 GB fail with S3's InvalidRequest. The completion report is written in
-AWS's format (Report_CSV_20180820). Tests can inject failures by key pattern, hold jobs in Active
+policy.py). Objects over 5 GB fail with S3's InvalidRequest. The completion report is written as
+AWS writes it (Report_CSV_20180820; rows carry the HTTP status before the error code, the
+manifest's Results[].Key is the full key). Tests can inject failures by key pattern, hold jobs in Active
 and fake object sizes through the control API (launcher.py).
 """
 
@@ -338,10 +339,12 @@ class Batch:
             try:
                 message = self._copy(job, role, copy, bucket, unquote_plus(encoded_key))
                 job.succeeded += 1
-                job.results.append((bucket, encoded_key, version, "succeeded", "", "200", message))
+                job.results.append((bucket, encoded_key, version, "succeeded", "200", "", message))
             except Failure as f:
                 job.failed += 1
-                job.results.append((bucket, encoded_key, version, "failed", f.code, str(f.http), f.message))
+                # As AWS writes rows: the HTTP status before the error code, whatever the
+                # manifest's ReportSchema line says.
+                job.results.append((bucket, encoded_key, version, "failed", str(f.http), f.code, f.message))
         job.active_seconds = int(time.time() - (job.active_since or time.time()))
         job.active_since = None
         ran = job.succeeded + job.failed
@@ -408,8 +411,8 @@ class Batch:
                 "TaskExecutionStatus": status,
                 "Bucket": bucket,
                 "MD5Checksum": hashlib.md5(data).hexdigest(),
-                # As in AWS's documented example: relative to the report prefix.
-                "Key": f"job-{job.id}/results/{name}.csv",
+                # As AWS writes it: the full key, the report prefix included.
+                "Key": key,
             })
         manifest = {
             "Format": "Report_CSV_20180820",

@@ -37,7 +37,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import batch, inventory, policy, template
+from . import authz, batch, inventory, policy, template
 
 SOURCE = "111111111111"
 DESTINATION = "222222222222"
@@ -48,7 +48,12 @@ SOURCE_BUCKETS = ("src-photos", "src-manifests")
 # moto symbols this launcher wraps: checked at start, so a moto upgrade that moves them fails
 # loudly instead of silently running unwrapped.
 WRAPPED = [
-    ("moto.server", "ThreadedMotoServer"),
+    ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication"),
+    ("moto.moto_server.werkzeug_app", "MotoRequestHandler"),
+    ("moto.moto_server.werkzeug_app", "create_backend_app"),
+    ("moto.sts.models", "sts_backends"),
+    ("moto.iam.models", "iam_backends"),
+    ("moto.s3.models", "s3_backends"),
     ("moto.s3control.urls", "url_paths"),
     ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
     ("moto.s3.models", "FakeBucket"),
@@ -104,37 +109,28 @@ class World:
     # -- what Batch Operations tasks need --
 
     def role(self, arn: str) -> dict | None:
+        """A role as S3 Batch Operations uses it: its policies and boundary, from moto's IAM."""
         try:
             account = arn.split(":")[4]
-            name = arn.rsplit("/", 1)[-1]
-            iam = self.client("iam", account)
-            r = iam.get_role(RoleName=name)["Role"]
-        except Exception:
+        except IndexError:
             return None
-        inline = [
-            iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
-            for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
-        ]
-        boundary = None
-        b = r.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
-        if b:
-            p = iam.get_policy(PolicyArn=b)["Policy"]
-            boundary = iam.get_policy_version(PolicyArn=b, VersionId=p["DefaultVersionId"])["PolicyVersion"]["Document"]
-        return {"arn": r["Arn"], "account": account, "inline": inline, "boundary": boundary, "trust": r["AssumeRolePolicyDocument"]}
+        role = authz.find_role(account, arn.rsplit("/", 1)[-1])
+        if role is None:
+            return None
+        identity = authz.identity_of_role(role, "s3-batch-operations")
+        return {
+            "arn": authz.role_arn(role),
+            "account": account,
+            "inline": identity.identity_policies,
+            "boundary": identity.boundary,
+            "trust": role.assume_role_policy_document,
+        }
 
     def owner(self, bucket: str) -> str | None:
-        if bucket not in self.owners:
-            for account in (SOURCE, DESTINATION):
-                names = [b["Name"] for b in self.client("s3", account).list_buckets()["Buckets"]]
-                for n in names:
-                    self.owners[n] = account
-        return self.owners.get(bucket)
+        return authz.bucket_account(bucket)
 
     def bucket_policy(self, bucket: str) -> str | None:
-        try:
-            return self.client("s3", self.owner(bucket)).get_bucket_policy(Bucket=bucket)["Policy"]
-        except Exception:
-            return None
+        return authz.bucket_policy(bucket)
 
     def allowed(self, role: dict, action: str, bucket: str, key: str | None) -> tuple[bool, str]:
         owner = self.owner(bucket)
@@ -211,7 +207,7 @@ class Resolver:
     def name_of(self, logical: str) -> str:
         r = self.tpl["Resources"][logical]
         p = r.get("Properties", {})
-        for key in ("BucketName", "RoleName", "FunctionName", "ManagedPolicyName", "Name"):
+        for key in ("BucketName", "RoleName", "FunctionName", "ManagedPolicyName", "QueueName", "Name"):
             if key in p:
                 return self.value(p[key])
         raise ValueError(f"{logical} has no fixed name")
@@ -304,10 +300,13 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                     if ev.get("Type") == "EventBridgeRule":
                         event_rules.append((res.value(ev["Properties"]["Pattern"]), res.arn_of(logical)))
                 binary = r["Metadata"]["BuildProperties"]["Binary"]
+                function_role = execution_role(res, iam, logical, p)
                 env = dict(res.value(tpl.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})))
                 env.update(res.value(p.get("Environment", {}).get("Variables", {})))
                 env["AWS_REGION"] = REGION
-                functions[res.name_of(logical)] = {"account": account, "binary": binary, "arn": res.arn_of(logical), "environment": env}
+                functions[res.name_of(logical)] = {
+                    "account": account, "binary": binary, "arn": res.arn_of(logical), "environment": env, "role": function_role,
+                }
         for logical, r in resources.items():
             p = r.get("Properties", {})
             if r["Type"] == "AWS::S3::BucketPolicy":
@@ -321,6 +320,67 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
     return {"stateMachineArn": state_machine_arn, "functions": functions, "rules": event_rules}
 
 
+def execution_role(res: "Resolver", iam: Any, logical: str, p: dict) -> str:
+    """The ARN of a function's execution role: its `Role:`, or the role SAM creates from its
+    `Policies:` (named `<LogicalId>Role` here; CloudFormation would add the stack's name and a
+    suffix), with exactly the template's statements, one inline policy per entry as SAM writes
+    them. SAM's policy templates are expanded from SAM's own definitions; an unknown one stops
+    the bootstrap. (SAM also attaches AWSLambdaBasicExecutionRole, for the Lambda service's
+    log delivery: ferry's code never calls CloudWatch Logs, so it is left out.)"""
+    if "Role" in p:
+        return res.value(p["Role"])
+    name = f"{logical}Role"
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    for n, item in enumerate(p.get("Policies", [])):
+        if isinstance(item, dict) and "Statement" in item:
+            doc = {"Version": "2012-10-17", "Statement": res.value(item["Statement"])}
+        elif isinstance(item, dict) and "SQSSendMessagePolicy" in item:
+            queue = res.value(item["SQSSendMessagePolicy"]["QueueName"])
+            doc = {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": ["sqs:SendMessage*"],
+                "Resource": f"arn:aws:sqs:{REGION}:{res.account}:{queue}"}]}
+        else:
+            raise SystemExit(f"{logical}: the sandbox does not know the SAM policy {item!r}")
+        iam.put_role_policy(RoleName=name, PolicyName=f"{logical}RolePolicy{n}", PolicyDocument=json.dumps(doc))
+    return f"arn:aws:iam::{res.account}:role/{name}"
+
+
+def function_credentials(world: "World", functions: dict) -> None:
+    """Each function's credentials: a session of its execution role named after the function,
+    as Lambda creates it. The role must trust lambda.amazonaws.com, or the bootstrap stops."""
+    sts = boto3.client("sts", endpoint_url=world.endpoint, region_name=REGION,
+                       aws_access_key_id=authz.INTERNAL_KEY, aws_secret_access_key="sk")
+    for name, f in functions.items():
+        role_arn = f["role"]
+        role = authz.find_role(role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1])
+        if role is None:
+            raise SystemExit(f"{name}: its execution role {role_arn} does not exist")
+        trusted = policy.authorize(
+            policy.Request(policy.Principal.of_service("lambda.amazonaws.com"), "sts:AssumeRole", authz.role_arn(role),
+                           f["account"], policy.base_context(policy.Principal.of_service("lambda.amazonaws.com"))),
+            None, None, role.assume_role_policy_document,
+        )
+        if not trusted.allowed:
+            raise SystemExit(f"{name}: its execution role {role_arn} does not trust lambda.amazonaws.com: {trusted.reason}")
+        c = sts.assume_role(RoleArn=role_arn, RoleSessionName=name)["Credentials"]
+        f["credentials"] = {"accessKeyId": c["AccessKeyId"], "secretAccessKey": c["SecretAccessKey"], "sessionToken": c["SessionToken"]}
+
+
+def sandbox_admins(world: "World") -> None:
+    """The role whose sessions the tests, the CLI and the demo use in each account: an
+    administrator of its own account (Action * on Resource *), and of its own account only:
+    across accounts, bucket policies decide, as for anyone."""
+    for account in (SOURCE, DESTINATION):
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}
+        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam = world.client("iam", account)
+        iam.create_role(RoleName="ferry-sandbox", AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName="ferry-sandbox", PolicyName="administrator", PolicyDocument=json.dumps(admin))
+
+
 # ---- Step Functions: Credentials.RoleArn and lambda:invoke ----
 
 
@@ -330,34 +390,58 @@ class Routing:
     # /inventory {"delayWaiterSeconds": n}), so a report can land before its waiter exists.
     delay_waiter_seconds: float = 0.0
     state_machine_role = f"arn:aws:iam::{DESTINATION}:role/ferry-state-machine-{REGION}"
+    authorizer: "authz.Authorizer"
+
+
+def _session(role_arn: str, session: str) -> authz.Identity:
+    role = authz.find_role(role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1])
+    if role is None:
+        raise RuntimeError(f"the role {role_arn} does not exist")
+    return authz.identity_of_role(role, session)
+
+
+def _task_denied(message: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "Invoke")
 
 
 def install_task_routing(world: World) -> None:
+    """A Task runs as the state machine's role: its `lambda:InvokeFunction` is authorized against
+    that role's policies; with `Credentials.RoleArn`, the role's `sts:AssumeRole` (its identity
+    policy and the target's trust policy), then the invoke as the assumed role."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     original = lambda_eval_utils.boto_client_for
+    authorizer = Routing.authorizer
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        account = DESTINATION
+        caller = _session(Routing.state_machine_role, "states")
         role_arn = getattr(state_credentials, "role_arn", None)
         # moto passes the state machine's own role when a Task has no Credentials.
         if role_arn and role_arn != Routing.state_machine_role:
-            role = world.role(state_credentials.role_arn)
-            if role is None:
-                raise RuntimeError(f"Credentials.RoleArn {state_credentials.role_arn} does not exist")
-            trusted = policy.decide(
-                [role["trust"]], "sts:AssumeRole", "*", {"aws:PrincipalArn": Routing.state_machine_role},
-                (Routing.state_machine_role, DESTINATION), trust=True,
-            )
-            if trusted != "Allow":
-                raise RuntimeError(f"{state_credentials.role_arn} does not trust {Routing.state_machine_role}")
-            account = role["account"]
+            target = world.role(role_arn)
+            if target is None:
+                raise _task_denied(f"Credentials.RoleArn {role_arn} does not exist")
+            why = authorizer.check(caller, authz.Check("sts:AssumeRole", target["arn"], target["account"], target["trust"]))
+            if why:
+                raise _task_denied(why)
+            caller = _session(role_arn, "states")
+        account = caller.principal.account
         if service != "lambda":
             return original(region=region, service=service, state_credentials=state_credentials)
         if Routing.function_host is None:
             raise RuntimeError("no function host is registered (POST /function-host on the control API)")
         client = world.client("lambda", account, endpoint=Routing.function_host)
+
         def before_sign(request: Any, **_: Any) -> None:
+            import urllib.parse
+
+            name = urllib.parse.unquote(request.url.split("/functions/", 1)[-1].split("/", 1)[0])
+            arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{account}:function:{name}"
+            why = authorizer.check(caller, authz.Check("lambda:InvokeFunction", arn, arn.split(":")[4]))
+            if why:
+                raise _task_denied(why)
             request.headers["X-Ferry-Caller-Account"] = account
             body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
             if Routing.delay_waiter_seconds and "inventory-wait" in request.url and "taskToken" in body:
@@ -371,25 +455,12 @@ def install_task_routing(world: World) -> None:
 
 def install_bucket_policy_check() -> None:
     """moto denies every object request that a bucket policy's Deny statement names, ignoring
-    its conditions (so a TLS-only statement denies everything). The sandbox evaluates bucket
-    policies itself: requests are taken to arrive over TLS, as on AWS, and a condition it cannot
-    evaluate still denies. Deny statements that name particular principals are not applied to
-    moto's own requests (the caller is not known there); Batch Operations tasks are checked in
-    full by batch.py."""
+    its conditions and principals. Every request is authorized before moto sees it (authz.py),
+    so moto's own check stands aside."""
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
 
-    def get_permission(self: Any, action: str, resource: str) -> Any:
-        if self.policy is None:
-            return PermissionResult.NEUTRAL
-        context = {"aws:SecureTransport": "true", "aws:CurrentTime": policy.now_iso()}
-        try:
-            decision = policy.decide([self.policy.decode()], action, resource, context, ("*", "*"))
-        except policy.UnsupportedCondition:
-            return PermissionResult.DENIED
-        return PermissionResult.DENIED if decision == "Deny" else PermissionResult.NEUTRAL
-
-    FakeBucket.get_permission = get_permission
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
 
 
 def install_delete_inventory() -> None:
@@ -516,6 +587,29 @@ def invoke_function(function_arn: str, event: dict) -> None:
         print(f"invoking {function_arn}: {err!r}", file=sys.stderr, flush=True)
 
 
+class AuthorizedMotoServer:
+    """moto's threaded server with the sandbox's authorization in front of its application."""
+
+    def __init__(self, ip_address: str, port: int, verbose: bool = False):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        self.authorizer = authz.Authorizer(DomainDispatcherApplication(create_backend_app))
+        class Quiet(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        self._server = make_server(ip_address, port, self.authorizer, True, request_handler=Quiet)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
+        del verbose
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
 # ---- the control API ----
 
 
@@ -542,6 +636,9 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                 return self._reply(200, jobs)
             if self.path == "/inventory":
                 return self._reply(200, {"settings": delivery.settings, "events": delivery.events})
+            if self.path == "/denials":
+                with Routing.authorizer.lock:
+                    return self._reply(200, list(Routing.authorizer.denials))
             self._reply(404, {"error": f"no {self.path}"})
 
         def do_POST(self) -> None:
@@ -587,7 +684,6 @@ def main() -> int:
     tpl = template.load(args.template)
 
     from moto.s3control import urls
-    from moto.server import ThreadedMotoServer
 
     controls = batch.Controls()
     world_ref: dict = {}
@@ -599,8 +695,9 @@ def main() -> int:
     batch_ = batch.Batch(LazyWorld(), controls)
     urls.url_paths.update(batch_.routes())
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = AuthorizedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    Routing.authorizer = server.authorizer
     endpoint = f"http://127.0.0.1:{port}"
     import urllib.request
 
@@ -612,6 +709,7 @@ def main() -> int:
     )).read()
     world = World(endpoint)
     world_ref["world"] = world
+    sandbox_admins(world)
     install_task_routing(world)
     install_bucket_policy_check()
     install_delete_inventory()
@@ -619,6 +717,9 @@ def main() -> int:
     install_job_arns()
     delivery = inventory.Inventory(world, SOURCE, lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)
+    function_credentials(world, stacks["functions"])
+    # From here on, every call is authorized (the deployment itself was CloudFormation's).
+    server.authorizer.enforcing = True
     delivery.start()
     status_events = StatusEvents(world, stacks["rules"])
     status_events.start(stacks["stateMachineArn"])

@@ -1,6 +1,8 @@
 //! The Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`) for every ferry
-//! function, served in-process on a free 127.0.0.1 port. Each function gets the clients of its
-//! own account and the environment the template gives it (as the launcher resolved them). A call
+//! function, served in-process on a free 127.0.0.1 port. Each function calls AWS as a session of
+//! its own execution role from the template (the launcher created the role and the session), so
+//! the sandbox authorizes every call it makes against that role's policies; it gets the
+//! environment the template gives it (as the launcher resolved them). A call
 //! from another account than the function's is refused, as Lambda refuses it without a
 //! resource policy: that is how the sandbox shows a Task that forgot its `Credentials`.
 //! A handler's error is answered the way Lambda answers it (`X-Amz-Function-Error: Unhandled`
@@ -46,7 +48,7 @@ impl FunctionHost {
             let hosted = Hosted {
                 binary: f.binary.clone(),
                 account: f.account.clone(),
-                clients: Clients::new(&info.sdk_config(&f.account)),
+                clients: Clients::new(&info.sdk_config_as(&f.credentials)),
                 config,
             };
             functions.insert(name.clone(), Arc::new(hosted));

@@ -26,6 +26,10 @@ pub struct FunctionInfo {
     pub binary: String,
     pub arn: String,
     pub environment: BTreeMap<String, String>,
+    /// The function's execution role (the template's), whose session it calls AWS with.
+    pub role: String,
+    /// That session's credentials, as Lambda hands them to the function.
+    pub credentials: Credentials,
 }
 
 /// What the launcher prints when it is ready.
@@ -59,7 +63,11 @@ impl SandboxInfo {
             .find(|(_, a)| *a == account)
             .map(|(side, _)| side.as_str())
             .unwrap_or_else(|| panic!("the sandbox has no account {account}"));
-        let c = &self.credentials[side];
+        self.sdk_config_as(&self.credentials[side])
+    }
+
+    /// An SDK configuration that calls the sandbox with `c` (a function's role session).
+    pub fn sdk_config_as(&self, c: &Credentials) -> SdkConfig {
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))

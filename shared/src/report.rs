@@ -4,10 +4,11 @@
 //! manifest of the retryable ones. Rows are read and written as streams.
 //!
 //! Two things AWS leaves open, handled here on purpose:
-//! - AWS's own example rows put the HTTP status under `ErrorCode` and the code under
-//!   `HTTPStatusCode` (`...,failed,200,PermanentFailure,...`), against the documented schema.
-//!   A row whose `ErrorCode` is a 3-digit number and whose `HTTPStatusCode` is not (or is empty)
-//!   is read swapped.
+//! - Real rows put the HTTP status before the error code (`...,failed,403,AccessDenied,...`;
+//!   AWS's own example `...,failed,200,PermanentFailure,...`), against the documented schema
+//!   line. A row whose `ErrorCode` is a 3-digit number and whose `HTTPStatusCode` is not (or is
+//!   empty) is read swapped, so both orders read the same. A status that is not a number is
+//!   dropped rather than failing the summary.
 //! - The key encoding of result rows is not documented; ferry reads them URL-encoded, as in the
 //!   manifest the job read (unverified), and writes the retry manifest with [`encode_key`].
 //!
@@ -255,13 +256,9 @@ impl<R: Read> ReportRows<R> {
         if is_status(code) && !is_status(http) {
             std::mem::swap(&mut code, &mut http);
         }
-        let http_status = match http {
-            "" => None,
-            h => Some(
-                h.parse::<u16>()
-                    .map_err(|_| row_error(format!("HTTPStatusCode `{h}` is not a number")))?,
-            ),
-        };
+        // A status that is not a number is dropped, not fatal: the row still counts under its
+        // error code, and one odd value never fails the whole summary.
+        let http_status = http.parse::<u16>().ok();
         Ok(TaskResult {
             bucket: r[c.bucket].to_string(),
             key: decode_key(&r[c.key]).map_err(|e| row_error(e.to_string()))?,
@@ -580,13 +577,36 @@ mod tests {
             err.to_string(),
             "completion report results/x.csv, line 2: only 1 values in the row"
         );
-        let err = rows("src,k1,,failed,SlowDown,5x3,m\n")
+    }
+
+    #[test]
+    fn an_unreadable_status_is_dropped_and_the_row_still_counts() {
+        let tasks = rows("src,k1,,failed,SlowDown,5x3,m\nsrc,k2,,failed,503,SlowDown,m\n")
             .collect::<Result<Vec<_>, _>>()
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("HTTPStatusCode `5x3` is not a number"),
-            "{err}"
+            .unwrap();
+        assert_eq!(tasks[0].error_code, "SlowDown");
+        assert_eq!(tasks[0].http_status, None);
+        assert_eq!(tasks[1].error_code, "SlowDown");
+        assert_eq!(tasks[1].http_status, Some(503));
+    }
+
+    /// Rows as AWS writes them today: the HTTP status before the error code, whatever the
+    /// schema line says (`...,failed,403,AccessDenied,...`; `succeeded,200,,Successful`).
+    #[test]
+    fn reads_rows_with_the_status_before_the_code() {
+        let tasks = rows(
+            "src,a.jpg,,failed,403,AccessDenied,Access Denied\nsrc,b.jpg,,succeeded,200,,Successful\n",
+        )
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+        assert_eq!(
+            (tasks[0].error_code.as_str(), tasks[0].http_status),
+            ("AccessDenied", Some(403))
+        );
+        assert_eq!(tasks[0].class(), FailureClass::Permanent);
+        assert_eq!(
+            (tasks[1].error_code.as_str(), tasks[1].http_status),
+            ("", Some(200))
         );
     }
 

@@ -1,0 +1,483 @@
+"""Every call to the sandbox authorized as AWS would: a WSGI layer in front of moto.
+
+For each signed request it finds the caller (the access key of an STS session: the role, its
+account, its inline and attached policies and its permissions boundary, read from moto's own
+IAM), the IAM action(s) the request needs and their resources (from AWS's service authorization
+reference, written here per API, never from moto's incomplete map), the resource's policy (bucket
+policy, role trust policy) and the request context, and asks policy.authorize. A denied request
+is answered the way the service answers it (S3's XML `AccessDenied` 403, IAM and STS's query
+error, Step Functions' `AccessDeniedException`), with AWS's wording: "User: <session> is not
+authorized to perform: <action> on resource: <arn> because ...", so a test sees which function
+and which action.
+
+S3's rules that a naive check misses are kept: GetObject / HeadObject of a missing key answers
+403 AccessDenied unless the caller may s3:ListBucket the bucket, 404 NoSuchKey when it may; a
+missing bucket answers 404 NoSuchBucket whoever asks (the bucket is not there to have a policy).
+
+Requests signed with the launcher's own key (`ak`: bootstrap, moto's Step Functions interpreter)
+are the platform's, not a principal's, and pass. A request the sandbox cannot map to an IAM
+action is refused, naming what it could not map: nothing is allowed unseen.
+"""
+
+import io
+import json
+import re
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote
+
+from . import policy
+from .policy import Principal
+
+INTERNAL_KEY = "ak"
+REGION_DEFAULT = "eu-west-1"
+
+
+@dataclass
+class Check:
+    action: str
+    resource: str
+    resource_account: str
+    resource_policy: Any = None  # a policy document, or None
+    context: dict = field(default_factory=dict)
+    # For S3 object reads: (bucket, key), so a missing key can answer 403 or 404.
+    missing_key: tuple[str, str] | None = None
+
+
+class Refused(Exception):
+    """A request the sandbox refuses before any policy (it cannot map it, or it is malformed)."""
+
+
+@dataclass
+class Identity:
+    principal: Principal
+    identity_policies: list
+    boundary: Any
+
+
+# ---- moto's state, read in process ----
+
+
+def _iam(account: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[account]["aws"]
+
+
+def find_role(account: str, name: str) -> Any:
+    for role in _iam(account).roles.values():
+        if role.name == name:
+            return role
+    return None
+
+
+def role_arn(role: Any) -> str:
+    return f"arn:aws:iam::{role.account_id}:role{role.path}{role.name}"
+
+
+def _policy_document(account: str, arn: str) -> Any:
+    p = _iam(account).managed_policies.get(arn)
+    if p is None:
+        return None
+    for v in p.versions:
+        if v.is_default:
+            return v.document
+    return None
+
+
+def identity_of_role(role: Any, session: str) -> Identity:
+    account = role.account_id
+    inline = list(role.policies.values())
+    attached = [_policy_document(account, p.arn) for p in role.managed_policies.values()]
+    boundary = _policy_document(account, role.permissions_boundary_arn) if role.permissions_boundary_arn else None
+    if role.permissions_boundary_arn and boundary is None:
+        boundary = {"Statement": []}  # a boundary that no longer exists allows nothing
+    principal = Principal(account, role_arn(role), f"arn:aws:sts::{account}:assumed-role/{role.name}/{session}")
+    return Identity(principal, [p for p in inline + attached if p is not None], boundary)
+
+
+def identity_of_key(access_key: str) -> Identity | None:
+    from moto.sts.models import sts_backends
+
+    for account, by_partition in list(sts_backends.items()):
+        backend = by_partition.get("aws") if hasattr(by_partition, "get") else None
+        if backend is None:
+            continue
+        for assumed in backend.assumed_roles:
+            if assumed.access_key_id == access_key:
+                acct = assumed.role_arn.split(":")[4]
+                role = find_role(acct, assumed.role_arn.rsplit("/", 1)[-1])
+                if role is None:
+                    return Identity(Principal(acct, assumed.role_arn, assumed.arn), [], None)
+                return identity_of_role(role, assumed.session_name)
+    return None
+
+
+def bucket_account(bucket: str) -> str | None:
+    from moto.s3.models import s3_backends
+
+    found = s3_backends.bucket_accounts.get(bucket)
+    return found[1] if found else None
+
+
+def _bucket(bucket: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    account = bucket_account(bucket)
+    return s3_backends[account]["aws"].buckets.get(bucket) if account else None
+
+
+def bucket_policy(bucket: str) -> Any:
+    b = _bucket(bucket)
+    if b is None or b.policy is None:
+        return None
+    return b.policy.decode() if isinstance(b.policy, bytes) else b.policy
+
+
+def key_exists(bucket: str, key: str) -> bool:
+    b = _bucket(bucket)
+    return b is not None and b.keys.get(key) is not None
+
+
+# ---- request -> IAM actions ----
+
+_S3_BUCKET_SUBRESOURCES = {
+    # subresource: (GET, PUT, DELETE, POST) actions
+    "policy": ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy", None),
+    "inventory": ("GetInventoryConfiguration", "PutInventoryConfiguration", "PutInventoryConfiguration", None),
+    "location": ("GetBucketLocation", None, None, None),
+    "notification": ("GetBucketNotification", "PutBucketNotification", None, None),
+    "tagging": ("GetBucketTagging", "PutBucketTagging", "PutBucketTagging", None),
+    "versioning": ("GetBucketVersioning", "PutBucketVersioning", None, None),
+    "encryption": ("GetEncryptionConfiguration", "PutEncryptionConfiguration", "PutEncryptionConfiguration", None),
+    "lifecycle": ("GetLifecycleConfiguration", "PutLifecycleConfiguration", "PutLifecycleConfiguration", None),
+    "acl": ("GetBucketAcl", "PutBucketAcl", None, None),
+    "ownershipControls": ("GetBucketOwnershipControls", "PutBucketOwnershipControls", "PutBucketOwnershipControls", None),
+    "publicAccessBlock": ("GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "PutBucketPublicAccessBlock", None),
+    "versions": ("ListBucketVersions", None, None, None),
+    "uploads": ("ListBucketMultipartUploads", None, None, None),
+    "cors": ("GetBucketCORS", "PutBucketCORS", "PutBucketCORS", None),
+    "logging": ("GetBucketLogging", "PutBucketLogging", None, None),
+    "object-lock": ("GetBucketObjectLockConfiguration", "PutBucketObjectLockConfiguration", None, None),
+    "policyStatus": ("GetBucketPolicyStatus", None, None, None),
+    "website": ("GetBucketWebsite", "PutBucketWebsite", "DeleteBucketWebsite", None),
+    "replication": ("GetReplicationConfiguration", "PutReplicationConfiguration", "PutReplicationConfiguration", None),
+}
+_S3_OBJECT_SUBRESOURCES = {
+    "tagging": ("GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging", None),
+    "acl": ("GetObjectAcl", "PutObjectAcl", None, None),
+    "attributes": ("GetObjectAttributes", None, None, None),
+    "retention": ("GetObjectRetention", "PutObjectRetention", None, None),
+    "legal-hold": ("GetObjectLegalHold", "PutObjectLegalHold", None, None),
+    "restore": (None, None, None, "RestoreObject"),
+}
+_METHODS = {"GET": 0, "HEAD": 0, "PUT": 1, "DELETE": 2, "POST": 3}
+_VERSIONED = {
+    "GetObject": "GetObjectVersion", "GetObjectTagging": "GetObjectVersionTagging",
+    "GetObjectAcl": "GetObjectVersionAcl", "PutObjectTagging": "PutObjectVersionTagging",
+    "PutObjectAcl": "PutObjectVersionAcl", "DeleteObject": "DeleteObjectVersion",
+    "DeleteObjectTagging": "DeleteObjectVersionTagging", "GetObjectAttributes": "GetObjectVersionAttributes",
+}
+
+
+def _s3_context(headers: dict, query: dict) -> dict:
+    ctx = {"s3:authType": "REST-HEADER", "s3:signatureversion": "AWS4-HMAC-SHA256", "s3:TlsVersion": "1.3"}
+    for h in ("x-amz-acl", "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+              "x-amz-storage-class", "x-amz-metadata-directive", "x-amz-copy-source", "x-amz-object-ownership"):
+        if h in headers:
+            ctx[f"s3:{h}"] = headers[h]
+    if "versionId" in query:
+        ctx["s3:VersionId"] = query["versionId"]
+    return ctx
+
+
+def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable[[], bytes]) -> list[Check]:
+    parts = path.lstrip("/").split("/", 1)
+    bucket = unquote(parts[0])
+    key = unquote(parts[1]) if len(parts) > 1 and parts[1] != "" else None
+    i = _METHODS.get(method)
+    if i is None:
+        raise Refused(f"S3 {method} requests")
+    if not bucket:
+        if method == "GET":
+            return [Check("s3:ListAllMyBuckets", "*", "")]
+        raise Refused(f"S3 {method} /")
+    account = bucket_account(bucket)
+    ctx = _s3_context(headers, query)
+    if key is None:
+        resource = f"arn:aws:s3:::{bucket}"
+        if method == "PUT" and not query:
+            return [Check("s3:CreateBucket", resource, "")]
+        if account is None:
+            return []  # moto answers NoSuchBucket
+        policy_doc = bucket_policy(bucket)
+        subs = [s for s in query if s in _S3_BUCKET_SUBRESOURCES]
+        if subs:
+            action = _S3_BUCKET_SUBRESOURCES[subs[0]][i]
+            if action is None:
+                raise Refused(f"S3 {method} ?{subs[0]}")
+            return [Check(f"s3:{action}", resource, account, policy_doc, ctx)]
+        if method == "POST" and "delete" in query:
+            keys = [e.text or "" for e in ET.fromstring(body()).iter() if e.tag.split("}")[-1] == "Key"]
+            return [Check("s3:DeleteObject", f"{resource}/{k}", account, policy_doc, ctx) for k in keys]
+        if method in ("GET", "HEAD"):
+            for k in ("prefix", "delimiter", "max-keys"):
+                if k in query:
+                    ctx[f"s3:{k}"] = query[k]
+            return [Check("s3:ListBucket", resource, account, policy_doc, ctx)]
+        if method == "DELETE" and not query:
+            return [Check("s3:DeleteBucket", resource, account, policy_doc, ctx)]
+        raise Refused(f"S3 {method} /{bucket}?{'&'.join(query)}")
+    if account is None:
+        return []  # moto answers NoSuchBucket
+    resource = f"arn:aws:s3:::{bucket}/{key}"
+    policy_doc = bucket_policy(bucket)
+    subs = [s for s in query if s in _S3_OBJECT_SUBRESOURCES]
+    if subs:
+        action = _S3_OBJECT_SUBRESOURCES[subs[0]][i]
+        if action is None:
+            raise Refused(f"S3 {method} object ?{subs[0]}")
+    elif "uploadId" in query or "uploads" in query:
+        action = {"GET": "ListMultipartUploadParts", "DELETE": "AbortMultipartUpload"}.get(method, "PutObject")
+    else:
+        action = {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(method)
+        if action is None:
+            raise Refused(f"S3 {method} object")
+    if "versionId" in query:
+        action = _VERSIONED.get(action, action)
+    checks = [Check(f"s3:{action}", resource, account, policy_doc, ctx)]
+    if action in ("GetObject", "GetObjectTagging", "GetObjectAcl", "GetObjectAttributes"):
+        checks[0].missing_key = (bucket, key)
+    source = headers.get("x-amz-copy-source")
+    if source and method == "PUT":
+        src, _, src_query = unquote(source).lstrip("/").partition("?")
+        sbucket, _, skey = src.partition("/")
+        saccount = bucket_account(sbucket)
+        if saccount is not None:
+            get = "GetObjectVersion" if "versionId=" in src_query else "GetObject"
+            checks.append(Check(f"s3:{get}", f"arn:aws:s3:::{sbucket}/{skey}", saccount, bucket_policy(sbucket), dict(ctx), (sbucket, skey)))
+            if headers.get("x-amz-tagging-directive", "COPY") == "COPY" and "partNumber" not in query:
+                checks.append(Check("s3:GetObjectTagging", f"arn:aws:s3:::{sbucket}/{skey}", saccount, bucket_policy(sbucket), dict(ctx)))
+    if method == "PUT" and "x-amz-tagging" in headers and action == "PutObject":
+        checks.append(Check("s3:PutObjectTagging", resource, account, policy_doc, ctx))
+    return checks
+
+
+def s3control_checks(method: str, path: str, query: dict, headers: dict, body: Callable[[], bytes], caller: str, region: str) -> list[Check]:
+    account = headers.get("x-amz-account-id", "")
+    if account != caller:
+        raise Refused(f"S3 Control call for account {account!r} made by account {caller}: AccountId must be the caller's own account")
+    jobs = f"arn:aws:s3:{region}:{account}:job"
+    segments = [s for s in path.split("/") if s][1:]  # after v20180820
+    if segments[:1] != ["jobs"]:
+        raise Refused(f"S3 Control {method} {path}")
+    if len(segments) == 1:
+        if method == "GET":
+            return [Check("s3:ListJobs", "*", account)]
+        req = ET.fromstring(body())
+        found = {e.tag.split("}")[-1]: (e.text or "") for e in req.iter()}
+        checks = [Check("s3:CreateJob", "*", account)]
+        role = found.get("RoleArn", "")
+        checks.append(Check("iam:PassRole", role, role.split(":")[4] if role.count(":") >= 5 else account,
+                            None, {"iam:PassedToService": "s3.amazonaws.com"}))
+        if any(e.tag.split("}")[-1] == "Tags" and len(e) for e in req.iter()):
+            # The job has no id yet: the tags are authorized on the account's jobs.
+            checks.append(Check("s3:PutJobTagging", f"{jobs}/*", account))
+        return checks
+    job = f"{jobs}/{segments[1]}"
+    tail = segments[2] if len(segments) > 2 else ""
+    action = {
+        ("GET", ""): "DescribeJob", ("POST", "status"): "UpdateJobStatus", ("POST", "priority"): "UpdateJobPriority",
+        ("GET", "tagging"): "GetJobTagging", ("PUT", "tagging"): "PutJobTagging", ("DELETE", "tagging"): "DeleteJobTagging",
+    }.get((method, tail))
+    if action is None:
+        raise Refused(f"S3 Control {method} {path}")
+    return [Check(f"s3:{action}", job, account)]
+
+
+_IAM_ROLE_ACTIONS = {
+    "CreateRole", "GetRole", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies",
+    "UpdateAssumeRolePolicy", "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "AttachRolePolicy",
+    "DetachRolePolicy", "ListAttachedRolePolicies", "TagRole", "UntagRole", "ListRoleTags", "UpdateRole",
+    "UpdateRoleDescription",
+}
+_IAM_POLICY_ACTIONS = {
+    "GetPolicy", "GetPolicyVersion", "CreatePolicyVersion", "DeletePolicyVersion", "SetDefaultPolicyVersion",
+    "DeletePolicy", "ListPolicyVersions", "ListEntitiesForPolicy", "TagPolicy", "UntagPolicy",
+}
+_IAM_BOUNDARY_CONTEXT = {
+    "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "DeleteRolePermissionsBoundary",
+}
+
+
+def iam_checks(params: dict, caller: str) -> list[Check]:
+    action = params.get("Action", "")
+    if action in _IAM_ROLE_ACTIONS:
+        name = params.get("RoleName", "")
+        role = find_role(caller, name)
+        path = params.get("Path", "/") if action == "CreateRole" else (role.path if role else "/")
+        ctx: dict = {}
+        if action in ("CreateRole", "PutRolePermissionsBoundary") and params.get("PermissionsBoundary"):
+            ctx["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
+        elif action in _IAM_BOUNDARY_CONTEXT and role is not None and role.permissions_boundary_arn:
+            ctx["iam:PermissionsBoundary"] = role.permissions_boundary_arn
+        if action == "AttachRolePolicy":
+            ctx["iam:PolicyARN"] = params.get("PolicyArn", "")
+        return [Check(f"iam:{action}", f"arn:aws:iam::{caller}:role{path}{name}", caller, None, ctx)]
+    if action in _IAM_POLICY_ACTIONS:
+        arn = params.get("PolicyArn", "")
+        return [Check(f"iam:{action}", arn, arn.split(":")[4] if arn.count(":") >= 5 else caller)]
+    if action == "CreatePolicy":
+        return [Check("iam:CreatePolicy", f"arn:aws:iam::{caller}:policy{params.get('Path', '/')}{params.get('PolicyName', '')}", caller)]
+    if action in ("ListRoles", "ListPolicies", "GetAccountSummary", "ListAccountAliases"):
+        return [Check(f"iam:{action}", "*", caller)]
+    raise Refused(f"IAM action {action!r}")
+
+
+def sts_checks(params: dict, identity: Identity) -> list[Check]:
+    action = params.get("Action", "")
+    if action == "GetCallerIdentity":
+        return []  # AWS: no permission is needed
+    if action == "AssumeRole":
+        arn = params.get("RoleArn", "")
+        account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+        role = find_role(account, arn.rsplit("/", 1)[-1]) if account else None
+        if role is None:
+            return [Check("sts:AssumeRole", arn, account, {"Statement": []})]
+        return [Check("sts:AssumeRole", role_arn(role), account, role.assume_role_policy_document,
+                      {"sts:RoleSessionName": params.get("RoleSessionName", "")})]
+    raise Refused(f"STS action {action!r}")
+
+
+def states_checks(target: str, payload: dict, caller: str, region: str) -> list[Check]:
+    op = target.split(".", 1)[-1]
+    arn = payload.get("stateMachineArn") or payload.get("executionArn")
+    if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat", "ListStateMachines", "ListActivities"):
+        return [Check(f"states:{op}", "*", caller)]
+    if op == "CreateStateMachine":
+        return [Check("states:CreateStateMachine", f"arn:aws:states:{region}:{caller}:stateMachine:{payload.get('name', '')}", caller)]
+    if arn:
+        return [Check(f"states:{op}", arn, arn.split(":")[4])]
+    raise Refused(f"Step Functions action {op!r}")
+
+
+# ---- the WSGI layer ----
+
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+class Authorizer:
+    """Wraps moto's WSGI application. `enforcing` is switched on after the bootstrap (what the
+    two stacks' deployment creates is CloudFormation's doing, not a principal's)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.enforcing = False
+        self.lock = threading.Lock()
+        self.denials: list[dict] = []
+        # Faults injected by tests are out of scope here; this records what was refused, for
+        # the control API (`GET /denials`).
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        if not self.enforcing or environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self.app(environ, start_response)
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        m = _CREDENTIAL.search(headers.get("authorization", ""))
+        if m is None:
+            # Unsigned or presigned requests: ferry makes none; refuse rather than guess.
+            return self._deny(environ, start_response, "s3", "", "the sandbox authorizes only SigV4-signed requests")
+        key, region, service = m.groups()
+        if key == INTERNAL_KEY:
+            return self.app(environ, start_response)
+        cached: list[bytes] = []
+
+        def body() -> bytes:
+            if not cached:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                data = environ["wsgi.input"].read(length) if length else b""
+                environ["wsgi.input"] = io.BytesIO(data)
+                cached.append(data)
+            return cached[0]
+
+        identity = identity_of_key(key)
+        path = environ.get("PATH_INFO", "")
+        if service == "s3" and path.startswith("/v20180820/"):
+            service = "s3control"
+        if identity is None:
+            return self._deny(environ, start_response, service, "", f"the access key {key} is not a session the sandbox issued")
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+        method = environ.get("REQUEST_METHOD", "GET")
+        caller = identity.principal.account
+        try:
+            if service == "s3":
+                checks = s3_checks(method, path, query, headers, body)
+            elif service == "s3control":
+                checks = s3control_checks(method, path, query, headers, body, caller, region)
+            elif service in ("iam", "sts"):
+                params = {k: v[0] for k, v in parse_qs(body().decode(), keep_blank_values=True).items()}
+                checks = iam_checks(params, caller) if service == "iam" else sts_checks(params, identity)
+            elif service == "states":
+                checks = states_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
+            else:
+                raise Refused(f"{service} requests")
+        except Refused as e:
+            return self._deny(environ, start_response, service, identity.principal.describe(),
+                              f"User: {identity.principal.describe()} is not authorized: the sandbox cannot authorize {e}, so it refuses")
+        except ET.ParseError as e:
+            return self._deny(environ, start_response, service, identity.principal.describe(), f"malformed request body: {e}")
+        for check in checks:
+            why = self.check(identity, check)
+            if why:
+                return self._deny(environ, start_response, service, identity.principal.describe(), why, check.action)
+        return self.app(environ, start_response)
+
+    def check(self, identity: Identity, check: Check) -> str:
+        """'' when `check` is allowed for `identity`, else AWS's message."""
+        ctx = policy.base_context(identity.principal, check.resource_account)
+        if check.action.startswith("s3:") and check.resource_account:
+            ctx["s3:ResourceAccount"] = check.resource_account
+        ctx.update(check.context)
+        request = policy.Request(identity.principal, check.action, check.resource, check.resource_account or identity.principal.account, ctx)
+        outcome = policy.authorize(request, identity.identity_policies, identity.boundary, check.resource_policy)
+        if not outcome.allowed:
+            return outcome.reason
+        if check.missing_key and not key_exists(*check.missing_key):
+            bucket = check.missing_key[0]
+            listing = policy.Request(identity.principal, "s3:ListBucket", f"arn:aws:s3:::{bucket}", check.resource_account, ctx)
+            if not policy.authorize(listing, identity.identity_policies, identity.boundary, check.resource_policy).allowed:
+                return (f"User: {identity.principal.describe()} is not authorized to perform: s3:ListBucket on resource: "
+                        f"arn:aws:s3:::{bucket}: {check.resource} does not exist, and without s3:ListBucket S3 answers 403, not 404")
+        return ""
+
+    def _deny(self, environ: dict, start_response: Callable, service: str, who: str, message: str, action: str = "") -> Any:
+        with self.lock:
+            self.denials.append({"principal": who, "action": action, "message": message, "path": environ.get("PATH_INFO", "")})
+        request_id = str(uuid.uuid4())
+        if service == "states":
+            body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+            status, ctype = "400 Bad Request", "application/x-amz-json-1.0"
+        elif service in ("iam", "sts"):
+            root = ET.Element("ErrorResponse")
+            err = ET.SubElement(root, "Error")
+            for tag, text in (("Type", "Sender"), ("Code", "AccessDenied"), ("Message", message)):
+                ET.SubElement(err, tag).text = text
+            ET.SubElement(root, "RequestId").text = request_id
+            body, status, ctype = ET.tostring(root), "403 Forbidden", "text/xml"
+        elif service == "s3control":
+            root = ET.Element("ErrorResponse")
+            err = ET.SubElement(root, "Error")
+            ET.SubElement(err, "Code").text = "AccessDenied"
+            ET.SubElement(err, "Message").text = message
+            body, status, ctype = ET.tostring(root), "403 Forbidden", "application/xml"
+        else:
+            root = ET.Element("Error")
+            for tag, text in (("Code", "AccessDenied"), ("Message", message), ("RequestId", request_id)):
+                ET.SubElement(root, tag).text = text
+            body, status, ctype = ET.tostring(root, xml_declaration=True, encoding="UTF-8"), "403 Forbidden", "application/xml"
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            body = b""
+        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body))), ("x-amz-request-id", request_id)])
+        return [body]
