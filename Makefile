@@ -11,7 +11,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_OK := $(CHECKOV_VENV)/.installed
 POLICY_DIR := target/policies
 
-.PHONY: help demo test fmt-check clippy unit sandbox-test policy-lint template-lint checkov sandbox build package e2e-aws fmt clean
+.PHONY: help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -22,7 +22,7 @@ demo: $(VENV_OK) ## a whole cross-account copy in the sandbox, with a progress b
 	$(CARGO) build --quiet --locked -p ferry-cli
 	target/debug/ferry demo $(DEMO_ARGS)
 
-test: fmt-check clippy sandbox-test unit policy-lint template-lint checkov ## every check: formatting, clippy, tests, policy lint, template lint, checkov
+test: fmt-check clippy sandbox-test unit policy-lint differential template-lint checkov ## every check: formatting, clippy, tests, policy lint, the evaluator against its oracle, template lint, checkov
 
 fmt-check: ## rustfmt, without changing files
 	$(CARGO) fmt --all -- --check
@@ -56,6 +56,30 @@ policy-lint: $(VENV_OK) ## parliament on every rendered policy and every inline 
 	target/debug/examples/render_policies $(POLICY_DIR)
 	cd local && ../$(VENV)/bin/python -m sandbox.template --policies ../template.yaml ../target/template-policies
 	cd local && ../$(VENV)/bin/python -m lint.policies ../$(POLICY_DIR) ../target/template-policies
+
+# The test-time IAM oracle, @cloud-copilot/iam-simulate (AGPL-3.0: run by the tests only, never
+# imported by ferry's code or shipped), installed from its lock file like the Python tools.
+ORACLE := local/oracle
+ORACLE_OK := $(ORACLE)/node_modules/.installed
+
+$(ORACLE_OK): $(ORACLE)/package.json $(ORACLE)/package-lock.json
+	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The sandbox's IAM evaluator against the oracle on every policy ferry renders, every inline
+# policy of the template and documented real-world bucket policies (with mutations), crossed with
+# every action ferry and S3 Batch Operations perform. Fails on a disagreement that
+# local/oracle/known-differences.json does not list with its reason.
+differential: $(VENV_OK) $(ORACLE_OK) ## the sandbox's IAM evaluator against an independent simulator (thousands of cases)
+	$(CARGO) test --workspace --locked --no-run --quiet
+	rm -rf $(POLICY_DIR) && target/debug/examples/render_policies $(POLICY_DIR)
+	cd local && ../$(VENV)/bin/python -m oracle.differential ../$(POLICY_DIR) ../template.yaml
+
+# Every action of every role the template gives ferry's functions, taken out one at a time in a
+# fresh sandbox: some end-to-end scenario must then fail with AccessDenied naming that role and
+# that action. Not in `make test` (one sandbox per mutation, about ten minutes).
+mutations: $(VENV_OK) ## remove each action of each function role in turn; a scenario must fail naming it
+	$(CARGO) test --locked -p ferry-tests --test mutations -- --ignored --nocapture
 
 # cfn-lint on the template; statelint on the state machine's definition, which cfn-lint does not
 # look into (extracted with the sandbox's template reader; URI and FLOAT are ignored for the
@@ -109,4 +133,4 @@ fmt: ## format the code
 
 clean: ## remove build output and the venvs
 	$(CARGO) clean
-	rm -rf $(VENV) $(CHECKOV_VENV) $(PACKAGE_VENV)
+	rm -rf $(VENV) $(CHECKOV_VENV) $(PACKAGE_VENV) $(ORACLE)/node_modules

@@ -183,6 +183,44 @@ async fn an_incomplete_copy_exits_1_and_its_report_names_codes_and_keys() {
     world.assert_no_leftovers().await;
 }
 
+/// A source bucket policy that denies reads from outside a VPC endpoint applies to S3 Batch
+/// Operations too: the strict sandbox refuses every task (nothing is injected), the copy ends
+/// incomplete, `ferry report` names the denied keys, and the policy is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vpc_endpoint_deny_fails_the_tasks_and_the_report_names_the_denied_keys() {
+    let world = World::seeded().await;
+    world
+        .set_source_policy(ferry_tests::VPC_ENDPOINT_DENY_POLICY)
+        .await;
+    let request = request_file("vpce", &world.request("photos-2026"));
+    let ran = ferry(Some(&world), &["start", &request, "--watch"]);
+    assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("FAILED: CopyIncomplete"),
+        "{}",
+        ran.stdout
+    );
+    let report = ferry(Some(&world), &["report", "photos-2026"]);
+    assert_eq!(report.status, 1);
+    for sample in ferry_tests::samples() {
+        assert!(
+            report
+                .stdout
+                .contains(&format!("{}  AccessDenied", sample.key)),
+            "{} is not named:\n{}",
+            sample.key,
+            report.stdout
+        );
+    }
+    let json: Value =
+        serde_json::from_str(&ferry(Some(&world), &["report", "photos-2026", "--json"]).stdout)
+            .unwrap();
+    let last = &json["totals"]["lastReport"];
+    assert_eq!(last["permanent"], 6, "no retry is spent on a deny: {json}");
+    assert_eq!(last["byErrorCode"]["AccessDenied"]["httpStatus"], 403);
+    world.assert_no_leftovers().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_stops_a_running_copy_cancels_its_job_and_removes_every_grant() {
     let world = World::seeded().await;

@@ -22,6 +22,7 @@ action is refused, naming what it could not map: nothing is allowed unseen.
 import io
 import json
 import re
+import sys
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -452,9 +453,15 @@ class Authorizer:
                         f"arn:aws:s3:::{bucket}: {check.resource} does not exist, and without s3:ListBucket S3 answers 403, not 404")
         return ""
 
-    def _deny(self, environ: dict, start_response: Callable, service: str, who: str, message: str, action: str = "") -> Any:
+    def record(self, who: str, action: str, message: str, path: str = "") -> None:
+        """Keeps a refusal for `GET /denials`, and logs it: the sandbox's log lists every refused
+        call, the first place to look when a step fails."""
         with self.lock:
-            self.denials.append({"principal": who, "action": action, "message": message, "path": environ.get("PATH_INFO", "")})
+            self.denials.append({"principal": who, "action": action, "message": message, "path": path})
+        print(f"denied: {path}: {message}", file=sys.stderr, flush=True)
+
+    def _deny(self, environ: dict, start_response: Callable, service: str, who: str, message: str, action: str = "") -> Any:
+        self.record(who, action, message, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}")
         request_id = str(uuid.uuid4())
         if service == "states":
             body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()

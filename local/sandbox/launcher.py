@@ -425,6 +425,7 @@ def install_task_routing(world: World) -> None:
                 raise _task_denied(f"Credentials.RoleArn {role_arn} does not exist")
             why = authorizer.check(caller, authz.Check("sts:AssumeRole", target["arn"], target["account"], target["trust"]))
             if why:
+                authorizer.record(caller.principal.describe(), "sts:AssumeRole", why, "Task Credentials")
                 raise _task_denied(why)
             caller = _session(role_arn, "states")
         account = caller.principal.account
@@ -441,6 +442,7 @@ def install_task_routing(world: World) -> None:
             arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{account}:function:{name}"
             why = authorizer.check(caller, authz.Check("lambda:InvokeFunction", arn, arn.split(":")[4]))
             if why:
+                authorizer.record(caller.principal.describe(), "lambda:InvokeFunction", why, f"Invoke {name}")
                 raise _task_denied(why)
             request.headers["X-Ferry-Caller-Account"] = account
             body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
@@ -660,6 +662,9 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     Routing.delay_waiter_seconds = float(body.pop("delayWaiterSeconds", Routing.delay_waiter_seconds))
                     with delivery.lock:
                         delivery.settings.update(body)
+                elif self.path == "/denials/clear":
+                    with Routing.authorizer.lock:
+                        Routing.authorizer.denials.clear()
                 elif self.path == "/stop":
                     stop.set()
                 else:

@@ -237,13 +237,21 @@ def action_matches(patterns: Any, action: str) -> bool:
     return False
 
 
-def resource_matches(patterns: Any, resource: str, context: dict, variables: bool) -> bool:
+def resource_matches(patterns: Any, resource: str, context: dict, variables: bool) -> bool | None:
+    """Whether a pattern matches; None when a pattern needs a policy variable the request does
+    not carry (then the statement does not apply, neither as Resource nor as NotResource)."""
+    missing = False
     for p in as_list(patterns):
         if not isinstance(p, str):
             raise Undecidable(f"Resource {p!r}")
-        if arn_match(p, resource, context, variables):
+        try:
+            tokens = _tokens(p, context, variables) if p != "*" else None
+        except _Missing:
+            missing = True
+            continue
+        if tokens is None or arn_match(p, resource, context, variables):
             return True
-    return False
+    return None if missing else False
 
 
 # How a principal element matches the caller: "direct" (names it, or everyone), "account" (names
@@ -265,10 +273,10 @@ def _principal_match(element: Any, caller: Principal) -> str | None:
                 if caller.service and v == caller.service:
                     return DIRECT
             elif kind == "AWS":
+                if v == "*":
+                    return DIRECT  # {"AWS": "*"} is everyone, as "*" is: services too
                 if caller.service:
                     continue
-                if v == "*":
-                    return DIRECT
                 if v in (caller.arn, caller.session_arn):
                     return DIRECT
                 if caller.session_arn and _role_matches_session(v, caller):
@@ -471,7 +479,7 @@ def statement_applies(stmt: dict, request: Request, kind: str) -> str | None:
         if not resource_matches(stmt["Resource"], request.resource, ctx, variables):
             return None
     elif "NotResource" in stmt:
-        if resource_matches(stmt["NotResource"], request.resource, ctx, variables):
+        if resource_matches(stmt["NotResource"], request.resource, ctx, variables) is not False:
             return None
     elif kind != "resource":
         raise Undecidable("an identity statement with neither Resource nor NotResource")
@@ -561,6 +569,14 @@ def authorize(
     within_boundary = bound is None or bound.effect == ALLOW
     identity_ok = identity.effect == ALLOW and within_boundary
     same_account = p.account == request.resource_account
+    if request.action.lower().startswith("sts:") and resource_policy is not None:
+        # A role's trust policy must allow the caller even within its account: naming the role
+        # (or session) is enough, naming the account delegates to the caller's own policies.
+        if resource.effect == ALLOW and (resource.how == DIRECT or identity_ok):
+            return Outcome(True, "")
+        if resource.effect != ALLOW:
+            return Outcome(False, f"{deny_text} because the role's trust policy does not allow it")
+        return Outcome(False, f"{deny_text} because no identity-based policy allows the {request.action} action")
     if same_account:
         if resource.effect == ALLOW and resource.how == DIRECT:
             # A resource policy that names the role's session (or everyone) is not limited by

@@ -140,8 +140,11 @@ impl StepError {
 
 /// Classifies an SDK error by its AWS error code, keeping it as the source. `what` says which
 /// call on which resource failed (`PutBucketPolicy on src-photos`).
-pub fn from_sdk<E, R>(
-    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+pub fn from_sdk<E>(
+    err: aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
     what: &str,
 ) -> StepError
 where
@@ -150,13 +153,22 @@ where
         + Send
         + Sync
         + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
 {
     use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-    let (code, message) = (
-        err.code().map(str::to_string),
-        err.message().map(str::to_string),
-    );
+    // HEAD requests (HeadObject, HeadBucket) are answered without a body, so without a code:
+    // their status says it. A 403 there is S3's AccessDenied (and a missing key read without
+    // s3:ListBucket), a 404 its NotFound; neither is worth a retry.
+    let status_code = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_string).or(match status_code {
+        Some(403) => Some("AccessDenied".to_string()),
+        Some(404) => Some("NotFound".to_string()),
+        _ => None,
+    });
+    let message = err.message().map(str::to_string).or(match status_code {
+        Some(403) => Some("Forbidden (HTTP 403, no body)".to_string()),
+        Some(404) => Some("Not Found (HTTP 404, no body)".to_string()),
+        _ => None,
+    });
     let mut e = StepError::from_aws_code(code.as_deref(), message.as_deref(), what);
     // No code: a transport failure, or a response AWS would not send; say all the SDK knows.
     if code.is_none() {

@@ -603,7 +603,7 @@ mod tests {
             (tasks[0].error_code.as_str(), tasks[0].http_status),
             ("AccessDenied", Some(403))
         );
-        assert_eq!(tasks[0].class(), FailureClass::Permanent);
+        assert_eq!(tasks[0].failure_class(), FailureClass::Permanent);
         assert_eq!(
             (tasks[1].error_code.as_str(), tasks[1].http_status),
             ("", Some(200))

@@ -17,6 +17,18 @@ pub const DESTINATION_BUCKET: &str = "dst-photos";
 
 /// Statements that belong to someone else and must come out of every copy unchanged.
 pub const FOREIGN_SOURCE_POLICY: &str = r#"{"Version":"2012-10-17","Id":"owned-by-the-photo-team","Statement":{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#;
+/// A deny that real source buckets carry (AWS's "restrict to my organization and my network"
+/// shapes): everyone but the bucket's own account and its admin role is denied everything but
+/// reads, unless the call comes from the organization or from the office network. It does not
+/// apply to ferry: the Batch role only reads, and the source functions run in the listed
+/// account.
+pub const NOT_PRINCIPAL_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}},{"Sid":"DenyWritesFromOutside","Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111111111111:role/admin","arn:aws:iam::111111111111:root"]},"NotAction":"s3:Get*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-abc123"},"NotIpAddress":{"aws:SourceIp":["203.0.113.0/24"]}}}]}"#;
+
+/// A deny that does apply to ferry: objects may be read only through the bucket owner's VPC
+/// endpoint (AWS's "Restricting access to a specific VPC endpoint" example), which S3 Batch
+/// Operations never uses.
+pub const VPC_ENDPOINT_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Id":"Policy1415115909152","Statement":[{"Sid":"Access-to-specific-VPCE-only","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::src-photos/*","Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}}]}"#;
+
 pub const FOREIGN_MANIFEST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["s3:GetObject"],"Resource":"arn:aws:s3:::src-manifests/public/*"}]}"#;
 
 pub use ferry_local::objects::Sample;
@@ -50,6 +62,8 @@ pub struct World {
     pub destination_s3: aws_sdk_s3::Client,
     pub destination_iam: aws_sdk_iam::Client,
     pub sfn: aws_sdk_sfn::Client,
+    /// The source bucket's own policy, which every copy must leave as it found it.
+    source_policy: std::sync::Mutex<String>,
 }
 
 pub fn repo_root() -> PathBuf {
@@ -81,6 +95,7 @@ impl World {
             sfn: aws_sdk_sfn::Client::new(&info.sdk_config(&dst)),
             _host: host,
             sandbox,
+            source_policy: std::sync::Mutex::new(FOREIGN_SOURCE_POLICY.to_string()),
         }
     }
 
@@ -130,6 +145,19 @@ impl World {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Replaces the source bucket's own policy; [`World::assert_no_leftovers`] then expects
+    /// exactly this one.
+    pub async fn set_source_policy(&self, policy: &str) {
+        self.source_s3
+            .put_bucket_policy()
+            .bucket(SOURCE_BUCKET)
+            .policy(policy)
+            .send()
+            .await
+            .unwrap();
+        *self.source_policy.lock().unwrap() = policy.to_string();
     }
 
     /// Flow B's request with the sandbox's short timings.
@@ -301,10 +329,8 @@ impl World {
             .bucket_policy(&self.source_s3, SOURCE_BUCKET)
             .await
             .unwrap();
-        assert_eq!(
-            normalized(&src),
-            normalized(&serde_json::from_str(FOREIGN_SOURCE_POLICY).unwrap())
-        );
+        let expected: Value = serde_json::from_str(&self.source_policy.lock().unwrap()).unwrap();
+        assert_eq!(normalized(&src), normalized(&expected));
         let man = self
             .bucket_policy(&self.source_s3, MANIFEST_BUCKET)
             .await

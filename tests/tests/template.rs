@@ -372,8 +372,10 @@ const BOUNDARY_GUARD: &[&str] = &[
 ];
 
 /// Granted beyond the calls: reading a manifest or report by version id (a versioned CSV
-/// manifest's ETag is read with its versionId) is authorized as s3:GetObjectVersion.
-const ALSO_GRANTED: &[&str] = &["s3:GetObjectVersion"];
+/// manifest's ETag is read with its versionId) is authorized as s3:GetObjectVersion; a function
+/// that reads an object that may not exist yet (plan's stored plan) needs s3:ListBucket, or S3
+/// answers 403 instead of 404.
+const ALSO_GRANTED: &[&str] = &["s3:GetObjectVersion", "s3:ListBucket"];
 
 /// Calls found in a crate's code that the function never makes: inventory-delivered links
 /// inventory-wait for `read_delivery`, `complete` and `delete`, not for `wait`, which records the

@@ -218,8 +218,18 @@ async fn stop_jobs(
 }
 
 /// Deletes the role and its inline policy; true when the role existed.
+///
+/// GetRole comes first: IAM cannot know the path of a role that no longer exists, so it
+/// authorizes DeleteRolePolicy and DeleteRole on a missing role against the path-less ARN, which
+/// ferry's `role/ferry/*` grants do not cover, and a second revoke would answer AccessDenied
+/// instead of NoSuchEntity. GetRole is granted on that path-less name too (read only).
 async fn delete_role(iam: &Iam, plan: &RunPlan) -> Result<bool, StepError> {
     let role = plan.names().batch_role_name;
+    match iam.get_role().role_name(&role).send().await {
+        Ok(_) => {}
+        Err(e) if sdk_code(&e) == Some("NoSuchEntity") => return Ok(false),
+        Err(e) => return Err(from_sdk(e, &format!("GetRole {role}"))),
+    }
     match iam
         .delete_role_policy()
         .role_name(&role)

@@ -194,7 +194,14 @@ async fn revoke_deletes_the_role_once_every_job_has_ended() {
     let delete = mock!(aws_sdk_iam::Client::delete_role)
         .match_requests(|r| r.role_name() == Some("ferry-batch-photos-2026"))
         .then_output(|| DeleteRoleOutput::builder().build());
-    let clients = Clients::mocked(&s3, &[&describe, &cancel], &[&delete_policy, &delete], &[]);
+    let get = mock!(aws_sdk_iam::Client::get_role)
+        .then_output(|| GetRoleOutput::builder().role(role(Some(BOUNDARY))).build());
+    let clients = Clients::mocked(
+        &s3,
+        &[&describe, &cancel],
+        &[&get, &delete_policy, &delete],
+        &[],
+    );
     let out = call(&clients, AccessAction::Revoke).await.unwrap();
     assert!(!out.still_active);
     assert_eq!(cancel.num_calls(), 0);
@@ -203,4 +210,25 @@ async fn revoke_deletes_the_role_once_every_job_has_ended() {
         out.changed,
         ["arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"]
     );
+}
+
+/// A second revoke (the cleanup rule after the copy's own) finds the role gone through GetRole,
+/// which IAM answers with NoSuchEntity, and deletes nothing: DeleteRolePolicy on a role that no
+/// longer exists would be authorized against its path-less ARN and denied.
+#[tokio::test]
+async fn revoke_of_a_role_already_gone_deletes_nothing() {
+    let (s3, describe, cancel) = job_rules(JobStatus::Complete);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let gone = mock!(aws_sdk_iam::Client::get_role).then_error(|| {
+        aws_sdk_iam::operation::get_role::GetRoleError::generic(
+            IamMeta::builder().code("NoSuchEntity").build(),
+        )
+    });
+    let delete_policy = mock!(aws_sdk_iam::Client::delete_role_policy)
+        .then_output(|| DeleteRolePolicyOutput::builder().build());
+    let clients = Clients::mocked(&s3, &[&describe, &cancel], &[&gone, &delete_policy], &[]);
+    let out = call(&clients, AccessAction::Revoke).await.unwrap();
+    assert!(!out.still_active);
+    assert_eq!(delete_policy.num_calls(), 0);
+    assert!(out.changed.is_empty(), "{:?}", out.changed);
 }

@@ -1,0 +1,45 @@
+//! Source buckets whose own policies use the parts of IAM's language that real users write
+//! (`NotPrincipal`, `NotAction`, `StringNotEquals`, `NotIpAddress`), through the strict sandbox:
+//! a deny that does not apply to ferry's calls lets the copy through in both flows and is left
+//! exactly as it was. (A deny that does apply: cli/tests/cli.rs, whose `ferry report` names the
+//! denied keys.)
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use ferry_tests::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_b_copies_through_a_not_principal_deny_that_does_not_apply() {
+    let world = World::seeded().await;
+    world.set_source_policy(NOT_PRINCIPAL_DENY_POLICY).await;
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(
+        run.status,
+        ExecutionStatus::Succeeded,
+        "{run:?}; sandbox log: {}",
+        world.sandbox.log.display()
+    );
+    world.assert_copied(&samples()).await;
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_a_copies_through_a_not_principal_deny_that_does_not_apply() {
+    let world = World::seeded().await;
+    world.set_source_policy(NOT_PRINCIPAL_DENY_POLICY).await;
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 30, 120),
+        )
+        .await;
+    assert_eq!(
+        run.status,
+        ExecutionStatus::Succeeded,
+        "{run:?}; sandbox log: {}",
+        world.sandbox.log.display()
+    );
+    world.assert_copied(&samples()).await;
+    world.assert_no_leftovers().await;
+}
