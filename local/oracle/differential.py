@@ -275,7 +275,7 @@ def generate(policy_dir: str, template_path: str) -> list[dict]:
         for action in ALL_ACTIONS:
             for resource in resources_for(action):
                 for ctx_name, ctx in contexts(PRINCIPALS[who], action, resource):
-                    if ctx_name != "base" and rng.random() < 0.6:
+                    if ctx_name != "base" and rng.random() < 0.75:
                         continue
                     cases.append(case("identity", name, who, action, resource, ctx_name, ctx, [doc], None, None))
 
@@ -307,7 +307,7 @@ def generate(policy_dir: str, template_path: str) -> list[dict]:
                     if "src-" not in resource and "dst-photos" not in resource and FERRY not in resource:
                         continue
                     for ctx_name, ctx in contexts(PRINCIPALS[principal_name], action, resource):
-                        if rng.random() < (0.93 if mutated else 0.7):
+                        if rng.random() < (0.97 if mutated else 0.8):
                             continue
                         p = PRINCIPALS[principal_name]
                         if p.service:
