@@ -378,9 +378,11 @@ class Authorizer:
         self.app = app
         self.enforcing = False
         self.lock = threading.Lock()
+        # What was refused, for the control API (`GET /denials`).
         self.denials: list[dict] = []
-        # Faults injected by tests are out of scope here; this records what was refused, for
-        # the control API (`GET /denials`).
+        # Context keys a test adds to every request (`POST /context`): aws:PrincipalOrgID for
+        # accounts in an organization, aws:SourceVpce for calls through a VPC endpoint.
+        self.extra_context: dict[str, Any] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         if not self.enforcing or environ.get("PATH_INFO", "").startswith("/moto-api"):
@@ -440,6 +442,7 @@ class Authorizer:
         ctx = policy.base_context(identity.principal, check.resource_account)
         if check.action.startswith("s3:") and check.resource_account:
             ctx["s3:ResourceAccount"] = check.resource_account
+        ctx.update(self.extra_context)
         ctx.update(check.context)
         request = policy.Request(identity.principal, check.action, check.resource, check.resource_account or identity.principal.account, ctx)
         outcome = policy.authorize(request, identity.identity_policies, identity.boundary, check.resource_policy)

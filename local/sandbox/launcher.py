@@ -146,6 +146,7 @@ class World:
             boundary=role["boundary"],
             resource_account=owner,
             bucket_policy=self.bucket_policy(bucket),
+            context=batch_context(),
         )
 
     def get_object(self, bucket: str, key: str) -> tuple[bytes, str]:
@@ -176,6 +177,17 @@ class World:
 
     def put_report(self, bucket: str, key: str, data: bytes) -> None:
         self.client("s3", self.owner(bucket)).put_object(Bucket=bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+
+
+# S3 Batch Operations calls S3 from AWS's own network, as the job's role: not from this machine
+# and never through a customer's VPC endpoint. (An address in S3's eu-west-1 range.)
+BATCH_SOURCE_IP = "52.218.0.1"
+
+
+def batch_context() -> dict:
+    extra = {k: v for k, v in getattr(Routing, "authorizer", None).extra_context.items() if k != "aws:SourceVpce"} \
+        if getattr(Routing, "authorizer", None) else {}
+    return {**extra, "aws:SourceIp": BATCH_SOURCE_IP}
 
 
 # ---- bootstrap from template.yaml ----
@@ -662,6 +674,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     Routing.delay_waiter_seconds = float(body.pop("delayWaiterSeconds", Routing.delay_waiter_seconds))
                     with delivery.lock:
                         delivery.settings.update(body)
+                elif self.path == "/context":
+                    Routing.authorizer.extra_context = dict(body)
                 elif self.path == "/denials/clear":
                     with Routing.authorizer.lock:
                         Routing.authorizer.denials.clear()

@@ -1,0 +1,91 @@
+"""The sandbox maps each request to the IAM actions and resources AWS authorizes it as
+(AWS's service authorization reference), and refuses what it cannot map."""
+
+import unittest
+from unittest import mock
+
+from . import authz
+
+OWNERS = {"src-photos": "111111111111", "ferry-222222222222-eu-west-1": "222222222222"}
+
+
+def s3(method, path, query=None, headers=None, body=b""):
+    with mock.patch.object(authz, "bucket_account", OWNERS.get), mock.patch.object(authz, "bucket_policy", lambda b: None):
+        return authz.s3_checks(method, path, query or {}, headers or {}, lambda: body)
+
+
+class S3Requests(unittest.TestCase):
+    def test_object_reads_are_get_object_and_remember_the_key_for_the_403_or_404_rule(self):
+        for method in ("GET", "HEAD"):
+            (c,) = s3(method, "/src-photos/2026/a%20b.jpg")
+            self.assertEqual((c.action, c.resource, c.resource_account), ("s3:GetObject", "arn:aws:s3:::src-photos/2026/a b.jpg", "111111111111"))
+            self.assertEqual(c.missing_key, ("src-photos", "2026/a b.jpg"))
+        (c,) = s3("GET", "/src-photos/k", {"versionId": "v1"})
+        self.assertEqual(c.action, "s3:GetObjectVersion")
+
+    def test_bucket_requests(self):
+        cases = [
+            ("GET", {"list-type": "2", "prefix": "control/"}, "s3:ListBucket"),
+            ("HEAD", {}, "s3:ListBucket"),
+            ("GET", {"policy": ""}, "s3:GetBucketPolicy"),
+            ("PUT", {"policy": ""}, "s3:PutBucketPolicy"),
+            ("DELETE", {"policy": ""}, "s3:DeleteBucketPolicy"),
+            ("PUT", {"inventory": "", "id": "x"}, "s3:PutInventoryConfiguration"),
+            ("DELETE", {"inventory": "", "id": "x"}, "s3:PutInventoryConfiguration"),
+            ("GET", {"inventory": "", "id": "x"}, "s3:GetInventoryConfiguration"),
+        ]
+        for method, query, action in cases:
+            (c,) = s3(method, "/src-photos", query)
+            self.assertEqual((c.action, c.resource), (action, "arn:aws:s3:::src-photos"), (method, query))
+        (c,) = s3("GET", "/src-photos", {"list-type": "2", "prefix": "control/"})
+        self.assertEqual(c.context["s3:prefix"], "control/")
+
+    def test_a_copy_needs_the_source_read_too(self):
+        checks = s3("PUT", "/ferry-222222222222-eu-west-1/dst/k", headers={"x-amz-copy-source": "/src-photos/2026/a.jpg"})
+        self.assertEqual([(c.action, c.resource) for c in checks], [
+            ("s3:PutObject", "arn:aws:s3:::ferry-222222222222-eu-west-1/dst/k"),
+            ("s3:GetObject", "arn:aws:s3:::src-photos/2026/a.jpg"),
+            ("s3:GetObjectTagging", "arn:aws:s3:::src-photos/2026/a.jpg"),
+        ])
+
+    def test_a_missing_bucket_is_left_to_s3_which_answers_no_such_bucket(self):
+        self.assertEqual(s3("GET", "/nobody/k"), [])
+
+    def test_what_it_cannot_map_is_refused_naming_it(self):
+        with self.assertRaises(authz.Refused) as e:
+            s3("PUT", "/src-photos", {"accelerate": ""})
+        self.assertIn("accelerate", str(e.exception))
+
+
+class ControlAndIam(unittest.TestCase):
+    def test_create_job_needs_pass_role_and_tagging(self):
+        body = (b'<CreateJobRequest xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/">'
+                b'<RoleArn>arn:aws:iam::222222222222:role/ferry/ferry-batch-x</RoleArn>'
+                b'<Tags><member><Key>team</Key><Value>media</Value></member></Tags></CreateJobRequest>')
+        checks = authz.s3control_checks("POST", "/v20180820/jobs", {}, {"x-amz-account-id": "222222222222"}, lambda: body, "222222222222", "eu-west-1")
+        self.assertEqual([c.action for c in checks], ["s3:CreateJob", "iam:PassRole", "s3:PutJobTagging"])
+        self.assertEqual(checks[1].resource, "arn:aws:iam::222222222222:role/ferry/ferry-batch-x")
+        self.assertEqual(checks[1].context["iam:PassedToService"], "s3.amazonaws.com")
+
+    def test_s3_control_for_another_account_is_refused(self):
+        with self.assertRaises(authz.Refused):
+            authz.s3control_checks("GET", "/v20180820/jobs", {}, {"x-amz-account-id": "111111111111"}, lambda: b"", "222222222222", "eu-west-1")
+
+    def test_iam_role_actions_carry_the_role_path_and_the_boundary(self):
+        (c,) = authz.iam_checks({"Action": "CreateRole", "RoleName": "ferry-batch-x", "Path": "/ferry/",
+                                 "PermissionsBoundary": "arn:aws:iam::222222222222:policy/ferry/b"}, "222222222222")
+        self.assertEqual(c.resource, "arn:aws:iam::222222222222:role/ferry/ferry-batch-x")
+        self.assertEqual(c.context["iam:PermissionsBoundary"], "arn:aws:iam::222222222222:policy/ferry/b")
+        with mock.patch.object(authz, "find_role", lambda a, n: None):
+            (c,) = authz.iam_checks({"Action": "DeleteRolePolicy", "RoleName": "ferry-batch-x"}, "222222222222")
+        self.assertEqual(c.resource, "arn:aws:iam::222222222222:role/ferry-batch-x", "a missing role has no path")
+
+    def test_step_functions_resources(self):
+        (c,) = authz.states_checks("AWSStepFunctions.StartExecution", {"stateMachineArn": "arn:aws:states:eu-west-1:222222222222:stateMachine:ferry"}, "222222222222", "eu-west-1")
+        self.assertEqual((c.action, c.resource), ("states:StartExecution", "arn:aws:states:eu-west-1:222222222222:stateMachine:ferry"))
+        (c,) = authz.states_checks("AWSStepFunctions.SendTaskSuccess", {"taskToken": "t"}, "222222222222", "eu-west-1")
+        self.assertEqual(c.resource, "*")
+
+
+if __name__ == "__main__":
+    unittest.main()
