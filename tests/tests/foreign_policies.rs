@@ -7,13 +7,12 @@
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_tests::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_b_copies_through_a_not_principal_deny_that_does_not_apply() {
+/// Runs `input` as `photos-2026-1` with the source bucket's own policy set to `policy`: the copy
+/// succeeds, every object arrives, and the policy is exactly as it was.
+async fn copies_through(policy: &str, input: impl Fn(&World) -> serde_json::Value) {
     let world = World::seeded().await;
-    world.set_source_policy(NOT_PRINCIPAL_DENY_POLICY).await;
-    let run = world
-        .run("photos-2026-1", &world.request("photos-2026"))
-        .await;
+    world.set_source_policy(policy).await;
+    let run = world.run("photos-2026-1", &input(&world)).await;
     assert_eq!(
         run.status,
         ExecutionStatus::Succeeded,
@@ -25,21 +24,14 @@ async fn flow_b_copies_through_a_not_principal_deny_that_does_not_apply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_b_copies_through_a_not_principal_deny_that_does_not_apply() {
+    copies_through(NOT_PRINCIPAL_DENY_POLICY, |w| w.request("photos-2026")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_a_copies_through_a_not_principal_deny_that_does_not_apply() {
-    let world = World::seeded().await;
-    world.set_source_policy(NOT_PRINCIPAL_DENY_POLICY).await;
-    let run = world
-        .run(
-            "photos-2026-1",
-            &world.inventory_request("photos-2026", 30, 120),
-        )
-        .await;
-    assert_eq!(
-        run.status,
-        ExecutionStatus::Succeeded,
-        "{run:?}; sandbox log: {}",
-        world.sandbox.log.display()
-    );
-    world.assert_copied(&samples()).await;
-    world.assert_no_leftovers().await;
+    copies_through(NOT_PRINCIPAL_DENY_POLICY, |w| {
+        w.inventory_request("photos-2026", 30, 120)
+    })
+    .await;
 }
