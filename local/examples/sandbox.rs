@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  state machine {}", info.state_machine_arn);
     println!(
-        "  control API   {} (POST /failures, /failures/clear, /hold, /sizes; GET /jobs)",
+        "  control API   {} (POST /failures, /failures/clear, /hold, /sizes, /inventory, /context; GET /jobs, /inventory, /denials)",
         info.control
     );
     println!("  launcher log  {}", sandbox.log.display());
