@@ -192,6 +192,7 @@ const SCENARIOS: &[&str] = &[
     "flow A, a report that lands before its waiter",
     "flow A, a damaged report that lands before its waiter",
     "flow A, a lost S3 event",
+    "flow B, the CSV manifest in the source bucket itself",
 ];
 
 /// How an execution ended, if it did within `seconds` (a mutation may keep it from ever
@@ -361,6 +362,34 @@ async fn scenario(world: &World, n: usize) -> bool {
         "flow A, a lost S3 event" => {
             world.inventory_delivery(json!({"notify": false})).await;
             succeeds(world, &name, &world.inventory_request(&id, 3, 120)).await
+        }
+        "flow B, the CSV manifest in the source bucket itself" => {
+            // Any of SourceBuckets may hold the manifest, so job-submit may read any of them.
+            let manifest = world
+                .source_s3
+                .get_object()
+                .bucket(MANIFEST_BUCKET)
+                .key(MANIFEST_KEY)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            world
+                .source_s3
+                .put_object()
+                .bucket(SOURCE_BUCKET)
+                .key(MANIFEST_KEY)
+                .body(manifest.into())
+                .send()
+                .await
+                .unwrap();
+            let mut request = world.request(&id);
+            request["manifest"]["bucket"] = SOURCE_BUCKET.into();
+            succeeds(world, &name, &request).await
         }
         other => unreachable!("{other}"),
     }
