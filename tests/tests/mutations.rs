@@ -414,11 +414,10 @@ async fn removing_any_action_from_any_role_makes_a_scenario_fail_with_access_den
     // the mutation's doing.
     let baseline = World::seeded().await;
     let mut all = mutations(&baseline).await;
-    for n in 0..SCENARIOS.len() {
+    for (n, name) in SCENARIOS.iter().enumerate() {
         assert!(
             scenario(&baseline, n).await,
-            "without a mutation, \"{}\" ends badly; sandbox log: {}",
-            SCENARIOS[n],
+            "without a mutation, \"{name}\" ends badly; sandbox log: {}",
             baseline.sandbox.log.display()
         );
     }
