@@ -160,20 +160,27 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
     world.assert_no_leftovers().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_incomplete_copy_exits_1_and_its_report_names_codes_and_keys() {
-    let world = World::seeded().await;
-    world.fail_tasks(serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"})).await;
-    let request = request_file("notes", &world.request("photos-2026"));
-    let ran = ferry(Some(&world), &["start", &request, "--watch"]);
+/// `ferry start --watch` of flow B's request, which must end `CopyIncomplete` with exit 1; then
+/// `ferry report`, which exits 1 too.
+fn incomplete_copy(world: &World, name: &str) -> Ran {
+    let request = request_file(name, &world.request("photos-2026"));
+    let ran = ferry(Some(world), &["start", &request, "--watch"]);
     assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
     assert!(
         ran.stdout.contains("FAILED: CopyIncomplete"),
         "{}",
         ran.stdout
     );
-    let report = ferry(Some(&world), &["report", "photos-2026"]);
+    let report = ferry(Some(world), &["report", "photos-2026"]);
     assert_eq!(report.status, 1);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_copy_exits_1_and_its_report_names_codes_and_keys() {
+    let world = World::seeded().await;
+    world.fail_tasks(serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"})).await;
+    let report = incomplete_copy(&world, "notes");
     assert!(report.stdout.contains("AccessDenied"), "{}", report.stdout);
     assert!(
         report.stdout.contains("2026/notes/a+b=c.txt  AccessDenied"),
@@ -192,16 +199,7 @@ async fn a_vpc_endpoint_deny_fails_the_tasks_and_the_report_names_the_denied_key
     world
         .set_source_policy(ferry_tests::VPC_ENDPOINT_DENY_POLICY)
         .await;
-    let request = request_file("vpce", &world.request("photos-2026"));
-    let ran = ferry(Some(&world), &["start", &request, "--watch"]);
-    assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
-    assert!(
-        ran.stdout.contains("FAILED: CopyIncomplete"),
-        "{}",
-        ran.stdout
-    );
-    let report = ferry(Some(&world), &["report", "photos-2026"]);
-    assert_eq!(report.status, 1);
+    let report = incomplete_copy(&world, "vpce");
     for sample in ferry_tests::samples() {
         assert!(
             report

@@ -223,6 +223,22 @@ async fn handlers_answered(world: &World) -> bool {
         .all(|e| e["response"].get("errorType").is_none())
 }
 
+/// Flow A with a damaged `manifest.checksum` (and `settings` for the delivery besides): the copy
+/// must fail with InventoryChecksumMismatch. The delivery is set back afterwards.
+async fn damaged_report(world: &World, id: &str, settings: Value) -> bool {
+    let mut on = settings.clone();
+    on["corruptChecksum"] = true.into();
+    world.inventory_delivery(on).await;
+    let arn = world
+        .start_execution(&format!("{id}-1"), &world.inventory_request(id, 30, 120))
+        .await;
+    let end = ended(world, &arn, 120).await;
+    world
+        .inventory_delivery(json!({"corruptChecksum": false, "delayWaiterSeconds": 0}))
+        .await;
+    end.is_some_and(|e| e.error.as_deref() == Some("InventoryChecksumMismatch"))
+}
+
 async fn scenario(world: &World, n: usize) -> bool {
     let id = format!("m{n}");
     let name = format!("{id}-1");
@@ -322,18 +338,7 @@ async fn scenario(world: &World, n: usize) -> bool {
             ok
         }
         "flow A, a damaged inventory report" => {
-            world
-                .inventory_delivery(json!({"corruptChecksum": true}))
-                .await;
-            let arn = world
-                .start_execution(&name, &world.inventory_request(&id, 30, 120))
-                .await;
-            let end = ended(world, &arn, 120).await;
-            world
-                .inventory_delivery(json!({"corruptChecksum": false}))
-                .await;
-            end.is_some_and(|e| e.error.as_deref() == Some("InventoryChecksumMismatch"))
-                && handlers_answered(world).await
+            damaged_report(world, &id, json!({})).await && handlers_answered(world).await
         }
         "flow A, a report that lands before its waiter" => {
             world
@@ -346,18 +351,8 @@ async fn scenario(world: &World, n: usize) -> bool {
             ok
         }
         "flow A, a damaged report that lands before its waiter" => {
-            // The waiter finds the report itself, and fails the task through SendTaskFailure.
-            world
-                .inventory_delivery(json!({"corruptChecksum": true, "delayWaiterSeconds": 3}))
-                .await;
-            let arn = world
-                .start_execution(&name, &world.inventory_request(&id, 30, 120))
-                .await;
-            let end = ended(world, &arn, 120).await;
-            world
-                .inventory_delivery(json!({"corruptChecksum": false, "delayWaiterSeconds": 0}))
-                .await;
-            end.is_some_and(|e| e.error.as_deref() == Some("InventoryChecksumMismatch"))
+            // The waiter finds the damaged report itself and fails its own Task.
+            damaged_report(world, &id, json!({"delayWaiterSeconds": 3})).await
         }
         "flow A, a lost S3 event" => {
             world.inventory_delivery(json!({"notify": false})).await;
