@@ -290,6 +290,28 @@ def _principal_match(element: Any, caller: Principal) -> str | None:
     return best
 
 
+def _not_principal_excludes(element: Any, caller: Principal, deny: bool) -> bool:
+    """Whether a NotPrincipal list spares the caller from its statement. AWS's NotPrincipal page:
+    AWS "might validate the account first, then the role, and then the assumed-role user", and a
+    list without the account "might deny access to the entire account"; it recommends naming the
+    role and its account. The sandbox takes the reading that grants less either way: a Deny spares
+    a role's session only when its account and its role (or the session) are both listed; an
+    Allow leaves out a caller when any of the three is listed. (The differential suite's simulator
+    spares a caller when any one is listed: local/oracle/known-differences.json.)"""
+    if element == "*":
+        return True
+    if not isinstance(element, dict):
+        raise Undecidable(f"NotPrincipal {element!r}")
+    if caller.service:
+        return caller.service in as_list(element.get("Service")) or "*" in as_list(element.get("AWS"))
+    listed = {v for v in as_list(element.get("AWS")) if isinstance(v, str)}
+    if "*" in listed:
+        return True
+    account = bool(listed & {caller.account, f"arn:aws:iam::{caller.account}:root"})
+    identity = bool(listed & {caller.arn, caller.session_arn}) or any(_role_matches_session(v, caller) for v in listed)
+    return (account and identity) if deny else (account or identity)
+
+
 def _role_matches_session(value: str, caller: Principal) -> bool:
     # A role's ARN names its sessions (a role ARN in a policy has no path once AWS stores it, so
     # both spellings are taken).
@@ -489,7 +511,8 @@ def statement_applies(stmt: dict, request: Request, kind: str) -> str | None:
         if "Principal" in stmt:
             how = _principal_match(stmt["Principal"], request.principal)
         elif "NotPrincipal" in stmt:
-            how = None if _principal_match(stmt["NotPrincipal"], request.principal) else DIRECT
+            spared = _not_principal_excludes(stmt["NotPrincipal"], request.principal, stmt.get("Effect") == DENY)
+            how = None if spared else DIRECT
         else:
             raise Undecidable("a resource policy statement with neither Principal nor NotPrincipal")
         if how is None:

@@ -111,6 +111,18 @@ class PolicyLanguage(unittest.TestCase):
                                  bucket_policy=doc, context=ctx)
             self.assertTrue(out.allowed, (ctx, out.reason))
 
+    def test_a_notprincipal_deny_spares_a_role_only_with_its_account(self):
+        # AWS's NotPrincipal page: the account, then the role, then the session may be checked.
+        fn = "arn:aws:iam::111111111111:role/SourceAccessFunctionRole"
+        deny = lambda listed: {"Version": "2012-10-17", "Statement": [  # noqa: E731
+            {"Effect": "Deny", "NotPrincipal": {"AWS": listed}, "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::src-photos"}]}
+        p = Principal.role(fn, "ferry-source-access")
+        r = Request(p, "s3:PutBucketPolicy", "arn:aws:s3:::src-photos", "111111111111", policy.base_context(p, "111111111111"))
+        admin = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+        self.assertFalse(policy.authorize(r, admin, None, deny(["arn:aws:iam::111111111111:root"])).allowed, "the account alone")
+        self.assertFalse(policy.authorize(r, admin, None, deny([fn])).allowed, "the role alone")
+        self.assertTrue(policy.authorize(r, admin, None, deny([fn, "arn:aws:iam::111111111111:root"])).allowed)
+
     def test_a_vpc_endpoint_deny_applies_to_every_read_from_outside(self):
         vpce = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::src-photos/*",
                 "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}

@@ -18,10 +18,12 @@ pub const DESTINATION_BUCKET: &str = "dst-photos";
 /// Statements that belong to someone else and must come out of every copy unchanged.
 pub const FOREIGN_SOURCE_POLICY: &str = r#"{"Version":"2012-10-17","Id":"owned-by-the-photo-team","Statement":{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#;
 /// A deny that real source buckets carry (AWS's "restrict to my organization and my network"
-/// shapes): everyone but the bucket's own account and its admin role is denied everything but
-/// reads, unless the call comes from the organization or from the office network. It does not
-/// apply to ferry: the Batch role only reads, and the source functions run in the listed
-/// account.
+/// shapes): everyone but the account's admin role is denied everything but reads, unless the call
+/// comes from the organization or from the office network. It does not apply to ferry when both
+/// accounts are in that organization (`World::join_organization`): the Batch role only reads, and
+/// the source functions are org members. (Outside the organization, source-access's
+/// PutBucketPolicy is denied: the list names the account but not the function's role, which AWS's
+/// NotPrincipal page says may deny the role.)
 pub const NOT_PRINCIPAL_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}},{"Sid":"DenyWritesFromOutside","Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111111111111:role/admin","arn:aws:iam::111111111111:root"]},"NotAction":"s3:Get*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-abc123"},"NotIpAddress":{"aws:SourceIp":["203.0.113.0/24"]}}}]}"#;
 
 /// A deny that does apply to ferry: objects may be read only through the bucket owner's VPC
@@ -158,6 +160,15 @@ impl World {
             .await
             .unwrap();
         *self.source_policy.lock().unwrap() = policy.to_string();
+    }
+
+    /// Puts both accounts in the organization `org`: every request then carries
+    /// `aws:PrincipalOrgID` (`POST /context`).
+    pub async fn join_organization(&self, org: &str) {
+        self.sandbox
+            .control("/context", json!({ "aws:PrincipalOrgID": org }))
+            .await
+            .unwrap();
     }
 
     /// Flow B's request with the sandbox's short timings.
