@@ -343,14 +343,9 @@ def generate(policy_dir: str, template_path: str) -> list[dict]:
 
 def sandbox_decision(c: dict) -> str:
     p = c["principal"]
-    if p.startswith("arn:aws:sts::"):
-        account = p.split(":")[4]
-        role_name, session = p.split(":assumed-role/")[1].split("/", 1)
-        role_arn = next(x.arn for x in PRINCIPALS.values() if x.session_arn == p)
-        principal = Principal(account, role_arn, p)
-        del role_name, session
-    else:
-        principal = Principal.of_service(p)
+    principal = next((x for x in PRINCIPALS.values() if p in (x.session_arn, x.service)), None)
+    if principal is None:
+        raise SystemExit(f"case {c['id']}: unknown principal {p}")
     request = Request(principal, c["action"], c["resource"], c["resourceAccount"], dict(c["context"]))
     out = policy.authorize(request, None if principal.service else c["identityPolicies"], c["boundary"], c["resourcePolicy"])
     if out.allowed:

@@ -75,6 +75,12 @@ def find_role(account: str, name: str) -> Any:
     return None
 
 
+def role_of_arn(arn: str) -> Any:
+    """The role an ARN names (its path aside), or None."""
+    parts = arn.split(":")
+    return find_role(parts[4], arn.rsplit("/", 1)[-1]) if len(parts) > 5 else None
+
+
 def role_arn(role: Any) -> str:
     return f"arn:aws:iam::{role.account_id}:role{role.path}{role.name}"
 
@@ -100,21 +106,31 @@ def identity_of_role(role: Any, session: str) -> Identity:
     return Identity(principal, [p for p in inline + attached if p is not None], boundary)
 
 
-def identity_of_key(access_key: str) -> Identity | None:
+# Access key -> the STS session it belongs to. A session never changes once issued, so it is
+# looked up in moto's STS once; its role's policies are read on every request (they may change).
+_SESSIONS: dict[str, Any] = {}
+
+
+def _session_of_key(access_key: str) -> Any:
     from moto.sts.models import sts_backends
 
-    for account, by_partition in list(sts_backends.items()):
-        backend = by_partition.get("aws") if hasattr(by_partition, "get") else None
-        if backend is None:
-            continue
-        for assumed in backend.assumed_roles:
-            if assumed.access_key_id == access_key:
-                acct = assumed.role_arn.split(":")[4]
-                role = find_role(acct, assumed.role_arn.rsplit("/", 1)[-1])
-                if role is None:
-                    return Identity(Principal(acct, assumed.role_arn, assumed.arn), [], None)
-                return identity_of_role(role, assumed.session_name)
-    return None
+    if access_key not in _SESSIONS:
+        for by_partition in list(sts_backends.values()):
+            backend = by_partition.get("aws") if hasattr(by_partition, "get") else None
+            for assumed in backend.assumed_roles if backend is not None else []:
+                if assumed.access_key_id == access_key:
+                    _SESSIONS[access_key] = assumed
+    return _SESSIONS.get(access_key)
+
+
+def identity_of_key(access_key: str) -> Identity | None:
+    assumed = _session_of_key(access_key)
+    if assumed is None:
+        return None
+    role = role_of_arn(assumed.role_arn)
+    if role is None:
+        return Identity(Principal(assumed.role_arn.split(":")[4], assumed.role_arn, assumed.arn), [], None)
+    return identity_of_role(role, assumed.session_name)
 
 
 def bucket_account(bucket: str) -> str | None:
@@ -184,6 +200,18 @@ _VERSIONED = {
 }
 
 
+def _subresource_action(table: dict, method: str, query: dict, what: str) -> str | None:
+    """The action of the first subresource of `query` that `table` knows (`?policy`,
+    `?tagging`...), None when there is none; refused when the table has no action for `method`."""
+    subs = [s for s in query if s in table]
+    if not subs:
+        return None
+    action = table[subs[0]][_METHODS[method]]
+    if action is None:
+        raise Refused(f"S3 {method} {what}?{subs[0]}")
+    return action
+
+
 def _s3_context(headers: dict, query: dict) -> dict:
     ctx = {"s3:authType": "REST-HEADER", "s3:signatureversion": "AWS4-HMAC-SHA256", "s3:TlsVersion": "1.3"}
     for h in ("x-amz-acl", "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
@@ -199,8 +227,7 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
     parts = path.lstrip("/").split("/", 1)
     bucket = unquote(parts[0])
     key = unquote(parts[1]) if len(parts) > 1 and parts[1] != "" else None
-    i = _METHODS.get(method)
-    if i is None:
+    if method not in _METHODS:
         raise Refused(f"S3 {method} requests")
     if not bucket:
         if method == "GET":
@@ -215,11 +242,8 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
         if account is None:
             return []  # moto answers NoSuchBucket
         policy_doc = bucket_policy(bucket)
-        subs = [s for s in query if s in _S3_BUCKET_SUBRESOURCES]
-        if subs:
-            action = _S3_BUCKET_SUBRESOURCES[subs[0]][i]
-            if action is None:
-                raise Refused(f"S3 {method} ?{subs[0]}")
+        action = _subresource_action(_S3_BUCKET_SUBRESOURCES, method, query, "")
+        if action is not None:
             return [Check(f"s3:{action}", resource, account, policy_doc, ctx)]
         if method == "POST" and "delete" in query:
             keys = [e.text or "" for e in ET.fromstring(body()).iter() if e.tag.split("}")[-1] == "Key"]
@@ -236,14 +260,10 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
         return []  # moto answers NoSuchBucket
     resource = f"arn:aws:s3:::{bucket}/{key}"
     policy_doc = bucket_policy(bucket)
-    subs = [s for s in query if s in _S3_OBJECT_SUBRESOURCES]
-    if subs:
-        action = _S3_OBJECT_SUBRESOURCES[subs[0]][i]
-        if action is None:
-            raise Refused(f"S3 {method} object ?{subs[0]}")
-    elif "uploadId" in query or "uploads" in query:
+    action = _subresource_action(_S3_OBJECT_SUBRESOURCES, method, query, "object ")
+    if action is None and ("uploadId" in query or "uploads" in query):
         action = {"GET": "ListMultipartUploadParts", "DELETE": "AbortMultipartUpload"}.get(method, "PutObject")
-    else:
+    elif action is None:
         action = {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(method)
         if action is None:
             raise Refused(f"S3 {method} object")
@@ -259,9 +279,10 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
         saccount = bucket_account(sbucket)
         if saccount is not None:
             get = "GetObjectVersion" if "versionId=" in src_query else "GetObject"
-            checks.append(Check(f"s3:{get}", f"arn:aws:s3:::{sbucket}/{skey}", saccount, bucket_policy(sbucket), dict(ctx), (sbucket, skey)))
+            source_arn, source_policy = f"arn:aws:s3:::{sbucket}/{skey}", bucket_policy(sbucket)
+            checks.append(Check(f"s3:{get}", source_arn, saccount, source_policy, dict(ctx), (sbucket, skey)))
             if headers.get("x-amz-tagging-directive", "COPY") == "COPY" and "partNumber" not in query:
-                checks.append(Check("s3:GetObjectTagging", f"arn:aws:s3:::{sbucket}/{skey}", saccount, bucket_policy(sbucket), dict(ctx)))
+                checks.append(Check("s3:GetObjectTagging", source_arn, saccount, source_policy, dict(ctx)))
     if method == "PUT" and "x-amz-tagging" in headers and action == "PutObject":
         checks.append(Check("s3:PutObjectTagging", resource, account, policy_doc, ctx))
     return checks
@@ -345,7 +366,7 @@ def sts_checks(params: dict, identity: Identity) -> list[Check]:
     if action == "AssumeRole":
         arn = params.get("RoleArn", "")
         account = arn.split(":")[4] if arn.count(":") >= 5 else ""
-        role = find_role(account, arn.rsplit("/", 1)[-1]) if account else None
+        role = role_of_arn(arn)
         if role is None:
             return [Check("sts:AssumeRole", arn, account, {"Statement": []})]
         return [Check("sts:AssumeRole", role_arn(role), account, role.assume_role_policy_document,

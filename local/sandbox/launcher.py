@@ -84,7 +84,6 @@ class World:
     def __init__(self, endpoint: str):
         self.endpoint = endpoint
         self.creds: dict[str, dict] = {}
-        self.owners: dict[str, str] = {}
         sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="ak", aws_secret_access_key="sk")
         for account in (SOURCE, DESTINATION):
             c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/ferry-sandbox", RoleSessionName="sandbox")["Credentials"]
@@ -110,17 +109,13 @@ class World:
 
     def role(self, arn: str) -> dict | None:
         """A role as S3 Batch Operations uses it: its policies and boundary, from moto's IAM."""
-        try:
-            account = arn.split(":")[4]
-        except IndexError:
-            return None
-        role = authz.find_role(account, arn.rsplit("/", 1)[-1])
+        role = authz.role_of_arn(arn)
         if role is None:
             return None
         identity = authz.identity_of_role(role, "s3-batch-operations")
         return {
             "arn": authz.role_arn(role),
-            "account": account,
+            "account": role.account_id,
             "inline": identity.identity_policies,
             "boundary": identity.boundary,
             "trust": role.assume_role_policy_document,
@@ -185,8 +180,9 @@ BATCH_SOURCE_IP = "52.218.0.1"
 
 
 def batch_context() -> dict:
-    extra = {k: v for k, v in getattr(Routing, "authorizer", None).extra_context.items() if k != "aws:SourceVpce"} \
-        if getattr(Routing, "authorizer", None) else {}
+    """The context of a Batch Operations task: the keys a test added (an organization), but never
+    a VPC endpoint, and S3's own address."""
+    extra = {k: v for k, v in Routing.authorizer.extra_context.items() if k != "aws:SourceVpce"}
     return {**extra, "aws:SourceIp": BATCH_SOURCE_IP}
 
 
@@ -366,13 +362,11 @@ def function_credentials(world: "World", functions: dict) -> None:
                        aws_access_key_id=authz.INTERNAL_KEY, aws_secret_access_key="sk")
     for name, f in functions.items():
         role_arn = f["role"]
-        role = authz.find_role(role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1])
+        role = authz.role_of_arn(role_arn)
         if role is None:
             raise SystemExit(f"{name}: its execution role {role_arn} does not exist")
-        trusted = policy.authorize(
-            policy.Request(policy.Principal.of_service("lambda.amazonaws.com"), "sts:AssumeRole", authz.role_arn(role),
-                           f["account"], policy.base_context(policy.Principal.of_service("lambda.amazonaws.com"))),
-            None, None, role.assume_role_policy_document,
+        trusted = policy.service_allowed(
+            role.assume_role_policy_document, "lambda.amazonaws.com", "sts:AssumeRole", authz.role_arn(role), {}, f["account"]
         )
         if not trusted.allowed:
             raise SystemExit(f"{name}: its execution role {role_arn} does not trust lambda.amazonaws.com: {trusted.reason}")
@@ -406,7 +400,7 @@ class Routing:
 
 
 def _session(role_arn: str, session: str) -> authz.Identity:
-    role = authz.find_role(role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1])
+    role = authz.role_of_arn(role_arn)
     if role is None:
         raise RuntimeError(f"the role {role_arn} does not exist")
     return authz.identity_of_role(role, session)
@@ -604,7 +598,7 @@ def invoke_function(function_arn: str, event: dict) -> None:
 class AuthorizedMotoServer:
     """moto's threaded server with the sandbox's authorization in front of its application."""
 
-    def __init__(self, ip_address: str, port: int, verbose: bool = False):
+    def __init__(self, ip_address: str, port: int):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
@@ -615,7 +609,6 @@ class AuthorizedMotoServer:
 
         self._server = make_server(ip_address, port, self.authorizer, True, request_handler=Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
-        del verbose
 
     def start(self) -> None:
         self._thread.start()
@@ -714,7 +707,7 @@ def main() -> int:
     batch_ = batch.Batch(LazyWorld(), controls)
     urls.url_paths.update(batch_.routes())
     port = free_port()
-    server = AuthorizedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = AuthorizedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     Routing.authorizer = server.authorizer
     endpoint = f"http://127.0.0.1:{port}"

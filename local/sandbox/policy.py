@@ -24,6 +24,7 @@ A differential suite (local/oracle) compares these decisions with an independent
 import base64
 import ipaddress
 import json
+import operator
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,9 +36,6 @@ ALLOW, DENY, NONE = "Allow", "Deny", "None"
 class Undecidable(Exception):
     """A policy element the sandbox cannot evaluate; the request is denied, naming it."""
 
-
-# Kept for callers that caught the old name.
-UnsupportedCondition = Undecidable
 
 
 # ---- the request ----
@@ -76,10 +74,6 @@ class Request:
     resource: str
     resource_account: str
     context: dict[str, Any] = field(default_factory=dict)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def base_context(principal: Principal, resource_account: str = "", source_ip: str = "127.0.0.1") -> dict[str, Any]:
@@ -358,39 +352,39 @@ def _date(text: Any) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
+# Numeric* and Date* by what follows the family's name (a negated operator compares as its
+# positive form, and _single negates).
+_COMPARISONS = {
+    "Equals": operator.eq, "NotEquals": operator.eq, "LessThan": operator.lt,
+    "LessThanEquals": operator.le, "GreaterThan": operator.gt, "GreaterThanEquals": operator.ge,
+}
+
+
+def _literal(expected: str, context: dict, variables: bool) -> str | None:
+    """A string operator's policy value with its variables substituted (no wildcards: `*` and
+    `?` are themselves), or None when a variable is missing."""
+    try:
+        tokens = _tokens(expected, context, variables)
+    except _Missing:
+        return None
+    return "".join(t if isinstance(t, str) else ("*" if t is _STAR else "?") for t in tokens)
+
+
 def _positive(base: str, actual: str, expected: str, context: dict, variables: bool) -> bool:
     """The positive form of `base` (StringNotEquals -> StringEquals...) for one pair of values."""
     if base in ("StringEquals", "StringNotEquals"):
-        try:
-            return "".join(t if isinstance(t, str) else ("*" if t is _STAR else "?") for t in _tokens(expected, context, variables)) == actual
-        except _Missing:
-            return False
+        return _literal(expected, context, variables) == actual
     if base in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
-        try:
-            text = "".join(t if isinstance(t, str) else ("*" if t is _STAR else "?") for t in _tokens(expected, context, variables))
-        except _Missing:
-            return False
-        return text.lower() == actual.lower()
+        text = _literal(expected, context, variables)
+        return text is not None and text.lower() == actual.lower()
     if base in ("StringLike", "StringNotLike"):
         return wildcard(expected, actual, context, variables)
     if base in ("ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"):
         return _arn_parts(actual) is not None and arn_match(expected, actual, context, variables)
-    if base.startswith("Numeric"):
-        a, e = _number(actual), _number(expected)
-        if a is None or e is None:
-            return False
-        return {
-            "NumericEquals": a == e, "NumericNotEquals": a == e, "NumericLessThan": a < e,
-            "NumericLessThanEquals": a <= e, "NumericGreaterThan": a > e, "NumericGreaterThanEquals": a >= e,
-        }[base]
-    if base.startswith("Date"):
-        a, e = _date(actual), _date(expected)
-        if a is None or e is None:
-            return False
-        return {
-            "DateEquals": a == e, "DateNotEquals": a == e, "DateLessThan": a < e,
-            "DateLessThanEquals": a <= e, "DateGreaterThan": a > e, "DateGreaterThanEquals": a >= e,
-        }[base]
+    for family, parse in (("Numeric", _number), ("Date", _date)):
+        if base.startswith(family):
+            a, e = parse(actual), parse(expected)
+            return a is not None and e is not None and _COMPARISONS[base[len(family):]](a, e)
     if base == "Bool":
         return str(actual).lower() == str(expected).lower()
     if base == "BinaryEquals":
@@ -477,17 +471,16 @@ def conditions_hold(conditions: Any, context: dict, variables: bool = True) -> b
 # ---- statements and policies ----
 
 
-def statement_applies(stmt: dict, request: Request, kind: str) -> str | None:
+def statement_applies(stmt: dict, request: Request, kind: str, variables: bool = True) -> str | None:
     """Whether `stmt` applies to `request`: None, or how its principal matched (DIRECT for
     identity policies and boundaries, which have no principal). `kind` is "identity" or
-    "resource"."""
+    "resource"; `variables` whether its policy's version (2012-10-17) has policy variables."""
     known = {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
     for element in stmt:
         if element not in known:
             raise Undecidable(f"statement element {element}")
     if stmt.get("Effect") not in (ALLOW, DENY):
         raise Undecidable(f"Effect {stmt.get('Effect')!r}")
-    variables = request.context.get("__version__", "2012-10-17") == "2012-10-17"
     ctx = request.context
     if "Action" in stmt:
         if not action_matches(stmt["Action"], request.action):
@@ -538,12 +531,9 @@ def decide_policies(policies: list, request: Request, kind: str) -> Decision:
         if policy is None:
             continue
         doc = document(policy)
-        version = doc.get("Version", "2008-10-17")
-        ctx = dict(request.context)
-        ctx["__version__"] = version
-        r = Request(request.principal, request.action, request.resource, request.resource_account, ctx)
+        variables = doc.get("Version") == "2012-10-17"
         for stmt in statements(doc):
-            how = statement_applies(stmt, r, kind)
+            how = statement_applies(stmt, request, kind, variables)
             if how is None:
                 continue
             if stmt["Effect"] == DENY:
@@ -626,10 +616,12 @@ def _sid(d: Decision) -> str:
 
 def _names_session(resource_policy: Any, request: Request) -> bool:
     p = request.principal
-    for stmt in statements(resource_policy):
+    doc = document(resource_policy)
+    variables = doc.get("Version") == "2012-10-17"
+    for stmt in statements(doc):
         if stmt.get("Effect") == ALLOW and isinstance(stmt.get("Principal"), dict):
             if p.session_arn in as_list(stmt["Principal"].get("AWS")):
-                return statement_applies(stmt, request, "resource") is not None
+                return statement_applies(stmt, request, "resource", variables) is not None
     return False
 
 
@@ -657,9 +649,9 @@ def allowed(
     return authorize(Request(principal, action, resource, resource_account, ctx), identity_policies, boundary, bucket_policy)
 
 
-def service_allowed(bucket_policy: str | None, service: str, action: str, resource: str, context: dict, resource_account: str = "") -> Outcome:
-    """Whether a bucket policy lets an AWS service principal do `action` (services have no
-    identity policy: the bucket policy alone decides)."""
+def service_allowed(resource_policy: Any, service: str, action: str, resource: str, context: dict, resource_account: str = "") -> Outcome:
+    """Whether a resource policy (a bucket policy, a role's trust policy) lets an AWS service
+    principal do `action` (services have no identity policy: the resource policy alone decides)."""
     principal = Principal.of_service(service)
     ctx = {**base_context(principal), **context}
-    return authorize(Request(principal, action, resource, resource_account, ctx), None, None, bucket_policy or {"Statement": []})
+    return authorize(Request(principal, action, resource, resource_account, ctx), None, None, resource_policy or {"Statement": []})

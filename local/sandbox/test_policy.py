@@ -141,7 +141,7 @@ class PolicyLanguage(unittest.TestCase):
         self.assertTrue(holds("ForAllValues:StringEquals", "aws:Missing", ["b"]), "ForAllValues of nothing holds")
         self.assertFalse(holds("ForAnyValue:StringEquals", "aws:Missing", ["b"]))
         self.assertTrue(holds("StringLike", "aws:PrincipalTag/team", "m?d*"))
-        self.assertTrue(holds("IpAddress", "aws:SourceIp", "10.0.0.0/8") is False)
+        self.assertFalse(holds("IpAddress", "aws:SourceIp", "10.0.0.0/8"), "a missing key fails a positive operator")
 
     def test_numeric_date_binary_and_ip_operators(self):
         ctx = {"s3:max-keys": "10", "aws:CurrentTime": "2026-11-30T12:00:00Z", "aws:SourceIp": "127.0.0.1", "k": "aGVsbG8="}

@@ -158,17 +158,16 @@ where
     // HEAD requests (HeadObject, HeadBucket) are answered without a body, so without a code:
     // their status says it. A 403 there is S3's AccessDenied (and a missing key read without
     // s3:ListBucket), a 404 its NotFound; neither is worth a retry.
-    let status_code = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code().map(str::to_string).or(match status_code {
-        Some(403) => Some("AccessDenied".to_string()),
-        Some(404) => Some("NotFound".to_string()),
+    let by_status = match err.raw_response().map(|r| r.status().as_u16()) {
+        Some(403) => Some(("AccessDenied", "Forbidden (HTTP 403, no body)")),
+        Some(404) => Some(("NotFound", "Not Found (HTTP 404, no body)")),
         _ => None,
-    });
-    let message = err.message().map(str::to_string).or(match status_code {
-        Some(403) => Some("Forbidden (HTTP 403, no body)".to_string()),
-        Some(404) => Some("Not Found (HTTP 404, no body)".to_string()),
-        _ => None,
-    });
+    };
+    let code = err.code().or(by_status.map(|(c, _)| c)).map(str::to_string);
+    let message = err
+        .message()
+        .or(by_status.map(|(_, m)| m))
+        .map(str::to_string);
     let mut e = StepError::from_aws_code(code.as_deref(), message.as_deref(), what);
     // No code: a transport failure, or a response AWS would not send; say all the SDK knows.
     if code.is_none() {

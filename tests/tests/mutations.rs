@@ -315,19 +315,10 @@ async fn scenario(world: &World, n: usize) -> bool {
         "flow B, a run stopped by hand and cleaned up by the rule" => {
             world.hold(true).await;
             let arn = world.start_execution(&name, &world.request(&id)).await;
-            let deadline = Instant::now() + std::time::Duration::from_secs(30);
-            while Instant::now() < deadline {
-                let jobs = world.sandbox.jobs().await.unwrap();
-                if jobs
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|j| j["status"] == "Active")
-                {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
+            // Stopped whether or not its job got to run (a mutation may keep it from starting).
+            world
+                .job_active_within(std::time::Duration::from_secs(30))
+                .await;
             let _ = world.sfn.stop_execution().execution_arn(&arn).send().await;
             ended(world, &arn, 30).await;
             let cleanup = world.execution_arn(&format!("{id}-cleanup-1"));
