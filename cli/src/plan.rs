@@ -31,7 +31,13 @@ pub fn assumed_stack(req: &CopyRequest) -> StackContext {
         region: req.region.clone(),
         source_account_ids: vec![req.source.account_id.clone()],
         source_buckets: buckets,
-        ferry_bucket: format!("ferry-{}-{}", req.destination.account_id, req.region),
+        ferry_bucket: ferry_core::names::ferry_bucket_name(
+            &req.destination.account_id,
+            &req.region,
+        ),
+        // Offline, the destination's lists are not known: `start`'s plan step checks them.
+        destination_buckets: None,
+        manifest_buckets: None,
     }
 }
 

@@ -48,6 +48,11 @@ class Check:
     missing_key: tuple[str, str] | None = None
 
 
+class Forbidden(Exception):
+    """A request S3 refuses whoever makes it (a bucket owned by another account than the
+    request's ExpectedBucketOwner)."""
+
+
 class Refused(Exception):
     """A request the sandbox refuses before any policy (it cannot map it, or it is malformed)."""
 
@@ -234,6 +239,11 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
             return [Check("s3:ListAllMyBuckets", "*", "")]
         raise Refused(f"S3 {method} /")
     account = bucket_account(bucket)
+    expected = headers.get("x-amz-expected-bucket-owner")
+    if account is not None and expected is not None and expected != account:
+        # S3: "If the account ID that you provide does not match the actual owner of the
+        # bucket, the request fails with the HTTP status code 403 Forbidden (access denied)."
+        raise Forbidden(f"Access Denied: bucket {bucket} is not owned by the expected bucket owner {expected}")
     ctx = _s3_context(headers, query)
     if key is None:
         resource = f"arn:aws:s3:::{bucket}"
@@ -301,7 +311,12 @@ def s3control_checks(method: str, path: str, query: dict, headers: dict, body: C
             return [Check("s3:ListJobs", "*", account)]
         req = ET.fromstring(body())
         found = {e.tag.split("}")[-1]: (e.text or "") for e in req.iter()}
-        checks = [Check("s3:CreateJob", "*", account)]
+        # s3:RequestJobOperation: the operation's element under Operation (S3PutObjectCopy, ...).
+        operation = next((e for e in req.iter() if e.tag.split("}")[-1] == "Operation"), None)
+        job_ctx = {"s3:RequestJobOperation": operation[0].tag.split("}")[-1]} if operation is not None and len(operation) else {}
+        if "Priority" in found:
+            job_ctx["s3:RequestJobPriority"] = found["Priority"]
+        checks = [Check("s3:CreateJob", "*", account, None, job_ctx)]
         role = found.get("RoleArn", "")
         checks.append(Check("iam:PassRole", role, role.split(":")[4] if role.count(":") >= 5 else account,
                             None, {"iam:PassedToService": "s3.amazonaws.com"}))
@@ -447,6 +462,8 @@ class Authorizer:
                 checks = states_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
             else:
                 raise Refused(f"{service} requests")
+        except Forbidden as e:
+            return self._deny(environ, start_response, service, identity.principal.describe(), str(e), "s3:ExpectedBucketOwner")
         except Refused as e:
             return self._deny(environ, start_response, service, identity.principal.describe(),
                               f"User: {identity.principal.describe()} is not authorized: the sandbox cannot authorize {e}, so it refuses")

@@ -44,6 +44,11 @@ DESTINATION = "222222222222"
 REGION = "eu-west-1"
 # The stacks' SourceBuckets parameter in the sandbox: the buckets the tests and the demo use.
 SOURCE_BUCKETS = ("src-photos", "src-manifests")
+# The destination stack's DestinationBuckets and ManifestBuckets.
+DESTINATION_BUCKETS = ("dst-photos",)
+MANIFEST_BUCKETS = ("dst-manifests",)
+# AWS::NoValue: the property or list item is dropped.
+NO_VALUE = object()
 
 # moto symbols this launcher wraps: checked at start, so a moto upgrade that moves them fails
 # loudly instead of silently running unwrapped.
@@ -192,8 +197,9 @@ def batch_context() -> dict:
 class Resolver:
     """CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::If) for one side."""
 
-    def __init__(self, tpl: dict, side: str):
+    def __init__(self, tpl: dict, side: str, partition: str = "aws"):
         self.tpl = tpl
+        self.partition = partition
         self.account = DESTINATION if side == "destination" else SOURCE
         peer = SOURCE if side == "destination" else DESTINATION
         self.params = {
@@ -202,12 +208,35 @@ class Resolver:
             "SourceAccountIds": [SOURCE],
             # The buckets the tests and the demo copy from and keep CSV manifests in.
             "SourceBuckets": list(SOURCE_BUCKETS),
+            "DestinationBuckets": list(DESTINATION_BUCKETS),
+            "ManifestBuckets": list(MANIFEST_BUCKETS),
             "RetentionDays": "30",
             "AWS::AccountId": self.account,
             "AWS::Region": REGION,
-            "AWS::Partition": "aws",
+            "AWS::Partition": partition,
+            "AWS::NoValue": NO_VALUE,
         }
-        self.conditions = {"IsDestination": side == "destination", "IsSource": side == "source"}
+        for name, spec in tpl.get("Parameters", {}).items():
+            self.params.setdefault(name, spec.get("Default", ""))
+        self.conditions: dict[str, bool] = {}
+        for name, expr in tpl.get("Conditions", {}).items():
+            self.conditions[name] = self.condition(expr)
+
+    def condition(self, expr: Any) -> bool:
+        """A Conditions entry: Fn::Equals, Fn::Not, Fn::And, Fn::Or and Condition."""
+        (k, arg), = expr.items()
+        if k == "Condition":
+            return self.conditions[arg] if arg in self.conditions else self.condition(self.tpl["Conditions"][arg])
+        if k == "Fn::Equals":
+            a, b = (self.value(x) for x in arg)
+            return str(a) == str(b)
+        if k == "Fn::Not":
+            return not self.condition(arg[0])
+        if k == "Fn::And":
+            return all(self.condition(x) for x in arg)
+        if k == "Fn::Or":
+            return any(self.condition(x) for x in arg)
+        raise ValueError(f"condition {k} is not supported by the sandbox")
 
     def included(self, resource: dict) -> bool:
         return self.conditions.get(resource.get("Condition"), True) if "Condition" in resource else True
@@ -215,7 +244,7 @@ class Resolver:
     def name_of(self, logical: str) -> str:
         r = self.tpl["Resources"][logical]
         p = r.get("Properties", {})
-        for key in ("BucketName", "RoleName", "FunctionName", "ManagedPolicyName", "QueueName", "Name"):
+        for key in ("BucketName", "RoleName", "FunctionName", "ManagedPolicyName", "QueueName", "LogGroupName", "Name"):
             if key in p:
                 return self.value(p[key])
         raise ValueError(f"{logical} has no fixed name")
@@ -225,13 +254,17 @@ class Resolver:
         name = self.name_of(logical)
         t = r["Type"]
         if t == "AWS::S3::Bucket":
-            return f"arn:aws:s3:::{name}"
+            return f"arn:{self.partition}:s3:::{name}"
         if t == "AWS::IAM::Role":
-            return f"arn:aws:iam::{self.account}:role{r['Properties'].get('Path', '/')}{name}"
+            return f"arn:{self.partition}:iam::{self.account}:role{r['Properties'].get('Path', '/')}{name}"
         if t == "AWS::Serverless::Function":
-            return f"arn:aws:lambda:{REGION}:{self.account}:function:{name}"
+            return f"arn:{self.partition}:lambda:{REGION}:{self.account}:function:{name}"
         if t == "AWS::Serverless::StateMachine":
-            return f"arn:aws:states:{REGION}:{self.account}:stateMachine:{name}"
+            return f"arn:{self.partition}:states:{REGION}:{self.account}:stateMachine:{name}"
+        if t == "AWS::SQS::Queue":
+            return f"arn:{self.partition}:sqs:{REGION}:{self.account}:{name}"
+        if t == "AWS::Logs::LogGroup":
+            return f"arn:{self.partition}:logs:{REGION}:{self.account}:log-group:{name}:*"
         raise ValueError(f"no ARN for {t}")
 
     def _sub(self, text: str, extra: dict) -> str:
@@ -261,15 +294,15 @@ class Resolver:
                 logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
                 return self.arn_of(logical) if attr == "Arn" else self.name_of(logical)
             if k == "Fn::Join":
-                return arg[0].join(str(x) for x in self.value(arg[1]))
+                return arg[0].join(str(x) for x in self.value(arg[1]) if x is not NO_VALUE)
             if k == "Fn::Split":
                 return str(self.value(arg[1])).split(arg[0])
             if k == "Fn::If":
                 return self.value(arg[1] if self.conditions[arg[0]] else arg[2])
         if isinstance(v, dict):
-            return {k: self.value(x) for k, x in v.items()}
+            return {k: y for k, y in ((k, self.value(x)) for k, x in v.items()) if y is not NO_VALUE}
         if isinstance(v, list):
-            return [self.value(x) for x in v]
+            return [y for y in (self.value(x) for x in v) if y is not NO_VALUE]
         return v
 
 
@@ -322,10 +355,25 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
             elif r["Type"] == "AWS::Serverless::StateMachine":
                 values = {k: res.value(v) for k, v in p.get("DefinitionSubstitutions", {}).items()}
                 definition = template.definition(tpl, values)
+                role_arn = res.value(p["Role"])
                 state_machine_arn = sfn.create_state_machine(
-                    name=res.name_of(logical), definition=json.dumps(definition), roleArn=res.value(p["Role"])
+                    name=res.name_of(logical), definition=json.dumps(definition), roleArn=role_arn
                 )["stateMachineArn"]
+                check_state_machine_trust(role_arn, state_machine_arn, account)
     return {"stateMachineArn": state_machine_arn, "functions": functions, "rules": event_rules}
+
+
+def check_state_machine_trust(role_arn: str, state_machine_arn: str, account: str) -> None:
+    """Step Functions assumes a state machine's role as states.amazonaws.com with the state
+    machine as aws:SourceArn and its account as aws:SourceAccount: the role must trust that,
+    or every execution fails (the bootstrap stops instead)."""
+    role = authz.role_of_arn(role_arn)
+    if role is None:
+        raise SystemExit(f"the state machine's role {role_arn} does not exist")
+    context = {"aws:SourceArn": state_machine_arn, "aws:SourceAccount": account}
+    trusted = policy.service_allowed(role.assume_role_policy_document, "states.amazonaws.com", "sts:AssumeRole", role_arn, context, account)
+    if not trusted.allowed:
+        raise SystemExit(f"{state_machine_arn}: its role {role_arn} does not trust states.amazonaws.com for it: {trusted.reason}")
 
 
 def execution_role(res: "Resolver", iam: Any, logical: str, p: dict) -> str:

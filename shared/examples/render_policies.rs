@@ -26,6 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             include_str!("../fixtures/request-inventory.json"),
         ),
         ("csv", include_str!("../fixtures/request-csv.json")),
+        // `*`, `?` and `$` in prefixes and the manifest key: rendered as literals.
+        (
+            "wildcards",
+            include_str!("../fixtures/request-wildcards.json"),
+        ),
     ];
     let mut written = 0;
     let mut write = |name: String, json: String| -> std::io::Result<()> {
@@ -51,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     write(
         "permissions-boundary".into(),
-        permissions_boundary("aws").to_string(),
+        permissions_boundary("aws", "222222222222", &["111111111111".into()]).to_string(),
     )?;
     println!("{written} policies written to {}", dir.display());
     Ok(())

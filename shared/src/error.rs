@@ -209,6 +209,7 @@ pub fn classify_aws_code(code: Option<&str>) -> ErrorName {
             | "NotFound"
             | "NoSuchEntity"
             | "NoSuchJob"
+            | "NotFoundException"
             | "NoSuchConfiguration"
             | "NoSuchInventoryConfig"
             | "NoSuchBucketPolicy"
@@ -262,6 +263,11 @@ mod tests {
         );
         assert_eq!(classify_aws_code(Some("NoSuchBucket")), ErrorName::NotFound);
         assert_eq!(classify_aws_code(Some("NoSuchJob")), ErrorName::NotFound);
+        // S3 Control's DescribeJob on a job that does not exist (or no longer does).
+        assert_eq!(
+            classify_aws_code(Some("NotFoundException")),
+            ErrorName::NotFound
+        );
         assert_eq!(classify_aws_code(Some("SlowDown")), ErrorName::Retryable);
         assert_eq!(classify_aws_code(None), ErrorName::Retryable);
         assert_eq!(

@@ -90,6 +90,29 @@ impl fmt::Display for ExecutionName {
     }
 }
 
+/// The ferry bucket of the destination stack in `account` and `region`: `ferry-<account>-<region>`
+/// (the template's `FerryBucket`).
+pub fn ferry_bucket_name(account: &str, region: &str) -> String {
+    format!("ferry-{account}-{region}")
+}
+
+/// `text` as a literal in an IAM policy string of Version 2012-10-17: `*`, `?` and `$` become the
+/// policy variables `${*}`, `${?}` and `${$}`, which stand for the character itself.
+pub fn policy_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '$' => {
+                out.push_str("${");
+                out.push(c);
+                out.push('}');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Every name of one copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -245,7 +268,22 @@ impl Names {
         )
     }
 
-    /// `arn:<partition>:s3:::<bucket>` or, with a key, `arn:<partition>:s3:::<bucket>/<key>`.
+    /// A policy's Resource for exactly the object `key` of `bucket`: the key's `*`, `?` and `$`
+    /// written as IAM's `${*}`, `${?}` and `${$}`, so that user text never acts as a wildcard
+    /// or a policy variable.
+    pub fn policy_object(&self, bucket: &str, key: &str) -> String {
+        self.s3_arn(bucket, Some(&policy_literal(key)))
+    }
+
+    /// A policy's Resource for every object of `bucket` whose key begins with `prefix` (taken
+    /// literally, as [`Names::policy_object`] takes a key).
+    pub fn policy_objects_under(&self, bucket: &str, prefix: &str) -> String {
+        self.s3_arn(bucket, Some(&format!("{}*", policy_literal(prefix))))
+    }
+
+    /// `arn:<partition>:s3:::<bucket>` or, with a key, `arn:<partition>:s3:::<bucket>/<key>`, as
+    /// S3 APIs take it (CreateJob's manifest and report); policies use
+    /// [`Names::policy_object`], which escapes the key.
     pub fn s3_arn(&self, bucket: &str, key: Option<&str>) -> String {
         match key {
             Some(k) => format!("arn:{}:s3:::{bucket}/{k}", self.partition),
@@ -293,6 +331,14 @@ mod tests {
             "ferry-photos-2026-1-0"
         );
         assert_eq!(n.s3_arn("b", Some("k/x")), "arn:aws:s3:::b/k/x");
+        assert_eq!(
+            n.policy_objects_under("b", "a*b?c$d/${aws:username}"),
+            "arn:aws:s3:::b/a${*}b${?}c${$}d/${$}{aws:username}*"
+        );
+        assert_eq!(
+            n.policy_object("b", "plain/key.csv"),
+            "arn:aws:s3:::b/plain/key.csv"
+        );
         assert_eq!(
             n.submitter_role_arn(),
             "arn:aws:iam::222222222222:role/ferry-job-submit-eu-west-1"

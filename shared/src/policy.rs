@@ -166,27 +166,24 @@ fn manifest_and_report_buckets(req: &CopyRequest, names: &Names) -> BTreeSet<Str
 /// configuration or its CSV, and its retry manifests.
 fn manifest_object_arns(req: &CopyRequest, names: &Names) -> Vec<String> {
     let first = match &req.manifest {
-        Manifest::Inventory {} => names.s3_arn(
+        Manifest::Inventory {} => names.policy_objects_under(
             &names.ferry_bucket,
-            Some(&format!(
-                "{}*",
-                names.inventory_location(&req.source.bucket)
-            )),
+            &names.inventory_location(&req.source.bucket),
         ),
-        Manifest::Csv { bucket, key, .. } => names.s3_arn(bucket, Some(key)),
+        Manifest::Csv { bucket, key, .. } => names.policy_object(bucket, key),
     };
     vec![
         first,
-        names.s3_arn(
-            &names.ferry_bucket,
-            Some(&format!("{}*", names.retry_prefix())),
-        ),
+        names.policy_objects_under(&names.ferry_bucket, &names.retry_prefix()),
     ]
 }
 
 /// The Batch role's permission policy, scoped to this copy's buckets and prefixes.
 pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
     let report_bucket = req.report.bucket.as_deref().unwrap_or(&names.ferry_bucket);
+    // Writes land in the destination account only, whatever a bucket's name turns out to be.
+    let own_account =
+        json!({ "StringEquals": { "s3:ResourceAccount": names.destination_account } });
     let location: Vec<String> = manifest_and_report_buckets(req, names)
         .iter()
         .map(|b| names.s3_arn(b, None))
@@ -198,7 +195,7 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
                 "Sid": names.sid("SourceRead"),
                 "Effect": "Allow",
                 "Action": SOURCE_READ_ACTIONS,
-                "Resource": names.s3_arn(&req.source.bucket, Some(&format!("{}*", req.source.prefix)))
+                "Resource": names.policy_objects_under(&req.source.bucket, &req.source.prefix)
             },
             {
                 "Sid": names.sid("SourceList"),
@@ -210,7 +207,8 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
                 "Sid": names.sid("DestinationWrite"),
                 "Effect": "Allow",
                 "Action": DESTINATION_WRITE_ACTIONS,
-                "Resource": names.s3_arn(&req.destination.bucket, Some(&format!("{}*", req.destination.key_prefix)))
+                "Resource": names.policy_objects_under(&req.destination.bucket, &req.destination.key_prefix),
+                "Condition": own_account.clone()
             },
             {
                 "Sid": names.sid("ManifestRead"),
@@ -222,7 +220,8 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
                 "Sid": names.sid("ReportWrite"),
                 "Effect": "Allow",
                 "Action": "s3:PutObject",
-                "Resource": names.s3_arn(report_bucket, Some(&format!("{}*", names.report_prefix_all())))
+                "Resource": names.policy_objects_under(report_bucket, &names.report_prefix_all()),
+                "Condition": own_account
             },
             {
                 "Sid": names.sid("BucketLocation"),
@@ -259,7 +258,7 @@ pub fn source_account_grants(
             "Effect": "Allow",
             "Principal": { "AWS": root },
             "Action": SOURCE_READ_ACTIONS,
-            "Resource": names.s3_arn(src, Some(&format!("{}*", req.source.prefix))),
+            "Resource": names.policy_objects_under(src, &req.source.prefix),
             "Condition": role_only
         }),
         json!({
@@ -289,7 +288,7 @@ pub fn source_account_grants(
                     "Effect": "Allow",
                     "Principal": { "AWS": root },
                     "Action": MANIFEST_READ_ACTIONS,
-                    "Resource": names.s3_arn(bucket, Some(key)),
+                    "Resource": names.policy_object(bucket, key),
                     "Condition": both
                 }),
                 json!({
@@ -306,36 +305,41 @@ pub fn source_account_grants(
     grants
 }
 
-/// ferry's permissions boundary: the most any role ferry creates can ever do (S3 object reads
-/// and writes, ListBucket, GetBucketLocation). The template creates it; CreateRole and
-/// PutRolePolicy are allowed only with it attached.
-pub fn permissions_boundary(partition: &str) -> Value {
+/// ferry's permissions boundary: the most any role ferry creates can ever do. S3 object reads,
+/// ListBucket and GetBucketLocation in the source accounts and `own_account` only; object writes
+/// in `own_account` only (`s3:ResourceAccount`), so no role ferry creates, whatever its own
+/// policy says, can write to another account or read from an account the stack does not list.
+/// The template creates it; CreateRole and PutRolePolicy are allowed only with it attached.
+pub fn permissions_boundary(
+    partition: &str,
+    own_account: &str,
+    source_accounts: &[String],
+) -> Value {
+    let mut readable: Vec<&str> = source_accounts.iter().map(String::as_str).collect();
+    readable.push(own_account);
     json!({
         "Version": VERSION,
         "Statement": [
             {
-                "Sid": "FerryBoundaryObjects",
+                "Sid": "FerryBoundaryReads",
                 "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:GetObjectAcl",
-                    "s3:GetObjectTagging",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectVersionTagging",
-                    "s3:PutObject",
-                    "s3:PutObjectAcl",
-                    "s3:PutObjectTagging",
-                    "s3:PutObjectVersionAcl",
-                    "s3:PutObjectVersionTagging"
-                ],
-                "Resource": format!("arn:{partition}:s3:::*/*")
+                "Action": SOURCE_READ_ACTIONS,
+                "Resource": format!("arn:{partition}:s3:::*/*"),
+                "Condition": { "StringEquals": { "s3:ResourceAccount": readable } }
+            },
+            {
+                "Sid": "FerryBoundaryWrites",
+                "Effect": "Allow",
+                "Action": DESTINATION_WRITE_ACTIONS,
+                "Resource": format!("arn:{partition}:s3:::*/*"),
+                "Condition": { "StringEquals": { "s3:ResourceAccount": own_account } }
             },
             {
                 "Sid": "FerryBoundaryBuckets",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                "Resource": format!("arn:{partition}:s3:::*")
+                "Resource": format!("arn:{partition}:s3:::*"),
+                "Condition": { "StringEquals": { "s3:ResourceAccount": readable } }
             }
         ]
     })

@@ -297,6 +297,12 @@ pub struct StackContext {
     pub source_buckets: Vec<String>,
     /// The ferry bucket, which no copy may use as its source or destination.
     pub ferry_bucket: String,
+    /// The `DestinationBuckets` parameter: the only buckets a copy may write. `None` where the
+    /// stack does not know it (the source side).
+    pub destination_buckets: Option<Vec<String>>,
+    /// The `ManifestBuckets` parameter: the destination account's buckets that may keep CSV
+    /// manifests. `None` where the stack does not know it (the source side).
+    pub manifest_buckets: Option<Vec<String>>,
 }
 
 /// One broken rule: the field path (`destination.bucket`) and the rule it breaks.
@@ -497,6 +503,18 @@ impl CopyRequest {
         if !ctx.source_buckets.contains(&self.source.bucket) {
             v.add("source.bucket", not_listed(&self.source.bucket, ctx));
         }
+        if let Some(listed) = &ctx.destination_buckets {
+            if !listed.contains(&self.destination.bucket) {
+                v.add(
+                    "destination.bucket",
+                    format!(
+                        "{} is not in the destination stack's DestinationBuckets parameter ({}): ferry writes only to the buckets listed there; add it and update the stack",
+                        self.destination.bucket,
+                        parameter_list(listed)
+                    ),
+                );
+            }
+        }
         check_key_len(v, "source.prefix", &self.source.prefix, 0);
         check_key_len(v, "destination.keyPrefix", &self.destination.key_prefix, 0);
 
@@ -510,6 +528,17 @@ impl CopyRequest {
             if *account_id == self.source.account_id && !ctx.source_buckets.contains(bucket) {
                 v.add("manifest.bucket", not_listed(bucket, ctx));
             }
+            if let Some(listed) = &ctx.manifest_buckets {
+                if *account_id == self.destination.account_id && !listed.contains(bucket) {
+                    v.add(
+                        "manifest.bucket",
+                        format!(
+                            "{bucket} is not in the destination stack's ManifestBuckets parameter ({}): job-submit reads CSV manifests of this account only there; add it and update the stack",
+                            parameter_list(listed)
+                        ),
+                    );
+                }
+            }
             check_key_len(v, "manifest.key", key, 1);
             if *bucket == self.destination.bucket {
                 v.add(
@@ -520,10 +549,13 @@ impl CopyRequest {
         }
         if let Some(bucket) = &self.report.bucket {
             check_bucket(v, "report.bucket", bucket);
-            if *bucket == self.source.bucket {
+            if *bucket != ctx.ferry_bucket {
                 v.add(
                     "report.bucket",
-                    "must be a bucket of the destination account, not the source bucket",
+                    format!(
+                        "must be {} (or absent): completion reports stay in the ferry bucket, the only bucket job-report may read and the Batch role may write reports to",
+                        ctx.ferry_bucket
+                    ),
                 );
             }
         }
@@ -539,6 +571,15 @@ impl CopyRequest {
             }
             if prefix.starts_with('/') || prefix.ends_with('/') {
                 v.add("report.prefix", "must not start or end with `/`");
+            }
+            let reports = crate::names::REPORT_PREFIX;
+            if prefix != reports && !prefix.starts_with(&format!("{reports}/")) {
+                v.add(
+                    "report.prefix",
+                    format!(
+                        "must be `{reports}` or begin with `{reports}/` (got `{prefix}`): job-report reads reports only there, and control/, inventory/ and retry/ are ferry's own"
+                    ),
+                );
             }
         }
     }
@@ -586,6 +627,16 @@ impl CopyRequest {
             }
             if val.chars().count() > 256 {
                 v.add(&field, "tag values are at most 256 characters");
+            }
+            for (what, text) in [("key", k), ("value", val)] {
+                if let Some(c) = text.chars().find(|c| !is_tag_char(*c)) {
+                    v.add(
+                        &field,
+                        format!(
+                            "tag {what}s use only letters, digits, spaces and _ . : / = + - @ (S3 Control's pattern [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*; found {c:?})"
+                        ),
+                    );
+                }
             }
         }
         if self.retry.max_attempts > RETRY_ATTEMPTS_MAX {
@@ -642,6 +693,16 @@ impl CopyRequest {
             );
         }
     }
+}
+
+/// One character of S3 Control's tag pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`: a letter, a
+/// separator (space, line or paragraph separator: white space that is not a control
+/// character), a number, or one of `_.:/=+-@`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphabetic()
+        || c.is_numeric()
+        || (c.is_whitespace() && !c.is_control())
+        || "_.:/=+-@".contains(c)
 }
 
 #[derive(Default)]
@@ -788,6 +849,8 @@ mod tests {
             source_account_ids: vec!["111111111111".into()],
             source_buckets: vec!["src-photos".into(), "src-manifests".into()],
             ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+            destination_buckets: Some(vec!["dst-photos".into()]),
+            manifest_buckets: Some(vec!["dst-manifests".into()]),
         }
     }
 
@@ -1117,7 +1180,46 @@ mod tests {
             (
                 with(flow_a(), "/report/bucket", json!("src-photos")),
                 "report.bucket",
-                "destination account",
+                "stay in the ferry bucket",
+            ),
+            (
+                with(flow_a(), "/report/bucket", json!("dst-photos")),
+                "report.bucket",
+                "must be ferry-222222222222-eu-west-1 (or absent)",
+            ),
+            (
+                with(flow_a(), "/report/prefix", json!("control")),
+                "report.prefix",
+                "control/, inventory/ and retry/ are ferry's own",
+            ),
+            (
+                with(flow_a(), "/report/prefix", json!("reportsX")),
+                "report.prefix",
+                "must be `reports` or begin with `reports/`",
+            ),
+            (
+                with(flow_a(), "/destination/bucket", json!("prod-backups")),
+                "destination.bucket",
+                "prod-backups is not in the destination stack's DestinationBuckets parameter (dst-photos)",
+            ),
+            (
+                with(
+                    with(flow_b(), "/manifest/accountId", json!("222222222222")),
+                    "/manifest/bucket",
+                    json!("dst-other"),
+                ),
+                "manifest.bucket",
+                "dst-other is not in the destination stack's ManifestBuckets parameter (dst-manifests)",
+            ),
+            (
+                with(flow_a(), "/job/tags", json!({"team": "a;b"})),
+                "job.tags.team",
+                "found ';'",
+            ),
+            (
+                with(flow_a(), "/job/tags", json!({"a\tb": "x"})),
+                "job.tags.a\tb",
+                "found '\\t'",
             ),
             (
                 with(flow_a(), "/report/prefix", json!("r".repeat(401))),

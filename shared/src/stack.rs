@@ -13,6 +13,9 @@ pub const VAR_FERRY_BUCKET: &str = "FERRY_BUCKET";
 pub const VAR_SOURCE_ACCOUNT_IDS: &str = "FERRY_SOURCE_ACCOUNT_IDS";
 pub const VAR_BOUNDARY_ARN: &str = "FERRY_BOUNDARY_ARN";
 pub const VAR_SOURCE_BUCKETS: &str = "FERRY_SOURCE_BUCKETS";
+pub const VAR_DESTINATION_ACCOUNT_ID: &str = "FERRY_DESTINATION_ACCOUNT_ID";
+pub const VAR_DESTINATION_BUCKETS: &str = "FERRY_DESTINATION_BUCKETS";
+pub const VAR_MANIFEST_BUCKETS: &str = "FERRY_MANIFEST_BUCKETS";
 pub const VAR_POLICY_SETTLE_MS: &str = "FERRY_POLICY_SETTLE_MS";
 
 /// How long a bucket-policy writer waits before reading its write back, unless the stack says
@@ -28,6 +31,14 @@ pub struct StackConfig {
     /// The `SourceBuckets` parameter: the source account's buckets ferry may read and grant on
     /// (buckets copied from and buckets that keep CSV manifests).
     pub source_buckets: Vec<String>,
+    /// The destination account: this stack's own on the destination side, `PeerAccountId` on
+    /// the source side (the only account whose copies the source functions serve).
+    pub destination_account_id: String,
+    /// Destination side: the `DestinationBuckets` parameter, the only buckets a copy may write.
+    pub destination_buckets: Vec<String>,
+    /// Destination side: the `ManifestBuckets` parameter, the buckets of this account that may
+    /// keep CSV manifests.
+    pub manifest_buckets: Vec<String>,
     /// ferry's permissions boundary (destination side); every role ferry creates carries it.
     pub boundary_arn: String,
     /// source-access's pause between writing bucket policies and reading them back.
@@ -49,8 +60,14 @@ impl StackConfig {
                 .filter(|v| !v.is_empty())
                 .ok_or(MissingVariable(name))
         };
+        let account_id = get(VAR_ACCOUNT_ID)?;
         Ok(StackConfig {
-            account_id: get(VAR_ACCOUNT_ID)?,
+            destination_account_id: lookup(VAR_DESTINATION_ACCOUNT_ID)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| account_id.clone()),
+            destination_buckets: list(lookup(VAR_DESTINATION_BUCKETS)),
+            manifest_buckets: list(lookup(VAR_MANIFEST_BUCKETS)),
+            account_id,
             region: get(VAR_REGION)?,
             ferry_bucket: get(VAR_FERRY_BUCKET)?,
             source_account_ids: list(lookup(VAR_SOURCE_ACCOUNT_IDS)),
@@ -79,13 +96,39 @@ impl StackConfig {
         ))
     }
 
+    /// Whether this is a source stack (its destination is another account).
+    pub fn is_source_side(&self) -> bool {
+        self.account_id != self.destination_account_id
+    }
+
+    /// What this stack can check a copy request against. On the destination side, everything
+    /// it knows; on the source side, what it can know of the destination: its account
+    /// (`PeerAccountId`), its ferry bucket (named after that account), this account as the only
+    /// source, and the shared `SourceBuckets`. The destination's bucket lists are not known
+    /// there (`None`).
     pub fn context(&self) -> StackContext {
+        if self.is_source_side() {
+            return StackContext {
+                account_id: self.destination_account_id.clone(),
+                region: self.region.clone(),
+                source_account_ids: vec![self.account_id.clone()],
+                source_buckets: self.source_buckets.clone(),
+                ferry_bucket: crate::names::ferry_bucket_name(
+                    &self.destination_account_id,
+                    &self.region,
+                ),
+                destination_buckets: None,
+                manifest_buckets: None,
+            };
+        }
         StackContext {
             account_id: self.account_id.clone(),
             region: self.region.clone(),
             source_account_ids: self.source_account_ids.clone(),
             source_buckets: self.source_buckets.clone(),
             ferry_bucket: self.ferry_bucket.clone(),
+            destination_buckets: Some(self.destination_buckets.clone()),
+            manifest_buckets: Some(self.manifest_buckets.clone()),
         }
     }
 }
@@ -135,6 +178,9 @@ mod tests {
             ferry_bucket: String::new(),
             source_account_ids: vec![],
             source_buckets: vec!["src-photos".into(), "src-manifests".into()],
+            destination_account_id: "222222222222".into(),
+            destination_buckets: vec![],
+            manifest_buckets: vec![],
             boundary_arn: String::new(),
             policy_settle: DEFAULT_POLICY_SETTLE,
         };

@@ -4,12 +4,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{parse_timestamp, Epoch};
+use crate::clock::{format_timestamp, parse_timestamp, Epoch};
 use crate::job::{grant_expiry, JobState, ManifestLocation};
 use crate::names::{Attempt, ExecutionName, Names};
 use crate::policy::CopyPolicies;
 use crate::report::ReportSummary;
 use crate::request::{CopyRequest, StackContext};
+use crate::stack::StackConfig;
+
+/// How far the clocks of two functions may disagree when one checks an expiry the other set.
+pub const CLOCK_SKEW_SECONDS: i64 = 300;
 use crate::{ErrorName, StepError};
 
 /// `plan`'s input: the execution's input and the context object's name and start time.
@@ -207,6 +211,57 @@ impl RunPlan {
         Names::new(&self.request, &self.ferry_bucket)
     }
 
+    /// What a function checks before it acts on a plan it was handed: the plan is one this
+    /// stack could have made. The request passes validation against the stack (on the source
+    /// side: its destination is `PeerAccountId`, its source this account, its buckets in
+    /// `SourceBuckets`), its ferry bucket is the destination stack's, and the grant expiry
+    /// `expires_at` lies no further than the request's grant lifetime from `now` (five minutes
+    /// of clock skew allowed). A state machine of someone else's, or a forged payload, gets
+    /// `AccessDenied` naming the rule.
+    pub fn check_against(
+        &self,
+        config: &StackConfig,
+        now: Epoch,
+        expires_at: Epoch,
+    ) -> Result<(), StepError> {
+        let denied = |why: String| StepError::new(ErrorName::AccessDenied, why);
+        let req = &self.request;
+        if config.is_source_side() {
+            if req.destination.account_id != config.destination_account_id {
+                return Err(denied(format!(
+                    "this source stack serves destination account {} (its PeerAccountId parameter); the plan's destination.accountId is {}: refused",
+                    config.destination_account_id, req.destination.account_id
+                )));
+            }
+            if req.source.account_id != config.account_id {
+                return Err(denied(format!(
+                    "the plan's source.accountId is {}, not this account ({}): refused",
+                    req.source.account_id, config.account_id
+                )));
+            }
+        }
+        let ctx = config.context();
+        if self.ferry_bucket != ctx.ferry_bucket {
+            return Err(denied(format!(
+                "the plan's ferry bucket is {}, not the destination stack's {}: refused",
+                self.ferry_bucket, ctx.ferry_bucket
+            )));
+        }
+        req.validate(&ctx)
+            .map_err(|v| denied(format!("the plan does not hold against this stack: {v}")))?;
+        let latest = now
+            .saturating_add(i64::try_from(req.timing.grant_lifetime_seconds).unwrap_or(i64::MAX))
+            .saturating_add(CLOCK_SKEW_SECONDS);
+        if expires_at > latest {
+            return Err(denied(format!(
+                "the grant expiry {} lies beyond now + timing.grantLifetimeSeconds ({}): refused",
+                format_timestamp(expires_at),
+                format_timestamp(latest)
+            )));
+        }
+        Ok(())
+    }
+
     pub fn policies(&self) -> CopyPolicies {
         CopyPolicies::render(&self.request, &self.names(), self.expires_at)
     }
@@ -371,6 +426,8 @@ mod tests {
             source_account_ids: vec!["111111111111".into()],
             source_buckets: vec!["src-photos".into(), "src-manifests".into()],
             ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+            destination_buckets: Some(vec!["dst-photos".into()]),
+            manifest_buckets: Some(vec![]),
         }
     }
 
@@ -380,6 +437,88 @@ mod tests {
             execution: execution.into(),
             start_time: "2026-11-28T13:45:50.123Z".into(),
         }
+    }
+
+    fn stack(source_side: bool) -> StackConfig {
+        let dst = StackConfig {
+            account_id: "222222222222".into(),
+            region: "eu-west-1".into(),
+            ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+            source_account_ids: vec!["111111111111".into()],
+            source_buckets: vec!["src-photos".into(), "src-manifests".into()],
+            destination_account_id: "222222222222".into(),
+            destination_buckets: vec!["dst-photos".into()],
+            manifest_buckets: vec![],
+            boundary_arn: String::new(),
+            policy_settle: std::time::Duration::ZERO,
+        };
+        if !source_side {
+            return dst;
+        }
+        StackConfig {
+            account_id: "111111111111".into(),
+            // The template names a source stack's ferry bucket after its own account: never
+            // the one a plan must name.
+            ferry_bucket: "ferry-111111111111-eu-west-1".into(),
+            source_account_ids: vec![],
+            destination_buckets: vec![],
+            ..dst
+        }
+    }
+
+    #[test]
+    fn a_plan_of_this_stack_holds_on_both_sides() {
+        let p = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        let now = p.started_at + 60;
+        for source_side in [false, true] {
+            p.check_against(&stack(source_side), now, p.expires_at)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_source_side_refuses_a_plan_it_did_not_agree_to() {
+        let good = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        let now = good.started_at + 60;
+        let source = stack(true);
+        let refused = |p: &RunPlan, expires_at: Epoch| {
+            let err = p.check_against(&source, now, expires_at).unwrap_err();
+            assert_eq!(err.name, ErrorName::AccessDenied);
+            err.cause
+        };
+        // A third account as the destination: the grant would name its root.
+        let mut p = good.clone();
+        p.request.destination.account_id = "333333333333".into();
+        p.ferry_bucket = "ferry-333333333333-eu-west-1".into();
+        assert!(refused(&p, p.expires_at).contains("serves destination account 222222222222 (its PeerAccountId parameter); the plan's destination.accountId is 333333333333"));
+        // The right account, another ferry bucket: inventory would be delivered there.
+        let mut p = good.clone();
+        p.ferry_bucket = "attacker-bucket".into();
+        assert!(refused(&p, p.expires_at).contains("ferry bucket is attacker-bucket, not the destination stack's ferry-222222222222-eu-west-1"));
+        // A grant until 9999.
+        assert!(refused(&good, 253_402_300_799)
+            .contains("lies beyond now + timing.grantLifetimeSeconds"));
+        // A bucket the source stack does not list.
+        let mut p = good.clone();
+        p.request.source.bucket = "payroll".into();
+        assert!(refused(&p, p.expires_at)
+            .contains("source.bucket: payroll is not in the stacks' SourceBuckets"));
+        // Another source account.
+        let mut p = good;
+        p.request.source.account_id = "444444444444".into();
+        assert!(refused(&p, p.expires_at)
+            .contains("source.accountId is 444444444444, not this account"));
+    }
+
+    #[test]
+    fn the_destination_side_refuses_an_unlisted_destination() {
+        let mut p = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        p.request.destination.bucket = "prod-database-backups".into();
+        let err = p
+            .check_against(&stack(false), p.started_at, p.expires_at)
+            .unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(err.cause.contains("destination.bucket: prod-database-backups is not in the destination stack's DestinationBuckets parameter (dst-photos)"), "{}", err.cause);
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub const DESTINATION_ACCOUNT: &str = "222222222222";
 pub const FERRY_BUCKET: &str = "ferry-222222222222-eu-west-1";
 /// The fixture requests' source bucket and CSV manifest bucket (both stacks' `SourceBuckets`).
 pub const SOURCE_BUCKETS: [&str; 2] = ["src-photos", "src-manifests"];
+/// The destination stack's `DestinationBuckets`.
+pub const DESTINATION_BUCKETS: [&str; 1] = ["dst-photos"];
 pub const BOUNDARY_ARN: &str = "arn:aws:iam::222222222222:policy/ferry/ferry-boundary-eu-west-1";
 /// `$$.Execution.StartTime` of the fixture runs: 2026-11-28T13:45:50Z.
 pub const STARTED_AT: i64 = 1_795_873_550;
@@ -21,6 +23,9 @@ pub fn destination_stack() -> StackConfig {
         ferry_bucket: FERRY_BUCKET.into(),
         source_account_ids: vec![SOURCE_ACCOUNT.into()],
         source_buckets: SOURCE_BUCKETS.map(String::from).to_vec(),
+        destination_account_id: DESTINATION_ACCOUNT.into(),
+        destination_buckets: DESTINATION_BUCKETS.map(String::from).to_vec(),
+        manifest_buckets: vec![],
         boundary_arn: BOUNDARY_ARN.into(),
         policy_settle: std::time::Duration::ZERO,
     }
@@ -31,6 +36,7 @@ pub fn source_stack() -> StackConfig {
     StackConfig {
         account_id: SOURCE_ACCOUNT.into(),
         source_account_ids: vec![],
+        destination_buckets: vec![],
         boundary_arn: String::new(),
         ..destination_stack()
     }

@@ -238,16 +238,12 @@ fn the_state_machine_may_assume_exactly_the_source_sides_role() {
 
 #[test]
 fn the_templates_boundary_is_ferry_cores() {
-    let t = decoded();
-    let mut doc = t["Resources"]["PermissionsBoundary"]["Properties"]["PolicyDocument"].clone();
-    for s in doc["Statement"].as_array_mut().unwrap() {
-        let sub = s["Resource"]["Fn::Sub"]
-            .as_str()
-            .unwrap()
-            .replace("${AWS::Partition}", "aws");
-        s["Resource"] = Value::String(sub);
-    }
-    assert_eq!(doc, ferry_core::policy::permissions_boundary("aws"));
+    let resolved = resolved_policies();
+    let doc = &resolved["template-destination-PermissionsBoundary-0.json"];
+    assert_eq!(
+        *doc,
+        ferry_core::policy::permissions_boundary("aws", "222222222222", &["111111111111".into()])
+    );
 }
 
 /// History events a state costs per visit: Task = Entered, Scheduled, Started, Succeeded,

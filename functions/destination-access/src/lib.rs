@@ -9,6 +9,7 @@
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3control::types::RequestedJobStatus;
 use ferry_core::clients::{get_object_bytes, Clients};
+use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::job::JobState;
 use ferry_core::names::ROLE_PATH;
@@ -16,7 +17,7 @@ use ferry_core::policy::PolicyKind;
 use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, JobRecord, RunPlan};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
-use tracing::info;
+use tracing::{info, warn};
 
 /// The name of the role's one inline policy.
 pub const ROLE_POLICY_NAME: &str = "ferry-copy";
@@ -34,6 +35,10 @@ pub async fn handle(
     };
     match input.action {
         AccessAction::Grant | AccessAction::Verify => {
+            // Defence in depth: a plan this stack could not have made creates no role.
+            input
+                .plan
+                .check_against(config, SystemClock.now(), out.expires_at)?;
             grant(&clients.iam, config, &input.plan).await?;
             out.changed.push(input.plan.names().batch_role_arn);
         }
@@ -41,7 +46,7 @@ pub async fn handle(
             out.still_active = stop_jobs(clients, config, &input.plan).await?;
             if !out.still_active
                 && input.plan.request.cleanup.revoke_grants
-                && delete_role(&clients.iam, &input.plan).await?
+                && delete_role(&clients.iam, config, &input.plan).await?
             {
                 out.changed.push(input.plan.names().batch_role_arn);
             }
@@ -143,10 +148,8 @@ async fn job_records(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
         for obj in page.contents() {
-            let Some(key) = obj
-                .key()
-                .filter(|k| k.contains("/job-") && k.ends_with(".json"))
-            else {
+            // Exactly `control/<copyId>/run-<n>/job-<m>.json`: nothing else under the prefix.
+            let Some(key) = obj.key().filter(|k| is_job_record_key(k, &prefix)) else {
                 continue;
             };
             // A record deleted meanwhile (its run was cleaned up) has no job to stop.
@@ -166,7 +169,20 @@ async fn job_records(
     Ok(records)
 }
 
-/// Cancels the copy's jobs that may still run; true while any has not stopped yet.
+/// Whether `key` is a job record of the copy whose control prefix is `prefix`:
+/// `<prefix>run-<n>/job-<m>.json` with decimal `n` and `m`.
+fn is_job_record_key(key: &str, prefix: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    key.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix("run-"))
+        .and_then(|rest| rest.split_once("/job-"))
+        .and_then(|(run, job)| Some((run, job.strip_suffix(".json")?)))
+        .is_some_and(|(run, job)| digits(run) && digits(job))
+}
+
+/// Cancels the copy's jobs that may still run; true while any has not stopped yet. A job is
+/// cancelled only when DescribeJob shows it runs as this copy's role: a record that names
+/// someone else's job (a forged or stale record) stops nothing.
 async fn stop_jobs(
     clients: &Clients,
     config: &StackConfig,
@@ -182,9 +198,14 @@ async fn stop_jobs(
             .job_id(id)
             .send()
             .await;
+        let role_arn = plan.names().batch_role_arn;
         let job = match described {
             Ok(out) => match out.job() {
-                Some(j) => JobState::from_descriptor(j),
+                Some(j) if j.role_arn() == Some(role_arn.as_str()) => JobState::from_descriptor(j),
+                Some(j) => {
+                    warn!(job_id = %id, role = ?j.role_arn(), "a job record names a job of another role: not cancelled");
+                    continue;
+                }
                 None => continue,
             },
             // Jobs are deleted 90 days after they end.
@@ -201,7 +222,7 @@ async fn stop_jobs(
         }
         still_active = true;
         if job.status != "Cancelling" {
-            clients
+            let cancelled = clients
                 .s3control
                 .update_job_status()
                 .account_id(&config.account_id)
@@ -209,9 +230,18 @@ async fn stop_jobs(
                 .requested_job_status(RequestedJobStatus::Cancelled)
                 .status_update_reason("ferry: the copy is being cleaned up")
                 .send()
-                .await
-                .map_err(|e| from_sdk(e, &format!("UpdateJobStatus {id} to Cancelled")))?;
-            info!(job_id = %id, status = %job.status, "cancelling a job that was still running");
+                .await;
+            match cancelled {
+                Ok(_) => {
+                    info!(job_id = %id, status = %job.status, "cancelling a job that was still running")
+                }
+                // The job moved to a status that cannot be cancelled (Completing, Failing,
+                // Cancelling...) between DescribeJob and here: it is stopping; look again later.
+                Err(e) if sdk_code(&e) == Some("JobStatusException") => {
+                    info!(job_id = %id, "the job is already stopping")
+                }
+                Err(e) => return Err(from_sdk(e, &format!("UpdateJobStatus {id} to Cancelled"))),
+            }
         }
     }
     Ok(still_active)
@@ -223,10 +253,30 @@ async fn stop_jobs(
 /// authorizes DeleteRolePolicy and DeleteRole on a missing role against the path-less ARN, which
 /// ferry's `role/ferry/*` grants do not cover, and a second revoke would answer AccessDenied
 /// instead of NoSuchEntity. GetRole is granted on that path-less name too (read only).
-async fn delete_role(iam: &Iam, plan: &RunPlan) -> Result<bool, StepError> {
+///
+/// A role of that name that is not ferry's (not under `/ferry/`, or without ferry's boundary)
+/// is left alone: AccessDenied, naming what is missing.
+async fn delete_role(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<bool, StepError> {
     let role = plan.names().batch_role_name;
     match iam.get_role().role_name(&role).send().await {
-        Ok(_) => {}
+        Ok(out) => {
+            let found = out.role();
+            let path = found.map(|r| r.path());
+            let boundary = found
+                .and_then(|r| r.permissions_boundary())
+                .and_then(|b| b.permissions_boundary_arn());
+            if path != Some(ROLE_PATH) || boundary != Some(config.boundary_arn.as_str()) {
+                return Err(StepError::new(
+                    ErrorName::AccessDenied,
+                    format!(
+                        "role {role} is not ferry's (path {}, boundary {}; ferry's roles are under {ROLE_PATH} with {}): ferry will not delete it",
+                        path.unwrap_or("unknown"),
+                        boundary.unwrap_or("none"),
+                        config.boundary_arn
+                    ),
+                ));
+            }
+        }
         Err(e) if sdk_code(&e) == Some("NoSuchEntity") => return Ok(false),
         Err(e) => return Err(from_sdk(e, &format!("GetRole {role}"))),
     }

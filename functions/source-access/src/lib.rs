@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use aws_sdk_s3::Client as S3;
+use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::policy::{merge, missing_statements, revoke, PolicyKind, Revoked};
 use ferry_core::steps::{AccessAction, AccessInput, AccessOutput};
@@ -35,6 +36,11 @@ pub async fn handle(
     let plan = &input.plan;
     let names = plan.names();
     let expires_at = input.expires_at.unwrap_or(plan.expires_at);
+    if input.action != AccessAction::Revoke {
+        // The source side trusts no plan it can check itself: its destination is PeerAccountId,
+        // its ferry bucket that account's, its expiry within the request's grant lifetime.
+        plan.check_against(config, SystemClock.now(), expires_at)?;
+    }
     let grants = ferry_core::policy::source_account_grants(&plan.request, &names, expires_at);
     let owner = &plan.request.source.account_id;
     for bucket in grants.keys() {

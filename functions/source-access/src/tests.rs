@@ -268,7 +268,7 @@ async fn a_bucket_outside_source_buckets_is_refused_before_its_policy_is_read() 
     assert_eq!(err.name, ErrorName::AccessDenied);
     assert!(
         err.cause
-            .contains("bucket payroll is not in the source stack's SourceBuckets"),
+            .contains("source.bucket: payroll is not in the stacks' SourceBuckets parameter"),
         "{}",
         err.cause
     );
@@ -293,4 +293,51 @@ async fn a_revoke_undone_by_a_stale_writer_is_done_again() {
         !s.contains_key("src-manifests"),
         "ferry's was its only statement: deleted"
     );
+}
+
+/// The security review's second finding: whoever could run code as the state machine's role
+/// could hand source-access a plan naming a third account, or a grant until 9999. Each forged
+/// plan is refused before any bucket policy is read or written.
+#[tokio::test]
+async fn a_forged_plan_grants_nothing() {
+    let good = flow_b();
+    let mut third_account = good.clone();
+    third_account.request.destination.account_id = "333333333333".into();
+    third_account.ferry_bucket = "ferry-333333333333-eu-west-1".into();
+    let mut forever = good.clone();
+    forever.expires_at = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let mut other_ferry_bucket = good.clone();
+    other_ferry_bucket.ferry_bucket = "exfiltration-bucket".into();
+    for (plan, why) in [
+        (&third_account, "serves destination account 222222222222 (its PeerAccountId parameter); the plan's destination.accountId is 333333333333"),
+        (&forever, "9999-12-31T23:59:59Z lies beyond now + timing.grantLifetimeSeconds"),
+        (&other_ferry_bucket, "ferry bucket is exfiltration-bucket, not the destination stack's ferry-222222222222-eu-west-1"),
+    ] {
+        for action in [AccessAction::Grant, AccessAction::Verify] {
+            let store = with_foreign_policy();
+            let err = call(&store, 0, action, plan).await.unwrap_err();
+            assert_eq!(err.name, ErrorName::AccessDenied);
+            assert!(err.cause.contains(why), "{}", err.cause);
+            assert_eq!(store.lock().unwrap()["src-photos"], FOREIGN, "nothing written");
+            assert_eq!(store.lock().unwrap().len(), 1);
+        }
+    }
+    // A renewal to 9999 on a good plan is refused the same way.
+    let store = with_foreign_policy();
+    let rules = s3_rules(&store, 0);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let input = AccessInput {
+        action: AccessAction::Grant,
+        plan: good,
+        expires_at: Some(253_402_300_799),
+    };
+    let err = handle(
+        &Clients::mocked(&refs, &[], &[], &[]),
+        &config(),
+        LambdaEvent::new(input, Default::default()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name, ErrorName::AccessDenied);
+    assert_eq!(store.lock().unwrap()["src-photos"], FOREIGN);
 }

@@ -4,6 +4,7 @@
 //! other settings is updated; other configurations are never read or touched. Removed at the
 //! end unless the request's `cleanup.removeInventory` is false.
 
+use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::inventory::InventoryConfig;
 use ferry_core::request::Flow;
@@ -42,6 +43,10 @@ pub async fn handle(
     config.may_touch(bucket)?;
     let changed = match input.action {
         InventoryAction::Put => {
+            // Inventory goes only to the ferry bucket of PeerAccountId, for a plan that holds.
+            input
+                .plan
+                .check_against(config, SystemClock.now(), input.plan.expires_at)?;
             let wanted = InventoryConfig::for_copy(req, &names);
             let existing = match clients
                 .s3

@@ -204,8 +204,9 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
         &seed,
         &ours,
         &[
-            // The destination bucket exactly: the seed's `dst-photos*` also matches other buckets.
-            format!("+ (role) on arn:aws:s3:::dst-photos/*: {all_put}"),
+            // The destination bucket exactly: the seed's `dst-photos*` also matches other buckets;
+            // and only in the destination account, whoever owns a bucket of that name.
+            format!("+ (role) on arn:aws:s3:::dst-photos/*: {all_put}, when StringEquals s3:ResourceAccount 222222222222"),
             format!("- (role) on arn:aws:s3:::dst-photos*/*: {all_get}, {all_put}"),
             // GetBucketLocation on the manifest and report bucket (AWS's policy examples).
             "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1: s3:GetBucketLocation".to_string(),
@@ -213,7 +214,7 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
             // retry manifests are readable, only its report prefix writable.
             "- (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/*: ".to_string() + all_get + ", " + all_put,
             "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/src-photos/ferry-photos-2026/*: s3:GetObject, s3:GetObjectVersion".to_string(),
-            "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/reports/photos-2026/*: s3:PutObject".to_string(),
+            "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/reports/photos-2026/*: s3:PutObject, when StringEquals s3:ResourceAccount 222222222222".to_string(),
             "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/retry/photos-2026/*: s3:GetObject, s3:GetObjectVersion".to_string(),
             // ListBucket on the source (404, not 403, for a missing key).
             "+ (role) on arn:aws:s3:::src-photos: s3:ListBucket".to_string(),
@@ -278,7 +279,7 @@ fn every_rendered_statement_carries_this_copys_sid() {
 
 #[test]
 fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
-    let b = permissions_boundary("aws");
+    let b = permissions_boundary("aws", "222222222222", &["111111111111".into()]);
     let actions: Vec<String> = b["Statement"]
         .as_array()
         .unwrap()
