@@ -196,6 +196,8 @@ pub fn classify_aws_code(code: Option<&str>) -> ErrorName {
         Some(
             "AccessDenied"
             | "AccessDeniedException"
+            // A body-less 403 to a HEAD request, as the SDK names it.
+            | "Forbidden"
             | "AllAccessDisabled"
             | "AccountProblem"
             | "InvalidAccessKeyId"

@@ -281,6 +281,25 @@ impl Names {
         self.s3_arn(bucket, Some(&format!("{}*", policy_literal(prefix))))
     }
 
+    /// Whether `key` is a `manifest.json` that S3 Inventory delivered for this copy's
+    /// configuration on `source_bucket`: `<inventory_location><date>/manifest.json`, one dated
+    /// folder below the location and nothing else.
+    pub fn is_inventory_manifest_key(&self, key: &str, source_bucket: &str) -> bool {
+        key.strip_prefix(&self.inventory_location(source_bucket))
+            .and_then(|rest| rest.strip_suffix("/manifest.json"))
+            .is_some_and(|dated| !dated.is_empty() && !dated.contains('/') && dated != "data")
+    }
+
+    /// Whether `key` is one of this copy's retry manifests (`retry/<copyId>/run-<n>/job-<m>.csv`).
+    pub fn is_retry_manifest_key(&self, key: &str) -> bool {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        key.strip_prefix(&self.retry_prefix())
+            .and_then(|rest| rest.strip_prefix("run-"))
+            .and_then(|rest| rest.split_once("/job-"))
+            .and_then(|(run, job)| Some((run, job.strip_suffix(".csv")?)))
+            .is_some_and(|(run, job)| digits(run) && digits(job))
+    }
+
     /// `arn:<partition>:s3:::<bucket>` or, with a key, `arn:<partition>:s3:::<bucket>/<key>`, as
     /// S3 APIs take it (CreateJob's manifest and report); policies use
     /// [`Names::policy_object`], which escapes the key.
@@ -304,6 +323,36 @@ mod tests {
     }
 
     const FERRY: &str = "ferry-222222222222-eu-west-1";
+
+    #[test]
+    fn manifest_keys_of_this_copy_are_recognised_exactly() {
+        let n = Names::new(&request("photos-2026"), FERRY);
+        let loc = n.inventory_location("src-photos");
+        assert!(n.is_inventory_manifest_key(
+            &format!("{loc}2026-11-29T01-00Z/manifest.json"),
+            "src-photos"
+        ));
+        for bad in [
+            format!("{loc}manifest.json"),
+            format!("{loc}a/b/manifest.json"),
+            format!("{loc}2026-11-29T01-00Z/manifest.checksum"),
+            format!(
+                "inventory/other-bucket/{}/2026-11-29T01-00Z/manifest.json",
+                n.inventory_config_id
+            ),
+            "reports/x/manifest.json".to_string(),
+        ] {
+            assert!(!n.is_inventory_manifest_key(&bad, "src-photos"), "{bad}");
+        }
+        assert!(n.is_retry_manifest_key(&n.retry_manifest_key(Attempt { run: 2, job: 1 })));
+        for bad in [
+            n.retry_prefix() + "run-2/job-1.csv.bak",
+            n.retry_prefix() + "../control/x.csv",
+            "retry/other-copy/run-1/job-1.csv".to_string(),
+        ] {
+            assert!(!n.is_retry_manifest_key(&bad), "{bad}");
+        }
+    }
 
     #[test]
     fn names_of_the_design_example() {

@@ -9,6 +9,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
+use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::error::from_sdk;
 use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
 use ferry_core::manifest::CsvManifestReader;
@@ -31,9 +32,21 @@ pub async fn handle(
 ) -> Result<JobRecord, StepError> {
     let input = event.payload;
     let plan = &input.plan;
+    // Defence in depth: a plan this stack could not have made submits no job.
+    plan.check_against(config, SystemClock.now(), plan.expires_at)?;
     let names = plan.names();
     let manifest = match (&input.retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {
+            if !names.is_retry_manifest_key(&retry.key) {
+                return Err(StepError::new(
+                    ErrorName::AccessDenied,
+                    format!(
+                        "retry manifest {} is not one of this copy's ({}run-<n>/job-<m>.csv): refused",
+                        retry.key,
+                        names.retry_prefix()
+                    ),
+                ));
+            }
             let (etag, version_id) = head(
                 clients,
                 &config.ferry_bucket,
@@ -82,6 +95,16 @@ pub async fn handle(
                     "flow A: no inventory report has been found for this run yet",
                 )
             })?;
+            if !names.is_inventory_manifest_key(&report.key, &plan.request.source.bucket) {
+                return Err(StepError::new(
+                    ErrorName::AccessDenied,
+                    format!(
+                        "inventory manifest {} is not under this copy's inventory location {}<date>/manifest.json: refused",
+                        report.key,
+                        names.inventory_location(&plan.request.source.bucket)
+                    ),
+                ));
+            }
             ManifestLocation {
                 kind: ManifestKind::Inventory,
                 object_arn: names.s3_arn(&config.ferry_bucket, Some(&report.key)),

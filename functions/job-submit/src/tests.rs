@@ -72,11 +72,21 @@ async fn submit(
     attempt: Attempt,
     retry: Option<RetryManifestRef>,
 ) -> Result<JobRecord, StepError> {
+    submit_plan(s3, s3c, plan(), attempt, retry).await
+}
+
+async fn submit_plan(
+    s3: &[Rule],
+    s3c: &[Rule],
+    plan: RunPlan,
+    attempt: Attempt,
+    retry: Option<RetryManifestRef>,
+) -> Result<JobRecord, StepError> {
     let a: Vec<&Rule> = s3.iter().collect();
     let b: Vec<&Rule> = s3c.iter().collect();
     let clients = Clients::mocked(&a, &b, &[], &[]);
     let input = SubmitInput {
-        plan: plan(),
+        plan,
         attempt,
         retry_manifest: retry,
     };
@@ -189,4 +199,59 @@ async fn manifests_batch_operations_would_fail_on_are_refused_before_create_job(
         assert!(err.cause.contains(expected), "{}", err.cause);
         assert!(seen.create.lock().unwrap().is_none());
     }
+}
+
+/// A job reads only this copy's manifests: another copy's retry manifest, another bucket's
+/// inventory report or an object elsewhere in the ferry bucket is refused before CreateJob, and
+/// a plan this stack could not have made (a destination outside DestinationBuckets) submits
+/// nothing.
+#[tokio::test]
+async fn only_this_copys_manifests_and_plans_become_jobs() {
+    let (s3, s3c, seen) = rules("", None);
+    let forged_retry = RetryManifestRef {
+        key: "retry/someone-else/run-1/job-1.csv".into(),
+        rows: 3,
+        with_versions: false,
+    };
+    let err = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(forged_retry))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, ErrorName::AccessDenied);
+    assert!(
+        err.cause.contains("is not one of this copy's"),
+        "{}",
+        err.cause
+    );
+
+    let mut inventory = ferry_core::testing::inventory_plan();
+    for key in [
+        "inventory/src-manifests/ferry-photos-2026/2026-11-29T01-00Z/manifest.json",
+        "control/photos-2026/plan.json",
+    ] {
+        inventory.inventory_manifest = Some(ferry_core::steps::InventoryManifestRef {
+            key: key.into(),
+            etag: "e".into(),
+            created_at_millis: 0,
+        });
+        let err = submit_plan(
+            &s3,
+            &s3c,
+            inventory.clone(),
+            Attempt { run: 1, job: 0 },
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied, "{key}");
+        assert!(err.cause.contains("is not under this copy's inventory location inventory/src-photos/ferry-photos-2026/"), "{}", err.cause);
+    }
+
+    let mut elsewhere = plan();
+    elsewhere.request.destination.bucket = "prod-database-backups".into();
+    let err = submit_plan(&s3, &s3c, elsewhere, Attempt { run: 1, job: 0 }, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, ErrorName::AccessDenied);
+    assert!(err.cause.contains("DestinationBuckets"), "{}", err.cause);
+    assert!(seen.create.lock().unwrap().is_none(), "no job was created");
 }

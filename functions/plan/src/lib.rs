@@ -23,6 +23,7 @@ pub async fn handle(
         PlanEvent::Cleanup(cleanup) => return cleanup_plan(clients, config, &cleanup).await,
     };
     let plan = RunPlan::from_input(&input, &config.context())?;
+    destination_is_ours(&clients.s3, config, &plan.request.destination.bucket).await?;
     let key = plan.names().plan_key();
     let wanted = StoredPlan {
         request: plan.request.clone(),
@@ -58,6 +59,36 @@ pub async fn handle(
         }
     }
     Ok(plan)
+}
+
+/// The destination bucket exists and belongs to this account: HeadBucket with
+/// ExpectedBucketOwner, which S3 answers 403 for a bucket of another account and 404 for none.
+/// A bucket name is global, so a listed name that another account holds is refused here.
+async fn destination_is_ours(s3: &S3, config: &StackConfig, bucket: &str) -> Result<(), StepError> {
+    match s3
+        .head_bucket()
+        .bucket(bucket)
+        .expected_bucket_owner(&config.account_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let err = from_sdk(e, &format!("HeadBucket {bucket}"));
+            let why = match err.name {
+                ErrorName::NotFound => "does not exist",
+                ErrorName::AccessDenied => "is not this account's (or plan may not see it)",
+                _ => return Err(err),
+            };
+            Err(StepError::new(
+                ErrorName::InvalidRequest,
+                format!(
+                    "destination.bucket: {bucket} {why}: ferry copies only into an existing bucket of account {} ({})",
+                    config.account_id, err.cause
+                ),
+            ))
+        }
+    }
 }
 
 /// Cleanup mode: the plan of the run to clean up, from the copy's stored plan.
@@ -119,6 +150,7 @@ mod tests {
     use super::*;
     use aws_sdk_s3::error::ErrorMetadata;
     use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+    use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
     use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
     use aws_smithy_mocks::{mock, MockResponse, Rule};
     use ferry_core::steps::PlanInput;
@@ -144,6 +176,16 @@ mod tests {
     fn s3(store: &Arc<Mutex<Option<Vec<u8>>>>) -> Vec<Rule> {
         let (g, p) = (store.clone(), store.clone());
         vec![
+            mock!(aws_sdk_s3::Client::head_bucket).then_compute_response(|req| {
+                assert_eq!(req.expected_bucket_owner(), Some("222222222222"));
+                match req.bucket() {
+                    Some("dst-photos") => MockResponse::Output(HeadBucketOutput::builder().build()),
+                    // S3 answers HEAD with a status and no body.
+                    _ => MockResponse::Error(HeadBucketError::generic(
+                        ErrorMetadata::builder().code("Forbidden").build(),
+                    )),
+                }
+            }),
             mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
                 let stored = g.lock().unwrap().clone();
                 match stored.filter(|_| req.key() == Some("control/photos-2026/plan.json")) {
@@ -213,7 +255,7 @@ mod tests {
             .await
             .unwrap();
         let mut changed = request();
-        changed["destination"]["bucket"] = "dst-other".into();
+        changed["destination"]["keyPrefix"] = "elsewhere/".into();
         let err = run(&store, input(changed, "photos-2026-2"))
             .await
             .unwrap_err();
@@ -249,6 +291,49 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.name, ErrorName::NotFound);
+    }
+
+    /// The security review's first finding: a request naming a bucket that another account
+    /// holds (or any unlisted bucket) stops at plan, before anything is granted.
+    #[tokio::test]
+    async fn a_destination_of_another_account_is_refused_at_plan() {
+        let store = Arc::new(Mutex::new(None));
+        let mut listed_elsewhere = request();
+        listed_elsewhere["destination"]["bucket"] = "dst-owned-by-someone-else".into();
+        let mut cfg = config();
+        cfg.destination_buckets
+            .push("dst-owned-by-someone-else".into());
+        let rules = s3(&store);
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let err = handle(
+            &Clients::mocked(&refs, &[], &[], &[]),
+            &cfg,
+            LambdaEvent::new(
+                PlanEvent::Copy(input(listed_elsewhere.clone(), "photos-2026-1")),
+                Default::default(),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest);
+        assert!(
+            err.cause
+                .starts_with("destination.bucket: dst-owned-by-someone-else is not this account's"),
+            "{}",
+            err.cause
+        );
+        // Without the listing, the stack's DestinationBuckets refuses it first.
+        let err = run(&store, input(listed_elsewhere, "photos-2026-1"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.cause.contains(
+                "is not in the destination stack's DestinationBuckets parameter (dst-photos)"
+            ),
+            "{}",
+            err.cause
+        );
+        assert!(store.lock().unwrap().is_none(), "no plan stored");
     }
 
     #[tokio::test]
