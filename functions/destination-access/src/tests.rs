@@ -128,7 +128,15 @@ async fn a_role_of_that_name_without_the_boundary_is_not_adopted() {
 }
 
 /// A job record under control/, and DescribeJob answering `status`.
+const COPY_ROLE: &str = "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026";
+
 fn job_rules(status: JobStatus) -> (Vec<Rule>, Rule, Rule) {
+    job_rules_of(status, COPY_ROLE)
+}
+
+/// The copy's one job record, naming job-1, which DescribeJob shows in `status` running as
+/// `role_arn`.
+fn job_rules_of(status: JobStatus, role_arn: &'static str) -> (Vec<Rule>, Rule, Rule) {
     let record = ferry_core::testing::csv_job_record(0);
     let body = serde_json::to_vec(&record).unwrap();
     let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
@@ -158,6 +166,7 @@ fn job_rules(status: JobStatus) -> (Vec<Rule>, Rule, Rule) {
                 JobDescriptor::builder()
                     .job_id("job-1")
                     .status(status.clone())
+                    .role_arn(role_arn)
                     .build(),
             )
             .build()
@@ -231,4 +240,75 @@ async fn revoke_of_a_role_already_gone_deletes_nothing() {
     assert!(!out.still_active);
     assert_eq!(delete_policy.num_calls(), 0);
     assert!(out.changed.is_empty(), "{:?}", out.changed);
+}
+
+/// A job record that names a job of another role (forged, or left by something else) stops
+/// nothing; a job that moves to a status that cannot be cancelled between DescribeJob and
+/// UpdateJobStatus is "still stopping", not a failure; a role of the copy's name that is not
+/// ferry's (outside /ferry/ or without the boundary) is never deleted.
+#[tokio::test]
+async fn revoke_touches_only_what_is_ferrys() {
+    let (s3, describe, cancel) = job_rules_of(
+        JobStatus::Active,
+        "arn:aws:iam::222222222222:role/nightly-etl",
+    );
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let get = mock!(aws_sdk_iam::Client::get_role)
+        .then_output(|| GetRoleOutput::builder().role(role(Some(BOUNDARY))).build());
+    let delete_policy = mock!(aws_sdk_iam::Client::delete_role_policy)
+        .then_output(|| DeleteRolePolicyOutput::builder().build());
+    let delete =
+        mock!(aws_sdk_iam::Client::delete_role).then_output(|| DeleteRoleOutput::builder().build());
+    let clients = Clients::mocked(
+        &s3,
+        &[&describe, &cancel],
+        &[&get, &delete_policy, &delete],
+        &[],
+    );
+    let out = call(&clients, AccessAction::Revoke).await.unwrap();
+    assert_eq!(cancel.num_calls(), 0, "another role's job is not cancelled");
+    assert!(!out.still_active);
+
+    let (s3, describe, _) = job_rules(JobStatus::Active);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let stopping = mock!(aws_sdk_s3control::Client::update_job_status).then_error(|| {
+        aws_sdk_s3control::operation::update_job_status::UpdateJobStatusError::generic(
+            aws_sdk_s3control::error::ErrorMetadata::builder()
+                .code("JobStatusException")
+                .build(),
+        )
+    });
+    let clients = Clients::mocked(&s3, &[&describe, &stopping], &[], &[]);
+    let out = call(&clients, AccessAction::Revoke).await.unwrap();
+    assert!(out.still_active, "a job that is stopping is waited for");
+
+    for not_ferrys in [
+        role(None),
+        Role::builder()
+            .path("/")
+            .role_name("ferry-batch-photos-2026")
+            .role_id("AROAEXAMPLE")
+            .arn("arn:aws:iam::222222222222:role/ferry-batch-photos-2026")
+            .create_date(aws_sdk_iam::primitives::DateTime::from_secs(0))
+            .permissions_boundary(
+                AttachedPermissionsBoundary::builder()
+                    .permissions_boundary_arn(BOUNDARY)
+                    .build(),
+            )
+            .build()
+            .unwrap(),
+    ] {
+        let (s3, describe, cancel) = job_rules(JobStatus::Complete);
+        let s3: Vec<&Rule> = s3.iter().collect();
+        let r = not_ferrys.clone();
+        let get = mock!(aws_sdk_iam::Client::get_role)
+            .then_output(move || GetRoleOutput::builder().role(r.clone()).build());
+        let delete = mock!(aws_sdk_iam::Client::delete_role)
+            .then_output(|| DeleteRoleOutput::builder().build());
+        let clients = Clients::mocked(&s3, &[&describe, &cancel], &[&get, &delete], &[]);
+        let err = call(&clients, AccessAction::Revoke).await.unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(err.cause.contains("is not ferry's"), "{}", err.cause);
+        assert_eq!(delete.num_calls(), 0);
+    }
 }
