@@ -296,12 +296,18 @@ impl Delivery {
 /// Whether `manifest.checksum`'s content is the MD5 of `manifest.json` (S3 writes it as 32 hex
 /// digits; white space around them is ignored).
 pub fn checksum_matches(manifest_json: &[u8], checksum: &[u8]) -> bool {
-    use md5::{Digest, Md5};
-    let digest = Md5::digest(manifest_json);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     String::from_utf8_lossy(checksum)
         .trim()
-        .eq_ignore_ascii_case(&hex)
+        .eq_ignore_ascii_case(&manifest_checksum(manifest_json))
+}
+
+/// What S3 Inventory writes to `manifest.checksum`: the MD5 of `manifest.json`, in hex.
+pub fn manifest_checksum(manifest_json: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(manifest_json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `YYYY-MM-DDTHH-MMZ`

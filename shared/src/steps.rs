@@ -127,6 +127,10 @@ pub struct Waiter {
     pub execution: String,
     /// Reports created before this (seconds since the epoch) are not this run's.
     pub started_at: Epoch,
+    /// The source bucket whose inventory this run waits for: a delivery completes the waiter
+    /// only when its key's source segment and its manifest's `sourceBucket` both name it.
+    #[serde(default)]
+    pub source_bucket: String,
 }
 
 /// What is stored under `control/<copyId>/plan.json`: immutable once written.

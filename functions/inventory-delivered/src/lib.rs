@@ -59,6 +59,12 @@ pub async fn handle(
             out.ignored += 1;
         }
         for (waiter_key, waiter) in waiters {
+            if waiter.source_bucket != delivery.source_bucket {
+                // The same configuration id on another bucket: not this waiter's inventory.
+                info!(execution = %waiter.execution, waits_for = %waiter.source_bucket, delivered_for = %delivery.source_bucket, "a delivery for another source bucket; the waiter keeps waiting");
+                out.ignored += 1;
+                continue;
+            }
             match &outcome {
                 Ok(report) if report.created_at_millis < waiter.started_at.max(0) as u64 * 1000 => {
                     info!(execution = %waiter.execution, "the report is older than this run; it waits for the next");

@@ -27,6 +27,7 @@ fn seed(store: &FakeObjects, checksum: &[u8], started_at: i64) {
         task_token: "token-1".into(),
         execution: "photos-2026-1".into(),
         started_at,
+        source_bucket: "src-photos".into(),
     };
     s.insert(
         (
@@ -174,4 +175,59 @@ async fn a_token_already_used_counts_as_ignored_not_completed() {
             .any(|(_, k)| k.starts_with("control/waiters/")),
         "the waiter record is removed"
     );
+}
+
+/// Puts a manifest.json naming `source_bucket` (and its checksum) under `dated`.
+fn deliver_naming(store: &FakeObjects, dated: &str, source_bucket: &str) {
+    let json = String::from_utf8(
+        include_bytes!("../../../shared/fixtures/inventory-manifest-fresh.json").to_vec(),
+    )
+    .unwrap()
+    .replace(
+        "\"sourceBucket\": \"src-photos\"",
+        &format!("\"sourceBucket\": \"{source_bucket}\""),
+    );
+    assert!(json.contains(source_bucket));
+    let checksum = ferry_core::inventory::manifest_checksum(json.as_bytes());
+    let mut s = store.lock().unwrap();
+    s.insert(
+        (FERRY.into(), format!("{dated}manifest.json")),
+        json.into_bytes(),
+    );
+    s.insert(
+        (FERRY.into(), format!("{dated}manifest.checksum")),
+        checksum.into_bytes(),
+    );
+}
+
+/// A delivery cannot be forged across copies: the same configuration id delivered, genuinely,
+/// for another source bucket (someone else's inventory configuration named
+/// `ferry-photos-2026`), or a manifest.json whose `sourceBucket` differs from its key, completes
+/// no waiter.
+#[tokio::test]
+async fn a_delivery_for_another_source_bucket_completes_nothing() {
+    let store: FakeObjects = Default::default();
+    seed(&store, GOOD, 1_795_873_550);
+    let other = "inventory/src-manifests/ferry-photos-2026/2026-11-28T00-00Z/";
+    deliver_naming(&store, other, "src-manifests");
+    let mut ev = event();
+    ev.records[0].s3.object.key = Some(format!("{other}manifest.checksum"));
+    let (out, calls) = deliver(&store, ev).await;
+    assert_eq!(
+        out,
+        DeliveredOutput {
+            completed: 0,
+            ignored: 1
+        }
+    );
+    assert!(calls.success.lock().unwrap().is_empty());
+    assert!(calls.failure.lock().unwrap().is_empty());
+
+    // The waiter's own key, a manifest naming another bucket.
+    let store: FakeObjects = Default::default();
+    seed(&store, GOOD, 1_795_873_550);
+    deliver_naming(&store, DATED, "src-manifests");
+    let (out, calls) = deliver(&store, event()).await;
+    assert_eq!(out.completed, 0);
+    assert!(calls.success.lock().unwrap().is_empty());
 }

@@ -17,7 +17,7 @@ use ferry_core::inventory::{checksum_matches, is_dated, Delivery, InventoryManif
 use ferry_core::steps::{InventoryManifestRef, WaitInput, WaitOutput, Waiter};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
-use tracing::info;
+use tracing::{info, warn};
 
 #[tracing::instrument(skip_all, fields(execution = %event.payload.plan.execution))]
 pub async fn handle(
@@ -43,6 +43,7 @@ pub async fn wait(
             task_token: token.clone(),
             execution: plan.execution.clone(),
             started_at: plan.started_at,
+            source_bucket: plan.request.source.bucket.clone(),
         };
         clients
             .s3
@@ -174,6 +175,12 @@ pub async fn read_delivery(
             format!("s3://{bucket}/{key}: {e}"),
         )
     })?;
+    if manifest.source_bucket != delivery.source_bucket {
+        // S3 writes the source segment of the key itself; a manifest that names another bucket
+        // was not written by S3 Inventory for this delivery. Not a report of this copy.
+        warn!(key = %key, named = %manifest.source_bucket, delivered_for = %delivery.source_bucket, "manifest.json names another source bucket than its key; ignored");
+        return Ok(None);
+    }
     let created_at_millis = manifest
         .created_at_millis()
         .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
