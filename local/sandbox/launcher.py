@@ -45,7 +45,7 @@ REGION = "eu-west-1"
 # The stacks' SourceBuckets parameter in the sandbox: the buckets the tests and the demo use.
 SOURCE_BUCKETS = ("src-photos", "src-manifests")
 # The destination stack's DestinationBuckets and ManifestBuckets.
-DESTINATION_BUCKETS = ("dst-photos",)
+DESTINATION_BUCKETS = ("dst-photos", "dst-archive")
 MANIFEST_BUCKETS = ("dst-manifests",)
 # AWS::NoValue: the property or list item is dropped.
 NO_VALUE = object()

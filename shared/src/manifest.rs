@@ -30,7 +30,7 @@ pub fn decode_key(encoded: &str) -> Result<String, ManifestError> {
     percent_decode_str(&plus_as_space)
         .decode_utf8()
         .map(|k| k.into_owned())
-        .map_err(|_| ManifestError::KeyEncoding(encoded.to_string()))
+        .map_err(|_| ManifestError::KeyEncoding)
 }
 
 /// The rows of a headerless CSV stream (manifests, inventory data, report results), read one
@@ -58,8 +58,10 @@ pub struct ManifestEntry {
 pub enum ManifestError {
     #[error("line {line}: {message}")]
     Row { line: u64, message: String },
-    #[error("`{0}` is not a valid URL-encoded UTF-8 key")]
-    KeyEncoding(String),
+    /// The key itself is not quoted: manifests name users' objects, and errors end up in logs
+    /// and execution histories.
+    #[error("field Key: not a valid URL-encoded UTF-8 key")]
+    KeyEncoding,
     #[error(
         "a CSV manifest has a version id on every row or on none; this row {}",
         if *.has_version { "has one and earlier rows had none" } else { "has none and earlier rows had one" }
@@ -98,14 +100,16 @@ impl<R: Read> CsvManifestReader<R> {
             }
         };
         if bucket.is_empty() || key.is_empty() {
-            return Err(row_error("bucket and key must not be empty".into()));
+            return Err(row_error("fields Bucket and Key must not be empty".into()));
         }
         let version_id = version.filter(|v| !v.is_empty()).map(str::to_string);
         let has_version = version_id.is_some();
         match self.with_versions {
             None => self.with_versions = Some(has_version),
             Some(expected) if expected != has_version => {
-                return Err(ManifestError::MixedVersions { has_version })
+                return Err(row_error(
+                    ManifestError::MixedVersions { has_version }.to_string(),
+                ))
             }
             Some(_) => {}
         }
@@ -216,20 +220,20 @@ mod tests {
     #[test]
     fn rejects_mixed_version_rows_and_bad_rows() {
         let mixed = "b,k1,v1\nb,k2\n";
-        assert!(matches!(
-            read_all(mixed),
-            Err(ManifestError::MixedVersions { has_version: false })
-        ));
+        assert_eq!(
+            read_all(mixed).unwrap_err().to_string(),
+            "line 2: a CSV manifest has a version id on every row or on none; this row has none and earlier rows had one"
+        );
         let err = read_all("b,k1\nb\n").unwrap_err();
         assert_eq!(
             err.to_string(),
             "line 2: expected 2 columns (bucket,key) or 3 (bucket,key,versionId), found 1"
         );
-        let err = read_all("b,%FF\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("not a valid URL-encoded UTF-8 key"),
-            "{err}"
+        let err = read_all("b,payroll-%FF.xlsx\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: field Key: not a valid URL-encoded UTF-8 key",
+            "the row number and the field, never the key"
         );
         assert!(read_all("b,\n").is_err());
     }

@@ -231,10 +231,10 @@ async fn first_rows(
     for (i, row) in CsvManifestReader::new(whole).take(FIRST_ROWS).enumerate() {
         let row = row.map_err(|e| invalid(e.to_string()))?;
         if row.bucket != source {
+            // The row's content is not quoted (it names a user's object); its number is.
             return Err(invalid(format!(
-                "row {} names bucket {}, but the copy's source.bucket is {source}: a job copies from the bucket each row names",
-                i + 1,
-                row.bucket
+                "row {}, field Bucket: not the copy's source.bucket ({source}): a job copies from the bucket each row names",
+                i + 1
             )));
         }
         with_versions.get_or_insert(row.version_id.is_some());

@@ -177,7 +177,16 @@ async fn a_retry_job_reads_the_retry_manifest_with_the_next_token() {
 #[tokio::test]
 async fn manifests_batch_operations_would_fail_on_are_refused_before_create_job() {
     for (csv, sse, expected) in [
-        ("other-bucket,k1\n", None, "row 1 names bucket other-bucket"),
+        (
+            "other-bucket,k1\n",
+            None,
+            "row 1, field Bucket: not the copy's source.bucket (src-photos)",
+        ),
+        (
+            "src-photos,secret%FFplan.pdf\n",
+            None,
+            "line 1: field Key: not a valid URL-encoded UTF-8 key",
+        ),
         ("", None, "the CSV manifest is empty"),
         (
             "src-photos,k1\n",
@@ -197,6 +206,12 @@ async fn manifests_batch_operations_would_fail_on_are_refused_before_create_job(
         assert_eq!(err.name, ErrorName::InvalidRequest, "{csv}");
         assert!(err.cause.starts_with("manifest.key: "), "{}", err.cause);
         assert!(err.cause.contains(expected), "{}", err.cause);
+        // The row's content never appears in the error.
+        assert!(
+            !err.cause.contains("other-bucket") && !err.cause.contains("secret"),
+            "{}",
+            err.cause
+        );
         assert!(seen.create.lock().unwrap().is_none());
     }
 }

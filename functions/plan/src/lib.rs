@@ -77,7 +77,7 @@ async fn destination_is_ours(s3: &S3, config: &StackConfig, bucket: &str) -> Res
             let err = from_sdk(e, &format!("HeadBucket {bucket}"));
             let why = match err.name {
                 ErrorName::NotFound => "does not exist",
-                ErrorName::AccessDenied => "is not this account's (or plan may not see it)",
+                ErrorName::AccessDenied => "is not this account's (or plan may not list it)",
                 _ => return Err(err),
             };
             Err(StepError::new(

@@ -124,8 +124,18 @@ async fn converge(
     ))
 }
 
-/// One read, and one write where needed: `statements` into the bucket's policy (`present`), or
-/// this copy's statements out of it. True when it wrote.
+/// How often one write starts over because the policy changed between its two reads.
+pub const MERGE_RESTARTS: usize = 4;
+
+/// One write where needed: `statements` into the bucket's policy (`present`), or this copy's
+/// statements out of it. True when it wrote.
+///
+/// The policy is read, the new one computed from it, and the policy read again immediately
+/// before the write: when the two reads differ (someone changed the policy meanwhile) the merge
+/// starts over from the newer one, so a write never carries a policy older than its last read.
+/// A policy is deleted only when that last read holds nothing but this copy's statements.
+/// S3 has no conditional PutBucketPolicy, so a change landing between the last read and the
+/// write can still be lost: the window is one round trip (README, "Permissions").
 async fn apply(
     s3: &S3,
     bucket: &str,
@@ -134,49 +144,65 @@ async fn apply(
     present: bool,
     hash: &str,
 ) -> Result<bool, StepError> {
-    let current = read_policy(s3, bucket, owner).await?;
-    let put = |policy: String| async move {
-        s3.put_bucket_policy()
-            .bucket(bucket)
-            .expected_bucket_owner(owner)
-            .policy(policy)
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &format!("PutBucketPolicy on {bucket}")))
-    };
-    if present {
-        if missing_statements(current.as_deref(), statements)?.is_empty() {
-            return Ok(false);
+    let mut current = read_policy(s3, bucket, owner).await?;
+    for _ in 0..MERGE_RESTARTS {
+        let intended = if present {
+            if missing_statements(current.as_deref(), statements)?.is_empty() {
+                return Ok(false);
+            }
+            Revoked::Write(merge(
+                current.as_deref(),
+                statements,
+                hash,
+                PolicyKind::BucketPolicy,
+                &format!("the bucket policy of {bucket}"),
+            )?)
+        } else {
+            match revoke(current.as_deref(), hash)? {
+                Revoked::Unchanged => return Ok(false),
+                change => change,
+            }
+        };
+        let again = read_policy(s3, bucket, owner).await?;
+        if again != current {
+            info!(bucket = %bucket, "the bucket policy changed while ferry merged; starting over from the new one");
+            current = again;
+            continue;
         }
-        let merged = merge(
-            current.as_deref(),
-            statements,
-            hash,
-            PolicyKind::BucketPolicy,
-            &format!("the bucket policy of {bucket}"),
-        )?;
-        put(merged).await?;
-        info!(bucket = %bucket, "granted read access to the Batch role");
+        match intended {
+            Revoked::Write(policy) => {
+                s3.put_bucket_policy()
+                    .bucket(bucket)
+                    .expected_bucket_owner(owner)
+                    .policy(policy)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(e, &format!("PutBucketPolicy on {bucket}")))?;
+                if present {
+                    info!(bucket = %bucket, "granted read access to the Batch role");
+                } else {
+                    info!(bucket = %bucket, "revoked the Batch role's read access");
+                }
+            }
+            Revoked::Delete => {
+                s3.delete_bucket_policy()
+                    .bucket(bucket)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(e, &format!("DeleteBucketPolicy on {bucket}")))?;
+                info!(bucket = %bucket, "revoked the Batch role's read access; no statement left, policy deleted");
+            }
+            Revoked::Unchanged => unreachable!("handled above"),
+        }
         return Ok(true);
     }
-    match revoke(current.as_deref(), hash)? {
-        Revoked::Unchanged => Ok(false),
-        Revoked::Write(policy) => {
-            put(policy).await?;
-            info!(bucket = %bucket, "revoked the Batch role's read access");
-            Ok(true)
-        }
-        Revoked::Delete => {
-            s3.delete_bucket_policy()
-                .bucket(bucket)
-                .expected_bucket_owner(owner)
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, &format!("DeleteBucketPolicy on {bucket}")))?;
-            info!(bucket = %bucket, "revoked the Batch role's read access; no statement left, policy deleted");
-            Ok(true)
-        }
-    }
+    Err(StepError::new(
+        ErrorName::Retryable,
+        format!(
+            "the bucket policy of {bucket} changed between every two reads ({MERGE_RESTARTS} times): another writer keeps changing it"
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -341,3 +341,93 @@ async fn a_forged_plan_grants_nothing() {
     assert_eq!(err.name, ErrorName::AccessDenied);
     assert_eq!(store.lock().unwrap()["src-photos"], FOREIGN);
 }
+
+/// Another writer adds its statement between ferry's read and its write: ferry's two reads
+/// differ, so it starts over from the newer policy and keeps the statement. On revoke, a
+/// policy that held only ferry's statements at the first read is then written back with the
+/// other writer's statement instead of being deleted.
+#[tokio::test]
+async fn a_change_between_two_reads_restarts_the_merge_and_loses_nothing() {
+    for action in [AccessAction::Grant, AccessAction::Revoke] {
+        let p = flow_b();
+        let store: Store = Default::default();
+        if action == AccessAction::Revoke {
+            call(&store, 0, AccessAction::Grant, &p).await.unwrap();
+            let mine = store.lock().unwrap()["src-photos"].clone();
+            assert_eq!(statements(&mine).len(), 2, "only ferry's statements");
+        }
+        // The other writer acts once, right after ferry's first read of src-photos.
+        let (g, w, d) = (store.clone(), store.clone(), store.clone());
+        let reads = Arc::new(Mutex::new(0usize));
+        let rules = vec![
+            mock!(aws_sdk_s3::Client::get_bucket_policy).then_compute_response(move |req| {
+                let bucket = req.bucket().unwrap().to_string();
+                let found = g.lock().unwrap().get(&bucket).cloned();
+                if bucket == "src-photos" {
+                    let mut n = reads.lock().unwrap();
+                    *n += 1;
+                    if *n == 1 {
+                        let mut doc: Value = match &found {
+                            Some(text) => serde_json::from_str(text).unwrap(),
+                            None => serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+                        };
+                        let foreign: Value = serde_json::from_str(FOREIGN).unwrap();
+                        doc["Statement"]
+                            .as_array_mut()
+                            .unwrap()
+                            .push(foreign["Statement"].clone());
+                        g.lock().unwrap().insert(bucket, doc.to_string());
+                    }
+                }
+                match found {
+                    Some(policy) => MockResponse::Output(
+                        GetBucketPolicyOutput::builder().policy(policy).build(),
+                    ),
+                    None => MockResponse::Error(GetBucketPolicyError::generic(
+                        ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
+                    )),
+                }
+            }),
+            mock!(aws_sdk_s3::Client::put_bucket_policy).then_compute_output(move |req| {
+                w.lock().unwrap().insert(
+                    req.bucket().unwrap().to_string(),
+                    req.policy().unwrap().to_string(),
+                );
+                PutBucketPolicyOutput::builder().build()
+            }),
+            mock!(aws_sdk_s3::Client::delete_bucket_policy).then_compute_output(move |req| {
+                d.lock().unwrap().remove(req.bucket().unwrap());
+                DeleteBucketPolicyOutput::builder().build()
+            }),
+        ];
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let input = AccessInput {
+            action,
+            plan: p.clone(),
+            expires_at: None,
+        };
+        handle(
+            &Clients::mocked(&refs, &[], &[], &[]),
+            &config(),
+            LambdaEvent::new(input, Default::default()),
+        )
+        .await
+        .unwrap();
+        let after = store.lock().unwrap().get("src-photos").cloned();
+        let after = after.expect("the other writer's statement keeps the policy");
+        let sids: Vec<String> = statements(&after)
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(
+            sids.contains(&"CloudFront".to_string()),
+            "{action:?}: {after}"
+        );
+        let ferrys = sids.iter().filter(|s| s.starts_with("Ferry")).count();
+        assert_eq!(
+            ferrys,
+            if action == AccessAction::Grant { 2 } else { 0 },
+            "{after}"
+        );
+    }
+}
