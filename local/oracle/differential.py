@@ -83,6 +83,14 @@ OBJECTS = [
     "arn:aws:s3:::dst-photos/2026/a.jpg",
     "arn:aws:s3:::dst-photos/AWSLogs/111111111111/x",
     "arn:aws:s3:::other-bucket/a",
+    # Keys with IAM's wildcard and variable characters: the wildcards request's grants name
+    # them literally (${*}, ${?}, ${$}), and must not match their look-alikes.
+    "arn:aws:s3:::src-photos/a*b?/x.jpg",
+    "arn:aws:s3:::src-photos/aXXbY/x.jpg",
+    "arn:aws:s3:::src-manifests/lists/*.csv",
+    "arn:aws:s3:::src-manifests/lists/all.csv",
+    "arn:aws:s3:::dst-photos/copied-$/x.jpg",
+    "arn:aws:s3:::dst-photos/copied-x/x.jpg",
 ]
 BUCKETS = [f"arn:aws:s3:::{b}" for b in (FERRY, "src-photos", "src-manifests", "dst-photos", "other-bucket")]
 

@@ -113,6 +113,11 @@ pub fn policy_literal(text: &str) -> String {
     out
 }
 
+/// The id of a copy's S3 Inventory configuration on its source bucket: `ferry-<copyId>`.
+pub fn inventory_config_id(copy_id: &str) -> String {
+    format!("ferry-{copy_id}")
+}
+
 /// Every name of one copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,7 +149,7 @@ impl Names {
                 req.destination.account_id
             ),
             batch_role_name,
-            inventory_config_id: format!("ferry-{}", req.copy_id),
+            inventory_config_id: inventory_config_id(&req.copy_id),
             destination_account: req.destination.account_id.clone(),
             region: req.region.clone(),
             report_prefix_base: req

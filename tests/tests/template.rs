@@ -324,6 +324,8 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("put_object", &["s3:PutObject"]),
     ("delete_object", &["s3:DeleteObject"]),
     ("list_objects_v2", &["s3:ListBucket"]),
+    // HeadBucket is authorized as s3:ListBucket (AWS's HeadBucket page).
+    ("head_bucket", &["s3:ListBucket"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
@@ -354,6 +356,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("send_task_success", &["states:SendTaskSuccess"]),
     ("send_task_failure", &["states:SendTaskFailure"]),
     ("start_execution", &["states:StartExecution"]),
+    ("describe_execution", &["states:DescribeExecution"]),
 ];
 
 /// What a function may be denied explicitly: taking ferry's permissions boundary off a role,

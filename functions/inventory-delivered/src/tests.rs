@@ -231,3 +231,30 @@ async fn a_delivery_for_another_source_bucket_completes_nothing() {
     assert_eq!(out.completed, 0);
     assert!(calls.success.lock().unwrap().is_empty());
 }
+
+/// Only objects of a waiter's exact key shape are read as waiters: anything else under the
+/// configuration's waiter prefix (another copy's run name, a stray object) is not.
+#[tokio::test]
+async fn only_exact_waiter_keys_are_waiters() {
+    let store: FakeObjects = Default::default();
+    ferry_core::testing::deliver_inventory(&store, DATED, GOOD);
+    let waiter = Waiter {
+        task_token: "token-stray".into(),
+        execution: "photos-2025-1".into(),
+        started_at: 0,
+        source_bucket: "src-photos".into(),
+    };
+    for key in [
+        "control/waiters/ferry-photos-2026/photos-2025-1.json",
+        "control/waiters/ferry-photos-2026/photos-2026-cleanup-1.json",
+        "control/waiters/ferry-photos-2026/notes.json",
+    ] {
+        store.lock().unwrap().insert(
+            (FERRY.into(), key.into()),
+            serde_json::to_vec(&waiter).unwrap(),
+        );
+    }
+    let (out, calls) = deliver(&store, event()).await;
+    assert_eq!(out.completed, 0);
+    assert!(calls.success.lock().unwrap().is_empty());
+}

@@ -12,6 +12,9 @@ use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
+/// The template's state machine (`Name: ferry`).
+pub const STATE_MACHINE: &str = "ferry";
+
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     clients: &Clients,
@@ -105,6 +108,7 @@ async fn cleanup_plan(
                 format!("`{}` is not a copy's run", input.cleanup_of),
             )
         })?;
+    still_running(clients, config, &input.cleanup_of).await?;
     let key = format!("{}/{copy_id}/plan.json", ferry_core::names::CONTROL_PREFIX);
     let stored = read_plan(&clients.s3, config, &key).await?.ok_or_else(|| {
         StepError::new(
@@ -114,6 +118,41 @@ async fn cleanup_plan(
     })?;
     info!(cleanup_of = %input.cleanup_of, "loaded the stored plan for cleanup");
     RunPlan::for_cleanup(input, stored, &config.ferry_bucket)
+}
+
+/// A cleanup revokes what a run may still be using: refused while that run is RUNNING (it
+/// cleans up after itself when it ends, and a stop ends it through the cleanup rule).
+async fn still_running(
+    clients: &Clients,
+    config: &StackConfig,
+    run: &str,
+) -> Result<(), StepError> {
+    let arn = format!(
+        "arn:{}:states:{}:{}:execution:{STATE_MACHINE}:{run}",
+        ferry_core::names::partition(&config.region),
+        config.region,
+        config.account_id
+    );
+    match clients
+        .sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+    {
+        Ok(out) if out.status() == &aws_sdk_sfn::types::ExecutionStatus::Running => {
+            Err(StepError::new(
+                ErrorName::InvalidRequest,
+                format!(
+                    "run {run} is still running: a cleanup would revoke the grants it uses; stop it (it then cleans up after itself) or wait for it to end"
+                ),
+            ))
+        }
+        Ok(_) => Ok(()),
+        // A run that never started (or whose history has expired) has nothing running.
+        Err(e) if sdk_code(&e) == Some("ExecutionDoesNotExist") => Ok(()),
+        Err(e) => Err(from_sdk(e, &format!("DescribeExecution {run}"))),
+    }
 }
 
 async fn read_plan(
@@ -152,6 +191,7 @@ mod tests {
     use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
     use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
     use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
+    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
     use aws_smithy_mocks::{mock, MockResponse, Rule};
     use ferry_core::steps::PlanInput;
     use std::sync::{Arc, Mutex};
@@ -224,8 +264,23 @@ mod tests {
     ) -> Result<RunPlan, StepError> {
         let rules = s3(store);
         let refs: Vec<&Rule> = rules.iter().collect();
+        let described = mock!(aws_sdk_sfn::Client::describe_execution).then_compute_output(|req| {
+            let name = req.execution_arn().unwrap().rsplit(':').next().unwrap();
+            let status = if name == "photos-2026-9" {
+                aws_sdk_sfn::types::ExecutionStatus::Running
+            } else {
+                aws_sdk_sfn::types::ExecutionStatus::Failed
+            };
+            DescribeExecutionOutput::builder()
+                .execution_arn(req.execution_arn().unwrap())
+                .state_machine_arn("arn:aws:states:eu-west-1:222222222222:stateMachine:ferry")
+                .status(status)
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
         handle(
-            &Clients::mocked(&refs, &[], &[], &[]),
+            &Clients::mocked(&refs, &[], &[], &[&described]),
             &config(),
             LambdaEvent::new(event, Default::default()),
         )
@@ -285,6 +340,16 @@ mod tests {
         let plan = call(&store, event).await.unwrap();
         assert_eq!((plan.run, plan.execution.as_str()), (3, "photos-2026-3"));
         assert_eq!(plan.request, copy.request);
+        // A run still running is not cleaned up under it.
+        let mut running = cleanup.clone();
+        running.cleanup_of = "photos-2026-9".into();
+        let err = call(&store, PlanEvent::Cleanup(running)).await.unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest);
+        assert!(
+            err.cause.contains("run photos-2026-9 is still running"),
+            "{}",
+            err.cause
+        );
         let mut other = cleanup;
         other.cleanup_of = "photos-2025-1".into();
         let err = call(&Arc::new(Mutex::new(None)), PlanEvent::Cleanup(other))

@@ -359,7 +359,7 @@ async fn a_change_between_two_reads_restarts_the_merge_and_loses_nothing() {
         // The other writer acts once, right after ferry's first read of src-photos.
         let (g, w, d) = (store.clone(), store.clone(), store.clone());
         let reads = Arc::new(Mutex::new(0usize));
-        let rules = vec![
+        let rules = [
             mock!(aws_sdk_s3::Client::get_bucket_policy).then_compute_response(move |req| {
                 let bucket = req.bucket().unwrap().to_string();
                 let found = g.lock().unwrap().get(&bucket).cloned();
