@@ -23,6 +23,11 @@ ACCEPTED = {
         "foreign statements and removes them again); it is limited to SourceBuckets in its own "
         "account, and only the destination state machine's role may invoke it"
     ),
+    ("template-destination-PlanFunction-*.json", "RESOURCE_MISMATCH", "states:DescribeExecution"): (
+        "parliament's data lists only the express-execution ARN for DescribeExecution; AWS's "
+        "service authorization reference lists the standard one (execution:<machine>:<id>) too, "
+        "which is what ferry's standard state machine has"
+    ),
 }
 
 
