@@ -20,14 +20,26 @@ fn flow_b() -> RunPlan {
     ferry_core::testing::csv_plan()
 }
 
+/// What another writer does to the store right after ferry reads a bucket's policy.
+type AfterRead = Arc<dyn Fn(&str, &Store) + Send + Sync>;
+
 /// S3 bucket policies kept in memory; `drop_writes` PutBucketPolicy calls are acknowledged but
 /// lost, as when another writer replaces the policy right after ferry.
 fn s3_rules(store: &Store, drop_writes: usize) -> Vec<Rule> {
+    s3_rules_with(store, drop_writes, Arc::new(|_, _| {}))
+}
+
+/// [`s3_rules`], with another writer acting after each GetBucketPolicy (ferry sees the policy
+/// as it was before that writer's change).
+fn s3_rules_with(store: &Store, drop_writes: usize, after_read: AfterRead) -> Vec<Rule> {
     let (g, p, d) = (store.clone(), store.clone(), store.clone());
     let dropped = Arc::new(Mutex::new(0usize));
     vec![
         mock!(aws_sdk_s3::Client::get_bucket_policy).then_compute_response(move |req| {
-            match g.lock().unwrap().get(req.bucket().unwrap()) {
+            let bucket = req.bucket().unwrap();
+            let found = g.lock().unwrap().get(bucket).cloned();
+            after_read(bucket, &g);
+            match found {
                 Some(policy) => {
                     MockResponse::Output(GetBucketPolicyOutput::builder().policy(policy).build())
                 }
@@ -357,49 +369,28 @@ async fn a_change_between_two_reads_restarts_the_merge_and_loses_nothing() {
             assert_eq!(statements(&mine).len(), 2, "only ferry's statements");
         }
         // The other writer acts once, right after ferry's first read of src-photos.
-        let (g, w, d) = (store.clone(), store.clone(), store.clone());
         let reads = Arc::new(Mutex::new(0usize));
-        let rules = [
-            mock!(aws_sdk_s3::Client::get_bucket_policy).then_compute_response(move |req| {
-                let bucket = req.bucket().unwrap().to_string();
-                let found = g.lock().unwrap().get(&bucket).cloned();
-                if bucket == "src-photos" {
-                    let mut n = reads.lock().unwrap();
-                    *n += 1;
-                    if *n == 1 {
-                        let mut doc: Value = match &found {
-                            Some(text) => serde_json::from_str(text).unwrap(),
-                            None => serde_json::json!({"Version": "2012-10-17", "Statement": []}),
-                        };
-                        let foreign: Value = serde_json::from_str(FOREIGN).unwrap();
-                        doc["Statement"]
-                            .as_array_mut()
-                            .unwrap()
-                            .push(foreign["Statement"].clone());
-                        g.lock().unwrap().insert(bucket, doc.to_string());
-                    }
-                }
-                match found {
-                    Some(policy) => MockResponse::Output(
-                        GetBucketPolicyOutput::builder().policy(policy).build(),
-                    ),
-                    None => MockResponse::Error(GetBucketPolicyError::generic(
-                        ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
-                    )),
-                }
-            }),
-            mock!(aws_sdk_s3::Client::put_bucket_policy).then_compute_output(move |req| {
-                w.lock().unwrap().insert(
-                    req.bucket().unwrap().to_string(),
-                    req.policy().unwrap().to_string(),
-                );
-                PutBucketPolicyOutput::builder().build()
-            }),
-            mock!(aws_sdk_s3::Client::delete_bucket_policy).then_compute_output(move |req| {
-                d.lock().unwrap().remove(req.bucket().unwrap());
-                DeleteBucketPolicyOutput::builder().build()
-            }),
-        ];
+        let other_writer: AfterRead = Arc::new(move |bucket, store| {
+            let mut n = reads.lock().unwrap();
+            if bucket != "src-photos" {
+                return;
+            }
+            *n += 1;
+            if *n == 1 {
+                let mut s = store.lock().unwrap();
+                let mut doc: Value = match s.get(bucket) {
+                    Some(text) => serde_json::from_str(text).unwrap(),
+                    None => serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+                };
+                let foreign: Value = serde_json::from_str(FOREIGN).unwrap();
+                doc["Statement"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(foreign["Statement"].clone());
+                s.insert(bucket.to_string(), doc.to_string());
+            }
+        });
+        let rules = s3_rules_with(&store, 0, other_writer);
         let refs: Vec<&Rule> = rules.iter().collect();
         let input = AccessInput {
             action,
