@@ -194,3 +194,43 @@ async fn a_run_stopped_by_hand_is_cleaned_up_by_the_rule() {
     assert_eq!(jobs[0]["status"], "Cancelled", "{jobs}");
     world.assert_no_leftovers().await;
 }
+
+/// A report prefix of the user's own, under `reports/`: the Batch role writes the report there
+/// and job-report reads it back (the failed key is named from it); `control/`, `inventory/` and
+/// `retry/` stay ferry's (refused at plan, in ferry-core's tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_prefix_under_reports_is_written_and_read() {
+    let world = World::seeded().await;
+    world.fail_tasks(serde_json::json!({"pattern": "2026/notes/*", "code": "AccessDenied", "http": 403, "message": "Access Denied"})).await;
+    let mut request = world.request("photos-2026");
+    request["report"] = serde_json::json!({"prefix": "reports/audit", "scope": "AllTasks"});
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"), "{run:?}");
+    assert!(
+        run.cause
+            .as_deref()
+            .unwrap()
+            .contains("failed: 2026/notes/a+b=c.txt (AccessDenied)"),
+        "{run:?}"
+    );
+    let ferry = ferry_core::names::ferry_bucket_name(
+        world.sandbox.info.destination_account(),
+        &world.sandbox.info.region,
+    );
+    let listed = world
+        .destination_s3
+        .list_objects_v2()
+        .bucket(&ferry)
+        .prefix("reports/audit/photos-2026/run-1/")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .contents()
+            .iter()
+            .any(|o| o.key().unwrap().ends_with("/manifest.json")),
+        "the report is under the request's prefix"
+    );
+    world.assert_no_leftovers().await;
+}
