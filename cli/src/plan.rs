@@ -185,7 +185,7 @@ pub fn render(d: &Value) -> String {
         pretty(&d["createJob"])
     ));
     out.push_str(
-        "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets); `ferry start` checks them for real.\n",
+        "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets, DestinationBuckets, and ManifestBuckets for a CSV manifest in the destination account) and that the destination bucket is the destination account's; `ferry start` checks them for real.\n",
     );
     out
 }
