@@ -14,6 +14,8 @@ pub const SOURCE_BUCKET: &str = "src-photos";
 pub const MANIFEST_BUCKET: &str = "src-manifests";
 pub const MANIFEST_KEY: &str = "lists/photos.csv";
 pub const DESTINATION_BUCKET: &str = "dst-photos";
+/// A bucket of the destination account that keeps CSV manifests (the sandbox's `ManifestBuckets`).
+pub const DESTINATION_MANIFEST_BUCKET: &str = "dst-manifests";
 
 /// Statements that belong to someone else and must come out of every copy unchanged.
 pub const FOREIGN_SOURCE_POLICY: &str = r#"{"Version":"2012-10-17","Id":"owned-by-the-photo-team","Statement":{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#;
@@ -147,6 +149,34 @@ impl World {
                 .await
                 .unwrap();
         }
+    }
+
+    /// `request(copy_id)` with its CSV manifest kept in the destination account, in
+    /// [`DESTINATION_MANIFEST_BUCKET`] (created here, with the same rows).
+    pub async fn destination_manifest_request(&self, copy_id: &str) -> Value {
+        let region = &self.sandbox.info.region;
+        // A second call (another scenario in the same sandbox) finds the bucket there already.
+        let _ =
+            objects::create_bucket(&self.destination_s3, DESTINATION_MANIFEST_BUCKET, region).await;
+        self.destination_s3
+            .put_object()
+            .bucket(DESTINATION_MANIFEST_BUCKET)
+            .key(MANIFEST_KEY)
+            .body(ByteStream::from(objects::csv_manifest(
+                SOURCE_BUCKET,
+                &samples(),
+            )))
+            .send()
+            .await
+            .unwrap();
+        let mut request = self.request(copy_id);
+        request["manifest"] = json!({
+            "kind": "csv",
+            "accountId": self.sandbox.info.destination_account(),
+            "bucket": DESTINATION_MANIFEST_BUCKET,
+            "key": MANIFEST_KEY
+        });
+        request
     }
 
     /// Replaces the source bucket's own policy; [`World::assert_no_leftovers`] then expects

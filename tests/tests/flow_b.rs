@@ -234,3 +234,15 @@ async fn a_report_prefix_under_reports_is_written_and_read() {
     );
     world.assert_no_leftovers().await;
 }
+
+/// A CSV manifest kept in the destination account, in a bucket of `ManifestBuckets`: no grant is
+/// needed in the source account for it, job-submit and the Batch role read it in their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_manifest_in_the_destination_account_is_read_there() {
+    let world = World::seeded().await;
+    let request = world.destination_manifest_request("photos-2026").await;
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    world.assert_no_leftovers().await;
+}

@@ -193,6 +193,8 @@ const SCENARIOS: &[&str] = &[
     "flow A, a damaged report that lands before its waiter",
     "flow A, a lost S3 event",
     "flow B, the CSV manifest in the source bucket itself",
+    "flow B, the CSV manifest in the destination account",
+    "flow B, into a second listed destination bucket",
 ];
 
 /// How an execution ended, if it did within `seconds` (a mutation may keep it from ever
@@ -375,6 +377,21 @@ async fn scenario(world: &World, n: usize) -> bool {
                 .unwrap();
             let mut request = world.request(&id);
             request["manifest"]["bucket"] = SOURCE_BUCKET.into();
+            succeeds(world, &name, &request).await
+        }
+        "flow B, into a second listed destination bucket" => {
+            // Each bucket of DestinationBuckets is one plan may look at (HeadBucket).
+            let region = world.sandbox.info.region.clone();
+            let _ =
+                ferry_local::objects::create_bucket(&world.destination_s3, "dst-archive", &region)
+                    .await;
+            let mut request = world.request(&id);
+            request["destination"]["bucket"] = "dst-archive".into();
+            succeeds(world, &name, &request).await
+        }
+        "flow B, the CSV manifest in the destination account" => {
+            // job-submit reads it through ManifestBuckets, the Batch role through its own policy.
+            let request = world.destination_manifest_request(&id).await;
             succeeds(world, &name, &request).await
         }
         other => unreachable!("{other}"),
