@@ -277,11 +277,9 @@ pub fn source_account_grants(
     } = &req.manifest
     {
         if *account_id == req.source.account_id {
-            // The role reads the manifest; job-submit reads its ETag (HeadObject).
-            let both = grant_condition(
-                json!([names.batch_role_arn, names.submitter_role_arn()]),
-                expires_at,
-            );
+            // The role reads the manifest, at the version job-submit saw; job-submit reads its
+            // ETag and first rows (HeadObject and a ranged GetObject of the current version).
+            let submitter_only = grant_condition(json!(names.submitter_role_arn()), expires_at);
             grants.entry(bucket.clone()).or_default().extend([
                 json!({
                     "Sid": names.sid("ManifestRead"),
@@ -289,7 +287,15 @@ pub fn source_account_grants(
                     "Principal": { "AWS": root },
                     "Action": MANIFEST_READ_ACTIONS,
                     "Resource": names.policy_object(bucket, key),
-                    "Condition": both
+                    "Condition": role_only
+                }),
+                json!({
+                    "Sid": names.sid("ManifestCheck"),
+                    "Effect": "Allow",
+                    "Principal": { "AWS": root },
+                    "Action": "s3:GetObject",
+                    "Resource": names.policy_object(bucket, key),
+                    "Condition": submitter_only
                 }),
                 json!({
                     "Sid": names.sid("ManifestLocation"),

@@ -42,7 +42,9 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 /// A policy flattened to what it allows: `resource -> actions` per principal, and its
-/// condition keys. Two policies that allow the same things flatten the same.
+/// condition keys. Two policies that allow the same things flatten the same. A statement whose
+/// principal is an account root pinned to roles by `ArnEquals aws:PrincipalArn` (ferry's
+/// grants) counts for each pinned role: `<root> as <role>`.
 fn flatten(policy: &Value) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let statements = match policy.get("Statement") {
@@ -51,7 +53,7 @@ fn flatten(policy: &Value) -> BTreeMap<String, BTreeSet<String>> {
         None => Vec::new(),
     };
     for s in statements {
-        let principals = s.get("Principal").map_or(vec!["(role)".to_string()], |p| {
+        let mut principals = s.get("Principal").map_or(vec!["(role)".to_string()], |p| {
             p.as_object()
                 .map(|m| m.values().flat_map(|v| strings(Some(v))).collect())
                 .unwrap_or_default()
@@ -60,6 +62,15 @@ fn flatten(policy: &Value) -> BTreeMap<String, BTreeSet<String>> {
         if let Some(c) = s.get("Condition").and_then(Value::as_object) {
             for (op, keys) in c {
                 for (k, v) in keys.as_object().unwrap() {
+                    if op == "ArnEquals" && k == "aws:PrincipalArn" {
+                        let roots = std::mem::take(&mut principals);
+                        for root in roots {
+                            for role in strings(Some(v)) {
+                                principals.push(format!("{root} as {role}"));
+                            }
+                        }
+                        continue;
+                    }
                     conditions.push(format!("{op} {k} {}", strings(Some(v)).join("|")));
                 }
             }
@@ -126,17 +137,17 @@ fn the_source_grant_differs_from_the_seed_only_where_the_design_says() {
     let seed = seed(include_str!(
         "../../fixtures/seed/source-bucket-policy.json"
     ));
-    let cond = "when ArnEquals aws:PrincipalArn arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026, \
-                when DateLessThan aws:CurrentTime 2026-12-15T13:45:50Z";
+    let cond = "when DateLessThan aws:CurrentTime 2026-12-15T13:45:50Z";
+    let root_as_role = "arn:aws:iam::222222222222:root as arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026";
     assert_differences(
         &seed,
         &ours,
         &[
-            // The account root, pinned to the role by condition: survives IAM's "Invalid
-            // principal" for new roles and the rewrite of deleted ones.
-            format!("+ arn:aws:iam::222222222222:root on arn:aws:s3:::src-photos: s3:ListBucket, {cond}"),
+            // The account root, pinned to the role by condition (ArnEquals aws:PrincipalArn):
+            // survives IAM's "Invalid principal" for new roles and the rewrite of deleted ones.
+            format!("+ {root_as_role} on arn:aws:s3:::src-photos: s3:ListBucket, {cond}"),
             // Scoped to source.prefix ("2026/"), and every grant expires.
-            format!("+ arn:aws:iam::222222222222:root on arn:aws:s3:::src-photos/2026/*: \
+            format!("+ {root_as_role} on arn:aws:s3:::src-photos/2026/*: \
                      s3:GetObject, s3:GetObjectAcl, s3:GetObjectTagging, s3:GetObjectVersion, \
                      s3:GetObjectVersionAcl, s3:GetObjectVersionTagging, {cond}"),
             "- arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026 on arn:aws:s3:::src-photos/*: \
@@ -168,10 +179,12 @@ fn the_manifest_grant_differs_from_the_seed_only_where_the_design_says() {
         &ours,
         &[
             // GetBucketLocation on the manifest bucket, for the role only.
-            format!("+ {root} on arn:aws:s3:::src-manifests: s3:GetBucketLocation, when ArnEquals aws:PrincipalArn {role}, {until}"),
-            // Only the manifest object, for the role and ferry's job submitter (it reads the
-            // ETag), instead of the whole bucket for the role and a console user.
-            format!("+ {root} on arn:aws:s3:::src-manifests/lists/photos.csv: s3:GetObject, s3:GetObjectVersion, when ArnEquals aws:PrincipalArn {role}|{submitter}, {until}"),
+            format!("+ {root} as {role} on arn:aws:s3:::src-manifests: s3:GetBucketLocation, {until}"),
+            // Only the manifest object, for the role (at any version) and ferry's job
+            // submitter (the current version: it reads the ETag and the first rows), instead of
+            // the whole bucket for the role and a console user.
+            format!("+ {root} as {role} on arn:aws:s3:::src-manifests/lists/photos.csv: s3:GetObject, s3:GetObjectVersion, {until}"),
+            format!("+ {root} as {submitter} on arn:aws:s3:::src-manifests/lists/photos.csv: s3:GetObject, {until}"),
             format!("- {role} on arn:aws:s3:::src-manifests/*: s3:GetObject, s3:GetObjectVersion"),
             "- arn:aws:iam::222222222222:user/ConsoleUserCreatingJob on arn:aws:s3:::src-manifests/*: s3:GetObject, s3:GetObjectVersion".to_string(),
         ]
