@@ -58,6 +58,20 @@ pub fn samples() -> Vec<Sample> {
     ]
 }
 
+/// The CSV manifest of the samples (rows naming the source bucket) as `MANIFEST_KEY` in `bucket`.
+async fn put_manifest(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(MANIFEST_KEY)
+        .body(ByteStream::from(objects::csv_manifest(
+            SOURCE_BUCKET,
+            &samples(),
+        )))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The sandbox, its function host, and clients of both accounts.
 pub struct World {
     pub sandbox: Sandbox,
@@ -126,17 +140,7 @@ impl World {
         objects::put_samples(&self.source_s3, SOURCE_BUCKET, &samples())
             .await
             .unwrap();
-        self.source_s3
-            .put_object()
-            .bucket(MANIFEST_BUCKET)
-            .key(MANIFEST_KEY)
-            .body(ByteStream::from(objects::csv_manifest(
-                SOURCE_BUCKET,
-                &samples(),
-            )))
-            .send()
-            .await
-            .unwrap();
+        put_manifest(&self.source_s3, MANIFEST_BUCKET).await;
         for (bucket, policy) in [
             (SOURCE_BUCKET, FOREIGN_SOURCE_POLICY),
             (MANIFEST_BUCKET, FOREIGN_MANIFEST_POLICY),
@@ -158,17 +162,7 @@ impl World {
         // A second call (another scenario in the same sandbox) finds the bucket there already.
         let _ =
             objects::create_bucket(&self.destination_s3, DESTINATION_MANIFEST_BUCKET, region).await;
-        self.destination_s3
-            .put_object()
-            .bucket(DESTINATION_MANIFEST_BUCKET)
-            .key(MANIFEST_KEY)
-            .body(ByteStream::from(objects::csv_manifest(
-                SOURCE_BUCKET,
-                &samples(),
-            )))
-            .send()
-            .await
-            .unwrap();
+        put_manifest(&self.destination_s3, DESTINATION_MANIFEST_BUCKET).await;
         let mut request = self.request(copy_id);
         request["manifest"] = json!({
             "kind": "csv",
