@@ -1,0 +1,380 @@
+//! The copy request: what a user writes (the state machine's input, `ferry plan` / `ferry start`'s
+//! file), its defaults, and its validation against the destination stack that will run it.
+//!
+//! The model is here; `parse.rs` reads a request strictly (camelCase, unknown fields rejected) and
+//! reports every structural error at once; `validate.rs` then reports every rule the request
+//! breaks, all at once, each naming the field path and the rule.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A copy of the objects of one bucket into a bucket of another account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CopyRequest {
+    /// Lowercase letters, digits and single hyphens, at most 40 characters.
+    pub copy_id: String,
+    /// Every bucket of the copy is in this Region, and both stacks are deployed there.
+    pub region: String,
+    pub source: Source,
+    pub destination: Destination,
+    pub manifest: Manifest,
+    #[serde(default)]
+    pub report: Report,
+    #[serde(default)]
+    pub job: Job,
+    #[serde(default)]
+    pub retry: Retry,
+    #[serde(default)]
+    pub timing: Timing,
+    #[serde(default)]
+    pub cleanup: Cleanup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Source {
+    pub account_id: String,
+    pub bucket: String,
+    /// Only keys under this prefix are listed (flow A) and readable by the Batch role (both).
+    #[serde(default)]
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Destination {
+    pub account_id: String,
+    pub bucket: String,
+    /// Prepended to every copied key (S3PutObjectCopy `TargetKeyPrefix`); empty keeps the keys.
+    #[serde(default)]
+    pub key_prefix: String,
+    #[serde(default)]
+    pub storage_class: StorageClass,
+    #[serde(default)]
+    pub metadata_directive: MetadataDirective,
+}
+
+/// Where the list of objects to copy comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum Manifest {
+    /// Flow A: an S3 Inventory report of the source bucket, delivered to the ferry bucket.
+    Inventory {},
+    /// Flow B: a CSV manifest (no header, `bucket,key[,versionId]`, URL-encoded keys) kept in
+    /// the source account, or in the destination account.
+    #[serde(rename_all = "camelCase")]
+    Csv {
+        account_id: String,
+        bucket: String,
+        key: String,
+    },
+}
+
+/// The two flows of the AWS procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Flow {
+    Inventory,
+    Csv,
+}
+
+impl Manifest {
+    pub fn flow(&self) -> Flow {
+        match self {
+            Manifest::Inventory {} => Flow::Inventory,
+            Manifest::Csv { .. } => Flow::Csv,
+        }
+    }
+}
+
+/// S3PutObjectCopy storage classes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StorageClass {
+    #[default]
+    Standard,
+    StandardIa,
+    OnezoneIa,
+    Glacier,
+    IntelligentTiering,
+    DeepArchive,
+    GlacierIr,
+}
+
+impl StorageClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "STANDARD",
+            StorageClass::StandardIa => "STANDARD_IA",
+            StorageClass::OnezoneIa => "ONEZONE_IA",
+            StorageClass::Glacier => "GLACIER",
+            StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
+            StorageClass::DeepArchive => "DEEP_ARCHIVE",
+            StorageClass::GlacierIr => "GLACIER_IR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MetadataDirective {
+    /// Metadata and tags are copied from the source object.
+    #[default]
+    Copy,
+    Replace,
+}
+
+impl MetadataDirective {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetadataDirective::Copy => "COPY",
+            MetadataDirective::Replace => "REPLACE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Report {
+    #[serde(default)]
+    pub scope: ReportScope,
+    /// A bucket of the destination account for completion reports; the ferry bucket when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Reports go under `<prefix>/<copyId>/run-<n>/`; `reports` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportScope {
+    AllTasks,
+    /// Reports stay small on large copies; counts come from DescribeJob.
+    #[default]
+    FailedTasksOnly,
+}
+
+impl ReportScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportScope::AllTasks => "AllTasks",
+            ReportScope::FailedTasksOnly => "FailedTasksOnly",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Job {
+    /// 0..=2147483647, higher first (ordering between jobs is not guaranteed by AWS).
+    #[serde(default = "Job::default_priority")]
+    pub priority: i64,
+    /// At most 256 characters; `ferry copy <copyId>` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Job {
+    fn default_priority() -> i64 {
+        10
+    }
+}
+
+impl Default for Job {
+    fn default() -> Self {
+        Job {
+            priority: Job::default_priority(),
+            description: None,
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retry {
+    /// How many retry jobs may follow the first one, for tasks that failed for transient reasons.
+    #[serde(default = "Retry::default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Retry {
+    fn default_max_attempts() -> u32 {
+        2
+    }
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_attempts: Retry::default_max_attempts(),
+        }
+    }
+}
+
+/// Durations, all in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Timing {
+    /// The first wait between two DescribeJob calls; it grows to 15 minutes.
+    #[serde(default = "Timing::default_poll")]
+    pub poll_seconds: u64,
+    /// How long the inventory wait trusts the S3 event before looking for the report itself.
+    #[serde(default = "Timing::default_inventory_check")]
+    pub inventory_check_seconds: u64,
+    /// After this long without an inventory report the copy fails with InventoryNeverArrived.
+    #[serde(default = "Timing::default_inventory_deadline")]
+    pub inventory_deadline_seconds: u64,
+    /// Every grant expires this long after the execution started (renewed while a job runs).
+    #[serde(default = "Timing::default_grant_lifetime")]
+    pub grant_lifetime_seconds: u64,
+}
+
+impl Timing {
+    fn default_poll() -> u64 {
+        60
+    }
+    fn default_inventory_check() -> u64 {
+        21_600
+    }
+    fn default_inventory_deadline() -> u64 {
+        259_200
+    }
+    fn default_grant_lifetime() -> u64 {
+        1_468_800
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            poll_seconds: Timing::default_poll(),
+            inventory_check_seconds: Timing::default_inventory_check(),
+            inventory_deadline_seconds: Timing::default_inventory_deadline(),
+            grant_lifetime_seconds: Timing::default_grant_lifetime(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cleanup {
+    #[serde(default = "yes")]
+    pub revoke_grants: bool,
+    /// Flow A only: remove ferry's inventory configuration from the source bucket at the end.
+    #[serde(default = "yes")]
+    pub remove_inventory: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Cleanup {
+    fn default() -> Self {
+        Cleanup {
+            revoke_grants: true,
+            remove_inventory: true,
+        }
+    }
+}
+
+/// What the destination stack that runs the copy knows about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackContext {
+    /// The destination stack's account.
+    pub account_id: String,
+    /// The stacks' Region.
+    pub region: String,
+    /// The stack's `SourceAccountIds` parameter.
+    pub source_account_ids: Vec<String>,
+    /// The stack's `SourceBuckets` parameter: the source account's buckets ferry may read.
+    pub source_buckets: Vec<String>,
+    /// The ferry bucket, which no copy may use as its source or destination.
+    pub ferry_bucket: String,
+    /// The `DestinationBuckets` parameter: the only buckets a copy may write. `None` where the
+    /// stack does not know it (the source side).
+    pub destination_buckets: Option<Vec<String>>,
+    /// The `ManifestBuckets` parameter: the destination account's buckets that may keep CSV
+    /// manifests. `None` where the stack does not know it (the source side).
+    pub manifest_buckets: Option<Vec<String>>,
+}
+
+/// One broken rule: the field path (`destination.bucket`) and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub field: String,
+    pub rule: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.rule)
+    }
+}
+
+/// Every rule a request breaks. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Violations(pub Vec<Violation>);
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "the copy request breaks {n} rule{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for v in &self.0 {
+            write!(f, "\n  - {v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Violations {
+    pub fn fields(&self) -> Vec<&str> {
+        self.0.iter().map(|v| v.field.as_str()).collect()
+    }
+}
+
+impl From<Violations> for crate::StepError {
+    fn from(v: Violations) -> Self {
+        crate::StepError::new(crate::ErrorName::InvalidRequest, v.to_string())
+    }
+}
+
+/// Longest copyId: keeps the role name (`ferry-batch-<copyId>`) within IAM's 64 characters and
+/// the ClientRequestToken within CreateJob's 64.
+pub const COPY_ID_MAX: usize = 40;
+/// S3 object keys are at most 1,024 bytes of UTF-8.
+pub const KEY_MAX_BYTES: usize = 1024;
+/// ferry appends `/<copyId>/run-<n>` to the report prefix; CreateJob allows 512 in all.
+pub const REPORT_PREFIX_MAX: usize = 400;
+pub const DESCRIPTION_MAX: usize = 256;
+pub const JOB_TAGS_MAX: usize = 50;
+pub const POLL_SECONDS_MAX: u64 = 900;
+pub const RETRY_ATTEMPTS_MAX: u32 = 10;
+/// S3 delivers the first inventory report within 48 hours; a month is ample.
+pub const INVENTORY_DEADLINE_MAX: u64 = 31 * 86_400;
+/// A standard execution lasts at most a year, and so can a grant.
+pub const GRANT_LIFETIME_MAX: u64 = 365 * 86_400;
+pub const GRANT_LIFETIME_MIN: u64 = 60;
+
+mod parse;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use validate::{bucket_name_violations, is_account_id, parameter_list};
+
+impl CopyRequest {
+    pub fn flow(&self) -> Flow {
+        self.manifest.flow()
+    }
+}

@@ -1,0 +1,582 @@
+use super::*;
+use serde_json::{json, Value};
+
+pub(crate) fn ctx() -> StackContext {
+    StackContext {
+        account_id: "222222222222".into(),
+        region: "eu-west-1".into(),
+        source_account_ids: vec!["111111111111".into()],
+        source_buckets: vec!["src-photos".into(), "src-manifests".into()],
+        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
+        destination_buckets: Some(vec!["dst-photos".into()]),
+        manifest_buckets: Some(vec!["dst-manifests".into()]),
+    }
+}
+
+fn flow_a() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/request-inventory.json")).unwrap()
+}
+
+fn flow_b() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/request-csv.json")).unwrap()
+}
+
+fn parse(v: &Value) -> Result<CopyRequest, Violations> {
+    CopyRequest::from_json(&v.to_string())
+}
+
+fn violations(v: &Value) -> Violations {
+    let req = parse(v).expect("parses");
+    req.validate(&ctx()).expect_err("must be invalid")
+}
+
+/// Sets a JSON pointer path in a copy of `base`.
+fn with(mut base: Value, pointer: &str, value: Value) -> Value {
+    let (parent, last) = pointer.rsplit_once('/').unwrap();
+    let target = if parent.is_empty() {
+        &mut base
+    } else {
+        base.pointer_mut(parent).unwrap()
+    };
+    target
+        .as_object_mut()
+        .unwrap()
+        .insert(last.to_string(), value);
+    base
+}
+
+#[test]
+fn the_design_examples_parse_and_validate() {
+    let a = parse(&flow_a()).unwrap();
+    a.validate(&ctx()).unwrap();
+    assert_eq!(a.flow(), Flow::Inventory);
+    assert_eq!(a.job.tags.get("team").map(String::as_str), Some("media"));
+
+    let b = parse(&flow_b()).unwrap();
+    b.validate(&ctx()).unwrap();
+    assert_eq!(b.flow(), Flow::Csv);
+    assert_eq!(
+        b.manifest,
+        Manifest::Csv {
+            account_id: "111111111111".into(),
+            bucket: "src-manifests".into(),
+            key: "lists/photos.csv".into()
+        }
+    );
+}
+
+#[test]
+fn a_minimal_request_gets_the_documented_defaults() {
+    let minimal = json!({
+        "copyId": "photos-2026",
+        "region": "eu-west-1",
+        "source": { "accountId": "111111111111", "bucket": "src-photos" },
+        "destination": { "accountId": "222222222222", "bucket": "dst-photos" },
+        "manifest": { "kind": "inventory" }
+    });
+    let req = parse(&minimal).unwrap();
+    req.validate(&ctx()).unwrap();
+    assert_eq!(req.source.prefix, "");
+    assert_eq!(req.destination.key_prefix, "");
+    assert_eq!(req.destination.storage_class, StorageClass::Standard);
+    assert_eq!(req.destination.metadata_directive, MetadataDirective::Copy);
+    assert_eq!(req.report.scope, ReportScope::FailedTasksOnly);
+    assert_eq!(req.job.priority, 10);
+    assert_eq!(req.retry.max_attempts, 2);
+    assert_eq!(req.timing.poll_seconds, 60);
+    assert_eq!(req.timing.inventory_check_seconds, 21_600);
+    assert_eq!(req.timing.inventory_deadline_seconds, 259_200);
+    assert_eq!(req.timing.grant_lifetime_seconds, 1_468_800);
+    assert!(req.cleanup.revoke_grants && req.cleanup.remove_inventory);
+}
+
+#[test]
+fn a_request_survives_a_round_trip_through_its_stored_form() {
+    for v in [flow_a(), flow_b()] {
+        let req = parse(&v).unwrap();
+        let stored = serde_json::to_string(&req).unwrap();
+        assert_eq!(CopyRequest::from_json(&stored).unwrap(), req);
+    }
+}
+
+#[test]
+fn structural_errors_name_the_field_path() {
+    let cases = [
+        (
+            with(flow_a(), "/destination/storageClass", json!("COLD")),
+            "destination.storageClass",
+        ),
+        (
+            with(flow_a(), "/source/colour", json!("red")),
+            "source.colour",
+        ),
+        (with(flow_a(), "/retries", json!(3)), "retries"),
+        (
+            with(flow_a(), "/manifest", json!({"kind": "listing"})),
+            "manifest.kind",
+        ),
+        (
+            with(
+                flow_a(),
+                "/manifest",
+                json!({"kind": "inventory", "bucket": "x"}),
+            ),
+            "manifest",
+        ),
+        (
+            with(flow_a(), "/job/priority", json!("high")),
+            "job.priority",
+        ),
+        (
+            with(flow_a(), "/report/scope", json!("Everything")),
+            "report.scope",
+        ),
+        (
+            with(flow_a(), "/timing/pollSeconds", json!(-5)),
+            "timing.pollSeconds",
+        ),
+    ];
+    for (value, field) in cases {
+        let err = parse(&value).expect_err(field);
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].field, field, "{err}");
+    }
+    let missing = json!({"copyId": "x", "region": "eu-west-1"});
+    let err = parse(&missing).unwrap_err();
+    assert!(err.0[0].rule.contains("missing field `source`"), "{err}");
+}
+
+/// A request with several problems gets one answer naming every one of them.
+#[test]
+fn a_broken_request_is_reported_whole() {
+    let req = json!({
+        "copyId": 7,
+        "source": {"accountId": "111111111111"},
+        "destination": {"accountId": "222222222222", "bucket": "dst-photos", "storageClass": "COLD", "colour": "red"},
+        "manifest": {"kind": "csv", "bucket": "src-manifests"},
+        "job": {"priority": "high", "tags": {"team": 3}}
+    });
+    let err = parse(&req).unwrap_err();
+    let mut fields = err.fields();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "copyId",
+            "destination.colour",
+            "destination.storageClass",
+            "job.priority",
+            "job.tags.team",
+            "manifest.accountId",
+            "manifest.key",
+            "region",
+            "source.bucket",
+        ],
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("region: is required: missing field `region`"),
+        "{err}"
+    );
+    // A request that parses is never reported through this path.
+    assert!(parse(&flow_b()).is_ok());
+}
+
+/// Each case breaks one rule; the violation names the field and says which rule.
+#[test]
+fn every_rule_is_reported_with_its_field() {
+    let long = "a".repeat(41);
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            with(flow_a(), "/copyId", json!("Photos")),
+            "copyId",
+            "lowercase",
+        ),
+        (
+            with(flow_a(), "/copyId", json!("photos--2026")),
+            "copyId",
+            "single hyphens",
+        ),
+        (
+            with(flow_a(), "/copyId", json!("-photos")),
+            "copyId",
+            "starting and ending",
+        ),
+        (with(flow_a(), "/copyId", json!(long)), "copyId", "1 to 40"),
+        (with(flow_a(), "/copyId", json!("")), "copyId", "1 to 40"),
+        (
+            with(flow_a(), "/copyId", json!("nightly-cleanup")),
+            "copyId",
+            "cleanup",
+        ),
+        (
+            with(flow_a(), "/region", json!("europe")),
+            "region",
+            "not an AWS Region",
+        ),
+        (
+            with(flow_a(), "/region", json!("us-east-1")),
+            "region",
+            "one Region",
+        ),
+        (
+            with(flow_a(), "/source/accountId", json!("11111111111")),
+            "source.accountId",
+            "12-digit",
+        ),
+        (
+            with(flow_a(), "/source/accountId", json!("11111111111a")),
+            "source.accountId",
+            "12-digit",
+        ),
+        (
+            with(flow_a(), "/source/accountId", json!("333333333333")),
+            "source.accountId",
+            "SourceAccountIds",
+        ),
+        (
+            with(flow_a(), "/source/accountId", json!("222222222222")),
+            "source.accountId",
+            "two accounts",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("src-unlisted")),
+            "source.bucket",
+            "src-unlisted is not in the stacks' SourceBuckets parameter (src-photos, src-manifests)",
+        ),
+        (
+            with(flow_b(), "/manifest/bucket", json!("src-unlisted")),
+            "manifest.bucket",
+            "SourceBuckets",
+        ),
+        (
+            with(flow_a(), "/destination/accountId", json!("444444444444")),
+            "destination.accountId",
+            "destination stack",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("ab")),
+            "source.bucket",
+            "3 to 63",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("b".repeat(64))),
+            "source.bucket",
+            "3 to 63",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("Src_Photos")),
+            "source.bucket",
+            "lowercase letters",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("src-photos-")),
+            "source.bucket",
+            "begin and end",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("src..photos")),
+            "source.bucket",
+            "adjacent dots",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("192.168.5.4")),
+            "source.bucket",
+            "IP address",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("xn--photos")),
+            "source.bucket",
+            "`xn--`",
+        ),
+        (
+            with(flow_a(), "/source/bucket", json!("sthree-photos")),
+            "source.bucket",
+            "`sthree-`",
+        ),
+        (
+            with(
+                flow_a(),
+                "/destination/bucket",
+                json!("amzn-s3-demo-bucket"),
+            ),
+            "destination.bucket",
+            "`amzn-s3-demo-`",
+        ),
+        (
+            with(flow_a(), "/destination/bucket", json!("photos-s3alias")),
+            "destination.bucket",
+            "`-s3alias`",
+        ),
+        (
+            with(flow_a(), "/destination/bucket", json!("photos--ol-s3")),
+            "destination.bucket",
+            "`--ol-s3`",
+        ),
+        (
+            with(flow_a(), "/destination/bucket", json!("photos.mrap")),
+            "destination.bucket",
+            "`.mrap`",
+        ),
+        (
+            with(flow_a(), "/destination/bucket", json!("photos--x-s3")),
+            "destination.bucket",
+            "`--x-s3`",
+        ),
+        (
+            with(flow_a(), "/destination/bucket", json!("photos--table-s3")),
+            "destination.bucket",
+            "`--table-s3`",
+        ),
+        (
+            with(flow_a(), "/destination/bucket", json!("src-photos")),
+            "destination.bucket",
+            "must differ from source.bucket",
+        ),
+        (
+            with(
+                flow_a(),
+                "/destination/bucket",
+                json!("ferry-222222222222-eu-west-1"),
+            ),
+            "destination.bucket",
+            "ferry's own bucket",
+        ),
+        (
+            with(flow_a(), "/source/prefix", json!("p".repeat(1025))),
+            "source.prefix",
+            "1024 bytes",
+        ),
+        (
+            with(flow_a(), "/destination/keyPrefix", json!("é".repeat(513))),
+            "destination.keyPrefix",
+            "1024 bytes",
+        ),
+        (
+            with(flow_b(), "/manifest/key", json!("")),
+            "manifest.key",
+            "1 to 1024",
+        ),
+        (
+            with(flow_b(), "/manifest/bucket", json!("Manifests")),
+            "manifest.bucket",
+            "lowercase",
+        ),
+        (
+            with(flow_b(), "/manifest/bucket", json!("dst-photos")),
+            "manifest.bucket",
+            "overwrite its own manifest",
+        ),
+        (
+            with(flow_b(), "/manifest/accountId", json!("333333333333")),
+            "manifest.accountId",
+            "source or the destination",
+        ),
+        (
+            with(flow_a(), "/report/bucket", json!("src-photos")),
+            "report.bucket",
+            "stay in the ferry bucket",
+        ),
+        (
+            with(flow_a(), "/report/bucket", json!("dst-photos")),
+            "report.bucket",
+            "must be ferry-222222222222-eu-west-1 (or absent)",
+        ),
+        (
+            with(flow_a(), "/report/prefix", json!("control")),
+            "report.prefix",
+            "control/, inventory/ and retry/ are ferry's own",
+        ),
+        (
+            with(flow_a(), "/report/prefix", json!("reportsX")),
+            "report.prefix",
+            "must be `reports` or begin with `reports/`",
+        ),
+        (
+            with(flow_a(), "/destination/bucket", json!("prod-backups")),
+            "destination.bucket",
+            "prod-backups is not in the destination stack's DestinationBuckets parameter (dst-photos)",
+        ),
+        (
+            with(
+                with(flow_b(), "/manifest/accountId", json!("222222222222")),
+                "/manifest/bucket",
+                json!("dst-other"),
+            ),
+            "manifest.bucket",
+            "dst-other is not in the destination stack's ManifestBuckets parameter (dst-manifests)",
+        ),
+        (
+            with(flow_a(), "/job/tags", json!({"team": "a;b"})),
+            "job.tags.team",
+            "found ';'",
+        ),
+        (
+            with(flow_a(), "/job/tags", json!({"a\tb": "x"})),
+            "job.tags.a\tb",
+            "found '\\t'",
+        ),
+        (
+            with(flow_a(), "/report/prefix", json!("r".repeat(401))),
+            "report.prefix",
+            "1 to 400",
+        ),
+        (
+            with(flow_a(), "/report/prefix", json!("reports/")),
+            "report.prefix",
+            "start or end",
+        ),
+        (
+            with(flow_a(), "/job/priority", json!(-1)),
+            "job.priority",
+            "0 and 2147483647",
+        ),
+        (
+            with(flow_a(), "/job/priority", json!(2_147_483_648_i64)),
+            "job.priority",
+            "0 and 2147483647",
+        ),
+        (
+            with(flow_a(), "/job/description", json!("d".repeat(257))),
+            "job.description",
+            "1 to 256",
+        ),
+        (
+            with(flow_a(), "/job/tags", json!({"aws:owner": "me"})),
+            "job.tags.aws:owner",
+            "reserved",
+        ),
+        (
+            with(flow_a(), "/job/tags", json!({"team": "v".repeat(257)})),
+            "job.tags.team",
+            "256",
+        ),
+        (
+            with(
+                flow_a(),
+                "/job/tags",
+                Value::Object((0..51).map(|i| (format!("k{i}"), json!("v"))).collect()),
+            ),
+            "job.tags",
+            "at most 50",
+        ),
+        (
+            with(flow_a(), "/retry/maxAttempts", json!(11)),
+            "retry.maxAttempts",
+            "between 0 and 10",
+        ),
+        (
+            with(flow_a(), "/timing/pollSeconds", json!(0)),
+            "timing.pollSeconds",
+            "between 1 and 900",
+        ),
+        (
+            with(flow_a(), "/timing/pollSeconds", json!(3600)),
+            "timing.pollSeconds",
+            "between 1 and 900",
+        ),
+        (
+            with(flow_a(), "/timing/inventoryCheckSeconds", json!(300_000)),
+            "timing.inventoryCheckSeconds",
+            "inventoryDeadlineSeconds",
+        ),
+        (
+            with(
+                flow_a(),
+                "/timing/inventoryDeadlineSeconds",
+                json!(40 * 86_400),
+            ),
+            "timing.inventoryDeadlineSeconds",
+            "31 days",
+        ),
+        (
+            with(flow_a(), "/timing/grantLifetimeSeconds", json!(30)),
+            "timing.grantLifetimeSeconds",
+            "between 60",
+        ),
+    ];
+    assert!(cases.len() >= 25);
+    for (value, field, rule) in cases {
+        let err = violations(&value);
+        assert!(
+            err.0
+                .iter()
+                .any(|v| v.field == field && v.rule.contains(rule)),
+            "expected `{field}: ...{rule}...`, got:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn all_violations_are_reported_at_once() {
+    let mut bad = with(flow_b(), "/copyId", json!("Bad_Id"));
+    bad = with(bad, "/source/bucket", json!("ab"));
+    bad = with(bad, "/destination/accountId", json!("12"));
+    bad = with(bad, "/job/priority", json!(-3));
+    bad = with(bad, "/timing/pollSeconds", json!(0));
+    let err = violations(&bad);
+    let fields = err.fields();
+    for f in [
+        "copyId",
+        "source.bucket",
+        "destination.accountId",
+        "job.priority",
+        "timing.pollSeconds",
+    ] {
+        assert!(fields.contains(&f), "{f} missing from:\n{err}");
+    }
+    let text = err.to_string();
+    assert!(text.starts_with(&format!("the copy request breaks {} rules:", err.0.len())));
+    assert!(text.contains("\n  - source.bucket: bucket names are 3 to 63 characters long"));
+}
+
+#[test]
+fn an_empty_allow_list_says_so() {
+    let mut c = ctx();
+    c.source_account_ids.clear();
+    let err = parse(&flow_a()).unwrap().validate(&c).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("SourceAccountIds parameter (empty)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn valid_bucket_names_pass() {
+    for name in [
+        "abc",
+        "my.bucket.name",
+        "a1-b2",
+        "x".repeat(63).as_str(),
+        "1.2.3.4.5",
+    ] {
+        assert!(bucket_name_violations(name).is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn the_manifest_may_live_in_the_destination_account() {
+    let b = with(flow_b(), "/manifest/accountId", json!("222222222222"));
+    let b = with(b, "/manifest/bucket", json!("dst-manifests"));
+    parse(&b).unwrap().validate(&ctx()).unwrap();
+}
+
+#[test]
+fn an_empty_bucket_list_refuses_every_source_bucket() {
+    let mut c = ctx();
+    c.source_buckets.clear();
+    let err = parse(&flow_b()).unwrap().validate(&c).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "source.bucket: src-photos is not in the stacks' SourceBuckets parameter (empty)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("manifest.bucket: src-manifests is not"),
+        "{text}"
+    );
+}
