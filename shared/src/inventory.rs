@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use aws_sdk_s3::types as s3;
 
 use crate::manifest::{decode_key, headerless_records, ManifestEntry, ManifestError};
-use crate::names::{Names, INVENTORY_PREFIX};
+use crate::names::{is_inventory_config_id, Names, INVENTORY_PREFIX};
 use crate::request::CopyRequest;
 
 /// The optional fields ferry asks for: what a pre-flight check and a summary need (size for
@@ -263,7 +263,7 @@ impl Delivery {
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
             [source, config, dated, "manifest.checksum"]
-                if !source.is_empty() && config.starts_with("ferry-") && is_dated(dated) =>
+                if !source.is_empty() && is_inventory_config_id(config) && is_dated(dated) =>
             {
                 Some(Delivery {
                     source_bucket: source.to_string(),

@@ -115,7 +115,31 @@ pub fn policy_literal(text: &str) -> String {
 
 /// The id of a copy's S3 Inventory configuration on its source bucket: `ferry-<copyId>`.
 pub fn inventory_config_id(copy_id: &str) -> String {
-    format!("ferry-{copy_id}")
+    format!("{INVENTORY_CONFIG_PREFIX}{copy_id}")
+}
+
+/// Every inventory configuration ferry creates has an id that starts with this.
+pub const INVENTORY_CONFIG_PREFIX: &str = "ferry-";
+
+/// Whether `id` has the shape of one of ferry's inventory configuration ids.
+pub fn is_inventory_config_id(id: &str) -> bool {
+    id.strip_prefix(INVENTORY_CONFIG_PREFIX)
+        .is_some_and(|copy_id| !copy_id.is_empty())
+}
+
+/// `control/waiters/<config-id>/`: the waiters of one inventory configuration.
+pub fn waiters_prefix(config_id: &str) -> String {
+    format!("{CONTROL_PREFIX}/waiters/{config_id}/")
+}
+
+/// Whether `key` is exactly a waiter of configuration `config_id`:
+/// `control/waiters/<config-id>/<copyId>-<n>.json`, of a copy's run (not a cleanup) whose
+/// configuration it is.
+pub fn is_waiter_key(key: &str, config_id: &str) -> bool {
+    key.strip_prefix(waiters_prefix(config_id).as_str())
+        .and_then(|rest| rest.strip_suffix(".json"))
+        .and_then(ExecutionName::parse)
+        .is_some_and(|e| !e.cleanup && inventory_config_id(&e.copy_id) == config_id)
 }
 
 /// Every name of one copy.
@@ -236,9 +260,20 @@ impl Names {
     /// Where an inventory waiter records its task token.
     pub fn waiter_key(&self, execution_name: &str) -> String {
         format!(
-            "{CONTROL_PREFIX}/waiters/{}/{execution_name}.json",
-            self.inventory_config_id
+            "{}{execution_name}.json",
+            waiters_prefix(&self.inventory_config_id)
         )
+    }
+
+    /// Whether `key` is exactly one of this copy's job records
+    /// (`control/<copyId>/run-<n>/job-<m>.json`, decimal `n` and `m`).
+    pub fn is_job_record_key(&self, key: &str) -> bool {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        key.strip_prefix(self.control_prefix().as_str())
+            .and_then(|rest| rest.strip_prefix("run-"))
+            .and_then(|rest| rest.split_once("/job-"))
+            .and_then(|(run, job)| Some((run, job.strip_suffix(".json")?)))
+            .is_some_and(|(run, job)| digits(run) && digits(job))
     }
 
     /// The retry manifest (CSV) of the retryable failures of `attempt`'s predecessor.
@@ -350,6 +385,28 @@ mod tests {
             assert!(!n.is_inventory_manifest_key(&bad, "src-photos"), "{bad}");
         }
         assert!(n.is_retry_manifest_key(&n.retry_manifest_key(Attempt { run: 2, job: 1 })));
+        let record = n.job_record_key(Attempt { run: 2, job: 1 });
+        assert!(n.is_job_record_key(&record));
+        for bad in [
+            "control/photos-2026/plan.json",
+            "control/photos-2026/run-2/job-1.json.bak",
+            "control/photos-2026/run-x/job-1.json",
+        ] {
+            assert!(!n.is_job_record_key(bad), "{bad}");
+        }
+        let config = &n.inventory_config_id;
+        assert!(is_waiter_key(&n.waiter_key("photos-2026-3"), config));
+        for bad in ["photos-2025-1", "photos-2026-cleanup-1", "notes"] {
+            assert!(
+                !is_waiter_key(&format!("{}{bad}.json", waiters_prefix(config)), config),
+                "{bad}"
+            );
+        }
+        assert!(
+            is_inventory_config_id(config)
+                && !is_inventory_config_id("ferry-")
+                && !is_inventory_config_id("other")
+        );
         for bad in [
             n.retry_prefix() + "run-2/job-1.csv.bak",
             n.retry_prefix() + "../control/x.csv",

@@ -389,7 +389,9 @@ impl World {
         );
         for id in copy_ids {
             assert!(
-                !self.has_inventory(&format!("ferry-{id}")).await,
+                !self
+                    .has_inventory(&ferry_core::names::inventory_config_id(id))
+                    .await,
                 "ferry's inventory configuration of {id} is removed"
             );
         }

@@ -136,7 +136,8 @@ async fn job_records(
     config: &StackConfig,
     plan: &RunPlan,
 ) -> Result<Vec<JobRecord>, StepError> {
-    let prefix = plan.names().control_prefix();
+    let names = plan.names();
+    let prefix = names.control_prefix();
     let mut records = Vec::new();
     let mut pages = clients
         .s3
@@ -149,7 +150,7 @@ async fn job_records(
         let page = page.map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
         for obj in page.contents() {
             // Exactly `control/<copyId>/run-<n>/job-<m>.json`: nothing else under the prefix.
-            let Some(key) = obj.key().filter(|k| is_job_record_key(k, &prefix)) else {
+            let Some(key) = obj.key().filter(|k| names.is_job_record_key(k)) else {
                 continue;
             };
             // A record deleted meanwhile (its run was cleaned up) has no job to stop.
@@ -167,17 +168,6 @@ async fn job_records(
         }
     }
     Ok(records)
-}
-
-/// Whether `key` is a job record of the copy whose control prefix is `prefix`:
-/// `<prefix>run-<n>/job-<m>.json` with decimal `n` and `m`.
-fn is_job_record_key(key: &str, prefix: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    key.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix("run-"))
-        .and_then(|rest| rest.split_once("/job-"))
-        .and_then(|(run, job)| Some((run, job.strip_suffix(".json")?)))
-        .is_some_and(|(run, job)| digits(run) && digits(job))
 }
 
 /// Cancels the copy's jobs that may still run; true while any has not stopped yet. A job is

@@ -11,7 +11,7 @@ use ferry_core::clients::{get_object_bytes, Clients};
 use ferry_core::error::from_sdk;
 use ferry_core::inventory::Delivery;
 use ferry_core::manifest::decode_key;
-use ferry_core::names::{inventory_config_id, ExecutionName, CONTROL_PREFIX};
+use ferry_core::names::{is_waiter_key, waiters_prefix};
 use ferry_core::steps::Waiter;
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use ferry_inventory_wait::{complete, delete, read_delivery};
@@ -97,7 +97,7 @@ async fn waiters(
     bucket: &str,
     config_id: &str,
 ) -> Result<Vec<(String, Waiter)>, StepError> {
-    let prefix = format!("{CONTROL_PREFIX}/waiters/{config_id}/");
+    let prefix = waiters_prefix(config_id);
     let listed = clients
         .s3
         .list_objects_v2()
@@ -108,17 +108,11 @@ async fn waiters(
         .map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
     let mut out = Vec::new();
     // Exactly `<prefix><copyId>-<n>.json`, a copy's run: nothing else under the prefix.
-    let is_waiter = |key: &&str| {
-        key.strip_prefix(prefix.as_str())
-            .and_then(|rest| rest.strip_suffix(".json"))
-            .and_then(ExecutionName::parse)
-            .is_some_and(|e| !e.cleanup && inventory_config_id(&e.copy_id) == config_id)
-    };
     for key in listed
         .contents()
         .iter()
         .filter_map(|o| o.key())
-        .filter(is_waiter)
+        .filter(|k| is_waiter_key(k, config_id))
     {
         // A waiter removed meanwhile (completed by a duplicate event) waits no more.
         let Some((body, _)) = get_object_bytes(&clients.s3, bucket, key).await? else {
