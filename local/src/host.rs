@@ -206,7 +206,11 @@ macro_rules! call {
             LambdaEvent::new(input, Context::default()),
         )
         .await
-        .map_err(|e: StepError| (e.name.to_string(), e.cause))?;
+        .map_err(|e: StepError| {
+            // As the runtime reports it (the same conversion as every function's main.rs).
+            let d = lambda_runtime::Diagnostic::from(e);
+            (d.error_type, d.error_message)
+        })?;
         Ok(serde_json::to_vec(&out).expect("a handler's output serializes"))
     }};
 }

@@ -235,6 +235,18 @@ pub fn classify_aws_code(code: Option<&str>) -> ErrorName {
     }
 }
 
+/// A step's error as the Lambda runtime reports it: `errorType` is the error's name, which the
+/// state machine's Retry and Catch match, and `errorMessage` its cause.
+#[cfg(feature = "lambda")]
+impl From<StepError> for lambda_runtime::Diagnostic {
+    fn from(e: StepError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.name.to_string(),
+            error_message: e.cause,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,10 +10,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<_>| async {
         ferry_job_report::handle(&clients, &config, event)
             .await
-            .map_err(|e| Diagnostic {
-                error_type: e.name.to_string(),
-                error_message: e.cause,
-            })
+            .map_err(Diagnostic::from)
     }))
     .await
 }
