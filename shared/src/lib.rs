@@ -4,7 +4,8 @@
 //! ([`names`]), S3 Inventory ([`inventory`]) and CSV ([`manifest`]) manifests, the CreateJob
 //! request and job states ([`job`]), completion reports ([`report`]), and the closed list of
 //! error names the state machine matches ([`error`]), and the clients handlers are given
-//! ([`clients`]). No Lambda runtime and no AWS calls live here: handlers call the SDK with what
+//! ([`clients`]). No AWS calls live here (and of the Lambda runtime only the conversion of a
+//! [`StepError`] into its error, feature `lambda`): handlers call the SDK with what
 //! this crate builds.
 
 pub mod clients;
