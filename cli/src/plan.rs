@@ -14,7 +14,7 @@ pub fn read_request(path: &std::path::Path) -> Result<(Value, CopyRequest)> {
         .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
     let raw: Value = serde_json::from_str(&text)
         .map_err(|e| CliError::invalid(format!("{} is not JSON: {e}", path.display())))?;
-    let request = CopyRequest::from_json(&text).map_err(|v| CliError::invalid(v.to_string()))?;
+    let request = CopyRequest::from_value(&raw).map_err(|v| CliError::invalid(v.to_string()))?;
     Ok((raw, request))
 }
 
@@ -247,7 +247,7 @@ mod tests {
         let (mut raw, _) = fixture("request-csv.json");
         raw["destination"]["bucket"] = "src-photos".into();
         raw["job"]["priority"] = (-1).into();
-        let req = CopyRequest::from_json(&raw.to_string()).unwrap();
+        let req = CopyRequest::from_value(&raw).unwrap();
         let err = plan(&raw, &req).unwrap_err();
         assert_eq!(err.status, 2);
         assert!(

@@ -47,8 +47,6 @@ SOURCE_BUCKETS = ("src-photos", "src-manifests")
 # The destination stack's DestinationBuckets and ManifestBuckets.
 DESTINATION_BUCKETS = ("dst-photos", "dst-archive")
 MANIFEST_BUCKETS = ("dst-manifests",)
-# AWS::NoValue: the property or list item is dropped.
-NO_VALUE = object()
 
 # moto symbols this launcher wraps: checked at start, so a moto upgrade that moves them fails
 # loudly instead of silently running unwrapped.
@@ -195,7 +193,8 @@ def batch_context() -> dict:
 
 
 class Resolver:
-    """CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::If) for one side."""
+    """CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Split, Fn::If) and the
+    template's Conditions, for one side and one partition."""
 
     def __init__(self, tpl: dict, side: str, partition: str = "aws"):
         self.tpl = tpl
@@ -214,7 +213,6 @@ class Resolver:
             "AWS::AccountId": self.account,
             "AWS::Region": REGION,
             "AWS::Partition": partition,
-            "AWS::NoValue": NO_VALUE,
         }
         for name, spec in tpl.get("Parameters", {}).items():
             self.params.setdefault(name, spec.get("Default", ""))
@@ -294,15 +292,15 @@ class Resolver:
                 logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
                 return self.arn_of(logical) if attr == "Arn" else self.name_of(logical)
             if k == "Fn::Join":
-                return arg[0].join(str(x) for x in self.value(arg[1]) if x is not NO_VALUE)
+                return arg[0].join(str(x) for x in self.value(arg[1]))
             if k == "Fn::Split":
                 return str(self.value(arg[1])).split(arg[0])
             if k == "Fn::If":
                 return self.value(arg[1] if self.conditions[arg[0]] else arg[2])
         if isinstance(v, dict):
-            return {k: y for k, y in ((k, self.value(x)) for k, x in v.items()) if y is not NO_VALUE}
+            return {k: self.value(x) for k, x in v.items()}
         if isinstance(v, list):
-            return [y for y in (self.value(x) for x in v) if y is not NO_VALUE]
+            return [self.value(x) for x in v]
         return v
 
 

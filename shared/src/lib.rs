@@ -20,7 +20,7 @@ pub mod report;
 pub mod request;
 pub mod stack;
 pub mod steps;
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
 pub use error::{ErrorName, StepError};

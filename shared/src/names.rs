@@ -127,6 +127,12 @@ pub fn is_inventory_config_id(id: &str) -> bool {
         .is_some_and(|copy_id| !copy_id.is_empty())
 }
 
+/// `control/<copyId>/plan.json`: a copy's stored plan (what a cleanup, which has only the
+/// copy's run name, reads).
+pub fn plan_key(copy_id: &str) -> String {
+    format!("{CONTROL_PREFIX}/{copy_id}/plan.json")
+}
+
 /// `control/waiters/<config-id>/`: the waiters of one inventory configuration.
 pub fn waiters_prefix(config_id: &str) -> String {
     format!("{CONTROL_PREFIX}/waiters/{config_id}/")
@@ -244,7 +250,7 @@ impl Names {
 
     /// The stored plan, immutable once written.
     pub fn plan_key(&self) -> String {
-        format!("{}plan.json", self.control_prefix())
+        plan_key(&self.copy_id)
     }
 
     /// The record of one job, written as soon as CreateJob answers.

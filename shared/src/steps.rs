@@ -11,10 +11,10 @@ use crate::policy::CopyPolicies;
 use crate::report::ReportSummary;
 use crate::request::{CopyRequest, StackContext};
 use crate::stack::StackConfig;
+use crate::{ErrorName, StepError};
 
 /// How far the clocks of two functions may disagree when one checks an expiry the other set.
 pub const CLOCK_SKEW_SECONDS: i64 = 300;
-use crate::{ErrorName, StepError};
 
 /// `plan`'s input: the execution's input and the context object's name and start time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,7 +143,7 @@ pub struct StoredPlan {
 impl RunPlan {
     /// Validates the request against the stack and derives the run from the execution.
     pub fn from_input(input: &PlanInput, ctx: &StackContext) -> Result<RunPlan, StepError> {
-        let request = CopyRequest::from_json(&input.request.to_string())?;
+        let request = CopyRequest::from_value(&input.request)?;
         request.validate(ctx)?;
         let run = match ExecutionName::parse(&input.execution) {
             Some(e) if !e.cleanup && e.copy_id == request.copy_id => u16::try_from(e.number)
@@ -424,15 +424,7 @@ mod tests {
     use crate::request::StackContext;
 
     fn ctx() -> StackContext {
-        StackContext {
-            account_id: "222222222222".into(),
-            region: "eu-west-1".into(),
-            source_account_ids: vec!["111111111111".into()],
-            source_buckets: vec!["src-photos".into(), "src-manifests".into()],
-            ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-            destination_buckets: Some(vec!["dst-photos".into()]),
-            manifest_buckets: Some(vec![]),
-        }
+        crate::testing::destination_stack().context()
     }
 
     fn input(execution: &str) -> PlanInput {
@@ -444,29 +436,14 @@ mod tests {
     }
 
     fn stack(source_side: bool) -> StackConfig {
-        let dst = StackConfig {
-            account_id: "222222222222".into(),
-            region: "eu-west-1".into(),
-            ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-            source_account_ids: vec!["111111111111".into()],
-            source_buckets: vec!["src-photos".into(), "src-manifests".into()],
-            destination_account_id: "222222222222".into(),
-            destination_buckets: vec!["dst-photos".into()],
-            manifest_buckets: vec![],
-            boundary_arn: String::new(),
-            policy_settle: std::time::Duration::ZERO,
-        };
         if !source_side {
-            return dst;
+            return crate::testing::destination_stack();
         }
         StackConfig {
-            account_id: "111111111111".into(),
             // The template names a source stack's ferry bucket after its own account: never
             // the one a plan must name.
             ferry_bucket: "ferry-111111111111-eu-west-1".into(),
-            source_account_ids: vec![],
-            destination_buckets: vec![],
-            ..dst
+            ..crate::testing::source_stack()
         }
     }
 

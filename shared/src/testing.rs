@@ -11,6 +11,8 @@ pub const FERRY_BUCKET: &str = "ferry-222222222222-eu-west-1";
 pub const SOURCE_BUCKETS: [&str; 2] = ["src-photos", "src-manifests"];
 /// The destination stack's `DestinationBuckets`.
 pub const DESTINATION_BUCKETS: [&str; 1] = ["dst-photos"];
+/// The destination stack's `ManifestBuckets`.
+pub const MANIFEST_BUCKETS: [&str; 1] = ["dst-manifests"];
 pub const BOUNDARY_ARN: &str = "arn:aws:iam::222222222222:policy/ferry/ferry-boundary-eu-west-1";
 /// `$$.Execution.StartTime` of the fixture runs: 2026-11-28T13:45:50Z.
 pub const STARTED_AT: i64 = 1_795_873_550;
@@ -25,7 +27,7 @@ pub fn destination_stack() -> StackConfig {
         source_buckets: SOURCE_BUCKETS.map(String::from).to_vec(),
         destination_account_id: DESTINATION_ACCOUNT.into(),
         destination_buckets: DESTINATION_BUCKETS.map(String::from).to_vec(),
-        manifest_buckets: vec![],
+        manifest_buckets: MANIFEST_BUCKETS.map(String::from).to_vec(),
         boundary_arn: BOUNDARY_ARN.into(),
         policy_settle: std::time::Duration::ZERO,
     }
@@ -87,6 +89,7 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
 /// An inventory delivery as S3 writes it into the ferry bucket under `dated` (a report's dated
 /// folder, ending in `/`): the fixture manifest.json (created 2026-11-28T13:46:40Z) and the
 /// manifest.checksum given.
+#[cfg(feature = "test-util")]
 pub fn deliver_inventory(store: &crate::clients::FakeObjects, dated: &str, checksum: &[u8]) {
     let mut s = store.lock().unwrap();
     s.insert(

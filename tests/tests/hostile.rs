@@ -73,18 +73,7 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
             execution: "photos-2026-1".into(),
             start_time: "2026-11-28T13:45:50Z".into(),
         },
-        &ferry_core::request::StackContext {
-            account_id: info.destination_account().into(),
-            region: info.region.clone(),
-            source_account_ids: vec![info.source_account().into()],
-            source_buckets: vec![SOURCE_BUCKET.into(), MANIFEST_BUCKET.into()],
-            ferry_bucket: ferry_core::names::ferry_bucket_name(
-                info.destination_account(),
-                &info.region,
-            ),
-            destination_buckets: None,
-            manifest_buckets: None,
-        },
+        &ferry_core::testing::destination_stack().context(),
     )
     .unwrap();
     plan.request.destination.account_id = "333333333333".into();

@@ -179,6 +179,7 @@ async fn stop_jobs(
     plan: &RunPlan,
 ) -> Result<bool, StepError> {
     let mut still_active = false;
+    let role_arn = plan.names().batch_role_arn;
     for record in job_records(clients, config, plan).await? {
         let id = &record.job_id;
         let described = clients
@@ -188,7 +189,6 @@ async fn stop_jobs(
             .job_id(id)
             .send()
             .await;
-        let role_arn = plan.names().batch_role_arn;
         let job = match described {
             Ok(out) => match out.job() {
                 Some(j) if j.role_arn() == Some(role_arn.as_str()) => JobState::from_descriptor(j),

@@ -193,18 +193,26 @@ async fn revoke_cancels_a_running_job_and_keeps_the_role_until_it_stops() {
     assert_eq!(delete.num_calls(), 0);
 }
 
+/// IAM during a revoke: GetRole answers `found`; DeleteRolePolicy (ferry's one inline policy)
+/// and DeleteRole (the copy's role) succeed.
+fn iam_revoke_rules(found: Role) -> [Rule; 3] {
+    [
+        mock!(aws_sdk_iam::Client::get_role)
+            .then_output(move || GetRoleOutput::builder().role(found.clone()).build()),
+        mock!(aws_sdk_iam::Client::delete_role_policy)
+            .match_requests(|r| r.policy_name() == Some(ROLE_POLICY_NAME))
+            .then_output(|| DeleteRolePolicyOutput::builder().build()),
+        mock!(aws_sdk_iam::Client::delete_role)
+            .match_requests(|r| r.role_name() == Some("ferry-batch-photos-2026"))
+            .then_output(|| DeleteRoleOutput::builder().build()),
+    ]
+}
+
 #[tokio::test]
 async fn revoke_deletes_the_role_once_every_job_has_ended() {
     let (s3, describe, cancel) = job_rules(JobStatus::Complete);
     let s3: Vec<&Rule> = s3.iter().collect();
-    let delete_policy = mock!(aws_sdk_iam::Client::delete_role_policy)
-        .match_requests(|r| r.policy_name() == Some(ROLE_POLICY_NAME))
-        .then_output(|| DeleteRolePolicyOutput::builder().build());
-    let delete = mock!(aws_sdk_iam::Client::delete_role)
-        .match_requests(|r| r.role_name() == Some("ferry-batch-photos-2026"))
-        .then_output(|| DeleteRoleOutput::builder().build());
-    let get = mock!(aws_sdk_iam::Client::get_role)
-        .then_output(|| GetRoleOutput::builder().role(role(Some(BOUNDARY))).build());
+    let [get, delete_policy, delete] = iam_revoke_rules(role(Some(BOUNDARY)));
     let clients = Clients::mocked(
         &s3,
         &[&describe, &cancel],
@@ -253,12 +261,7 @@ async fn revoke_touches_only_what_is_ferrys() {
         "arn:aws:iam::222222222222:role/nightly-etl",
     );
     let s3: Vec<&Rule> = s3.iter().collect();
-    let get = mock!(aws_sdk_iam::Client::get_role)
-        .then_output(|| GetRoleOutput::builder().role(role(Some(BOUNDARY))).build());
-    let delete_policy = mock!(aws_sdk_iam::Client::delete_role_policy)
-        .then_output(|| DeleteRolePolicyOutput::builder().build());
-    let delete =
-        mock!(aws_sdk_iam::Client::delete_role).then_output(|| DeleteRoleOutput::builder().build());
+    let [get, delete_policy, delete] = iam_revoke_rules(role(Some(BOUNDARY)));
     let clients = Clients::mocked(
         &s3,
         &[&describe, &cancel],
@@ -300,11 +303,7 @@ async fn revoke_touches_only_what_is_ferrys() {
     ] {
         let (s3, describe, cancel) = job_rules(JobStatus::Complete);
         let s3: Vec<&Rule> = s3.iter().collect();
-        let r = not_ferrys.clone();
-        let get = mock!(aws_sdk_iam::Client::get_role)
-            .then_output(move || GetRoleOutput::builder().role(r.clone()).build());
-        let delete = mock!(aws_sdk_iam::Client::delete_role)
-            .then_output(|| DeleteRoleOutput::builder().build());
+        let [get, _, delete] = iam_revoke_rules(not_ferrys);
         let clients = Clients::mocked(&s3, &[&describe, &cancel], &[&get, &delete], &[]);
         let err = call(&clients, AccessAction::Revoke).await.unwrap_err();
         assert_eq!(err.name, ErrorName::AccessDenied);

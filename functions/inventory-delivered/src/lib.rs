@@ -49,7 +49,7 @@ pub async fn handle(
             continue;
         };
         let Some(outcome) = read_delivery(&clients.s3, &bucket, &delivery).await? else {
-            info!(key = %key, "manifest.checksum is gone; ignored");
+            info!(key = %key, "no complete delivery of this bucket here (the checksum is gone, or manifest.json names another bucket); ignored");
             out.ignored += 1;
             continue;
         };

@@ -109,7 +109,7 @@ async fn cleanup_plan(
             )
         })?;
     still_running(clients, config, &input.cleanup_of).await?;
-    let key = format!("{}/{copy_id}/plan.json", ferry_core::names::CONTROL_PREFIX);
+    let key = ferry_core::names::plan_key(&copy_id);
     let stored = read_plan(&clients.s3, config, &key).await?.ok_or_else(|| {
         StepError::new(
             ErrorName::NotFound,

@@ -2,15 +2,7 @@ use super::*;
 use serde_json::{json, Value};
 
 pub(crate) fn ctx() -> StackContext {
-    StackContext {
-        account_id: "222222222222".into(),
-        region: "eu-west-1".into(),
-        source_account_ids: vec!["111111111111".into()],
-        source_buckets: vec!["src-photos".into(), "src-manifests".into()],
-        ferry_bucket: "ferry-222222222222-eu-west-1".into(),
-        destination_buckets: Some(vec!["dst-photos".into()]),
-        manifest_buckets: Some(vec!["dst-manifests".into()]),
-    }
+    crate::testing::destination_stack().context()
 }
 
 fn flow_a() -> Value {
