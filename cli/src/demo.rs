@@ -373,7 +373,7 @@ async fn leftovers(
         .s3
         .get_bucket_inventory_configuration()
         .bucket(SOURCE_BUCKET)
-        .id(ferry_core::names::inventory_config_id(copy_id))
+        .id(ferry_core::layout::inventory_config_id(copy_id))
         .send()
         .await;
     if inventory.is_ok() {

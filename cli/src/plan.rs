@@ -31,7 +31,7 @@ pub fn assumed_stack(req: &CopyRequest) -> StackContext {
         region: req.region.clone(),
         source_account_ids: vec![req.source.account_id.clone()],
         source_buckets: buckets,
-        ferry_bucket: ferry_core::names::ferry_bucket_name(
+        ferry_bucket: ferry_core::layout::ferry_bucket_name(
             &req.destination.account_id,
             &req.region,
         ),
@@ -79,7 +79,7 @@ pub fn describe(plan: &RunPlan) -> Value {
                 &plan.ferry_bucket,
                 Some(&format!(
                     "{}<delivery date>/manifest.json",
-                    names.inventory_location(&req.source.bucket)
+                    names.layout().inventory_location(&req.source.bucket)
                 )),
             ),
             etag: "<the manifest's ETag, read by job-submit>".into(),
@@ -99,8 +99,8 @@ pub fn describe(plan: &RunPlan) -> Value {
             "jobSubmitter": names.submitter_role_arn(),
             "inventoryConfiguration": (req.flow() == Flow::Inventory).then(|| names.inventory_config_id.clone()),
             "ferryBucket": plan.ferry_bucket,
-            "controlPrefix": names.control_prefix(),
-            "reportPrefix": names.report_prefix(plan.run),
+            "controlPrefix": names.layout().control_prefix(),
+            "reportPrefix": names.layout().report_prefix(plan.run),
             "clientRequestToken": create_job.client_request_token,
         },
         "grantsExpire": clock::format_timestamp(plan.expires_at),

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use aws_sdk_s3::types as s3;
 
+use crate::layout::INVENTORY_PREFIX;
 use crate::manifest::{decode_key, headerless_records, ManifestEntry, ManifestError};
-use crate::names::{is_inventory_config_id, Names, INVENTORY_PREFIX};
+use crate::names::Names;
 use crate::request::CopyRequest;
 
 /// The optional fields ferry asks for: what a pre-flight check and a summary need (size for
@@ -245,54 +246,6 @@ impl InventoryManifest {
     }
 }
 
-/// A delivered inventory report, recognised from the key of its `manifest.checksum`:
-/// `inventory/<source-bucket>/<config-id>/YYYY-MM-DDTHH-MMZ/manifest.checksum`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Delivery {
-    pub source_bucket: String,
-    pub config_id: String,
-    /// `YYYY-MM-DDTHH-MMZ`
-    pub dated: String,
-}
-
-impl Delivery {
-    /// Reads a decoded object key; `None` when it is not a ferry inventory checksum.
-    pub fn from_checksum_key(key: &str) -> Option<Delivery> {
-        let rest = key.strip_prefix(INVENTORY_PREFIX)?.strip_prefix('/')?;
-        let parts: Vec<&str> = rest.split('/').collect();
-        match parts.as_slice() {
-            [source, config, dated, "manifest.checksum"]
-                if !source.is_empty() && is_inventory_config_id(config) && is_dated(dated) =>
-            {
-                Some(Delivery {
-                    source_bucket: source.to_string(),
-                    config_id: config.to_string(),
-                    dated: dated.to_string(),
-                })
-            }
-            _ => None,
-        }
-    }
-
-    /// The `manifest.json` beside the checksum.
-    pub fn manifest_key(&self) -> String {
-        format!("{}manifest.json", self.folder())
-    }
-
-    /// The `manifest.checksum` S3 writes last.
-    pub fn checksum_key(&self) -> String {
-        format!("{}manifest.checksum", self.folder())
-    }
-
-    fn folder(&self) -> String {
-        format!(
-            "{INVENTORY_PREFIX}/{}/{}/{}/",
-            self.source_bucket, self.config_id, self.dated
-        )
-    }
-}
-
 /// Whether `manifest.checksum`'s content is the MD5 of `manifest.json` (S3 writes it as 32 hex
 /// digits; white space around them is ignored).
 pub fn checksum_matches(manifest_json: &[u8], checksum: &[u8]) -> bool {
@@ -308,18 +261,6 @@ pub fn manifest_checksum(manifest_json: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// `YYYY-MM-DDTHH-MMZ`
-pub fn is_dated(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 17
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 | 13 => *c == b'-',
-            10 => *c == b'T',
-            16 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
 }
 
 /// Where the columns ferry reads sit in an inventory data row.
@@ -574,47 +515,6 @@ mod tests {
         let c = InventoryConfig::for_copy(&req, &Names::new(&req, FERRY));
         assert_eq!(c.filter, None);
         assert!(c.to_sdk().unwrap().filter().is_none());
-    }
-
-    /// The key in an S3 event is URL-encoded; decoded, it names the delivery.
-    #[test]
-    fn recognises_a_delivery_from_the_s3_event() {
-        let event: serde_json::Value =
-            serde_json::from_str(include_str!("../fixtures/s3-event-manifest-checksum.json"))
-                .unwrap();
-        let raw = event["Records"][0]["s3"]["object"]["key"].as_str().unwrap();
-        let key = decode_key(raw).unwrap();
-        let d = Delivery::from_checksum_key(&key).unwrap();
-        assert_eq!(d.source_bucket, "src-photos");
-        assert_eq!(d.config_id, "ferry-photos-2026");
-        assert_eq!(
-            d.manifest_key(),
-            "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json"
-        );
-        assert_eq!(d.checksum_key(), key);
-        // A bucket may be named like the file: only the last segment is the file.
-        let odd = Delivery::from_checksum_key(
-            "inventory/manifest.json/ferry-x/2026-11-28T00-00Z/manifest.checksum",
-        )
-        .unwrap();
-        assert_eq!(
-            odd.manifest_key(),
-            "inventory/manifest.json/ferry-x/2026-11-28T00-00Z/manifest.json"
-        );
-        // moto encodes `/` as %2F too; the decoded key is the same.
-        let moto = raw.replace('/', "%2F");
-        assert_eq!(
-            Delivery::from_checksum_key(&decode_key(&moto).unwrap()),
-            Some(d)
-        );
-        for other in [
-            "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json",
-            "inventory/src-photos/someone-else/2026-11-28T00-00Z/manifest.checksum",
-            "inventory/src-photos/ferry-photos-2026/hive/manifest.checksum",
-            "control/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.checksum",
-        ] {
-            assert_eq!(Delivery::from_checksum_key(other), None, "{other}");
-        }
     }
 
     #[test]

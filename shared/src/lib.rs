@@ -1,18 +1,23 @@
-//! ferry-core: ferry's domain, pure and tested without AWS.
+//! ferry-core: ferry's domain, and the few AWS reads and writes the functions share.
 //!
 //! The copy request and its validation ([`request`]), the names of everything a copy creates
-//! ([`names`]), S3 Inventory ([`inventory`]) and CSV ([`manifest`]) manifests, the CreateJob
-//! request and job states ([`job`]), completion reports ([`report`]), and the closed list of
-//! error names the state machine matches ([`error`]), and the clients handlers are given
-//! ([`clients`]). No AWS calls live here (and of the Lambda runtime only the conversion of a
-//! [`StepError`] into its error, feature `lambda`): handlers call the SDK with what
-//! this crate builds.
+//! ([`names`]) and the ferry bucket's layout ([`layout`]), S3 Inventory ([`inventory`]) and CSV
+//! ([`manifest`]) manifests, the CreateJob request, job states and the tracking schedule
+//! ([`job`]), completion reports ([`report`]), policies ([`policy`]), the step payloads
+//! ([`steps`]) and the closed list of error names the state machine matches ([`error`]). The
+//! AWS calls here are the ones two functions share: the control objects in the ferry bucket
+//! ([`control`]), an inventory delivery and its waiters ([`delivery`]), and the clients
+//! handlers are given ([`clients`]); every other call is in the function that makes it. Of the
+//! Lambda runtime only the conversion of a [`StepError`] into its error (feature `lambda`).
 
 pub mod clients;
 pub mod clock;
+pub mod control;
+pub mod delivery;
 pub mod error;
 pub mod inventory;
 pub mod job;
+pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod policy;

@@ -8,19 +8,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::layout::{inventory_config_id, CopyLayout, REPORT_PREFIX};
 use crate::request::CopyRequest;
 
 /// IAM path of every role ferry creates; its permissions boundary and PassRole are scoped to it.
 pub const ROLE_PATH: &str = "/ferry/";
-/// Prefix of the ferry bucket under which S3 Inventory delivers reports.
-pub const INVENTORY_PREFIX: &str = "inventory";
-/// Prefix of the ferry bucket that holds stored plans, waiters and job records.
-pub const CONTROL_PREFIX: &str = "control";
-/// Prefix of the ferry bucket that holds the retry manifests ferry writes.
-pub const RETRY_PREFIX: &str = "retry";
-/// Default prefix of completion reports.
-pub const REPORT_PREFIX: &str = "reports";
-
 /// The AWS partition of a Region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs.
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -90,12 +82,6 @@ impl fmt::Display for ExecutionName {
     }
 }
 
-/// The ferry bucket of the destination stack in `account` and `region`: `ferry-<account>-<region>`
-/// (the template's `FerryBucket`).
-pub fn ferry_bucket_name(account: &str, region: &str) -> String {
-    format!("ferry-{account}-{region}")
-}
-
 /// `text` as a literal in an IAM policy string of Version 2012-10-17: `*`, `?` and `$` become the
 /// policy variables `${*}`, `${?}` and `${$}`, which stand for the character itself.
 pub fn policy_literal(text: &str) -> String {
@@ -111,41 +97,6 @@ pub fn policy_literal(text: &str) -> String {
         }
     }
     out
-}
-
-/// The id of a copy's S3 Inventory configuration on its source bucket: `ferry-<copyId>`.
-pub fn inventory_config_id(copy_id: &str) -> String {
-    format!("{INVENTORY_CONFIG_PREFIX}{copy_id}")
-}
-
-/// Every inventory configuration ferry creates has an id that starts with this.
-pub const INVENTORY_CONFIG_PREFIX: &str = "ferry-";
-
-/// Whether `id` has the shape of one of ferry's inventory configuration ids.
-pub fn is_inventory_config_id(id: &str) -> bool {
-    id.strip_prefix(INVENTORY_CONFIG_PREFIX)
-        .is_some_and(|copy_id| !copy_id.is_empty())
-}
-
-/// `control/<copyId>/plan.json`: a copy's stored plan (what a cleanup, which has only the
-/// copy's run name, reads).
-pub fn plan_key(copy_id: &str) -> String {
-    format!("{CONTROL_PREFIX}/{copy_id}/plan.json")
-}
-
-/// `control/waiters/<config-id>/`: the waiters of one inventory configuration.
-pub fn waiters_prefix(config_id: &str) -> String {
-    format!("{CONTROL_PREFIX}/waiters/{config_id}/")
-}
-
-/// Whether `key` is exactly a waiter of configuration `config_id`:
-/// `control/waiters/<config-id>/<copyId>-<n>.json`, of a copy's run (not a cleanup) whose
-/// configuration it is.
-pub fn is_waiter_key(key: &str, config_id: &str) -> bool {
-    key.strip_prefix(waiters_prefix(config_id).as_str())
-        .and_then(|rest| rest.strip_suffix(".json"))
-        .and_then(ExecutionName::parse)
-        .is_some_and(|e| !e.cleanup && inventory_config_id(&e.copy_id) == config_id)
 }
 
 /// Every name of one copy.
@@ -243,75 +194,12 @@ impl Names {
         .to_string()
     }
 
-    /// `control/<copyId>/`: everything ferry records about this copy.
-    pub fn control_prefix(&self) -> String {
-        format!("{CONTROL_PREFIX}/{}/", self.copy_id)
-    }
-
-    /// The stored plan, immutable once written.
-    pub fn plan_key(&self) -> String {
-        plan_key(&self.copy_id)
-    }
-
-    /// The record of one job, written as soon as CreateJob answers.
-    pub fn job_record_key(&self, attempt: Attempt) -> String {
-        format!(
-            "{}run-{}/job-{}.json",
-            self.control_prefix(),
-            attempt.run,
-            attempt.job
-        )
-    }
-
-    /// Where an inventory waiter records its task token.
-    pub fn waiter_key(&self, execution_name: &str) -> String {
-        format!(
-            "{}{execution_name}.json",
-            waiters_prefix(&self.inventory_config_id)
-        )
-    }
-
-    /// Whether `key` is exactly one of this copy's job records
-    /// (`control/<copyId>/run-<n>/job-<m>.json`, decimal `n` and `m`).
-    pub fn is_job_record_key(&self, key: &str) -> bool {
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        key.strip_prefix(self.control_prefix().as_str())
-            .and_then(|rest| rest.strip_prefix("run-"))
-            .and_then(|rest| rest.split_once("/job-"))
-            .and_then(|(run, job)| Some((run, job.strip_suffix(".json")?)))
-            .is_some_and(|(run, job)| digits(run) && digits(job))
-    }
-
-    /// The retry manifest (CSV) of the retryable failures of `attempt`'s predecessor.
-    pub fn retry_manifest_key(&self, attempt: Attempt) -> String {
-        format!(
-            "{RETRY_PREFIX}/{}/run-{}/job-{}.csv",
-            self.copy_id, attempt.run, attempt.job
-        )
-    }
-
-    /// Prefix of every retry manifest of this copy (the Batch role may read under it).
-    pub fn retry_prefix(&self) -> String {
-        format!("{RETRY_PREFIX}/{}/", self.copy_id)
-    }
-
-    /// Completion reports of run `run` land under `<this>/job-<id>/`.
-    pub fn report_prefix(&self, run: u16) -> String {
-        format!("{}/{}/run-{run}", self.report_prefix_base, self.copy_id)
-    }
-
-    /// Prefix of every report of this copy (the Batch role may write under it).
-    pub fn report_prefix_all(&self) -> String {
-        format!("{}/{}/", self.report_prefix_base, self.copy_id)
-    }
-
-    /// Where S3 Inventory delivers this copy's reports in the ferry bucket:
-    /// `inventory/<source-bucket>/<config-id>/` (dated manifests and `data/` below it).
-    pub fn inventory_location(&self, source_bucket: &str) -> String {
-        format!(
-            "{INVENTORY_PREFIX}/{source_bucket}/{}/",
-            self.inventory_config_id
-        )
+    /// The copy's keys in the ferry bucket.
+    pub fn layout(&self) -> CopyLayout<'_> {
+        CopyLayout {
+            copy_id: &self.copy_id,
+            report_base: &self.report_prefix_base,
+        }
     }
 
     /// A policy's Resource for exactly the object `key` of `bucket`: the key's `*`, `?` and `$`
@@ -325,25 +213,6 @@ impl Names {
     /// literally, as [`Names::policy_object`] takes a key).
     pub fn policy_objects_under(&self, bucket: &str, prefix: &str) -> String {
         self.s3_arn(bucket, Some(&format!("{}*", policy_literal(prefix))))
-    }
-
-    /// Whether `key` is a `manifest.json` that S3 Inventory delivered for this copy's
-    /// configuration on `source_bucket`: `<inventory_location><date>/manifest.json`, one dated
-    /// folder below the location and nothing else.
-    pub fn is_inventory_manifest_key(&self, key: &str, source_bucket: &str) -> bool {
-        key.strip_prefix(&self.inventory_location(source_bucket))
-            .and_then(|rest| rest.strip_suffix("/manifest.json"))
-            .is_some_and(|dated| !dated.is_empty() && !dated.contains('/') && dated != "data")
-    }
-
-    /// Whether `key` is one of this copy's retry manifests (`retry/<copyId>/run-<n>/job-<m>.csv`).
-    pub fn is_retry_manifest_key(&self, key: &str) -> bool {
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        key.strip_prefix(&self.retry_prefix())
-            .and_then(|rest| rest.strip_prefix("run-"))
-            .and_then(|rest| rest.split_once("/job-"))
-            .and_then(|(run, job)| Some((run, job.strip_suffix(".csv")?)))
-            .is_some_and(|(run, job)| digits(run) && digits(job))
     }
 
     /// `arn:<partition>:s3:::<bucket>` or, with a key, `arn:<partition>:s3:::<bucket>/<key>`, as
@@ -371,58 +240,6 @@ mod tests {
     const FERRY: &str = "ferry-222222222222-eu-west-1";
 
     #[test]
-    fn manifest_keys_of_this_copy_are_recognised_exactly() {
-        let n = Names::new(&request("photos-2026"), FERRY);
-        let loc = n.inventory_location("src-photos");
-        assert!(n.is_inventory_manifest_key(
-            &format!("{loc}2026-11-29T01-00Z/manifest.json"),
-            "src-photos"
-        ));
-        for bad in [
-            format!("{loc}manifest.json"),
-            format!("{loc}a/b/manifest.json"),
-            format!("{loc}2026-11-29T01-00Z/manifest.checksum"),
-            format!(
-                "inventory/other-bucket/{}/2026-11-29T01-00Z/manifest.json",
-                n.inventory_config_id
-            ),
-            "reports/x/manifest.json".to_string(),
-        ] {
-            assert!(!n.is_inventory_manifest_key(&bad, "src-photos"), "{bad}");
-        }
-        assert!(n.is_retry_manifest_key(&n.retry_manifest_key(Attempt { run: 2, job: 1 })));
-        let record = n.job_record_key(Attempt { run: 2, job: 1 });
-        assert!(n.is_job_record_key(&record));
-        for bad in [
-            "control/photos-2026/plan.json",
-            "control/photos-2026/run-2/job-1.json.bak",
-            "control/photos-2026/run-x/job-1.json",
-        ] {
-            assert!(!n.is_job_record_key(bad), "{bad}");
-        }
-        let config = &n.inventory_config_id;
-        assert!(is_waiter_key(&n.waiter_key("photos-2026-3"), config));
-        for bad in ["photos-2025-1", "photos-2026-cleanup-1", "notes"] {
-            assert!(
-                !is_waiter_key(&format!("{}{bad}.json", waiters_prefix(config)), config),
-                "{bad}"
-            );
-        }
-        assert!(
-            is_inventory_config_id(config)
-                && !is_inventory_config_id("ferry-")
-                && !is_inventory_config_id("other")
-        );
-        for bad in [
-            n.retry_prefix() + "run-2/job-1.csv.bak",
-            n.retry_prefix() + "../control/x.csv",
-            "retry/other-copy/run-1/job-1.csv".to_string(),
-        ] {
-            assert!(!n.is_retry_manifest_key(&bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn names_of_the_design_example() {
         let n = Names::new(&request("photos-2026"), FERRY);
         assert_eq!(n.batch_role_name, "ferry-batch-photos-2026");
@@ -433,16 +250,7 @@ mod tests {
         assert_eq!(n.inventory_config_id, "ferry-photos-2026");
         assert_eq!(n.execution_name(3), "photos-2026-3");
         assert_eq!(n.cleanup_execution_name(1), "photos-2026-cleanup-1");
-        assert_eq!(n.plan_key(), "control/photos-2026/plan.json");
-        assert_eq!(
-            n.job_record_key(Attempt { run: 2, job: 1 }),
-            "control/photos-2026/run-2/job-1.json"
-        );
-        assert_eq!(n.report_prefix(2), "reports/photos-2026/run-2");
-        assert_eq!(
-            n.inventory_location("src-photos"),
-            "inventory/src-photos/ferry-photos-2026/"
-        );
+        assert_eq!(n.layout(), crate::layout::CopyLayout::of("photos-2026"));
         assert_eq!(
             n.client_request_token(Attempt { run: 1, job: 0 }),
             "ferry-photos-2026-1-0"
@@ -516,7 +324,10 @@ mod tests {
             n.cleanup_execution_name(u32::MAX).len() <= 80,
             "execution names: 80"
         );
-        assert!(n.report_prefix(u16::MAX).len() <= 512, "report prefix: 512");
+        assert!(
+            n.layout().report_prefix(u16::MAX).len() <= 512,
+            "report prefix: 512"
+        );
         assert!(n.inventory_config_id.len() <= 64);
     }
 
@@ -525,7 +336,7 @@ mod tests {
         let mut r = request(&"a".repeat(40));
         r.report.prefix = Some("p".repeat(crate::request::REPORT_PREFIX_MAX));
         let n = Names::new(&r, FERRY);
-        assert!(n.report_prefix(u16::MAX).len() <= 512);
+        assert!(n.layout().report_prefix(u16::MAX).len() <= 512);
     }
 
     #[test]

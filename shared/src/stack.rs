@@ -113,7 +113,7 @@ impl StackConfig {
                 region: self.region.clone(),
                 source_account_ids: vec![self.account_id.clone()],
                 source_buckets: self.source_buckets.clone(),
-                ferry_bucket: crate::names::ferry_bucket_name(
+                ferry_bucket: crate::layout::ferry_bucket_name(
                     &self.destination_account_id,
                     &self.region,
                 ),

@@ -119,27 +119,6 @@ pub struct WaitOutput {
     pub found: Option<InventoryManifestRef>,
 }
 
-/// A waiting execution, recorded under `control/waiters/<config-id>/<execution>.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Waiter {
-    pub task_token: String,
-    pub execution: String,
-    /// Reports created before this (seconds since the epoch) are not this run's.
-    pub started_at: Epoch,
-    /// The source bucket whose inventory this run waits for: a delivery completes the waiter
-    /// only when its key's source segment and its manifest's `sourceBucket` both name it.
-    #[serde(default)]
-    pub source_bucket: String,
-}
-
-/// What is stored under `control/<copyId>/plan.json`: immutable once written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredPlan {
-    pub request: CopyRequest,
-}
-
 impl RunPlan {
     /// Validates the request against the stack and derives the run from the execution.
     pub fn from_input(input: &PlanInput, ctx: &StackContext) -> Result<RunPlan, StepError> {
@@ -180,7 +159,7 @@ impl RunPlan {
     /// execution: its grants are renewed nowhere, only revoked.
     pub fn for_cleanup(
         input: &CleanupInput,
-        stored: StoredPlan,
+        stored: crate::control::StoredPlan,
         ferry_bucket: &str,
     ) -> Result<RunPlan, StepError> {
         let invalid = |why: String| StepError::new(ErrorName::InvalidRequest, why);

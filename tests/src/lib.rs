@@ -390,7 +390,7 @@ impl World {
         for id in copy_ids {
             assert!(
                 !self
-                    .has_inventory(&ferry_core::names::inventory_config_id(id))
+                    .has_inventory(&ferry_core::layout::inventory_config_id(id))
                     .await,
                 "ferry's inventory configuration of {id} is removed"
             );

@@ -213,7 +213,7 @@ async fn a_report_prefix_under_reports_is_written_and_read() {
             .contains("failed: 2026/notes/a+b=c.txt (AccessDenied)"),
         "{run:?}"
     );
-    let ferry = ferry_core::names::ferry_bucket_name(
+    let ferry = ferry_core::layout::ferry_bucket_name(
         world.sandbox.info.destination_account(),
         &world.sandbox.info.region,
     );

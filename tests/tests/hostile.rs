@@ -77,7 +77,7 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
     )
     .unwrap();
     plan.request.destination.account_id = "333333333333".into();
-    plan.ferry_bucket = ferry_core::names::ferry_bucket_name("333333333333", &info.region);
+    plan.ferry_bucket = ferry_core::layout::ferry_bucket_name("333333333333", &info.region);
     plan.expires_at = 253_402_300_799;
     let source_access = &info.functions["ferry-source-access"];
     let definition = json!({

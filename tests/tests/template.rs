@@ -357,6 +357,19 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("send_task_failure", &["states:SendTaskFailure"]),
     ("start_execution", &["states:StartExecution"]),
     ("describe_execution", &["states:DescribeExecution"]),
+    // ferry-core's control objects and inventory deliveries (control.rs, delivery.rs).
+    ("read_plan", &["s3:GetObject"]),
+    ("store_plan", &["s3:GetObject", "s3:PutObject"]),
+    ("put_job_record", &["s3:PutObject"]),
+    ("job_records", &["s3:ListBucket", "s3:GetObject"]),
+    ("put_waiter", &["s3:PutObject"]),
+    ("list_waiters", &["s3:ListBucket", "s3:GetObject"]),
+    ("delete_waiter", &["s3:DeleteObject"]),
+    ("read_delivery", &["s3:GetObject"]),
+    (
+        "complete_wait",
+        &["states:SendTaskSuccess", "states:SendTaskFailure"],
+    ),
 ];
 
 /// What a function may be denied explicitly: taking ferry's permissions boundary off a role,
@@ -374,15 +387,10 @@ const BOUNDARY_GUARD: &[&str] = &[
 /// stored plan) needs s3:ListBucket, or S3 answers 403 instead of 404.
 const ALSO_GRANTED: &[&str] = &["s3:ListBucket"];
 
-/// Calls found in a crate's code that the function never makes: inventory-delivered links
-/// inventory-wait for `read_delivery`, `complete` and `delete`, not for `wait`, which records the
-/// waiter (s3:PutObject); inventory-wait calls `complete` only with a report it found intact (a
-/// damaged one fails its own Task), so never SendTaskFailure (`make mutations` showed the grant
-/// unused).
-const NEVER_CALLED: &[(&str, &str)] = &[
-    ("ferry-inventory-delivered", "s3:PutObject"),
-    ("ferry-inventory-wait", "states:SendTaskFailure"),
-];
+/// Calls found in a crate's code that the function never makes: inventory-wait calls
+/// `complete_wait` only with a report it found intact (a damaged one fails its own Task), so
+/// never SendTaskFailure (`make mutations` showed the grant unused).
+const NEVER_CALLED: &[(&str, &str)] = &[("ferry-inventory-wait", "states:SendTaskFailure")];
 
 /// A crate's code, without its tests (tests.rs files, and everything after `#[cfg(test)]`).
 fn code_of(dir: &std::path::Path) -> String {
@@ -401,22 +409,13 @@ fn code_of(dir: &std::path::Path) -> String {
     text
 }
 
-/// The actions a function's code needs: its SDK calls and those of the function crates it
-/// depends on (inventory-delivered runs inventory-wait's code).
+/// The actions a function's code needs: its SDK calls and the ferry-core helpers it calls
+/// (no function crate depends on another: `functions_depend_on_ferry_core_only`).
 fn needed_actions(krate: &str) -> BTreeSet<String> {
-    let root = repo_root().join("functions");
-    let dir = root.join(krate.trim_start_matches("ferry-"));
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-    let mut code: String = code_of(&dir.join("src")).split_whitespace().collect();
-    for other in std::fs::read_dir(&root).unwrap() {
-        let name = other.unwrap().file_name().to_string_lossy().to_string();
-        if name != krate.trim_start_matches("ferry-")
-            && manifest.contains(&format!("ferry-{name} ="))
-        {
-            code.push_str(&code_of(&root.join(&name).join("src")));
-        }
-    }
-    let code: String = code.split_whitespace().collect();
+    let dir = repo_root()
+        .join("functions")
+        .join(krate.trim_start_matches("ferry-"));
+    let code: String = code_of(&dir.join("src")).split_whitespace().collect();
     ACTIONS
         .iter()
         .filter(|(call, _)| {

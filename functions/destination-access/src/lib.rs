@@ -8,13 +8,14 @@
 
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3control::types::RequestedJobStatus;
-use ferry_core::clients::{get_object_bytes, Clients};
+use ferry_core::clients::Clients;
 use ferry_core::clock::{Clock, SystemClock};
+use ferry_core::control::Control;
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::job::JobState;
 use ferry_core::names::ROLE_PATH;
 use ferry_core::policy::PolicyKind;
-use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, JobRecord, RunPlan};
+use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, RunPlan};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::{info, warn};
@@ -130,46 +131,6 @@ async fn grant(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<(), St
     Ok(())
 }
 
-/// The job records of every run of the copy.
-async fn job_records(
-    clients: &Clients,
-    config: &StackConfig,
-    plan: &RunPlan,
-) -> Result<Vec<JobRecord>, StepError> {
-    let names = plan.names();
-    let prefix = names.control_prefix();
-    let mut records = Vec::new();
-    let mut pages = clients
-        .s3
-        .list_objects_v2()
-        .bucket(&config.ferry_bucket)
-        .prefix(&prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
-        for obj in page.contents() {
-            // Exactly `control/<copyId>/run-<n>/job-<m>.json`: nothing else under the prefix.
-            let Some(key) = obj.key().filter(|k| names.is_job_record_key(k)) else {
-                continue;
-            };
-            // A record deleted meanwhile (its run was cleaned up) has no job to stop.
-            let Some((body, _)) = get_object_bytes(&clients.s3, &config.ferry_bucket, key).await?
-            else {
-                continue;
-            };
-            let record: JobRecord = serde_json::from_slice(&body).map_err(|e| {
-                StepError::new(
-                    ErrorName::InvalidRequest,
-                    format!("{key} is not a job record: {e}"),
-                )
-            })?;
-            records.push(record);
-        }
-    }
-    Ok(records)
-}
-
 /// Cancels the copy's jobs that may still run; true while any has not stopped yet. A job is
 /// cancelled only when DescribeJob shows it runs as this copy's role: a record that names
 /// someone else's job (a forged or stale record) stops nothing.
@@ -180,7 +141,10 @@ async fn stop_jobs(
 ) -> Result<bool, StepError> {
     let mut still_active = false;
     let role_arn = plan.names().batch_role_arn;
-    for record in job_records(clients, config, plan).await? {
+    for record in Control::new(&clients.s3, &config.ferry_bucket)
+        .job_records(plan.names().layout())
+        .await?
+    {
         let id = &record.job_id;
         let described = clients
             .s3control

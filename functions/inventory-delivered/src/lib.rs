@@ -7,14 +7,11 @@
 //! left (or a used token) and is logged and ignored, as is a report nobody waits for.
 
 use aws_lambda_events::s3::S3Event;
-use ferry_core::clients::{get_object_bytes, Clients};
-use ferry_core::error::from_sdk;
-use ferry_core::inventory::Delivery;
+use ferry_core::clients::Clients;
+use ferry_core::control::Control;
+use ferry_core::delivery::{complete_wait, read_delivery, Delivery};
 use ferry_core::manifest::decode_key;
-use ferry_core::names::{is_waiter_key, waiters_prefix};
-use ferry_core::steps::Waiter;
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
-use ferry_inventory_wait::{complete, delete, read_delivery};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use tracing::info;
@@ -36,6 +33,7 @@ pub async fn handle(
     event: LambdaEvent<S3Event>,
 ) -> Result<DeliveredOutput, StepError> {
     let mut out = DeliveredOutput::default();
+    let control = Control::new(&clients.s3, &config.ferry_bucket);
     for record in event.payload.records {
         let bucket = record.s3.bucket.name.unwrap_or_default();
         let raw = record.s3.object.key.unwrap_or_default();
@@ -53,7 +51,7 @@ pub async fn handle(
             out.ignored += 1;
             continue;
         };
-        let waiters = waiters(clients, &bucket, &delivery.config_id).await?;
+        let waiters = control.list_waiters(&delivery.config_id).await?;
         if waiters.is_empty() {
             info!(config_id = %delivery.config_id, "an inventory report nobody waits for (or a duplicate event); ignored");
             out.ignored += 1;
@@ -72,13 +70,13 @@ pub async fn handle(
                 }
                 _ => {}
             }
-            let completed = complete(
+            let completed = complete_wait(
                 &clients.sfn,
                 &waiter.task_token,
                 outcome.as_ref().map_err(String::as_str),
             )
             .await?;
-            delete(&clients.s3, &bucket, &waiter_key).await?;
+            control.delete_waiter(&waiter_key).await?;
             if completed {
                 info!(execution = %waiter.execution, ok = outcome.is_ok(), "completed an inventory waiter");
                 out.completed += 1;
@@ -87,44 +85,6 @@ pub async fn handle(
                 out.ignored += 1;
             }
         }
-    }
-    Ok(out)
-}
-
-/// The waiters recorded for an inventory configuration.
-async fn waiters(
-    clients: &Clients,
-    bucket: &str,
-    config_id: &str,
-) -> Result<Vec<(String, Waiter)>, StepError> {
-    let prefix = waiters_prefix(config_id);
-    let listed = clients
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(&prefix)
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("ListObjectsV2 {prefix}")))?;
-    let mut out = Vec::new();
-    // Exactly `<prefix><copyId>-<n>.json`, a copy's run: nothing else under the prefix.
-    for key in listed
-        .contents()
-        .iter()
-        .filter_map(|o| o.key())
-        .filter(|k| is_waiter_key(k, config_id))
-    {
-        // A waiter removed meanwhile (completed by a duplicate event) waits no more.
-        let Some((body, _)) = get_object_bytes(&clients.s3, bucket, key).await? else {
-            continue;
-        };
-        let waiter: Waiter = serde_json::from_slice(&body).map_err(|e| {
-            StepError::new(
-                ErrorName::InvalidRequest,
-                format!("{key} is not a waiter record: {e}"),
-            )
-        })?;
-        out.push((key.to_string(), waiter));
     }
     Ok(out)
 }

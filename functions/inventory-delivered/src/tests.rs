@@ -2,7 +2,8 @@ use super::*;
 use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput;
 use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
 use aws_smithy_mocks::{mock, Rule};
-use ferry_core::clients::{fake_s3, FakeObjects};
+use ferry_core::control::Waiter;
+use ferry_core::testing::{fake_s3, FakeObjects};
 use std::sync::{Arc, Mutex};
 
 const FERRY: &str = "ferry-222222222222-eu-west-1";

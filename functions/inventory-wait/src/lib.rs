@@ -5,19 +5,20 @@
 //! without a token (after the wait timed out), it only looks again, and fails with
 //! `InventoryNeverArrived` once `inventoryDeadlineSeconds` have passed since the start.
 //!
-//! [`read_delivery`] and [`complete`] are shared with `inventory-delivered`.
+//! Reading a delivery and completing the task are `ferry_core::delivery`'s, shared with
+//! `inventory-delivered`.
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client as S3;
-use aws_sdk_sfn::Client as Sfn;
-use ferry_core::clients::{get_object_bytes, Clients};
+use ferry_core::clients::Clients;
 use ferry_core::clock::{format_timestamp, Clock, SystemClock};
-use ferry_core::error::{from_sdk, sdk_code};
-use ferry_core::inventory::{checksum_matches, is_dated, Delivery, InventoryManifest};
-use ferry_core::steps::{InventoryManifestRef, WaitInput, WaitOutput, Waiter};
+use ferry_core::control::{Control, Waiter};
+use ferry_core::delivery::{complete_wait, read_delivery, Delivery};
+use ferry_core::error::from_sdk;
+use ferry_core::layout::is_dated;
+use ferry_core::steps::{InventoryManifestRef, WaitInput, WaitOutput};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
-use tracing::{info, warn};
+use tracing::info;
 
 #[tracing::instrument(skip_all, fields(execution = %event.payload.plan.execution))]
 pub async fn handle(
@@ -37,7 +38,7 @@ pub async fn wait(
 ) -> Result<WaitOutput, StepError> {
     let plan = &input.plan;
     let names = plan.names();
-    let waiter_key = names.waiter_key(&plan.execution);
+    let control = Control::new(&clients.s3, &config.ferry_bucket);
     if let Some(token) = &input.task_token {
         let waiter = Waiter {
             task_token: token.clone(),
@@ -45,20 +46,11 @@ pub async fn wait(
             started_at: plan.started_at,
             source_bucket: plan.request.source.bucket.clone(),
         };
-        clients
-            .s3
-            .put_object()
-            .bucket(&config.ferry_bucket)
-            .key(&waiter_key)
-            .content_type("application/json")
-            .body(ByteStream::from(
-                serde_json::to_vec(&waiter).expect("a waiter serializes"),
-            ))
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &format!("PutObject {waiter_key}")))?;
+        control.put_waiter(names.layout(), &waiter).await?;
     }
-    let prefix = names.inventory_location(&plan.request.source.bucket);
+    let prefix = names
+        .layout()
+        .inventory_location(&plan.request.source.bucket);
     let found = latest_report(
         &clients.s3,
         &config.ferry_bucket,
@@ -71,8 +63,10 @@ pub async fn wait(
         (Some(report), Some(token)) => {
             info!(key = %report.key, "an inventory report was already there");
             // False only if the S3 event completed it in the meantime: done either way.
-            complete(&clients.sfn, token, Ok(report)).await?;
-            delete(&clients.s3, &config.ferry_bucket, &waiter_key).await?;
+            complete_wait(&clients.sfn, token, Ok(report)).await?;
+            control
+                .delete_waiter(&names.layout().waiter_key(&plan.execution))
+                .await?;
         }
         (None, None) => {
             let deadline = plan.started_at + plan.request.timing.inventory_deadline_seconds as i64;
@@ -144,113 +138,6 @@ async fn latest_report(
         }
     }
     Ok(None)
-}
-
-/// Reads one delivery: `None` while it is incomplete (no checksum yet), `Some(Err(cause))` when
-/// `manifest.json` does not match its checksum, else the report.
-pub async fn read_delivery(
-    s3: &S3,
-    bucket: &str,
-    delivery: &Delivery,
-) -> Result<Option<Result<InventoryManifestRef, String>>, StepError> {
-    let checksum_key = delivery.checksum_key();
-    let Some((checksum, _)) = get_object_bytes(s3, bucket, &checksum_key).await? else {
-        return Ok(None);
-    };
-    let key = delivery.manifest_key();
-    let Some((json, etag)) = get_object_bytes(s3, bucket, &key).await? else {
-        return Ok(Some(Err(format!(
-            "s3://{bucket}/{key} is missing beside its manifest.checksum"
-        ))));
-    };
-    if !checksum_matches(&json, &checksum) {
-        return Ok(Some(Err(format!(
-            "s3://{bucket}/{key} does not match its manifest.checksum ({}): the delivery is damaged; S3 delivers a new report with the next schedule",
-            String::from_utf8_lossy(&checksum).trim()
-        ))));
-    }
-    let manifest = InventoryManifest::parse(&json).map_err(|e| {
-        StepError::new(
-            ErrorName::InvalidRequest,
-            format!("s3://{bucket}/{key}: {e}"),
-        )
-    })?;
-    if manifest.source_bucket != delivery.source_bucket {
-        // S3 writes the source segment of the key itself; a manifest that names another bucket
-        // was not written by S3 Inventory for this delivery. Not a report of this copy.
-        warn!(key = %key, named = %manifest.source_bucket, delivered_for = %delivery.source_bucket, "manifest.json names another source bucket than its key; ignored");
-        return Ok(None);
-    }
-    let created_at_millis = manifest
-        .created_at_millis()
-        .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
-    Ok(Some(Ok(InventoryManifestRef {
-        key,
-        etag,
-        created_at_millis,
-    })))
-}
-
-/// Completes a waiting task with the report, or fails it with the checksum mismatch; true when
-/// this call completed it. A token already used or expired answers TaskTimedOut / InvalidToken /
-/// TaskDoesNotExist: that task was done already (by a duplicate event), and this returns false.
-pub async fn complete(
-    sfn: &Sfn,
-    token: &str,
-    outcome: Result<&InventoryManifestRef, &str>,
-) -> Result<bool, StepError> {
-    let sent = match outcome {
-        Ok(report) => sfn
-            .send_task_success()
-            .task_token(token)
-            .output(serde_json::to_string(report).expect("a report serializes"))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                (
-                    sdk_code(&e).map(str::to_string),
-                    from_sdk(e, "SendTaskSuccess"),
-                )
-            }),
-        Err(cause) => sfn
-            .send_task_failure()
-            .task_token(token)
-            .error(ErrorName::InventoryChecksumMismatch.as_str())
-            .cause(cause)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                (
-                    sdk_code(&e).map(str::to_string),
-                    from_sdk(e, "SendTaskFailure"),
-                )
-            }),
-    };
-    match sent {
-        Ok(()) => Ok(true),
-        Err((Some(code), _))
-            if matches!(
-                code.as_str(),
-                "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
-            ) =>
-        {
-            Ok(false)
-        }
-        Err((_, e)) => Err(e),
-    }
-}
-
-/// Removes a waiter record (absent already is fine).
-pub async fn delete(s3: &S3, bucket: &str, key: &str) -> Result<(), StepError> {
-    s3.delete_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| from_sdk(e, &format!("DeleteObject {key}")))
 }
 
 #[cfg(test)]

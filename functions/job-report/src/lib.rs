@@ -120,7 +120,7 @@ async fn summarize(
         .bucket
         .clone()
         .unwrap_or_else(|| config.ferry_bucket.clone());
-    let prefix = format!("{}/job-{job_id}/", names.report_prefix(plan.run));
+    let prefix = names.layout().job_report_prefix(plan.run, job_id);
     let Some(manifest) = report_manifest(clients, &bucket, &prefix).await? else {
         // A report exists only when at least one task ran.
         return Ok((ReportSummary::default(), None));
@@ -140,7 +140,7 @@ async fn summarize(
         None => None,
     };
     let mut summarizer = Summarizer::new(file);
-    let report_prefix = names.report_prefix(plan.run);
+    let report_prefix = names.layout().report_prefix(plan.run);
     for result in manifest.failed_results() {
         // AWS's example lists result keys relative to the report prefix; a key that already
         // starts with the prefix is used as it is.
@@ -178,7 +178,7 @@ async fn summarize(
         let _ = std::fs::remove_file(&path);
         return Ok((summary, None));
     }
-    let key = names.retry_manifest_key(attempt);
+    let key = names.layout().retry_manifest_key(attempt);
     let body = ByteStream::from_path(&path).await.map_err(|e| {
         StepError::new(
             ErrorName::Retryable,

@@ -7,9 +7,9 @@
 //! whether they carry version ids. The ClientRequestToken is `ferry-<copyId>-<run>-<job>`, so a
 //! retried invocation gets the same job back instead of a second one.
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use ferry_core::clock::{Clock, SystemClock};
+use ferry_core::control::Control;
 use ferry_core::error::from_sdk;
 use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
 use ferry_core::manifest::CsvManifestReader;
@@ -37,13 +37,13 @@ pub async fn handle(
     let names = plan.names();
     let manifest = match (&input.retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {
-            if !names.is_retry_manifest_key(&retry.key) {
+            if !names.layout().is_retry_manifest_key(&retry.key) {
                 return Err(StepError::new(
                     ErrorName::AccessDenied,
                     format!(
-                        "retry manifest {} is not one of this copy's ({}run-<n>/job-<m>.csv): refused",
+                        "retry manifest {} is not one of this copy's (under {}): refused",
                         retry.key,
-                        names.retry_prefix()
+                        names.layout().retry_prefix()
                     ),
                 ));
             }
@@ -95,13 +95,16 @@ pub async fn handle(
                     "flow A: no inventory report has been found for this run yet",
                 )
             })?;
-            if !names.is_inventory_manifest_key(&report.key, &plan.request.source.bucket) {
+            if !names
+                .layout()
+                .is_inventory_manifest_key(&report.key, &plan.request.source.bucket)
+            {
                 return Err(StepError::new(
                     ErrorName::AccessDenied,
                     format!(
                         "inventory manifest {} is not under this copy's inventory location {}<date>/manifest.json: refused",
                         report.key,
-                        names.inventory_location(&plan.request.source.bucket)
+                        names.layout().inventory_location(&plan.request.source.bucket)
                     ),
                 ));
             }
@@ -133,19 +136,9 @@ pub async fn handle(
         client_request_token: request.client_request_token,
         manifest,
     };
-    let key = names.job_record_key(input.attempt);
-    clients
-        .s3
-        .put_object()
-        .bucket(&config.ferry_bucket)
-        .key(&key)
-        .content_type("application/json")
-        .body(ByteStream::from(
-            serde_json::to_vec_pretty(&record).expect("a record serializes"),
-        ))
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("PutObject {key}")))?;
+    Control::new(&clients.s3, &config.ferry_bucket)
+        .put_job_record(names.layout(), &record)
+        .await?;
     info!(job_id = %record.job_id, "submitted the copy job");
     Ok(record)
 }

@@ -2,6 +2,7 @@ use super::*;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3control::operation::create_job::CreateJobOutput;
 use aws_smithy_mocks::{mock, Rule};
 use ferry_core::names::Attempt;

@@ -3,11 +3,12 @@
 //! plan, once stored, is immutable: the same copyId with a different request is
 //! `InvalidRequest`, so a re-run is always a new attempt of the same copy.
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client as S3;
-use ferry_core::clients::{get_object_bytes, Clients};
+use ferry_core::clients::Clients;
+use ferry_core::control::{Control, StoredPlan};
 use ferry_core::error::{from_sdk, sdk_code};
-use ferry_core::steps::{CleanupInput, PlanEvent, RunPlan, StoredPlan};
+use ferry_core::layout::CopyLayout;
+use ferry_core::steps::{CleanupInput, PlanEvent, RunPlan};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
@@ -27,39 +28,14 @@ pub async fn handle(
     };
     let plan = RunPlan::from_input(&input, &config.context())?;
     destination_is_ours(&clients.s3, config, &plan.request.destination.bucket).await?;
-    let key = plan.names().plan_key();
     let wanted = StoredPlan {
         request: plan.request.clone(),
     };
-    match read_plan(&clients.s3, config, &key).await? {
+    let control = Control::new(&clients.s3, &config.ferry_bucket);
+    match control.store_plan(plan.names().layout(), &wanted).await? {
+        None => info!(copy_id = %plan.request.copy_id, "stored the copy's plan"),
+        // Stored before (a re-run), or by another execution first: it must be the same plan.
         Some(stored) => same_or_refuse(&stored, &wanted)?,
-        None => {
-            let body = serde_json::to_vec_pretty(&wanted).expect("a plan serializes");
-            let put = clients
-                .s3
-                .put_object()
-                .bucket(&config.ferry_bucket)
-                .key(&key)
-                .if_none_match("*")
-                .content_type("application/json")
-                .body(ByteStream::from(body))
-                .send()
-                .await;
-            match put {
-                Ok(_) => info!(key = %key, "stored the copy's plan"),
-                // Another execution stored it first: it must be the same plan.
-                Err(e) if sdk_code(&e) == Some("PreconditionFailed") => {
-                    let stored = read_plan(&clients.s3, config, &key).await?.ok_or_else(|| {
-                        StepError::new(
-                            ErrorName::Retryable,
-                            format!("{key} vanished after a conflicting write"),
-                        )
-                    })?;
-                    same_or_refuse(&stored, &wanted)?;
-                }
-                Err(e) => return Err(from_sdk(e, &format!("PutObject {key}"))),
-            }
-        }
     }
     Ok(plan)
 }
@@ -109,13 +85,19 @@ async fn cleanup_plan(
             )
         })?;
     still_running(clients, config, &input.cleanup_of).await?;
-    let key = ferry_core::names::plan_key(&copy_id);
-    let stored = read_plan(&clients.s3, config, &key).await?.ok_or_else(|| {
-        StepError::new(
-            ErrorName::NotFound,
-            format!("copy {copy_id} has no stored plan ({key}): its run touched nothing"),
-        )
-    })?;
+    let copy = CopyLayout::of(&copy_id);
+    let stored = Control::new(&clients.s3, &config.ferry_bucket)
+        .read_plan(copy)
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!(
+                    "copy {copy_id} has no stored plan ({}): its run touched nothing",
+                    copy.plan_key()
+                ),
+            )
+        })?;
     info!(cleanup_of = %input.cleanup_of, "loaded the stored plan for cleanup");
     RunPlan::for_cleanup(input, stored, &config.ferry_bucket)
 }
@@ -153,22 +135,6 @@ async fn still_running(
         Err(e) if sdk_code(&e) == Some("ExecutionDoesNotExist") => Ok(()),
         Err(e) => Err(from_sdk(e, &format!("DescribeExecution {run}"))),
     }
-}
-
-async fn read_plan(
-    s3: &S3,
-    config: &StackConfig,
-    key: &str,
-) -> Result<Option<StoredPlan>, StepError> {
-    let Some((bytes, _)) = get_object_bytes(s3, &config.ferry_bucket, key).await? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        StepError::new(
-            ErrorName::InvalidRequest,
-            format!("the stored plan {key} is not a plan: {e}"),
-        )
-    })
 }
 
 fn same_or_refuse(stored: &StoredPlan, wanted: &StoredPlan) -> Result<(), StepError> {
@@ -230,7 +196,9 @@ mod tests {
                 let stored = g.lock().unwrap().clone();
                 match stored.filter(|_| req.key() == Some("control/photos-2026/plan.json")) {
                     Some(b) => MockResponse::Output(
-                        GetObjectOutput::builder().body(ByteStream::from(b)).build(),
+                        GetObjectOutput::builder()
+                            .body(aws_sdk_s3::primitives::ByteStream::from(b))
+                            .build(),
                     ),
                     None => MockResponse::Error(GetObjectError::generic(
                         ErrorMetadata::builder().code("NoSuchKey").build(),

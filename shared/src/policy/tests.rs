@@ -618,7 +618,7 @@ fn foreign_statement() -> impl Strategy<Value = Value> {
         condition,
     )
         .prop_map(|(sid, effect, action, resource, principal, condition)| {
-            let mut m = Map::new();
+            let mut m = serde_json::Map::new();
             if let Some(sid) = sid {
                 m.insert("Sid".into(), json!(sid));
             }
@@ -649,7 +649,7 @@ fn existing_policy() -> impl Strategy<Value = Option<String>> {
         proptest::option::of("[a-zA-Z0-9-]{1,12}"),
     )
         .prop_map(|(statements, single, version, id)| {
-            let mut m = Map::new();
+            let mut m = serde_json::Map::new();
             if let Some(v) = version {
                 m.insert("Version".into(), json!(v));
             }

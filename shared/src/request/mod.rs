@@ -104,20 +104,6 @@ pub enum StorageClass {
     GlacierIr,
 }
 
-impl StorageClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StorageClass::Standard => "STANDARD",
-            StorageClass::StandardIa => "STANDARD_IA",
-            StorageClass::OnezoneIa => "ONEZONE_IA",
-            StorageClass::Glacier => "GLACIER",
-            StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
-            StorageClass::DeepArchive => "DEEP_ARCHIVE",
-            StorageClass::GlacierIr => "GLACIER_IR",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MetadataDirective {
@@ -125,15 +111,6 @@ pub enum MetadataDirective {
     #[default]
     Copy,
     Replace,
-}
-
-impl MetadataDirective {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetadataDirective::Copy => "COPY",
-            MetadataDirective::Replace => "REPLACE",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,15 +132,6 @@ pub enum ReportScope {
     /// Reports stay small on large copies; counts come from DescribeJob.
     #[default]
     FailedTasksOnly,
-}
-
-impl ReportScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportScope::AllTasks => "AllTasks",
-            ReportScope::FailedTasksOnly => "FailedTasksOnly",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -187,7 +187,7 @@ impl CopyRequest {
             if prefix.starts_with('/') || prefix.ends_with('/') {
                 v.add("report.prefix", "must not start or end with `/`");
             }
-            let reports = crate::names::REPORT_PREFIX;
+            let reports = crate::layout::REPORT_PREFIX;
             if prefix != reports && !prefix.starts_with(&format!("{reports}/")) {
                 v.add(
                     "report.prefix",

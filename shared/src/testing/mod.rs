@@ -1,8 +1,14 @@
 //! Shared fixtures for the function crates' tests (feature `test-util`): the stacks of the
-//! sandbox's two accounts and run plans of the fixture requests.
+//! sandbox's two accounts and run plans of the fixture requests; with the feature, the test
+//! doubles ([`mocks`]: mocked clients and fake buckets).
 
 use crate::stack::StackConfig;
 use crate::steps::{PlanInput, RunPlan};
+
+#[cfg(feature = "test-util")]
+pub mod mocks;
+#[cfg(feature = "test-util")]
+pub use mocks::{fake_s3, FakeObjects};
 
 pub const SOURCE_ACCOUNT: &str = "111111111111";
 pub const DESTINATION_ACCOUNT: &str = "222222222222";
@@ -46,12 +52,12 @@ pub fn source_stack() -> StackConfig {
 
 /// Run 1 (`photos-2026-1`) of the flow B fixture request.
 pub fn csv_plan() -> RunPlan {
-    plan(include_str!("../fixtures/request-csv.json"))
+    plan(include_str!("../../fixtures/request-csv.json"))
 }
 
 /// Run 1 (`photos-2026-1`) of the flow A fixture request.
 pub fn inventory_plan() -> RunPlan {
-    plan(include_str!("../fixtures/request-inventory.json"))
+    plan(include_str!("../../fixtures/request-inventory.json"))
 }
 
 fn plan(request: &str) -> RunPlan {
@@ -90,11 +96,11 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
 /// folder, ending in `/`): the fixture manifest.json (created 2026-11-28T13:46:40Z) and the
 /// manifest.checksum given.
 #[cfg(feature = "test-util")]
-pub fn deliver_inventory(store: &crate::clients::FakeObjects, dated: &str, checksum: &[u8]) {
+pub fn deliver_inventory(store: &FakeObjects, dated: &str, checksum: &[u8]) {
     let mut s = store.lock().unwrap();
     s.insert(
         (FERRY_BUCKET.into(), format!("{dated}manifest.json")),
-        include_bytes!("../fixtures/inventory-manifest-fresh.json").to_vec(),
+        include_bytes!("../../fixtures/inventory-manifest-fresh.json").to_vec(),
     );
     s.insert(
         (FERRY_BUCKET.into(), format!("{dated}manifest.checksum")),

@@ -1,0 +1,340 @@
+//! The CreateJob request of one attempt of a copy, in AWS's JSON shape (what `ferry plan`
+//! prints) and mapped field by field onto the SDK's call, ferry's enums straight to the SDK's.
+
+use serde::{Deserialize, Serialize};
+
+use aws_sdk_s3control::operation::create_job::builders::CreateJobFluentBuilder;
+use aws_sdk_s3control::types as s3c;
+use aws_smithy_types::error::operation::BuildError;
+
+use crate::names::{Attempt, Names};
+use crate::request::{CopyRequest, MetadataDirective, ReportScope, StorageClass, DESCRIPTION_MAX};
+
+/// The completion report's format (the one Batch Operations writes).
+pub const REPORT_FORMAT: &str = "Report_CSV_20180820";
+
+/// A job manifest's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ManifestFormat {
+    #[serde(rename = "S3BatchOperations_CSV_20180820")]
+    Csv,
+    #[serde(rename = "S3InventoryReport_CSV_20161130")]
+    Inventory,
+}
+
+/// A column of a CSV manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ManifestField {
+    Bucket,
+    Key,
+    VersionId,
+}
+
+/// The completion report's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportFormat {
+    #[serde(rename = "Report_CSV_20180820")]
+    Csv,
+}
+
+/// The manifest a job reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestLocation {
+    pub kind: ManifestKind,
+    /// ARN of the CSV, or of the inventory report's `manifest.json`.
+    pub object_arn: String,
+    /// Required by CreateJob; `job-submit` reads it with HeadObject.
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ManifestKind {
+    /// A CSV manifest; `with_versions` when its rows carry version ids.
+    #[serde(rename_all = "camelCase")]
+    Csv {
+        with_versions: bool,
+    },
+    Inventory,
+}
+
+/// A CreateJob request in AWS's JSON shape (as `aws s3control create-job --cli-input-json`
+/// takes it), so that `ferry plan` prints exactly what will be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateJobRequest {
+    pub account_id: String,
+    pub confirmation_required: bool,
+    pub operation: JobOperation,
+    pub report: JobReport,
+    pub client_request_token: String,
+    pub manifest: JobManifest,
+    pub description: String,
+    pub priority: i32,
+    pub role_arn: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<JobTag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobOperation {
+    pub s3_put_object_copy: S3PutObjectCopy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct S3PutObjectCopy {
+    /// The destination bucket's ARN.
+    pub target_resource: String,
+    /// Absent when empty: the API requires at least one character.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_key_prefix: Option<String>,
+    pub storage_class: StorageClass,
+    pub metadata_directive: MetadataDirective,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobReport {
+    pub bucket: String,
+    pub format: ReportFormat,
+    pub enabled: bool,
+    pub prefix: String,
+    pub report_scope: ReportScope,
+    pub expected_bucket_owner: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobManifest {
+    pub spec: JobManifestSpec,
+    pub location: JobManifestLocation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobManifestSpec {
+    pub format: ManifestFormat,
+    /// CSV only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<ManifestField>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobManifestLocation {
+    pub object_arn: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_version_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobTag {
+    pub key: String,
+    pub value: String,
+}
+
+impl CreateJobRequest {
+    /// The CreateJob request of one attempt of a validated copy.
+    pub fn for_copy(
+        req: &CopyRequest,
+        names: &Names,
+        manifest: &ManifestLocation,
+        attempt: Attempt,
+    ) -> CreateJobRequest {
+        let (format, fields) = match manifest.kind {
+            ManifestKind::Inventory => (ManifestFormat::Inventory, None),
+            ManifestKind::Csv { with_versions } => {
+                let mut f = vec![ManifestField::Bucket, ManifestField::Key];
+                if with_versions {
+                    f.push(ManifestField::VersionId);
+                }
+                (ManifestFormat::Csv, Some(f))
+            }
+        };
+        let report_bucket = req.report.bucket.as_deref().unwrap_or(&names.ferry_bucket);
+        let base = req
+            .job
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("ferry copy {}", req.copy_id));
+        let description = if attempt.job == 0 {
+            base
+        } else {
+            let suffix = format!(" (run {}, retry {})", attempt.run, attempt.job);
+            let keep = DESCRIPTION_MAX - suffix.chars().count();
+            base.chars().take(keep).collect::<String>() + &suffix
+        };
+        CreateJobRequest {
+            account_id: req.destination.account_id.clone(),
+            confirmation_required: false,
+            operation: JobOperation {
+                s3_put_object_copy: S3PutObjectCopy {
+                    target_resource: names.s3_arn(&req.destination.bucket, None),
+                    target_key_prefix: (!req.destination.key_prefix.is_empty())
+                        .then(|| req.destination.key_prefix.clone()),
+                    storage_class: req.destination.storage_class,
+                    metadata_directive: req.destination.metadata_directive,
+                },
+            },
+            report: JobReport {
+                bucket: names.s3_arn(report_bucket, None),
+                format: ReportFormat::Csv,
+                enabled: true,
+                prefix: names.layout().report_prefix(attempt.run),
+                report_scope: req.report.scope,
+                expected_bucket_owner: req.destination.account_id.clone(),
+            },
+            client_request_token: names.client_request_token(attempt),
+            manifest: JobManifest {
+                spec: JobManifestSpec { format, fields },
+                location: JobManifestLocation {
+                    object_arn: manifest.object_arn.clone(),
+                    etag: manifest.etag.clone(),
+                    object_version_id: manifest.version_id.clone(),
+                },
+            },
+            description,
+            // Validation keeps the priority within i32.
+            priority: i32::try_from(req.job.priority).unwrap_or(i32::MAX),
+            role_arn: names.batch_role_arn.clone(),
+            tags: req
+                .job
+                .tags
+                .iter()
+                .map(|(k, v)| JobTag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Sets every field of this request on the SDK's CreateJob call.
+    pub fn apply(
+        &self,
+        call: CreateJobFluentBuilder,
+    ) -> Result<CreateJobFluentBuilder, BuildError> {
+        let copy = &self.operation.s3_put_object_copy;
+        let operation = s3c::JobOperation::builder()
+            .s3_put_object_copy(
+                s3c::S3CopyObjectOperation::builder()
+                    .target_resource(&copy.target_resource)
+                    .set_target_key_prefix(copy.target_key_prefix.clone())
+                    .storage_class(copy.storage_class.into())
+                    .metadata_directive(copy.metadata_directive.into())
+                    .build(),
+            )
+            .build();
+        let r = &self.report;
+        let report = s3c::JobReport::builder()
+            .bucket(&r.bucket)
+            .format(r.format.into())
+            .enabled(r.enabled)
+            .prefix(&r.prefix)
+            .report_scope(r.report_scope.into())
+            .expected_bucket_owner(&r.expected_bucket_owner)
+            .build();
+        let spec = &self.manifest.spec;
+        let loc = &self.manifest.location;
+        let manifest = s3c::JobManifest::builder()
+            .spec(
+                s3c::JobManifestSpec::builder()
+                    .format(spec.format.into())
+                    .set_fields(
+                        spec.fields
+                            .as_ref()
+                            .map(|f| f.iter().map(|&n| n.into()).collect()),
+                    )
+                    .build()?,
+            )
+            .location(
+                s3c::JobManifestLocation::builder()
+                    .object_arn(&loc.object_arn)
+                    .e_tag(&loc.etag)
+                    .set_object_version_id(loc.object_version_id.clone())
+                    .build()?,
+            )
+            .build();
+        let mut call = call
+            .account_id(&self.account_id)
+            .confirmation_required(self.confirmation_required)
+            .operation(operation)
+            .report(report)
+            .client_request_token(&self.client_request_token)
+            .manifest(manifest)
+            .description(&self.description)
+            .priority(self.priority)
+            .role_arn(&self.role_arn);
+        for t in &self.tags {
+            call = call.tags(s3c::S3Tag::builder().key(&t.key).value(&t.value).build()?);
+        }
+        Ok(call)
+    }
+}
+
+impl From<StorageClass> for s3c::S3StorageClass {
+    fn from(c: StorageClass) -> Self {
+        match c {
+            StorageClass::Standard => s3c::S3StorageClass::Standard,
+            StorageClass::StandardIa => s3c::S3StorageClass::StandardIa,
+            StorageClass::OnezoneIa => s3c::S3StorageClass::OnezoneIa,
+            StorageClass::Glacier => s3c::S3StorageClass::Glacier,
+            StorageClass::IntelligentTiering => s3c::S3StorageClass::IntelligentTiering,
+            StorageClass::DeepArchive => s3c::S3StorageClass::DeepArchive,
+            StorageClass::GlacierIr => s3c::S3StorageClass::GlacierIr,
+        }
+    }
+}
+
+impl From<MetadataDirective> for s3c::S3MetadataDirective {
+    fn from(d: MetadataDirective) -> Self {
+        match d {
+            MetadataDirective::Copy => s3c::S3MetadataDirective::Copy,
+            MetadataDirective::Replace => s3c::S3MetadataDirective::Replace,
+        }
+    }
+}
+
+impl From<ReportScope> for s3c::JobReportScope {
+    fn from(s: ReportScope) -> Self {
+        match s {
+            ReportScope::AllTasks => s3c::JobReportScope::AllTasks,
+            ReportScope::FailedTasksOnly => s3c::JobReportScope::FailedTasksOnly,
+        }
+    }
+}
+
+impl From<ReportFormat> for s3c::JobReportFormat {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Csv => s3c::JobReportFormat::ReportCsv20180820,
+        }
+    }
+}
+
+impl From<ManifestFormat> for s3c::JobManifestFormat {
+    fn from(f: ManifestFormat) -> Self {
+        match f {
+            ManifestFormat::Csv => s3c::JobManifestFormat::S3BatchOperationsCsv20180820,
+            ManifestFormat::Inventory => s3c::JobManifestFormat::S3InventoryReportCsv20161130,
+        }
+    }
+}
+
+impl From<ManifestField> for s3c::JobManifestFieldName {
+    fn from(f: ManifestField) -> Self {
+        match f {
+            ManifestField::Bucket => s3c::JobManifestFieldName::Bucket,
+            ManifestField::Key => s3c::JobManifestFieldName::Key,
+            ManifestField::VersionId => s3c::JobManifestFieldName::VersionId,
+        }
+    }
+}
