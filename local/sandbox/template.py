@@ -1,22 +1,36 @@
 """template.yaml as the sandbox reads it: decoded with cfn-lint's CloudFormation YAML decoder
-(it knows !Sub, !GetAtt and the other tags), with the state machine's definition taken out and
-its ${...} substitutions resolved from a fixed map of sandbox names, so that the definition the
-sandbox runs is the template's own."""
+(it knows !Sub, !GetAtt and the other tags), with the state machine's definition read from its
+DefinitionUri file (statemachine/ferry.asl.yaml) and its ${...} substitutions resolved from a
+fixed map of sandbox names, so that the definition the sandbox runs is the one SAM deploys."""
 
 import json
+import os
 import re
 import sys
-from typing import Any
 
+import yaml
 from cfnlint.decode import decode
 
 SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 def load(path: str) -> dict:
+    """The decoded template, its state machine's definition inlined from DefinitionUri (a path
+    relative to the template, as `sam package` reads it) as Definition."""
     template, matches = decode(path)
     if matches:
         raise ValueError(f"{path}: {'; '.join(str(m) for m in matches)}")
+    _, sm = state_machine(template)
+    props = sm["Properties"]
+    uri = props.pop("DefinitionUri", None)
+    if uri is not None:
+        if not isinstance(uri, str) or uri.startswith("s3://"):
+            raise ValueError(f"{path}: DefinitionUri must be a local file, not {uri!r}")
+        if "Definition" in props:
+            raise ValueError(f"{path}: the state machine has both Definition and DefinitionUri")
+        with open(os.path.join(os.path.dirname(os.path.abspath(path)), uri)) as f:
+            props["Definition"] = yaml.safe_load(f)
+        props["DefinitionFile"] = uri
     return template
 
 

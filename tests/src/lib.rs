@@ -88,6 +88,33 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// template.yaml as the sandbox reads it (cfn-lint's decoder, which knows CloudFormation's YAML
+/// tags; the state machine's definition inlined from its DefinitionUri file), decoded once per
+/// test binary.
+pub fn decoded_template() -> serde_json::Value {
+    static DECODED: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DECODED
+        .get_or_init(|| {
+            let root = repo_root();
+            let out = root.join(format!(
+                "target/template-decoded-{}.json",
+                std::process::id()
+            ));
+            let status = std::process::Command::new(root.join(".venv/bin/python"))
+                .args(["-m", "sandbox.template", "--decoded"])
+                .arg(root.join("template.yaml"))
+                .arg(&out)
+                .current_dir(root.join("local"))
+                .status()
+                .expect("the venv's python runs (make installs it)");
+            assert!(status.success(), "decoding template.yaml failed");
+            let text = std::fs::read_to_string(&out).unwrap();
+            let _ = std::fs::remove_file(&out);
+            serde_json::from_str(&text).unwrap()
+        })
+        .clone()
+}
+
 impl World {
     pub async fn start() -> World {
         let sandbox = Sandbox::start(&repo_root(), 600).expect("the sandbox starts");

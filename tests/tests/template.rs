@@ -10,24 +10,8 @@ use ferry_core::ErrorName;
 use ferry_tests::repo_root;
 use serde_json::Value;
 
-/// The decoded template, decoded once per test binary.
 fn decoded() -> Value {
-    static DECODED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    DECODED.get_or_init(decode).clone()
-}
-
-fn decode() -> Value {
-    let root = repo_root();
-    let out = root.join("target/template-decoded.json");
-    let status = Command::new(root.join(".venv/bin/python"))
-        .args(["-m", "sandbox.template", "--decoded"])
-        .arg(root.join("template.yaml"))
-        .arg(&out)
-        .current_dir(root.join("local"))
-        .status()
-        .expect("the venv's python runs (make installs it)");
-    assert!(status.success(), "decoding template.yaml failed");
-    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+    ferry_tests::decoded_template()
 }
 
 fn definition(t: &Value) -> &Value {
