@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::names::ExecutionName;
-use serde_json::{json, Value};
+use ferry_core::report::FailureClass;
+use ferry_core::steps::{CopyTotals, ReportOutput};
+use serde::Serialize;
 
+use crate::history::{self, task_output};
 use crate::runs::{self, Run};
 use crate::target::Target;
 use crate::watch::{self, job_list, Outcome};
@@ -93,24 +96,24 @@ pub async fn report(target: &Target, what: &str, as_json: bool) -> Result<i32> {
     let outcome = Outcome::of(target, &run).await?;
     // The last summary of a report: the execution's output when it succeeded, else the last
     // report step's output in the history (a failed run has no output).
-    let totals = match &outcome.output {
-        Some(o) if o.get("lastReport").is_some() => Some(o.clone()),
-        _ => last_totals(target, &run.arn).await?,
+    let totals = match outcome.output.clone() {
+        Some(o) => Some(o),
+        None => last_totals(target, &run.arn).await?,
     };
-    let value = json!({
-        "execution": outcome.execution,
-        "status": outcome.status.as_str(),
-        "error": outcome.error,
-        "cause": outcome.cause,
-        "totals": totals,
-    });
+    let view = ReportView {
+        execution: outcome.execution.clone(),
+        status: outcome.status.as_str().to_string(),
+        error: outcome.error.clone(),
+        cause: outcome.cause.clone(),
+        totals,
+    };
     if as_json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
+            serde_json::to_string_pretty(&view).unwrap_or_default()
         );
     } else {
-        print!("{}", render_report(&value));
+        print!("{}", render_report(&view));
     }
     Ok(if outcome.status == ExecutionStatus::Running {
         0
@@ -119,94 +122,76 @@ pub async fn report(target: &Target, what: &str, as_json: bool) -> Result<i32> {
     })
 }
 
-/// The `totals` of the last report step that succeeded in the run's history.
-async fn last_totals(target: &Target, arn: &str) -> Result<Option<Value>> {
-    let mut token = None;
-    loop {
-        let page = target
-            .clients
-            .sfn
-            .get_execution_history()
-            .execution_arn(arn)
-            .reverse_order(true)
-            .max_results(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(aws_error("GetExecutionHistory"))?;
-        for e in page.events() {
-            let Some(out) = e.task_succeeded_event_details().and_then(|d| d.output()) else {
-                continue;
-            };
-            let Ok(v) = serde_json::from_str::<Value>(out) else {
-                continue;
-            };
-            if let Some(t) = v["Payload"]
-                .get("totals")
-                .filter(|t| t.get("lastReport").is_some())
-            {
-                return Ok(Some(t.clone()));
-            }
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
-        }
-    }
+/// What `ferry report` shows (`--json` prints it as it is).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportView {
+    pub execution: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// The run's last summary: null before its first job's report.
+    pub totals: Option<CopyTotals>,
 }
 
-pub fn render_report(v: &Value) -> String {
-    let mut out = format!(
-        "{} {}\n",
-        v["execution"].as_str().unwrap_or_default(),
-        v["status"].as_str().unwrap_or_default()
-    );
-    if let Some(e) = v["error"].as_str() {
+/// The `totals` of the last report step that succeeded in the run's history.
+async fn last_totals(target: &Target, arn: &str) -> Result<Option<CopyTotals>> {
+    let mut found = None;
+    history::newest_first(target, arn, |events| {
+        found = events
+            .iter()
+            .find_map(task_output::<ReportOutput>)
+            .map(|r| r.totals);
+        found.is_some()
+    })
+    .await?;
+    Ok(found)
+}
+
+pub fn render_report(v: &ReportView) -> String {
+    let mut out = format!("{} {}\n", v.execution, v.status);
+    if let Some(e) = &v.error {
         out.push_str(&format!(
             "  error      {e}: {}\n",
-            v["cause"].as_str().unwrap_or_default()
+            v.cause.as_deref().unwrap_or_default()
         ));
     }
-    let t = &v["totals"];
-    if t.is_null() {
+    let Some(t) = &v.totals else {
         out.push_str("  no job report yet (the run ended, or is, before its first job's report)\n");
         return out;
-    }
-    let jobs = t["jobIds"].as_array().map(Vec::len).unwrap_or(0);
-    out.push_str(&format!("  copied     {}\n", t["copied"]));
-    out.push_str(&format!("  failed     {}\n", t["failed"]));
+    };
+    let jobs = t.job_ids.len();
+    out.push_str(&format!("  copied     {}\n", t.copied));
+    out.push_str(&format!("  failed     {}\n", t.failed));
     out.push_str(&format!(
         "  jobs       {jobs} ({} retr{}): {}\n",
         jobs.saturating_sub(1),
         if jobs == 2 { "y" } else { "ies" },
-        job_list(&t["jobIds"])
+        job_list(&t.job_ids)
     ));
-    let r = &t["lastReport"];
-    if r["tasks"] == 0 {
+    let r = &t.last_report;
+    if r.tasks == 0 {
         out.push_str("  last job   its report lists no task (reports list failed tasks only, unless report.scope is AllTasks)\n");
     } else {
         out.push_str(&format!(
             "  last job   {} tasks in its report: {} succeeded, {} failed ({} retryable, {} permanent)\n",
-            r["tasks"], r["succeeded"], r["failed"], r["retryable"], r["permanent"]
+            r.tasks, r.succeeded, r.failed, r.retryable, r.permanent
         ));
     }
-    for (code, c) in r["byErrorCode"].as_object().into_iter().flatten() {
+    for (code, c) in &r.by_error_code {
         out.push_str(&format!(
             "    {code:<24} {:>8}  {:<9} {}\n",
-            c["count"].as_u64().unwrap_or_default(),
-            c["class"].as_str().unwrap_or_default(),
-            c["example"].as_str().unwrap_or_default()
+            c.count,
+            match c.class {
+                FailureClass::Retryable => "Retryable",
+                FailureClass::Permanent => "Permanent",
+            },
+            c.example
         ));
     }
-    let sample = r["failedSample"].as_array().cloned().unwrap_or_default();
-    if !sample.is_empty() {
+    if !r.failed_sample.is_empty() {
         out.push_str("  failed keys (the first ones)\n");
-        for f in sample {
-            out.push_str(&format!(
-                "    {}  {}\n",
-                f["key"].as_str().unwrap_or_default(),
-                f["errorCode"].as_str().unwrap_or_default(),
-            ));
+        for f in &r.failed_sample {
+            out.push_str(&format!("    {}  {}\n", f.key, f.error_code));
         }
     }
     out
@@ -263,7 +248,7 @@ pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
                 .start_execution()
                 .state_machine_arn(&target.state_machine_arn)
                 .name(cleanup.to_string())
-                .input(json!({"cleanup": {"execution": run.name.to_string()}}).to_string())
+                .input(serde_json::json!({"cleanup": {"execution": run.name.to_string()}}).to_string())
                 .send()
                 .await;
             match started {
@@ -427,14 +412,21 @@ mod tests {
 
     #[test]
     fn a_report_lists_counts_codes_and_failed_keys() {
-        let v = json!({
-            "execution": "photos-2026-1", "status": "FAILED", "error": "CopyIncomplete",
-            "cause": "2 objects failed",
-            "totals": {"jobIds": ["j1", "j2"], "copied": 8, "failed": 2,
-              "lastReport": {"tasks": 2, "succeeded": 0, "failed": 2, "retryable": 0, "permanent": 2,
-                "byErrorCode": {"AccessDenied": {"count": 2, "class": "Permanent", "httpStatus": 403, "example": "Access Denied"}},
-                "failedSample": [{"key": "2026/a b.jpg", "errorCode": "AccessDenied", "class": "Permanent"}]}}
-        });
+        // The totals as job-report writes them (camelCase), read with ferry-core's type.
+        let totals: CopyTotals = serde_json::from_value(serde_json::json!({
+            "jobIds": ["j1", "j2"], "copied": 8, "failed": 2,
+            "lastReport": {"tasks": 2, "succeeded": 0, "failed": 2, "retryable": 0, "permanent": 2,
+              "byErrorCode": {"AccessDenied": {"count": 2, "class": "Permanent", "httpStatus": 403, "example": "Access Denied"}},
+              "failedSample": [{"key": "2026/a b.jpg", "errorCode": "AccessDenied", "class": "Permanent"}]}
+        }))
+        .unwrap();
+        let v = ReportView {
+            execution: "photos-2026-1".into(),
+            status: "FAILED".into(),
+            error: Some("CopyIncomplete".into()),
+            cause: Some("2 objects failed".into()),
+            totals: Some(totals),
+        };
         let text = render_report(&v);
         assert!(
             text.contains("error      CopyIncomplete: 2 objects failed"),

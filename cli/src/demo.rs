@@ -240,9 +240,9 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     if let Some(o) = &outcome.output {
         println!(
             "  copied {} objects ({} bytes) from account {src_account} to account {dst_account}; jobs {}",
-            o["copied"],
+            o.copied,
             bytes,
-            watch::job_list(&o["jobIds"])
+            watch::job_list(&o.job_ids)
         );
     }
     println!(

@@ -7,6 +7,7 @@
 
 pub mod commands;
 pub mod demo;
+pub mod history;
 pub mod plan;
 pub mod runs;
 pub mod target;

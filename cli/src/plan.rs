@@ -1,10 +1,14 @@
 //! `ferry plan`: a copy request validated offline, and everything the copy will do.
 
+use std::collections::BTreeMap;
+
 use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
+use ferry_core::layout::Delivery;
 use ferry_core::request::{CopyRequest, Flow, Manifest, StackContext};
 use ferry_core::steps::{PlanInput, RunPlan};
 use ferry_core::{clock, inventory::InventoryConfig};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{CliError, Result};
 
@@ -59,130 +63,201 @@ fn now() -> i64 {
         .unwrap_or_default()
 }
 
-/// Everything the copy will do, as JSON (`--json`), also the base of the text form.
-pub fn describe(plan: &RunPlan) -> Value {
+/// Everything the copy will do: `--json` prints it as it is, the text form renders it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanDescription {
+    pub copy_id: String,
+    pub flow: Flow,
+    pub region: String,
+    pub names: PlanNames,
+    pub grants_expire: String,
+    pub destination_account: DestinationChanges,
+    pub source_account: SourceChanges,
+    /// Flow A only (null in flow B).
+    pub inventory_configuration: Option<InventoryConfig>,
+    pub create_job: CreateJobRequest,
+}
+
+/// The names a copy uses, in the order the text form lists them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanNames {
+    pub executions: String,
+    pub cleanup_executions: String,
+    pub batch_role: String,
+    pub job_submitter: String,
+    /// Flow A only (null in flow B).
+    pub inventory_configuration: Option<String>,
+    pub ferry_bucket: String,
+    pub control_prefix: String,
+    pub report_prefix: String,
+    pub client_request_token: String,
+}
+
+impl PlanNames {
+    /// (name, value) rows, the absent ones left out.
+    fn rows(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("executions", Some(&self.executions)),
+            ("cleanupExecutions", Some(&self.cleanup_executions)),
+            ("batchRole", Some(&self.batch_role)),
+            ("jobSubmitter", Some(&self.job_submitter)),
+            (
+                "inventoryConfiguration",
+                self.inventory_configuration.as_ref(),
+            ),
+            ("ferryBucket", Some(&self.ferry_bucket)),
+            ("controlPrefix", Some(&self.control_prefix)),
+            ("reportPrefix", Some(&self.report_prefix)),
+            ("clientRequestToken", Some(&self.client_request_token)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?.as_str())))
+        .collect()
+    }
+}
+
+/// What the copy creates in the destination account: the Batch Operations role.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationChanges {
+    pub account: String,
+    pub role: RoleChanges,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleChanges {
+    pub name: String,
+    pub path: String,
+    pub trust: Value,
+    pub policy: Value,
+}
+
+/// What the copy merges into bucket policies of the source account, by bucket.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceChanges {
+    pub account: String,
+    pub bucket_policy_statements: BTreeMap<String, Vec<Value>>,
+}
+
+/// Everything the copy will do, from the plan the `plan` step would make.
+pub fn describe(plan: &RunPlan) -> PlanDescription {
     let req = &plan.request;
     let names = plan.names();
     let policies = plan.policies();
+    let unknown_etag = "<the manifest's ETag, read by job-submit>".to_string();
     let manifest = match &req.manifest {
         Manifest::Csv { bucket, key, .. } => ManifestLocation {
             kind: ManifestKind::Csv {
                 with_versions: false,
             },
             object_arn: names.s3_arn(bucket, Some(key)),
-            etag: "<the manifest's ETag, read by job-submit>".into(),
+            etag: unknown_etag,
             version_id: None,
         },
-        Manifest::Inventory {} => ManifestLocation {
-            kind: ManifestKind::Inventory,
-            object_arn: names.s3_arn(
-                &plan.ferry_bucket,
-                Some(&format!(
-                    "{}<delivery date>/manifest.json",
-                    names.layout().inventory_location(&req.source.bucket)
-                )),
-            ),
-            etag: "<the manifest's ETag, read by job-submit>".into(),
-            version_id: None,
-        },
+        Manifest::Inventory {} => {
+            let delivery = Delivery {
+                source_bucket: req.source.bucket.clone(),
+                config_id: names.inventory_config_id.clone(),
+                dated: "<delivery date>".into(),
+            };
+            ManifestLocation {
+                kind: ManifestKind::Inventory,
+                object_arn: names.s3_arn(&plan.ferry_bucket, Some(&delivery.manifest_key())),
+                etag: unknown_etag,
+                version_id: None,
+            }
+        }
     };
     let create_job = CreateJobRequest::for_copy(req, &names, &manifest, plan.first_attempt());
-    let inventory = (req.flow() == Flow::Inventory).then(|| InventoryConfig::for_copy(req, &names));
-    json!({
-        "copyId": req.copy_id,
-        "flow": match req.flow() { Flow::Inventory => "inventory", Flow::Csv => "csv" },
-        "region": req.region,
-        "names": {
-            "executions": format!("{}-<n>", req.copy_id),
-            "cleanupExecutions": format!("{}-cleanup-<n>", req.copy_id),
-            "batchRole": names.batch_role_arn,
-            "jobSubmitter": names.submitter_role_arn(),
-            "inventoryConfiguration": (req.flow() == Flow::Inventory).then(|| names.inventory_config_id.clone()),
-            "ferryBucket": plan.ferry_bucket,
-            "controlPrefix": names.layout().control_prefix(),
-            "reportPrefix": names.layout().report_prefix(plan.run),
-            "clientRequestToken": create_job.client_request_token,
+    let inventory = req.flow() == Flow::Inventory;
+    PlanDescription {
+        copy_id: req.copy_id.clone(),
+        flow: req.flow(),
+        region: req.region.clone(),
+        names: PlanNames {
+            executions: format!("{}-<n>", req.copy_id),
+            cleanup_executions: format!("{}-cleanup-<n>", req.copy_id),
+            batch_role: names.batch_role_arn.clone(),
+            job_submitter: names.submitter_role_arn(),
+            inventory_configuration: inventory.then(|| names.inventory_config_id.clone()),
+            ferry_bucket: plan.ferry_bucket.clone(),
+            control_prefix: names.layout().control_prefix(),
+            report_prefix: names.layout().report_prefix(plan.run),
+            client_request_token: create_job.client_request_token.clone(),
         },
-        "grantsExpire": clock::format_timestamp(plan.expires_at),
-        "destinationAccount": {
-            "account": req.destination.account_id,
-            "role": {
-                "name": names.batch_role_name,
-                "path": ferry_core::names::ROLE_PATH,
-                "trust": policies.trust,
-                "policy": policies.role,
+        grants_expire: clock::format_timestamp(plan.expires_at),
+        destination_account: DestinationChanges {
+            account: req.destination.account_id.clone(),
+            role: RoleChanges {
+                name: names.batch_role_name.clone(),
+                path: ferry_core::names::ROLE_PATH.into(),
+                trust: policies.trust,
+                policy: policies.role,
             },
         },
-        "sourceAccount": {
-            "account": req.source.account_id,
-            "bucketPolicyStatements": policies.source_account_grants,
+        source_account: SourceChanges {
+            account: req.source.account_id.clone(),
+            bucket_policy_statements: policies.source_account_grants,
         },
-        "inventoryConfiguration": inventory,
-        "createJob": create_job,
-    })
+        inventory_configuration: inventory.then(|| InventoryConfig::for_copy(req, &names)),
+        create_job,
+    }
 }
 
 /// The text form: names, then each account's changes, then the job.
-pub fn render(d: &Value) -> String {
-    let pretty = |v: &Value| {
+pub fn render(d: &PlanDescription) -> String {
+    fn pretty<T: Serialize>(v: &T) -> String {
         serde_json::to_string_pretty(v)
             .unwrap_or_default()
             .lines()
             .map(|l| format!("    {l}\n"))
-            .collect::<String>()
-    };
+            .collect()
+    }
     let mut out = String::new();
     out.push_str(&format!(
         "copy {} (flow {}), Region {}: the request is valid\n",
-        d["copyId"].as_str().unwrap_or_default(),
-        if d["flow"] == "inventory" {
-            "A, S3 Inventory report"
-        } else {
-            "B, CSV manifest"
+        d.copy_id,
+        match d.flow {
+            Flow::Inventory => "A, S3 Inventory report",
+            Flow::Csv => "B, CSV manifest",
         },
-        d["region"].as_str().unwrap_or_default()
+        d.region
     ));
     out.push_str("\nnames\n");
-    for (k, v) in d["names"].as_object().into_iter().flatten() {
-        if !v.is_null() {
-            out.push_str(&format!("  {k:<24} {}\n", v.as_str().unwrap_or_default()));
-        }
+    for (k, v) in d.names.rows() {
+        out.push_str(&format!("  {k:<24} {v}\n"));
     }
-    out.push_str(&format!(
-        "  {:<24} {}\n",
-        "grantsExpire",
-        d["grantsExpire"].as_str().unwrap_or_default()
-    ));
-    let dst = &d["destinationAccount"];
+    out.push_str(&format!("  {:<24} {}\n", "grantsExpire", d.grants_expire));
+    let dst = &d.destination_account;
     out.push_str(&format!(
         "\ndestination account {}: role {}{} (ferry's permissions boundary), removed at the end\n  trust policy\n{}  permission policy\n{}",
-        dst["account"].as_str().unwrap_or_default(),
-        dst["role"]["path"].as_str().unwrap_or_default(),
-        dst["role"]["name"].as_str().unwrap_or_default(),
-        pretty(&dst["role"]["trust"]),
-        pretty(&dst["role"]["policy"]),
+        dst.account,
+        dst.role.path,
+        dst.role.name,
+        pretty(&dst.role.trust),
+        pretty(&dst.role.policy),
     ));
-    let src = &d["sourceAccount"];
+    let src = &d.source_account;
     out.push_str(&format!(
         "\nsource account {}: statements merged into bucket policies beside the buckets' own, revoked at the end\n",
-        src["account"].as_str().unwrap_or_default()
+        src.account
     ));
-    for (bucket, statements) in src["bucketPolicyStatements"]
-        .as_object()
-        .into_iter()
-        .flatten()
-    {
+    for (bucket, statements) in &src.bucket_policy_statements {
         out.push_str(&format!("  bucket {bucket}\n{}", pretty(statements)));
     }
-    if !d["inventoryConfiguration"].is_null() {
+    if let Some(inventory) = &d.inventory_configuration {
         out.push_str(&format!(
             "\nsource bucket inventory configuration (removed at the end unless cleanup.removeInventory is false)\n{}",
-            pretty(&d["inventoryConfiguration"])
+            pretty(inventory)
         ));
     }
     out.push_str(&format!(
         "\nCreateJob request of the first job (destination account)\n{}",
-        pretty(&d["createJob"])
+        pretty(&d.create_job)
     ));
     out.push_str(
         "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets, DestinationBuckets, and ManifestBuckets for a CSV manifest in the destination account) and that the destination bucket is the destination account's; `ferry start` checks them for real.\n",
@@ -205,23 +280,30 @@ mod tests {
     fn a_csv_copy_names_its_grants_role_and_job() {
         let (raw, req) = fixture("request-csv.json");
         let d = describe(&plan(&raw, &req).unwrap());
-        assert_eq!(d["flow"], "csv");
+        assert_eq!(d.flow, Flow::Csv);
         assert_eq!(
-            d["names"]["batchRole"],
+            d.names.batch_role,
             "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"
         );
-        let grants = d["sourceAccount"]["bucketPolicyStatements"]
-            .as_object()
-            .unwrap();
+        let grants = &d.source_account.bucket_policy_statements;
         assert_eq!(
             grants.keys().collect::<Vec<_>>(),
             ["src-manifests", "src-photos"]
         );
         assert_eq!(
-            d["createJob"]["Operation"]["S3PutObjectCopy"]["TargetResource"],
+            d.create_job.operation.s3_put_object_copy.target_resource,
             "arn:aws:s3:::dst-photos"
         );
-        assert!(d["inventoryConfiguration"].is_null());
+        assert!(d.inventory_configuration.is_none());
+        // `--json` keeps flow B's absent parts as nulls, and the request's own names.
+        let json = serde_json::to_value(&d).unwrap();
+        assert!(json["inventoryConfiguration"].is_null());
+        assert!(json["names"]["inventoryConfiguration"].is_null());
+        assert_eq!(json["flow"], "csv");
+        assert_eq!(
+            json["createJob"]["Manifest"]["Spec"]["Format"],
+            "S3BatchOperations_CSV_20180820"
+        );
         let text = render(&d);
         assert!(text.contains("bucket src-photos"), "{text}");
         assert!(
@@ -234,11 +316,17 @@ mod tests {
     fn an_inventory_copy_shows_its_inventory_configuration() {
         let (raw, req) = fixture("request-inventory.json");
         let d = describe(&plan(&raw, &req).unwrap());
-        assert_eq!(d["flow"], "inventory");
+        assert_eq!(d.flow, Flow::Inventory);
         assert_eq!(
-            d["inventoryConfiguration"]["Id"],
-            d["names"]["inventoryConfiguration"]
+            d.inventory_configuration.as_ref().map(|c| c.id.as_str()),
+            d.names.inventory_configuration.as_deref()
         );
+        assert!(d
+            .create_job
+            .manifest
+            .location
+            .object_arn
+            .ends_with("/inventory/src-photos/ferry-photos-2026/<delivery date>/manifest.json"));
         assert!(render(&d).contains("source bucket inventory configuration"));
     }
 

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use ferry_core::job::JobState;
+use ferry_core::steps::{CopyTotals, JobRecord};
 use ferry_core::ErrorName;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
 
+use crate::history::{self, task_output};
 use crate::runs::Run;
 use crate::target::Target;
 use crate::{aws_error, CliError, Result};
@@ -29,7 +30,8 @@ const SUBMIT_STATE: &str = "Submit copy job";
 pub struct Outcome {
     pub execution: String,
     pub status: ExecutionStatus,
-    pub output: Option<Value>,
+    /// A copy run's output when it succeeded (a cleanup run's is not one).
+    pub output: Option<CopyTotals>,
     pub error: Option<String>,
     pub cause: Option<String>,
 }
@@ -45,11 +47,10 @@ impl Outcome {
             .send()
             .await
             .map_err(aws_error("DescribeExecution"))?;
-        let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str(t).ok());
         Ok(Outcome {
             execution: run.name.to_string(),
             status: d.status().clone(),
-            output: parse(d.output()),
+            output: d.output().and_then(|t| serde_json::from_str(t).ok()),
             error: d.error().map(str::to_string),
             cause: d.cause().map(str::to_string),
         })
@@ -73,13 +74,13 @@ impl Outcome {
     pub fn summary(&self) -> String {
         match self.status {
             ExecutionStatus::Succeeded => match &self.output {
-                Some(o) if o.get("copied").is_some() => format!(
+                Some(o) => format!(
                     "{} SUCCEEDED: copied {} objects, 0 failed; jobs {}",
                     self.execution,
-                    o["copied"],
-                    job_list(&o["jobIds"])
+                    o.copied,
+                    job_list(&o.job_ids)
                 ),
-                _ => format!("{} SUCCEEDED", self.execution),
+                None => format!("{} SUCCEEDED", self.execution),
             },
             ref s => format!(
                 "{} {}: {}: {}",
@@ -92,13 +93,7 @@ impl Outcome {
     }
 }
 
-pub fn job_list(ids: &Value) -> String {
-    let ids: Vec<&str> = ids
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+pub fn job_list(ids: &[String]) -> String {
     if ids.is_empty() {
         "none".into()
     } else {
@@ -160,33 +155,15 @@ impl Watcher<'_> {
     /// costs one page per look).
     async fn new_events(&mut self) -> Result<Vec<HistoryEvent>> {
         let mut fresh = Vec::new();
-        let mut token = None;
-        'pages: loop {
-            let page = self
-                .target
-                .clients
-                .sfn
-                .get_execution_history()
-                .execution_arn(&self.arn)
-                .reverse_order(true)
-                .max_results(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(aws_error("GetExecutionHistory"))?;
-            let events = page.events();
-            fresh.extend(events.iter().filter(|e| e.id() > self.last_event).cloned());
+        let seen = self.last_event;
+        history::newest_first(self.target, &self.arn, |events| {
+            fresh.extend(events.iter().filter(|e| e.id() > seen).cloned());
             // Newest first as asked: a page that reaches a seen event is the last one needed.
             // (moto ignores reverseOrder and answers oldest first: then every page is read.)
             let descending = events.first().map(|e| e.id()) > events.last().map(|e| e.id());
-            if descending && events.iter().any(|e| e.id() <= self.last_event) {
-                break 'pages;
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+            descending && events.iter().any(|e| e.id() <= seen)
+        })
+        .await?;
         fresh.sort_by_key(|e| e.id());
         if let Some(last) = fresh.last() {
             self.last_event = last.id();
@@ -223,12 +200,7 @@ impl Watcher<'_> {
         }
         match e.r#type() {
             HistoryEventType::TaskSucceeded if self.state == SUBMIT_STATE => {
-                let output: Value = e
-                    .task_succeeded_event_details()
-                    .and_then(|d| d.output())
-                    .and_then(|o| serde_json::from_str(o).ok())
-                    .unwrap_or_default();
-                if let Some(id) = find_key(&output, "jobId") {
+                if let Some(id) = task_output::<JobRecord>(e).map(|r| r.job_id) {
                     self.line(&format!("job {id} submitted"));
                     self.job = Some(id);
                     self.shown_rounds.clear();
@@ -327,23 +299,9 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// The first string value under `key`, depth first.
-pub fn find_key(v: &Value, key: &str) -> Option<String> {
-    match v {
-        Value::Object(m) => m
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| m.values().find_map(|x| find_key(x, key))),
-        Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn outcome(status: ExecutionStatus, error: Option<&str>) -> Outcome {
         Outcome {
@@ -371,12 +329,5 @@ mod tests {
         }
         assert_eq!(outcome(ExecutionStatus::Aborted, None).exit_status(), 3);
         assert_eq!(outcome(ExecutionStatus::TimedOut, None).exit_status(), 3);
-    }
-
-    #[test]
-    fn the_job_id_is_found_in_a_lambda_invoke_result() {
-        let out = json!({"ExecutedVersion": "$LATEST", "Payload": {"jobId": "abc-123", "attempt": {"run": 1, "job": 0}}, "StatusCode": 200});
-        assert_eq!(find_key(&out, "jobId").as_deref(), Some("abc-123"));
-        assert_eq!(find_key(&json!({"jobIds": ["x"]}), "jobId"), None);
     }
 }
