@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::clients::Clients;
 use ferry_local::objects::{self, Sample};
-use ferry_local::{FunctionHost, Sandbox};
+use ferry_local::scenario::{Scenario, Side};
 use serde_json::{json, Value};
 
 use crate::runs::Run;
@@ -90,18 +90,10 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     let clock = Instant::now();
     let step = |text: &str| println!("\n== {text}");
     step("starting the two-account sandbox");
-    let sandbox = Sandbox::start(root, 1800).map_err(|e| {
-        CliError::other(format!(
-            "the sandbox did not start: {e} (`make demo` installs its Python venv; run it from the repository)"
-        ))
-    })?;
-    let host = FunctionHost::start(&sandbox.info)
+    let scenario = Scenario::start(root, 1800)
         .await
-        .map_err(|e| CliError::other(format!("the function host did not start: {e}")))?;
-    sandbox
-        .control("/function-host", json!({"url": host.url}))
-        .await
-        .map_err(|e| CliError::other(format!("registering the function host: {e}")))?;
+        .map_err(|e| CliError::other(e.to_string()))?;
+    let (sandbox, src, dst) = (&scenario.sandbox, &scenario.source, &scenario.destination);
     let info = &sandbox.info;
     let (src_account, dst_account) = (
         info.source_account().to_string(),
@@ -113,23 +105,21 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
         info.endpoint,
         sandbox.log.display()
     );
-    let src = Clients::new(&info.sdk_config(&src_account));
-    let dst = Clients::new(&info.sdk_config(&dst_account));
 
     step(&format!(
         "creating buckets and {} sample objects",
         options.objects
     ));
     let foreign = foreign_policies(&src_account);
-    for (clients, bucket) in [
-        (&src, SOURCE_BUCKET),
-        (&src, MANIFEST_BUCKET),
-        (&dst, DESTINATION_BUCKET),
+    for (side, bucket) in [
+        (Side::Source, SOURCE_BUCKET),
+        (Side::Source, MANIFEST_BUCKET),
+        (Side::Destination, DESTINATION_BUCKET),
     ] {
-        objects::create_bucket(&clients.s3, bucket, &info.region)
+        scenario
+            .create_bucket(side, bucket, Some(&foreign[bucket]))
             .await
-            .map_err(|e| s3_error("CreateBucket", bucket, e))?;
-        put_policy(clients, bucket, &foreign[bucket]).await?;
+            .map_err(|e| CliError::other(e.to_string()))?;
         println!(
             "  s3://{bucket} with a policy of its own ({})",
             foreign[bucket]["Statement"][0]["Sid"]
@@ -220,14 +210,17 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     println!("{}", outcome.summary());
 
     step("verifying the destination");
-    let mut problems = verify(&dst, &samples).await?;
+    let mut problems = verify(dst, &samples).await?;
     if problems.is_empty() {
         println!(
             "  all {} objects at s3://{DESTINATION_BUCKET}: same bytes, content type, metadata and tags",
             samples.len()
         );
     }
-    let left = leftovers(&src, &dst, &foreign, copy_id).await?;
+    let left = scenario
+        .leftovers(SOURCE_BUCKET, &[copy_id])
+        .await
+        .map_err(|e| CliError::other(e.to_string()))?;
     if left.is_empty() {
         println!("  bucket policies hold only their own statements again; no /ferry/ role, no inventory configuration left");
     }
@@ -254,8 +247,7 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
         },
         clock.elapsed().as_secs_f64()
     );
-    drop(host);
-    drop(sandbox);
+    drop(scenario);
     Ok(if !problems.is_empty() {
         3
     } else {
@@ -282,18 +274,6 @@ fn foreign_policies(src_account: &str) -> BTreeMap<&'static str, Value> {
         (MANIFEST_BUCKET, tls_only(MANIFEST_BUCKET)),
         (DESTINATION_BUCKET, tls_only(DESTINATION_BUCKET)),
     ])
-}
-
-async fn put_policy(clients: &Clients, bucket: &str, policy: &Value) -> Result<()> {
-    clients
-        .s3
-        .put_bucket_policy()
-        .bucket(bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .map_err(|e| s3_error("PutBucketPolicy", bucket, e))?;
-    Ok(())
 }
 
 /// An S3 call's failure, with the operation and the bucket or key it was about.
@@ -325,63 +305,6 @@ pub async fn verify(dst: &Clients, samples: &[Sample]) -> Result<Vec<String>> {
         ));
     }
     Ok(problems)
-}
-
-/// What ferry left: statements of its own in any bucket policy (each must be exactly the
-/// bucket's own again), roles under /ferry/, its inventory configuration.
-async fn leftovers(
-    src: &Clients,
-    dst: &Clients,
-    foreign: &BTreeMap<&'static str, Value>,
-    copy_id: &str,
-) -> Result<Vec<String>> {
-    let mut left = Vec::new();
-    for (clients, bucket) in [
-        (src, SOURCE_BUCKET),
-        (src, MANIFEST_BUCKET),
-        (dst, DESTINATION_BUCKET),
-    ] {
-        let policy = clients
-            .s3
-            .get_bucket_policy()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| s3_error("GetBucketPolicy", bucket, e))?;
-        let got: Value = serde_json::from_str(policy.policy().unwrap_or("{}")).unwrap_or_default();
-        let statements = |v: &Value| match &v["Statement"] {
-            Value::Array(a) => a.clone(),
-            o => vec![o.clone()],
-        };
-        if statements(&got) != statements(&foreign[bucket]) {
-            left.push(format!(
-                "s3://{bucket}'s policy is not its own again: {got}"
-            ));
-        }
-    }
-    let roles = dst
-        .iam
-        .list_roles()
-        .path_prefix("/ferry/")
-        .send()
-        .await
-        .map_err(|e| CliError::other(format!("ListRoles: {e}")))?;
-    for r in roles.roles() {
-        left.push(format!("role {} is left", r.arn()));
-    }
-    let inventory = src
-        .s3
-        .get_bucket_inventory_configuration()
-        .bucket(SOURCE_BUCKET)
-        .id(ferry_core::layout::inventory_config_id(copy_id))
-        .send()
-        .await;
-    if inventory.is_ok() {
-        left.push(format!(
-            "inventory configuration ferry-{copy_id} is left on s3://{SOURCE_BUCKET}"
-        ));
-    }
-    Ok(left)
 }
 
 #[cfg(test)]

@@ -1,17 +1,13 @@
 //! `make sandbox`: the two-account sandbox and the function host, until Ctrl-C, with the shell
 //! variables that point the AWS CLI at either account.
 
-use ferry_local::{FunctionHost, Sandbox};
+use ferry_local::scenario::Scenario;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let sandbox = Sandbox::start(&root, 4 * 3600)?;
-    let host = FunctionHost::start(&sandbox.info).await?;
-    sandbox
-        .control("/function-host", serde_json::json!({"url": host.url}))
-        .await?;
-    let info = &sandbox.info;
+    let scenario = Scenario::start(&root, 4 * 3600).await?;
+    let (sandbox, info) = (&scenario.sandbox, &scenario.sandbox.info);
     // The `ferry` CLI's --sandbox reads this description (FERRY_SANDBOX).
     let description = root.join("target/sandbox/current.json");
     std::fs::write(&description, serde_json::to_string(info)?)?;

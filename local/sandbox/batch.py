@@ -24,7 +24,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote_plus, urlparse
 
-from . import policy
 
 NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 COPY_SIZE_MAX = 5 * 1024 * 1024 * 1024

@@ -8,8 +8,20 @@ import os
 import re
 import sys
 
+from typing import Any
+
 import yaml
 from cfnlint.decode import decode
+
+# The sandbox's two accounts and Region, and the stacks' bucket lists there.
+SOURCE = "111111111111"
+DESTINATION = "222222222222"
+REGION = "eu-west-1"
+# The stacks' SourceBuckets parameter in the sandbox: the buckets the tests and the demo use.
+SOURCE_BUCKETS = ("src-photos", "src-manifests")
+# The destination stack's DestinationBuckets and ManifestBuckets.
+DESTINATION_BUCKETS = ("dst-photos", "dst-archive")
+MANIFEST_BUCKETS = ("dst-manifests",)
 
 SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
@@ -75,8 +87,6 @@ def inline_policies(template: dict) -> dict[str, dict]:
     """Every identity policy the template writes (functions' Policies statements, roles' inline
     policies, managed policies), resolved for each side with the sandbox's accounts, by file
     name. SAM policy templates (SQSSendMessagePolicy, ...) are AWS's own and left out."""
-    from .launcher import Resolver  # the launcher imports this module
-
     out: dict[str, dict] = {}
     for side in ("destination", "source"):
         res = Resolver(template, side)
@@ -98,6 +108,116 @@ def inline_policies(template: dict) -> dict[str, dict]:
             for n, doc in enumerate(docs):
                 out[f"template-{side}-{logical}-{n}.json"] = res.value(doc)
     return out
+
+
+class Resolver:
+    """CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Split, Fn::If) and the
+    template's Conditions, for one side and one partition."""
+
+    def __init__(self, tpl: dict, side: str, partition: str = "aws"):
+        self.tpl = tpl
+        self.partition = partition
+        self.account = DESTINATION if side == "destination" else SOURCE
+        peer = SOURCE if side == "destination" else DESTINATION
+        self.params = {
+            "Side": side,
+            "PeerAccountId": peer,
+            "SourceAccountIds": [SOURCE],
+            # The buckets the tests and the demo copy from and keep CSV manifests in.
+            "SourceBuckets": list(SOURCE_BUCKETS),
+            "DestinationBuckets": list(DESTINATION_BUCKETS),
+            "ManifestBuckets": list(MANIFEST_BUCKETS),
+            "RetentionDays": "30",
+            "AWS::AccountId": self.account,
+            "AWS::Region": REGION,
+            "AWS::Partition": partition,
+        }
+        for name, spec in tpl.get("Parameters", {}).items():
+            self.params.setdefault(name, spec.get("Default", ""))
+        self.conditions: dict[str, bool] = {}
+        for name, expr in tpl.get("Conditions", {}).items():
+            self.conditions[name] = self.condition(expr)
+
+    def condition(self, expr: Any) -> bool:
+        """A Conditions entry: Fn::Equals, Fn::Not, Fn::And, Fn::Or and Condition."""
+        (k, arg), = expr.items()
+        if k == "Condition":
+            return self.conditions[arg] if arg in self.conditions else self.condition(self.tpl["Conditions"][arg])
+        if k == "Fn::Equals":
+            a, b = (self.value(x) for x in arg)
+            return str(a) == str(b)
+        if k == "Fn::Not":
+            return not self.condition(arg[0])
+        if k == "Fn::And":
+            return all(self.condition(x) for x in arg)
+        if k == "Fn::Or":
+            return any(self.condition(x) for x in arg)
+        raise ValueError(f"condition {k} is not supported by the sandbox")
+
+    def included(self, resource: dict) -> bool:
+        return self.conditions.get(resource.get("Condition"), True) if "Condition" in resource else True
+
+    def name_of(self, logical: str) -> str:
+        r = self.tpl["Resources"][logical]
+        p = r.get("Properties", {})
+        for key in ("BucketName", "RoleName", "FunctionName", "ManagedPolicyName", "QueueName", "LogGroupName", "Name"):
+            if key in p:
+                return self.value(p[key])
+        raise ValueError(f"{logical} has no fixed name")
+
+    def arn_of(self, logical: str) -> str:
+        r = self.tpl["Resources"][logical]
+        name = self.name_of(logical)
+        t = r["Type"]
+        if t == "AWS::S3::Bucket":
+            return f"arn:{self.partition}:s3:::{name}"
+        if t == "AWS::IAM::Role":
+            return f"arn:{self.partition}:iam::{self.account}:role{r['Properties'].get('Path', '/')}{name}"
+        if t == "AWS::Serverless::Function":
+            return f"arn:{self.partition}:lambda:{REGION}:{self.account}:function:{name}"
+        if t == "AWS::Serverless::StateMachine":
+            return f"arn:{self.partition}:states:{REGION}:{self.account}:stateMachine:{name}"
+        if t == "AWS::SQS::Queue":
+            return f"arn:{self.partition}:sqs:{REGION}:{self.account}:{name}"
+        if t == "AWS::Logs::LogGroup":
+            return f"arn:{self.partition}:logs:{REGION}:{self.account}:log-group:{name}:*"
+        raise ValueError(f"no ARN for {t}")
+
+    def _sub(self, text: str, extra: dict) -> str:
+        def one(m: re.Match) -> str:
+            ref = m.group(1)
+            if ref in extra:
+                return str(self.value(extra[ref]))
+            if "." in ref:
+                logical, attr = ref.split(".", 1)
+                return self.arn_of(logical) if attr == "Arn" else self.name_of(logical)
+            if ref in self.params:
+                return str(self.params[ref])
+            return self.name_of(ref)
+
+        return re.sub(r"\$\{([A-Za-z0-9:._]+)\}", one, text)
+
+    def value(self, v: Any) -> Any:
+        if isinstance(v, dict) and len(v) == 1:
+            (k, arg), = v.items()
+            if k == "Ref":
+                return self.params[arg] if arg in self.params else self.name_of(arg)
+            if k == "Fn::Sub":
+                return self._sub(arg, {}) if isinstance(arg, str) else self._sub(arg[0], arg[1])
+            if k == "Fn::GetAtt":
+                logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.arn_of(logical) if attr == "Arn" else self.name_of(logical)
+            if k == "Fn::Join":
+                return arg[0].join(str(x) for x in self.value(arg[1]))
+            if k == "Fn::Split":
+                return str(self.value(arg[1])).split(arg[0])
+            if k == "Fn::If":
+                return self.value(arg[1] if self.conditions[arg[0]] else arg[2])
+        if isinstance(v, dict):
+            return {k: self.value(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        return v
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ import os
 import re
 import unittest
 
-from . import launcher, policy, template
+from . import policy, template
 
 TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "..", "template.yaml")
 ARN = re.compile(r"arn:([a-z-]*):")
@@ -30,7 +30,7 @@ class Template(unittest.TestCase):
         cls.tpl = template.load(TEMPLATE)
 
     def resolved(self, side, partition="aws"):
-        res = launcher.Resolver(self.tpl, side, partition)
+        res = template.Resolver(self.tpl, side, partition)
         out = {}
         for logical, r in self.tpl["Resources"].items():
             if res.included(r):
@@ -52,37 +52,37 @@ class Template(unittest.TestCase):
     def test_only_ferrys_state_machine_may_assume_its_role(self):
         role = self.resolved("destination")["StateMachineRole"]
         trust = role["AssumeRolePolicyDocument"]
-        arn = f"arn:aws:iam::{launcher.DESTINATION}:role/{role['RoleName']}"
-        ferry = f"arn:aws:states:{launcher.REGION}:{launcher.DESTINATION}:stateMachine:ferry"
+        arn = f"arn:aws:iam::{template.DESTINATION}:role/{role['RoleName']}"
+        ferry = f"arn:aws:states:{template.REGION}:{template.DESTINATION}:stateMachine:ferry"
 
-        def may(source_arn, source_account=launcher.DESTINATION):
+        def may(source_arn, source_account=template.DESTINATION):
             ctx = {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account}
-            return policy.service_allowed(trust, "states.amazonaws.com", "sts:AssumeRole", arn, ctx, launcher.DESTINATION).allowed
+            return policy.service_allowed(trust, "states.amazonaws.com", "sts:AssumeRole", arn, ctx, template.DESTINATION).allowed
 
         self.assertTrue(may(ferry))
         self.assertFalse(may(ferry.replace(":ferry", ":my-own-state-machine")))
-        self.assertFalse(may(ferry.replace(launcher.DESTINATION, "333333333333"), "333333333333"))
-        self.assertFalse(policy.service_allowed(trust, "states.amazonaws.com", "sts:AssumeRole", arn, {}, launcher.DESTINATION).allowed)
+        self.assertFalse(may(ferry.replace(template.DESTINATION, "333333333333"), "333333333333"))
+        self.assertFalse(policy.service_allowed(trust, "states.amazonaws.com", "sts:AssumeRole", arn, {}, template.DESTINATION).allowed)
 
     def test_the_boundary_keeps_writes_in_the_destination_and_reads_in_the_copys_accounts(self):
         boundary = self.resolved("destination")["PermissionsBoundary"]["PolicyDocument"]
         everything = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
-        role = f"arn:aws:iam::{launcher.DESTINATION}:role/ferry/ferry-batch-x"
+        role = f"arn:aws:iam::{template.DESTINATION}:role/ferry/ferry-batch-x"
         # A bucket policy of the third account that lets the destination account in.
-        open_door = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{launcher.DESTINATION}:root"}, "Action": "s3:*", "Resource": "*"}]}
+        open_door = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{template.DESTINATION}:root"}, "Action": "s3:*", "Resource": "*"}]}
 
         def may(action, account, key="k"):
             return policy.allowed(
                 action=action, resource=f"arn:aws:s3:::bucket-of-{account}/{key}", caller_arn=role,
-                caller_account=launcher.DESTINATION, identity_policies=everything, boundary=boundary,
+                caller_account=template.DESTINATION, identity_policies=everything, boundary=boundary,
                 resource_account=account, bucket_policy=json.dumps(open_door),
             ).allowed
 
-        self.assertTrue(may("s3:PutObject", launcher.DESTINATION))
-        self.assertFalse(may("s3:PutObject", launcher.SOURCE))
+        self.assertTrue(may("s3:PutObject", template.DESTINATION))
+        self.assertFalse(may("s3:PutObject", template.SOURCE))
         self.assertFalse(may("s3:PutObject", "333333333333"))
-        self.assertTrue(may("s3:GetObject", launcher.SOURCE))
-        self.assertTrue(may("s3:GetObject", launcher.DESTINATION))
+        self.assertTrue(may("s3:GetObject", template.SOURCE))
+        self.assertTrue(may("s3:GetObject", template.DESTINATION))
         self.assertFalse(may("s3:GetObject", "333333333333"))
 
 

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sfn::types::ExecutionStatus;
-use ferry_local::{objects, FunctionHost, Sandbox};
+use ferry_local::objects;
+use ferry_local::scenario::{Scenario, Side};
 use serde_json::{json, Value};
 
 pub const SOURCE_BUCKET: &str = "src-photos";
@@ -72,16 +73,23 @@ async fn put_manifest(s3: &aws_sdk_s3::Client, bucket: &str) {
         .unwrap();
 }
 
-/// The sandbox, its function host, and clients of both accounts.
+/// The sandbox scenario (sandbox, function host, clients of both accounts, owned policies and
+/// the leftovers check: `ferry_local::scenario`, which the demo shares) with the tests' own
+/// conveniences; `world.sandbox` and the scenario's other fields read through it.
 pub struct World {
-    pub sandbox: Sandbox,
-    _host: FunctionHost,
+    scenario: Scenario,
     pub source_s3: aws_sdk_s3::Client,
     pub destination_s3: aws_sdk_s3::Client,
     pub destination_iam: aws_sdk_iam::Client,
     pub sfn: aws_sdk_sfn::Client,
-    /// The source bucket's own policy, which every copy must leave as it found it.
-    source_policy: std::sync::Mutex<String>,
+}
+
+impl std::ops::Deref for World {
+    type Target = Scenario;
+
+    fn deref(&self) -> &Scenario {
+        &self.scenario
+    }
 }
 
 pub fn repo_root() -> PathBuf {
@@ -117,30 +125,15 @@ pub fn decoded_template() -> serde_json::Value {
 
 impl World {
     pub async fn start() -> World {
-        let sandbox = Sandbox::start(&repo_root(), 600).expect("the sandbox starts");
-        let host = FunctionHost::start(&sandbox.info)
+        let scenario = Scenario::start(&repo_root(), 600)
             .await
-            .expect("the function host starts");
-        sandbox
-            .control("/function-host", json!({"url": host.url}))
-            .await
-            .expect("the function host is registered");
-        let info = &sandbox.info;
-        let s3 = |account: &str| {
-            let conf = aws_sdk_s3::config::Builder::from(&info.sdk_config(account))
-                .force_path_style(true)
-                .build();
-            aws_sdk_s3::Client::from_conf(conf)
-        };
-        let dst = info.destination_account().to_string();
+            .expect("the sandbox and the function host start");
         World {
-            source_s3: s3(info.source_account()),
-            destination_s3: s3(&dst),
-            destination_iam: aws_sdk_iam::Client::new(&info.sdk_config(&dst)),
-            sfn: aws_sdk_sfn::Client::new(&info.sdk_config(&dst)),
-            _host: host,
-            sandbox,
-            source_policy: std::sync::Mutex::new(FOREIGN_SOURCE_POLICY.to_string()),
+            source_s3: scenario.source.s3.clone(),
+            destination_s3: scenario.destination.s3.clone(),
+            destination_iam: scenario.destination.iam.clone(),
+            sfn: scenario.destination.sfn.clone(),
+            scenario,
         }
     }
 
@@ -154,13 +147,21 @@ impl World {
     /// The source bucket with the samples and a foreign policy, the manifest bucket with the
     /// CSV manifest and a foreign policy, and an empty destination bucket.
     pub async fn seed(&self) {
-        let region = &self.sandbox.info.region;
-        for (client, bucket) in [
-            (&self.source_s3, SOURCE_BUCKET),
-            (&self.source_s3, MANIFEST_BUCKET),
-            (&self.destination_s3, DESTINATION_BUCKET),
+        let own = |p: &str| serde_json::from_str::<Value>(p).unwrap();
+        for (side, bucket, policy) in [
+            (
+                Side::Source,
+                SOURCE_BUCKET,
+                Some(own(FOREIGN_SOURCE_POLICY)),
+            ),
+            (
+                Side::Source,
+                MANIFEST_BUCKET,
+                Some(own(FOREIGN_MANIFEST_POLICY)),
+            ),
+            (Side::Destination, DESTINATION_BUCKET, None),
         ] {
-            objects::create_bucket(client, bucket, region)
+            self.create_bucket(side, bucket, policy.as_ref())
                 .await
                 .unwrap();
         }
@@ -168,27 +169,15 @@ impl World {
             .await
             .unwrap();
         put_manifest(&self.source_s3, MANIFEST_BUCKET).await;
-        for (bucket, policy) in [
-            (SOURCE_BUCKET, FOREIGN_SOURCE_POLICY),
-            (MANIFEST_BUCKET, FOREIGN_MANIFEST_POLICY),
-        ] {
-            self.source_s3
-                .put_bucket_policy()
-                .bucket(bucket)
-                .policy(policy)
-                .send()
-                .await
-                .unwrap();
-        }
     }
 
     /// `request(copy_id)` with its CSV manifest kept in the destination account, in
     /// [`DESTINATION_MANIFEST_BUCKET`] (created here, with the same rows).
     pub async fn destination_manifest_request(&self, copy_id: &str) -> Value {
-        let region = &self.sandbox.info.region;
         // A second call (another scenario in the same sandbox) finds the bucket there already.
-        let _ =
-            objects::create_bucket(&self.destination_s3, DESTINATION_MANIFEST_BUCKET, region).await;
+        let _ = self
+            .create_bucket(Side::Destination, DESTINATION_MANIFEST_BUCKET, None)
+            .await;
         put_manifest(&self.destination_s3, DESTINATION_MANIFEST_BUCKET).await;
         let mut request = self.request(copy_id);
         request["manifest"] = json!({
@@ -203,14 +192,13 @@ impl World {
     /// Replaces the source bucket's own policy; [`World::assert_no_leftovers`] then expects
     /// exactly this one.
     pub async fn set_source_policy(&self, policy: &str) {
-        self.source_s3
-            .put_bucket_policy()
-            .bucket(SOURCE_BUCKET)
-            .policy(policy)
-            .send()
-            .await
-            .unwrap();
-        *self.source_policy.lock().unwrap() = policy.to_string();
+        self.set_own_policy(
+            Side::Source,
+            SOURCE_BUCKET,
+            &serde_json::from_str(policy).unwrap(),
+        )
+        .await
+        .unwrap();
     }
 
     /// Puts both accounts in the organization `org`: every request then carries
@@ -393,35 +381,13 @@ impl World {
         self.assert_no_leftovers_of(&["photos-2026"]).await;
     }
 
-    /// [`World::assert_no_leftovers`] after copies with these copyIds.
+    /// [`World::assert_no_leftovers`] after copies with these copyIds: every bucket of the
+    /// scenario holds exactly its owner's policy again (the source bucket's as
+    /// [`World::set_source_policy`] last set it), and the scenario's leftovers check finds
+    /// nothing else.
     pub async fn assert_no_leftovers_of(&self, copy_ids: &[&str]) {
-        let normalized = |v: &Value| ferry_core::policy::normalize(v);
-        let src = self
-            .bucket_policy(&self.source_s3, SOURCE_BUCKET)
-            .await
-            .unwrap();
-        let expected: Value = serde_json::from_str(&self.source_policy.lock().unwrap()).unwrap();
-        assert_eq!(normalized(&src), normalized(&expected));
-        let man = self
-            .bucket_policy(&self.source_s3, MANIFEST_BUCKET)
-            .await
-            .unwrap();
-        assert_eq!(
-            normalized(&man),
-            normalized(&serde_json::from_str(FOREIGN_MANIFEST_POLICY).unwrap())
-        );
-        assert!(
-            self.ferry_roles().await.is_empty(),
-            "no role under /ferry/ is left"
-        );
-        for id in copy_ids {
-            assert!(
-                !self
-                    .has_inventory(&ferry_core::layout::inventory_config_id(id))
-                    .await,
-                "ferry's inventory configuration of {id} is removed"
-            );
-        }
+        let left = self.leftovers(SOURCE_BUCKET, copy_ids).await.unwrap();
+        assert!(left.is_empty(), "ferry left:\n{}", left.join("\n"));
     }
 
     /// Steers the sandbox's inventory delivery (`POST /inventory`: delaySeconds, deliver,

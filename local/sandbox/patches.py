@@ -1,0 +1,189 @@
+"""moto as the sandbox needs it: the symbols the sandbox wraps (checked at start, so a moto upgrade
+that moves them fails loudly), the Step Functions Task routing (Credentials.RoleArn and
+lambda:invoke through the function host, each authorized), the S3 behaviours moto lacks or gets
+wrong, and moto's server with the sandbox's authorization in front of it."""
+
+import time
+import threading
+from typing import Any
+
+from . import authz
+from .template import DESTINATION, REGION
+
+# moto symbols this launcher wraps: checked at start, so a moto upgrade that moves them fails
+# loudly instead of silently running unwrapped.
+WRAPPED = [
+    ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication"),
+    ("moto.moto_server.werkzeug_app", "MotoRequestHandler"),
+    ("moto.moto_server.werkzeug_app", "create_backend_app"),
+    ("moto.sts.models", "sts_backends"),
+    ("moto.iam.models", "iam_backends"),
+    ("moto.s3.models", "s3_backends"),
+    ("moto.s3control.urls", "url_paths"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
+    ("moto.s3.models", "FakeBucket"),
+    ("moto.iam.access_control", "PermissionResult"),
+    ("moto.s3.responses", "S3Response"),
+    ("moto.stepfunctions.responses", "StepFunctionResponse"),
+    ("moto.iam.policy_validation", "SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS"),
+]
+
+
+def check_moto() -> None:
+    import importlib
+
+    for module, name in WRAPPED:
+        if not hasattr(importlib.import_module(module), name):
+            raise SystemExit(f"moto has no {module}.{name}: the sandbox needs the pinned moto (requirements-dev.txt)")
+
+
+class Routing:
+    function_host: str | None = None
+    # Seconds to hold back inventory-wait's .waitForTaskToken invocation (control API: POST
+    # /inventory {"delayWaiterSeconds": n}), so a report can land before its waiter exists.
+    delay_waiter_seconds: float = 0.0
+    state_machine_role = f"arn:aws:iam::{DESTINATION}:role/ferry-state-machine-{REGION}"
+    authorizer: "authz.Authorizer"
+
+
+def _session(role_arn: str, session: str) -> authz.Identity:
+    role = authz.role_of_arn(role_arn)
+    if role is None:
+        raise RuntimeError(f"the role {role_arn} does not exist")
+    return authz.identity_of_role(role, session)
+
+
+def _task_denied(message: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "Invoke")
+
+
+def install_task_routing(world: Any) -> None:
+    """A Task runs as the state machine's role: its `lambda:InvokeFunction` is authorized against
+    that role's policies; with `Credentials.RoleArn`, the role's `sts:AssumeRole` (its identity
+    policy and the target's trust policy), then the invoke as the assumed role."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+    authorizer = Routing.authorizer
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        caller = _session(Routing.state_machine_role, "states")
+        role_arn = getattr(state_credentials, "role_arn", None)
+        # moto passes the state machine's own role when a Task has no Credentials.
+        if role_arn and role_arn != Routing.state_machine_role:
+            target = world.role(role_arn)
+            if target is None:
+                raise _task_denied(f"Credentials.RoleArn {role_arn} does not exist")
+            why = authorizer.check(caller, authz.Check("sts:AssumeRole", target["arn"], target["account"], target["trust"]))
+            if why:
+                authorizer.record(caller.principal.describe(), "sts:AssumeRole", why, "Task Credentials")
+                raise _task_denied(why)
+            caller = _session(role_arn, "states")
+        account = caller.principal.account
+        if service != "lambda":
+            return original(region=region, service=service, state_credentials=state_credentials)
+        if Routing.function_host is None:
+            raise RuntimeError("no function host is registered (POST /function-host on the control API)")
+        client = world.client("lambda", account, endpoint=Routing.function_host)
+
+        def before_sign(request: Any, **_: Any) -> None:
+            import urllib.parse
+
+            name = urllib.parse.unquote(request.url.split("/functions/", 1)[-1].split("/", 1)[0])
+            arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{account}:function:{name}"
+            why = authorizer.check(caller, authz.Check("lambda:InvokeFunction", arn, arn.split(":")[4]))
+            if why:
+                authorizer.record(caller.principal.describe(), "lambda:InvokeFunction", why, f"Invoke {name}")
+                raise _task_denied(why)
+            request.headers["X-Ferry-Caller-Account"] = account
+            body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+            if Routing.delay_waiter_seconds and "inventory-wait" in request.url and "taskToken" in body:
+                time.sleep(Routing.delay_waiter_seconds)
+
+        client.meta.events.register("before-sign.lambda.Invoke", before_sign)
+        return client
+
+    lambda_eval_utils.boto_client_for = boto_client_for
+
+
+def install_bucket_policy_check() -> None:
+    """moto denies every object request that a bucket policy's Deny statement names, ignoring
+    its conditions and principals. Every request is authorized before moto sees it (authz.py),
+    so moto's own check stands aside."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
+
+
+def install_delete_inventory() -> None:
+    """moto has no DeleteBucketInventoryConfiguration: its bucket DELETE handler takes
+    `DELETE /<bucket>?inventory&id=<id>` for DeleteBucket. The sandbox answers it as S3 does:
+    204 when the configuration existed, 404 NoSuchConfiguration when not."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_delete
+
+    def _bucket_response_delete(self: Any, bucket_name: str, querystring: dict) -> Any:
+        if "inventory" not in querystring:
+            return original(self, bucket_name, querystring)
+        config_id = querystring.get("id", [""])[0]
+        bucket = self.backend.get_bucket(bucket_name)
+        if bucket.inventory_configs.pop(config_id, None) is None:
+            body = (
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchConfiguration</Code>"
+                "<Message>The specified configuration does not exist.</Message></Error>"
+            )
+            return 404, {"Content-Type": "application/xml"}, body
+        return 204, {}, ""
+
+    S3Response._bucket_response_delete = _bucket_response_delete
+
+
+def install_job_arns() -> None:
+    """moto's IAM policy validator refuses any S3 ARN with a Region but access points', so a
+    policy on S3 Batch Operations jobs (arn:aws:s3:<region>:<account>:job/*, as AWS's service
+    authorization reference gives it) cannot be stored. Job ARNs are let through too."""
+    from moto.iam import policy_validation
+
+    s3 = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS["s3"]
+    s3["valid_starting_values"] = [*s3["valid_starting_values"], "job/"]
+
+
+def install_send_task_failure_cause() -> None:
+    """moto's SendTaskFailure handler passes the error but drops the cause before its own
+    backend (which takes both); the sandbox passes both, as Step Functions records both."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+
+class AuthorizedMotoServer:
+    """moto's threaded server with the sandbox's authorization in front of its application."""
+
+    def __init__(self, ip_address: str, port: int):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        self.authorizer = authz.Authorizer(DomainDispatcherApplication(create_backend_app))
+        class Quiet(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        self._server = make_server(ip_address, port, self.authorizer, True, request_handler=Quiet)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()

@@ -1,0 +1,196 @@
+//! One sandbox scenario, shared by `ferry demo`, the end-to-end tests and `make sandbox`: the
+//! two-account sandbox and the function host started and wired together, clients of both
+//! accounts, buckets created with policies their owners keep, and the check that copies left
+//! nothing of ferry's behind (each policy exactly its owner's again, no role under `/ferry/`, no
+//! inventory configuration of the copies).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use ferry_core::clients::Clients;
+use ferry_core::error::sdk_code;
+use serde_json::Value;
+
+use crate::{objects, FunctionHost, Sandbox, SandboxError};
+
+/// The account a bucket is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    Source,
+    Destination,
+}
+
+/// The sandbox, its function host (registered with the sandbox), and clients of both accounts
+/// (the sandbox's administrator role `ferry-sandbox` in each). Dropping it stops both.
+pub struct Scenario {
+    pub sandbox: Sandbox,
+    pub host: FunctionHost,
+    pub source: Clients,
+    pub destination: Clients,
+    /// The policy each bucket's owner keeps (`None`: no policy), as the leftovers check expects.
+    own: Mutex<BTreeMap<(Side, String), Option<Value>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(
+        "the sandbox did not start: {0} (`make` installs its Python venv; run from the repository)"
+    )]
+    Sandbox(#[from] SandboxError),
+    #[error("the function host did not start: {0}")]
+    Host(#[from] std::io::Error),
+    #[error("{call} {bucket}: {message}")]
+    S3 {
+        call: &'static str,
+        bucket: String,
+        message: String,
+    },
+}
+
+fn s3_error(call: &'static str, bucket: &str, e: impl std::fmt::Display) -> ScenarioError {
+    ScenarioError::S3 {
+        call,
+        bucket: bucket.to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl Scenario {
+    /// Starts the sandbox from the repository at `root` (stopped after `lifetime_seconds` at the
+    /// latest) and the function host, and registers the host with the sandbox.
+    pub async fn start(root: &Path, lifetime_seconds: u64) -> Result<Scenario, ScenarioError> {
+        let sandbox = Sandbox::start(root, lifetime_seconds)?;
+        let host = FunctionHost::start(&sandbox.info).await?;
+        sandbox
+            .control("/function-host", serde_json::json!({"url": host.url}))
+            .await?;
+        let info = &sandbox.info;
+        Ok(Scenario {
+            source: Clients::new(&info.sdk_config(info.source_account())),
+            destination: Clients::new(&info.sdk_config(info.destination_account())),
+            sandbox,
+            host,
+            own: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn clients(&self, side: Side) -> &Clients {
+        match side {
+            Side::Source => &self.source,
+            Side::Destination => &self.destination,
+        }
+    }
+
+    /// Creates `bucket` in `side`'s account with `policy` as its owner's own (none when `None`).
+    pub async fn create_bucket(
+        &self,
+        side: Side,
+        bucket: &str,
+        policy: Option<&Value>,
+    ) -> Result<(), ScenarioError> {
+        objects::create_bucket(&self.clients(side).s3, bucket, &self.sandbox.info.region)
+            .await
+            .map_err(|e| s3_error("CreateBucket", bucket, e))?;
+        self.own
+            .lock()
+            .unwrap()
+            .insert((side, bucket.to_string()), None);
+        if let Some(p) = policy {
+            self.set_own_policy(side, bucket, p).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts `policy` on `bucket` as its owner's: the leftovers check expects exactly it.
+    pub async fn set_own_policy(
+        &self,
+        side: Side,
+        bucket: &str,
+        policy: &Value,
+    ) -> Result<(), ScenarioError> {
+        self.clients(side)
+            .s3
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .map_err(|e| s3_error("PutBucketPolicy", bucket, aws_error(&e)))?;
+        self.own
+            .lock()
+            .unwrap()
+            .insert((side, bucket.to_string()), Some(policy.clone()));
+        Ok(())
+    }
+
+    /// What ferry left after copies `copy_ids` of `source_bucket`: a bucket policy of the
+    /// scenario that is not its owner's (compared in IAM's normal form: a single `Statement`
+    /// object reads as a one-element array), a role under `/ferry/`, an inventory configuration
+    /// of one of the copies. Empty when nothing is left.
+    pub async fn leftovers(
+        &self,
+        source_bucket: &str,
+        copy_ids: &[&str],
+    ) -> Result<Vec<String>, ScenarioError> {
+        let mut left = Vec::new();
+        let own = self.own.lock().unwrap().clone();
+        for ((side, bucket), expected) in &own {
+            let got = match self
+                .clients(*side)
+                .s3
+                .get_bucket_policy()
+                .bucket(bucket)
+                .send()
+                .await
+            {
+                Ok(out) => out.policy().and_then(|p| serde_json::from_str(p).ok()),
+                Err(e) if sdk_code(&e) == Some("NoSuchBucketPolicy") => None,
+                Err(e) => return Err(s3_error("GetBucketPolicy", bucket, aws_error(&e))),
+            };
+            let normal = |v: &Option<Value>| v.as_ref().map(ferry_core::policy::normalize);
+            if normal(&got) != normal(expected) {
+                left.push(format!(
+                    "s3://{bucket}'s policy is not its owner's again: {}",
+                    got.map_or("(none)".to_string(), |v| v.to_string())
+                ));
+            }
+        }
+        let roles = self
+            .destination
+            .iam
+            .list_roles()
+            .path_prefix(ferry_core::names::ROLE_PATH)
+            .send()
+            .await
+            .map_err(|e| s3_error("ListRoles", "(IAM)", aws_error(&e)))?;
+        for r in roles.roles() {
+            left.push(format!("role {} is left", r.arn()));
+        }
+        for id in copy_ids {
+            if self.has_inventory(source_bucket, id).await {
+                left.push(format!(
+                    "the inventory configuration of copy {id} is left on s3://{source_bucket}"
+                ));
+            }
+        }
+        Ok(left)
+    }
+
+    /// Whether `bucket` (source account) has copy `copy_id`'s inventory configuration. Looked up
+    /// by id: moto's ListBucketInventoryConfigurations answers with an XML root the SDK rejects.
+    pub async fn has_inventory(&self, bucket: &str, copy_id: &str) -> bool {
+        self.source
+            .s3
+            .get_bucket_inventory_configuration()
+            .bucket(bucket)
+            .id(ferry_core::layout::inventory_config_id(copy_id))
+            .send()
+            .await
+            .is_ok()
+    }
+}
+
+fn aws_error<E: std::error::Error + 'static>(e: &E) -> String {
+    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
+}
