@@ -7,8 +7,9 @@
 //! ([`steps`]) and the closed list of error names the state machine matches ([`error`]). The
 //! AWS calls here are the ones two functions share: the control objects in the ferry bucket
 //! ([`control`]), an inventory delivery and its waiters ([`delivery`]), and the clients
-//! handlers are given ([`clients`]); every other call is in the function that makes it. Of the
-//! Lambda runtime only the conversion of a [`StepError`] into its error (feature `lambda`).
+//! handlers are given ([`clients`]); every other call is in the function that makes it. With
+//! feature `lambda`, how every function runs on Lambda (`lambda::serve`) and the conversion of a
+//! [`StepError`] into the runtime's error.
 
 pub mod clients;
 pub mod clock;
@@ -17,6 +18,8 @@ pub mod delivery;
 pub mod error;
 pub mod inventory;
 pub mod job;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod layout;
 pub mod manifest;
 pub mod names;
