@@ -108,19 +108,27 @@ pub fn decoded_template() -> serde_json::Value {
                 "target/template-decoded-{}.json",
                 std::process::id()
             ));
-            let status = std::process::Command::new(root.join(".venv/bin/python"))
-                .args(["-m", "sandbox.template", "--decoded"])
-                .arg(root.join("template.yaml"))
-                .arg(&out)
-                .current_dir(root.join("local"))
-                .status()
-                .expect("the venv's python runs (make installs it)");
-            assert!(status.success(), "decoding template.yaml failed");
+            sandbox_template("--decoded", &out);
             let text = std::fs::read_to_string(&out).unwrap();
             let _ = std::fs::remove_file(&out);
             serde_json::from_str(&text).unwrap()
         })
         .clone()
+}
+
+/// `python -m sandbox.template FLAG template.yaml OUT` in the venv `make` installs: the template
+/// as the sandbox reads it, written to `out` (`--decoded`: the whole template as JSON;
+/// `--policies`: each inline identity policy, resolved, as a file in the folder `out`).
+pub fn sandbox_template(flag: &str, out: &std::path::Path) {
+    let root = repo_root();
+    let status = std::process::Command::new(root.join(".venv/bin/python"))
+        .args(["-m", "sandbox.template", flag])
+        .arg(root.join("template.yaml"))
+        .arg(out)
+        .current_dir(root.join("local"))
+        .status()
+        .expect("the venv's python runs (make installs it)");
+    assert!(status.success(), "sandbox.template {flag} failed");
 }
 
 impl World {

@@ -4,7 +4,6 @@
 //! CloudFormation's YAML tags.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use ferry_core::ErrorName;
 use ferry_tests::repo_root;
@@ -420,14 +419,7 @@ fn resolve_policies() -> BTreeMap<String, Value> {
     let root = repo_root();
     let dir = root.join("target/template-policies-test");
     let _ = std::fs::remove_dir_all(&dir);
-    let status = Command::new(root.join(".venv/bin/python"))
-        .args(["-m", "sandbox.template", "--policies"])
-        .arg(root.join("template.yaml"))
-        .arg(&dir)
-        .current_dir(root.join("local"))
-        .status()
-        .expect("the venv's python runs (make installs it)");
-    assert!(status.success(), "resolving the template's policies failed");
+    ferry_tests::sandbox_template("--policies", &dir);
     std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| {
