@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
 use ferry_core::layout::Delivery;
-use ferry_core::request::{CopyRequest, Flow, Manifest, StackContext};
+use ferry_core::request::{CopyRequest, Flow, Manifest};
+use ferry_core::stack::StackContext;
 use ferry_core::steps::{PlanInput, RunPlan};
 use ferry_core::{clock, inventory::InventoryConfig};
 use serde::Serialize;

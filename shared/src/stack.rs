@@ -4,7 +4,28 @@
 //! environment and the sandbox can host many functions in one process.
 
 use crate::error::{ErrorName, StepError};
-use crate::request::StackContext;
+
+/// What the destination stack that runs a copy knows about itself: what a request is validated
+/// against (`CopyRequest::validate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackContext {
+    /// The destination stack's account.
+    pub account_id: String,
+    /// The stacks' Region.
+    pub region: String,
+    /// The stack's `SourceAccountIds` parameter.
+    pub source_account_ids: Vec<String>,
+    /// The stack's `SourceBuckets` parameter: the source account's buckets ferry may read.
+    pub source_buckets: Vec<String>,
+    /// The ferry bucket, which no copy may use as its source or destination.
+    pub ferry_bucket: String,
+    /// The `DestinationBuckets` parameter: the only buckets a copy may write. `None` where the
+    /// stack does not know it (the source side).
+    pub destination_buckets: Option<Vec<String>>,
+    /// The `ManifestBuckets` parameter: the destination account's buckets that may keep CSV
+    /// manifests. `None` where the stack does not know it (the source side).
+    pub manifest_buckets: Option<Vec<String>>,
+}
 
 /// Names of the variables the template sets on every function.
 pub const VAR_ACCOUNT_ID: &str = "FERRY_ACCOUNT_ID";

@@ -9,8 +9,8 @@ use crate::job::{grant_expiry, JobState, ManifestLocation};
 use crate::names::{Attempt, ExecutionName, Names};
 use crate::policy::CopyPolicies;
 use crate::report::ReportSummary;
-use crate::request::{CopyRequest, StackContext};
-use crate::stack::StackConfig;
+use crate::request::CopyRequest;
+use crate::stack::{StackConfig, StackContext};
 use crate::{ErrorName, StepError};
 
 /// How far the clocks of two functions may disagree when one checks an expiry the other set.
@@ -400,7 +400,7 @@ pub struct ReportOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::StackContext;
+    use crate::stack::StackContext;
 
     fn ctx() -> StackContext {
         crate::testing::destination_stack().context()

@@ -252,27 +252,6 @@ impl Default for Cleanup {
     }
 }
 
-/// What the destination stack that runs the copy knows about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackContext {
-    /// The destination stack's account.
-    pub account_id: String,
-    /// The stacks' Region.
-    pub region: String,
-    /// The stack's `SourceAccountIds` parameter.
-    pub source_account_ids: Vec<String>,
-    /// The stack's `SourceBuckets` parameter: the source account's buckets ferry may read.
-    pub source_buckets: Vec<String>,
-    /// The ferry bucket, which no copy may use as its source or destination.
-    pub ferry_bucket: String,
-    /// The `DestinationBuckets` parameter: the only buckets a copy may write. `None` where the
-    /// stack does not know it (the source side).
-    pub destination_buckets: Option<Vec<String>>,
-    /// The `ManifestBuckets` parameter: the destination account's buckets that may keep CSV
-    /// manifests. `None` where the stack does not know it (the source side).
-    pub manifest_buckets: Option<Vec<String>>,
-}
-
 /// One broken rule: the field path (`destination.bucket`) and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {

@@ -2,6 +2,7 @@
 //! once, each naming its field path and the rule.
 
 use super::*;
+use crate::stack::StackContext;
 
 impl CopyRequest {
     /// Checks every rule and returns every violation at once.
