@@ -1,7 +1,8 @@
-//! How every ferry function runs on Lambda (feature `lambda`): the configuration read once from
-//! the environment, the clients built once, and each event handed to the function's `handle`
-//! with both; a [`StepError`] becomes the runtime's error with ferry's error name as its type,
-//! which the state machine's Retry and Catch match.
+//! How every ferry function runs on Lambda (feature `lambda`): the clients built once, and each
+//! event handed to the function's `handle` with them and the stack's configuration (which
+//! `main.rs` reads from the environment, the only place that does); a [`StepError`] becomes the
+//! runtime's error with ferry's error name as its type, which the state machine's Retry and
+//! Catch match. The sandbox's function host calls the same `handle`s without this loop.
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
@@ -11,9 +12,9 @@ use crate::clients::Clients;
 use crate::stack::StackConfig;
 use crate::StepError;
 
-/// Runs `handler` for every event Lambda delivers, until the runtime stops. A configuration the
-/// stack did not set right fails the init, naming the variable.
+/// Runs `handler` with `config` for every event Lambda delivers, until the runtime stops.
 pub async fn serve<E, O>(
+    config: StackConfig,
     handler: impl AsyncFn(&Clients, &StackConfig, LambdaEvent<E>) -> Result<O, StepError>,
 ) -> Result<(), lambda_runtime::Error>
 where
@@ -21,7 +22,6 @@ where
     O: Serialize,
 {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = StackConfig::from_lookup(|n| std::env::var(n).ok())?;
     let clients =
         Clients::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
     lambda_runtime::run(service_fn(|event: LambdaEvent<E>| async {

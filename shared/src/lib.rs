@@ -8,8 +8,9 @@
 //! AWS calls here are the ones two functions share: the control objects in the ferry bucket
 //! ([`control`]), an inventory delivery and its waiters ([`delivery`]), and the clients
 //! handlers are given ([`clients`]); every other call is in the function that makes it. With
-//! feature `lambda`, how every function runs on Lambda (`lambda::serve`) and the conversion of a
-//! [`StepError`] into the runtime's error.
+//! feature `lambda` (binaries and the function host only; the domain never uses it), how every
+//! function runs on Lambda (`lambda::serve`) and the conversion of a [`StepError`] into the
+//! runtime's error.
 
 pub mod clients;
 pub mod clock;

@@ -1,6 +1,10 @@
-//! The `ferry-cleanup-start` Lambda function: ferry-core's runtime loop around the crate's `handle`.
+//! The `ferry-cleanup-start` Lambda function: its configuration read from the environment, then
+//! ferry-core's runtime loop around the crate's `handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ferry_core::lambda::serve(ferry_cleanup_start::handle).await
+    // The stack's configuration, from the variables the template sets; a missing one fails the
+    // init by name.
+    let config = ferry_core::stack::StackConfig::from_lookup(|n| std::env::var(n).ok())?;
+    ferry_core::lambda::serve(config, ferry_cleanup_start::handle).await
 }

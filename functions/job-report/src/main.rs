@@ -1,6 +1,10 @@
-//! The `ferry-job-report` Lambda function: ferry-core's runtime loop around the crate's `handle`.
+//! The `ferry-job-report` Lambda function: its configuration read from the environment, then
+//! ferry-core's runtime loop around the crate's `handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ferry_core::lambda::serve(ferry_job_report::handle).await
+    // The stack's configuration, from the variables the template sets; a missing one fails the
+    // init by name.
+    let config = ferry_core::stack::StackConfig::from_lookup(|n| std::env::var(n).ok())?;
+    ferry_core::lambda::serve(config, ferry_job_report::handle).await
 }
