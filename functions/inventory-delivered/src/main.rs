@@ -1,4 +1,4 @@
-//! The `ferry-inventory-delivered` Lambda function: its configuration read from the environment, then
+//! The `ferry-inventory-delivered` Lambda function: its configuration from the environment, then
 //! ferry-core's runtime loop around the crate's `handle`.
 
 #[tokio::main]
