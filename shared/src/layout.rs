@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ferry-<account>-<region>/                    ferry_bucket_name
-//!   inventory/<source-bucket>/ferry-<copyId>/  CopyLayout::inventory_location (S3 Inventory writes)
+//!   inventory/<source-bucket>/ferry-<copyId>/  CopyLayout::inventory_location (S3 writes)
 //!     <date>/manifest.json, manifest.checksum    CopyLayout::is_inventory_manifest_key
 //!     data/*.csv.gz
 //!   control/<copyId>/plan.json                 CopyLayout::plan_key (immutable once written)
