@@ -96,8 +96,8 @@ pub async fn report(target: &Target, what: &str, as_json: bool) -> Result<i32> {
     let outcome = Outcome::of(target, &run).await?;
     // The last summary of a report: the execution's output when it succeeded, else the last
     // report step's output in the history (a failed run has no output).
-    let totals = match outcome.output.clone() {
-        Some(o) => Some(o),
+    let totals = match &outcome.output {
+        Some(o) => Some(o.clone()),
         None => last_totals(target, &run.arn).await?,
     };
     let view = ReportView {

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import sys
-
 from typing import Any
 
 import yaml
@@ -42,7 +41,6 @@ def load(path: str) -> dict:
             raise ValueError(f"{path}: the state machine has both Definition and DefinitionUri")
         with open(os.path.join(os.path.dirname(os.path.abspath(path)), uri)) as f:
             props["Definition"] = yaml.safe_load(f)
-        props["DefinitionFile"] = uri
     return template
 
 

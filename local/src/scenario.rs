@@ -40,19 +40,24 @@ pub enum ScenarioError {
     Sandbox(#[from] SandboxError),
     #[error("the function host did not start: {0}")]
     Host(#[from] std::io::Error),
-    #[error("{call} {bucket}: {message}")]
-    S3 {
+    /// An AWS call failed: the call, what it was about, and the error.
+    #[error("{call} {what}: {message}")]
+    Aws {
         call: &'static str,
-        bucket: String,
+        what: String,
         message: String,
     },
 }
 
-fn s3_error(call: &'static str, bucket: &str, e: impl std::fmt::Display) -> ScenarioError {
-    ScenarioError::S3 {
+fn aws_failure<E: std::error::Error + 'static>(
+    call: &'static str,
+    what: &str,
+    e: E,
+) -> ScenarioError {
+    ScenarioError::Aws {
         call,
-        bucket: bucket.to_string(),
-        message: e.to_string(),
+        what: what.to_string(),
+        message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
     }
 }
 
@@ -91,7 +96,7 @@ impl Scenario {
     ) -> Result<(), ScenarioError> {
         objects::create_bucket(&self.clients(side).s3, bucket, &self.sandbox.info.region)
             .await
-            .map_err(|e| s3_error("CreateBucket", bucket, e))?;
+            .map_err(|e| aws_failure("CreateBucket", bucket, e))?;
         self.own
             .lock()
             .unwrap()
@@ -116,7 +121,7 @@ impl Scenario {
             .policy(policy.to_string())
             .send()
             .await
-            .map_err(|e| s3_error("PutBucketPolicy", bucket, aws_error(&e)))?;
+            .map_err(|e| aws_failure("PutBucketPolicy", bucket, e))?;
         self.own
             .lock()
             .unwrap()
@@ -146,7 +151,7 @@ impl Scenario {
             {
                 Ok(out) => out.policy().and_then(|p| serde_json::from_str(p).ok()),
                 Err(e) if sdk_code(&e) == Some("NoSuchBucketPolicy") => None,
-                Err(e) => return Err(s3_error("GetBucketPolicy", bucket, aws_error(&e))),
+                Err(e) => return Err(aws_failure("GetBucketPolicy", bucket, e)),
             };
             let normal = |v: &Option<Value>| v.as_ref().map(ferry_core::policy::normalize);
             if normal(&got) != normal(expected) {
@@ -163,7 +168,7 @@ impl Scenario {
             .path_prefix(ferry_core::names::ROLE_PATH)
             .send()
             .await
-            .map_err(|e| s3_error("ListRoles", "(IAM)", aws_error(&e)))?;
+            .map_err(|e| aws_failure("ListRoles", ferry_core::names::ROLE_PATH, e))?;
         for r in roles.roles() {
             left.push(format!("role {} is left", r.arn()));
         }
@@ -189,8 +194,4 @@ impl Scenario {
             .await
             .is_ok()
     }
-}
-
-fn aws_error<E: std::error::Error + 'static>(e: &E) -> String {
-    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
 }

@@ -78,10 +78,6 @@ async fn put_manifest(s3: &aws_sdk_s3::Client, bucket: &str) {
 /// conveniences; `world.sandbox` and the scenario's other fields read through it.
 pub struct World {
     scenario: Scenario,
-    pub source_s3: aws_sdk_s3::Client,
-    pub destination_s3: aws_sdk_s3::Client,
-    pub destination_iam: aws_sdk_iam::Client,
-    pub sfn: aws_sdk_sfn::Client,
 }
 
 impl std::ops::Deref for World {
@@ -136,13 +132,7 @@ impl World {
         let scenario = Scenario::start(&repo_root(), 600)
             .await
             .expect("the sandbox and the function host start");
-        World {
-            source_s3: scenario.source.s3.clone(),
-            destination_s3: scenario.destination.s3.clone(),
-            destination_iam: scenario.destination.iam.clone(),
-            sfn: scenario.destination.sfn.clone(),
-            scenario,
-        }
+        World { scenario }
     }
 
     /// A started sandbox with the sample buckets seeded (see [`World::seed`]).
@@ -173,10 +163,10 @@ impl World {
                 .await
                 .unwrap();
         }
-        objects::put_samples(&self.source_s3, SOURCE_BUCKET, &samples())
+        objects::put_samples(&self.source.s3, SOURCE_BUCKET, &samples())
             .await
             .unwrap();
-        put_manifest(&self.source_s3, MANIFEST_BUCKET).await;
+        put_manifest(&self.source.s3, MANIFEST_BUCKET).await;
     }
 
     /// `request(copy_id)` with its CSV manifest kept in the destination account, in
@@ -186,7 +176,7 @@ impl World {
         let _ = self
             .create_bucket(Side::Destination, DESTINATION_MANIFEST_BUCKET, None)
             .await;
-        put_manifest(&self.destination_s3, DESTINATION_MANIFEST_BUCKET).await;
+        put_manifest(&self.destination.s3, DESTINATION_MANIFEST_BUCKET).await;
         let mut request = self.request(copy_id);
         request["manifest"] = json!({
             "kind": "csv",
@@ -249,19 +239,6 @@ impl World {
         })
     }
 
-    /// Whether the source bucket has an inventory configuration with this id. (Configurations
-    /// are looked up by id: moto's ListBucketInventoryConfigurations answers with an XML root
-    /// the SDK rejects.)
-    pub async fn has_inventory(&self, id: &str) -> bool {
-        self.source_s3
-            .get_bucket_inventory_configuration()
-            .bucket(SOURCE_BUCKET)
-            .id(id)
-            .send()
-            .await
-            .is_ok()
-    }
-
     /// Starts an execution and waits for its end; returns its status, output and error.
     pub async fn run(&self, name: &str, input: &Value) -> Execution {
         let arn = self.start_execution(name, input).await;
@@ -270,7 +247,8 @@ impl World {
 
     /// Starts an execution; returns its ARN.
     pub async fn start_execution(&self, name: &str, input: &Value) -> String {
-        self.sfn
+        self.destination
+            .sfn
             .start_execution()
             .state_machine_arn(&self.sandbox.info.state_machine_arn)
             .name(name)
@@ -308,6 +286,7 @@ impl World {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(d) = self
+                .destination
                 .sfn
                 .describe_execution()
                 .execution_arn(arn)
@@ -334,6 +313,7 @@ impl World {
     /// The failed events of an execution's history, for assertion messages.
     async fn failures(&self, arn: &str) -> Vec<String> {
         let Ok(h) = self
+            .destination
             .sfn
             .get_execution_history()
             .execution_arn(arn)
@@ -370,7 +350,8 @@ impl World {
     /// Whether any IAM role of the destination account still lives under ferry's path.
     pub async fn ferry_roles(&self) -> Vec<String> {
         let out = self
-            .destination_iam
+            .destination
+            .iam
             .list_roles()
             .path_prefix("/ferry/")
             .send()
@@ -462,7 +443,7 @@ impl World {
 
     /// The statements of ferry's (Sid `Ferry...`) in a source-account bucket's policy.
     pub async fn ferry_statements(&self, bucket: &str) -> Vec<Value> {
-        let policy = self.bucket_policy(&self.source_s3, bucket).await;
+        let policy = self.bucket_policy(&self.source.s3, bucket).await;
         let policy = policy
             .map(|p| ferry_core::policy::normalize(&p))
             .unwrap_or_default();
@@ -482,14 +463,15 @@ impl World {
     /// What a person might do by hand: takes ferry's statements out of a source-account
     /// bucket's policy, keeping the others.
     pub async fn remove_ferry_statements(&self, bucket: &str) {
-        let policy = self.bucket_policy(&self.source_s3, bucket).await.unwrap();
+        let policy = self.bucket_policy(&self.source.s3, bucket).await.unwrap();
         let mut policy = ferry_core::policy::normalize(&policy);
         policy["Statement"].as_array_mut().unwrap().retain(|s| {
             !s["Sid"]
                 .as_str()
                 .is_some_and(|sid| sid.starts_with("Ferry"))
         });
-        self.source_s3
+        self.source
+            .s3
             .put_bucket_policy()
             .bucket(bucket)
             .policy(policy.to_string())
@@ -500,7 +482,7 @@ impl World {
 
     /// Every destination object equals its source: bytes, metadata, tags.
     pub async fn assert_copied(&self, samples: &[Sample]) {
-        let differences = objects::differences(&self.destination_s3, DESTINATION_BUCKET, samples)
+        let differences = objects::differences(&self.destination.s3, DESTINATION_BUCKET, samples)
             .await
             .unwrap();
         assert!(differences.is_empty(), "{differences:#?}");

@@ -42,8 +42,10 @@ fn functions_depend_on_ferry_core_only() {
     let mut checked = 0;
     for e in std::fs::read_dir(&functions).unwrap() {
         let manifest = std::fs::read_to_string(e.unwrap().path().join("Cargo.toml")).unwrap();
-        let table: toml_lite::Deps = toml_lite::dependencies(&manifest);
-        for dep in table.iter().filter(|d| d.starts_with("ferry-")) {
+        for dep in dependencies(&manifest)
+            .iter()
+            .filter(|d| d.starts_with("ferry-"))
+        {
             assert_eq!(
                 dep, "ferry-core",
                 "a function crate depends on {dep}: what two functions share belongs in ferry-core\n{manifest}"
@@ -129,21 +131,15 @@ fn ferry_core_modules_stay_small() {
 }
 
 /// Just enough of Cargo.toml: the names in `[dependencies]`.
-mod toml_lite {
-    pub type Deps = Vec<String>;
-
-    pub fn dependencies(manifest: &str) -> Deps {
-        let mut in_deps = false;
-        let mut out = Vec::new();
-        for line in manifest.lines().map(str::trim) {
-            if line.starts_with('[') {
-                in_deps = line == "[dependencies]";
-            } else if in_deps {
-                if let Some((name, _)) = line.split_once('=') {
-                    out.push(name.trim().trim_end_matches(".workspace").to_string());
-                }
-            }
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut in_deps = false;
+    let mut out = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+        } else if let Some((name, _)) = line.split_once('=').filter(|_| in_deps) {
+            out.push(name.trim().trim_end_matches(".workspace").to_string());
         }
-        out
     }
+    out
 }

@@ -31,7 +31,7 @@ async fn a_grant_removed_by_hand_before_the_job_runs_fails_the_copy_with_access_
     assert_eq!(world.job_tokens().await, ["ferry-photos-2026-1-0"]);
     // And the destination check sees it: every sample is missing there.
     let missing = ferry_local::objects::differences(
-        &world.destination_s3,
+        &world.destination.s3,
         ferry_tests::DESTINATION_BUCKET,
         &samples(),
     )
@@ -65,7 +65,8 @@ async fn two_copies_from_the_same_source_bucket_at_once_both_succeed_and_restore
         );
     }
     let listed = world
-        .destination_s3
+        .destination
+        .s3
         .list_objects_v2()
         .bucket(ferry_tests::DESTINATION_BUCKET)
         .send()
@@ -90,6 +91,7 @@ async fn a_copy_run_again_after_failing_halfway_completes_as_a_new_attempt() {
     world.wait_for_active_job().await;
     // Halfway: the job runs and the execution is stopped (a deploy, a person, a timeout).
     world
+        .destination
         .sfn
         .stop_execution()
         .execution_arn(&first)

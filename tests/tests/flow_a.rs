@@ -36,7 +36,8 @@ async fn foreign_inventory(world: &World) {
         .build()
         .unwrap();
     world
-        .source_s3
+        .source
+        .s3
         .put_bucket_inventory_configuration()
         .bucket(SOURCE_BUCKET)
         .id("analytics-weekly")
@@ -66,7 +67,8 @@ async fn flow_a_copies_everything_and_leaves_no_grant_or_inventory_configuration
     world.assert_copied(&samples()).await;
     world.assert_no_leftovers().await;
     let foreign = world
-        .source_s3
+        .source
+        .s3
         .get_bucket_inventory_configuration()
         .bucket(SOURCE_BUCKET)
         .id("analytics-weekly")
@@ -238,7 +240,7 @@ async fn a_report_older_than_the_execution_is_not_used() {
     );
     // Grants and role are gone; the inventory configuration stays, as the request asked.
     world.assert_no_leftovers_of(&[]).await;
-    assert!(world.has_inventory("ferry-photos-2026").await);
+    assert!(world.has_inventory(SOURCE_BUCKET, "photos-2026").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,7 +254,7 @@ async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() 
         "source.accountId: 333333333333 is not in the destination stack's SourceAccountIds parameter (111111111111)"
     ));
     assert!(
-        !world.has_inventory("ferry-photos-2026").await,
+        !world.has_inventory(SOURCE_BUCKET, "photos-2026").await,
         "nothing was configured"
     );
     assert_eq!(world.job_tokens().await.len(), 0);

@@ -127,7 +127,7 @@ async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
     );
     // Not even normalized: the policies were never written.
     let src = world
-        .bucket_policy(&world.source_s3, SOURCE_BUCKET)
+        .bucket_policy(&world.source.s3, SOURCE_BUCKET)
         .await
         .unwrap();
     assert_eq!(
@@ -178,6 +178,7 @@ async fn a_run_stopped_by_hand_is_cleaned_up_by_the_rule() {
     // Wait for the job to run, then stop the execution: no Catch runs, nothing is revoked.
     world.wait_for_active_job().await;
     world
+        .destination
         .sfn
         .stop_execution()
         .execution_arn(&arn)
@@ -218,7 +219,8 @@ async fn a_report_prefix_under_reports_is_written_and_read() {
         &world.sandbox.info.region,
     );
     let listed = world
-        .destination_s3
+        .destination
+        .s3
         .list_objects_v2()
         .bucket(&ferry)
         .prefix("reports/audit/photos-2026/run-1/")

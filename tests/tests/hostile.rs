@@ -26,7 +26,8 @@ async fn a_destination_the_account_does_not_list_or_own_is_refused_at_plan() {
     // A listed name that another account holds (bucket names are global): HeadBucket with
     // ExpectedBucketOwner answers 403.
     world
-        .source_s3
+        .source
+        .s3
         .create_bucket()
         .bucket("dst-archive")
         .create_bucket_configuration(
@@ -66,7 +67,7 @@ async fn a_destination_the_account_does_not_list_or_own_is_refused_at_plan() {
 async fn a_forged_plan_from_another_state_machine_grants_nothing() {
     let world = World::seeded().await;
     let info = &world.sandbox.info;
-    let before = world.bucket_policy(&world.source_s3, SOURCE_BUCKET).await;
+    let before = world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await;
     let mut plan = RunPlan::from_input(
         &PlanInput {
             request: world.request("photos-2026"),
@@ -96,6 +97,7 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
         info.region
     );
     let machine = world
+        .destination
         .sfn
         .create_state_machine()
         .name("not-ferry")
@@ -107,6 +109,7 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
         .state_machine_arn()
         .to_string();
     let execution = world
+        .destination
         .sfn
         .start_execution()
         .state_machine_arn(&machine)
@@ -125,7 +128,7 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
         "{run:?}"
     );
     assert!(cause.contains("PeerAccountId"), "{run:?}");
-    let after = world.bucket_policy(&world.source_s3, SOURCE_BUCKET).await;
+    let after = world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await;
     assert_eq!(after, before, "the source bucket's policy is as it was");
     let text = after.map(|p: Value| p.to_string()).unwrap_or_default();
     assert!(!text.contains("333333333333"));

@@ -274,7 +274,7 @@ async fn scenario(world: &World, n: usize) -> bool {
                 info.region
             );
             world
-                .destination_iam
+                .destination.iam
                 .create_role()
                 .path("/ferry/")
                 .role_name(format!("ferry-batch-{id}"))
@@ -288,7 +288,8 @@ async fn scenario(world: &World, n: usize) -> bool {
         "flow B, a source bucket without a policy of its own" => {
             // Revoke then deletes the policy rather than writing an empty one.
             world
-                .source_s3
+                .source
+                .s3
                 .delete_bucket_policy()
                 .bucket(SOURCE_BUCKET)
                 .send()
@@ -296,7 +297,7 @@ async fn scenario(world: &World, n: usize) -> bool {
                 .unwrap();
             succeeds(world, &name, &world.request(&id)).await
                 && world
-                    .bucket_policy(&world.source_s3, SOURCE_BUCKET)
+                    .bucket_policy(&world.source.s3, SOURCE_BUCKET)
                     .await
                     .is_none()
         }
@@ -321,7 +322,13 @@ async fn scenario(world: &World, n: usize) -> bool {
             world
                 .job_active_within(std::time::Duration::from_secs(30))
                 .await;
-            let _ = world.sfn.stop_execution().execution_arn(&arn).send().await;
+            let _ = world
+                .destination
+                .sfn
+                .stop_execution()
+                .execution_arn(&arn)
+                .send()
+                .await;
             ended(world, &arn, 30).await;
             let cleanup = world.execution_arn(&format!("{id}-cleanup-1"));
             let ok = ended(world, &cleanup, 60)
@@ -354,7 +361,8 @@ async fn scenario(world: &World, n: usize) -> bool {
         "flow B, the CSV manifest in the source bucket itself" => {
             // Any of SourceBuckets may hold the manifest, so job-submit may read any of them.
             let manifest = world
-                .source_s3
+                .source
+                .s3
                 .get_object()
                 .bucket(MANIFEST_BUCKET)
                 .key(MANIFEST_KEY)
@@ -367,7 +375,8 @@ async fn scenario(world: &World, n: usize) -> bool {
                 .unwrap()
                 .into_bytes();
             world
-                .source_s3
+                .source
+                .s3
                 .put_object()
                 .bucket(SOURCE_BUCKET)
                 .key(MANIFEST_KEY)
@@ -383,7 +392,7 @@ async fn scenario(world: &World, n: usize) -> bool {
             // Each bucket of DestinationBuckets is one plan may look at (HeadBucket).
             let region = world.sandbox.info.region.clone();
             let _ =
-                ferry_local::objects::create_bucket(&world.destination_s3, "dst-archive", &region)
+                ferry_local::objects::create_bucket(&world.destination.s3, "dst-archive", &region)
                     .await;
             let mut request = world.request(&id);
             request["destination"]["bucket"] = "dst-archive".into();
