@@ -322,12 +322,9 @@ mod tests {
             d.inventory_configuration.as_ref().map(|c| c.id.as_str()),
             d.names.inventory_configuration.as_deref()
         );
-        assert!(d
-            .create_job
-            .manifest
-            .location
-            .object_arn
-            .ends_with("/inventory/src-photos/ferry-photos-2026/<delivery date>/manifest.json"));
+        assert!(d.create_job.manifest.location.object_arn.ends_with(
+            "/inventory/src-photos/ferry-222222222222-photos-2026/<delivery date>/manifest.json"
+        ));
         assert!(render(&d).contains("source bucket inventory configuration"));
     }
 

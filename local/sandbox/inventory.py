@@ -38,9 +38,9 @@ COLUMN_ORDER = [
 
 
 class Inventory:
-    def __init__(self, world: Any, source_account: str, function_host: Callable[[], str | None]):
+    def __init__(self, world: Any, source_accounts: list[str], function_host: Callable[[], str | None]):
         self.world = world
-        self.source_account = source_account
+        self.source_accounts = source_accounts
         self.function_host = function_host
         self.lock = threading.Lock()
         self.settings = {"delaySeconds": 2.0, "deliver": True, "notify": True, "duplicate": False, "corruptChecksum": False}
@@ -61,7 +61,11 @@ class Inventory:
             time.sleep(0.5)
 
     def tick(self) -> None:
-        s3 = self.world.client("s3", self.source_account)
+        for account in self.source_accounts:
+            self.tick_account(account)
+
+    def tick_account(self, account: str) -> None:
+        s3 = self.world.client("s3", account)
         for b in s3.list_buckets()["Buckets"]:
             bucket = b["Name"]
             listed = s3.list_bucket_inventory_configurations(Bucket=bucket).get("InventoryConfigurationList", [])
@@ -75,9 +79,9 @@ class Inventory:
                         continue
                     self.delivered.add(key)
                 config = s3.get_bucket_inventory_configuration(Bucket=bucket, Id=item["Id"])["InventoryConfiguration"]
-                self.deliver(bucket, config)
+                self.deliver(account, bucket, config)
 
-    def deliver(self, bucket: str, config: dict) -> None:
+    def deliver(self, account: str, bucket: str, config: dict) -> None:
         dest = config["Destination"]["S3BucketDestination"]
         dest_bucket = dest["Bucket"].split(":::", 1)[1]
         prefix = dest.get("Prefix", "").strip("/")
@@ -87,7 +91,7 @@ class Inventory:
             "s3.amazonaws.com",
             "s3:PutObject",
             f"arn:aws:s3:::{dest_bucket}/{base}/data/report.csv.gz",
-            {"aws:SourceAccount": self.source_account, "aws:SourceArn": f"arn:aws:s3:::{bucket}", "s3:x-amz-acl": "bucket-owner-full-control"},
+            {"aws:SourceAccount": account, "aws:SourceArn": f"arn:aws:s3:::{bucket}", "s3:x-amz-acl": "bucket-owner-full-control"},
         )
         if not ok:
             self.events.append({"bucket": bucket, "id": config["Id"], "refused": why})

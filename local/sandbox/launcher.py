@@ -39,7 +39,7 @@ from botocore.config import Config
 
 from . import authz, batch, inventory, patches, policy, template
 from .patches import Routing, check_moto
-from .template import DESTINATION, REGION, SOURCE, Resolver
+from .template import ACCOUNTS, DESTINATION, REGION, STACKS, Resolver
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -48,13 +48,13 @@ def free_port() -> int:
 
 
 class World:
-    """Both accounts through moto's public API, for bootstrap and for Batch Operations tasks."""
+    """Every account through moto's public API, for bootstrap and for Batch Operations tasks."""
 
     def __init__(self, endpoint: str):
         self.endpoint = endpoint
         self.creds: dict[str, dict] = {}
         sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="ak", aws_secret_access_key="sk")
-        for account in (SOURCE, DESTINATION):
+        for account in ACCOUNTS.values():
             c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/ferry-sandbox", RoleSessionName="sandbox")["Credentials"]
             self.creds[account] = {
                 "accessKeyId": c["AccessKeyId"],
@@ -159,14 +159,15 @@ def batch_context() -> dict:
 
 
 def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
-    """Creates what both stacks create; returns the state machine ARN and the functions. A
-    bucket's Lambda notifications are registered with the inventory delivery (moto would run
-    the function in Docker)."""
+    """Creates what every stack of template.STACKS creates; returns the state machine ARN of
+    each destination account and the functions, by ARN (one account may hold both sides, and
+    every source account has its own ferry-source-access). A bucket's Lambda notifications are
+    registered with the inventory delivery (moto would run the function in Docker)."""
     functions: dict[str, dict] = {}
     event_rules: list[tuple[dict, str]] = []
-    state_machine_arn = ""
-    for side in ("destination", "source"):
-        res = Resolver(tpl, side)
+    state_machines: dict[str, str] = {}
+    for stack in STACKS:
+        res = Resolver(tpl, stack.side, stack=stack)
         account = res.account
         s3, iam, sfn = (world.client(s, account) for s in ("s3", "iam", "stepfunctions"))
         resources = {k: r for k, r in tpl["Resources"].items() if res.included(r)}
@@ -197,8 +198,8 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 env = dict(res.value(tpl.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})))
                 env.update(res.value(p.get("Environment", {}).get("Variables", {})))
                 env["AWS_REGION"] = REGION
-                functions[res.name_of(logical)] = {
-                    "account": account, "binary": binary, "arn": res.arn_of(logical), "environment": env, "role": function_role,
+                functions[res.arn_of(logical)] = {
+                    "name": res.name_of(logical), "account": account, "binary": binary, "arn": res.arn_of(logical), "environment": env, "role": function_role,
                 }
         for logical, r in resources.items():
             p = r.get("Properties", {})
@@ -208,11 +209,12 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 values = {k: res.value(v) for k, v in p.get("DefinitionSubstitutions", {}).items()}
                 definition = template.definition(tpl, values)
                 role_arn = res.value(p["Role"])
-                state_machine_arn = sfn.create_state_machine(
+                arn = sfn.create_state_machine(
                     name=res.name_of(logical), definition=json.dumps(definition), roleArn=role_arn
                 )["stateMachineArn"]
-                check_state_machine_trust(role_arn, state_machine_arn, account)
-    return {"stateMachineArn": state_machine_arn, "functions": functions, "rules": event_rules}
+                check_state_machine_trust(role_arn, arn, account)
+                state_machines[account] = arn
+    return {"stateMachines": state_machines, "functions": functions, "rules": event_rules}
 
 
 def check_state_machine_trust(role_arn: str, state_machine_arn: str, account: str) -> None:
@@ -260,7 +262,8 @@ def function_credentials(world: "World", functions: dict) -> None:
     as Lambda creates it. The role must trust lambda.amazonaws.com, or the bootstrap stops."""
     sts = boto3.client("sts", endpoint_url=world.endpoint, region_name=REGION,
                        aws_access_key_id=authz.INTERNAL_KEY, aws_secret_access_key="sk")
-    for name, f in functions.items():
+    for arn, f in functions.items():
+        name = f["name"]
         role_arn = f["role"]
         role = authz.role_of_arn(role_arn)
         if role is None:
@@ -278,7 +281,7 @@ def sandbox_admins(world: "World") -> None:
     """The role whose sessions the tests, the CLI and the demo use in each account: an
     administrator of its own account (Action * on Resource *), and of its own account only:
     across accounts, bucket policies decide, as for anyone."""
-    for account in (SOURCE, DESTINATION):
+    for account in ACCOUNTS.values():
         trust = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}
         admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -306,7 +309,7 @@ class StatusEvents:
         threading.Thread(target=self._loop, args=(state_machine_arn,), daemon=True, name="status-events").start()
 
     def _loop(self, arn: str) -> None:
-        sfn = self.world.client("stepfunctions", DESTINATION)
+        sfn = self.world.client("stepfunctions", arn.split(":")[4])
         while True:
             try:
                 for e in sfn.list_executions(stateMachineArn=arn)["executions"]:
@@ -324,7 +327,7 @@ class StatusEvents:
             "id": str(uuid.uuid4()),
             "detail-type": "Step Functions Execution Status Change",
             "source": "aws.states",
-            "account": DESTINATION,
+            "account": arn.split(":")[4],
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "region": REGION,
             "resources": [e["executionArn"]],
@@ -475,23 +478,25 @@ def main() -> int:
     patches.install_delete_inventory()
     patches.install_send_task_failure_cause()
     patches.install_job_arns()
-    delivery = inventory.Inventory(world, SOURCE, lambda: Routing.function_host)
+    delivery = inventory.Inventory(world, sorted({s.account for s in STACKS if s.side == "source"}), lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)
     function_credentials(world, stacks["functions"])
     # From here on, every call is authorized (the deployment itself was CloudFormation's).
     server.authorizer.enforcing = True
     delivery.start()
     status_events = StatusEvents(world, stacks["rules"])
-    status_events.start(stacks["stateMachineArn"])
+    for arn in stacks["stateMachines"].values():
+        status_events.start(arn)
     stop = threading.Event()
     control = control_server(batch_, controls, delivery, stop)
     print(json.dumps({
         "endpoint": endpoint,
         "region": REGION,
-        "accounts": {"source": SOURCE, "destination": DESTINATION},
-        "credentials": {"source": world.creds[SOURCE], "destination": world.creds[DESTINATION]},
+        "accounts": ACCOUNTS,
+        "credentials": {name: world.creds[account] for name, account in ACCOUNTS.items()},
         "control": f"http://127.0.0.1:{control.server_address[1]}",
-        "stateMachineArn": stacks["stateMachineArn"],
+        "stateMachineArn": stacks["stateMachines"][DESTINATION],
+        "stateMachines": stacks["stateMachines"],
         "functions": stacks["functions"],
         "pid": os.getpid(),
     }), flush=True)

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from . import authz
-from .template import DESTINATION, REGION
+from .template import REGION
 
 # moto symbols this launcher wraps: checked at start, so a moto upgrade that moves them fails
 # loudly instead of silently running unwrapped.
@@ -21,6 +21,7 @@ WRAPPED = [
     ("moto.s3.models", "s3_backends"),
     ("moto.s3control.urls", "url_paths"),
     ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task", "StateTask"),
     ("moto.s3.models", "FakeBucket"),
     ("moto.iam.access_control", "PermissionResult"),
     ("moto.s3.responses", "S3Response"),
@@ -42,7 +43,6 @@ class Routing:
     # Seconds to hold back inventory-wait's .waitForTaskToken invocation (control API: POST
     # /inventory {"delayWaiterSeconds": n}), so a report can land before its waiter exists.
     delay_waiter_seconds: float = 0.0
-    state_machine_role = f"arn:aws:iam::{DESTINATION}:role/ferry-state-machine-{REGION}"
     authorizer: "authz.Authorizer"
 
 
@@ -60,19 +60,34 @@ def _task_denied(message: str) -> Exception:
 
 
 def install_task_routing(world: Any) -> None:
-    """A Task runs as the state machine's role: its `lambda:InvokeFunction` is authorized against
-    that role's policies; with `Credentials.RoleArn`, the role's `sts:AssumeRole` (its identity
-    policy and the target's trust policy), then the invoke as the assumed role."""
+    """A Task runs as its state machine's role (each destination account has its own state
+    machine): its `lambda:InvokeFunction` is authorized against that role's policies; with
+    `Credentials.RoleArn`, the role's `sts:AssumeRole` (its identity policy and the target's
+    trust policy), then the invoke as the assumed role. moto hands boto_client_for only the
+    Task's credentials, so the execution's own role is attached to them where moto evaluates
+    them (StateTask._eval_state_credentials)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 
     original = lambda_eval_utils.boto_client_for
+    original_credentials = StateTask._eval_state_credentials
     authorizer = Routing.authorizer
 
+    def _eval_state_credentials(self: Any, env: Any) -> Any:
+        credentials = original_credentials(self, env)
+        credentials.machine_role = env.aws_execution_details.role_arn
+        return credentials
+
+    StateTask._eval_state_credentials = _eval_state_credentials
+
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        caller = _session(Routing.state_machine_role, "states")
+        machine_role = getattr(state_credentials, "machine_role", None)
+        if service == "lambda" and not machine_role:
+            raise RuntimeError("a lambda Task without its execution's role: moto's StateTask changed")
+        caller = _session(machine_role, "states") if machine_role else None
         role_arn = getattr(state_credentials, "role_arn", None)
         # moto passes the state machine's own role when a Task has no Credentials.
-        if role_arn and role_arn != Routing.state_machine_role:
+        if caller and role_arn and role_arn != machine_role:
             target = world.role(role_arn)
             if target is None:
                 raise _task_denied(f"Credentials.RoleArn {role_arn} does not exist")
@@ -81,9 +96,9 @@ def install_task_routing(world: Any) -> None:
                 authorizer.record(caller.principal.describe(), "sts:AssumeRole", why, "Task Credentials")
                 raise _task_denied(why)
             caller = _session(role_arn, "states")
-        account = caller.principal.account
-        if service != "lambda":
+        if service != "lambda" or caller is None:
             return original(region=region, service=service, state_credentials=state_credentials)
+        account = caller.principal.account
         if Routing.function_host is None:
             raise RuntimeError("no function host is registered (POST /function-host on the control API)")
         client = world.client("lambda", account, endpoint=Routing.function_host)

@@ -7,20 +7,67 @@ import json
 import os
 import re
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from cfnlint.decode import decode
 
-# The sandbox's two accounts and Region, and the stacks' bucket lists there.
+# The sandbox's accounts and Region, and the stacks' bucket lists there.
 SOURCE = "111111111111"
 DESTINATION = "222222222222"
+# Both sides at once: a second source of DESTINATION (consolidation) and a second destination
+# of SOURCE (fan-out).
+THIRD = "333333333333"
+ACCOUNTS = {"source": SOURCE, "destination": DESTINATION, "third": THIRD}
 REGION = "eu-west-1"
-# The stacks' SourceBuckets parameter in the sandbox: the buckets the tests and the demo use.
+# SOURCE's SourceBuckets parameter: the buckets the tests and the demo use.
 SOURCE_BUCKETS = ("src-photos", "src-manifests")
-# The destination stack's DestinationBuckets and ManifestBuckets.
+# DESTINATION's DestinationBuckets and ManifestBuckets.
 DESTINATION_BUCKETS = ("dst-photos", "dst-archive")
 MANIFEST_BUCKETS = ("dst-manifests",)
+# THIRD's buckets: its source stack's SourceBuckets and its destination stack's
+# DestinationBuckets.
+THIRD_SOURCE_BUCKETS = ("src-ledger",)
+THIRD_DESTINATION_BUCKETS = ("dst3-photos",)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One deployment of template.yaml: its side, its account and its parameters."""
+
+    side: str
+    account: str
+    params: dict = field(default_factory=dict)
+
+
+# The sandbox's stacks, the primary destination and source first.
+STACKS = (
+    Stack("destination", DESTINATION, {
+        "SourceAccountIds": [SOURCE, THIRD],
+        "SourceBuckets": [*SOURCE_BUCKETS, *THIRD_SOURCE_BUCKETS],
+        "DestinationBuckets": list(DESTINATION_BUCKETS),
+        "ManifestBuckets": list(MANIFEST_BUCKETS),
+    }),
+    Stack("source", SOURCE, {
+        "DestinationAccountIds": [DESTINATION, THIRD],
+        "SourceBuckets": list(SOURCE_BUCKETS),
+    }),
+    Stack("source", THIRD, {
+        "DestinationAccountIds": [DESTINATION],
+        "SourceBuckets": list(THIRD_SOURCE_BUCKETS),
+    }),
+    Stack("destination", THIRD, {
+        "SourceAccountIds": [SOURCE],
+        "SourceBuckets": list(SOURCE_BUCKETS),
+        "DestinationBuckets": list(THIRD_DESTINATION_BUCKETS),
+    }),
+)
+
+
+def primary(side: str) -> Stack:
+    """The first stack of `side`: DESTINATION's destination stack, SOURCE's source stack."""
+    return next(s for s in STACKS if s.side == side)
 
 SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
@@ -110,28 +157,29 @@ def inline_policies(template: dict) -> dict[str, dict]:
 
 class Resolver:
     """CloudFormation intrinsics (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Split, Fn::If) and the
-    template's Conditions, for one side and one partition."""
+    template's Conditions, for one stack (the primary stack of `side` unless `stack` is given)
+    and one partition."""
 
-    def __init__(self, tpl: dict, side: str, partition: str = "aws"):
+    def __init__(self, tpl: dict, side: str, partition: str = "aws", stack: Stack | None = None):
+        stack = stack or primary(side)
+        if stack.side != side:
+            raise ValueError(f"the stack in {stack.account} is a {stack.side} stack, not {side}")
         self.tpl = tpl
         self.partition = partition
-        self.account = DESTINATION if side == "destination" else SOURCE
-        peer = SOURCE if side == "destination" else DESTINATION
+        self.stack = stack
+        self.account = stack.account
         self.params = {
             "Side": side,
-            "PeerAccountId": peer,
-            "SourceAccountIds": [SOURCE],
-            # The buckets the tests and the demo copy from and keep CSV manifests in.
-            "SourceBuckets": list(SOURCE_BUCKETS),
-            "DestinationBuckets": list(DESTINATION_BUCKETS),
-            "ManifestBuckets": list(MANIFEST_BUCKETS),
-            "RetentionDays": "30",
+            **stack.params,
             "AWS::AccountId": self.account,
             "AWS::Region": REGION,
             "AWS::Partition": partition,
         }
         for name, spec in tpl.get("Parameters", {}).items():
-            self.params.setdefault(name, spec.get("Default", ""))
+            default = spec.get("Default", "")
+            if spec.get("Type") == "CommaDelimitedList":
+                default = [x for x in default.split(",") if x]
+            self.params.setdefault(name, default)
         self.conditions: dict[str, bool] = {}
         for name, expr in tpl.get("Conditions", {}).items():
             self.conditions[name] = self.condition(expr)

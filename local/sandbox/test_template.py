@@ -29,8 +29,8 @@ class Template(unittest.TestCase):
     def setUpClass(cls):
         cls.tpl = template.load(TEMPLATE)
 
-    def resolved(self, side, partition="aws"):
-        res = template.Resolver(self.tpl, side, partition)
+    def resolved(self, side, partition="aws", stack=None):
+        res = template.Resolver(self.tpl, side, partition, stack)
         out = {}
         for logical, r in self.tpl["Resources"].items():
             if res.included(r):
@@ -68,7 +68,7 @@ class Template(unittest.TestCase):
         boundary = self.resolved("destination")["PermissionsBoundary"]["PolicyDocument"]
         everything = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
         role = f"arn:aws:iam::{template.DESTINATION}:role/ferry/ferry-batch-x"
-        # A bucket policy of the third account that lets the destination account in.
+        # A bucket policy of another account that lets the destination account in.
         open_door = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{template.DESTINATION}:root"}, "Action": "s3:*", "Resource": "*"}]}
 
         def may(action, account, key="k"):
@@ -80,10 +80,52 @@ class Template(unittest.TestCase):
 
         self.assertTrue(may("s3:PutObject", template.DESTINATION))
         self.assertFalse(may("s3:PutObject", template.SOURCE))
-        self.assertFalse(may("s3:PutObject", "333333333333"))
+        self.assertFalse(may("s3:PutObject", template.THIRD))
         self.assertTrue(may("s3:GetObject", template.SOURCE))
+        self.assertTrue(may("s3:GetObject", template.THIRD), "THIRD is a listed source account")
         self.assertTrue(may("s3:GetObject", template.DESTINATION))
-        self.assertFalse(may("s3:GetObject", "333333333333"))
+        self.assertFalse(may("s3:GetObject", "444444444444"))
+
+    def test_the_state_machine_may_assume_the_invoke_role_of_each_listed_source_account_only(self):
+        dest = template.primary("destination")
+        sm = self.resolved("destination")["StateMachineRole"]
+        caller = f"arn:aws:iam::{dest.account}:role/{sm['RoleName']}"
+        identity = [p["PolicyDocument"] for p in sm["Policies"]]
+        invoke_role = f"ferry-source-invoke-{template.REGION}"
+        sources = {s.account: s for s in template.STACKS if s.side == "source"}
+        unlisted = "444444444444"
+        self.assertEqual(sorted(dest.params["SourceAccountIds"]), sorted(sources))
+        for account in [*sources, unlisted]:
+            # The invoke role's trust as that account's source stack writes it (the unlisted
+            # account as if it ran a source stack that serves this destination).
+            stack = sources.get(account) or template.Stack("source", unlisted, {**template.primary("source").params})
+            trust = self.resolved("source", stack=stack)["SourceInvokeRole"]["AssumeRolePolicyDocument"]
+            for name in (invoke_role, "ferry-source-invoke-us-east-1", "OrganizationAccountAccessRole"):
+                got = policy.allowed(
+                    action="sts:AssumeRole", resource=f"arn:aws:iam::{account}:role/{name}", caller_arn=caller,
+                    caller_account=dest.account, identity_policies=identity, boundary=None,
+                    resource_account=account, bucket_policy=json.dumps(trust),
+                )
+                expected = account in sources and name == invoke_role
+                self.assertEqual(got.allowed, expected, f"{name} in {account}: {got.reason}")
+
+    def test_the_invoke_role_trusts_the_state_machine_of_each_listed_destination_only(self):
+        stack = template.primary("source")
+        role = self.resolved("source")["SourceInvokeRole"]
+        trust = json.dumps(role["AssumeRolePolicyDocument"])
+        arn = f"arn:aws:iam::{stack.account}:role/{role['RoleName']}"
+        everything = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}]
+        destinations = stack.params["DestinationAccountIds"]
+        self.assertEqual(sorted(destinations), [template.DESTINATION, template.THIRD])
+        for account in [*destinations, "444444444444"]:
+            for name in (f"ferry-state-machine-{template.REGION}", "ferry-state-machine-us-east-1", "admin"):
+                got = policy.allowed(
+                    action="sts:AssumeRole", resource=arn, caller_arn=f"arn:aws:iam::{account}:role/{name}",
+                    caller_account=account, identity_policies=everything, boundary=None,
+                    resource_account=stack.account, bucket_policy=trust,
+                )
+                expected = account in destinations and name == f"ferry-state-machine-{template.REGION}"
+                self.assertEqual(got.allowed, expected, f"{name} of {account}: {got.reason}")
 
 
 if __name__ == "__main__":

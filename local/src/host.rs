@@ -39,20 +39,20 @@ impl Drop for FunctionHost {
 }
 
 impl FunctionHost {
-    /// Hosts every function the sandbox's template declares.
+    /// Hosts every function of every stack of the sandbox, by ARN (how the state machines and
+    /// the launcher invoke them: one name is deployed in several accounts).
     pub async fn start(info: &SandboxInfo) -> std::io::Result<FunctionHost> {
         let mut functions = BTreeMap::new();
-        for (name, f) in &info.functions {
+        for (arn, f) in &info.functions {
             let config = StackConfig::from_lookup(|n| f.environment.get(n).cloned())
-                .map_err(|e| std::io::Error::other(format!("{name}: {e}")))?;
+                .map_err(|e| std::io::Error::other(format!("{arn}: {e}")))?;
             let hosted = Hosted {
                 binary: f.binary.clone(),
                 account: f.account.clone(),
                 clients: Clients::new(&info.sdk_config_as(&f.credentials)),
                 config,
             };
-            functions.insert(name.clone(), Arc::new(hosted));
-            functions.insert(f.arn.clone(), functions[name].clone());
+            functions.insert(arn.clone(), Arc::new(hosted));
         }
         let functions = Arc::new(functions);
         let listener = TcpListener::bind("127.0.0.1:0").await?;

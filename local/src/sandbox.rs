@@ -22,6 +22,9 @@ pub struct Credentials {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionInfo {
+    /// The function's name (`ferry-plan`, ...); the sandbox keys functions by ARN, since every
+    /// source account has its own `ferry-source-access`.
+    pub name: String,
     pub account: String,
     pub binary: String,
     pub arn: String,
@@ -41,7 +44,11 @@ pub struct SandboxInfo {
     pub accounts: BTreeMap<String, String>,
     pub credentials: BTreeMap<String, Credentials>,
     pub control: String,
+    /// The primary destination account's state machine.
     pub state_machine_arn: String,
+    /// Each destination account's state machine, by account.
+    pub state_machines: BTreeMap<String, String>,
+    /// Every function of every stack, by ARN.
     pub functions: BTreeMap<String, FunctionInfo>,
     pub pid: u32,
 }
@@ -53,6 +60,27 @@ impl SandboxInfo {
 
     pub fn destination_account(&self) -> &str {
         &self.accounts["destination"]
+    }
+
+    /// The account that holds both sides: a second source of the destination account and a
+    /// second destination of the source account.
+    pub fn third_account(&self) -> &str {
+        &self.accounts["third"]
+    }
+
+    /// The state machine of the destination stack in `account`.
+    pub fn state_machine_of(&self, account: &str) -> &str {
+        self.state_machines
+            .get(account)
+            .unwrap_or_else(|| panic!("the sandbox has no destination stack in {account}"))
+    }
+
+    /// The function `name` of the stack in `account`.
+    pub fn function(&self, account: &str, name: &str) -> &FunctionInfo {
+        self.functions
+            .values()
+            .find(|f| f.account == account && f.name == name)
+            .unwrap_or_else(|| panic!("the sandbox has no function {name} in {account}"))
     }
 
     /// An SDK configuration that acts in `account` of the sandbox.

@@ -1,8 +1,8 @@
 //! One sandbox scenario, shared by `ferry demo`, the end-to-end tests and `make sandbox`: the
-//! two-account sandbox and the function host started and wired together, clients of both
-//! accounts, buckets created with policies their owners keep, and the check that copies left
-//! nothing of ferry's behind (each policy exactly its owner's again, no role under `/ferry/`, no
-//! inventory configuration of the copies).
+//! sandbox's accounts and the function host started and wired together, clients of each
+//! account, buckets created with policies their owners keep, and the check that copies left
+//! nothing of ferry's behind (each policy exactly its owner's again, no role under `/ferry/` in
+//! any destination account, no inventory configuration of the copies).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,20 +14,34 @@ use serde_json::Value;
 
 use crate::{objects, FunctionHost, Sandbox, SandboxError};
 
-/// The account a bucket is in.
+/// The account a bucket is in: the primary source and destination accounts, and the third,
+/// which holds a source stack (of the destination account) and a destination stack (of the
+/// source account).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Side {
     Source,
     Destination,
+    Third,
 }
 
-/// The sandbox, its function host (registered with the sandbox), and clients of both accounts
+/// One copy whose leftovers are checked: its source bucket (in `source`'s account), the
+/// destination account and its copyId (which name its inventory configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct CopyRef<'a> {
+    pub source: Side,
+    pub bucket: &'a str,
+    pub destination: Side,
+    pub copy_id: &'a str,
+}
+
+/// The sandbox, its function host (registered with the sandbox), and clients of each account
 /// (the sandbox's administrator role `ferry-sandbox` in each). Dropping it stops both.
 pub struct Scenario {
     pub sandbox: Sandbox,
     pub host: FunctionHost,
     pub source: Clients,
     pub destination: Clients,
+    pub third: Clients,
     /// The policy each bucket's owner keeps (`None`: no policy), as the leftovers check expects.
     own: Mutex<BTreeMap<(Side, String), Option<Value>>>,
 }
@@ -74,6 +88,7 @@ impl Scenario {
         Ok(Scenario {
             source: Clients::new(&info.sdk_config(info.source_account())),
             destination: Clients::new(&info.sdk_config(info.destination_account())),
+            third: Clients::new(&info.sdk_config(info.third_account())),
             sandbox,
             host,
             own: Mutex::new(BTreeMap::new()),
@@ -84,6 +99,17 @@ impl Scenario {
         match side {
             Side::Source => &self.source,
             Side::Destination => &self.destination,
+            Side::Third => &self.third,
+        }
+    }
+
+    /// The account of `side`.
+    pub fn account(&self, side: Side) -> &str {
+        let info = &self.sandbox.info;
+        match side {
+            Side::Source => info.source_account(),
+            Side::Destination => info.destination_account(),
+            Side::Third => info.third_account(),
         }
     }
 
@@ -129,15 +155,30 @@ impl Scenario {
         Ok(())
     }
 
-    /// What ferry left after copies `copy_ids` of `source_bucket`: a bucket policy of the
-    /// scenario that is not its owner's (compared in IAM's normal form: a single `Statement`
-    /// object reads as a one-element array), a role under `/ferry/`, an inventory configuration
-    /// of one of the copies. Empty when nothing is left.
+    /// What ferry left after copies `copy_ids` of `source_bucket` (source account) into the
+    /// destination account: see [`Scenario::leftovers_of`].
     pub async fn leftovers(
         &self,
         source_bucket: &str,
         copy_ids: &[&str],
     ) -> Result<Vec<String>, ScenarioError> {
+        let copies: Vec<CopyRef> = copy_ids
+            .iter()
+            .map(|copy_id| CopyRef {
+                source: Side::Source,
+                bucket: source_bucket,
+                destination: Side::Destination,
+                copy_id,
+            })
+            .collect();
+        self.leftovers_of(&copies).await
+    }
+
+    /// What ferry left after `copies`: a bucket policy of the scenario that is not its owner's
+    /// (compared in IAM's normal form: a single `Statement` object reads as a one-element
+    /// array), a role under `/ferry/` in a destination account, an inventory configuration of
+    /// one of the copies. Empty when nothing is left.
+    pub async fn leftovers_of(&self, copies: &[CopyRef<'_>]) -> Result<Vec<String>, ScenarioError> {
         let mut left = Vec::new();
         let own = self.own.lock().unwrap().clone();
         for ((side, bucket), expected) in &own {
@@ -161,35 +202,60 @@ impl Scenario {
                 ));
             }
         }
-        let roles = self
-            .destination
-            .iam
-            .list_roles()
-            .path_prefix(ferry_core::names::ROLE_PATH)
-            .send()
-            .await
-            .map_err(|e| aws_failure("ListRoles", ferry_core::names::ROLE_PATH, e))?;
-        for r in roles.roles() {
-            left.push(format!("role {} is left", r.arn()));
+        for side in [Side::Destination, Side::Third] {
+            let roles = self
+                .clients(side)
+                .iam
+                .list_roles()
+                .path_prefix(ferry_core::names::ROLE_PATH)
+                .send()
+                .await
+                .map_err(|e| aws_failure("ListRoles", ferry_core::names::ROLE_PATH, e))?;
+            for r in roles.roles() {
+                left.push(format!("role {} is left", r.arn()));
+            }
         }
-        for id in copy_ids {
-            if self.has_inventory(source_bucket, id).await {
+        for c in copies {
+            if self
+                .has_inventory_of(c.source, c.bucket, c.destination, c.copy_id)
+                .await
+            {
                 left.push(format!(
-                    "the inventory configuration of copy {id} is left on s3://{source_bucket}"
+                    "the inventory configuration of copy {} into {} is left on s3://{}",
+                    c.copy_id,
+                    self.account(c.destination),
+                    c.bucket
                 ));
             }
         }
         Ok(left)
     }
 
-    /// Whether `bucket` (source account) has copy `copy_id`'s inventory configuration. Looked up
-    /// by id: moto's ListBucketInventoryConfigurations answers with an XML root the SDK rejects.
+    /// Whether `bucket` (source account) has the inventory configuration of copy `copy_id`
+    /// into the destination account.
     pub async fn has_inventory(&self, bucket: &str, copy_id: &str) -> bool {
-        self.source
+        self.has_inventory_of(Side::Source, bucket, Side::Destination, copy_id)
+            .await
+    }
+
+    /// Whether `bucket` (in `source`'s account) has the inventory configuration of copy
+    /// `copy_id` into `destination`'s account. Looked up by id: moto's
+    /// ListBucketInventoryConfigurations answers with an XML root the SDK rejects.
+    pub async fn has_inventory_of(
+        &self,
+        source: Side,
+        bucket: &str,
+        destination: Side,
+        copy_id: &str,
+    ) -> bool {
+        self.clients(source)
             .s3
             .get_bucket_inventory_configuration()
             .bucket(bucket)
-            .id(ferry_core::layout::inventory_config_id(copy_id))
+            .id(ferry_core::layout::inventory_config_id(
+                self.account(destination),
+                copy_id,
+            ))
             .send()
             .await
             .is_ok()

@@ -4,15 +4,19 @@
 //!
 //! ```text
 //! ferry-<account>-<region>/                    ferry_bucket_name
-//!   inventory/<source-bucket>/ferry-<copyId>/  CopyLayout::inventory_location (S3 writes)
+//!   inventory/<source-bucket>/<config-id>/     CopyLayout::inventory_location (S3 writes)
 //!     <date>/manifest.json, manifest.checksum    CopyLayout::is_inventory_manifest_key
 //!     data/*.csv.gz
 //!   control/<copyId>/plan.json                 CopyLayout::plan_key (immutable once written)
 //!   control/<copyId>/run-<n>/job-<m>.json      CopyLayout::job_record_key
-//!   control/waiters/ferry-<copyId>/<run>.json  waiter_key (an inventory wait's task token)
+//!   control/waiters/<config-id>/<run>.json     waiter_key (an inventory wait's task token)
 //!   retry/<copyId>/run-<n>/job-<m>.csv         CopyLayout::retry_manifest_key
 //!   reports/<copyId>/run-<n>/job-<id>/...      CopyLayout::job_report_prefix (report.prefix)
 //! ```
+//!
+//! `<config-id>` is `ferry-<destination account>-<copyId>` ([`inventory_config_id`]): the id
+//! of the copy's inventory configuration on its source bucket, which copies into other
+//! destination accounts may share.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,15 +39,26 @@ pub fn ferry_bucket_name(account: &str, region: &str) -> String {
     format!("ferry-{account}-{region}")
 }
 
-/// The id of a copy's S3 Inventory configuration on its source bucket: `ferry-<copyId>`.
-pub fn inventory_config_id(copy_id: &str) -> String {
-    format!("{INVENTORY_CONFIG_PREFIX}{copy_id}")
+/// The id of a copy's S3 Inventory configuration on its source bucket:
+/// `ferry-<destination account>-<copyId>` (at most 6 + 12 + 1 + 40 = 59 characters; S3 allows
+/// 64). The destination account keeps apart the configurations of two destination accounts'
+/// copies of one source bucket, whatever their copyIds.
+pub fn inventory_config_id(destination_account: &str, copy_id: &str) -> String {
+    format!("{INVENTORY_CONFIG_PREFIX}{destination_account}-{copy_id}")
+}
+
+/// The destination account and copyId of one of ferry's inventory configuration ids.
+pub fn parse_inventory_config_id(id: &str) -> Option<(&str, &str)> {
+    let rest = id.strip_prefix(INVENTORY_CONFIG_PREFIX)?;
+    let account = rest.get(..12)?;
+    let copy_id = rest.get(12..)?.strip_prefix('-')?;
+    (account.bytes().all(|b| b.is_ascii_digit()) && !copy_id.is_empty())
+        .then_some((account, copy_id))
 }
 
 /// Whether `id` has the shape of one of ferry's inventory configuration ids.
 pub fn is_inventory_config_id(id: &str) -> bool {
-    id.strip_prefix(INVENTORY_CONFIG_PREFIX)
-        .is_some_and(|copy_id| !copy_id.is_empty())
+    parse_inventory_config_id(id).is_some()
 }
 
 /// `control/waiters/<config-id>/`: the waiters of one inventory configuration.
@@ -63,7 +78,10 @@ pub fn is_waiter_key(key: &str, config_id: &str) -> bool {
     key.strip_prefix(waiters_prefix(config_id).as_str())
         .and_then(|rest| rest.strip_suffix(".json"))
         .and_then(ExecutionName::parse)
-        .is_some_and(|e| !e.cleanup && inventory_config_id(&e.copy_id) == config_id)
+        .is_some_and(|e| {
+            !e.cleanup
+                && parse_inventory_config_id(config_id).is_some_and(|(_, copy)| copy == e.copy_id)
+        })
 }
 
 /// `inventory/<source-bucket>/<config-id>/`: where S3 Inventory delivers the reports of one
@@ -138,14 +156,18 @@ pub fn is_dated(s: &str) -> bool {
 /// the request names another).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyLayout<'a> {
+    /// The destination account, whose ferry bucket this is.
+    pub destination_account: &'a str,
     pub copy_id: &'a str,
     pub report_base: &'a str,
 }
 
 impl<'a> CopyLayout<'a> {
-    /// The layout of a copy whose request is not at hand (its reports at the default prefix).
-    pub fn of(copy_id: &'a str) -> CopyLayout<'a> {
+    /// The layout of a copy into `destination_account` whose request is not at hand (its
+    /// reports at the default prefix).
+    pub fn of(destination_account: &'a str, copy_id: &'a str) -> CopyLayout<'a> {
         CopyLayout {
+            destination_account,
             copy_id,
             report_base: REPORT_PREFIX,
         }
@@ -180,7 +202,7 @@ impl<'a> CopyLayout<'a> {
 
     /// Where the run `execution` of this copy records its inventory wait.
     pub fn waiter_key(&self, execution: &str) -> String {
-        waiter_key(&inventory_config_id(self.copy_id), execution)
+        waiter_key(&self.inventory_config_id(), execution)
     }
 
     /// The retry manifest (CSV) of the retryable failures of `attempt`'s predecessor.
@@ -221,7 +243,12 @@ impl<'a> CopyLayout<'a> {
     /// Where S3 Inventory delivers this copy's reports in the ferry bucket:
     /// `inventory/<source-bucket>/<config-id>/` (dated manifests and `data/` below it).
     pub fn inventory_location(&self, source_bucket: &str) -> String {
-        inventory_folder(source_bucket, &inventory_config_id(self.copy_id))
+        inventory_folder(source_bucket, &self.inventory_config_id())
+    }
+
+    /// The id of this copy's inventory configuration ([`inventory_config_id`]).
+    pub fn inventory_config_id(&self) -> String {
+        inventory_config_id(self.destination_account, self.copy_id)
     }
 
     /// Whether `key` is a `manifest.json` that S3 Inventory delivered for this copy's
@@ -259,20 +286,20 @@ mod tests {
         let key = decode_key(raw).unwrap();
         let d = Delivery::from_checksum_key(&key).unwrap();
         assert_eq!(d.source_bucket, "src-photos");
-        assert_eq!(d.config_id, "ferry-photos-2026");
+        assert_eq!(d.config_id, "ferry-222222222222-photos-2026");
         assert_eq!(
             d.manifest_key(),
-            "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json"
+            "inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T00-00Z/manifest.json"
         );
         assert_eq!(d.checksum_key(), key);
         // A bucket may be named like the file: only the last segment is the file.
         let odd = Delivery::from_checksum_key(
-            "inventory/manifest.json/ferry-x/2026-11-28T00-00Z/manifest.checksum",
+            "inventory/manifest.json/ferry-222222222222-x/2026-11-28T00-00Z/manifest.checksum",
         )
         .unwrap();
         assert_eq!(
             odd.manifest_key(),
-            "inventory/manifest.json/ferry-x/2026-11-28T00-00Z/manifest.json"
+            "inventory/manifest.json/ferry-222222222222-x/2026-11-28T00-00Z/manifest.json"
         );
         // moto encodes `/` as %2F too; the decoded key is the same.
         let moto = raw.replace('/', "%2F");
@@ -281,16 +308,17 @@ mod tests {
             Some(d)
         );
         for other in [
-            "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json",
+            "inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T00-00Z/manifest.json",
             "inventory/src-photos/someone-else/2026-11-28T00-00Z/manifest.checksum",
-            "inventory/src-photos/ferry-photos-2026/hive/manifest.checksum",
-            "control/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.checksum",
+            "inventory/src-photos/ferry-222222222222-photos-2026/hive/manifest.checksum",
+            "control/src-photos/ferry-222222222222-photos-2026/2026-11-28T00-00Z/manifest.checksum",
         ] {
             assert_eq!(Delivery::from_checksum_key(other), None, "{other}");
         }
     }
 
     const COPY: CopyLayout<'static> = CopyLayout {
+        destination_account: "222222222222",
         copy_id: "photos-2026",
         report_base: REPORT_PREFIX,
     };
@@ -303,7 +331,7 @@ mod tests {
             "ferry-222222222222-eu-west-1"
         );
         assert_eq!(COPY.plan_key(), "control/photos-2026/plan.json");
-        assert_eq!(COPY, CopyLayout::of("photos-2026"));
+        assert_eq!(COPY, CopyLayout::of("222222222222", "photos-2026"));
         assert_eq!(
             COPY.job_record_key(at),
             "control/photos-2026/run-2/job-1.json"
@@ -319,11 +347,11 @@ mod tests {
         );
         assert_eq!(
             COPY.inventory_location("src-photos"),
-            "inventory/src-photos/ferry-photos-2026/"
+            "inventory/src-photos/ferry-222222222222-photos-2026/"
         );
         assert_eq!(
             COPY.waiter_key("photos-2026-3"),
-            "control/waiters/ferry-photos-2026/photos-2026-3.json"
+            "control/waiters/ferry-222222222222-photos-2026/photos-2026-3.json"
         );
     }
 
@@ -339,7 +367,8 @@ mod tests {
             format!("{loc}a/b/manifest.json"),
             format!("{loc}data/manifest.json"),
             format!("{loc}2026-11-29T01-00Z/manifest.checksum"),
-            "inventory/other-bucket/ferry-photos-2026/2026-11-29T01-00Z/manifest.json".into(),
+            "inventory/other-bucket/ferry-222222222222-photos-2026/2026-11-29T01-00Z/manifest.json"
+                .into(),
             "reports/x/manifest.json".to_string(),
         ] {
             assert!(!COPY.is_inventory_manifest_key(&bad, "src-photos"), "{bad}");
@@ -362,7 +391,12 @@ mod tests {
         ] {
             assert!(!COPY.is_retry_manifest_key(&bad), "{bad}");
         }
-        let config = inventory_config_id(COPY.copy_id);
+        let config = COPY.inventory_config_id();
+        assert_eq!(config, "ferry-222222222222-photos-2026");
+        assert_eq!(
+            parse_inventory_config_id(&config),
+            Some(("222222222222", "photos-2026"))
+        );
         assert!(is_waiter_key(&COPY.waiter_key("photos-2026-3"), &config));
         for bad in ["photos-2025-1", "photos-2026-cleanup-1", "notes"] {
             assert!(!is_waiter_key(&waiter_key(&config, bad), &config), "{bad}");
@@ -371,6 +405,10 @@ mod tests {
             is_inventory_config_id(&config)
                 && !is_inventory_config_id("ferry-")
                 && !is_inventory_config_id("other")
+                // An id of an earlier version (no destination account), or a short account.
+                && !is_inventory_config_id("ferry-photos-2026")
+                && !is_inventory_config_id("ferry-22222222222-photos")
+                && !is_inventory_config_id("ferry-222222222222-")
         );
     }
 }

@@ -24,11 +24,47 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// A short, stable hash of a copyId: 10 lowercase hex characters (40 bits of SHA-256).
-/// It keeps statement ids of different copies apart while staying within IAM's Sid alphabet.
-pub fn copy_hash(copy_id: &str) -> String {
-    let digest = Sha256::digest(copy_id.as_bytes());
+/// A short, stable hash of a copy, its destination account and its copyId: 10 lowercase hex
+/// characters (40 bits of SHA-256). It keeps statement ids of different copies apart, two
+/// destination accounts' copies of the same copyId included (both may grant on one source
+/// bucket), while staying within IAM's Sid alphabet.
+pub fn copy_hash(destination_account: &str, copy_id: &str) -> String {
+    let digest = Sha256::digest(format!("{destination_account}/{copy_id}").as_bytes());
     digest[..5].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The source stack's function that grants and revokes source access (template.yaml's
+/// `SourceAccessFunction`).
+pub const SOURCE_ACCESS_FUNCTION: &str = "ferry-source-access";
+/// The source stack's function that puts and removes inventory configurations.
+pub const SOURCE_INVENTORY_FUNCTION: &str = "ferry-source-inventory";
+
+/// What the destination's state machine calls in a copy's source account, decided at run time
+/// from the request's `source.accountId` (one stack serves several source accounts): the
+/// source stack's invoke role, which the Task assumes (`Credentials.RoleArn`), and its two
+/// functions. Names fixed by the template, so the destination can name them before they exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceSide {
+    pub invoke_role: String,
+    pub access_function: String,
+    pub inventory_function: String,
+}
+
+impl SourceSide {
+    /// The source stack's names in `account` and `region`.
+    pub fn of(account: &str, region: &str) -> SourceSide {
+        let partition = partition(region);
+        let function =
+            |name: &str| format!("arn:{partition}:lambda:{region}:{account}:function:{name}");
+        SourceSide {
+            invoke_role: format!(
+                "arn:{partition}:iam::{account}:role/ferry-source-invoke-{region}"
+            ),
+            access_function: function(SOURCE_ACCESS_FUNCTION),
+            inventory_function: function(SOURCE_INVENTORY_FUNCTION),
+        }
+    }
 }
 
 /// One run of a copy (an execution `<copyId>-<run>`) and one job in it (0 = the first job,
@@ -123,14 +159,14 @@ impl Names {
         Names {
             copy_id: req.copy_id.clone(),
             partition: partition.to_string(),
-            hash: copy_hash(&req.copy_id),
+            hash: copy_hash(&req.destination.account_id, &req.copy_id),
             ferry_bucket: ferry_bucket.to_string(),
             batch_role_arn: format!(
                 "arn:{partition}:iam::{}:role{ROLE_PATH}{batch_role_name}",
                 req.destination.account_id
             ),
             batch_role_name,
-            inventory_config_id: inventory_config_id(&req.copy_id),
+            inventory_config_id: inventory_config_id(&req.destination.account_id, &req.copy_id),
             destination_account: req.destination.account_id.clone(),
             region: req.region.clone(),
             report_prefix_base: req
@@ -197,6 +233,7 @@ impl Names {
     /// The copy's keys in the ferry bucket.
     pub fn layout(&self) -> CopyLayout<'_> {
         CopyLayout {
+            destination_account: &self.destination_account,
             copy_id: &self.copy_id,
             report_base: &self.report_prefix_base,
         }
@@ -247,10 +284,13 @@ mod tests {
             n.batch_role_arn,
             "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"
         );
-        assert_eq!(n.inventory_config_id, "ferry-photos-2026");
+        assert_eq!(n.inventory_config_id, "ferry-222222222222-photos-2026");
         assert_eq!(n.execution_name(3), "photos-2026-3");
         assert_eq!(n.cleanup_execution_name(1), "photos-2026-cleanup-1");
-        assert_eq!(n.layout(), crate::layout::CopyLayout::of("photos-2026"));
+        assert_eq!(
+            n.layout(),
+            crate::layout::CopyLayout::of("222222222222", "photos-2026")
+        );
         assert_eq!(
             n.client_request_token(Attempt { run: 1, job: 0 }),
             "ferry-photos-2026-1-0"
@@ -272,6 +312,20 @@ mod tests {
             n.account_root("111111111111"),
             "arn:aws:iam::111111111111:root"
         );
+        // The template's names of a source stack, in its account and Region and partition.
+        let s = SourceSide::of("333333333333", "cn-north-1");
+        assert_eq!(
+            s.invoke_role,
+            "arn:aws-cn:iam::333333333333:role/ferry-source-invoke-cn-north-1"
+        );
+        assert_eq!(
+            s.access_function,
+            "arn:aws-cn:lambda:cn-north-1:333333333333:function:ferry-source-access"
+        );
+        assert_eq!(
+            s.inventory_function,
+            "arn:aws-cn:lambda:cn-north-1:333333333333:function:ferry-source-inventory"
+        );
     }
 
     #[test]
@@ -282,6 +336,13 @@ mod tests {
         assert_eq!(a1, a2);
         assert_ne!(a1.sid("SourceRead"), b.sid("SourceRead"));
         assert_ne!(a1.inventory_config_id, b.inventory_config_id);
+        // The same copyId into another destination account: the same source bucket may hold
+        // both copies' statements and inventory configurations.
+        let mut other = request("photos-2026");
+        other.destination.account_id = "333333333333".into();
+        let c = Names::new(&other, "ferry-333333333333-eu-west-1");
+        assert_ne!(a1.sid("SourceRead"), c.sid("SourceRead"));
+        assert_ne!(a1.inventory_config_id, c.inventory_config_id);
         assert_ne!(
             a1.client_request_token(Attempt { run: 1, job: 0 }),
             a1.client_request_token(Attempt { run: 2, job: 0 })

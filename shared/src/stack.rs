@@ -34,7 +34,7 @@ pub const VAR_FERRY_BUCKET: &str = "FERRY_BUCKET";
 pub const VAR_SOURCE_ACCOUNT_IDS: &str = "FERRY_SOURCE_ACCOUNT_IDS";
 pub const VAR_BOUNDARY_ARN: &str = "FERRY_BOUNDARY_ARN";
 pub const VAR_SOURCE_BUCKETS: &str = "FERRY_SOURCE_BUCKETS";
-pub const VAR_DESTINATION_ACCOUNT_ID: &str = "FERRY_DESTINATION_ACCOUNT_ID";
+pub const VAR_DESTINATION_ACCOUNT_IDS: &str = "FERRY_DESTINATION_ACCOUNT_IDS";
 pub const VAR_DESTINATION_BUCKETS: &str = "FERRY_DESTINATION_BUCKETS";
 pub const VAR_MANIFEST_BUCKETS: &str = "FERRY_MANIFEST_BUCKETS";
 pub const VAR_POLICY_SETTLE_MS: &str = "FERRY_POLICY_SETTLE_MS";
@@ -52,9 +52,10 @@ pub struct StackConfig {
     /// The `SourceBuckets` parameter: the source account's buckets ferry may read and grant on
     /// (buckets copied from and buckets that keep CSV manifests).
     pub source_buckets: Vec<String>,
-    /// The destination account: this stack's own on the destination side, `PeerAccountId` on
-    /// the source side (the only account whose copies the source functions serve).
-    pub destination_account_id: String,
+    /// The destination accounts: this stack's own on the destination side; on the source side
+    /// the `DestinationAccountIds` parameter, the only accounts whose copies the source
+    /// functions serve.
+    pub destination_account_ids: Vec<String>,
     /// Destination side: the `DestinationBuckets` parameter, the only buckets a copy may write.
     pub destination_buckets: Vec<String>,
     /// Destination side: the `ManifestBuckets` parameter, the buckets of this account that may
@@ -83,9 +84,9 @@ impl StackConfig {
         };
         let account_id = get(VAR_ACCOUNT_ID)?;
         Ok(StackConfig {
-            destination_account_id: lookup(VAR_DESTINATION_ACCOUNT_ID)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| account_id.clone()),
+            destination_account_ids: Some(list(lookup(VAR_DESTINATION_ACCOUNT_IDS)))
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| vec![account_id.clone()]),
             destination_buckets: list(lookup(VAR_DESTINATION_BUCKETS)),
             manifest_buckets: list(lookup(VAR_MANIFEST_BUCKETS)),
             account_id,
@@ -117,31 +118,49 @@ impl StackConfig {
         ))
     }
 
-    /// Whether this is a source stack (its destination is another account).
+    /// Whether this is a source stack: its destinations are other accounts (a destination
+    /// stack's only destination is its own account).
     pub fn is_source_side(&self) -> bool {
-        self.account_id != self.destination_account_id
+        !self.destination_account_ids.contains(&self.account_id)
     }
 
-    /// What this stack can check a copy request against. On the destination side, everything
-    /// it knows; on the source side, what it can know of the destination: its account
-    /// (`PeerAccountId`), its ferry bucket (named after that account), this account as the only
-    /// source, and the shared `SourceBuckets`. The destination's bucket lists are not known
-    /// there (`None`).
-    pub fn context(&self) -> StackContext {
-        if self.is_source_side() {
-            return StackContext {
-                account_id: self.destination_account_id.clone(),
-                region: self.region.clone(),
-                source_account_ids: vec![self.account_id.clone()],
-                source_buckets: self.source_buckets.clone(),
-                ferry_bucket: crate::layout::ferry_bucket_name(
-                    &self.destination_account_id,
-                    &self.region,
-                ),
-                destination_buckets: None,
-                manifest_buckets: None,
-            };
+    /// The source side's guard on the destination of a plan: one of `DestinationAccountIds`.
+    /// Refused with `AccessDenied` naming the account and the parameter.
+    pub fn serves(&self, destination_account: &str) -> Result<(), StepError> {
+        if self
+            .destination_account_ids
+            .iter()
+            .any(|a| a == destination_account)
+        {
+            return Ok(());
         }
+        Err(StepError::new(
+            ErrorName::AccessDenied,
+            format!(
+                "this source stack serves the destination accounts of its DestinationAccountIds parameter ({}); the plan's destination.accountId is {destination_account}: refused (add it to DestinationAccountIds and update the source stack)",
+                crate::request::parameter_list(&self.destination_account_ids)
+            ),
+        ))
+    }
+
+    /// What a source stack can check a copy into `destination_account` against (one of its
+    /// `DestinationAccountIds`, checked by [`StackConfig::serves`]): that account, its ferry
+    /// bucket (named after it), this account as the only source, and the shared
+    /// `SourceBuckets`. The destination's bucket lists are not known here (`None`).
+    pub fn source_context(&self, destination_account: &str) -> StackContext {
+        StackContext {
+            account_id: destination_account.to_string(),
+            region: self.region.clone(),
+            source_account_ids: vec![self.account_id.clone()],
+            source_buckets: self.source_buckets.clone(),
+            ferry_bucket: crate::layout::ferry_bucket_name(destination_account, &self.region),
+            destination_buckets: None,
+            manifest_buckets: None,
+        }
+    }
+
+    /// What a destination stack checks a copy request against: everything it knows.
+    pub fn context(&self) -> StackContext {
         StackContext {
             account_id: self.account_id.clone(),
             region: self.region.clone(),
@@ -199,7 +218,7 @@ mod tests {
             ferry_bucket: String::new(),
             source_account_ids: vec![],
             source_buckets: vec!["src-photos".into(), "src-manifests".into()],
-            destination_account_id: "222222222222".into(),
+            destination_account_ids: vec!["222222222222".into()],
             destination_buckets: vec![],
             manifest_buckets: vec![],
             boundary_arn: String::new(),

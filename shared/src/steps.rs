@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{format_timestamp, parse_timestamp, Epoch};
 use crate::job::{grant_expiry, JobState, ManifestLocation};
-use crate::names::{Attempt, ExecutionName, Names};
+use crate::names::{Attempt, ExecutionName, Names, SourceSide};
 use crate::policy::CopyPolicies;
 use crate::report::ReportSummary;
 use crate::request::CopyRequest;
@@ -62,6 +62,11 @@ pub struct RunPlan {
     /// Flow A: the delivered inventory report the job reads, once the wait has found it.
     #[serde(default)]
     pub inventory_manifest: Option<InventoryManifestRef>,
+    /// What the state machine calls in the copy's source account (`$.plan.sourceSide`): that
+    /// account's invoke role and source functions. Derived from the request each time a plan
+    /// is made (a cleanup's too); absent from plans of earlier versions, which never read it.
+    #[serde(default)]
+    pub source_side: SourceSide,
 }
 
 /// A delivered inventory report: its `manifest.json` in the ferry bucket, and that object's
@@ -146,12 +151,13 @@ impl RunPlan {
             .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
         Ok(RunPlan {
             expires_at: grant_expiry(started_at, request.timing.grant_lifetime_seconds),
-            request,
             execution: input.execution.clone(),
             run,
             started_at,
             ferry_bucket: ctx.ferry_bucket.clone(),
             inventory_manifest: None,
+            source_side: SourceSide::of(&request.source.account_id, &request.region),
+            request,
         })
     }
 
@@ -186,6 +192,7 @@ impl RunPlan {
             expires_at: started_at,
             ferry_bucket: ferry_bucket.to_string(),
             inventory_manifest: None,
+            source_side: SourceSide::of(&stored.request.source.account_id, &stored.request.region),
             request: stored.request,
         })
     }
@@ -196,7 +203,7 @@ impl RunPlan {
 
     /// What a function checks before it acts on a plan it was handed: the plan is one this
     /// stack could have made. The request passes validation against the stack (on the source
-    /// side: its destination is `PeerAccountId`, its source this account, its buckets in
+    /// side: its destination one of `DestinationAccountIds`, its source this account, its buckets in
     /// `SourceBuckets`), its ferry bucket is the destination stack's, and the grant expiry
     /// `expires_at` lies no further than the request's grant lifetime from `now` (five minutes
     /// of clock skew allowed). A state machine of someone else's, or a forged payload, gets
@@ -209,21 +216,18 @@ impl RunPlan {
     ) -> Result<(), StepError> {
         let denied = |why: String| StepError::new(ErrorName::AccessDenied, why);
         let req = &self.request;
-        if config.is_source_side() {
-            if req.destination.account_id != config.destination_account_id {
-                return Err(denied(format!(
-                    "this source stack serves destination account {} (its PeerAccountId parameter); the plan's destination.accountId is {}: refused",
-                    config.destination_account_id, req.destination.account_id
-                )));
-            }
+        let ctx = if config.is_source_side() {
+            config.serves(&req.destination.account_id)?;
             if req.source.account_id != config.account_id {
                 return Err(denied(format!(
                     "the plan's source.accountId is {}, not this account ({}): refused",
                     req.source.account_id, config.account_id
                 )));
             }
-        }
-        let ctx = config.context();
+            config.source_context(&req.destination.account_id)
+        } else {
+            config.context()
+        };
         if self.ferry_bucket != ctx.ferry_bucket {
             return Err(denied(format!(
                 "the plan's ferry bucket is {}, not the destination stack's {}: refused",
@@ -450,7 +454,25 @@ mod tests {
         let mut p = good.clone();
         p.request.destination.account_id = "333333333333".into();
         p.ferry_bucket = "ferry-333333333333-eu-west-1".into();
-        assert!(refused(&p, p.expires_at).contains("serves destination account 222222222222 (its PeerAccountId parameter); the plan's destination.accountId is 333333333333"));
+        assert!(refused(&p, p.expires_at).contains("serves the destination accounts of its DestinationAccountIds parameter (222222222222); the plan's destination.accountId is 333333333333: refused"));
+        // Listed, the same plan holds: a source stack serves each of its destinations, each
+        // with that destination's own ferry bucket.
+        let two = StackConfig {
+            destination_account_ids: vec!["222222222222".into(), "333333333333".into()],
+            ..source.clone()
+        };
+        p.check_against(&two, now, p.expires_at).unwrap();
+        let mut wrong = p.clone();
+        wrong.ferry_bucket = crate::testing::FERRY_BUCKET.into();
+        let err = wrong
+            .check_against(&two, now, wrong.expires_at)
+            .unwrap_err();
+        assert!(
+            err.cause
+                .contains("not the destination stack's ferry-333333333333-eu-west-1"),
+            "{}",
+            err.cause
+        );
         // The right account, another ferry bucket: inventory would be delivered there.
         let mut p = good.clone();
         p.ferry_bucket = "attacker-bucket".into();

@@ -152,7 +152,7 @@ async fn an_inventory_that_never_arrives_fails_and_cleans_up() {
     assert!(run
         .cause
         .unwrap()
-        .contains("configuration ferry-photos-2026"));
+        .contains("configuration ferry-222222222222-photos-2026"));
     assert_eq!(world.job_tokens().await.len(), 0);
     world.assert_no_leftovers().await;
 }
@@ -247,11 +247,11 @@ async fn a_report_older_than_the_execution_is_not_used() {
 async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() {
     let world = World::seeded().await;
     let mut request = world.inventory_request("photos-2026", 60, 600);
-    request["source"]["accountId"] = "333333333333".into();
+    request["source"]["accountId"] = "444444444444".into();
     let run = world.run("photos-2026-1", &request).await;
     assert_eq!(run.error.as_deref(), Some("InvalidRequest"), "{run:?}");
     assert!(run.cause.unwrap().contains(
-        "source.accountId: 333333333333 is not in the destination stack's SourceAccountIds parameter (111111111111)"
+        "source.accountId: 444444444444 is not in the destination stack's SourceAccountIds parameter (111111111111, 333333333333)"
     ));
     assert!(
         !world.has_inventory(SOURCE_BUCKET, "photos-2026").await,

@@ -60,7 +60,7 @@ async fn a_destination_the_account_does_not_list_or_own_is_refused_at_plan() {
 }
 
 /// Finding 2: a state machine the destination account runs with ferry's role hands the source
-/// side a plan naming a third account and an expiry in 9999. (In AWS the role's trust now
+/// side a plan naming an account its source stack does not serve and an expiry in 9999. (In AWS the role's trust now
 /// refuses any state machine but ferry's; the sandbox assumes the role for every state machine,
 /// so this shows the source function's own check, the layer behind the trust.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,10 +77,10 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
         &ferry_core::testing::destination_stack().context(),
     )
     .unwrap();
-    plan.request.destination.account_id = "333333333333".into();
-    plan.ferry_bucket = ferry_core::layout::ferry_bucket_name("333333333333", &info.region);
+    plan.request.destination.account_id = "444444444444".into();
+    plan.ferry_bucket = ferry_core::layout::ferry_bucket_name("444444444444", &info.region);
     plan.expires_at = 253_402_300_799;
-    let source_access = &info.functions["ferry-source-access"];
+    let source_access = info.function(info.source_account(), "ferry-source-access");
     let definition = json!({
         "StartAt": "Grant",
         "States": {"Grant": {
@@ -127,9 +127,9 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
         cause.contains("AccessDenied") || run.error.as_deref() == Some("AccessDenied"),
         "{run:?}"
     );
-    assert!(cause.contains("PeerAccountId"), "{run:?}");
+    assert!(cause.contains("DestinationAccountIds"), "{run:?}");
     let after = world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await;
     assert_eq!(after, before, "the source bucket's policy is as it was");
     let text = after.map(|p: Value| p.to_string()).unwrap_or_default();
-    assert!(!text.contains("333333333333"));
+    assert!(!text.contains("444444444444"));
 }

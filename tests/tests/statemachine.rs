@@ -82,7 +82,8 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 
 fn manifest_ref() -> InventoryManifestRef {
     InventoryManifestRef {
-        key: "inventory/src-photos/ferry-photos-2026/2026-11-28T14-00Z/manifest.json".into(),
+        key: "inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T14-00Z/manifest.json"
+            .into(),
         etag: "60e460ba06e1e9bb8d7c8e3e6f0a2a01".into(),
         created_at_millis: 1_795_874_400_000,
     }
@@ -130,7 +131,7 @@ fn output(function: &str, v: Variant) -> Value {
             still_active: !v.full,
         }),
         "SourceInventoryFunction" => to_value(&InventoryOutput {
-            config_id: "ferry-photos-2026".into(),
+            config_id: "ferry-222222222222-photos-2026".into(),
             changed: v.full,
         }),
         "InventoryWaitFunction" => to_value(&WaitOutput {

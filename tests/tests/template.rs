@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_core::ErrorName;
 use ferry_tests::repo_root;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn decoded() -> Value {
     ferry_tests::decoded_template()
@@ -177,46 +177,76 @@ fn every_failure_path_goes_through_revoke() {
 }
 
 #[test]
-fn the_state_machine_may_assume_exactly_the_source_sides_role() {
+fn the_state_machine_may_assume_exactly_the_source_sides_roles() {
     let t = decoded();
     let r = &t["Resources"];
     let statements = r["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]
         ["Statement"]
         .as_array()
         .unwrap();
-    let assumable: Vec<&Value> = statements
+    let assume: Vec<&Value> = statements
         .iter()
         .filter(|s| s["Action"] == "sts:AssumeRole")
-        .map(|s| &s["Resource"])
         .collect();
-    let substituted =
-        &r["StateMachine"]["Properties"]["DefinitionSubstitutions"]["SourceInvokeRole"];
-    assert_eq!(
-        assumable,
-        [substituted],
-        "one role, the one the definition's Credentials name"
-    );
+    assert_eq!(assume.len(), 1, "one statement may assume roles");
     let role_name = r["SourceInvokeRole"]["Properties"]["RoleName"]["Fn::Sub"]
         .as_str()
         .unwrap();
-    assert!(substituted["Fn::Sub"]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!(":role/{role_name}")));
     assert_eq!(r["SourceInvokeRole"]["Condition"], "IsSource");
-    // Its trust names the peer's root and pins the state machine's role by name.
+    // The source stack's invoke role in any account, on the condition that the account is one
+    // of SourceAccountIds (local/sandbox/test_template.py evaluates the two together).
+    assert_eq!(
+        assume[0]["Resource"]["Fn::Sub"],
+        format!("arn:${{AWS::Partition}}:iam::*:role/{role_name}")
+    );
+    assert_eq!(
+        assume[0]["Condition"],
+        json!({"StringEquals": {"aws:ResourceAccount": {"Ref": "SourceAccountIds"}}})
+    );
+    // The role and functions a Task calls in the source account are the plan's, and the plan's
+    // are the template's names (ferry-core's SourceSide, resolved for one account).
+    let side = ferry_core::names::SourceSide::of("111111111111", "eu-west-1");
+    assert_eq!(
+        side.invoke_role,
+        format!(
+            "arn:aws:iam::111111111111:role/{}",
+            role_name.replace("${AWS::Region}", "eu-west-1")
+        )
+    );
+    for (logical, arn) in [
+        ("SourceAccessFunction", &side.access_function),
+        ("SourceInventoryFunction", &side.inventory_function),
+    ] {
+        let name = r[logical]["Properties"]["FunctionName"].as_str().unwrap();
+        assert_eq!(
+            *arn,
+            format!("arn:aws:lambda:eu-west-1:111111111111:function:{name}")
+        );
+    }
+    let asl = serde_json::to_string(&r["StateMachine"]["Properties"]["Definition"]).unwrap();
+    assert_eq!(
+        asl.matches(r#""Credentials":{"RoleArn.$":"$.plan.sourceSide.invokeRole"}"#)
+            .count(),
+        6,
+        "every source-side Task assumes the plan's invoke role"
+    );
+    // The invoke role's trust: the listed destination accounts' roots, and of those only the
+    // state machine's role, by name.
     let trust = &r["SourceInvokeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
     assert_eq!(
-        trust["Principal"]["AWS"]["Fn::Sub"],
-        "arn:${AWS::Partition}:iam::${PeerAccountId}:root"
+        trust["Principal"]["AWS"],
+        json!({"Ref": "DestinationAccountIds"})
     );
-    let pinned = trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::Sub"]
+    let pinned = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]["Fn::Sub"]
         .as_str()
         .unwrap();
     let sm_role = r["StateMachineRole"]["Properties"]["RoleName"]["Fn::Sub"]
         .as_str()
         .unwrap();
-    assert!(pinned.ends_with(&format!(":role/{sm_role}")));
+    assert_eq!(
+        pinned,
+        format!("arn:${{AWS::Partition}}:iam::*:role/{sm_role}")
+    );
 }
 
 #[test]
@@ -225,7 +255,11 @@ fn the_templates_boundary_is_ferry_cores() {
     let doc = &resolved["template-destination-PermissionsBoundary-0.json"];
     assert_eq!(
         *doc,
-        ferry_core::policy::permissions_boundary("aws", "222222222222", &["111111111111".into()])
+        ferry_core::policy::permissions_boundary(
+            "aws",
+            "222222222222",
+            &["111111111111".into(), "333333333333".into()]
+        )
     );
 }
 

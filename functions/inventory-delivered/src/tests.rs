@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 const FERRY: &str = "ferry-222222222222-eu-west-1";
 /// The dated folder of the S3 event fixture's key.
-const DATED: &str = "inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/";
+const DATED: &str = "inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T00-00Z/";
 
 fn config() -> StackConfig {
     ferry_core::testing::destination_stack()
@@ -33,7 +33,7 @@ fn seed(store: &FakeObjects, checksum: &[u8], started_at: i64) {
     s.insert(
         (
             FERRY.into(),
-            "control/waiters/ferry-photos-2026/photos-2026-1.json".into(),
+            "control/waiters/ferry-222222222222-photos-2026/photos-2026-1.json".into(),
         ),
         serde_json::to_vec(&waiter).unwrap(),
     );
@@ -203,13 +203,13 @@ fn deliver_naming(store: &FakeObjects, dated: &str, source_bucket: &str) {
 
 /// A delivery cannot be forged across copies: the same configuration id delivered, genuinely,
 /// for another source bucket (someone else's inventory configuration named
-/// `ferry-photos-2026`), or a manifest.json whose `sourceBucket` differs from its key, completes
+/// `ferry-222222222222-photos-2026`), or a manifest.json whose `sourceBucket` differs from its key, completes
 /// no waiter.
 #[tokio::test]
 async fn a_delivery_for_another_source_bucket_completes_nothing() {
     let store: FakeObjects = Default::default();
     seed(&store, GOOD, 1_795_873_550);
-    let other = "inventory/src-manifests/ferry-photos-2026/2026-11-28T00-00Z/";
+    let other = "inventory/src-manifests/ferry-222222222222-photos-2026/2026-11-28T00-00Z/";
     deliver_naming(&store, other, "src-manifests");
     let mut ev = event();
     ev.records[0].s3.object.key = Some(format!("{other}manifest.checksum"));
@@ -246,9 +246,9 @@ async fn only_exact_waiter_keys_are_waiters() {
         source_bucket: "src-photos".into(),
     };
     for key in [
-        "control/waiters/ferry-photos-2026/photos-2025-1.json",
-        "control/waiters/ferry-photos-2026/photos-2026-cleanup-1.json",
-        "control/waiters/ferry-photos-2026/notes.json",
+        "control/waiters/ferry-222222222222-photos-2026/photos-2025-1.json",
+        "control/waiters/ferry-222222222222-photos-2026/photos-2026-cleanup-1.json",
+        "control/waiters/ferry-222222222222-photos-2026/notes.json",
     ] {
         store.lock().unwrap().insert(
             (FERRY.into(), key.into()),

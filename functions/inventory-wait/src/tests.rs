@@ -7,7 +7,7 @@ use ferry_core::testing::{fake_s3, FakeObjects};
 use std::sync::{Arc, Mutex};
 
 const FERRY: &str = "ferry-222222222222-eu-west-1";
-const DATED: &str = "inventory/src-photos/ferry-photos-2026/2026-11-28T14-00Z/";
+const DATED: &str = "inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T14-00Z/";
 
 fn config() -> StackConfig {
     ferry_core::testing::destination_stack()
@@ -56,7 +56,7 @@ async fn the_waiter_is_recorded_before_anything_else() {
     assert!(sent.is_empty());
     let waiter = store.lock().unwrap()[&(
         FERRY.to_string(),
-        "control/waiters/ferry-photos-2026/photos-2026-1.json".to_string(),
+        "control/waiters/ferry-222222222222-photos-2026/photos-2026-1.json".to_string(),
     )]
         .clone();
     let waiter: Waiter = serde_json::from_slice(&waiter).unwrap();
@@ -75,7 +75,7 @@ async fn a_report_already_delivered_completes_the_wait_at_once() {
     assert_eq!(found.key, format!("{DATED}manifest.json"));
     assert_eq!(found.created_at_millis, 1_795_873_600_000);
     assert_eq!(sent.len(), 1);
-    assert!(sent[0].starts_with("token-1: {\"key\":\"inventory/src-photos/ferry-photos-2026/2026-11-28T14-00Z/manifest.json\""), "{}", sent[0]);
+    assert!(sent[0].starts_with("token-1: {\"key\":\"inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T14-00Z/manifest.json\""), "{}", sent[0]);
     assert!(
         !store
             .lock()
@@ -118,7 +118,8 @@ async fn looking_again_after_the_deadline_fails_with_inventory_never_arrived() {
     let err = out.unwrap_err();
     assert_eq!(err.name, ErrorName::InventoryNeverArrived);
     assert!(
-        err.cause.contains("configuration ferry-photos-2026"),
+        err.cause
+            .contains("configuration ferry-222222222222-photos-2026"),
         "{}",
         err.cause
     );

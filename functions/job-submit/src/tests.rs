@@ -241,7 +241,7 @@ async fn only_this_copys_manifests_and_plans_become_jobs() {
 
     let mut inventory = ferry_core::testing::inventory_plan();
     for key in [
-        "inventory/src-manifests/ferry-photos-2026/2026-11-29T01-00Z/manifest.json",
+        "inventory/src-manifests/ferry-222222222222-photos-2026/2026-11-29T01-00Z/manifest.json",
         "control/photos-2026/plan.json",
     ] {
         inventory.inventory_manifest = Some(ferry_core::steps::InventoryManifestRef {
@@ -259,7 +259,7 @@ async fn only_this_copys_manifests_and_plans_become_jobs() {
         .await
         .unwrap_err();
         assert_eq!(err.name, ErrorName::AccessDenied, "{key}");
-        assert!(err.cause.contains("is not under this copy's inventory location inventory/src-photos/ferry-photos-2026/"), "{}", err.cause);
+        assert!(err.cause.contains("is not under this copy's inventory location inventory/src-photos/ferry-222222222222-photos-2026/"), "{}", err.cause);
     }
 
     let mut elsewhere = plan();

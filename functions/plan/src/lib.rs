@@ -85,7 +85,7 @@ async fn cleanup_plan(
             )
         })?;
     still_running(clients, config, &input.cleanup_of).await?;
-    let copy = CopyLayout::of(&copy_id);
+    let copy = CopyLayout::of(&config.account_id, &copy_id);
     let stored = Control::new(&clients.s3, &config.ferry_bucket)
         .read_plan(copy)
         .await?

@@ -37,8 +37,9 @@ pub async fn handle(
     let names = plan.names();
     let expires_at = input.expires_at.unwrap_or(plan.expires_at);
     if input.action != AccessAction::Revoke {
-        // The source side trusts no plan it can check itself: its destination is PeerAccountId,
-        // its ferry bucket that account's, its expiry within the request's grant lifetime.
+        // The source side trusts no plan it can check itself: its destination one of
+        // DestinationAccountIds, its ferry bucket that account's, its expiry within the
+        // request's grant lifetime.
         plan.check_against(config, SystemClock.now(), expires_at)?;
     }
     let grants = ferry_core::policy::source_account_grants(&plan.request, &names, expires_at);

@@ -314,14 +314,14 @@ async fn a_revoke_undone_by_a_stale_writer_is_done_again() {
 async fn a_forged_plan_grants_nothing() {
     let good = flow_b();
     let mut third_account = good.clone();
-    third_account.request.destination.account_id = "333333333333".into();
-    third_account.ferry_bucket = "ferry-333333333333-eu-west-1".into();
+    third_account.request.destination.account_id = "444444444444".into();
+    third_account.ferry_bucket = "ferry-444444444444-eu-west-1".into();
     let mut forever = good.clone();
     forever.expires_at = 253_402_300_799; // 9999-12-31T23:59:59Z
     let mut other_ferry_bucket = good.clone();
     other_ferry_bucket.ferry_bucket = "exfiltration-bucket".into();
     for (plan, why) in [
-        (&third_account, "serves destination account 222222222222 (its PeerAccountId parameter); the plan's destination.accountId is 333333333333"),
+        (&third_account, "serves the destination accounts of its DestinationAccountIds parameter (222222222222); the plan's destination.accountId is 444444444444: refused"),
         (&forever, "9999-12-31T23:59:59Z lies beyond now + timing.grantLifetimeSeconds"),
         (&other_ferry_bucket, "ferry bucket is exfiltration-bucket, not the destination stack's ferry-222222222222-eu-west-1"),
     ] {

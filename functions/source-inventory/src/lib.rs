@@ -43,7 +43,7 @@ pub async fn handle(
     config.may_touch(bucket)?;
     let changed = match input.action {
         InventoryAction::Put => {
-            // Inventory goes only to the ferry bucket of PeerAccountId, for a plan that holds.
+            // Inventory goes only to the ferry bucket of a listed destination, for a plan that holds.
             input
                 .plan
                 .check_against(config, SystemClock.now(), input.plan.expires_at)?;

@@ -27,7 +27,9 @@ type Sent = Arc<Mutex<Option<InventoryConfig>>>;
 fn rules(existing: Option<InventoryConfig>, sent: &Sent) -> (Rule, Rule, Rule) {
     let s = sent.clone();
     let get = mock!(aws_sdk_s3::Client::get_bucket_inventory_configuration)
-        .match_requests(|r| r.id() == Some("ferry-photos-2026") && r.bucket() == Some("src-photos"))
+        .match_requests(|r| {
+            r.id() == Some("ferry-222222222222-photos-2026") && r.bucket() == Some("src-photos")
+        })
         .then_compute_response(move |_| match &existing {
             Some(c) => aws_smithy_mocks::MockResponse::Output(
                 GetBucketInventoryConfigurationOutput::builder()
@@ -50,7 +52,7 @@ fn rules(existing: Option<InventoryConfig>, sent: &Sent) -> (Rule, Rule, Rule) {
         },
     );
     let delete = mock!(aws_sdk_s3::Client::delete_bucket_inventory_configuration)
-        .match_requests(|r| r.id() == Some("ferry-photos-2026"))
+        .match_requests(|r| r.id() == Some("ferry-222222222222-photos-2026"))
         .then_output(|| DeleteBucketInventoryConfigurationOutput::builder().build());
     (get, put, delete)
 }
@@ -78,7 +80,7 @@ async fn call(
 async fn put_creates_the_copys_configuration() {
     let (out, sent, _) = call(InventoryAction::Put, None, plan()).await;
     assert!(out.changed);
-    assert_eq!(out.config_id, "ferry-photos-2026");
+    assert_eq!(out.config_id, "ferry-222222222222-photos-2026");
     assert_eq!(sent.unwrap(), wanted());
 }
 

@@ -11,7 +11,7 @@ fn request(fixture: &str) -> CopyRequest {
 fn inventory_manifest() -> ManifestLocation {
     ManifestLocation {
         kind: ManifestKind::Inventory,
-        object_arn: "arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/src-photos/ferry-photos-2026/2026-11-28T00-00Z/manifest.json".into(),
+        object_arn: "arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T00-00Z/manifest.json".into(),
         etag: "60e460ba06e1e9bb8d7c8e3e6f0a2a01".into(),
         version_id: None,
     }

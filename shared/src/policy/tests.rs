@@ -226,7 +226,7 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
             // The manifest bucket is ferry's own: only this copy's inventory deliveries and
             // retry manifests are readable, only its report prefix writable.
             "- (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/*: ".to_string() + all_get + ", " + all_put,
-            "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/src-photos/ferry-photos-2026/*: s3:GetObject, s3:GetObjectVersion".to_string(),
+            "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/src-photos/ferry-222222222222-photos-2026/*: s3:GetObject, s3:GetObjectVersion".to_string(),
             "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/reports/photos-2026/*: s3:PutObject, when StringEquals s3:ResourceAccount 222222222222".to_string(),
             "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1/retry/photos-2026/*: s3:GetObject, s3:GetObjectVersion".to_string(),
             // ListBucket on the source (404, not 403, for a missing key).
@@ -273,7 +273,7 @@ fn a_named_report_bucket_gets_the_report_grant() {
 fn every_rendered_statement_carries_this_copys_sid() {
     let (req, names) = flow_b();
     let p = CopyPolicies::render(&req, &names, expiry());
-    let hash = copy_hash(&req.copy_id);
+    let hash = copy_hash(&req.destination.account_id, &req.copy_id);
     for s in p.role["Statement"].as_array().unwrap() {
         assert!(is_copy_statement(s, &hash), "{s}");
     }
@@ -286,7 +286,7 @@ fn every_rendered_statement_carries_this_copys_sid() {
             );
         }
     }
-    let other = copy_hash("photos-2025");
+    let other = copy_hash("222222222222", "photos-2025");
     assert!(!is_copy_statement(&p.role["Statement"][0], &other));
 }
 
@@ -447,7 +447,7 @@ fn two_copies_on_one_bucket_keep_their_own_statements() {
 
 #[test]
 fn statements_without_sid_or_with_lookalike_sids_are_foreign() {
-    let hash = copy_hash("photos-2026");
+    let hash = copy_hash("222222222222", "photos-2026");
     for sid in [
         json!(null),
         json!("FerrySourceRead"),
@@ -589,7 +589,7 @@ fn string_or_array(item: impl Strategy<Value = String> + Clone) -> impl Strategy
 
 fn foreign_statement() -> impl Strategy<Value = Value> {
     let other_copy = prop_oneof![Just("photos-2025"), Just("logs"), Just("x")]
-        .prop_map(|id| format!("FerrySourceRead{}", copy_hash(id)));
+        .prop_map(|id| format!("FerrySourceRead{}", copy_hash("222222222222", id)));
     let sid = prop_oneof![
         Just(None),
         "[A-Za-z0-9]{1,16}".prop_map(Some),

@@ -31,7 +31,7 @@ pub fn destination_stack() -> StackConfig {
         ferry_bucket: FERRY_BUCKET.into(),
         source_account_ids: vec![SOURCE_ACCOUNT.into()],
         source_buckets: SOURCE_BUCKETS.map(String::from).to_vec(),
-        destination_account_id: DESTINATION_ACCOUNT.into(),
+        destination_account_ids: vec![DESTINATION_ACCOUNT.into()],
         destination_buckets: DESTINATION_BUCKETS.map(String::from).to_vec(),
         manifest_buckets: MANIFEST_BUCKETS.map(String::from).to_vec(),
         boundary_arn: BOUNDARY_ARN.into(),
