@@ -1,7 +1,9 @@
 //! `ferry demo`: a whole cross-account copy in the sandbox. Two accounts' buckets (with
 //! statements of their own in their policies) and sample objects, a copy through the template's
 //! state machine with its steps and a progress bar, every object checked at the destination
-//! (bytes, metadata, tags), nothing of ferry's left behind, everything it started stopped.
+//! (bytes, metadata, tags), nothing of ferry's left behind, everything it started stopped. With
+//! `--sources 2`, consolidation: a second source account's bucket copied into the same
+//! destination account at the same time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::clients::Clients;
 use ferry_local::objects::{self, Sample};
-use ferry_local::scenario::{Scenario, Side};
+use ferry_local::scenario::{CopyRef, Scenario, Side};
 use serde_json::{json, Value};
 
 use crate::runs::Run;
@@ -21,6 +23,10 @@ use crate::{watch, CliError, Result};
 pub const SOURCE_BUCKET: &str = "src-photos";
 pub const MANIFEST_BUCKET: &str = "src-manifests";
 pub const DESTINATION_BUCKET: &str = "dst-photos";
+/// The third account's source bucket (`--sources 2`).
+pub const LEDGER_BUCKET: &str = "src-ledger";
+/// The destination bucket of the second copy (`--sources 2`).
+pub const ARCHIVE_BUCKET: &str = "dst-archive";
 const MANIFEST_KEY: &str = "lists/demo.csv";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -83,142 +89,238 @@ pub fn samples(n: usize) -> Vec<Sample> {
 pub struct DemoOptions {
     pub flow: DemoFlow,
     pub objects: usize,
+    /// 1: one copy from the source account. 2: consolidation, a second copy at the same time
+    /// from the third account (which runs a source stack of its own) into the same destination
+    /// account's state machine.
+    pub sources: usize,
+}
+
+/// One of the demo's copies: from `source_bucket` in `source`'s account into
+/// `destination_bucket` of the destination account.
+struct DemoCopy {
+    copy_id: &'static str,
+    source: Side,
+    source_bucket: &'static str,
+    /// Where its CSV manifest is kept (flow B), in the source account.
+    manifest_bucket: &'static str,
+    destination_bucket: &'static str,
+}
+
+impl DemoCopy {
+    fn all(flow: DemoFlow, sources: usize) -> Vec<DemoCopy> {
+        let first = DemoCopy {
+            copy_id: match flow {
+                DemoFlow::Inventory => "demo-inventory",
+                DemoFlow::Csv => "demo-csv",
+            },
+            source: Side::Source,
+            source_bucket: SOURCE_BUCKET,
+            manifest_bucket: MANIFEST_BUCKET,
+            destination_bucket: DESTINATION_BUCKET,
+        };
+        let second = DemoCopy {
+            copy_id: "demo-ledger",
+            source: Side::Third,
+            source_bucket: LEDGER_BUCKET,
+            manifest_bucket: LEDGER_BUCKET,
+            destination_bucket: ARCHIVE_BUCKET,
+        };
+        if sources > 1 {
+            vec![first, second]
+        } else {
+            vec![first]
+        }
+    }
+
+    /// The buckets this copy needs, each with its owner's account.
+    fn buckets(&self) -> Vec<(Side, &'static str)> {
+        let mut b = vec![(self.source, self.source_bucket)];
+        if self.manifest_bucket != self.source_bucket {
+            b.push((self.source, self.manifest_bucket));
+        }
+        b.push((Side::Destination, self.destination_bucket));
+        b
+    }
 }
 
 /// Runs the demo from the repository at `root`; returns the exit status.
 pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
+    if !(1..=2).contains(&options.sources) {
+        return Err(CliError::other(format!(
+            "--sources must be 1 or 2 (got {}): the sandbox has two source accounts",
+            options.sources
+        )));
+    }
     let clock = Instant::now();
     let step = |text: &str| println!("\n== {text}");
-    step("starting the two-account sandbox");
+    step("starting the sandbox (three accounts, four stacks)");
     let scenario = Scenario::start(root, 1800)
         .await
         .map_err(|e| CliError::other(e.to_string()))?;
-    let (sandbox, src, dst) = (&scenario.sandbox, &scenario.source, &scenario.destination);
+    let (sandbox, dst) = (&scenario.sandbox, &scenario.destination);
     let info = &sandbox.info;
-    let (src_account, dst_account) = (
-        info.source_account().to_string(),
-        info.destination_account().to_string(),
-    );
+    let dst_account = info.destination_account().to_string();
+    let copies = DemoCopy::all(options.flow, options.sources);
     println!(
-        "source account {src_account}, destination account {dst_account}, Region {} (moto at {}, log {})",
+        "source account{} {}, destination account {dst_account}, Region {} (moto at {}, log {})",
+        if copies.len() > 1 { "s" } else { "" },
+        copies
+            .iter()
+            .map(|c| scenario.account(c.source))
+            .collect::<Vec<_>>()
+            .join(" and "),
         info.region,
         info.endpoint,
         sandbox.log.display()
     );
 
     step(&format!(
-        "creating buckets and {} sample objects",
-        options.objects
+        "creating buckets and {} sample objects{}",
+        options.objects,
+        if copies.len() > 1 {
+            " in each source bucket"
+        } else {
+            ""
+        }
     ));
-    let foreign = foreign_policies(&src_account);
-    for (side, bucket) in [
-        (Side::Source, SOURCE_BUCKET),
-        (Side::Source, MANIFEST_BUCKET),
-        (Side::Destination, DESTINATION_BUCKET),
-    ] {
-        scenario
-            .create_bucket(side, bucket, Some(&foreign[bucket]))
-            .await
-            .map_err(|e| CliError::other(e.to_string()))?;
-        println!(
-            "  s3://{bucket} with a policy of its own ({})",
-            foreign[bucket]["Statement"][0]["Sid"]
-                .as_str()
-                .unwrap_or_default()
-        );
-    }
     let samples = samples(options.objects);
     let bytes: usize = samples.iter().map(|s| s.body.len()).sum();
-    objects::put_samples(&src.s3, SOURCE_BUCKET, &samples)
-        .await
-        .map_err(|e| s3_error("PutObject", SOURCE_BUCKET, e))?;
-    println!(
-        "  {} objects, {} bytes, e.g. {}",
-        samples.len(),
-        bytes,
-        samples
-            .iter()
-            .skip(1)
-            .take(4)
-            .map(|s| format!("\"{}\"", s.key))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let copy_id = match options.flow {
-        DemoFlow::Inventory => "demo-inventory",
-        DemoFlow::Csv => "demo-csv",
-    };
-    let manifest = match options.flow {
-        DemoFlow::Inventory => json!({"kind": "inventory"}),
-        DemoFlow::Csv => {
-            src.s3
-                .put_object()
-                .bucket(MANIFEST_BUCKET)
-                .key(MANIFEST_KEY)
-                .body(ByteStream::from(objects::csv_manifest(
-                    SOURCE_BUCKET,
-                    &samples,
-                )))
-                .send()
+    let mut requests = Vec::new();
+    for copy in &copies {
+        let src_account = scenario.account(copy.source).to_string();
+        for (side, bucket) in copy.buckets() {
+            let own = foreign_policy(bucket, &src_account);
+            scenario
+                .create_bucket(side, bucket, Some(&own))
                 .await
-                .map_err(|e| s3_error("PutObject", MANIFEST_KEY, e))?;
-            println!("  CSV manifest s3://{MANIFEST_BUCKET}/{MANIFEST_KEY}");
-            json!({"kind": "csv", "accountId": src_account, "bucket": MANIFEST_BUCKET, "key": MANIFEST_KEY})
+                .map_err(|e| CliError::other(e.to_string()))?;
+            println!(
+                "  s3://{bucket} in {} with a policy of its own ({})",
+                scenario.account(side),
+                own["Statement"][0]["Sid"].as_str().unwrap_or_default()
+            );
         }
-    };
-    let request = json!({
-        "copyId": copy_id,
-        "region": info.region,
-        "source": {"accountId": src_account, "bucket": SOURCE_BUCKET, "prefix": "photos/"},
-        "destination": {"accountId": dst_account, "bucket": DESTINATION_BUCKET},
-        "manifest": manifest,
-        "job": {"description": "ferry demo", "tags": {"project": "ferry-demo"}},
-        "retry": {"maxAttempts": 2},
-        // The sandbox's short timings: seconds where AWS takes minutes to days.
-        "timing": {"pollSeconds": 1, "grantLifetimeSeconds": 3600,
-                   "inventoryCheckSeconds": 20, "inventoryDeadlineSeconds": 300}
-    });
+        let src = scenario.clients(copy.source);
+        objects::put_samples(&src.s3, copy.source_bucket, &samples)
+            .await
+            .map_err(|e| s3_error("PutObject", copy.source_bucket, e))?;
+        println!(
+            "  {} objects, {} bytes in s3://{}, e.g. {}",
+            samples.len(),
+            bytes,
+            copy.source_bucket,
+            samples
+                .iter()
+                .skip(1)
+                .take(4)
+                .map(|s| format!("\"{}\"", s.key))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let manifest = match options.flow {
+            DemoFlow::Inventory => json!({"kind": "inventory"}),
+            DemoFlow::Csv => {
+                src.s3
+                    .put_object()
+                    .bucket(copy.manifest_bucket)
+                    .key(MANIFEST_KEY)
+                    .body(ByteStream::from(objects::csv_manifest(
+                        copy.source_bucket,
+                        &samples,
+                    )))
+                    .send()
+                    .await
+                    .map_err(|e| s3_error("PutObject", MANIFEST_KEY, e))?;
+                println!(
+                    "  CSV manifest s3://{}/{MANIFEST_KEY}",
+                    copy.manifest_bucket
+                );
+                json!({"kind": "csv", "accountId": src_account, "bucket": copy.manifest_bucket, "key": MANIFEST_KEY})
+            }
+        };
+        requests.push(json!({
+            "copyId": copy.copy_id,
+            "region": info.region,
+            "source": {"accountId": src_account, "bucket": copy.source_bucket, "prefix": "photos/"},
+            "destination": {"accountId": dst_account, "bucket": copy.destination_bucket},
+            "manifest": manifest,
+            "job": {"description": "ferry demo", "tags": {"project": "ferry-demo"}},
+            "retry": {"maxAttempts": 2},
+            // The sandbox's short timings: seconds where AWS takes minutes to days.
+            "timing": {"pollSeconds": 1, "grantLifetimeSeconds": 3600,
+                       "inventoryCheckSeconds": 20, "inventoryDeadlineSeconds": 300}
+        }));
+    }
 
     step(&format!(
-        "copying with flow {} through the state machine",
+        "copying with flow {} through the destination account's state machine{}",
         match options.flow {
             DemoFlow::Inventory => "A (S3 Inventory report)",
             DemoFlow::Csv => "B (CSV manifest)",
+        },
+        if copies.len() > 1 {
+            ": both copies at the same time, each through its own source account's role and functions"
+        } else {
+            ""
         }
     ));
-    println!("request: {request}");
     let target = Target::sandbox(info);
-    let name = format!("{copy_id}-1");
-    let started = target
-        .clients
-        .sfn
-        .start_execution()
-        .state_machine_arn(&target.state_machine_arn)
-        .name(&name)
-        .input(request.to_string())
-        .send()
-        .await
-        .map_err(crate::aws_error("StartExecution"))?;
-    let run = Run {
-        name: ferry_core::names::ExecutionName::parse(&name).expect("a run name"),
-        arn: started.execution_arn().to_string(),
-        status: ExecutionStatus::Running,
-        started: started.start_date().secs(),
-        stopped: None,
-    };
-    let outcome = watch::follow(&target, &run).await?;
-    println!("{}", outcome.summary());
+    let mut runs = Vec::new();
+    for request in &requests {
+        println!("request: {request}");
+        let name = format!("{}-1", request["copyId"].as_str().unwrap_or_default());
+        let started = target
+            .clients
+            .sfn
+            .start_execution()
+            .state_machine_arn(&target.state_machine_arn)
+            .name(&name)
+            .input(request.to_string())
+            .send()
+            .await
+            .map_err(crate::aws_error("StartExecution"))?;
+        runs.push(Run {
+            name: ferry_core::names::ExecutionName::parse(&name).expect("a run name"),
+            arn: started.execution_arn().to_string(),
+            status: ExecutionStatus::Running,
+            started: started.start_date().secs(),
+            stopped: None,
+        });
+    }
+    let mut outcomes = Vec::new();
+    for run in &runs {
+        if runs.len() > 1 {
+            println!("-- {}", run.name);
+        }
+        let outcome = watch::follow(&target, run).await?;
+        println!("{}", outcome.summary());
+        outcomes.push(outcome);
+    }
 
     step("verifying the destination");
-    let mut problems = verify(dst, &samples).await?;
-    if problems.is_empty() {
-        println!(
-            "  all {} objects at s3://{DESTINATION_BUCKET}: same bytes, content type, metadata and tags",
-            samples.len()
-        );
+    let mut problems = Vec::new();
+    for copy in &copies {
+        let found = verify(dst, copy.destination_bucket, &samples).await?;
+        if found.is_empty() {
+            println!(
+                "  all {} objects at s3://{}: same bytes, content type, metadata and tags",
+                samples.len(),
+                copy.destination_bucket
+            );
+        }
+        problems.extend(found);
     }
+    let refs: Vec<CopyRef> = copies
+        .iter()
+        .map(|c| CopyRef {
+            source: c.source,
+            bucket: c.source_bucket,
+            destination: Side::Destination,
+            copy_id: c.copy_id,
+        })
+        .collect();
     let left = scenario
-        .leftovers(SOURCE_BUCKET, &[copy_id])
+        .leftovers_of(&refs)
         .await
         .map_err(|e| CliError::other(e.to_string()))?;
     if left.is_empty() {
@@ -230,17 +332,25 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     }
 
     step("summary");
-    if let Some(o) = &outcome.output {
-        println!(
-            "  copied {} objects ({} bytes) from account {src_account} to account {dst_account}; jobs {}",
-            o.copied,
-            bytes,
-            watch::job_list(&o.job_ids)
-        );
+    for (copy, outcome) in copies.iter().zip(&outcomes) {
+        if let Some(o) = &outcome.output {
+            println!(
+                "  copied {} objects ({} bytes) from account {} to account {dst_account}; jobs {}",
+                o.copied,
+                bytes,
+                scenario.account(copy.source),
+                watch::job_list(&o.job_ids)
+            );
+        }
     }
+    let status = outcomes
+        .iter()
+        .map(|o| o.exit_status())
+        .find(|s| *s != 0)
+        .unwrap_or(0);
     println!(
         "  {} in {:.1} s; stopping the sandbox",
-        if problems.is_empty() && outcome.exit_status() == 0 {
+        if problems.is_empty() && status == 0 {
             "demo passed"
         } else {
             "demo FAILED"
@@ -248,32 +358,22 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
         clock.elapsed().as_secs_f64()
     );
     drop(scenario);
-    Ok(if !problems.is_empty() {
-        3
-    } else {
-        outcome.exit_status()
-    })
+    Ok(if !problems.is_empty() { 3 } else { status })
 }
 
-/// Each bucket's own policy, which the copy must leave as it found it.
-fn foreign_policies(src_account: &str) -> BTreeMap<&'static str, Value> {
-    let tls_only = |bucket: &str| {
-        json!({"Version": "2012-10-17", "Statement": [{
-            "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
-    };
-    BTreeMap::from([
-        (
-            SOURCE_BUCKET,
-            json!({"Version": "2012-10-17", "Statement": [{
-                "Sid": "AnalyticsRead", "Effect": "Allow",
-                "Principal": {"AWS": format!("arn:aws:iam::{src_account}:root")},
-                "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{SOURCE_BUCKET}/*")}]}),
-        ),
-        (MANIFEST_BUCKET, tls_only(MANIFEST_BUCKET)),
-        (DESTINATION_BUCKET, tls_only(DESTINATION_BUCKET)),
-    ])
+/// A bucket's own policy, which the copy must leave as it found it: source buckets let their
+/// own account's analysts read, the others allow TLS only.
+fn foreign_policy(bucket: &str, src_account: &str) -> Value {
+    if bucket == SOURCE_BUCKET || bucket == LEDGER_BUCKET {
+        return json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "AnalyticsRead", "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{src_account}:root")},
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]});
+    }
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
 }
 
 /// An S3 call's failure, with the operation and the bucket or key it was about.
@@ -284,22 +384,22 @@ fn s3_error(op: &str, what: &str, e: impl Into<aws_sdk_s3::Error>) -> CliError {
     ))
 }
 
-/// Every sample at the destination, compared with its source, and nothing else there: a line
-/// per difference.
-pub async fn verify(dst: &Clients, samples: &[Sample]) -> Result<Vec<String>> {
-    let mut problems = objects::differences(&dst.s3, DESTINATION_BUCKET, samples)
+/// Every sample at `bucket` of the destination, compared with its source, and nothing else
+/// there: a line per difference.
+pub async fn verify(dst: &Clients, bucket: &str, samples: &[Sample]) -> Result<Vec<String>> {
+    let mut problems = objects::differences(&dst.s3, bucket, samples)
         .await
-        .map_err(|e| s3_error("reading", DESTINATION_BUCKET, e))?;
+        .map_err(|e| s3_error("reading", bucket, e))?;
     let listed = dst
         .s3
         .list_objects_v2()
-        .bucket(DESTINATION_BUCKET)
+        .bucket(bucket)
         .send()
         .await
-        .map_err(|e| s3_error("ListObjectsV2", DESTINATION_BUCKET, e))?;
+        .map_err(|e| s3_error("ListObjectsV2", bucket, e))?;
     if listed.key_count().unwrap_or_default() as usize != samples.len() {
         problems.push(format!(
-            "{} objects at the destination, {} expected",
+            "{} objects at s3://{bucket}, {} expected",
             listed.key_count().unwrap_or_default(),
             samples.len()
         ));

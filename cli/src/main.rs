@@ -74,6 +74,10 @@ enum Command {
         flow: DemoFlow,
         #[arg(long, default_value_t = 48)]
         objects: usize,
+        /// 2: consolidation, a second source account copied into the same destination at the
+        /// same time.
+        #[arg(long, default_value_t = 1)]
+        sources: usize,
     },
 }
 
@@ -110,12 +114,17 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             }
             Ok(0)
         }
-        Command::Demo { flow, objects } => {
+        Command::Demo {
+            flow,
+            objects,
+            sources,
+        } => {
             demo::run(
                 &repo_root(),
                 DemoOptions {
                     flow: *flow,
                     objects: *objects,
+                    sources: *sources,
                 },
             )
             .await

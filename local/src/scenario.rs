@@ -103,6 +103,13 @@ impl Scenario {
         }
     }
 
+    /// The side whose account is `account`.
+    pub fn side_of(&self, account: &str) -> Option<Side> {
+        [Side::Source, Side::Destination, Side::Third]
+            .into_iter()
+            .find(|side| self.account(*side) == account)
+    }
+
     /// The account of `side`.
     pub fn account(&self, side: Side) -> &str {
         let info = &self.sandbox.info;

@@ -245,12 +245,26 @@ impl World {
         self.wait_for(&arn).await
     }
 
+    /// Runs an execution of `side`'s state machine to its end.
+    pub async fn run_in(&self, side: Side, name: &str, input: &Value) -> Execution {
+        let arn = self.start_execution_in(side, name, input).await;
+        self.wait_for(&arn).await
+    }
+
     /// Starts an execution; returns its ARN.
     pub async fn start_execution(&self, name: &str, input: &Value) -> String {
-        self.destination
+        self.start_execution_in(Side::Destination, name, input)
+            .await
+    }
+
+    /// Starts an execution of the state machine of `side`'s destination stack; returns its
+    /// ARN.
+    pub async fn start_execution_in(&self, side: Side, name: &str, input: &Value) -> String {
+        let machine = self.sandbox.info.state_machine_of(self.account(side));
+        self.clients(side)
             .sfn
             .start_execution()
-            .state_machine_arn(&self.sandbox.info.state_machine_arn)
+            .state_machine_arn(machine)
             .name(name)
             .input(input.to_string())
             .send()
@@ -281,13 +295,21 @@ impl World {
         }
     }
 
+    /// The Step Functions client of the account an execution ARN names.
+    fn sfn_of(&self, arn: &str) -> &aws_sdk_sfn::Client {
+        let account = arn.split(':').nth(4).unwrap_or_default();
+        let side = self
+            .side_of(account)
+            .unwrap_or_else(|| panic!("{arn}: not an account of the sandbox"));
+        &self.clients(side).sfn
+    }
+
     /// The execution once it exists and has ended, or None after `limit`.
     pub async fn wait_at_most(&self, arn: &str, limit: Duration) -> Option<Execution> {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(d) = self
-                .destination
-                .sfn
+                .sfn_of(arn)
                 .describe_execution()
                 .execution_arn(arn)
                 .send()
@@ -313,8 +335,7 @@ impl World {
     /// The failed events of an execution's history, for assertion messages.
     async fn failures(&self, arn: &str) -> Vec<String> {
         let Ok(h) = self
-            .destination
-            .sfn
+            .sfn_of(arn)
             .get_execution_history()
             .execution_arn(arn)
             .max_results(1000)
@@ -400,9 +421,14 @@ impl World {
 
     /// Waits until a job is Active (60 s at most).
     pub async fn wait_for_active_job(&self) {
-        if !self.job_active_within(Duration::from_secs(60)).await {
+        self.wait_for_active_jobs(1).await;
+    }
+
+    /// Waits until `n` jobs (of any account) are Active at once (60 s at most).
+    pub async fn wait_for_active_jobs(&self, n: usize) {
+        if !self.jobs_active_within(n, Duration::from_secs(60)).await {
             panic!(
-                "no job became Active: {}",
+                "{n} jobs did not become Active: {}",
                 self.sandbox.jobs().await.unwrap()
             );
         }
@@ -410,15 +436,21 @@ impl World {
 
     /// Whether a job is Active within `limit`.
     pub async fn job_active_within(&self, limit: Duration) -> bool {
+        self.jobs_active_within(1, limit).await
+    }
+
+    /// Whether `n` jobs are Active at once within `limit`.
+    pub async fn jobs_active_within(&self, n: usize, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         loop {
             let jobs = self.sandbox.jobs().await.unwrap();
-            if jobs
+            let active = jobs
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|j| j["status"] == "Active")
-            {
+                .filter(|j| j["status"] == "Active")
+                .count();
+            if active >= n {
                 return true;
             }
             if Instant::now() >= deadline {
