@@ -263,8 +263,8 @@ async fn wrong_accounts_unlisted_sources_and_unknown_state_machines_are_named() 
     );
     // Valid offline, refused by the stack's plan step: exit 2 once the run ends.
     let mut unlisted = world.request("photos-2026");
-    unlisted["source"]["accountId"] = "333333333333".into();
-    unlisted["manifest"]["accountId"] = "333333333333".into();
+    unlisted["source"]["accountId"] = "444444444444".into();
+    unlisted["manifest"]["accountId"] = "444444444444".into();
     let ran = ferry(
         Some(&world),
         &["start", &request_file("unlisted", &unlisted), "--watch"],

@@ -170,7 +170,7 @@ async fn one_source_bucket_copied_into_two_destination_accounts_at_the_same_time
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_account_the_destination_stack_does_not_list_is_refused_at_plan() {
+async fn an_unlisted_source_account_is_refused_at_plan_and_another_accounts_bucket_at_the_grant() {
     let world = World::seeded().await;
     let info = &world.sandbox.info;
     // The third account's destination stack copies from the source account only; the
@@ -192,5 +192,26 @@ async fn a_source_account_the_destination_stack_does_not_list_is_refused_at_plan
         "{run:?}"
     );
     assert_eq!(world.job_tokens().await.len(), 0, "no job");
-    world.assert_no_leftovers().await;
+
+    // A listed source account with a bucket of another listed account: the destination stack
+    // lists every source account's buckets together and cannot tell whose a bucket is, so plan
+    // accepts it; that account's source stack refuses it at the grant, naming its own
+    // SourceBuckets, and its revoke has nothing to take back.
+    let mut request = world.request("mixup-2026");
+    request["source"]["accountId"] = info.third_account().into();
+    request["manifest"]["accountId"] = info.third_account().into();
+    let run = world.run("mixup-2026-1", &request).await;
+    println!("another account's bucket: {:?}: {:?}", run.error, run.cause);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("AccessDenied"), "{run:?}");
+    assert!(
+        run.cause.as_deref().unwrap().contains(&format!(
+            "source.bucket: {SOURCE_BUCKET} is not in the stacks' SourceBuckets parameter ({LEDGER_BUCKET})"
+        )),
+        "{run:?}"
+    );
+    assert_eq!(world.job_tokens().await.len(), 0, "no job");
+    world
+        .assert_no_leftovers_of(&["photos-2026", "mixup-2026"])
+        .await;
 }

@@ -42,10 +42,24 @@ pub async fn handle(
         // request's grant lifetime.
         plan.check_against(config, SystemClock.now(), expires_at)?;
     }
-    let grants = ferry_core::policy::source_account_grants(&plan.request, &names, expires_at);
+    let mut grants = ferry_core::policy::source_account_grants(&plan.request, &names, expires_at);
     let owner = &plan.request.source.account_id;
-    for bucket in grants.keys() {
-        config.may_touch(bucket)?;
+    if input.action == AccessAction::Revoke {
+        // A revoke has nothing to do on a bucket outside SourceBuckets: no grant goes there,
+        // and this function may not read its policy. (A destination stack that copies from
+        // several accounts lists all their buckets, so its plan may name a bucket this
+        // account does not list; the grant refused it.)
+        grants.retain(|bucket, _| {
+            let ours = config.may_touch(bucket).is_ok();
+            if !ours {
+                warn!(bucket = %bucket, "not in SourceBuckets: no grant of ferry's can be there; left alone");
+            }
+            ours
+        });
+    } else {
+        for bucket in grants.keys() {
+            config.may_touch(bucket)?;
+        }
     }
     let mut out = AccessOutput {
         expires_at,

@@ -291,6 +291,23 @@ async fn a_bucket_outside_source_buckets_is_refused_before_its_policy_is_read() 
 }
 
 #[tokio::test]
+async fn a_revoke_leaves_a_bucket_outside_source_buckets_alone() {
+    // The plan names a bucket this stack does not list (another source account's, listed by a
+    // destination stack that copies from both): the grant refused it, so the revoke has
+    // nothing to take back there, reads nothing and succeeds for the listed manifest bucket.
+    let store = with_foreign_policy();
+    store
+        .lock()
+        .unwrap()
+        .insert("payroll".into(), FOREIGN.into());
+    let mut p = flow_b();
+    p.request.source.bucket = "payroll".into();
+    let out = call(&store, 0, AccessAction::Revoke, &p).await.unwrap();
+    assert!(out.changed.is_empty(), "{:?}", out.changed);
+    assert_eq!(store.lock().unwrap()["payroll"], FOREIGN);
+}
+
+#[tokio::test]
 async fn a_revoke_undone_by_a_stale_writer_is_done_again() {
     // Another copy read the policy before this revoke and wrote it back after: ferry's
     // statements are back once. The next round, after the settle pause, removes them again.

@@ -11,7 +11,7 @@ use ferry_core::request::Flow;
 use ferry_core::steps::{InventoryAction, InventoryInput, InventoryOutput};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Answers for a configuration id the bucket does not have (AWS says NoSuchConfiguration;
 /// moto, NoSuchInventoryConfig).
@@ -40,6 +40,14 @@ pub async fn handle(
     let id = names.inventory_config_id.clone();
     let bucket = &req.source.bucket;
     let owner = &req.source.account_id;
+    if input.action == InventoryAction::Remove && config.may_touch(bucket).is_err() {
+        // Nothing of ferry's can be there: Put refuses a bucket outside SourceBuckets.
+        warn!(bucket = %bucket, "not in SourceBuckets: no inventory configuration of ferry's can be there; left alone");
+        return Ok(InventoryOutput {
+            config_id: id,
+            changed: false,
+        });
+    }
     config.may_touch(bucket)?;
     let changed = match input.action {
         InventoryAction::Put => {

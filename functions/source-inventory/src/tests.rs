@@ -110,4 +110,11 @@ async fn remove_deletes_it_unless_the_request_keeps_it() {
     let (out, _, deletes) = call(InventoryAction::Remove, Some(wanted()), keep).await;
     assert!(!out.changed);
     assert_eq!(deletes, 0);
+    // A bucket outside SourceBuckets (another source account's, which a destination stack
+    // copying from several accounts lists): Put refused it, so Remove has nothing to delete.
+    let mut elsewhere = plan();
+    elsewhere.request.source.bucket = "payroll".into();
+    let (out, _, deletes) = call(InventoryAction::Remove, Some(wanted()), elsewhere).await;
+    assert!(!out.changed);
+    assert_eq!(deletes, 0);
 }
