@@ -28,11 +28,19 @@ fn definition() -> Value {
     ferry_tests::decoded_template()["Resources"]["StateMachine"]["Properties"]["Definition"].clone()
 }
 
-/// A Lambda Task's function: the substitution name in its `FunctionName`.
+/// A Lambda Task's function: the substitution name in its `FunctionName`, or, for the source
+/// account's functions (chosen per copy: `FunctionName.$` reads `$.plan.sourceSide`), the
+/// template's name of that function.
 fn function_of(state: &Value) -> Option<&str> {
-    state["Parameters"]["FunctionName"]
-        .as_str()
-        .map(|f| f.trim_start_matches("${").trim_end_matches('}'))
+    let params = &state["Parameters"];
+    if let Some(f) = params["FunctionName"].as_str() {
+        return Some(f.trim_start_matches("${").trim_end_matches('}'));
+    }
+    match params["FunctionName.$"].as_str()? {
+        "$.plan.sourceSide.accessFunction" => Some("SourceAccessFunction"),
+        "$.plan.sourceSide.inventoryFunction" => Some("SourceInventoryFunction"),
+        other => panic!("a Task's FunctionName.$ reads {other}, which this test does not know"),
+    }
 }
 
 /// One run's choices: a copy or a cleanup execution, which flow, whether optional outputs are
@@ -478,6 +486,8 @@ fn reads(def: &Value) -> Vec<(String, String)> {
         if state["Type"] != "Pass" || state.get("InputPath").is_none() {
             params(&state["Parameters"], &mut paths);
         }
+        // A Task's Credentials (the source account's invoke role, from the plan).
+        params(&state["Credentials"], &mut paths);
         paths.extend(
             choice_rules(state)
                 .into_iter()
