@@ -261,7 +261,7 @@ pub fn render(d: &PlanDescription) -> String {
         pretty(&d.create_job)
     ));
     out.push_str(
-        "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets, DestinationBuckets, and ManifestBuckets for a CSV manifest in the destination account) and that the destination bucket is the destination account's; `ferry start` checks them for real.\n",
+        "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets, DestinationBuckets, and ManifestBuckets for a CSV manifest in the destination account), that the source account's stack lists the destination account and the source buckets (DestinationAccountIds, SourceBuckets) and that the destination bucket is the destination account's; `ferry start` checks them for real.\n",
     );
     out
 }

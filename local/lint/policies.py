@@ -21,7 +21,7 @@ ACCEPTED = {
     ("template-source-SourceAccessFunction-*.json", "RESOURCE_POLICY_PRIVILEGE_ESCALATION", ""): (
         "writing bucket policies is source-access's job (it merges ferry's grants beside the "
         "foreign statements and removes them again); it is limited to SourceBuckets in its own "
-        "account, and only the destination state machine's role may invoke it"
+        "account, and only the state machine roles of DestinationAccountIds may invoke it"
     ),
     ("template-destination-PlanFunction-*.json", "RESOURCE_MISMATCH", "states:DescribeExecution"): (
         "parliament's data lists only the express-execution ARN for DescribeExecution; AWS's "
