@@ -211,6 +211,37 @@ mod tests {
     }
 
     #[test]
+    fn the_side_follows_the_destination_accounts() {
+        let vars = |dest: Option<&'static str>| {
+            let mut v: HashMap<&str, &str> = HashMap::from([
+                (VAR_ACCOUNT_ID, "111111111111"),
+                (VAR_REGION, "eu-west-1"),
+                (VAR_FERRY_BUCKET, "ferry-111111111111-eu-west-1"),
+            ]);
+            if let Some(d) = dest {
+                v.insert(VAR_DESTINATION_ACCOUNT_IDS, d);
+            }
+            StackConfig::from_lookup(|n| v.get(n).map(|x| x.to_string())).unwrap()
+        };
+        // A source stack (DestinationAccountIds): serves each listed account, no other.
+        let source = vars(Some("222222222222, 333333333333"));
+        assert!(source.is_source_side());
+        source.serves("333333333333").unwrap();
+        let err = source.serves("444444444444").unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(err.cause.contains(
+            "DestinationAccountIds parameter (222222222222, 333333333333); the plan's destination.accountId is 444444444444"
+        ), "{}", err.cause);
+        assert_eq!(
+            source.source_context("333333333333").ferry_bucket,
+            "ferry-333333333333-eu-west-1"
+        );
+        // A destination stack: its own account, also when the variable is absent.
+        assert!(!vars(Some("111111111111")).is_source_side());
+        assert!(!vars(None).is_source_side());
+    }
+
+    #[test]
     fn a_source_function_touches_only_the_listed_buckets() {
         let c = StackConfig {
             account_id: "111111111111".into(),
