@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
 
-from . import policy
+from . import kms, policy
 from .policy import Principal
 
 INTERNAL_KEY = "ak"
@@ -46,6 +46,10 @@ class Check:
     context: dict = field(default_factory=dict)
     # For S3 object reads: (bucket, key), so a missing key can answer 403 or 404.
     missing_key: tuple[str, str] | None = None
+    # For a use of a KMS key (a KMS call, or S3's on the caller's behalf): the key (its policy
+    # is resource_policy; its grants are consulted) and the encryption context of the use.
+    key: Any = None
+    encryption_context: dict = field(default_factory=dict)
 
 
 class Forbidden(Exception):
@@ -295,7 +299,106 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
                 checks.append(Check("s3:GetObjectTagging", source_arn, saccount, source_policy, dict(ctx)))
     if method == "PUT" and "x-amz-tagging" in headers and action == "PutObject":
         checks.append(Check("s3:PutObjectTagging", resource, account, policy_doc, ctx))
+    checks.extend(_s3_kms_checks(method, action, bucket, key, headers))
     return checks
+
+
+def _object_key_id(bucket: str, key: str) -> str | None:
+    b = _bucket(bucket)
+    obj = b.keys.get(key) if b is not None else None
+    if obj is None or getattr(obj, "encryption", None) != "aws:kms":
+        return None
+    return obj.kms_key_id
+
+
+def bucket_default_key(bucket: str) -> str | None:
+    """The KMS key of a bucket's default encryption (SSE-KMS with a key named), or None."""
+    b = _bucket(bucket)
+    rules = (b.encryption or {}).get("Rule", []) if b is not None else []
+    for rule in rules if isinstance(rules, list) else [rules]:
+        default = rule.get("ApplyServerSideEncryptionByDefault", {})
+        if default.get("SSEAlgorithm") == "aws:kms" and default.get("KMSMasterKeyID"):
+            return default["KMSMasterKeyID"]
+    return None
+
+
+def _s3_kms_checks(method: str, action: str, bucket: str, key: str, headers: dict) -> list[Check]:
+    """The KMS uses S3 makes on the caller's behalf for SSE-KMS objects: kms:Decrypt to read one
+    (GetObject, and the source of a copy; HEAD reads no data), kms:GenerateDataKey to write one
+    (the request's SSE-KMS key, else the bucket's default key). Keys are found in the bucket's
+    account and Region; an SSE-KMS object without a key of its own (the AWS managed key
+    `aws/s3`) is not modelled."""
+    uses: list[tuple[str, str, str, str]] = []  # (operation, key id, key's default account, object ARN)
+    owner = bucket_account(bucket) or ""
+    if method == "GET" and action in ("GetObject", "GetObjectVersion"):
+        found = _object_key_id(bucket, key)
+        if found:
+            uses.append((kms.S3_READ, found, owner, f"arn:aws:s3:::{bucket}/{key}"))
+    if method == "PUT" and action == "PutObject":
+        wanted = headers.get("x-amz-server-side-encryption")
+        key_id = headers.get("x-amz-server-side-encryption-aws-kms-key-id") if wanted == "aws:kms" else None
+        if wanted is None:
+            key_id = bucket_default_key(bucket)
+        if key_id:
+            uses.append((kms.S3_WRITE, key_id, owner, f"arn:aws:s3:::{bucket}/{key}"))
+        source = headers.get("x-amz-copy-source")
+        if source:
+            sbucket, _, skey = unquote(source).lstrip("/").partition("?")[0].partition("/")
+            found = _object_key_id(sbucket, skey)
+            if found:
+                uses.append((kms.S3_READ, found, bucket_account(sbucket) or "", f"arn:aws:s3:::{sbucket}/{skey}"))
+    checks = []
+    for operation, key_id, key_account, object_arn in uses:
+        region = key_id.split(":")[3] if key_id.startswith("arn:") else REGION_DEFAULT
+        k = kms.find_key(key_id, key_account, region)
+        if k is None:
+            raise Refused(f"an SSE-KMS use of the key {key_id!r}, which KMS does not have")
+        ctx = kms.context("", {"aws:s3:arn": object_arn}, f"s3.{region}.amazonaws.com")
+        checks.append(Check(f"kms:{operation}", k.arn, k.account_id, k.policy, ctx, key=k,
+                            encryption_context={"aws:s3:arn": object_arn}))
+    return checks
+
+
+# KMS operations on a key (KeyId, or TargetKeyId for CreateAlias), and those on none.
+_KMS_KEY_OPERATIONS = {
+    "DescribeKey", "GetKeyPolicy", "PutKeyPolicy", "CreateGrant", "ListGrants", "RetireGrant", "RevokeGrant",
+    "Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom",
+    "ScheduleKeyDeletion", "EnableKey", "DisableKey", "TagResource", "ListResourceTags", "CreateAlias",
+    "EnableKeyRotation", "GetKeyRotationStatus",
+}
+_KMS_ACCOUNT_OPERATIONS = {"CreateKey", "ListKeys", "ListAliases", "ListRetirableGrants"}
+
+
+def kms_checks(target: str, payload: dict, caller: str, region: str) -> list[Check]:
+    """A KMS call: its action on the key it names (key id, key ARN, alias), with the key's policy
+    and grants (AWS KMS API reference, each operation's "Required permissions")."""
+    op = target.split(".", 1)[-1]
+    if op in _KMS_ACCOUNT_OPERATIONS:
+        return [Check(f"kms:{op}", "*", caller)]
+    if op not in _KMS_KEY_OPERATIONS:
+        raise Refused(f"KMS action {op!r}")
+    key_id = payload.get("TargetKeyId" if op == "CreateAlias" else "KeyId")
+    if not key_id:
+        raise Refused(f"KMS {op} without a KeyId")
+    k = kms.find_key(key_id, caller, region)
+    if k is None:
+        return []  # KMS answers NotFoundException
+    encryption_context = payload.get("EncryptionContext") or {}
+    ctx = kms.context(caller, encryption_context)
+    if op == "CreateGrant":
+        ctx["kms:GranteePrincipal"] = payload.get("GranteePrincipal", "")
+        if payload.get("RetiringPrincipal"):
+            ctx["kms:RetiringPrincipal"] = payload["RetiringPrincipal"]
+        ctx["kms:GrantOperations"] = list(payload.get("Operations") or [])
+        constraints = payload.get("Constraints") or {}
+        if constraints:
+            ctx["kms:GrantConstraintType"] = sorted(constraints)
+    check = Check(f"kms:{op}", k.arn, k.account_id, k.policy, ctx, key=k, encryption_context=encryption_context)
+    if op == "RetireGrant":
+        # The grant's retiring principal may retire it whatever the policies say.
+        grant = k.grants.get(payload.get("GrantId", ""))
+        check.context["sandbox:RetiringPrincipal"] = grant.retiring_principal if grant is not None else ""
+    return [check]
 
 
 def s3control_checks(method: str, path: str, query: dict, headers: dict, body: Callable[[], bytes], caller: str, region: str) -> list[Check]:
@@ -460,6 +563,8 @@ class Authorizer:
                 checks = iam_checks(params, caller) if service == "iam" else sts_checks(params, identity)
             elif service == "states":
                 checks = states_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
+            elif service == "kms":
+                checks = kms_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
             else:
                 raise Refused(f"{service} requests")
         except Forbidden as e:
@@ -483,7 +588,18 @@ class Authorizer:
         ctx.update(self.extra_context)
         ctx.update(check.context)
         request = policy.Request(identity.principal, check.action, check.resource, check.resource_account or identity.principal.account, ctx)
-        outcome = policy.authorize(request, identity.identity_policies, identity.boundary, check.resource_policy)
+        if check.key is not None:
+            if "kms:CallerAccount" in ctx:
+                ctx["kms:CallerAccount"] = identity.principal.account
+            p = identity.principal
+            retiring = ctx.pop("sandbox:RetiringPrincipal", None)
+            if retiring and retiring in (p.arn, p.session_arn):
+                return ""
+            operation = check.action.split(":", 1)[1]
+            granted = kms.grant_covers(check.key, p, operation, check.encryption_context)
+            outcome = policy.authorize_key(request, identity.identity_policies, identity.boundary, check.resource_policy, granted)
+        else:
+            outcome = policy.authorize(request, identity.identity_policies, identity.boundary, check.resource_policy)
         if not outcome.allowed:
             return outcome.reason
         if check.missing_key and not key_exists(*check.missing_key):
@@ -504,7 +620,7 @@ class Authorizer:
     def _deny(self, environ: dict, start_response: Callable, service: str, who: str, message: str, action: str = "") -> Any:
         self.record(who, action, message, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}")
         request_id = str(uuid.uuid4())
-        if service == "states":
+        if service in ("states", "kms"):
             body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
             status, ctype = "400 Bad Request", "application/x-amz-json-1.0"
         elif service in ("iam", "sts"):

@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote_plus, urlparse
 
+from . import authz, kms
+
 
 NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 COPY_SIZE_MAX = 5 * 1024 * 1024 * 1024
@@ -378,7 +380,19 @@ class Batch:
             ok, why = self.world.allowed(role, action, target, target_key)
             if not ok:
                 raise Failure("AccessDenied", 403, f"Access Denied ({why})")
-        self.world.copy_object(bucket, key, target, target_key, copy.get("StorageClass", "STANDARD"), copy.get("MetadataDirective", "COPY"))
+        # SSE-KMS: S3 decrypts the source with its key and encrypts the copy, both as the job's
+        # role (kms:Decrypt, kms:GenerateDataKey; key policy, grants and the role's policies).
+        if head.get("kmsKey"):
+            ok, why = self.world.kms_allowed(role, kms.S3_READ, head["kmsKey"], self.world.owner(bucket) or "", f"arn:aws:s3:::{bucket}/{key}")
+            if not ok:
+                raise Failure("AccessDenied", 403, f"Access Denied ({why})")
+        encryption = copy_encryption(copy, target)
+        if encryption.get("SSEKMSKeyId"):
+            ok, why = self.world.kms_allowed(role, kms.S3_WRITE, encryption["SSEKMSKeyId"], self.world.owner(target) or "", f"arn:aws:s3:::{target}/{target_key}")
+            if not ok:
+                raise Failure("AccessDenied", 403, f"Access Denied ({why})")
+        self.world.copy_object(bucket, key, target, target_key, copy.get("StorageClass", "STANDARD"),
+                               copy.get("MetadataDirective", "COPY"), encryption)
         return "Successful"
 
     def _write_report(self, job: Job, role: dict) -> None:
@@ -420,6 +434,26 @@ class Batch:
             "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage",
         }
         self.world.put_report(bucket, f"{base}/manifest.json", json.dumps(manifest).encode())
+
+
+def copy_encryption(copy: dict, target: str) -> dict:
+    """How S3PutObjectCopy encrypts the copy (PutObject's arguments): the operation's
+    `SSEAwsKmsKeyId` (SSE-KMS) or `NewObjectMetadata.SSEAlgorithm` (`AES256`, `KMS`), else the
+    target bucket's default encryption (a copy never keeps the source's)."""
+    metadata = copy.get("NewObjectMetadata") or {}
+    algorithm = metadata.get("SSEAlgorithm") if isinstance(metadata, dict) else None
+    key_id = copy.get("SSEAwsKmsKeyId")
+    bucket_key = str(copy.get("BucketKeyEnabled", "false")).lower() == "true"
+    if key_id or algorithm == "KMS":
+        key_id = key_id or authz.bucket_default_key(target)
+        out = {"ServerSideEncryption": "aws:kms", "BucketKeyEnabled": bucket_key}
+        if key_id:
+            out["SSEKMSKeyId"] = key_id
+        return out
+    if algorithm == "AES256":
+        return {"ServerSideEncryption": "AES256"}
+    default = authz.bucket_default_key(target)
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": default} if default else {}
 
 
 def encode_key(key: str) -> str:

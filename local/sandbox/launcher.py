@@ -37,7 +37,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import authz, batch, inventory, patches, policy, template
+from . import authz, batch, inventory, kms, patches, policy, template
 from .patches import Routing, check_moto
 from .template import ACCOUNTS, DESTINATION, REGION, STACKS, Resolver
 
@@ -122,13 +122,26 @@ class World:
             out = self.client("s3", self.owner(bucket)).head_object(Bucket=bucket, Key=key)
         except Exception:
             return None
-        return {"size": out["ContentLength"]}
+        kms_key = out.get("SSEKMSKeyId") if out.get("ServerSideEncryption") == "aws:kms" else None
+        return {"size": out["ContentLength"], "kmsKey": kms_key}
 
-    def copy_object(self, src: str, key: str, dst: str, dst_key: str, storage_class: str, directive: str) -> None:
+    def kms_allowed(self, role: dict, operation: str, key_id: str, key_account: str, object_arn: str) -> tuple[bool, str]:
+        """Whether S3, acting for the job's role, may use the KMS key `key_id` for `operation`
+        on `object_arn` (key policy, grants, the role's policies and boundary)."""
+        region = key_id.split(":")[3] if key_id.startswith("arn:") else REGION
+        key = kms.find_key(key_id, key_account, region)
+        if key is None:
+            return False, f"the KMS key {key_id} does not exist"
+        principal = policy.Principal.role(role["arn"], "s3-batch-operations")
+        return kms.s3_use(key, operation, principal, role["inline"], role["boundary"], object_arn, region, batch_context())
+
+    def copy_object(self, src: str, key: str, dst: str, dst_key: str, storage_class: str, directive: str,
+                    encryption: dict | None = None) -> None:
         s3_src = self.client("s3", self.owner(src))
         obj = s3_src.get_object(Bucket=src, Key=key)
         tags = s3_src.get_object_tagging(Bucket=src, Key=key)["TagSet"]
         args: dict = {"Bucket": dst, "Key": dst_key, "Body": obj["Body"].read(), "StorageClass": storage_class}
+        args.update(encryption or {})
         if directive == "COPY":
             args["Metadata"] = obj.get("Metadata", {})
             if obj.get("ContentType"):
@@ -478,6 +491,7 @@ def main() -> int:
     patches.install_delete_inventory()
     patches.install_send_task_failure_cause()
     patches.install_job_arns()
+    kms.install_idempotent_grants()
     delivery = inventory.Inventory(world, sorted({s.account for s in STACKS if s.side == "source"}), lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)
     function_credentials(world, stacks["functions"])

@@ -27,6 +27,7 @@ WRAPPED = [
     ("moto.s3.responses", "S3Response"),
     ("moto.stepfunctions.responses", "StepFunctionResponse"),
     ("moto.iam.policy_validation", "SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS"),
+    ("moto.kms.models", "KmsBackend"),
 ]
 
 

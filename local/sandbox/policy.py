@@ -610,6 +610,56 @@ def authorize(
     return Outcome(False, f"{deny_text} because no resource-based policy allows the {request.action} action")
 
 
+def authorize_key(
+    request: Request,
+    identity_policies: list | None,
+    boundary: str | dict | None,
+    key_policy: str | dict | None,
+    granted: bool,
+) -> Outcome:
+    """AWS KMS's evaluation for a request on a KMS key (its developer guide, "KMS key access
+    and permissions"): the key policy is the primary policy, and unlike other resource policies
+    it is required even within the key's account: a key policy that names the principal (or
+    everyone, under its conditions) allows on its own; one that names only the account root
+    delegates to the principal's IAM policies; no key policy statement, no IAM policy helps.
+    Across accounts, the key policy and the caller's IAM policies must both allow ("Allowing
+    users in other accounts to use a KMS key"). `granted` says that a grant on the key covers
+    the request: within the key's account a grant allows on its own; across accounts the
+    sandbox also requires the caller's IAM policies, the reading that grants less (AWS's pages
+    stored here do not say whether a cross-account grantee needs them; ferry's roles have them).
+    An explicit deny in the key policy, the IAM policies or the boundary always wins."""
+    p = request.principal
+    deny_text = f"User: {p.describe()} is not authorized to perform: {request.action} on resource: {request.resource}"
+    try:
+        key = decide_policies([key_policy], request, "resource") if key_policy is not None else Decision(NONE)
+        identity = decide_policies(identity_policies or [], request, "identity")
+        bound = decide_policies([boundary], request, "identity") if boundary is not None else None
+    except Undecidable as e:
+        return Outcome(False, f"{deny_text} because the sandbox cannot evaluate {e}, so it denies")
+    if identity.effect == DENY:
+        return Outcome(False, f"{deny_text} with an explicit deny in an identity-based policy{_sid(identity)}", True)
+    if key.effect == DENY:
+        return Outcome(False, f"{deny_text} with an explicit deny in the key policy{_sid(key)}", True)
+    if bound is not None and bound.effect == DENY:
+        return Outcome(False, f"{deny_text} with an explicit deny in a permissions boundary{_sid(bound)}", True)
+    within_boundary = bound is None or bound.effect == ALLOW
+    identity_ok = identity.effect == ALLOW and within_boundary
+    if p.account == request.resource_account:
+        if key.effect == ALLOW and key.how == DIRECT and (within_boundary or _names_session(key_policy, request)):
+            return Outcome(True, "")
+        if key.effect == ALLOW and identity_ok:
+            return Outcome(True, "")
+        if granted:
+            return Outcome(True, "")
+    elif (key.effect == ALLOW or granted) and identity_ok:
+        return Outcome(True, "")
+    if key.effect != ALLOW and not granted:
+        return Outcome(False, f"{deny_text} because no key policy or grant allows the {request.action} action")
+    if not within_boundary and identity.effect == ALLOW:
+        return Outcome(False, f"{deny_text} because no permissions boundary allows the {request.action} action")
+    return Outcome(False, f"{deny_text} because no identity-based policy allows the {request.action} action")
+
+
 def _sid(d: Decision) -> str:
     return f" (statement {d.sid})" if d.sid else ""
 

@@ -140,6 +140,26 @@ impl Scenario {
         Ok(())
     }
 
+    /// A symmetric KMS key of `side`'s account with `policy` (KMS's default, which lets the
+    /// account's IAM policies decide, when `None`); returns its ARN.
+    pub async fn create_key(
+        &self,
+        side: Side,
+        policy: Option<&Value>,
+    ) -> Result<String, ScenarioError> {
+        let kms = aws_sdk_kms::Client::new(&self.sandbox.info.sdk_config(self.account(side)));
+        let out = kms
+            .create_key()
+            .set_policy(policy.map(Value::to_string))
+            .send()
+            .await
+            .map_err(|e| aws_failure("CreateKey", self.account(side), e))?;
+        Ok(out
+            .key_metadata()
+            .map(|m| m.arn().unwrap_or_default().to_string())
+            .unwrap_or_default())
+    }
+
     /// Puts `policy` on `bucket` as its owner's: the leftovers check expects exactly it.
     pub async fn set_own_policy(
         &self,

@@ -11,6 +11,9 @@ use ferry_core::policy::{merge, permissions_boundary, CopyPolicies, PolicyKind};
 use ferry_core::request::CopyRequest;
 
 const FERRY: &str = "ferry-222222222222-eu-west-1";
+/// The destination key of the CSV copy's policies (AWS's documentation's example key id).
+const DESTINATION_KEY: &str =
+    "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
@@ -40,7 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (flow, text) in requests {
         let req = CopyRequest::from_json(text)?;
         let names = Names::new(&req, FERRY);
-        let p = CopyPolicies::render(&req, &names, expires);
+        // The CSV copy encrypts under a key of the destination account (SSE-KMS).
+        let key = (flow == "csv").then_some(DESTINATION_KEY);
+        let p = CopyPolicies::render(&req, &names, expires, key);
         write(format!("{flow}-batch-trust"), p.trust.to_string())?;
         write(format!("{flow}-batch-role"), p.role.to_string())?;
         for (bucket, statements) in &p.source_account_grants {
@@ -56,7 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     write(
         "permissions-boundary".into(),
-        permissions_boundary("aws", "222222222222", &["111111111111".into()]).to_string(),
+        permissions_boundary("aws", "eu-west-1", "222222222222", &["111111111111".into()])
+            .to_string(),
     )?;
     println!("{written} policies written to {}", dir.display());
     Ok(())

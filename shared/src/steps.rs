@@ -67,6 +67,10 @@ pub struct RunPlan {
     /// is made (a cleanup's too); absent from plans of earlier versions, which never read it.
     #[serde(default)]
     pub source_side: SourceSide,
+    /// The KMS key the copies are encrypted under (SSE-KMS), when the request does not name
+    /// one: the destination bucket's default key, which plan reads. The Batch role may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_default_key: Option<String>,
 }
 
 /// A delivered inventory report: its `manifest.json` in the ferry bucket, and that object's
@@ -157,6 +161,7 @@ impl RunPlan {
             ferry_bucket: ctx.ferry_bucket.clone(),
             inventory_manifest: None,
             source_side: SourceSide::of(&request.source.account_id, &request.region),
+            destination_default_key: None,
             request,
         })
     }
@@ -193,8 +198,18 @@ impl RunPlan {
             ferry_bucket: ferry_bucket.to_string(),
             inventory_manifest: None,
             source_side: SourceSide::of(&stored.request.source.account_id, &stored.request.region),
+            destination_default_key: None,
             request: stored.request,
         })
+    }
+
+    /// The KMS key the copies are encrypted under: the request's SSE-KMS key, else the
+    /// destination bucket's default key (SSE-S3 asked for: none).
+    pub fn destination_key(&self) -> Option<&str> {
+        match &self.request.destination.encryption {
+            Some(e) => e.kms_key_arn.as_deref(),
+            None => self.destination_default_key.as_deref(),
+        }
     }
 
     pub fn names(&self) -> Names {
@@ -250,7 +265,12 @@ impl RunPlan {
     }
 
     pub fn policies(&self) -> CopyPolicies {
-        CopyPolicies::render(&self.request, &self.names(), self.expires_at)
+        CopyPolicies::render(
+            &self.request,
+            &self.names(),
+            self.expires_at,
+            self.destination_key(),
+        )
     }
 
     /// The first job of this run.

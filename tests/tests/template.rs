@@ -257,6 +257,7 @@ fn the_templates_boundary_is_ferry_cores() {
         *doc,
         ferry_core::policy::permissions_boundary(
             "aws",
+            "eu-west-1",
             "222222222222",
             &["111111111111".into(), "333333333333".into()]
         )
@@ -343,6 +344,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("list_objects_v2", &["s3:ListBucket"]),
     // HeadBucket is authorized as s3:ListBucket (AWS's HeadBucket page).
     ("head_bucket", &["s3:ListBucket"]),
+    ("get_bucket_encryption", &["s3:GetEncryptionConfiguration"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),

@@ -26,8 +26,12 @@ pub async fn handle(
         PlanEvent::Copy(input) => input,
         PlanEvent::Cleanup(cleanup) => return cleanup_plan(clients, config, &cleanup).await,
     };
-    let plan = RunPlan::from_input(&input, &config.context())?;
+    let mut plan = RunPlan::from_input(&input, &config.context())?;
     destination_is_ours(&clients.s3, config, &plan.request.destination.bucket).await?;
+    if plan.request.destination.encryption.is_none() {
+        plan.destination_default_key =
+            default_key(&clients.s3, config, &plan.request.destination.bucket).await?;
+    }
     let wanted = StoredPlan {
         request: plan.request.clone(),
     };
@@ -68,6 +72,60 @@ async fn destination_is_ours(s3: &S3, config: &StackConfig, bucket: &str) -> Res
             ))
         }
     }
+}
+
+/// The KMS key of the destination bucket's default encryption, which S3 uses for copies that
+/// do not name one (the Batch role must be allowed to use it): `None` for SSE-S3 and for the
+/// AWS managed key `aws/s3` (whose key policy lets the account's principals use it through
+/// S3). A key named by alias, or a key of another account, is refused: name the key in
+/// `destination.encryption`.
+async fn default_key(
+    s3: &S3,
+    config: &StackConfig,
+    bucket: &str,
+) -> Result<Option<String>, StepError> {
+    let out = match s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .expected_bucket_owner(&config.account_id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if sdk_code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") => {
+            return Ok(None)
+        }
+        Err(e) => return Err(from_sdk(e, &format!("GetBucketEncryption {bucket}"))),
+    };
+    let key = out
+        .server_side_encryption_configuration()
+        .map(|c| c.rules())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.apply_server_side_encryption_by_default())
+        .find(|d| d.sse_algorithm().as_str().starts_with("aws:kms"))
+        .and_then(|d| d.kms_master_key_id().map(str::to_string));
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let partition = ferry_core::names::partition(&config.region);
+    let own = format!(
+        "arn:{partition}:kms:{}:{}:key/",
+        config.region, config.account_id
+    );
+    if key.starts_with(&own) {
+        return Ok(Some(key));
+    }
+    if !key.starts_with("arn:") && !key.starts_with("alias/") {
+        return Ok(Some(format!("{own}{key}")));
+    }
+    Err(StepError::new(
+        ErrorName::InvalidRequest,
+        format!(
+            "destination.bucket: {bucket}'s default encryption names the KMS key {key}, which ferry cannot give the Batch role use of (an alias, or a key of another account or Region): set destination.encryption to SSE-KMS with the ARN of a key of account {} ({own}<key id>)",
+            config.account_id
+        ),
+    ))
 }
 
 /// Cleanup mode: the plan of the run to clean up, from the copy's stored plan.

@@ -8,7 +8,9 @@ use aws_sdk_s3control::types as s3c;
 use aws_smithy_types::error::operation::BuildError;
 
 use crate::names::{Attempt, Names};
-use crate::request::{CopyRequest, MetadataDirective, ReportScope, StorageClass, DESCRIPTION_MAX};
+use crate::request::{
+    CopyRequest, EncryptionType, MetadataDirective, ReportScope, StorageClass, DESCRIPTION_MAX,
+};
 
 /// The completion report's format (the one Batch Operations writes).
 pub const REPORT_FORMAT: &str = "Report_CSV_20180820";
@@ -95,6 +97,42 @@ pub struct S3PutObjectCopy {
     pub target_key_prefix: Option<String>,
     pub storage_class: StorageClass,
     pub metadata_directive: MetadataDirective,
+    /// The copies' server-side encryption, when the request names one (else the destination
+    /// bucket's default applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_object_metadata: Option<NewObjectMetadata>,
+    #[serde(
+        rename = "SSEAwsKmsKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sse_aws_kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bucket_key_enabled: bool,
+}
+
+/// S3PutObjectCopy's `NewObjectMetadata`, of which ferry sets the encryption only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewObjectMetadata {
+    #[serde(rename = "SSEAlgorithm")]
+    pub sse_algorithm: SseAlgorithm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SseAlgorithm {
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "KMS")]
+    Kms,
+}
+
+impl From<SseAlgorithm> for s3c::S3SseAlgorithm {
+    fn from(a: SseAlgorithm) -> Self {
+        match a {
+            SseAlgorithm::Aes256 => s3c::S3SseAlgorithm::Aes256,
+            SseAlgorithm::Kms => s3c::S3SseAlgorithm::Kms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +220,24 @@ impl CreateJobRequest {
                         .then(|| req.destination.key_prefix.clone()),
                     storage_class: req.destination.storage_class,
                     metadata_directive: req.destination.metadata_directive,
+                    new_object_metadata: req.destination.encryption.as_ref().map(|e| {
+                        NewObjectMetadata {
+                            sse_algorithm: match e.kind {
+                                EncryptionType::SseS3 => SseAlgorithm::Aes256,
+                                EncryptionType::SseKms => SseAlgorithm::Kms,
+                            },
+                        }
+                    }),
+                    sse_aws_kms_key_id: req
+                        .destination
+                        .encryption
+                        .as_ref()
+                        .and_then(|e| e.kms_key_arn.clone()),
+                    bucket_key_enabled: req
+                        .destination
+                        .encryption
+                        .as_ref()
+                        .is_some_and(|e| e.bucket_key_enabled),
                 },
             },
             report: JobReport {
@@ -230,6 +286,13 @@ impl CreateJobRequest {
                     .set_target_key_prefix(copy.target_key_prefix.clone())
                     .storage_class(copy.storage_class.into())
                     .metadata_directive(copy.metadata_directive.into())
+                    .set_new_object_metadata(copy.new_object_metadata.as_ref().map(|m| {
+                        s3c::S3ObjectMetadata::builder()
+                            .sse_algorithm(m.sse_algorithm.into())
+                            .build()
+                    }))
+                    .set_sse_aws_kms_key_id(copy.sse_aws_kms_key_id.clone())
+                    .set_bucket_key_enabled(copy.bucket_key_enabled.then_some(true))
                     .build(),
             )
             .build();

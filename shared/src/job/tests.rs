@@ -296,3 +296,54 @@ fn grants_are_renewed_with_less_than_a_day_left_while_the_job_runs() {
         60
     ));
 }
+
+#[test]
+fn the_requested_encryption_goes_to_the_copy_operation() {
+    let key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let mut req = request(include_str!("../../fixtures/request-inventory.json"));
+    let names = Names::new(&req, FERRY);
+    let copy = |req: &CopyRequest| {
+        let job = CreateJobRequest::for_copy(req, &names, &inventory_manifest(), first());
+        serde_json::to_value(&job).unwrap()["Operation"]["S3PutObjectCopy"].clone()
+    };
+    // None asked for: the destination bucket's default encryption applies, nothing is sent.
+    let none = copy(&req);
+    assert!(none.get("NewObjectMetadata").is_none() && none.get("SSEAwsKmsKeyId").is_none());
+    req.destination.encryption = Some(crate::request::Encryption {
+        kind: crate::request::EncryptionType::SseKms,
+        kms_key_arn: Some(key.into()),
+        bucket_key_enabled: true,
+    });
+    let kms = copy(&req);
+    assert_eq!(kms["NewObjectMetadata"]["SSEAlgorithm"], "KMS");
+    assert_eq!(kms["SSEAwsKmsKeyId"], key);
+    assert_eq!(kms["BucketKeyEnabled"], true);
+    // And on the SDK's call.
+    let job = CreateJobRequest::for_copy(&req, &names, &inventory_manifest(), first());
+    let conf = aws_sdk_s3control::Config::builder()
+        .behavior_version(aws_sdk_s3control::config::BehaviorVersion::latest())
+        .build();
+    let call = job
+        .apply(aws_sdk_s3control::Client::from_conf(conf).create_job())
+        .unwrap();
+    let op = call
+        .get_operation()
+        .as_ref()
+        .unwrap()
+        .s3_put_object_copy()
+        .unwrap();
+    assert_eq!(op.sse_aws_kms_key_id(), Some(key));
+    assert!(op.bucket_key_enabled());
+    assert_eq!(
+        op.new_object_metadata().unwrap().sse_algorithm(),
+        Some(&aws_sdk_s3control::types::S3SseAlgorithm::Kms)
+    );
+    req.destination.encryption = Some(crate::request::Encryption {
+        kind: crate::request::EncryptionType::SseS3,
+        kms_key_arn: None,
+        bucket_key_enabled: false,
+    });
+    let s3 = copy(&req);
+    assert_eq!(s3["NewObjectMetadata"]["SSEAlgorithm"], "AES256");
+    assert!(s3.get("SSEAwsKmsKeyId").is_none() && s3.get("BucketKeyEnabled").is_none());
+}

@@ -127,11 +127,18 @@ pub struct CopyPolicies {
 }
 
 impl CopyPolicies {
-    /// Renders the policies of a validated request; grants expire at `expires_at`.
-    pub fn render(req: &CopyRequest, names: &Names, expires_at: Epoch) -> CopyPolicies {
+    /// Renders the policies of a validated request; grants expire at `expires_at`. The copies
+    /// are encrypted under `destination_key` when it is set (SSE-KMS: the request's key, or
+    /// the destination bucket's default key).
+    pub fn render(
+        req: &CopyRequest,
+        names: &Names,
+        expires_at: Epoch,
+        destination_key: Option<&str>,
+    ) -> CopyPolicies {
         CopyPolicies {
             trust: batch_trust_policy(),
-            role: batch_role_policy(req, names),
+            role: batch_role_policy(req, names, destination_key),
             source_account_grants: source_account_grants(req, names, expires_at),
         }
     }
@@ -177,8 +184,9 @@ fn manifest_object_arns(req: &CopyRequest, names: &Names) -> Vec<String> {
     ]
 }
 
-/// The Batch role's permission policy, scoped to this copy's buckets and prefixes.
-pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
+/// The Batch role's permission policy, scoped to this copy's buckets and prefixes, and, when the
+/// copies are encrypted under `destination_key` (SSE-KMS), that key through S3 only.
+pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Option<&str>) -> Value {
     let report_bucket = req.report.bucket.as_deref().unwrap_or(&names.ferry_bucket);
     // Writes land in the destination account only, whatever a bucket's name turns out to be.
     let own_account =
@@ -187,7 +195,7 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
         .iter()
         .map(|b| names.s3_arn(b, None))
         .collect();
-    json!({
+    let mut policy = json!({
         "Version": VERSION,
         "Statement": [
             {
@@ -229,7 +237,30 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names) -> Value {
                 "Resource": location
             }
         ]
-    })
+    });
+    if let Some(key) = destination_key {
+        // S3 generates each copy's data key (and decrypts it for a multipart copy) with the
+        // destination key, as the job's role (AWS's S3 guide: kms:GenerateDataKey, kms:Decrypt).
+        policy["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .push(json!({
+                "Sid": names.sid("DestinationKey"),
+                "Effect": "Allow",
+                "Action": DESTINATION_KEY_ACTIONS,
+                "Resource": key,
+                "Condition": { "StringEquals": { "kms:ViaService": via_s3(&names.region) } }
+            }));
+    }
+    policy
+}
+
+/// KMS actions S3 performs with the destination key for an SSE-KMS copy.
+const DESTINATION_KEY_ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Decrypt"];
+
+/// `kms:ViaService` of S3 in `region`: a key used through S3, never directly.
+fn via_s3(region: &str) -> String {
+    format!("s3.{region}.amazonaws.com")
 }
 
 /// The conditions of every grant: only the named roles of the destination account, and only
@@ -313,10 +344,12 @@ pub fn source_account_grants(
 /// ferry's permissions boundary: the most any role ferry creates can ever do. S3 object reads,
 /// ListBucket and GetBucketLocation in the source accounts and `own_account` only; object writes
 /// in `own_account` only (`s3:ResourceAccount`), so no role ferry creates, whatever its own
-/// policy says, can write to another account or read from an account the stack does not list.
+/// policy says, can write to another account or read from an account the stack does not list;
+/// KMS keys of `own_account` only, and only through S3 in `region` (`kms:ViaService`).
 /// The template creates it; CreateRole and PutRolePolicy are allowed only with it attached.
 pub fn permissions_boundary(
     partition: &str,
+    region: &str,
     own_account: &str,
     source_accounts: &[String],
 ) -> Value {
@@ -345,6 +378,13 @@ pub fn permissions_boundary(
                 "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
                 "Resource": format!("arn:{partition}:s3:::*"),
                 "Condition": { "StringEquals": { "s3:ResourceAccount": readable } }
+            },
+            {
+                "Sid": "FerryBoundaryKeys",
+                "Effect": "Allow",
+                "Action": DESTINATION_KEY_ACTIONS,
+                "Resource": format!("arn:{partition}:kms:{region}:{own_account}:key/*"),
+                "Condition": { "StringEquals": { "kms:ViaService": via_s3(region) } }
             }
         ]
     })

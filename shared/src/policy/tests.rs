@@ -121,7 +121,7 @@ fn bucket_doc(statements: &[Value]) -> Value {
 
 #[test]
 fn the_trust_policy_is_the_seeds() {
-    let ours = CopyPolicies::render(&flow_a().0, &flow_a().1, expiry()).trust;
+    let ours = CopyPolicies::render(&flow_a().0, &flow_a().1, expiry(), None).trust;
     assert_eq!(
         ours,
         seed(include_str!("../../fixtures/seed/trust-policy.json"))
@@ -207,7 +207,7 @@ fn a_csv_manifest_in_the_destination_account_needs_no_grant() {
 #[test]
 fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
     let (req, names) = flow_a();
-    let ours = batch_role_policy(&req, &names);
+    let ours = batch_role_policy(&req, &names, None);
     let seed = seed(include_str!(
         "../../fixtures/seed/role-policy-inventory.json"
     ));
@@ -241,7 +241,7 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
 #[test]
 fn the_flow_b_role_reads_only_the_csv_in_its_bucket() {
     let (req, names) = flow_b();
-    let flat = flatten(&batch_role_policy(&req, &names));
+    let flat = flatten(&batch_role_policy(&req, &names, None));
     let seed = flatten(&seed(include_str!(
         "../../fixtures/seed/role-policy-csv.json"
     )));
@@ -262,7 +262,7 @@ fn a_named_report_bucket_gets_the_report_grant() {
     let (mut req, _) = flow_a();
     req.report.bucket = Some("dst-reports".into());
     let names = Names::new(&req, FERRY);
-    let flat = flatten(&batch_role_policy(&req, &names));
+    let flat = flatten(&batch_role_policy(&req, &names, None));
     assert!(
         flat["(role) on arn:aws:s3:::dst-reports/reports/photos-2026/*"].contains("s3:PutObject")
     );
@@ -272,7 +272,7 @@ fn a_named_report_bucket_gets_the_report_grant() {
 #[test]
 fn every_rendered_statement_carries_this_copys_sid() {
     let (req, names) = flow_b();
-    let p = CopyPolicies::render(&req, &names, expiry());
+    let p = CopyPolicies::render(&req, &names, expiry(), None);
     let hash = copy_hash(&req.destination.account_id, &req.copy_id);
     for s in p.role["Statement"].as_array().unwrap() {
         assert!(is_copy_statement(s, &hash), "{s}");
@@ -292,7 +292,7 @@ fn every_rendered_statement_carries_this_copys_sid() {
 
 #[test]
 fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
-    let b = permissions_boundary("aws", "222222222222", &["111111111111".into()]);
+    let b = permissions_boundary("aws", "eu-west-1", "222222222222", &["111111111111".into()]);
     let actions: Vec<String> = b["Statement"]
         .as_array()
         .unwrap()
@@ -302,17 +302,42 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
     assert!(actions.iter().all(|a| a.starts_with("s3:GetObject")
         || a.starts_with("s3:PutObject")
         || a == "s3:ListBucket"
-        || a == "s3:GetBucketLocation"));
-    // Everything the role policy uses is inside the boundary.
+        || a == "s3:GetBucketLocation"
+        || a == "kms:GenerateDataKey"
+        || a == "kms:Decrypt"));
+    // Keys: the destination account's, through S3 in the Region only.
+    let keys = &b["Statement"][3];
+    assert_eq!(keys["Resource"], "arn:aws:kms:eu-west-1:222222222222:key/*");
+    assert_eq!(
+        keys["Condition"]["StringEquals"]["kms:ViaService"],
+        "s3.eu-west-1.amazonaws.com"
+    );
+    // Everything the role policy uses is inside the boundary, a destination key included.
     let (req, names) = flow_b();
-    for s in batch_role_policy(&req, &names)["Statement"]
-        .as_array()
-        .unwrap()
-    {
+    let key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let role = batch_role_policy(&req, &names, Some(key));
+    for s in role["Statement"].as_array().unwrap() {
         for a in strings(s.get("Action")) {
             assert!(actions.contains(&a), "{a} is outside the boundary");
         }
     }
+    let statement = role["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == names.sid("DestinationKey"))
+        .expect("the destination key's statement");
+    assert_eq!(statement["Resource"], key);
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["kms:ViaService"],
+        "s3.eu-west-1.amazonaws.com"
+    );
+    assert!(
+        !batch_role_policy(&req, &names, None)
+            .to_string()
+            .contains("kms:"),
+        "no key, no KMS"
+    );
 }
 
 // ---- merge and revoke: table tests ----
@@ -517,7 +542,7 @@ fn a_policy_that_would_be_too_large_is_refused_with_its_size() {
 #[test]
 fn role_inline_policies_count_characters_without_white_space() {
     let (req, names) = flow_b();
-    let role = batch_role_policy(&req, &names);
+    let role = batch_role_policy(&req, &names, None);
     let pretty = serde_json::to_string_pretty(&role).unwrap();
     let compact = role.to_string();
     assert_eq!(

@@ -55,6 +55,31 @@ pub struct Destination {
     pub storage_class: StorageClass,
     #[serde(default)]
     pub metadata_directive: MetadataDirective,
+    /// How the copies are encrypted; absent, the destination bucket's default encryption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// `destination.encryption`: SSE-S3, or SSE-KMS under a key of the destination account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Encryption {
+    #[serde(rename = "type")]
+    pub kind: EncryptionType,
+    /// SSE-KMS: the key's ARN (`arn:<partition>:kms:<region>:<destination account>:key/<id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// SSE-KMS: an S3 Bucket Key for the copies (fewer KMS calls).
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncryptionType {
+    #[serde(rename = "SSE-S3")]
+    SseS3,
+    #[serde(rename = "SSE-KMS")]
+    SseKms,
 }
 
 /// Where the list of objects to copy comes from.

@@ -62,7 +62,8 @@ mod structural {
         json!({
             "copyId": "x", "region": "r",
             "source": {"accountId": "1", "bucket": "s", "prefix": ""},
-            "destination": {"accountId": "2", "bucket": "d", "keyPrefix": "", "storageClass": "STANDARD", "metadataDirective": "COPY"},
+            "destination": {"accountId": "2", "bucket": "d", "keyPrefix": "", "storageClass": "STANDARD", "metadataDirective": "COPY",
+                            "encryption": {"type": "SSE-KMS", "kmsKeyArn": "k", "bucketKeyEnabled": false}},
             "manifest": manifest,
             "report": {"scope": "FailedTasksOnly", "bucket": "r", "prefix": "p"},
             "job": {"priority": 1, "description": "d", "tags": {}},

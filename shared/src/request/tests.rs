@@ -573,3 +573,56 @@ fn an_empty_bucket_list_refuses_every_source_bucket() {
         "{text}"
     );
 }
+
+#[test]
+fn destination_encryption_names_a_key_of_the_destination_account_or_none() {
+    let key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let kms = |e: Value| with(flow_b(), "/destination/encryption", e);
+    for ok in [
+        json!({"type": "SSE-S3"}),
+        json!({"type": "SSE-KMS", "kmsKeyArn": key}),
+        json!({"type": "SSE-KMS", "kmsKeyArn": key, "bucketKeyEnabled": true}),
+    ] {
+        let req = parse(&kms(ok.clone())).unwrap();
+        req.validate(&ctx()).unwrap_or_else(|v| panic!("{ok}: {v}"));
+    }
+    let cases = [
+        (json!({"type": "SSE-KMS"}), "destination.encryption.kmsKeyArn", "is required for SSE-KMS"),
+        (
+            json!({"type": "SSE-KMS", "kmsKeyArn": key.replace("222222222222", "111111111111")}),
+            "destination.encryption.kmsKeyArn",
+            "a key ARN of the destination account in the copy's Region (arn:aws:kms:eu-west-1:222222222222:key/<key id>)",
+        ),
+        (
+            json!({"type": "SSE-KMS", "kmsKeyArn": "arn:aws:kms:eu-west-1:222222222222:alias/photos"}),
+            "destination.encryption.kmsKeyArn",
+            "not an alias",
+        ),
+        (
+            json!({"type": "SSE-KMS", "kmsKeyArn": key.replace("eu-west-1", "us-east-1")}),
+            "destination.encryption.kmsKeyArn",
+            "in the copy's Region",
+        ),
+        (json!({"type": "SSE-S3", "kmsKeyArn": key}), "destination.encryption.kmsKeyArn", "only for SSE-KMS"),
+        (json!({"type": "SSE-S3", "bucketKeyEnabled": true}), "destination.encryption.bucketKeyEnabled", "only for SSE-KMS"),
+    ];
+    for (e, field, rule) in cases {
+        let v = violations(&kms(e.clone()));
+        assert!(
+            v.0.iter()
+                .any(|x| x.field == field && x.rule.contains(rule)),
+            "{e}: {v}"
+        );
+    }
+    // Structure: an unknown type, an unknown field.
+    for (e, field) in [
+        (json!({"type": "SSE-C"}), "destination.encryption.type"),
+        (
+            json!({"type": "SSE-S3", "key": "x"}),
+            "destination.encryption",
+        ),
+    ] {
+        let v = parse(&kms(e.clone())).unwrap_err();
+        assert!(v.0.iter().any(|x| x.field.starts_with(field)), "{e}: {v}");
+    }
+}

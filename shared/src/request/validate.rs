@@ -133,6 +133,7 @@ impl CopyRequest {
         }
         check_key_len(v, "source.prefix", &self.source.prefix, 0);
         check_key_len(v, "destination.keyPrefix", &self.destination.key_prefix, 0);
+        self.check_encryption(v);
 
         if let Manifest::Csv {
             bucket,
@@ -357,6 +358,51 @@ fn is_region_shape(region: &str) -> bool {
 /// Twelve ASCII digits.
 pub fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl CopyRequest {
+    /// SSE-KMS names a key of the destination account, in the copy's Region, by its key ARN
+    /// (an alias could be repointed; a key of another account would need that account's
+    /// grant); SSE-S3 names none.
+    fn check_encryption(&self, v: &mut Checker) {
+        let Some(e) = &self.destination.encryption else {
+            return;
+        };
+        match (e.kind, &e.kms_key_arn) {
+            (EncryptionType::SseKms, None) => v.add(
+                "destination.encryption.kmsKeyArn",
+                "is required for SSE-KMS: the ARN of a key of the destination account",
+            ),
+            (EncryptionType::SseKms, Some(arn)) => {
+                let prefix = format!(
+                    "arn:{}:kms:{}:{}:key/",
+                    crate::names::partition(&self.region),
+                    self.region,
+                    self.destination.account_id
+                );
+                let id_ok = arn.strip_prefix(&prefix).is_some_and(|id| {
+                    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+                if !id_ok {
+                    v.add(
+                        "destination.encryption.kmsKeyArn",
+                        format!("must be a key ARN of the destination account in the copy's Region ({prefix}<key id>), not an alias (got `{arn}`)"),
+                    );
+                }
+            }
+            (EncryptionType::SseS3, Some(_)) => v.add(
+                "destination.encryption.kmsKeyArn",
+                "is only for SSE-KMS (SSE-S3 uses S3's own keys)",
+            ),
+            (EncryptionType::SseS3, None) => {}
+        }
+        if e.kind == EncryptionType::SseS3 && e.bucket_key_enabled {
+            v.add(
+                "destination.encryption.bucketKeyEnabled",
+                "is only for SSE-KMS",
+            );
+        }
+    }
 }
 
 fn check_account_id(v: &mut Checker, field: &str, id: &str) {

@@ -1,0 +1,108 @@
+"""AWS KMS in the sandbox: keys, key policies and grants from moto's KMS, and the checks KMS makes
+when a key is used, whether by a direct KMS call or by S3 on a caller's behalf (an SSE-KMS object
+read, written or copied; S3 Batch Operations tasks run as the job's role).
+
+How KMS decides is `policy.authorize_key`; what a grant covers is decided here: its grantee is the
+caller's role (or its session), the operation is one of the grant's, and its encryption-context
+constraints hold (`EncryptionContextSubset`: every pair is in the request's context;
+`EncryptionContextEquals`: the context is exactly that)."""
+
+from typing import Any
+
+from . import policy
+from .policy import Principal
+
+# KMS operations S3 performs for SSE-KMS objects: reading decrypts the object's data key,
+# writing generates one (AWS's S3 guide, "Using server-side encryption with AWS KMS keys").
+S3_READ = "Decrypt"
+S3_WRITE = "GenerateDataKey"
+
+
+def backend(account: str, region: str) -> Any:
+    from moto.kms.models import kms_backends
+
+    return kms_backends[account][region]
+
+
+def find_key(key_id: str, caller_account: str, region: str) -> Any:
+    """The key a KeyId names (key id, key ARN, alias name or alias ARN; an id or alias name is
+    the caller's account's), or None."""
+    account = caller_account
+    if key_id.startswith("arn:"):
+        parts = key_id.split(":")
+        if len(parts) < 6:
+            return None
+        region, account = parts[3], parts[4]
+    try:
+        return backend(account, region).describe_key(key_id)
+    except Exception:
+        return None
+
+
+def grant_covers(key: Any, principal: Principal, operation: str, encryption_context: dict) -> bool:
+    """Whether a grant on `key` lets `principal` perform `operation` with `encryption_context`."""
+    names = {principal.arn, principal.session_arn}
+    for grant in list(key.grants.values()):
+        if grant.grantee_principal not in names or operation not in grant.operations:
+            continue
+        constraints = grant.constraints or {}
+        subset = constraints.get("EncryptionContextSubset")
+        equals = constraints.get("EncryptionContextEquals")
+        if subset is not None and any(encryption_context.get(k) != v for k, v in subset.items()):
+            continue
+        if equals is not None and encryption_context != equals:
+            continue
+        return True
+    return False
+
+
+def context(caller_account: str, encryption_context: dict, via_service: str | None = None) -> dict:
+    """KMS's condition keys for a use of a key: the caller's account, each encryption-context
+    pair, and the service that called KMS on the caller's behalf."""
+    ctx: dict[str, Any] = {"kms:CallerAccount": caller_account}
+    for k, v in encryption_context.items():
+        ctx[f"kms:EncryptionContext:{k}"] = v
+    if encryption_context:
+        ctx["kms:EncryptionContextKeys"] = sorted(encryption_context)
+    if via_service:
+        ctx["kms:ViaService"] = via_service
+    return ctx
+
+
+def s3_use(
+    key: Any, operation: str, principal: Principal, identity_policies: list, boundary: Any,
+    object_arn: str, region: str, extra_context: dict | None = None,
+) -> policy.Outcome:
+    """Whether S3 may use `key` for `principal` (kms:Decrypt to read an SSE-KMS object,
+    kms:GenerateDataKey to write one): S3 calls KMS with `kms:ViaService` s3.<region>.amazonaws.com
+    and the object's ARN as the encryption context (`aws:s3:arn`)."""
+    encryption_context = {"aws:s3:arn": object_arn}
+    ctx = policy.base_context(principal, key.account_id)
+    ctx.update(extra_context or {})
+    ctx.update(context(principal.account, encryption_context, f"s3.{region}.amazonaws.com"))
+    request = policy.Request(principal, f"kms:{operation}", key.arn, key.account_id, ctx)
+    granted = grant_covers(key, principal, operation, encryption_context)
+    return policy.authorize_key(request, identity_policies, boundary, key.policy, granted)
+
+
+def install_idempotent_grants() -> None:
+    """CreateGrant with a Name returns the existing grant when one with the same name and the
+    same parameters is on the key (the KMS API reference, CreateGrant's `Name`: "if the grant
+    already exists, the original GrantId is returned without creating a new grant"); moto
+    creates a new one each time."""
+    from moto.kms.models import KmsBackend
+
+    original = KmsBackend.create_grant
+
+    def create_grant(self: Any, key_id: str, grantee_principal: str, operations: list, name: str,
+                     constraints: dict, retiring_principal: str) -> tuple[str, str]:
+        if name:
+            key = self.describe_key(key_id)
+            for grant in key.grants.values():
+                if (grant.name, grant.grantee_principal, sorted(grant.operations), grant.constraints or {},
+                        grant.retiring_principal) == (name, grantee_principal, sorted(operations),
+                                                      constraints or {}, retiring_principal):
+                    return grant.id, grant.token
+        return original(self, key_id, grantee_principal, operations, name, constraints, retiring_principal)
+
+    KmsBackend.create_grant = create_grant

@@ -1,0 +1,216 @@
+//! Copies encrypted at the destination as asked: under the destination bucket's default KMS key,
+//! under the key the request names, with SSE-S3 when asked; a key that does not let the Batch role
+//! in fails every task naming the KMS action, and a default key S3 cannot be given use of is
+//! refused at plan. The strict sandbox decides each KMS use as KMS does (key policy, grants, the
+//! role's policies and ferry's boundary: local/sandbox/kms.py).
+
+use aws_sdk_s3::types::{
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
+use aws_sdk_sfn::types::ExecutionStatus;
+use ferry_local::scenario::Side;
+use ferry_tests::*;
+use serde_json::{json, Value};
+
+/// Sets `bucket`'s default encryption to SSE-KMS under `key` (a key ARN or an alias).
+async fn default_kms(world: &World, bucket: &str, key: &str) {
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .kms_master_key_id(key)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    world
+        .destination
+        .s3
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The encryption of every sample's copy: (algorithm, KMS key).
+async fn encryption_of_copies(world: &World) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for s in samples() {
+        let head = world
+            .destination
+            .s3
+            .head_object()
+            .bucket(DESTINATION_BUCKET)
+            .key(&s.key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", s.key));
+        out.push((
+            head.server_side_encryption()
+                .map(|e| e.as_str().to_string())
+                .unwrap_or_default(),
+            head.ssekms_key_id().map(str::to_string),
+        ));
+    }
+    out
+}
+
+fn with_encryption(mut request: Value, encryption: Value) -> Value {
+    request["destination"]["encryption"] = encryption;
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_are_encrypted_under_the_destination_buckets_default_key() {
+    let world = World::seeded().await;
+    let key = world.create_key(Side::Destination, None).await.unwrap();
+    default_kms(&world, DESTINATION_BUCKET, &key).await;
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    let found = encryption_of_copies(&world).await;
+    assert!(
+        found
+            .iter()
+            .all(|(a, k)| a == "aws:kms" && k.as_deref() == Some(key.as_str())),
+        "{found:?}"
+    );
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_are_encrypted_as_the_request_asks() {
+    let world = World::seeded().await;
+    let key = world.create_key(Side::Destination, None).await.unwrap();
+    // SSE-KMS under the request's key, into a bucket without a default key.
+    let request = with_encryption(
+        world.request("photos-2026"),
+        json!({"type": "SSE-KMS", "kmsKeyArn": key, "bucketKeyEnabled": true}),
+    );
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let found = encryption_of_copies(&world).await;
+    assert!(
+        found
+            .iter()
+            .all(|(a, k)| a == "aws:kms" && k.as_deref() == Some(key.as_str())),
+        "{found:?}"
+    );
+    // SSE-S3, asked for, into a bucket whose default is SSE-KMS: S3's own keys.
+    default_kms(&world, DESTINATION_BUCKET, &key).await;
+    let request = with_encryption(world.request("photos-aes"), json!({"type": "SSE-S3"}));
+    let run = world.run("photos-aes-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let found = encryption_of_copies(&world).await;
+    assert!(
+        found.iter().all(|(a, k)| a == "AES256" && k.is_none()),
+        "{found:?}"
+    );
+    world
+        .assert_no_leftovers_of(&["photos-2026", "photos-aes"])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_does_not_let_the_account_in_fails_every_task_naming_kms() {
+    let world = World::seeded().await;
+    // A key policy that names only the account's administrator role: IAM policies (the Batch
+    // role's) count for nothing on this key.
+    let admin = format!(
+        "arn:aws:iam::{}:role/ferry-sandbox",
+        world.sandbox.info.destination_account()
+    );
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "AdminOnly", "Effect": "Allow", "Principal": {"AWS": admin}, "Action": "kms:*", "Resource": "*"}]});
+    let key = world
+        .create_key(Side::Destination, Some(&policy))
+        .await
+        .unwrap();
+    let request = with_encryption(
+        world.request("photos-2026"),
+        json!({"type": "SSE-KMS", "kmsKeyArn": key}),
+    );
+    let run = world.run("photos-2026-1", &request).await;
+    println!("{:?}: {:?}", run.error, run.cause);
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"));
+    let cause = run.cause.unwrap();
+    assert!(
+        cause.contains("errors: AccessDenied x6"),
+        "permanent, not retried: {cause}"
+    );
+    // The completion report says which action on which key.
+    let reports = report_texts(&world, "photos-2026").await;
+    assert!(
+        reports.contains("kms:GenerateDataKey") && reports.contains(&key),
+        "{reports}"
+    );
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_key_named_by_alias_is_refused_at_plan() {
+    let world = World::seeded().await;
+    default_kms(&world, DESTINATION_BUCKET, "alias/photos").await;
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("InvalidRequest"), "{run:?}");
+    let cause = run.cause.unwrap();
+    assert!(
+        cause.contains("default encryption names the KMS key alias/photos")
+            && cause.contains("set destination.encryption to SSE-KMS"),
+        "{cause}"
+    );
+    assert_eq!(world.job_tokens().await.len(), 0);
+    world.assert_no_leftovers().await;
+}
+
+/// Every completion report file of the copy's first run, concatenated.
+async fn report_texts(world: &World, copy_id: &str) -> String {
+    let bucket = ferry_core::layout::ferry_bucket_name(
+        world.sandbox.info.destination_account(),
+        &world.sandbox.info.region,
+    );
+    let layout =
+        ferry_core::layout::CopyLayout::of(world.sandbox.info.destination_account(), copy_id);
+    let listed = world
+        .destination
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(layout.report_prefix(1))
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    for o in listed.contents() {
+        let body = world
+            .destination
+            .s3
+            .get_object()
+            .bucket(&bucket)
+            .key(o.key().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        text.push_str(&String::from_utf8_lossy(&body));
+    }
+    text
+}
