@@ -7,6 +7,7 @@ caller's role (or its session), the operation is one of the grant's, and its enc
 constraints hold (`EncryptionContextSubset`: every pair is in the request's context;
 `EncryptionContextEquals`: the context is exactly that)."""
 
+import json
 from typing import Any
 
 from . import policy
@@ -83,6 +84,19 @@ def s3_use(
     request = policy.Request(principal, f"kms:{operation}", key.arn, key.account_id, ctx)
     granted = grant_covers(key, principal, operation, encryption_context)
     return policy.authorize_key(request, identity_policies, boundary, key.policy, granted)
+
+
+def create_key_with_id(account: str, region: str, key_id: str, key_policy: dict | None) -> Any:
+    """A symmetric key with a fixed id (moto draws one at random), so that a stack parameter can
+    name it before it exists; `key_policy` None is KMS's default (the account root, that is the
+    account's IAM policies)."""
+    b = backend(account, region)
+    key = b.create_key(json.dumps(key_policy) if key_policy else None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "", None)
+    b.keys.pop(key.id)
+    key.id = key_id
+    key.arn = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+    b.keys[key_id] = key
+    return key
 
 
 def install_idempotent_grants() -> None:

@@ -39,7 +39,7 @@ from botocore.config import Config
 
 from . import authz, batch, inventory, kms, patches, policy, template
 from .patches import Routing, check_moto
-from .template import ACCOUNTS, DESTINATION, REGION, STACKS, Resolver
+from .template import ACCOUNTS, DESTINATION, REGION, SOURCE, SOURCE_KEY, SOURCE_KEY_WITHOUT_GRANTS, STACKS, Resolver
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -256,7 +256,7 @@ def execution_role(res: "Resolver", iam: Any, logical: str, p: dict) -> str:
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    for n, item in enumerate(p.get("Policies", [])):
+    for n, item in enumerate(res.value(p.get("Policies", []))):
         if isinstance(item, dict) and "Statement" in item:
             doc = {"Version": "2012-10-17", "Statement": res.value(item["Statement"])}
         elif isinstance(item, dict) and "SQSSendMessagePolicy" in item:
@@ -301,6 +301,17 @@ def sandbox_admins(world: "World") -> None:
         iam = world.client("iam", account)
         iam.create_role(RoleName="ferry-sandbox", AssumeRolePolicyDocument=json.dumps(trust))
         iam.put_role_policy(RoleName="ferry-sandbox", PolicyName="administrator", PolicyDocument=json.dumps(admin))
+
+
+def source_keys(world: "World") -> None:
+    """The source account's KMS keys that its stack's SourceKmsKeyArns names (template.py):
+    one under KMS's default key policy (the account's IAM policies decide), one whose policy
+    names only the account's administrator role (no grant can be created on it by ferry)."""
+    kms.create_key_with_id(SOURCE, REGION, SOURCE_KEY.rsplit("/", 1)[1], None)
+    admin_only = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AdminOnly", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{SOURCE}:role/ferry-sandbox"},
+        "Action": "kms:*", "Resource": "*"}]}
+    kms.create_key_with_id(SOURCE, REGION, SOURCE_KEY_WITHOUT_GRANTS.rsplit("/", 1)[1], admin_only)
 
 
 # ---- Step Functions: Credentials.RoleArn and lambda:invoke ----
@@ -492,6 +503,7 @@ def main() -> int:
     patches.install_send_task_failure_cause()
     patches.install_job_arns()
     kms.install_idempotent_grants()
+    source_keys(world)
     delivery = inventory.Inventory(world, sorted({s.account for s in STACKS if s.side == "source"}), lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)
     function_credentials(world, stacks["functions"])
@@ -511,6 +523,7 @@ def main() -> int:
         "control": f"http://127.0.0.1:{control.server_address[1]}",
         "stateMachineArn": stacks["stateMachines"][DESTINATION],
         "stateMachines": stacks["stateMachines"],
+        "kmsKeys": {"source": SOURCE_KEY, "sourceWithoutGrants": SOURCE_KEY_WITHOUT_GRANTS},
         "functions": stacks["functions"],
         "pid": os.getpid(),
     }), flush=True)

@@ -30,6 +30,11 @@ MANIFEST_BUCKETS = ("dst-manifests",)
 # DestinationBuckets.
 THIRD_SOURCE_BUCKETS = ("src-ledger",)
 THIRD_DESTINATION_BUCKETS = ("dst3-photos",)
+# SOURCE's KMS keys, created by the launcher with these ids before the stacks (SourceKmsKeyArns):
+# one whose policy lets the account's IAM policies decide (KMS's default), and one whose policy
+# names only the account's administrator role, so that ferry may not create grants on it.
+SOURCE_KEY = f"arn:aws:kms:{REGION}:{SOURCE}:key/11111111-1111-4111-8111-000000000001"
+SOURCE_KEY_WITHOUT_GRANTS = f"arn:aws:kms:{REGION}:{SOURCE}:key/11111111-1111-4111-8111-000000000002"
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ STACKS = (
     Stack("source", SOURCE, {
         "DestinationAccountIds": [DESTINATION, THIRD],
         "SourceBuckets": list(SOURCE_BUCKETS),
+        "SourceKmsKeyArns": [SOURCE_KEY, SOURCE_KEY_WITHOUT_GRANTS],
     }),
     Stack("source", THIRD, {
         "DestinationAccountIds": [DESTINATION],
@@ -70,6 +76,8 @@ def primary(side: str) -> Stack:
     return next(s for s in STACKS if s.side == side)
 
 SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+# `Ref: AWS::NoValue`: the list item or property is dropped.
+NO_VALUE = object()
 
 
 def load(path: str) -> dict:
@@ -143,7 +151,7 @@ def inline_policies(template: dict) -> dict[str, dict]:
             if r["Type"] == "AWS::Serverless::Function":
                 docs = [
                     {"Version": "2012-10-17", "Statement": item["Statement"]}
-                    for item in p.get("Policies", [])
+                    for item in res.value(p.get("Policies", []))
                     if isinstance(item, dict) and "Statement" in item
                 ]
             elif r["Type"] == "AWS::IAM::Role":
@@ -168,9 +176,15 @@ class Resolver:
         self.partition = partition
         self.stack = stack
         self.account = stack.account
+        # ARNs among the parameters (SourceKmsKeyArns) are the partition's.
+        def in_partition(v: Any) -> Any:
+            if isinstance(v, list):
+                return [in_partition(x) for x in v]
+            return f"arn:{partition}:" + v[len("arn:aws:"):] if isinstance(v, str) and v.startswith("arn:aws:") else v
+
         self.params = {
             "Side": side,
-            **stack.params,
+            **{k: in_partition(v) for k, v in stack.params.items()},
             "AWS::AccountId": self.account,
             "AWS::Region": REGION,
             "AWS::Partition": partition,
@@ -247,6 +261,8 @@ class Resolver:
         if isinstance(v, dict) and len(v) == 1:
             (k, arg), = v.items()
             if k == "Ref":
+                if arg == "AWS::NoValue":
+                    return NO_VALUE
                 return self.params[arg] if arg in self.params else self.name_of(arg)
             if k == "Fn::Sub":
                 return self._sub(arg, {}) if isinstance(arg, str) else self._sub(arg[0], arg[1])
@@ -260,9 +276,9 @@ class Resolver:
             if k == "Fn::If":
                 return self.value(arg[1] if self.conditions[arg[0]] else arg[2])
         if isinstance(v, dict):
-            return {k: self.value(x) for k, x in v.items()}
+            return {k: x for k, x in ((k, self.value(x)) for k, x in v.items()) if x is not NO_VALUE}
         if isinstance(v, list):
-            return [self.value(x) for x in v]
+            return [x for x in (self.value(x) for x in v) if x is not NO_VALUE]
         return v
 
 

@@ -50,6 +50,11 @@ pub struct SandboxInfo {
     pub state_machines: BTreeMap<String, String>,
     /// Every function of every stack, by ARN.
     pub functions: BTreeMap<String, FunctionInfo>,
+    /// The source account's KMS keys its stack lists in `SourceKmsKeyArns`: `source` (KMS's
+    /// default key policy) and `sourceWithoutGrants` (a policy that lets only the account's
+    /// administrator role in).
+    #[serde(default)]
+    pub kms_keys: BTreeMap<String, String>,
     pub pid: u32,
 }
 

@@ -242,6 +242,7 @@ impl Scenario {
                 left.push(format!("role {} is left", r.arn()));
             }
         }
+        left.extend(self.kms_grants().await?);
         for c in copies {
             if self
                 .has_inventory_of(c.source, c.bucket, c.destination, c.copy_id)
@@ -253,6 +254,31 @@ impl Scenario {
                     self.account(c.destination),
                     c.bucket
                 ));
+            }
+        }
+        Ok(left)
+    }
+
+    /// ferry's KMS grants (named `ferry-...`) on the source account's listed keys, one line each.
+    pub async fn kms_grants(&self) -> Result<Vec<String>, ScenarioError> {
+        let kms =
+            aws_sdk_kms::Client::new(&self.sandbox.info.sdk_config(self.account(Side::Source)));
+        let mut left = Vec::new();
+        for key in self.sandbox.info.kms_keys.values() {
+            let out = kms
+                .list_grants()
+                .key_id(key)
+                .send()
+                .await
+                .map_err(|e| aws_failure("ListGrants", key, e))?;
+            for g in out.grants() {
+                if g.name().is_some_and(|n| n.starts_with("ferry-")) {
+                    left.push(format!(
+                        "KMS grant {} on {key} to {} is left",
+                        g.name().unwrap_or_default(),
+                        g.grantee_principal().unwrap_or_default()
+                    ));
+                }
             }
         }
         Ok(left)

@@ -20,6 +20,7 @@ pub struct Clients {
     pub s3control: aws_sdk_s3control::Client,
     pub iam: aws_sdk_iam::Client,
     pub sfn: aws_sdk_sfn::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Clients {
@@ -37,6 +38,7 @@ impl Clients {
             s3control: aws_sdk_s3control::Client::from_conf(s3control.build()),
             iam: aws_sdk_iam::Client::new(sdk),
             sfn: aws_sdk_sfn::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
         }
     }
 }

@@ -38,6 +38,7 @@ pub const VAR_DESTINATION_ACCOUNT_IDS: &str = "FERRY_DESTINATION_ACCOUNT_IDS";
 pub const VAR_DESTINATION_BUCKETS: &str = "FERRY_DESTINATION_BUCKETS";
 pub const VAR_MANIFEST_BUCKETS: &str = "FERRY_MANIFEST_BUCKETS";
 pub const VAR_POLICY_SETTLE_MS: &str = "FERRY_POLICY_SETTLE_MS";
+pub const VAR_SOURCE_KMS_KEY_ARNS: &str = "FERRY_SOURCE_KMS_KEY_ARNS";
 
 /// How long a bucket-policy writer waits before reading its write back, unless the stack says
 /// otherwise: longer than another writer's GetBucketPolicy-to-PutBucketPolicy takes.
@@ -63,6 +64,9 @@ pub struct StackConfig {
     pub manifest_buckets: Vec<String>,
     /// ferry's permissions boundary (destination side); every role ferry creates carries it.
     pub boundary_arn: String,
+    /// Source side: the `SourceKmsKeyArns` parameter, the only KMS keys whose use ferry may
+    /// grant to a copy's Batch role.
+    pub source_kms_key_arns: Vec<String>,
     /// source-access's pause between writing bucket policies and reading them back.
     pub policy_settle: std::time::Duration,
 }
@@ -95,6 +99,7 @@ impl StackConfig {
             source_account_ids: list(lookup(VAR_SOURCE_ACCOUNT_IDS)),
             source_buckets: list(lookup(VAR_SOURCE_BUCKETS)),
             boundary_arn: lookup(VAR_BOUNDARY_ARN).unwrap_or_default(),
+            source_kms_key_arns: list(lookup(VAR_SOURCE_KMS_KEY_ARNS)),
             policy_settle: lookup(VAR_POLICY_SETTLE_MS)
                 .and_then(|v| v.parse().ok())
                 .map(std::time::Duration::from_millis)
@@ -253,6 +258,7 @@ mod tests {
             destination_buckets: vec![],
             manifest_buckets: vec![],
             boundary_arn: String::new(),
+            source_kms_key_arns: vec![],
             policy_settle: DEFAULT_POLICY_SETTLE,
         };
         c.may_touch("src-photos").unwrap();

@@ -314,6 +314,10 @@ pub struct AccessOutput {
     pub expires_at: Epoch,
     /// `destination-access revoke`: a job of this copy is still stopping; call again later.
     pub still_active: bool,
+    /// `source-access`: the KMS keys on which the copy's Batch role holds a grant (granted or
+    /// verified), or held one (revoked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kms_grants: Vec<String>,
 }
 
 /// A retry manifest written by `job-report`.

@@ -214,3 +214,147 @@ async fn report_texts(world: &World, copy_id: &str) -> String {
     }
     text
 }
+
+/// The samples, uploaded again under the source account's KMS key `key` (SSE-KMS).
+async fn encrypt_samples(world: &World, key: &str) {
+    for s in samples() {
+        let mut put = world
+            .source
+            .s3
+            .put_object()
+            .bucket(SOURCE_BUCKET)
+            .key(&s.key)
+            .body(s.body.clone().into())
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(key)
+            .set_metadata(Some(s.metadata.clone().into_iter().collect()));
+        if !s.tags.is_empty() {
+            let tagging: Vec<String> = s.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            put = put.tagging(tagging.join("&"));
+        }
+        put.send().await.unwrap();
+    }
+}
+
+/// The names and grantees of the grants on `key`.
+async fn grants_on(world: &World, key: &str) -> Vec<(String, String)> {
+    let kms = aws_sdk_kms::Client::new(
+        &world
+            .sandbox
+            .info
+            .sdk_config(world.sandbox.info.source_account()),
+    );
+    let out = kms.list_grants().key_id(key).send().await.unwrap();
+    out.grants()
+        .iter()
+        .map(|g| {
+            (
+                g.name().unwrap_or_default().to_string(),
+                g.grantee_principal().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn sse_kms_source_copy(world: &World, request: &Value) {
+    let key = world.sandbox.info.kms_keys["source"].clone();
+    encrypt_samples(world, &key).await;
+    world.hold(true).await;
+    let arn = world.start_execution("photos-2026-1", request).await;
+    world.wait_for_active_job().await;
+    // While the job runs: one grant, to the copy's Batch role, named after the copy.
+    let grants = grants_on(world, &key).await;
+    println!("grants during the job: {grants:?}");
+    let role = format!(
+        "arn:aws:iam::{}:role/ferry/ferry-batch-photos-2026",
+        world.sandbox.info.destination_account()
+    );
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert!(
+        grants[0].0.starts_with("ferry-") && grants[0].1 == role,
+        "{grants:?}"
+    );
+    world.hold(false).await;
+    let run = world.wait_for(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    assert!(
+        grants_on(world, &key).await.is_empty(),
+        "the grant is retired"
+    );
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_kms_source_objects_are_copied_in_flow_b_with_a_grant_taken_back_after() {
+    let world = World::seeded().await;
+    let request = world.request("photos-2026");
+    sse_kms_source_copy(&world, &request).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_kms_source_objects_are_copied_in_flow_a_with_a_grant_taken_back_after() {
+    let world = World::seeded().await;
+    // Into a bucket whose default is SSE-KMS under a key of the destination account: the
+    // source key decrypts (the grant), the destination key encrypts (the Batch role's policy).
+    let destination_key = world.create_key(Side::Destination, None).await.unwrap();
+    default_kms(&world, DESTINATION_BUCKET, &destination_key).await;
+    let request = world.inventory_request("photos-2026", 1, 120);
+    sse_kms_source_copy(&world, &request).await;
+    let found = encryption_of_copies(&world).await;
+    assert!(
+        found
+            .iter()
+            .all(|(a, k)| a == "aws:kms" && k.as_deref() == Some(destination_key.as_str())),
+        "{found:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_policy_refuses_grants_fails_at_the_grant_with_the_statement_it_needs() {
+    let world = World::seeded().await;
+    let key = world.sandbox.info.kms_keys["sourceWithoutGrants"].clone();
+    encrypt_samples(&world, &key).await;
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    println!("{:?}: {:?}", run.error, run.cause);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("AccessDenied"), "{run:?}");
+    // The cause is the function's error as Lambda reports it: {"errorType", "errorMessage"}.
+    let cause: Value = serde_json::from_str(&run.cause.unwrap()).unwrap();
+    let cause = cause["errorMessage"].as_str().unwrap();
+    assert!(
+        cause.contains(&format!("CreateGrant on {key}"))
+            && cause.contains("add this statement to it")
+            && cause
+                .contains(r#""Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]"#),
+        "{cause}"
+    );
+    assert_eq!(world.job_tokens().await.len(), 0, "no job");
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_source_stack_does_not_list_is_refused_naming_the_parameter() {
+    let world = World::seeded().await;
+    let key = world.create_key(Side::Source, None).await.unwrap();
+    encrypt_samples(&world, &key).await;
+    let before = world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await;
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("AccessDenied"), "{run:?}");
+    let cause = run.cause.unwrap();
+    assert!(
+        cause.contains(&format!("encrypted with the KMS key {key}"))
+            && cause.contains("SourceKmsKeyArns parameter"),
+        "{cause}"
+    );
+    assert_eq!(
+        world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await,
+        before
+    );
+    world.assert_no_leftovers().await;
+}

@@ -137,6 +137,11 @@ fn output(function: &str, v: Variant) -> Value {
             changed: vec!["src-photos".into()],
             expires_at: plan(v).expires_at + 3600,
             still_active: !v.full,
+            kms_grants: if v.full {
+                vec!["arn:aws:kms:eu-west-1:111111111111:key/k".into()]
+            } else {
+                vec![]
+            },
         }),
         "SourceInventoryFunction" => to_value(&InventoryOutput {
             config_id: "ferry-222222222222-photos-2026".into(),

@@ -345,6 +345,9 @@ const ACTIONS: &[(&str, &[&str])] = &[
     // HeadBucket is authorized as s3:ListBucket (AWS's HeadBucket page).
     ("head_bucket", &["s3:ListBucket"]),
     ("get_bucket_encryption", &["s3:GetEncryptionConfiguration"]),
+    ("create_grant", &["kms:CreateGrant"]),
+    ("list_grants", &["kms:ListGrants"]),
+    ("revoke_grant", &["kms:RevokeGrant"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
@@ -590,13 +593,28 @@ fn no_role_ferry_creates_can_lose_or_change_its_boundary() {
 #[test]
 fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
     let policies = resolved_policies();
-    for logical in ["SourceAccessFunction", "SourceInventoryFunction"] {
-        let doc = &policies[&format!("template-source-{logical}-0.json")];
+    let buckets = ["arn:aws:s3:::src-photos", "arn:aws:s3:::src-manifests"];
+    let objects = ["arn:aws:s3:::src-photos/*", "arn:aws:s3:::src-manifests/*"];
+    for (file, allowed) in [
+        ("SourceAccessFunction-0", &buckets),
+        ("SourceInventoryFunction-0", &buckets),
+        // source-access's look at the objects' encryption: the buckets, or their objects.
+        ("SourceAccessFunction-1", &buckets),
+        ("SourceAccessFunction-1", &objects),
+    ] {
+        let doc = &policies[&format!("template-source-{file}.json")];
+        let matching: Vec<&Value> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| as_list(&s["Resource"]) == *allowed)
+            .collect();
+        assert!(!matching.is_empty(), "{file}: {allowed:?}");
         for s in doc["Statement"].as_array().unwrap() {
-            assert_eq!(
-                as_list(&s["Resource"]),
-                ["arn:aws:s3:::src-photos", "arn:aws:s3:::src-manifests"],
-                "{logical}: the sandbox's SourceBuckets, and nothing else"
+            let r = as_list(&s["Resource"]);
+            assert!(
+                r == buckets || r == objects,
+                "{file}: the sandbox's SourceBuckets (or their objects), and nothing else: {r:?}"
             );
             assert_eq!(
                 s["Condition"]["StringEquals"]["s3:ResourceAccount"],
@@ -604,4 +622,13 @@ fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
             );
         }
     }
+    // Grants on exactly the keys of SourceKmsKeyArns.
+    let doc = &policies["template-source-SourceAccessFunction-2.json"];
+    assert_eq!(
+        as_list(&doc["Statement"][0]["Resource"]),
+        [
+            "arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-4111-8111-000000000001",
+            "arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-4111-8111-000000000002"
+        ]
+    );
 }

@@ -22,6 +22,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use tracing::{info, warn};
 
+pub mod keys;
+
 /// How many rounds of writes a step makes before it gives up on a policy that another writer
 /// keeps changing back.
 pub const WRITE_ROUNDS: usize = 4;
@@ -68,10 +70,24 @@ pub async fn handle(
     let present = match input.action {
         AccessAction::Grant | AccessAction::Verify => true,
         AccessAction::Revoke if !plan.request.cleanup.revoke_grants => {
-            info!("cleanup.revokeGrants is false: grants stay until they expire");
+            info!("cleanup.revokeGrants is false: grants stay until they expire (KMS grants until a later revoke)");
             return Ok(out);
         }
         AccessAction::Revoke => false,
+    };
+    // SSE-KMS source objects: which keys, all of them listed, before any policy is written.
+    let keys = if present {
+        let keys = keys::keys_in_use(
+            &clients.s3,
+            config,
+            &plan.request.source.bucket,
+            &plan.request.source.prefix,
+        )
+        .await?;
+        keys::all_listed(config, &keys)?;
+        keys
+    } else {
+        Default::default()
     };
     out.changed = converge(
         &clients.s3,
@@ -87,6 +103,11 @@ pub async fn handle(
             warn!(bucket = %bucket, "grant was missing before the job was submitted; put back");
         }
     }
+    out.kms_grants = if present {
+        keys::grant(&clients.kms, config, &names, &keys).await?
+    } else {
+        keys::revoke(&clients.kms, config, &names).await?
+    };
     Ok(out)
 }
 

@@ -66,6 +66,26 @@ fn s3_rules_with(store: &Store, drop_writes: usize, after_read: AfterRead) -> Ve
             DeleteBucketPolicyOutput::builder().build()
         }),
     ]
+    .into_iter()
+    .chain(no_sse_kms())
+    .collect()
+}
+
+/// No SSE-KMS in the source bucket: no default key, no object under the prefix (the keys are
+/// the end-to-end encryption suite's).
+fn no_sse_kms() -> [Rule; 2] {
+    [
+        mock!(aws_sdk_s3::Client::get_bucket_encryption).then_error(|| {
+            aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionError::generic(
+                ErrorMetadata::builder()
+                    .code("ServerSideEncryptionConfigurationNotFoundError")
+                    .build(),
+            )
+        }),
+        mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+        }),
+    ]
 }
 
 /// A store where src-photos has its owner's policy, [`FOREIGN`].
@@ -245,7 +265,8 @@ async fn revoke_keeps_grants_when_the_request_says_so_and_other_errors_are_named
                 .build(),
         )
     });
-    let clients = Clients::mocked(&[&denied], &[], &[], &[]);
+    let [encryption, listing] = no_sse_kms();
+    let clients = Clients::mocked(&[&denied, &encryption, &listing], &[], &[], &[]);
     let input = AccessInput {
         action: AccessAction::Grant,
         plan: flow_b(),

@@ -238,6 +238,19 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
             }
         ]
     });
+    // An SSE-KMS source object is decrypted with its key, in the source account, through S3:
+    // the key's grant (source-access) decides which keys; this statement only lets the role
+    // use one (KMS needs both across accounts).
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(json!({
+            "Sid": names.sid("SourceKeys"),
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": format!("arn:{}:kms:{}:{}:key/*", names.partition, names.region, req.source.account_id),
+            "Condition": { "StringEquals": { "kms:ViaService": via_s3(&names.region) } }
+        }));
     if let Some(key) = destination_key {
         // S3 generates each copy's data key (and decrypts it for a multipart copy) with the
         // destination key, as the job's role (AWS's S3 guide: kms:GenerateDataKey, kms:Decrypt).
@@ -385,6 +398,16 @@ pub fn permissions_boundary(
                 "Action": DESTINATION_KEY_ACTIONS,
                 "Resource": format!("arn:{partition}:kms:{region}:{own_account}:key/*"),
                 "Condition": { "StringEquals": { "kms:ViaService": via_s3(region) } }
+            },
+            {
+                "Sid": "FerryBoundarySourceKeys",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": format!("arn:{partition}:kms:{region}:*:key/*"),
+                "Condition": { "StringEquals": {
+                    "kms:ViaService": via_s3(region),
+                    "aws:ResourceAccount": source_accounts
+                } }
             }
         ]
     })

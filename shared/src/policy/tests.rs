@@ -234,6 +234,9 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
             // The source is read, never written, and only under source.prefix.
             format!("- (role) on arn:aws:s3:::src-photos/*: {all_get}, {all_put}"),
             format!("+ (role) on arn:aws:s3:::src-photos/2026/*: {all_get}"),
+            // SSE-KMS source objects: keys of the source account, through S3 only (which key,
+            // the source account's grant decides).
+            "+ (role) on arn:aws:kms:eu-west-1:111111111111:key/*: kms:Decrypt, when StringEquals kms:ViaService s3.eu-west-1.amazonaws.com".to_string(),
         ]
     );
 }
@@ -312,6 +315,13 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
         keys["Condition"]["StringEquals"]["kms:ViaService"],
         "s3.eu-west-1.amazonaws.com"
     );
+    // Source keys: decrypting only, keys of the source accounts only, through S3.
+    let source_keys = &b["Statement"][4];
+    assert_eq!(source_keys["Action"], "kms:Decrypt");
+    assert_eq!(
+        source_keys["Condition"]["StringEquals"]["aws:ResourceAccount"],
+        json!(["111111111111"])
+    );
     // Everything the role policy uses is inside the boundary, a destination key included.
     let (req, names) = flow_b();
     let key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -335,8 +345,8 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
     assert!(
         !batch_role_policy(&req, &names, None)
             .to_string()
-            .contains("kms:"),
-        "no key, no KMS"
+            .contains("kms:GenerateDataKey"),
+        "no destination key, no data keys"
     );
 }
 

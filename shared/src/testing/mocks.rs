@@ -18,7 +18,15 @@ impl Clients {
             s3control: mock_client!(aws_sdk_s3control, RuleMode::MatchAny, s3control),
             iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam),
             sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn),
+            kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[]),
         }
+    }
+
+    /// These clients with KMS calls answered by `kms`'s rules.
+    pub fn with_kms(mut self, kms: &[&aws_smithy_mocks::Rule]) -> Clients {
+        use aws_smithy_mocks::{mock_client, RuleMode};
+        self.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, kms);
+        self
     }
 }
 

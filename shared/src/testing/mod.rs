@@ -35,6 +35,7 @@ pub fn destination_stack() -> StackConfig {
         destination_buckets: DESTINATION_BUCKETS.map(String::from).to_vec(),
         manifest_buckets: MANIFEST_BUCKETS.map(String::from).to_vec(),
         boundary_arn: BOUNDARY_ARN.into(),
+        source_kms_key_arns: vec![],
         policy_settle: std::time::Duration::ZERO,
     }
 }

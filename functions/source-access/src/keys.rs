@@ -1,0 +1,210 @@
+//! KMS grants for SSE-KMS source objects. S3 decrypts an SSE-KMS object with its key as the
+//! caller (the copy's Batch role, in the destination account): the key's account must let it, and
+//! ferry does so with a KMS grant of `kms:Decrypt` to that role on each key the copy needs, never
+//! by editing a key policy. The keys are found where they are set: the source bucket's default
+//! encryption, and the objects of a sample listed under the copy's prefix (HeadObject). Only keys
+//! of the source stack's `SourceKmsKeyArns` are granted. A grant is named after the copy
+//! (`ferry-<hash>`: destination account and copyId), which makes CreateGrant idempotent (the KMS
+//! API returns the existing grant for the same name and parameters) and lets a revoke, or any
+//! later cleanup, find exactly this copy's grants on each listed key.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_kms::types::GrantOperation;
+use aws_sdk_kms::Client as Kms;
+use aws_sdk_s3::Client as S3;
+use ferry_core::error::{from_sdk, sdk_code};
+use ferry_core::names::Names;
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
+use tracing::{info, warn};
+
+/// How many objects under the prefix are looked at (HeadObject each).
+pub const SAMPLE: i32 = 100;
+
+/// The name of the copy's grants: `ferry-<hash>`.
+pub fn grant_name(names: &Names) -> String {
+    format!("ferry-{}", names.hash)
+}
+
+/// A key id as S3 reports it (an ARN, or a bare id of this account) as a key ARN.
+fn key_arn(config: &StackConfig, key: &str) -> String {
+    if key.starts_with("arn:") {
+        return key.to_string();
+    }
+    format!(
+        "arn:{}:kms:{}:{}:key/{key}",
+        ferry_core::names::partition(&config.region),
+        config.region,
+        config.account_id
+    )
+}
+
+/// The KMS keys the copy's source objects are encrypted with, as far as the bucket's default
+/// encryption and a sample of [`SAMPLE`] objects under `prefix` show.
+pub async fn keys_in_use(
+    s3: &S3,
+    config: &StackConfig,
+    bucket: &str,
+    prefix: &str,
+) -> Result<BTreeSet<String>, StepError> {
+    let mut keys = BTreeSet::new();
+    let owner = &config.account_id;
+    match s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let rules = out
+                .server_side_encryption_configuration()
+                .map(|c| c.rules())
+                .unwrap_or_default();
+            for d in rules
+                .iter()
+                .filter_map(|r| r.apply_server_side_encryption_by_default())
+            {
+                if let Some(k) = d.kms_master_key_id() {
+                    keys.insert(key_arn(config, k));
+                }
+            }
+        }
+        Err(e) if sdk_code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") => {}
+        Err(e) => return Err(from_sdk(e, &format!("GetBucketEncryption {bucket}"))),
+    }
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(SAMPLE)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("ListObjectsV2 {bucket}")))?;
+    for object in listed.contents() {
+        let key = object.key().unwrap_or_default();
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .expected_bucket_owner(owner)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("HeadObject {bucket}/{key}")))?;
+        if let Some(k) = head.ssekms_key_id() {
+            keys.insert(key_arn(config, k));
+        }
+    }
+    Ok(keys)
+}
+
+/// Refuses a key the source stack does not list, before anything is granted.
+pub fn all_listed(config: &StackConfig, keys: &BTreeSet<String>) -> Result<(), StepError> {
+    let unlisted: Vec<&String> = keys
+        .iter()
+        .filter(|k| !config.source_kms_key_arns.contains(k))
+        .collect();
+    if unlisted.is_empty() {
+        return Ok(());
+    }
+    Err(StepError::new(
+        ErrorName::AccessDenied,
+        format!(
+            "the source objects are encrypted with the KMS key{} {}, which the source stack's SourceKmsKeyArns parameter ({}) does not list: ferry grants the Batch role use of listed keys only; add {} and update the source stack",
+            if unlisted.len() > 1 { "s" } else { "" },
+            unlisted.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+            ferry_core::request::parameter_list(&config.source_kms_key_arns),
+            if unlisted.len() > 1 { "them" } else { "it" },
+        ),
+    ))
+}
+
+/// What a key's policy needs so that ferry's source-access may grant and revoke: the account's
+/// IAM policies (the template's) must count on the key.
+fn needed_statement(config: &StackConfig) -> String {
+    format!(
+        r#"{{"Sid": "LetIamPoliciesGrant", "Effect": "Allow", "Principal": {{"AWS": "arn:{}:iam::{}:root"}}, "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": "*"}}"#,
+        ferry_core::names::partition(&config.region),
+        config.account_id
+    )
+}
+
+/// Grants the copy's Batch role `kms:Decrypt` on each of `keys` (all listed); returns them.
+pub async fn grant(
+    kms: &Kms,
+    config: &StackConfig,
+    names: &Names,
+    keys: &BTreeSet<String>,
+) -> Result<Vec<String>, StepError> {
+    for key in keys {
+        kms.create_grant()
+            .key_id(key)
+            .grantee_principal(&names.batch_role_arn)
+            .operations(GrantOperation::Decrypt)
+            .name(grant_name(names))
+            .send()
+            .await
+            .map_err(|e| {
+                let err = from_sdk(e, &format!("CreateGrant on {key}"));
+                if err.name == ErrorName::AccessDenied {
+                    return StepError::new(
+                        ErrorName::AccessDenied,
+                        format!(
+                            "{}: the key policy of {key} does not let ferry's source-access create grants; add this statement to it: {}",
+                            err.cause,
+                            needed_statement(config)
+                        ),
+                    );
+                }
+                err
+            })?;
+        info!(key = %key, grantee = %names.batch_role_arn, "granted kms:Decrypt");
+    }
+    Ok(keys.iter().cloned().collect())
+}
+
+/// Revokes this copy's grants (by name and grantee) on every listed key; returns the keys that
+/// had one. A key that no longer exists has none, nor one whose policy does not let ferry list
+/// its grants (so ferry could not create one there either).
+pub async fn revoke(
+    kms: &Kms,
+    config: &StackConfig,
+    names: &Names,
+) -> Result<Vec<String>, StepError> {
+    let name = grant_name(names);
+    let mut revoked = Vec::new();
+    for key in &config.source_kms_key_arns {
+        let mut grants = Vec::new();
+        let mut pages = kms.list_grants().key_id(key).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(out) => grants.extend(out.grants().iter().cloned()),
+                Err(e) if sdk_code(&e) == Some("NotFoundException") => break,
+                // A key whose policy does not let ferry list grants holds none of ferry's: the
+                // statement ferry asks for gives CreateGrant and ListGrants together.
+                Err(e) if matches!(sdk_code(&e), Some("AccessDeniedException")) => {
+                    warn!(key = %key, "ferry may not list this key's grants, so it cannot have created one there; left alone");
+                    break;
+                }
+                Err(e) => return Err(from_sdk(e, &format!("ListGrants on {key}"))),
+            }
+        }
+        for g in grants.iter().filter(|g| {
+            g.name() == Some(name.as_str())
+                && g.grantee_principal() == Some(names.batch_role_arn.as_str())
+        }) {
+            let id = g.grant_id().unwrap_or_default();
+            match kms.revoke_grant().key_id(key).grant_id(id).send().await {
+                Ok(_) => {}
+                Err(e) if sdk_code(&e) == Some("NotFoundException") => continue,
+                Err(e) => return Err(from_sdk(e, &format!("RevokeGrant {id} on {key}"))),
+            }
+            info!(key = %key, grant = %id, "revoked");
+            if !revoked.contains(key) {
+                revoked.push(key.clone());
+            }
+        }
+    }
+    Ok(revoked)
+}
