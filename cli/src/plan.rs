@@ -260,6 +260,13 @@ pub fn render(d: &PlanDescription) -> String {
         "\nCreateJob request of the first job (destination account)\n{}",
         pretty(&d.create_job)
     ));
+    out.push_str(&format!(
+        "\nIf the source objects are SSE-KMS under customer managed keys, list them in the source stack's SourceKmsKeyArns; each key's policy must let ferry grant the Batch role kms:Decrypt (KMS's default key policy does), for example with\n{}\n",
+        pretty(&ferry_core::policy::key_policy_statement_for_grants(
+            ferry_core::names::partition(&d.region),
+            &d.source_account.account
+        ))
+    ));
     out.push_str(
         "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets, DestinationBuckets, and ManifestBuckets for a CSV manifest in the destination account), that the source account's stack lists the destination account and the source buckets (DestinationAccountIds, SourceBuckets) and that the destination bucket is the destination account's; `ferry start` checks them for real.\n",
     );

@@ -327,8 +327,7 @@ async fn a_key_whose_policy_refuses_grants_fails_at_the_grant_with_the_statement
     assert!(
         cause.contains(&format!("CreateGrant on {key}"))
             && cause.contains("add this statement to it")
-            && cause
-                .contains(r#""Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]"#),
+            && cause.contains(r#""Action":["kms:CreateGrant","kms:ListGrants","kms:RevokeGrant"]"#),
         "{cause}"
     );
     assert_eq!(world.job_tokens().await.len(), 0, "no job");

@@ -199,6 +199,9 @@ const SCENARIOS: &[&str] = &[
     "flow B, the CSV manifest in the source bucket itself",
     "flow B, the CSV manifest in the destination account",
     "flow B, into a second listed destination bucket",
+    "flow B from the third account, its CSV manifest in its own bucket",
+    // Last: the source objects stay SSE-KMS afterwards.
+    "flow B, SSE-KMS source objects under a listed key",
 ];
 
 /// How an execution ended, if it did within `seconds` (a mutation may keep it from ever
@@ -406,6 +409,55 @@ async fn scenario(world: &World, n: usize) -> bool {
             // job-submit reads it through ManifestBuckets, the Batch role through its own policy.
             let request = world.destination_manifest_request(&id).await;
             succeeds(world, &name, &request).await
+        }
+        "flow B from the third account, its CSV manifest in its own bucket" => {
+            // SourceBuckets lists every source account's buckets: job-submit may read a
+            // manifest in any of them (here the third account's).
+            use ferry_local::scenario::Side;
+            let region = world.sandbox.info.region.clone();
+            let _ = world.create_bucket(Side::Third, "src-ledger", None).await;
+            let _ =
+                ferry_local::objects::create_bucket(&world.destination.s3, "dst-archive", &region)
+                    .await;
+            ferry_local::objects::put_samples(&world.third.s3, "src-ledger", &samples())
+                .await
+                .unwrap();
+            world
+                .third
+                .s3
+                .put_object()
+                .bucket("src-ledger")
+                .key(MANIFEST_KEY)
+                .body(ferry_local::objects::csv_manifest("src-ledger", &samples()).into())
+                .send()
+                .await
+                .unwrap();
+            let third = world.sandbox.info.third_account().to_string();
+            let mut request = world.request(&id);
+            request["source"] =
+                json!({"accountId": third, "bucket": "src-ledger", "prefix": "2026/"});
+            request["manifest"] = json!({"kind": "csv", "accountId": third, "bucket": "src-ledger", "key": MANIFEST_KEY});
+            request["destination"]["bucket"] = "dst-archive".into();
+            succeeds(world, &name, &request).await
+        }
+        "flow B, SSE-KMS source objects under a listed key" => {
+            // source-access grants the Batch role the key (and takes the grant back).
+            let key = world.sandbox.info.kms_keys["source"].clone();
+            for sample in samples() {
+                world
+                    .source
+                    .s3
+                    .put_object()
+                    .bucket(SOURCE_BUCKET)
+                    .key(&sample.key)
+                    .body(sample.body.clone().into())
+                    .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                    .ssekms_key_id(&key)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            succeeds(world, &name, &world.request(&id)).await
         }
         other => unreachable!("{other}"),
     }

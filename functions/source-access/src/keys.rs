@@ -120,14 +120,13 @@ pub fn all_listed(config: &StackConfig, keys: &BTreeSet<String>) -> Result<(), S
     ))
 }
 
-/// What a key's policy needs so that ferry's source-access may grant and revoke: the account's
-/// IAM policies (the template's) must count on the key.
+/// What a key's policy needs so that ferry's source-access may grant and revoke.
 fn needed_statement(config: &StackConfig) -> String {
-    format!(
-        r#"{{"Sid": "LetIamPoliciesGrant", "Effect": "Allow", "Principal": {{"AWS": "arn:{}:iam::{}:root"}}, "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": "*"}}"#,
+    ferry_core::policy::key_policy_statement_for_grants(
         ferry_core::names::partition(&config.region),
-        config.account_id
+        &config.account_id,
     )
+    .to_string()
 }
 
 /// Grants the copy's Batch role `kms:Decrypt` on each of `keys` (all listed); returns them.

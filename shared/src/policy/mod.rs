@@ -268,6 +268,19 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
     policy
 }
 
+/// The statement a source KMS key's policy needs so that ferry's `source-access` may grant the
+/// Batch role use of it and take the grant back: the account's IAM policies decide (KMS's
+/// default key policy has the same effect).
+pub fn key_policy_statement_for_grants(partition: &str, account: &str) -> Value {
+    json!({
+        "Sid": "LetIamPoliciesGrant",
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:{partition}:iam::{account}:root") },
+        "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+        "Resource": "*"
+    })
+}
+
 /// KMS actions S3 performs with the destination key for an SSE-KMS copy.
 const DESTINATION_KEY_ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Decrypt"];
 
