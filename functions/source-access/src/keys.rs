@@ -71,9 +71,12 @@ pub async fn keys_in_use(
             }
         }
         Err(e) if sdk_code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") => {}
-        Err(e) => return Err(from_sdk(e, &format!("GetBucketEncryption {bucket}"))),
+        Err(e) => {
+            let err = from_sdk(e, &format!("GetBucketEncryption {bucket}"));
+            sample_refused(&err)?;
+        }
     }
-    let listed = s3
+    let listed = match s3
         .list_objects_v2()
         .bucket(bucket)
         .prefix(prefix)
@@ -81,22 +84,46 @@ pub async fn keys_in_use(
         .expected_bucket_owner(owner)
         .send()
         .await
-        .map_err(|e| from_sdk(e, &format!("ListObjectsV2 {bucket}")))?;
+    {
+        Ok(listed) => listed,
+        Err(e) => {
+            sample_refused(&from_sdk(e, &format!("ListObjectsV2 {bucket}")))?;
+            return Ok(keys);
+        }
+    };
     for object in listed.contents() {
         let key = object.key().unwrap_or_default();
-        let head = s3
+        match s3
             .head_object()
             .bucket(bucket)
             .key(key)
             .expected_bucket_owner(owner)
             .send()
             .await
-            .map_err(|e| from_sdk(e, &format!("HeadObject {bucket}/{key}")))?;
-        if let Some(k) = head.ssekms_key_id() {
-            keys.insert(key_arn(config, k));
+        {
+            Ok(head) => {
+                if let Some(k) = head.ssekms_key_id() {
+                    keys.insert(key_arn(config, k));
+                }
+            }
+            Err(e) => {
+                sample_refused(&from_sdk(e, &format!("HeadObject {bucket}/{key}")))?;
+                break;
+            }
         }
     }
     Ok(keys)
+}
+
+/// A look the bucket's own policy refuses (a deny on reads from outside a VPC endpoint, say)
+/// ends the sample with a warning, not the copy: the Batch role's reads meet the same policy,
+/// and any object under an ungranted key fails its task naming kms:Decrypt. Other errors stop.
+fn sample_refused(err: &StepError) -> Result<(), StepError> {
+    if err.name != ErrorName::AccessDenied {
+        return Err(StepError::new(err.name, err.cause.clone()));
+    }
+    warn!(cause = %err.cause, "cannot look at the source objects' encryption; the keys found so far are granted");
+    Ok(())
 }
 
 /// Refuses a key the source stack does not list, before anything is granted.
