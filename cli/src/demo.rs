@@ -93,6 +93,10 @@ pub struct DemoOptions {
     /// from the third account (which runs a source stack of its own) into the same destination
     /// account's state machine.
     pub sources: usize,
+    /// SSE-KMS at both ends: the source objects under the source account's listed key (ferry
+    /// grants the copy's role its use and takes the grant back), the copies under a key of the
+    /// destination account (the destination bucket's default).
+    pub kms: bool,
 }
 
 /// One of the demo's copies: from `source_bucket` in `source`'s account into
@@ -201,9 +205,20 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
             );
         }
         let src = scenario.clients(copy.source);
-        objects::put_samples(&src.s3, copy.source_bucket, &samples)
-            .await
-            .map_err(|e| s3_error("PutObject", copy.source_bucket, e))?;
+        let source_key = (options.kms && copy.source == Side::Source)
+            .then(|| info.kms_keys.get("source").cloned())
+            .flatten();
+        objects::put_samples_encrypted(
+            &src.s3,
+            copy.source_bucket,
+            &samples,
+            source_key.as_deref(),
+        )
+        .await
+        .map_err(|e| s3_error("PutObject", copy.source_bucket, e))?;
+        if let Some(key) = &source_key {
+            println!("  SSE-KMS under the source account's key {key} (listed in SourceKmsKeyArns)");
+        }
         println!(
             "  {} objects, {} bytes in s3://{}, e.g. {}",
             samples.len(),
@@ -251,6 +266,20 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
                        "inventoryCheckSeconds": 20, "inventoryDeadlineSeconds": 300}
         }));
     }
+
+    let destination_key = if options.kms {
+        let key = scenario
+            .create_key(Side::Destination, None)
+            .await
+            .map_err(|e| CliError::other(e.to_string()))?;
+        for copy in &copies {
+            set_default_kms(dst, copy.destination_bucket, &key).await?;
+        }
+        println!("  destination buckets' default encryption: SSE-KMS under {key}");
+        Some(key)
+    } else {
+        None
+    };
 
     step(&format!(
         "copying with flow {} through the destination account's state machine{}",
@@ -300,7 +329,10 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     step("verifying the destination");
     let mut problems = Vec::new();
     for copy in &copies {
-        let found = verify(dst, copy.destination_bucket, &samples).await?;
+        let mut found = verify(dst, copy.destination_bucket, &samples).await?;
+        if let Some(key) = &destination_key {
+            found.extend(encrypted_under(dst, copy.destination_bucket, &samples, key).await?);
+        }
         if found.is_empty() {
             println!(
                 "  all {} objects at s3://{}: same bytes, content type, metadata and tags",
@@ -324,7 +356,7 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
         .await
         .map_err(|e| CliError::other(e.to_string()))?;
     if left.is_empty() {
-        println!("  bucket policies hold only their own statements again; no /ferry/ role, no inventory configuration left");
+        println!("  bucket policies hold only their own statements again; no /ferry/ role, no inventory configuration, no KMS grant left");
     }
     problems.extend(left);
     for p in &problems {
@@ -359,6 +391,66 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     );
     drop(scenario);
     Ok(if !problems.is_empty() { 3 } else { status })
+}
+
+/// Sets `bucket`'s default encryption to SSE-KMS under `key`.
+async fn set_default_kms(dst: &Clients, bucket: &str, key: &str) -> Result<()> {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(key)
+        .build()
+        .map_err(|e| CliError::other(e.to_string()))?;
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_default)
+                .build(),
+        )
+        .build()
+        .map_err(|e| CliError::other(e.to_string()))?;
+    dst.s3
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(config)
+        .send()
+        .await
+        .map_err(|e| s3_error("PutBucketEncryption", bucket, e))?;
+    Ok(())
+}
+
+/// A line per copy at `bucket` that is not SSE-KMS under `key`.
+async fn encrypted_under(
+    dst: &Clients,
+    bucket: &str,
+    samples: &[Sample],
+    key: &str,
+) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for s in samples {
+        let head = dst
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(&s.key)
+            .send()
+            .await
+            .map_err(|e| s3_error("HeadObject", &s.key, e))?;
+        if head.ssekms_key_id() != Some(key) {
+            problems.push(format!(
+                "s3://{bucket}/{} is encrypted under {:?}, not {key}",
+                s.key,
+                head.ssekms_key_id()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        println!("  every copy at s3://{bucket} is SSE-KMS under {key}");
+    }
+    Ok(problems)
 }
 
 /// A bucket's own policy, which the copy must leave as it found it: source buckets let their

@@ -78,6 +78,10 @@ enum Command {
         /// same time.
         #[arg(long, default_value_t = 1)]
         sources: usize,
+        /// SSE-KMS at both ends: source objects under the source account's listed key, copies
+        /// under a key of the destination account.
+        #[arg(long)]
+        kms: bool,
     },
 }
 
@@ -118,6 +122,7 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             flow,
             objects,
             sources,
+            kms,
         } => {
             demo::run(
                 &repo_root(),
@@ -125,6 +130,7 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
                     flow: *flow,
                     objects: *objects,
                     sources: *sources,
+                    kms: *kms,
                 },
             )
             .await

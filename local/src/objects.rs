@@ -39,6 +39,16 @@ pub async fn put_samples(
     bucket: &str,
     samples: &[Sample],
 ) -> Result<(), aws_sdk_s3::Error> {
+    put_samples_encrypted(s3, bucket, samples, None).await
+}
+
+/// [`put_samples`], each object SSE-KMS under `kms_key` when it is set.
+pub async fn put_samples_encrypted(
+    s3: &S3,
+    bucket: &str,
+    samples: &[Sample],
+    kms_key: Option<&str>,
+) -> Result<(), aws_sdk_s3::Error> {
     for s in samples {
         let tagging: Vec<String> = s
             .tags
@@ -52,6 +62,10 @@ pub async fn put_samples(
             .set_content_type(s.content_type.clone())
             .set_metadata(Some(s.metadata.clone().into_iter().collect()))
             .set_tagging((!tagging.is_empty()).then(|| tagging.join("&")))
+            .set_server_side_encryption(
+                kms_key.map(|_| aws_sdk_s3::types::ServerSideEncryption::AwsKms),
+            )
+            .set_ssekms_key_id(kms_key.map(str::to_string))
             .send()
             .await?;
     }

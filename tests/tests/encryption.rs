@@ -217,23 +217,14 @@ async fn report_texts(world: &World, copy_id: &str) -> String {
 
 /// The samples, uploaded again under the source account's KMS key `key` (SSE-KMS).
 async fn encrypt_samples(world: &World, key: &str) {
-    for s in samples() {
-        let mut put = world
-            .source
-            .s3
-            .put_object()
-            .bucket(SOURCE_BUCKET)
-            .key(&s.key)
-            .body(s.body.clone().into())
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(key)
-            .set_metadata(Some(s.metadata.clone().into_iter().collect()));
-        if !s.tags.is_empty() {
-            let tagging: Vec<String> = s.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            put = put.tagging(tagging.join("&"));
-        }
-        put.send().await.unwrap();
-    }
+    ferry_local::objects::put_samples_encrypted(
+        &world.source.s3,
+        SOURCE_BUCKET,
+        &samples(),
+        Some(key),
+    )
+    .await
+    .unwrap();
 }
 
 /// The names and grantees of the grants on `key`.

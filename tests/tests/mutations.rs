@@ -443,20 +443,14 @@ async fn scenario(world: &World, n: usize) -> bool {
         "flow B, SSE-KMS source objects under a listed key" => {
             // source-access grants the Batch role the key (and takes the grant back).
             let key = world.sandbox.info.kms_keys["source"].clone();
-            for sample in samples() {
-                world
-                    .source
-                    .s3
-                    .put_object()
-                    .bucket(SOURCE_BUCKET)
-                    .key(&sample.key)
-                    .body(sample.body.clone().into())
-                    .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-                    .ssekms_key_id(&key)
-                    .send()
-                    .await
-                    .unwrap();
-            }
+            ferry_local::objects::put_samples_encrypted(
+                &world.source.s3,
+                SOURCE_BUCKET,
+                &samples(),
+                Some(&key),
+            )
+            .await
+            .unwrap();
             succeeds(world, &name, &world.request(&id)).await
         }
         other => unreachable!("{other}"),

@@ -250,6 +250,29 @@ mod tests {
                     )),
                 }
             }),
+            // Every bucket's default since 2023: SSE-S3, no KMS key.
+            mock!(aws_sdk_s3::Client::get_bucket_encryption).then_output(|| {
+                use aws_sdk_s3::types::{
+                    ServerSideEncryption, ServerSideEncryptionByDefault,
+                    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+                };
+                let rule = ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(
+                        ServerSideEncryptionByDefault::builder()
+                            .sse_algorithm(ServerSideEncryption::Aes256)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build();
+                aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput::builder()
+                    .server_side_encryption_configuration(
+                        ServerSideEncryptionConfiguration::builder()
+                            .rules(rule)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            }),
             mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
                 let stored = g.lock().unwrap().clone();
                 match stored.filter(|_| req.key() == Some("control/photos-2026/plan.json")) {
