@@ -188,6 +188,13 @@ impl Names {
         format!("Ferry{purpose}{}", self.hash)
     }
 
+    /// The name of this copy's KMS grants on source keys: `ferry-<hash>` (at most 16
+    /// characters; KMS allows 256). CreateGrant with the same name and parameters returns the
+    /// existing grant, and a revoke finds the copy's grants by it.
+    pub fn kms_grant_name(&self) -> String {
+        format!("ferry-{}", self.hash)
+    }
+
     /// The CreateJob ClientRequestToken (1-64 characters) of one attempt of this copy.
     pub fn client_request_token(&self, attempt: Attempt) -> String {
         format!("ferry-{}-{}-{}", self.copy_id, attempt.run, attempt.job)

@@ -21,11 +21,6 @@ use tracing::{info, warn};
 /// How many objects under the prefix are looked at (HeadObject each).
 pub const SAMPLE: i32 = 100;
 
-/// The name of the copy's grants: `ferry-<hash>`.
-pub fn grant_name(names: &Names) -> String {
-    format!("ferry-{}", names.hash)
-}
-
 /// A key id as S3 reports it (an ARN, or a bare id of this account) as a key ARN.
 fn key_arn(config: &StackConfig, key: &str) -> String {
     if key.starts_with("arn:") {
@@ -168,7 +163,7 @@ pub async fn grant(
             .key_id(key)
             .grantee_principal(&names.batch_role_arn)
             .operations(GrantOperation::Decrypt)
-            .name(grant_name(names))
+            .name(names.kms_grant_name())
             .send()
             .await
             .map_err(|e| {
@@ -198,7 +193,7 @@ pub async fn revoke(
     config: &StackConfig,
     names: &Names,
 ) -> Result<Vec<String>, StepError> {
-    let name = grant_name(names);
+    let name = names.kms_grant_name();
     let mut revoked = Vec::new();
     for key in &config.source_kms_key_arns {
         let mut grants = Vec::new();
