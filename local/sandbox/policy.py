@@ -563,18 +563,10 @@ def authorize(
     identity (an AWS service principal); `boundary` None means no permissions boundary."""
     p = request.principal
     deny_text = f"User: {p.describe()} is not authorized to perform: {request.action} on resource: {request.resource}"
-    try:
-        resource = decide_policies([resource_policy], request, "resource") if resource_policy is not None else Decision(NONE)
-        identity = decide_policies(identity_policies or [], request, "identity")
-        bound = decide_policies([boundary], request, "identity") if boundary is not None else None
-    except Undecidable as e:
-        return Outcome(False, f"{deny_text} because the sandbox cannot evaluate {e}, so it denies")
-    if identity.effect == DENY:
-        return Outcome(False, f"{deny_text} with an explicit deny in an identity-based policy{_sid(identity)}", True)
-    if resource.effect == DENY:
-        return Outcome(False, f"{deny_text} with an explicit deny in a resource-based policy{_sid(resource)}", True)
-    if bound is not None and bound.effect == DENY:
-        return Outcome(False, f"{deny_text} with an explicit deny in a permissions boundary{_sid(bound)}", True)
+    decided = _decide(request, identity_policies, boundary, resource_policy, "a resource-based policy", deny_text)
+    if isinstance(decided, Outcome):
+        return decided
+    resource, identity, bound = decided
     if p.service:
         if resource.effect == ALLOW:
             return Outcome(True, "")
@@ -630,18 +622,10 @@ def authorize_key(
     An explicit deny in the key policy, the IAM policies or the boundary always wins."""
     p = request.principal
     deny_text = f"User: {p.describe()} is not authorized to perform: {request.action} on resource: {request.resource}"
-    try:
-        key = decide_policies([key_policy], request, "resource") if key_policy is not None else Decision(NONE)
-        identity = decide_policies(identity_policies or [], request, "identity")
-        bound = decide_policies([boundary], request, "identity") if boundary is not None else None
-    except Undecidable as e:
-        return Outcome(False, f"{deny_text} because the sandbox cannot evaluate {e}, so it denies")
-    if identity.effect == DENY:
-        return Outcome(False, f"{deny_text} with an explicit deny in an identity-based policy{_sid(identity)}", True)
-    if key.effect == DENY:
-        return Outcome(False, f"{deny_text} with an explicit deny in the key policy{_sid(key)}", True)
-    if bound is not None and bound.effect == DENY:
-        return Outcome(False, f"{deny_text} with an explicit deny in a permissions boundary{_sid(bound)}", True)
+    decided = _decide(request, identity_policies, boundary, key_policy, "the key policy", deny_text)
+    if isinstance(decided, Outcome):
+        return decided
+    key, identity, bound = decided
     within_boundary = bound is None or bound.effect == ALLOW
     identity_ok = identity.effect == ALLOW and within_boundary
     if p.account == request.resource_account:
@@ -658,6 +642,26 @@ def authorize_key(
     if not within_boundary and identity.effect == ALLOW:
         return Outcome(False, f"{deny_text} because no permissions boundary allows the {request.action} action")
     return Outcome(False, f"{deny_text} because no identity-based policy allows the {request.action} action")
+
+
+def _decide(request: Request, identity_policies: list | None, boundary: Any, resource_policy: Any,
+            resource_name: str, deny_text: str) -> "tuple[Decision, Decision, Decision | None] | Outcome":
+    """The resource policy's, the identity policies' and the boundary's decisions on `request`,
+    or the Outcome that ends it first: an element the sandbox cannot evaluate, an explicit deny
+    (`resource_name` names the resource policy in the message)."""
+    try:
+        resource = decide_policies([resource_policy], request, "resource") if resource_policy is not None else Decision(NONE)
+        identity = decide_policies(identity_policies or [], request, "identity")
+        bound = decide_policies([boundary], request, "identity") if boundary is not None else None
+    except Undecidable as e:
+        return Outcome(False, f"{deny_text} because the sandbox cannot evaluate {e}, so it denies")
+    if identity.effect == DENY:
+        return Outcome(False, f"{deny_text} with an explicit deny in an identity-based policy{_sid(identity)}", True)
+    if resource.effect == DENY:
+        return Outcome(False, f"{deny_text} with an explicit deny in {resource_name}{_sid(resource)}", True)
+    if bound is not None and bound.effect == DENY:
+        return Outcome(False, f"{deny_text} with an explicit deny in a permissions boundary{_sid(bound)}", True)
+    return resource, identity, bound
 
 
 def _sid(d: Decision) -> str:

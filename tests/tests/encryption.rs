@@ -63,6 +63,17 @@ async fn encryption_of_copies(world: &World) -> Vec<(String, Option<String>)> {
     out
 }
 
+/// Every sample's copy is encrypted with `algorithm`, under `key` (SSE-KMS) or none.
+async fn assert_copies_encrypted(world: &World, algorithm: &str, key: Option<&str>) {
+    let found = encryption_of_copies(world).await;
+    assert!(
+        found
+            .iter()
+            .all(|(a, k)| a == algorithm && k.as_deref() == key),
+        "not all {algorithm} under {key:?}: {found:?}"
+    );
+}
+
 fn with_encryption(mut request: Value, encryption: Value) -> Value {
     request["destination"]["encryption"] = encryption;
     request
@@ -78,13 +89,7 @@ async fn copies_are_encrypted_under_the_destination_buckets_default_key() {
         .await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     world.assert_copied(&samples()).await;
-    let found = encryption_of_copies(&world).await;
-    assert!(
-        found
-            .iter()
-            .all(|(a, k)| a == "aws:kms" && k.as_deref() == Some(key.as_str())),
-        "{found:?}"
-    );
+    assert_copies_encrypted(&world, "aws:kms", Some(&key)).await;
     world.assert_no_leftovers().await;
 }
 
@@ -99,23 +104,13 @@ async fn copies_are_encrypted_as_the_request_asks() {
     );
     let run = world.run("photos-2026-1", &request).await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    let found = encryption_of_copies(&world).await;
-    assert!(
-        found
-            .iter()
-            .all(|(a, k)| a == "aws:kms" && k.as_deref() == Some(key.as_str())),
-        "{found:?}"
-    );
+    assert_copies_encrypted(&world, "aws:kms", Some(&key)).await;
     // SSE-S3, asked for, into a bucket whose default is SSE-KMS: S3's own keys.
     default_kms(&world, DESTINATION_BUCKET, &key).await;
     let request = with_encryption(world.request("photos-aes"), json!({"type": "SSE-S3"}));
     let run = world.run("photos-aes-1", &request).await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    let found = encryption_of_copies(&world).await;
-    assert!(
-        found.iter().all(|(a, k)| a == "AES256" && k.is_none()),
-        "{found:?}"
-    );
+    assert_copies_encrypted(&world, "AES256", None).await;
     world
         .assert_no_leftovers_of(&["photos-2026", "photos-aes"])
         .await;
@@ -292,13 +287,7 @@ async fn sse_kms_source_objects_are_copied_in_flow_a_with_a_grant_taken_back_aft
     default_kms(&world, DESTINATION_BUCKET, &destination_key).await;
     let request = world.inventory_request("photos-2026", 1, 120);
     sse_kms_source_copy(&world, &request).await;
-    let found = encryption_of_copies(&world).await;
-    assert!(
-        found
-            .iter()
-            .all(|(a, k)| a == "aws:kms" && k.as_deref() == Some(destination_key.as_str())),
-        "{found:?}"
-    );
+    assert_copies_encrypted(&world, "aws:kms", Some(&destination_key)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
