@@ -200,8 +200,10 @@ const SCENARIOS: &[&str] = &[
     "flow B, the CSV manifest in the destination account",
     "flow B, into a second listed destination bucket",
     "flow B from the third account, its CSV manifest in its own bucket",
+    "flow B from the manifest bucket, its objects SSE-KMS under a listed key",
     // Last: the source objects stay SSE-KMS afterwards.
     "flow B, SSE-KMS source objects under a listed key",
+    "flow B, the bucket's default key found beyond the sample",
 ];
 
 /// How an execution ended, if it did within `seconds` (a mutation may keep it from ever
@@ -441,7 +443,8 @@ async fn scenario(world: &World, n: usize) -> bool {
             succeeds(world, &name, &request).await
         }
         "flow B, SSE-KMS source objects under a listed key" => {
-            // source-access grants the Batch role the key (and takes the grant back).
+            // source-access finds the key on the objects (ListObjectsV2, HeadObject), grants
+            // the Batch role its use, and takes the grant back (ListGrants, RevokeGrant).
             let key = world.sandbox.info.kms_keys["source"].clone();
             ferry_local::objects::put_samples_encrypted(
                 &world.source.s3,
@@ -451,6 +454,76 @@ async fn scenario(world: &World, n: usize) -> bool {
             )
             .await
             .unwrap();
+            succeeds(world, &name, &world.request(&id)).await
+                && world.kms_grants().await.unwrap().is_empty()
+        }
+        "flow B from the manifest bucket, its objects SSE-KMS under a listed key" => {
+            // Any of SourceBuckets may be a copy's source: source-access looks at its objects.
+            let key = world.sandbox.info.kms_keys["source"].clone();
+            ferry_local::objects::put_samples_encrypted(
+                &world.source.s3,
+                MANIFEST_BUCKET,
+                &samples(),
+                Some(&key),
+            )
+            .await
+            .unwrap();
+            world
+                .source
+                .s3
+                .put_object()
+                .bucket(MANIFEST_BUCKET)
+                .key(MANIFEST_KEY)
+                .body(ferry_local::objects::csv_manifest(MANIFEST_BUCKET, &samples()).into())
+                .send()
+                .await
+                .unwrap();
+            let mut request = world.request(&id);
+            request["source"]["bucket"] = MANIFEST_BUCKET.into();
+            succeeds(world, &name, &request).await && world.kms_grants().await.unwrap().is_empty()
+        }
+        "flow B, the bucket's default key found beyond the sample" => {
+            // The first objects under the prefix are SSE-S3; the copy's own objects took the
+            // bucket's default KMS key later: only GetBucketEncryption finds it.
+            use aws_sdk_s3::types::{
+                ServerSideEncryption, ServerSideEncryptionByDefault,
+                ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+            };
+            let key = world.sandbox.info.kms_keys["source"].clone();
+            let s3 = &world.source.s3;
+            for n in 0..ferry_source_access::keys::SAMPLE {
+                s3.put_object()
+                    .bucket(SOURCE_BUCKET)
+                    .key(format!("2026/aaa-{n:03}"))
+                    .body(Vec::new().into())
+                    .server_side_encryption(ServerSideEncryption::Aes256)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let by_default = ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .kms_master_key_id(&key)
+                .build()
+                .unwrap();
+            s3.put_bucket_encryption()
+                .bucket(SOURCE_BUCKET)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(by_default)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            ferry_local::objects::put_samples(s3, SOURCE_BUCKET, &samples())
+                .await
+                .unwrap();
             succeeds(world, &name, &world.request(&id)).await
         }
         other => unreachable!("{other}"),
