@@ -473,13 +473,15 @@ async fn scenario(world: &World, n: usize) -> bool {
                 .s3
                 .put_object()
                 .bucket(MANIFEST_BUCKET)
-                .key(MANIFEST_KEY)
+                .key("lists/own-objects.csv")
                 .body(ferry_local::objects::csv_manifest(MANIFEST_BUCKET, &samples()).into())
                 .send()
                 .await
                 .unwrap();
             let mut request = world.request(&id);
             request["source"]["bucket"] = MANIFEST_BUCKET.into();
+            // Its own manifest: the others' (MANIFEST_KEY) lists the source bucket's objects.
+            request["manifest"]["key"] = "lists/own-objects.csv".into();
             succeeds(world, &name, &request).await && world.kms_grants().await.unwrap().is_empty()
         }
         "flow B, the bucket's default key found beyond the sample" => {
