@@ -604,14 +604,28 @@ async fn removing_any_action_from_any_role_makes_a_scenario_fail_with_access_den
                 .await
                 .unwrap();
         }
+        // The first scenario that fails with the refusal catches the mutation. A refusal a
+        // scenario survives by design (source-access's look at the objects' encryption ends
+        // with a warning) sends the check on to the later scenarios, which must fail without
+        // the action; only if none does is it reported as tolerated.
         let mut found = None;
+        let mut tolerated_first = None;
         for n in 0..SCENARIOS.len() {
+            world
+                .sandbox
+                .control("/denials/clear", json!({}))
+                .await
+                .unwrap();
             let ok = scenario(&world, n).await;
             if let Some(message) = refusal(&world, m).await {
-                found = Some((n, ok, message));
-                break;
+                if !ok {
+                    found = Some((n, false, message));
+                    break;
+                }
+                tolerated_first.get_or_insert((n, true, message));
             }
         }
+        let found = found.or(tolerated_first);
         match found {
             Some((n, ok, message)) => {
                 let cut: String = message.chars().take(150).collect();
