@@ -273,7 +273,9 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
             .await
             .map_err(|e| CliError::other(e.to_string()))?;
         for copy in &copies {
-            set_default_kms(dst, copy.destination_bucket, &key).await?;
+            objects::set_default_kms(&dst.s3, copy.destination_bucket, &key)
+                .await
+                .map_err(|e| s3_error("PutBucketEncryption", copy.destination_bucket, e))?;
         }
         println!("  destination buckets' default encryption: SSE-KMS under {key}");
         Some(key)
@@ -391,35 +393,6 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
     );
     drop(scenario);
     Ok(if !problems.is_empty() { 3 } else { status })
-}
-
-/// Sets `bucket`'s default encryption to SSE-KMS under `key`.
-async fn set_default_kms(dst: &Clients, bucket: &str, key: &str) -> Result<()> {
-    use aws_sdk_s3::types::{
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule,
-    };
-    let by_default = ServerSideEncryptionByDefault::builder()
-        .sse_algorithm(ServerSideEncryption::AwsKms)
-        .kms_master_key_id(key)
-        .build()
-        .map_err(|e| CliError::other(e.to_string()))?;
-    let config = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(by_default)
-                .build(),
-        )
-        .build()
-        .map_err(|e| CliError::other(e.to_string()))?;
-    dst.s3
-        .put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(config)
-        .send()
-        .await
-        .map_err(|e| s3_error("PutBucketEncryption", bucket, e))?;
-    Ok(())
 }
 
 /// A line per copy at `bucket` that is not SSE-KMS under `key`.

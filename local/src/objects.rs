@@ -33,6 +33,32 @@ pub async fn create_bucket(s3: &S3, bucket: &str, region: &str) -> Result<(), aw
     Ok(())
 }
 
+/// Sets `bucket`'s default encryption to SSE-KMS under `key` (a key ARN, or an alias).
+pub async fn set_default_kms(s3: &S3, bucket: &str, key: &str) -> Result<(), aws_sdk_s3::Error> {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(key)
+        .build()
+        .expect("both fields are set");
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(by_default)
+        .build();
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .expect("one rule is set");
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(config)
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// Puts every sample into `bucket`, with its content type, metadata and tags.
 pub async fn put_samples(
     s3: &S3,

@@ -4,10 +4,6 @@
 //! refused at plan. The strict sandbox decides each KMS use as KMS does (key policy, grants, the
 //! role's policies and ferry's boundary: local/sandbox/kms.py).
 
-use aws_sdk_s3::types::{
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_local::scenario::Side;
 use ferry_tests::*;
@@ -15,27 +11,7 @@ use serde_json::{json, Value};
 
 /// Sets `bucket`'s default encryption to SSE-KMS under `key` (a key ARN or an alias).
 async fn default_kms(world: &World, bucket: &str, key: &str) {
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::AwsKms)
-                .kms_master_key_id(key)
-                .build()
-                .unwrap(),
-        )
-        .build();
-    world
-        .destination
-        .s3
-        .put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .unwrap(),
-        )
-        .send()
+    ferry_local::objects::set_default_kms(&world.destination.s3, bucket, key)
         .await
         .unwrap();
 }
@@ -191,20 +167,11 @@ async fn report_texts(world: &World, copy_id: &str) -> String {
         .unwrap();
     let mut text = String::new();
     for o in listed.contents() {
-        let body = world
-            .destination
-            .s3
-            .get_object()
-            .bucket(&bucket)
-            .key(o.key().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
+        let (body, _) =
+            ferry_core::clients::get_object_bytes(&world.destination.s3, &bucket, o.key().unwrap())
+                .await
+                .unwrap()
+                .expect("a listed report file");
         text.push_str(&String::from_utf8_lossy(&body));
     }
     text

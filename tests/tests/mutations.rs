@@ -487,10 +487,7 @@ async fn scenario(world: &World, n: usize) -> bool {
         "flow B, the bucket's default key found beyond the sample" => {
             // The first objects under the prefix are SSE-S3; the copy's own objects took the
             // bucket's default KMS key later: only GetBucketEncryption finds it.
-            use aws_sdk_s3::types::{
-                ServerSideEncryption, ServerSideEncryptionByDefault,
-                ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-            };
+            use aws_sdk_s3::types::ServerSideEncryption;
             let key = world.sandbox.info.kms_keys["source"].clone();
             let s3 = &world.source.s3;
             for n in 0..ferry_source_access::keys::SAMPLE {
@@ -503,24 +500,7 @@ async fn scenario(world: &World, n: usize) -> bool {
                     .await
                     .unwrap();
             }
-            let by_default = ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::AwsKms)
-                .kms_master_key_id(&key)
-                .build()
-                .unwrap();
-            s3.put_bucket_encryption()
-                .bucket(SOURCE_BUCKET)
-                .server_side_encryption_configuration(
-                    ServerSideEncryptionConfiguration::builder()
-                        .rules(
-                            ServerSideEncryptionRule::builder()
-                                .apply_server_side_encryption_by_default(by_default)
-                                .build(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
-                .send()
+            ferry_local::objects::set_default_kms(s3, SOURCE_BUCKET, &key)
                 .await
                 .unwrap();
             ferry_local::objects::put_samples(s3, SOURCE_BUCKET, &samples())
