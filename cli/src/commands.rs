@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::names::ExecutionName;
-use ferry_core::report::FailureClass;
 use ferry_core::steps::{CopyTotals, ReportOutput};
 use serde::Serialize;
 
@@ -173,19 +172,23 @@ pub fn render_report(v: &ReportView) -> String {
         out.push_str("  last job   its report lists no task (reports list failed tasks only, unless report.scope is AllTasks)\n");
     } else {
         out.push_str(&format!(
-            "  last job   {} tasks in its report: {} succeeded, {} failed ({} retryable, {} permanent)\n",
-            r.tasks, r.succeeded, r.failed, r.retryable, r.permanent
+            "  last job   {} tasks in its report: {} succeeded, {} failed ({} retryable, {} permanent, {} not copyable as encrypted)\n",
+            r.tasks, r.succeeded, r.failed, r.retryable, r.permanent, r.not_copyable
         ));
     }
     for (code, c) in &r.by_error_code {
         out.push_str(&format!(
             "    {code:<24} {:>8}  {:<9} {}\n",
             c.count,
-            match c.class {
-                FailureClass::Retryable => "Retryable",
-                FailureClass::Permanent => "Permanent",
-            },
+            c.class.as_str(),
             c.example
+        ));
+    }
+    for obstacle in r.encryption_obstacles() {
+        out.push_str(&format!(
+            "  not copyable ({}): {}\n",
+            obstacle.label(),
+            obstacle.remedy()
         ));
     }
     if !r.failed_sample.is_empty() {

@@ -5,8 +5,9 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
+use ferry_core::inventory::NotCopyable;
 use ferry_core::job::JobState;
-use ferry_core::steps::{CopyTotals, JobRecord};
+use ferry_core::steps::{AccessOutput, CopyTotals, JobRecord};
 use ferry_core::ErrorName;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -24,6 +25,8 @@ const ROUND_STATES: [&str; 4] = [
 ];
 /// The state whose task output names the job just submitted.
 const SUBMIT_STATE: &str = "Submit copy job";
+/// The state whose output says which sampled objects cannot be copied as they are encrypted.
+const GRANT_STATE: &str = "Grant source access";
 
 /// How an execution ended.
 #[derive(Debug, Clone)]
@@ -179,6 +182,13 @@ impl Watcher<'_> {
         }
     }
 
+    /// Objects found before the job that it cannot copy as they are: one warning per obstacle.
+    fn not_copyable(&self, found: &NotCopyable) {
+        for line in found.lines() {
+            self.line(&format!("warning: {line}"));
+        }
+    }
+
     fn show(&mut self, e: &HistoryEvent) {
         if let Some(d) = e.state_entered_event_details() {
             self.state = d.name().to_string();
@@ -199,8 +209,17 @@ impl Watcher<'_> {
             return;
         }
         match e.r#type() {
+            HistoryEventType::TaskSucceeded if self.state == GRANT_STATE => {
+                if let Some(found) = task_output::<AccessOutput>(e).and_then(|o| o.not_copyable) {
+                    self.not_copyable(&found);
+                }
+            }
             HistoryEventType::TaskSucceeded if self.state == SUBMIT_STATE => {
-                if let Some(id) = task_output::<JobRecord>(e).map(|r| r.job_id) {
+                let record = task_output::<JobRecord>(e);
+                if let Some(found) = record.as_ref().and_then(|r| r.not_copyable.as_ref()) {
+                    self.not_copyable(found);
+                }
+                if let Some(id) = record.map(|r| r.job_id) {
                     self.line(&format!("job {id} submitted"));
                     self.job = Some(id);
                     self.shown_rounds.clear();

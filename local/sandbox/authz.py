@@ -35,6 +35,8 @@ from .policy import Principal
 
 INTERNAL_KEY = "ak"
 REGION_DEFAULT = "eu-west-1"
+# The request being served, as far as moto's backends need what moto does not keep of it.
+REQUEST = threading.local()
 
 
 @dataclass
@@ -303,12 +305,33 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
     return checks
 
 
-def _object_key_id(bucket: str, key: str) -> str | None:
+def object_key_id(bucket: str, key: str) -> str | None:
     b = _bucket(bucket)
     obj = b.keys.get(key) if b is not None else None
     if obj is None or getattr(obj, "encryption", None) != "aws:kms":
         return None
     return obj.kms_key_id
+
+
+def is_sse_c(bucket: str, key: str) -> bool:
+    """Whether the object was written with a customer-provided key (SSE-C)."""
+    b = _bucket(bucket)
+    obj = b.keys.get(key) if b is not None else None
+    return obj is not None and bool(getattr(obj, "sse_customer_algorithm", None))
+
+
+# S3's answer to a read of an SSE-C object without its key (GetObject; CopyObject's source).
+SSE_C_MESSAGE = ("The object was stored using a form of Server Side Encryption. "
+                 "The correct parameters must be provided to retrieve the object.")
+
+
+def _sse_c_refusal(method: str, start_response: Callable) -> list[bytes]:
+    """400 InvalidRequest; a HEAD answers 400 with no body (HeadObject's errors carry no code)."""
+    body = b"" if method == "HEAD" else (
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidRequest</Code>"
+        f"<Message>{SSE_C_MESSAGE}</Message></Error>").encode()
+    start_response("400 Bad Request", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def bucket_default_key(bucket: str) -> str | None:
@@ -331,7 +354,7 @@ def _s3_kms_checks(method: str, action: str, bucket: str, key: str, headers: dic
     uses: list[tuple[str, str, str, str]] = []  # (operation, key id, key's default account, object ARN)
     owner = bucket_account(bucket) or ""
     if method == "GET" and action in ("GetObject", "GetObjectVersion"):
-        found = _object_key_id(bucket, key)
+        found = object_key_id(bucket, key)
         if found:
             uses.append((kms.S3_READ, found, owner, f"arn:aws:s3:::{bucket}/{key}"))
     if method == "PUT" and action == "PutObject":
@@ -344,7 +367,7 @@ def _s3_kms_checks(method: str, action: str, bucket: str, key: str, headers: dic
         source = headers.get("x-amz-copy-source")
         if source:
             sbucket, _, skey = unquote(source).lstrip("/").partition("?")[0].partition("/")
-            found = _object_key_id(sbucket, skey)
+            found = object_key_id(sbucket, skey)
             if found:
                 uses.append((kms.S3_READ, found, bucket_account(sbucket) or "", f"arn:aws:s3:::{sbucket}/{skey}"))
     checks = []
@@ -524,6 +547,8 @@ class Authorizer:
         self.extra_context: dict[str, Any] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
+        # What moto does not keep of a request and the sandbox models (patches.install_object_encryption).
+        REQUEST.sse_customer_algorithm = environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_CUSTOMER_ALGORITHM")
         if not self.enforcing or environ.get("PATH_INFO", "").startswith("/moto-api"):
             return self.app(environ, start_response)
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
@@ -578,6 +603,11 @@ class Authorizer:
             why = self.check(identity, check)
             if why:
                 return self._deny(environ, start_response, service, identity.principal.describe(), why, check.action)
+        if service == "s3" and method in ("GET", "HEAD") and REQUEST.sse_customer_algorithm is None:
+            parts = path.lstrip("/").split("/", 1)
+            bucket, key = unquote(parts[0]), unquote(parts[1]) if len(parts) > 1 else ""
+            if key and not set(query) - {"versionId", "partNumber"} and is_sse_c(bucket, key):
+                return _sse_c_refusal(method, start_response)
         return self.app(environ, start_response)
 
     def check(self, identity: Identity, check: Check) -> str:

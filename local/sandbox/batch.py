@@ -371,6 +371,10 @@ class Batch:
             if ok:
                 raise Failure("NoSuchKey", 404, "The specified key does not exist.")
             raise Failure("AccessDenied", 403, "Access Denied")
+        if head["sseC"]:
+            # Batch Operations' copy passes no customer key (SSE-C is the one CopyObject option
+            # it does not support): S3 answers as to any read without the key.
+            raise Failure("InvalidRequest", 400, authz.SSE_C_MESSAGE)
         size = self.controls.sizes.get((bucket, key), head["size"])
         if size > COPY_SIZE_MAX:
             raise Failure("InvalidRequest", 400, f"The specified copy source is larger than the maximum allowable size for a copy source: {COPY_SIZE_MAX}")
@@ -385,12 +389,13 @@ class Batch:
         if head.get("kmsKey"):
             ok, why = self.world.kms_allowed(role, kms.S3_READ, head["kmsKey"], self.world.owner(bucket) or "", f"arn:aws:s3:::{bucket}/{key}")
             if not ok:
-                raise Failure("AccessDenied", 403, f"Access Denied ({why})")
+                # S3 passes KMS's refusal on: "User: ... is not authorized to perform: kms:Decrypt ...".
+                raise Failure("AccessDenied", 403, why)
         encryption = copy_encryption(copy, target)
         if encryption.get("SSEKMSKeyId"):
             ok, why = self.world.kms_allowed(role, kms.S3_WRITE, encryption["SSEKMSKeyId"], self.world.owner(target) or "", f"arn:aws:s3:::{target}/{target_key}")
             if not ok:
-                raise Failure("AccessDenied", 403, f"Access Denied ({why})")
+                raise Failure("AccessDenied", 403, why)
         self.world.copy_object(bucket, key, target, target_key, copy.get("StorageClass", "STANDARD"),
                                copy.get("MetadataDirective", "COPY"), encryption)
         return "Successful"

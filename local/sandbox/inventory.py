@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
-from . import policy
+from . import authz, policy
 
 # The columns of an inventory report, in the order S3 writes them.
 COLUMN_ORDER = [
@@ -122,7 +122,7 @@ class Inventory:
                     "StorageClass": o.get("StorageClass", "STANDARD"),
                     "IsMultipartUploaded": "true" if "-" in etag else "false",
                     "ReplicationStatus": "",
-                    "EncryptionStatus": "SSE-S3",
+                    "EncryptionStatus": encryption_status(bucket, o["Key"]),
                 }
                 writer.writerow([values[c] for c in columns])
         data = gzip.compress(out.getvalue().encode())
@@ -198,3 +198,11 @@ class Inventory:
                     print(f"inventory: {function_arn} failed: {body}", file=sys.stderr, flush=True)
         except Exception as e:
             print(f"inventory: notifying {function_arn}: {e!r}", file=sys.stderr, flush=True)
+
+
+def encryption_status(bucket: str, key: str) -> str:
+    """The inventory's `EncryptionStatus` of an object: SSE-C, SSE-KMS, or SSE-S3 (S3 encrypts
+    every object since January 2023)."""
+    if authz.is_sse_c(bucket, key):
+        return "SSE-C"
+    return "SSE-KMS" if authz.object_key_id(bucket, key) else "SSE-S3"

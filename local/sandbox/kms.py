@@ -120,3 +120,46 @@ def install_idempotent_grants() -> None:
         return original(self, key_id, grantee_principal, operations, name, constraints, retiring_principal)
 
     KmsBackend.create_grant = create_grant
+
+
+AWS_MANAGED_S3_ALIAS = "alias/aws/s3"
+
+
+def aws_managed_s3_policy(account: str, region: str) -> dict:
+    """The key policy AWS gives the AWS managed key `aws/s3` (as `GetKeyPolicy` shows it): any
+    principal of the account may use it through S3, and nobody else, ever; the account reads
+    its metadata. It cannot be edited, and no grant can be created on it by a caller."""
+    return {
+        "Version": "2012-10-17",
+        "Id": "auto-s3-2",
+        "Statement": [
+            {
+                "Sid": "Allow access through S3 for all principals in the account that are authorized to use S3",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:CallerAccount": account,
+                                               "kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            },
+            {
+                "Sid": "Allow direct access to key metadata to the account",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def aws_managed_s3_key(account: str, region: str) -> Any:
+    """The account's AWS managed key `aws/s3`, which S3 creates at the first SSE-KMS object
+    written without a key of its own (moto leaves such an object without a key id)."""
+    b = backend(account, region)
+    key = b.describe_key(b.get_key_id_from_alias(AWS_MANAGED_S3_ALIAS))
+    if key.key_manager != "AWS":
+        key.key_manager = "AWS"
+        key.description = "Default key that protects my S3 objects when no other key is defined"
+        key.policy = json.dumps(aws_managed_s3_policy(account, region))
+    return key

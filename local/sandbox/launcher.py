@@ -118,12 +118,15 @@ class World:
         return out["Body"].read(), out["ETag"]
 
     def head_object(self, bucket: str, key: str) -> dict | None:
+        if authz.is_sse_c(bucket, key):
+            # A HEAD without the customer's key is refused; what the copy needs is that it is SSE-C.
+            return {"size": 0, "kmsKey": None, "sseC": True}
         try:
             out = self.client("s3", self.owner(bucket)).head_object(Bucket=bucket, Key=key)
         except Exception:
             return None
         kms_key = out.get("SSEKMSKeyId") if out.get("ServerSideEncryption") == "aws:kms" else None
-        return {"size": out["ContentLength"], "kmsKey": kms_key}
+        return {"size": out["ContentLength"], "kmsKey": kms_key, "sseC": False}
 
     def kms_allowed(self, role: dict, operation: str, key_id: str, key_account: str, object_arn: str) -> tuple[bool, str]:
         """Whether S3, acting for the job's role, may use the KMS key `key_id` for `operation`
@@ -502,6 +505,7 @@ def main() -> int:
     patches.install_delete_inventory()
     patches.install_send_task_failure_cause()
     patches.install_job_arns()
+    patches.install_object_encryption()
     kms.install_idempotent_grants()
     source_keys(world)
     delivery = inventory.Inventory(world, sorted({s.account for s in STACKS if s.side == "source"}), lambda: Routing.function_host)

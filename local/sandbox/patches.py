@@ -28,6 +28,7 @@ WRAPPED = [
     ("moto.stepfunctions.responses", "StepFunctionResponse"),
     ("moto.iam.policy_validation", "SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS"),
     ("moto.kms.models", "KmsBackend"),
+    ("moto.s3.models", "S3Backend"),
 ]
 
 
@@ -156,6 +157,29 @@ def install_delete_inventory() -> None:
         return 204, {}, ""
 
     S3Response._bucket_response_delete = _bucket_response_delete
+
+
+def install_object_encryption() -> None:
+    """Two encryptions moto does not model. An SSE-KMS object written without a key of its own
+    (and no bucket default key) is encrypted by S3 with the account's AWS managed key `aws/s3`
+    (HeadObject names it in `SSEKMSKeyId`); moto leaves it without a key. An SSE-C object (the
+    request's `x-amz-server-side-encryption-customer-algorithm`) can be read only with its key
+    (authz.py refuses a HEAD or GET without it, batch.py's copy fails it); moto ignores it."""
+    from moto.s3.models import S3Backend
+
+    from . import kms
+
+    original = S3Backend.put_object
+
+    def put_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        key = original(self, bucket_name, key_name, *args, **kwargs)
+        if key.encryption == "aws:kms" and not key.kms_key_id:
+            region = self.get_bucket(bucket_name).region_name
+            key.kms_key_id = kms.aws_managed_s3_key(self.account_id, region).arn
+        key.sse_customer_algorithm = getattr(authz.REQUEST, "sse_customer_algorithm", None)
+        return key
+
+    S3Backend.put_object = put_object
 
 
 def install_job_arns() -> None:

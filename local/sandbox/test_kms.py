@@ -156,5 +156,67 @@ class Requests(unittest.TestCase):
         self.assertEqual([c.action for c in sse_s3], ["s3:PutObject"], "SSE-S3 asked for: no KMS")
 
 
+class ObjectEncryption(unittest.TestCase):
+    """What S3 does that moto does not: aws/s3 for an SSE-KMS object without a key, SSE-C kept."""
+
+    @classmethod
+    def setUpClass(cls):
+        from moto.s3.models import S3Backend
+
+        from . import patches
+
+        cls.original = S3Backend.put_object
+        patches.install_object_encryption()
+
+    @classmethod
+    def tearDownClass(cls):
+        from moto.s3.models import S3Backend
+
+        S3Backend.put_object = cls.original
+
+    def setUp(self):
+        from moto.s3.models import s3_backends
+
+        self.s3 = s3_backends[SOURCE]["aws"]
+        self.bucket = f"enc-{id(self)}"
+        self.s3.create_bucket(self.bucket, REGION)
+
+    def put(self, key, **kwargs):
+        return self.s3.put_object(self.bucket, key, b"data", **kwargs)
+
+    def test_an_sse_kms_object_without_a_key_gets_the_accounts_aws_managed_key(self):
+        from . import inventory
+
+        managed = self.put("a", encryption="aws:kms").kms_key_id
+        k = kms.find_key(managed, SOURCE, REGION)
+        self.assertEqual((k.key_manager, k.account_id), ("AWS", SOURCE))
+        self.assertIn("alias/aws/s3", k.aliases)
+        self.assertEqual(self.put("b", encryption="aws:kms").kms_key_id, managed, "one aws/s3 key per account")
+        self.assertEqual(inventory.encryption_status(self.bucket, "a"), "SSE-KMS")
+        same = kms.s3_use(k, kms.S3_READ, Principal.role(ADMIN), [], None, f"arn:aws:s3:::{self.bucket}/a", REGION)
+        self.assertTrue(same.allowed, same.reason)
+        other = kms.s3_use(k, kms.S3_READ, Principal.role(ROLE), [IAM_DECRYPT], None, f"arn:aws:s3:::{self.bucket}/a", REGION)
+        self.assertFalse(other.allowed, "no other account can ever decrypt under aws/s3")
+        grant = decide(k, ADMIN, [doc({"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*"})], "CreateGrant")
+        self.assertFalse(grant.allowed, "nobody may create a grant on aws/s3")
+
+    def test_an_sse_c_object_is_known_and_a_plain_one_is_not(self):
+        from . import inventory
+
+        with mock.patch.object(authz.REQUEST, "sse_customer_algorithm", "AES256", create=True):
+            self.put("secret")
+        with mock.patch.object(authz.REQUEST, "sse_customer_algorithm", None, create=True):
+            self.put("plain")
+        with mock.patch.object(authz, "_bucket", lambda b: self.s3.get_bucket(b)):
+            self.assertTrue(authz.is_sse_c(self.bucket, "secret"))
+            self.assertFalse(authz.is_sse_c(self.bucket, "plain"))
+            self.assertEqual(inventory.encryption_status(self.bucket, "secret"), "SSE-C")
+            self.assertEqual(inventory.encryption_status(self.bucket, "plain"), "SSE-S3")
+        with mock.patch.object(authz.REQUEST, "sse_customer_algorithm", None, create=True):
+            self.put("secret")
+        with mock.patch.object(authz, "_bucket", lambda b: self.s3.get_bucket(b)):
+            self.assertFalse(authz.is_sse_c(self.bucket, "secret"), "overwritten without SSE-C")
+
+
 if __name__ == "__main__":
     unittest.main()

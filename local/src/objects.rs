@@ -59,6 +59,46 @@ pub async fn set_default_kms(s3: &S3, bucket: &str, key: &str) -> Result<(), aws
     Ok(())
 }
 
+/// Puts `body` as `key` encrypted with a customer-provided key (SSE-C, the key derived from
+/// `key`): an object S3 Batch Operations cannot read.
+pub async fn put_sse_c(
+    s3: &S3,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+) -> Result<(), aws_sdk_s3::Error> {
+    use md5::{Digest, Md5};
+    let customer_key: Vec<u8> = Md5::digest(key.as_bytes()).repeat(2);
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(aws_smithy_types::base64::encode(&customer_key))
+        .sse_customer_key_md5(aws_smithy_types::base64::encode(Md5::digest(&customer_key)))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Puts `body` as `key` SSE-KMS without naming a key: S3 uses the account's AWS managed key
+/// `aws/s3`, which no other account can use.
+pub async fn put_under_aws_managed_key(
+    s3: &S3,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+) -> Result<(), aws_sdk_s3::Error> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// Puts every sample into `bucket`, with its content type, metadata and tags.
 pub async fn put_samples(
     s3: &S3,

@@ -1,6 +1,7 @@
 //! S3 Inventory (flow A): the configuration ferry puts on the source bucket, the `manifest.json`
 //! S3 delivers beside each report, and the rows of its gzipped CSV data files, read as a stream.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
@@ -336,7 +337,97 @@ pub enum CopyObstacle {
     SseC,
     /// A delete marker has nothing to copy.
     DeleteMarker,
+    /// SSE-KMS under the source account's AWS managed key `aws/s3`: no other account can ever
+    /// use it (source-access's sample finds these).
+    AwsManagedKey,
+    /// SSE-KMS under a key the job's role may not use (its task's report row says so): `aws/s3`,
+    /// or a customer managed key the source stack does not list.
+    KmsKey,
 }
+
+impl CopyObstacle {
+    /// A short name, as counts and report codes show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CopyObstacle::TooLarge => "over 5 GB",
+            CopyObstacle::Archived => "archived",
+            CopyObstacle::SseC => "SSE-C",
+            CopyObstacle::DeleteMarker => "delete marker",
+            CopyObstacle::AwsManagedKey => "aws/s3",
+            CopyObstacle::KmsKey => "KMS key",
+        }
+    }
+
+    /// Why, and what to do.
+    pub fn remedy(self) -> &'static str {
+        match self {
+            CopyObstacle::TooLarge => "larger than the 5 GB a Batch Operations copy takes: copy it with a multipart copy",
+            CopyObstacle::Archived => "in S3 Glacier Flexible Retrieval or Deep Archive: restore it first",
+            CopyObstacle::SseC => "encrypted with a customer-provided key (SSE-C), which S3 Batch Operations cannot read: copy it in place with its key to SSE-S3 or SSE-KMS first",
+            CopyObstacle::DeleteMarker => "a delete marker: there is nothing to copy",
+            CopyObstacle::AwsManagedKey => "encrypted with the AWS managed key aws/s3, which no other account can ever use: copy it in place to a customer managed key listed in the source stack's SourceKmsKeyArns first",
+            CopyObstacle::KmsKey => "encrypted with a KMS key the Batch role may not use: the AWS managed key aws/s3 (copy it in place to a customer managed key first), or a customer managed key the source stack's SourceKmsKeyArns does not list",
+        }
+    }
+}
+
+/// How many keys of each obstacle a [`NotCopyable`] names.
+pub const NOT_COPYABLE_KEYS: usize = 10;
+
+/// Objects found before a job that S3 Batch Operations cannot copy as they are: counted by
+/// obstacle, with the first keys of each. Bounded whatever the number of objects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotCopyable {
+    /// How many objects were looked at (a sample, or every row of an inventory report).
+    pub looked_at: u64,
+    /// Objects by obstacle (its label).
+    pub counts: BTreeMap<String, u64>,
+    /// The first keys of each obstacle.
+    pub keys: BTreeMap<String, Vec<String>>,
+}
+
+impl NotCopyable {
+    pub fn add(&mut self, obstacle: CopyObstacle, key: &str) {
+        let label = obstacle.label().to_string();
+        *self.counts.entry(label.clone()).or_default() += 1;
+        let keys = self.keys.entry(label).or_default();
+        if keys.len() < NOT_COPYABLE_KEYS {
+            keys.push(key.to_string());
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// One sentence per obstacle: how many, which keys first, why and what to do.
+    pub fn lines(&self) -> Vec<String> {
+        ALL_OBSTACLES
+            .iter()
+            .filter_map(|o| {
+                let count = self.counts.get(o.label())?;
+                let keys = self.keys.get(o.label()).cloned().unwrap_or_default();
+                Some(format!(
+                    "{count} of {} objects looked at cannot be copied ({}): {}; for example {}",
+                    self.looked_at,
+                    o.label(),
+                    o.remedy(),
+                    keys.join(", ")
+                ))
+            })
+            .collect()
+    }
+}
+
+const ALL_OBSTACLES: [CopyObstacle; 6] = [
+    CopyObstacle::TooLarge,
+    CopyObstacle::Archived,
+    CopyObstacle::SseC,
+    CopyObstacle::DeleteMarker,
+    CopyObstacle::AwsManagedKey,
+    CopyObstacle::KmsKey,
+];
 
 impl InventoryRow {
     /// What would make this object's copy task fail, if the inventory tells.
@@ -451,11 +542,7 @@ mod tests {
         CopyRequest::from_json(include_str!("../fixtures/request-inventory.json")).unwrap()
     }
 
-    fn gzip(text: &str) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::default());
-        e.write_all(text.as_bytes()).unwrap();
-        e.finish().unwrap()
-    }
+    use crate::testing::gzip;
 
     #[test]
     fn the_configuration_delivers_csv_to_the_ferry_bucket() {
@@ -587,6 +674,35 @@ mod tests {
             ]
         );
         assert_eq!(rows[2].to_manifest_entry().key, "2026/video/raw+take.mov");
+
+        let mut found = NotCopyable::default();
+        for row in &rows {
+            found.looked_at += 1;
+            if let Some(o) = row.copy_obstacle() {
+                found.add(o, &row.key);
+            }
+        }
+        assert_eq!(found.counts.values().sum::<u64>(), 4);
+        assert_eq!(found.counts["SSE-C"], 1);
+        let lines = found.lines();
+        assert_eq!(lines.len(), 4);
+        let sse_c = lines.iter().find(|l| l.contains("(SSE-C)")).unwrap();
+        assert!(sse_c.starts_with("1 of 6 objects looked at cannot be copied (SSE-C): encrypted with a customer-provided key"), "{sse_c}");
+        assert!(
+            sse_c.ends_with(&format!("for example {}", rows[4].key)),
+            "{sse_c}"
+        );
+    }
+
+    #[test]
+    fn not_copyable_names_a_bounded_number_of_keys() {
+        let mut found = NotCopyable::default();
+        for i in 0..1000 {
+            found.add(CopyObstacle::AwsManagedKey, &format!("k{i}"));
+        }
+        assert_eq!(found.counts["aws/s3"], 1000);
+        assert_eq!(found.keys["aws/s3"].len(), NOT_COPYABLE_KEYS);
+        assert!(!found.is_empty() && NotCopyable::default().is_empty());
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::inventory::CopyObstacle;
 use crate::job::REPORT_FORMAT;
 use crate::manifest::{
     decode_key, headerless_records, CsvManifestWriter, ManifestEntry, ManifestError,
@@ -157,6 +158,9 @@ impl TaskResult {
     }
 
     pub fn failure_class(&self) -> FailureClass {
+        if encryption_obstacle(&self.error_code, &self.result_message).is_some() {
+            return FailureClass::NotCopyable;
+        }
         classify_failure(&self.error_code, self.http_status)
     }
 
@@ -174,6 +178,39 @@ impl TaskResult {
 pub enum FailureClass {
     Retryable,
     Permanent,
+    /// The object's encryption keeps Batch Operations from reading it ([`encryption_obstacle`]):
+    /// counted apart and never retried; the object must be re-encrypted, or its key granted.
+    NotCopyable,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Retryable => "Retryable",
+            FailureClass::Permanent => "Permanent",
+            FailureClass::NotCopyable => "NotCopyable",
+        }
+    }
+}
+
+/// S3's answer to a read of an SSE-C object without its key, which is how a Batch Operations
+/// copy reads one (it passes no customer key: SSE-C is the one CopyObject option it does not
+/// support).
+pub const SSE_C_MESSAGE: &str = "The object was stored using a form of Server Side Encryption";
+
+/// The encryption a failed task's error names, if that is why it failed: S3's SSE-C refusal
+/// (`InvalidRequest`), or KMS's refusal of `kms:Decrypt` that S3 passes on (`AccessDenied`
+/// whose message names the action, or a `KMS.` code).
+pub fn encryption_obstacle(error_code: &str, message: &str) -> Option<CopyObstacle> {
+    if error_code == "InvalidRequest" && message.contains(SSE_C_MESSAGE) {
+        Some(CopyObstacle::SseC)
+    } else if error_code.starts_with("KMS.")
+        || (error_code == "AccessDenied" && message.contains("kms:Decrypt"))
+    {
+        Some(CopyObstacle::KmsKey)
+    } else {
+        None
+    }
 }
 
 /// Error codes that say "try again later" whatever their HTTP status.
@@ -316,6 +353,10 @@ pub struct ReportSummary {
     pub failed: u64,
     pub retryable: u64,
     pub permanent: u64,
+    /// Failed for their encryption ([`FailureClass::NotCopyable`]): neither retryable nor
+    /// counted as permanent.
+    #[serde(default)]
+    pub not_copyable: u64,
     pub by_error_code: BTreeMap<String, ErrorCount>,
     /// The first failed tasks, by key.
     pub failed_sample: Vec<FailedTask>,
@@ -333,11 +374,13 @@ impl ReportSummary {
         match class {
             FailureClass::Retryable => self.retryable += 1,
             FailureClass::Permanent => self.permanent += 1,
+            FailureClass::NotCopyable => self.not_copyable += 1,
         }
-        let code = if task.error_code.is_empty() {
-            "(none)".to_string()
-        } else {
-            task.error_code.clone()
+        let code = match encryption_obstacle(&task.error_code, &task.result_message) {
+            // Apart from the same code's other causes (an AccessDenied of a bucket policy).
+            Some(o) => format!("{} ({})", task.error_code, o.label()),
+            None if task.error_code.is_empty() => "(none)".to_string(),
+            None => task.error_code.clone(),
         };
         self.by_error_code
             .entry(code.clone())
@@ -358,6 +401,17 @@ impl ReportSummary {
         }
     }
 
+    /// The encryption obstacles among the failures, each once (to say what to do about them).
+    pub fn encryption_obstacles(&self) -> Vec<CopyObstacle> {
+        [CopyObstacle::SseC, CopyObstacle::KmsKey]
+            .into_iter()
+            .filter(|o| {
+                let label = format!("({})", o.label());
+                self.by_error_code.keys().any(|c| c.ends_with(&label))
+            })
+            .collect()
+    }
+
     /// Adds another summary (of another result file, or another job of the same copy).
     pub fn merge(&mut self, other: &ReportSummary) {
         self.tasks += other.tasks;
@@ -365,6 +419,7 @@ impl ReportSummary {
         self.failed += other.failed;
         self.retryable += other.retryable;
         self.permanent += other.permanent;
+        self.not_copyable += other.not_copyable;
         for (code, c) in &other.by_error_code {
             self.by_error_code
                 .entry(code.clone())
@@ -543,6 +598,50 @@ mod tests {
                 "2026/b.jpg"
             ]
         );
+    }
+
+    #[test]
+    fn failures_for_the_objects_encryption_are_counted_apart_and_never_retried() {
+        let text = concat!(
+            "src-photos,2026/secret.bin,,failed,400,InvalidRequest,The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.\n",
+            "src-photos,2026/managed.jpg,,failed,403,AccessDenied,User: arn:aws:sts::222222222222:assumed-role/ferry-batch-eu-west-1-7df8393146/s3-batch-operations is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:111111111111:key/2f9a1c3e-0000-4000-8000-000000000003 because no resource-based policy allows the kms:Decrypt action\n",
+            "src-photos,2026/huge.bin,,failed,400,InvalidRequest,The specified copy source is larger than the maximum allowable size for a copy source: 5368709120\n",
+            "src-photos,2026/denied.jpg,,failed,403,AccessDenied,Access Denied\n",
+            "src-photos,2026/busy.jpg,,failed,503,SlowDown,Please reduce your request rate.\n",
+        );
+        let mut s = Summarizer::new(Some(Vec::new()));
+        s.read(rows(text)).unwrap();
+        let (summary, retry) = s.finish().unwrap();
+        assert_eq!(
+            (
+                summary.failed,
+                summary.retryable,
+                summary.permanent,
+                summary.not_copyable
+            ),
+            (5, 1, 2, 2)
+        );
+        let sse_c = &summary.by_error_code["InvalidRequest (SSE-C)"];
+        assert_eq!((sse_c.count, sse_c.class), (1, FailureClass::NotCopyable));
+        let kms = &summary.by_error_code["AccessDenied (KMS key)"];
+        assert_eq!((kms.count, kms.class), (1, FailureClass::NotCopyable));
+        assert_eq!(
+            summary.by_error_code["AccessDenied"].class,
+            FailureClass::Permanent
+        );
+        assert_eq!(
+            summary.by_error_code["InvalidRequest"].class,
+            FailureClass::Permanent
+        );
+        let retry = retry.unwrap();
+        assert_eq!(retry.rows, 1, "only the SlowDown is retried");
+        assert_eq!(
+            summary.encryption_obstacles(),
+            [CopyObstacle::SseC, CopyObstacle::KmsKey]
+        );
+        let mut merged = summary.clone();
+        merged.merge(&summary);
+        assert_eq!(merged.not_copyable, 4);
     }
 
     #[test]

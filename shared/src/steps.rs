@@ -318,6 +318,11 @@ pub struct AccessOutput {
     /// verified), or held one (revoked).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kms_grants: Vec<String>,
+    /// `source-access` grant: objects of its sample that the job cannot copy as they are
+    /// encrypted (SSE-C, the AWS managed key), said before the job. Always present (null when
+    /// none), for the state machine's JSONPath.
+    #[serde(default)]
+    pub not_copyable: Option<crate::inventory::NotCopyable>,
 }
 
 /// A retry manifest written by `job-report`.
@@ -347,6 +352,10 @@ pub struct JobRecord {
     pub attempt: Attempt,
     pub client_request_token: String,
     pub manifest: ManifestLocation,
+    /// Flow A's first job: the inventory's objects the job cannot copy as they are (SSE-C,
+    /// archived, over 5 GB, delete markers), counted before it was submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_copyable: Option<crate::inventory::NotCopyable>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -332,6 +332,24 @@ impl World {
         }
     }
 
+    /// The state of an execution as it left `state` (its first visit): the input with the
+    /// state's result at its ResultPath.
+    pub async fn state_output(&self, arn: &str, state: &str) -> Option<Value> {
+        let h = self
+            .sfn_of(arn)
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .send()
+            .await
+            .ok()?;
+        h.events()
+            .iter()
+            .filter_map(|e| e.state_exited_event_details())
+            .find(|d| d.name() == state)
+            .and_then(|d| serde_json::from_str(d.output()?).ok())
+    }
+
     /// The failed events of an execution's history, for assertion messages.
     async fn failures(&self, arn: &str) -> Vec<String> {
         let Ok(h) = self

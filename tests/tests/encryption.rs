@@ -304,3 +304,121 @@ async fn a_key_the_source_stack_does_not_list_is_refused_naming_the_parameter() 
     );
     world.assert_no_leftovers().await;
 }
+
+/// Two objects no grant can make copyable, under the copy's prefix next to the samples: one
+/// under the source account's AWS managed key aws/s3, one SSE-C. Flow B's manifest lists them.
+const MANAGED: &str = "2026/locked/managed.jpg";
+const SSE_C: &str = "2026/locked/customer-key.bin";
+
+async fn put_uncopyable(world: &World) {
+    let s3 = &world.source.s3;
+    ferry_local::objects::put_under_aws_managed_key(s3, SOURCE_BUCKET, MANAGED, b"aws/s3")
+        .await
+        .unwrap();
+    ferry_local::objects::put_sse_c(s3, SOURCE_BUCKET, SSE_C, b"customer key")
+        .await
+        .unwrap();
+    let mut listed = samples();
+    for key in [MANAGED, SSE_C] {
+        listed.push(ferry_local::objects::Sample {
+            key: key.into(),
+            body: Vec::new(),
+            content_type: None,
+            metadata: Default::default(),
+            tags: Default::default(),
+        });
+    }
+    world
+        .source
+        .s3
+        .put_object()
+        .bucket(MANIFEST_BUCKET)
+        .key(MANIFEST_KEY)
+        .body(ferry_local::objects::csv_manifest(SOURCE_BUCKET, &listed).into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The run ends CopyIncomplete with the six samples copied and the two locked objects counted
+/// apart as not copyable (never retried: one job), the cause saying what to do about each.
+async fn assert_locked_objects_counted_apart(world: &World, arn: &str) {
+    let run = world.wait_for(arn).await;
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"), "{run:?}");
+    let cause = run.cause.unwrap();
+    println!("cause: {cause}");
+    for expected in [
+        "2 objects were not copied",
+        "InvalidRequest (SSE-C) x1",
+        "AccessDenied (KMS key) x1",
+        "not copyable (SSE-C): encrypted with a customer-provided key",
+        "not copyable (KMS key): encrypted with a KMS key the Batch role may not use",
+    ] {
+        assert!(cause.contains(expected), "{expected}: {cause}");
+    }
+    assert_eq!(world.job_tokens().await.len(), 1, "nothing retried");
+    world.assert_copied(&samples()).await;
+    let reports = report_texts(world, "photos-2026").await;
+    assert!(
+        reports.contains("The object was stored using a form of Server Side Encryption")
+            && reports.contains("kms:Decrypt"),
+        "{reports}"
+    );
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_under_aws_s3_or_sse_c_are_said_before_the_job_and_counted_apart_in_flow_b() {
+    let world = World::seeded().await;
+    put_uncopyable(&world).await;
+    let arn = world
+        .start_execution("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    world.wait_for(&arn).await;
+    // Said before the job: source-access's sample found both, with what to do.
+    let granted = world
+        .state_output(&arn, "Grant source access")
+        .await
+        .expect("the grant ran");
+    let found = &granted["grants"]["notCopyable"];
+    assert_eq!(found["lookedAt"], 8, "{found}");
+    assert_eq!(found["counts"], json!({"SSE-C": 1, "aws/s3": 1}), "{found}");
+    assert_eq!(found["keys"]["aws/s3"], json!([MANAGED]), "{found}");
+    assert_eq!(found["keys"]["SSE-C"], json!([SSE_C]), "{found}");
+    assert!(
+        granted["grants"].get("kmsGrants").is_none(),
+        "aws/s3 is never granted: {granted}"
+    );
+    assert_locked_objects_counted_apart(&world, &arn).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_under_aws_s3_or_sse_c_are_said_before_the_job_and_counted_apart_in_flow_a() {
+    let world = World::seeded().await;
+    put_uncopyable(&world).await;
+    let arn = world
+        .start_execution(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 1, 120),
+        )
+        .await;
+    world.wait_for(&arn).await;
+    // Flow A reads every inventory row before submitting: the SSE-C one by its EncryptionStatus.
+    let submitted = world
+        .state_output(&arn, "Submit copy job")
+        .await
+        .expect("the job was submitted");
+    let found = &submitted["job"]["record"]["notCopyable"];
+    assert_eq!(found["lookedAt"], 8, "{found}");
+    assert_eq!(found["counts"], json!({"SSE-C": 1}), "{found}");
+    let granted = world
+        .state_output(&arn, "Grant source access")
+        .await
+        .unwrap();
+    assert_eq!(
+        granted["grants"]["notCopyable"]["counts"]["aws/s3"], 1,
+        "{granted}"
+    );
+    assert_locked_objects_counted_apart(&world, &arn).await;
+}

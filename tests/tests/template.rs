@@ -348,6 +348,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("create_grant", &["kms:CreateGrant"]),
     ("list_grants", &["kms:ListGrants"]),
     ("revoke_grant", &["kms:RevokeGrant"]),
+    ("list_aliases", &["kms:ListAliases"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
@@ -546,6 +547,7 @@ fn each_function_may_do_exactly_what_its_code_calls() {
             "s3:CreateJob",
             "states:SendTaskSuccess",
             "states:SendTaskFailure",
+            "kms:ListAliases",
         ];
         for a in &star_resources {
             assert!(

@@ -277,8 +277,14 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
                 .map(|t| format!("{} ({})", t.key, t.error_code))
                 .collect();
             let more = totals.failed.saturating_sub(keys.len() as u64);
+            let remedies: String = totals
+                .last_report
+                .encryption_obstacles()
+                .into_iter()
+                .map(|o| format!("; not copyable ({}): {}", o.label(), o.remedy()))
+                .collect();
             format!(
-                "{} objects were not copied after {} job(s) ({} copied); errors: {}; failed: {}{}",
+                "{} objects were not copied after {} job(s) ({} copied); errors: {}; failed: {}{}{remedies}",
                 totals.failed,
                 totals.job_ids.len(),
                 totals.copied,

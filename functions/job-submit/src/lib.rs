@@ -8,16 +8,19 @@
 //! retried invocation gets the same job back instead of a second one.
 
 use aws_sdk_s3::types::ServerSideEncryption;
+use ferry_core::clients::get_object_bytes;
 use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::control::Control;
 use ferry_core::error::from_sdk;
+use ferry_core::inventory::{InventoryError, InventoryManifest, InventoryRows, NotCopyable};
 use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
 use ferry_core::manifest::CsvManifestReader;
 use ferry_core::request::Manifest;
 use ferry_core::steps::{JobRecord, SubmitInput};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
-use tracing::info;
+use tokio_util::io::SyncIoBridge;
+use tracing::{info, warn};
 
 /// How much of a CSV manifest is read to check its first rows.
 pub const FIRST_ROWS_BYTES: u64 = 64 * 1024;
@@ -35,6 +38,7 @@ pub async fn handle(
     // Defence in depth: a plan this stack could not have made submits no job.
     plan.check_against(config, SystemClock.now(), plan.expires_at)?;
     let names = plan.names();
+    let mut not_copyable = None;
     let manifest = match (&input.retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {
             if !names.layout().is_retry_manifest_key(&retry.key) {
@@ -108,6 +112,8 @@ pub async fn handle(
                     ),
                 ));
             }
+            not_copyable = Some(inventory_obstacles(clients, config, &report.key).await?)
+                .filter(|n| !n.is_empty());
             ManifestLocation {
                 kind: ManifestKind::Inventory,
                 object_arn: names.s3_arn(&config.ferry_bucket, Some(&report.key)),
@@ -135,12 +141,77 @@ pub async fn handle(
         attempt: input.attempt,
         client_request_token: request.client_request_token,
         manifest,
+        not_copyable,
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)
         .await?;
     info!(job_id = %record.job_id, "submitted the copy job");
     Ok(record)
+}
+
+/// Reads every row of an inventory report (its data files streamed, in constant memory) for the
+/// objects S3PutObjectCopy cannot copy as they are, and says so before the job runs: each one
+/// fails its task, and the report counts it apart.
+async fn inventory_obstacles(
+    clients: &Clients,
+    config: &StackConfig,
+    manifest_key: &str,
+) -> Result<NotCopyable, StepError> {
+    let bucket = &config.ferry_bucket;
+    let (bytes, _) = get_object_bytes(&clients.s3, bucket, manifest_key)
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!("inventory report s3://{bucket}/{manifest_key} is not there"),
+            )
+        })?;
+    let invalid = |e: InventoryError| {
+        StepError::new(
+            ErrorName::InvalidRequest,
+            format!("inventory report s3://{bucket}/{manifest_key}: {e}"),
+        )
+    };
+    let manifest = InventoryManifest::parse(&bytes).map_err(invalid)?;
+    let columns = manifest.columns().map_err(invalid)?;
+    let mut found = NotCopyable::default();
+    for file in &manifest.files {
+        let what = format!("s3://{bucket}/{}", file.key);
+        let body = clients
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(&file.key)
+            .expected_bucket_owner(&config.account_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("GetObject {what}")))?
+            .body
+            .into_async_read();
+        let bridge = SyncIoBridge::new(body);
+        let columns = columns.clone();
+        found = tokio::task::spawn_blocking(move || {
+            // Built here: the gzip header is read at once, a blocking read.
+            for row in InventoryRows::new(bridge, columns) {
+                let row = row?;
+                found.looked_at += 1;
+                if let Some(o) = row.copy_obstacle() {
+                    found.add(o, &row.key);
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {what}: {e}")))?
+        .map_err(|e: InventoryError| {
+            StepError::new(ErrorName::InvalidRequest, format!("{what}: {e}"))
+        })?;
+    }
+    for line in found.lines() {
+        warn!("{line}");
+    }
+    Ok(found)
 }
 
 /// The ETag (without quotes) and version id of a manifest object.

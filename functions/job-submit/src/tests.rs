@@ -271,3 +271,58 @@ async fn only_this_copys_manifests_and_plans_become_jobs() {
     assert!(err.cause.contains("DestinationBuckets"), "{}", err.cause);
     assert!(seen.create.lock().unwrap().is_none(), "no job was created");
 }
+
+#[tokio::test]
+async fn flow_a_counts_the_objects_the_job_cannot_copy_before_submitting_it() {
+    // AWS's inventory manifest and data fixtures: one row each of over 5 GB, Deep Archive,
+    // SSE-C and a delete marker, among six.
+    let manifest = include_str!("../../../shared/fixtures/inventory-manifest.json").replace(
+        "src-photos/ferry-photos-2026",
+        "src-photos/ferry-222222222222-photos-2026",
+    );
+    let data =
+        ferry_core::testing::gzip(include_str!("../../../shared/fixtures/inventory-data.csv"));
+    let manifest_key =
+        "inventory/src-photos/ferry-222222222222-photos-2026/2026-11-29T01-00Z/manifest.json";
+    let (_, s3c, seen) = rules("", None);
+    let s3 = vec![
+        mock!(aws_sdk_s3::Client::get_object).then_compute_output(move |req| {
+            let body = if req.key() == Some(manifest_key) {
+                manifest.clone().into_bytes()
+            } else {
+                assert!(req.key().unwrap().contains("/data/"), "{:?}", req.key());
+                data.clone()
+            };
+            GetObjectOutput::builder()
+                .body(ByteStream::from(body))
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build()),
+    ];
+    let mut inventory = ferry_core::testing::inventory_plan();
+    inventory.inventory_manifest = Some(ferry_core::steps::InventoryManifestRef {
+        key: manifest_key.into(),
+        etag: "e".into(),
+        created_at_millis: 0,
+    });
+    let record = submit_plan(&s3, &s3c, inventory, Attempt { run: 1, job: 0 }, None)
+        .await
+        .unwrap();
+    let found = record.not_copyable.expect("the fixture has four");
+    assert_eq!(found.looked_at, 6);
+    let counts: Vec<(&str, u64)> = found.counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        counts,
+        [
+            ("SSE-C", 1),
+            ("archived", 1),
+            ("delete marker", 1),
+            ("over 5 GB", 1)
+        ]
+    );
+    assert_eq!(found.keys["SSE-C"], ["2026/secret/key.bin"]);
+    assert!(
+        seen.create.lock().unwrap().is_some(),
+        "the job still runs for the others"
+    );
+}

@@ -14,6 +14,7 @@ use aws_sdk_kms::types::GrantOperation;
 use aws_sdk_kms::Client as Kms;
 use aws_sdk_s3::Client as S3;
 use ferry_core::error::{from_sdk, sdk_code};
+use ferry_core::inventory::{CopyObstacle, NotCopyable};
 use ferry_core::names::Names;
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use tracing::{info, warn};
@@ -34,15 +35,28 @@ fn key_arn(config: &StackConfig, key: &str) -> String {
     )
 }
 
+/// What the source side learns of the copy's source objects' encryption before the job.
+#[derive(Debug, Default)]
+pub struct Sample {
+    /// The customer managed keys to grant: the bucket's default key and the sample's keys.
+    pub keys: BTreeSet<String>,
+    /// The sample's objects that no grant can make copyable (SSE-C, the AWS managed key).
+    pub not_copyable: NotCopyable,
+}
+
 /// The KMS keys the copy's source objects are encrypted with, as far as the bucket's default
-/// encryption and a sample of [`SAMPLE`] objects under `prefix` show.
+/// encryption and a sample of [`SAMPLE`] objects under `prefix` show, and the sample's objects
+/// that cannot be copied: SSE-C ones (a HEAD without the customer's key answers 400, the only
+/// 400 a plain HEAD of a listed key gets) and those under the account's AWS managed key
+/// `aws/s3` (found with ListAliases; never granted, never asked to be listed).
 pub async fn keys_in_use(
     s3: &S3,
+    kms: &Kms,
     config: &StackConfig,
     bucket: &str,
     prefix: &str,
-) -> Result<BTreeSet<String>, StepError> {
-    let mut keys = BTreeSet::new();
+) -> Result<Sample, StepError> {
+    let mut sample = Sample::default();
     let owner = &config.account_id;
     match s3
         .get_bucket_encryption()
@@ -61,7 +75,7 @@ pub async fn keys_in_use(
                 .filter_map(|r| r.apply_server_side_encryption_by_default())
             {
                 if let Some(k) = d.kms_master_key_id() {
-                    keys.insert(key_arn(config, k));
+                    sample.keys.insert(key_arn(config, k));
                 }
             }
         }
@@ -83,11 +97,13 @@ pub async fn keys_in_use(
         Ok(listed) => listed,
         Err(e) => {
             sample_refused(&from_sdk(e, &format!("ListObjectsV2 {bucket}")))?;
-            return Ok(keys);
+            return Ok(sample);
         }
     };
+    let mut object_keys: Vec<(String, String)> = Vec::new();
     for object in listed.contents() {
         let key = object.key().unwrap_or_default();
+        sample.not_copyable.looked_at += 1;
         match s3
             .head_object()
             .bucket(bucket)
@@ -98,8 +114,11 @@ pub async fn keys_in_use(
         {
             Ok(head) => {
                 if let Some(k) = head.ssekms_key_id() {
-                    keys.insert(key_arn(config, k));
+                    object_keys.push((key.to_string(), key_arn(config, k)));
                 }
+            }
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(400) => {
+                sample.not_copyable.add(CopyObstacle::SseC, key);
             }
             Err(e) => {
                 sample_refused(&from_sdk(e, &format!("HeadObject {bucket}/{key}")))?;
@@ -107,8 +126,58 @@ pub async fn keys_in_use(
             }
         }
     }
-    Ok(keys)
+    let managed = if object_keys.is_empty() && sample.keys.is_empty() {
+        None
+    } else {
+        aws_managed_s3_key(kms, config).await?
+    };
+    for (object, key) in object_keys {
+        if Some(&key) == managed.as_ref() {
+            sample
+                .not_copyable
+                .add(CopyObstacle::AwsManagedKey, &object);
+        } else {
+            sample.keys.insert(key);
+        }
+    }
+    if let Some(managed) = &managed {
+        // A bucket whose default is SSE-KMS without a key of its own names aws/s3.
+        sample.keys.remove(managed);
+    }
+    for line in sample.not_copyable.lines() {
+        warn!("{line}");
+    }
+    Ok(sample)
 }
+
+/// The ARN of the account's AWS managed key `aws/s3` (ListAliases), if it has one. Without
+/// kms:ListAliases it is not known: a warning, and objects under it fail their tasks naming
+/// kms:Decrypt (counted apart by the report).
+async fn aws_managed_s3_key(kms: &Kms, config: &StackConfig) -> Result<Option<String>, StepError> {
+    let mut pages = kms.list_aliases().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(out) => {
+                if let Some(target) = out
+                    .aliases()
+                    .iter()
+                    .find(|a| a.alias_name() == Some(AWS_MANAGED_S3_ALIAS))
+                    .and_then(|a| a.target_key_id())
+                {
+                    return Ok(Some(key_arn(config, target)));
+                }
+            }
+            Err(e) => {
+                sample_refused(&from_sdk(e, "ListAliases"))?;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The alias of the AWS managed key S3 uses for SSE-KMS without a key of its own.
+pub const AWS_MANAGED_S3_ALIAS: &str = "alias/aws/s3";
 
 /// A look the bucket's own policy refuses (a deny on reads from outside a VPC endpoint, say)
 /// ends the sample with a warning, not the copy: the Batch role's reads meet the same policy,

@@ -77,15 +77,19 @@ pub async fn handle(
     };
     // SSE-KMS source objects: which keys, all of them listed, before any policy is written.
     let keys = if present {
-        let keys = keys::keys_in_use(
+        let sample = keys::keys_in_use(
             &clients.s3,
+            &clients.kms,
             config,
             &plan.request.source.bucket,
             &plan.request.source.prefix,
         )
         .await?;
-        keys::all_listed(config, &keys)?;
-        keys
+        keys::all_listed(config, &sample.keys)?;
+        if !sample.not_copyable.is_empty() {
+            out.not_copyable = Some(sample.not_copyable);
+        }
+        sample.keys
     } else {
         Default::default()
     };

@@ -90,6 +90,7 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
             etag: "e".into(),
             version_id: None,
         },
+        not_copyable: None,
     }
 }
 
@@ -107,4 +108,12 @@ pub fn deliver_inventory(store: &FakeObjects, dated: &str, checksum: &[u8]) {
         (FERRY_BUCKET.into(), format!("{dated}manifest.checksum")),
         checksum.to_vec(),
     );
+}
+
+/// `text` gzipped, as S3 Inventory writes its data files.
+pub fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(text.as_bytes()).expect("writing to memory");
+    e.finish().expect("writing to memory")
 }
