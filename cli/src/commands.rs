@@ -445,4 +445,46 @@ mod tests {
         );
         assert!(text.contains("    2026/a b.jpg  AccessDenied"), "{text}");
     }
+
+    #[test]
+    fn a_report_counts_objects_not_copyable_as_encrypted_apart_with_what_to_do() {
+        let totals: CopyTotals = serde_json::from_value(serde_json::json!({
+            "jobIds": ["j1"], "copied": 6, "failed": 2,
+            "lastReport": {"tasks": 2, "succeeded": 0, "failed": 2, "retryable": 0, "permanent": 0,
+              "notCopyable": 2,
+              "byErrorCode": {
+                "InvalidRequest (SSE-C)": {"count": 1, "class": "NotCopyable", "httpStatus": 400,
+                  "example": "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."},
+                "AccessDenied (KMS key)": {"count": 1, "class": "NotCopyable", "httpStatus": 403,
+                  "example": "User: arn:aws:sts::222222222222:assumed-role/ferry-batch-photos-2026/s3-batch-operations is not authorized to perform: kms:Decrypt"}},
+              "failedSample": []}
+        }))
+        .unwrap();
+        let v = ReportView {
+            execution: "photos-2026-1".into(),
+            status: "FAILED".into(),
+            error: Some("CopyIncomplete".into()),
+            cause: None,
+            totals: Some(totals),
+        };
+        let text = render_report(&v);
+        assert!(
+            text.contains("2 failed (0 retryable, 0 permanent, 2 not copyable as encrypted)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("InvalidRequest (SSE-C)          1  NotCopyable"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  not copyable (SSE-C): encrypted with a customer-provided key (SSE-C)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  not copyable (KMS key): encrypted with a KMS key the Batch role may not use"
+            ),
+            "{text}"
+        );
+    }
 }

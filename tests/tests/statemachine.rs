@@ -142,6 +142,14 @@ fn output(function: &str, v: Variant) -> Value {
             } else {
                 vec![]
             },
+            not_copyable: v.full.then(|| {
+                let mut found = ferry_core::inventory::NotCopyable {
+                    looked_at: 100,
+                    ..Default::default()
+                };
+                found.add(ferry_core::inventory::CopyObstacle::SseC, "2026/secret.bin");
+                found
+            }),
         }),
         "SourceInventoryFunction" => to_value(&InventoryOutput {
             config_id: "ferry-222222222222-photos-2026".into(),
@@ -150,7 +158,20 @@ fn output(function: &str, v: Variant) -> Value {
         "InventoryWaitFunction" => to_value(&WaitOutput {
             found: v.full.then(manifest_ref),
         }),
-        "JobSubmitFunction" => to_value(&csv_job_record(0)),
+        "JobSubmitFunction" => to_value(&JobRecord {
+            not_copyable: v.full.then(|| {
+                let mut found = ferry_core::inventory::NotCopyable {
+                    looked_at: 6,
+                    ..Default::default()
+                };
+                found.add(
+                    ferry_core::inventory::CopyObstacle::Archived,
+                    "2026/old.tar",
+                );
+                found
+            }),
+            ..csv_job_record(0)
+        }),
         "JobTrackFunction" => to_value(&TrackOutput {
             state: job_state(v.full),
             next_wait: 30,
