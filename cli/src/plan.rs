@@ -299,7 +299,12 @@ mod tests {
             ["src-manifests", "src-photos"]
         );
         assert_eq!(
-            d.create_job.operation.s3_put_object_copy.target_resource,
+            d.create_job
+                .operation
+                .s3_put_object_copy
+                .as_ref()
+                .unwrap()
+                .target_resource,
             "arn:aws:s3:::dst-photos"
         );
         assert!(d.inventory_configuration.is_none());

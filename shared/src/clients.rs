@@ -21,6 +21,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub kms: aws_sdk_kms::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -39,7 +40,45 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(sdk),
             sfn: aws_sdk_sfn::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
+            sts: aws_sdk_sts::Client::new(sdk),
         }
+    }
+
+    /// An S3 client like this one (endpoint, addressing, and in tests its mocks) that calls as
+    /// the role `role_arn`, assumed with STS for `session` (one hour).
+    pub async fn s3_as(
+        &self,
+        role_arn: &str,
+        session: &str,
+    ) -> Result<aws_sdk_s3::Client, crate::StepError> {
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(session)
+            .send()
+            .await
+            .map_err(|e| crate::error::from_sdk(e, &format!("AssumeRole {role_arn}")))?;
+        let c = out.credentials().ok_or_else(|| {
+            crate::StepError::new(
+                crate::ErrorName::Retryable,
+                format!("AssumeRole {role_arn} answered without credentials"),
+            )
+        })?;
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "ferry-assumed-role",
+        );
+        let conf = self
+            .s3
+            .config()
+            .to_builder()
+            .credentials_provider(credentials)
+            .build();
+        Ok(aws_sdk_s3::Client::from_conf(conf))
     }
 }
 

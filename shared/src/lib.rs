@@ -31,5 +31,6 @@ pub mod stack;
 pub mod steps;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod worker;
 
 pub use error::{ErrorName, StepError};

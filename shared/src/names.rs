@@ -38,6 +38,13 @@ pub fn copy_hash(destination_account: &str, copy_id: &str) -> String {
 pub const SOURCE_ACCESS_FUNCTION: &str = "ferry-source-access";
 /// The source stack's function that puts and removes inventory configurations.
 pub const SOURCE_INVENTORY_FUNCTION: &str = "ferry-source-inventory";
+/// The Batch role of the copy `copy_id` into `account` (`ferry/ferry-batch-<copyId>`).
+pub fn batch_role_arn(partition: &str, account: &str, copy_id: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role{ROLE_PATH}ferry-batch-{copy_id}")
+}
+
+/// The destination stack's copy worker, which S3 Batch Operations invokes for objects over 5 GB.
+pub const COPY_WORKER_FUNCTION: &str = "ferry-copy-worker";
 
 /// What the destination's state machine calls in a copy's source account, decided at run time
 /// from the request's `source.accountId` (one stack serves several source accounts): the
@@ -152,6 +159,22 @@ pub struct Names {
 }
 
 impl Names {
+    /// The destination stack's copy worker (template.yaml's `CopyWorkerFunction`).
+    pub fn worker_function_arn(&self) -> String {
+        format!(
+            "arn:{}:lambda:{}:{}:function:{COPY_WORKER_FUNCTION}",
+            self.partition, self.region, self.destination_account
+        )
+    }
+
+    /// The copy worker's own role, which may assume the copy's Batch role (its trust says so).
+    pub fn worker_role_arn(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{COPY_WORKER_FUNCTION}-{}",
+            self.partition, self.destination_account, self.region
+        )
+    }
+
     /// Names for a validated request, run by the destination stack whose bucket is `ferry_bucket`.
     pub fn new(req: &CopyRequest, ferry_bucket: &str) -> Names {
         let partition = partition(&req.region);
@@ -161,10 +184,7 @@ impl Names {
             partition: partition.to_string(),
             hash: copy_hash(&req.destination.account_id, &req.copy_id),
             ferry_bucket: ferry_bucket.to_string(),
-            batch_role_arn: format!(
-                "arn:{partition}:iam::{}:role{ROLE_PATH}{batch_role_name}",
-                req.destination.account_id
-            ),
+            batch_role_arn: batch_role_arn(partition, &req.destination.account_id, &req.copy_id),
             batch_role_name,
             inventory_config_id: inventory_config_id(&req.destination.account_id, &req.copy_id),
             destination_account: req.destination.account_id.clone(),

@@ -81,10 +81,23 @@ pub struct CreateJobRequest {
     pub tags: Vec<JobTag>,
 }
 
+/// The job's operation: S3PutObjectCopy, or LambdaInvoke of the copy worker (objects over 5 GB).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobOperation {
-    pub s3_put_object_copy: S3PutObjectCopy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_put_object_copy: Option<S3PutObjectCopy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_invoke: Option<LambdaInvoke>,
+}
+
+/// The copy worker's invocation: schema 2.0, the copy's settings as `UserArguments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LambdaInvoke {
+    pub function_arn: String,
+    pub invocation_schema_version: String,
+    pub user_arguments: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,7 +227,8 @@ impl CreateJobRequest {
             account_id: req.destination.account_id.clone(),
             confirmation_required: false,
             operation: JobOperation {
-                s3_put_object_copy: S3PutObjectCopy {
+                lambda_invoke: None,
+                s3_put_object_copy: Some(S3PutObjectCopy {
                     target_resource: names.s3_arn(&req.destination.bucket, None),
                     target_key_prefix: (!req.destination.key_prefix.is_empty())
                         .then(|| req.destination.key_prefix.clone()),
@@ -238,7 +252,7 @@ impl CreateJobRequest {
                         .encryption
                         .as_ref()
                         .is_some_and(|e| e.bucket_key_enabled),
-                },
+                }),
             },
             report: JobReport {
                 bucket: names.s3_arn(report_bucket, None),
@@ -273,14 +287,28 @@ impl CreateJobRequest {
         }
     }
 
+    /// The same job run by the copy worker (LambdaInvoke) instead of S3PutObjectCopy: what
+    /// S3PutObjectCopy cannot copy (over 5 GB) is copied part by part.
+    pub fn with_worker(mut self, req: &CopyRequest, names: &Names) -> CreateJobRequest {
+        self.operation = JobOperation {
+            s3_put_object_copy: None,
+            lambda_invoke: Some(LambdaInvoke {
+                function_arn: names.worker_function_arn(),
+                invocation_schema_version: crate::worker::INVOCATION_SCHEMA.into(),
+                user_arguments: crate::worker::WorkerArguments::of(req).to_map(),
+            }),
+        };
+        self
+    }
+
     /// Sets every field of this request on the SDK's CreateJob call.
     pub fn apply(
         &self,
         call: CreateJobFluentBuilder,
     ) -> Result<CreateJobFluentBuilder, BuildError> {
-        let copy = &self.operation.s3_put_object_copy;
-        let operation = s3c::JobOperation::builder()
-            .s3_put_object_copy(
+        let mut operation = s3c::JobOperation::builder();
+        if let Some(copy) = &self.operation.s3_put_object_copy {
+            operation = operation.s3_put_object_copy(
                 s3c::S3CopyObjectOperation::builder()
                     .target_resource(&copy.target_resource)
                     .set_target_key_prefix(copy.target_key_prefix.clone())
@@ -294,8 +322,18 @@ impl CreateJobRequest {
                     .set_sse_aws_kms_key_id(copy.sse_aws_kms_key_id.clone())
                     .set_bucket_key_enabled(copy.bucket_key_enabled.then_some(true))
                     .build(),
-            )
-            .build();
+            );
+        }
+        if let Some(invoke) = &self.operation.lambda_invoke {
+            operation = operation.lambda_invoke(
+                s3c::LambdaInvokeOperation::builder()
+                    .function_arn(&invoke.function_arn)
+                    .invocation_schema_version(&invoke.invocation_schema_version)
+                    .set_user_arguments(Some(invoke.user_arguments.clone().into_iter().collect()))
+                    .build(),
+            );
+        }
+        let operation = operation.build();
         let r = &self.report;
         let report = s3c::JobReport::builder()
             .bucket(&r.bucket)

@@ -90,6 +90,8 @@ fn retry_jobs_get_their_own_token_and_a_description_within_limits() {
     assert_eq!(
         job.operation
             .s3_put_object_copy
+            .as_ref()
+            .unwrap()
             .target_key_prefix
             .as_deref(),
         Some("copied/")

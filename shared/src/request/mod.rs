@@ -28,6 +28,8 @@ pub struct CopyRequest {
     #[serde(default)]
     pub retry: Retry,
     #[serde(default)]
+    pub multipart: Multipart,
+    #[serde(default)]
     pub timing: Timing,
     #[serde(default)]
     pub cleanup: Cleanup,
@@ -206,6 +208,38 @@ impl Default for Retry {
     fn default() -> Self {
         Retry {
             max_attempts: Retry::default_max_attempts(),
+        }
+    }
+}
+
+/// How the copy worker copies objects over 5 GB (UploadPartCopy, every byte server side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Multipart {
+    /// Parts copied at once by one worker invocation (1..=64).
+    #[serde(default = "Multipart::default_parts_in_flight")]
+    pub parts_in_flight: u16,
+    /// The part size asked for, in MiB (5..=5120); raised where an object would need more than
+    /// 10,000 parts.
+    #[serde(default = "Multipart::default_part_mib", rename = "partMiB")]
+    pub part_mib: u32,
+}
+
+impl Multipart {
+    fn default_parts_in_flight() -> u16 {
+        crate::worker::PARTS_IN_FLIGHT_DEFAULT
+    }
+
+    fn default_part_mib() -> u32 {
+        crate::worker::PART_MIB_DEFAULT
+    }
+}
+
+impl Default for Multipart {
+    fn default() -> Self {
+        Multipart {
+            parts_in_flight: Multipart::default_parts_in_flight(),
+            part_mib: Multipart::default_part_mib(),
         }
     }
 }

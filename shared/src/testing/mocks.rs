@@ -19,7 +19,15 @@ impl Clients {
             iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam),
             sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn),
             kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[]),
+            sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
         }
+    }
+
+    /// These clients with STS calls answered by `sts`'s rules.
+    pub fn with_sts(mut self, sts: &[&aws_smithy_mocks::Rule]) -> Clients {
+        use aws_smithy_mocks::{mock_client, RuleMode};
+        self.sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, sts);
+        self
     }
 
     /// These clients with KMS calls answered by `kms`'s rules.

@@ -1,0 +1,597 @@
+//! `copy-worker` (destination account): what S3 Batch Operations' `LambdaInvoke` runs for the
+//! objects S3PutObjectCopy cannot copy (over 5 GB). Every byte moves server side: CopyObject for
+//! an object up to 5 GB, else a multipart upload of `UploadPartCopy` parts, at most
+//! `multipart.partsInFlight` at once, completed only when every part is in.
+//!
+//! It calls S3 as the copy's Batch role (AssumeRole; the role trusts this function's role), so
+//! it reads and writes exactly what the copy's grants allow, under ferry's boundary. It stops
+//! starting parts when its invocation nears Lambda's timeout and answers `TemporaryFailure`:
+//! Batch Operations invokes it again, and it goes on from ListParts with the upload id it
+//! recorded under `control/<copyId>/uploads/`. A source object changed in between (another
+//! ETag) starts over; every part copy is conditional on the ETag the upload began with.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, MetadataDirective as S3Directive,
+    ServerSideEncryption, StorageClass as S3StorageClass, TaggingDirective,
+};
+use aws_sdk_s3::Client as S3;
+use ferry_core::clients::{get_object_bytes, Clients};
+use ferry_core::error::{from_sdk, sdk_code};
+use ferry_core::layout::CopyLayout;
+use ferry_core::manifest::decode_key;
+use ferry_core::names::{batch_role_arn, partition};
+use ferry_core::request::{EncryptionType, MetadataDirective};
+use ferry_core::worker::{
+    part_size, parts, upload_record_key, Part, ResultCode, TaskResult, UploadRecord,
+    WorkerArguments, WorkerEvent, WorkerResponse, WorkerTask, COPY_OBJECT_MAX, INVOCATION_SCHEMA,
+    MIB,
+};
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
+use lambda_runtime::LambdaEvent;
+use tokio::task::JoinSet;
+use tracing::info;
+
+/// Time kept back before the invocation's deadline: no part starts later than this.
+pub const MARGIN_MAX: Duration = Duration::from_secs(60);
+/// The invocation budget assumed when the runtime gives no deadline.
+const BUDGET_UNKNOWN: Duration = Duration::from_secs(900);
+
+#[tracing::instrument(skip_all, fields(job_id = %event.payload.job.id))]
+pub async fn handle(
+    clients: &Clients,
+    config: &StackConfig,
+    event: LambdaEvent<WorkerEvent>,
+) -> Result<WorkerResponse, StepError> {
+    let clock = Budget::of(event.context.deadline);
+    let e = event.payload;
+    if e.invocation_schema_version != INVOCATION_SCHEMA {
+        return Err(StepError::new(
+            ErrorName::InvalidRequest,
+            format!(
+                "invocationSchemaVersion {:?}: the worker speaks {INVOCATION_SCHEMA} only (the job's LambdaInvoke must ask for it)",
+                e.invocation_schema_version
+            ),
+        ));
+    }
+    let every = |code: ResultCode, text: &str| {
+        let results = e
+            .tasks
+            .iter()
+            .map(|t| TaskResult {
+                task_id: t.task_id.clone(),
+                result_code: code,
+                result_string: text.to_string(),
+            })
+            .collect();
+        Ok(WorkerResponse::new(&e, results))
+    };
+    let args = match WorkerArguments::from_map(&e.job.user_arguments) {
+        Ok(args) => args,
+        Err(message) => return every(ResultCode::PermanentFailure, &message),
+    };
+    if !config
+        .destination_buckets
+        .contains(&args.destination_bucket)
+    {
+        return every(
+            ResultCode::PermanentFailure,
+            &format!(
+                "AccessDenied: {} is not one of the stack's DestinationBuckets",
+                args.destination_bucket
+            ),
+        );
+    }
+    let role = batch_role_arn(partition(&config.region), &config.account_id, &args.copy_id);
+    let s3 = match clients.s3_as(&role, "ferry-copy-worker").await {
+        Ok(s3) => s3,
+        Err(err) => return every(code_of(&err), &format!("{}: {}", err.name, err.cause)),
+    };
+    let layout = CopyLayout::of(&config.account_id, &args.copy_id);
+    let worker = Worker {
+        s3,
+        control: &clients.s3,
+        config,
+        args: &args,
+        control_prefix: layout.control_prefix(),
+        clock,
+    };
+    let mut results = Vec::with_capacity(e.tasks.len());
+    for task in &e.tasks {
+        let (result_code, result_string) = match worker.copy(task).await {
+            Ok(Done::Copied(text)) => (ResultCode::Succeeded, text),
+            Ok(Done::Continues(text)) => (ResultCode::TemporaryFailure, text),
+            Err(err) => (code_of(&err), format!("{}: {}", err.name, err.cause)),
+        };
+        info!(task = %task.task_id, code = ?result_code, "{result_string}");
+        results.push(TaskResult {
+            task_id: task.task_id.clone(),
+            result_code,
+            result_string,
+        });
+    }
+    Ok(WorkerResponse::new(&e, results))
+}
+
+/// Whether Batch Operations should try the task again.
+fn code_of(err: &StepError) -> ResultCode {
+    if err.name == ErrorName::Retryable {
+        ResultCode::TemporaryFailure
+    } else {
+        ResultCode::PermanentFailure
+    }
+}
+
+/// The invocation's time: when it must have answered, and how much it keeps back.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    deadline: SystemTime,
+    margin: Duration,
+}
+
+impl Budget {
+    /// `deadline_ms`: the runtime's deadline (milliseconds since the epoch; 0 when unknown).
+    fn of(deadline_ms: u64) -> Budget {
+        let now = SystemTime::now();
+        let deadline = if deadline_ms == 0 {
+            now + BUDGET_UNKNOWN
+        } else {
+            UNIX_EPOCH + Duration::from_millis(deadline_ms)
+        };
+        let budget = deadline.duration_since(now).unwrap_or_default();
+        Budget {
+            deadline,
+            margin: MARGIN_MAX.min(budget / 4),
+        }
+    }
+
+    /// Whether a part may still start.
+    fn allows_another_part(&self) -> bool {
+        SystemTime::now() + self.margin < self.deadline
+    }
+}
+
+enum Done {
+    Copied(String),
+    /// Stopped before the deadline with parts left; the next invocation goes on.
+    Continues(String),
+}
+
+struct Worker<'a> {
+    /// As the copy's Batch role.
+    s3: S3,
+    /// As the worker's own role: the upload records in the ferry bucket.
+    control: &'a S3,
+    config: &'a StackConfig,
+    args: &'a WorkerArguments,
+    control_prefix: String,
+    clock: Budget,
+}
+
+/// One object being copied.
+struct Source {
+    bucket: String,
+    key: String,
+    version: Option<String>,
+    etag: String,
+    size: u64,
+    target: String,
+    head: aws_sdk_s3::operation::head_object::HeadObjectOutput,
+}
+
+impl Source {
+    fn what(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// `CopySource`: bucket and URL-encoded key, with the version when the task names one.
+    fn copy_source(&self) -> String {
+        const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'/')
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~');
+        let key = percent_encoding::utf8_percent_encode(&self.key, KEEP);
+        match &self.version {
+            Some(v) => format!("{}/{key}?versionId={v}", self.bucket),
+            None => format!("{}/{key}", self.bucket),
+        }
+    }
+}
+
+impl Worker<'_> {
+    async fn copy(&self, task: &WorkerTask) -> Result<Done, StepError> {
+        let bucket = task.s3_bucket_name.clone();
+        if !self.config.source_buckets.contains(&bucket) {
+            return Err(StepError::new(
+                ErrorName::AccessDenied,
+                format!("{bucket} is not one of the stack's SourceBuckets"),
+            ));
+        }
+        let key = decode_key(&task.s3_key)
+            .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
+        let version = task.s3_version_id.clone().filter(|v| !v.is_empty());
+        let head = self
+            .s3
+            .head_object()
+            .bucket(&bucket)
+            .key(&key)
+            .set_version_id(version.clone())
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("HeadObject s3://{bucket}/{key}")))?;
+        let source = Source {
+            size: head.content_length().unwrap_or(0).max(0) as u64,
+            etag: head.e_tag().unwrap_or_default().to_string(),
+            target: format!("{}{key}", self.args.key_prefix),
+            bucket,
+            key,
+            version,
+            head,
+        };
+        if source.size <= COPY_OBJECT_MAX {
+            self.copy_object(&source).await?;
+            return Ok(Done::Copied(format!(
+                "copied with CopyObject ({} bytes)",
+                source.size
+            )));
+        }
+        self.multipart(&source).await
+    }
+
+    async fn copy_object(&self, source: &Source) -> Result<(), StepError> {
+        let a = self.args;
+        let mut call = self
+            .s3
+            .copy_object()
+            .bucket(&a.destination_bucket)
+            .key(&source.target)
+            .copy_source(source.copy_source())
+            .copy_source_if_match(&source.etag)
+            .expected_bucket_owner(&self.config.account_id)
+            .metadata_directive(match a.metadata_directive {
+                MetadataDirective::Copy => S3Directive::Copy,
+                MetadataDirective::Replace => S3Directive::Replace,
+            })
+            .tagging_directive(TaggingDirective::Copy)
+            .storage_class(S3StorageClass::from(enum_str(&a.storage_class).as_str()));
+        if let Some(e) = &a.encryption {
+            call = call
+                .server_side_encryption(sse(*e))
+                .set_ssekms_key_id(a.kms_key_arn.clone())
+                .set_bucket_key_enabled(a.bucket_key_enabled.then_some(true));
+        }
+        call.send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("CopyObject {}", source.what())))?;
+        Ok(())
+    }
+
+    async fn multipart(&self, source: &Source) -> Result<Done, StepError> {
+        let record_key = upload_record_key(
+            &self.control_prefix,
+            &source.bucket,
+            &source.key,
+            source.version.as_deref(),
+        );
+        let mut record = self.read_record(&record_key).await?;
+        if let Some(r) = &record {
+            let same = r.source_etag == source.etag
+                && r.size == source.size
+                && r.bucket == self.args.destination_bucket
+                && r.key == source.target;
+            if !same {
+                info!(upload = %r.upload_id, "the source changed since the upload began: starting over");
+                self.abort(r).await?;
+                self.delete_record(&record_key).await?;
+                record = None;
+            }
+        }
+        let record = match record {
+            Some(r) => r,
+            None => {
+                let r = self.create(source).await?;
+                self.write_record(&record_key, &r).await?;
+                r
+            }
+        };
+        let mut done = match self.list_parts(&record).await {
+            Ok(done) => done,
+            Err(err) if err.cause.contains("NoSuchUpload") => {
+                // Aborted by someone else (a revoke, a lifecycle rule): the next invocation
+                // begins a new one.
+                self.delete_record(&record_key).await?;
+                return Err(StepError::new(
+                    ErrorName::Retryable,
+                    format!(
+                        "the upload {} of {} is gone; a new one begins at the next invocation",
+                        record.upload_id,
+                        source.what()
+                    ),
+                ));
+            }
+            Err(err) => return Err(err),
+        };
+        let all = parts(source.size, record.part_size);
+        let before = done.len();
+        let todo: Vec<Part> = all
+            .iter()
+            .filter(|p| !done.contains_key(&p.number))
+            .copied()
+            .collect();
+        self.copy_parts(source, &record, todo, &mut done).await?;
+        if done.len() < all.len() {
+            return Ok(Done::Continues(format!(
+                "copied {} of {} parts of {} ({} in this invocation); the next invocation goes on",
+                done.len(),
+                all.len(),
+                source.what(),
+                done.len() - before
+            )));
+        }
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                done.iter()
+                    .map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build())
+                    .collect(),
+            ))
+            .build();
+        self.s3
+            .complete_multipart_upload()
+            .bucket(&record.bucket)
+            .key(&record.key)
+            .upload_id(&record.upload_id)
+            .multipart_upload(completed)
+            .expected_bucket_owner(&self.config.account_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("CompleteMultipartUpload {}", record.upload_id)))?;
+        self.delete_record(&record_key).await?;
+        Ok(Done::Copied(format!(
+            "copied in {} parts of {} MiB",
+            all.len(),
+            record.part_size / MIB
+        )))
+    }
+
+    /// Copies `todo`, at most `partsInFlight` at once, starting none once the deadline nears;
+    /// every part copied goes into `done`. The first failure stops the rest (the parts already
+    /// in stay in the upload for the next invocation).
+    async fn copy_parts(
+        &self,
+        source: &Source,
+        record: &UploadRecord,
+        todo: Vec<Part>,
+        done: &mut BTreeMap<i32, String>,
+    ) -> Result<(), StepError> {
+        let mut queue = todo.into_iter();
+        let mut running = JoinSet::new();
+        let mut out_of_time = false;
+        loop {
+            while running.len() < usize::from(self.args.parts_in_flight) && !out_of_time {
+                let Some(part) = queue.next() else { break };
+                if !self.clock.allows_another_part() {
+                    out_of_time = true;
+                    break;
+                }
+                let call = self
+                    .s3
+                    .upload_part_copy()
+                    .bucket(&record.bucket)
+                    .key(&record.key)
+                    .upload_id(&record.upload_id)
+                    .part_number(part.number)
+                    .copy_source(source.copy_source())
+                    .copy_source_range(part.range())
+                    .copy_source_if_match(&source.etag)
+                    .expected_bucket_owner(&self.config.account_id);
+                running.spawn(async move {
+                    let out = call.send().await.map_err(|e| {
+                        from_sdk(e, &format!("UploadPartCopy part {}", part.number))
+                    })?;
+                    let etag = out
+                        .copy_part_result()
+                        .and_then(|r| r.e_tag())
+                        .unwrap_or_default()
+                        .to_string();
+                    Ok::<_, StepError>((part.number, etag))
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                return Ok(());
+            };
+            let outcome = joined.map_err(|e| {
+                StepError::new(ErrorName::Retryable, format!("a part copy stopped: {e}"))
+            });
+            match outcome.and_then(|r| r) {
+                Ok((number, etag)) => {
+                    done.insert(number, etag);
+                }
+                Err(err) => {
+                    running.abort_all();
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    async fn create(&self, source: &Source) -> Result<UploadRecord, StepError> {
+        let a = self.args;
+        let h = &source.head;
+        let mut call = self
+            .s3
+            .create_multipart_upload()
+            .bucket(&a.destination_bucket)
+            .key(&source.target)
+            .expected_bucket_owner(&self.config.account_id)
+            .storage_class(S3StorageClass::from(enum_str(&a.storage_class).as_str()));
+        if a.metadata_directive == MetadataDirective::Copy {
+            // What CopyObject's COPY directive keeps: user metadata and the content headers.
+            call = call
+                .set_metadata(h.metadata().cloned())
+                .set_content_type(h.content_type().map(str::to_string))
+                .set_content_encoding(h.content_encoding().map(str::to_string))
+                .set_content_disposition(h.content_disposition().map(str::to_string))
+                .set_content_language(h.content_language().map(str::to_string))
+                .set_cache_control(h.cache_control().map(str::to_string));
+        }
+        let tags = self
+            .s3
+            .get_object_tagging()
+            .bucket(&source.bucket)
+            .key(&source.key)
+            .set_version_id(source.version.clone())
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("GetObjectTagging {}", source.what())))?;
+        if !tags.tag_set().is_empty() {
+            let encode = |s: &str| {
+                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            };
+            let tagging: Vec<String> = tags
+                .tag_set()
+                .iter()
+                .map(|t| format!("{}={}", encode(t.key()), encode(t.value())))
+                .collect();
+            call = call.tagging(tagging.join("&"));
+        }
+        if let Some(e) = &a.encryption {
+            call = call
+                .server_side_encryption(sse(*e))
+                .set_ssekms_key_id(a.kms_key_arn.clone())
+                .set_bucket_key_enabled(a.bucket_key_enabled.then_some(true));
+        }
+        let out = call.send().await.map_err(|e| {
+            from_sdk(
+                e,
+                &format!(
+                    "CreateMultipartUpload s3://{}/{}",
+                    a.destination_bucket, source.target
+                ),
+            )
+        })?;
+        let upload_id = out.upload_id().unwrap_or_default().to_string();
+        info!(upload = %upload_id, size = source.size, "began a multipart copy");
+        Ok(UploadRecord {
+            upload_id,
+            bucket: a.destination_bucket.clone(),
+            key: source.target.clone(),
+            part_size: part_size(source.size, a.part_mib),
+            size: source.size,
+            source_etag: source.etag.clone(),
+        })
+    }
+
+    /// The parts already in the upload, by number.
+    async fn list_parts(&self, r: &UploadRecord) -> Result<BTreeMap<i32, String>, StepError> {
+        let mut done = BTreeMap::new();
+        let mut pages = self
+            .s3
+            .list_parts()
+            .bucket(&r.bucket)
+            .key(&r.key)
+            .upload_id(&r.upload_id)
+            .expected_bucket_owner(&self.config.account_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                let code = sdk_code(&e).unwrap_or_default().to_string();
+                let mut err = from_sdk(e, &format!("ListParts {}", r.upload_id));
+                if code == "NoSuchUpload" {
+                    err.cause = format!("NoSuchUpload: {}", err.cause);
+                }
+                err
+            })?;
+            for p in page.parts() {
+                if let (Some(n), Some(etag)) = (p.part_number(), p.e_tag()) {
+                    // A part of another size than the record's (cut short) is copied again.
+                    let expected = parts(r.size, r.part_size)
+                        .get((n - 1).max(0) as usize)
+                        .map(|part| part.last - part.first + 1);
+                    if p.size().map(|s| s as u64) == expected {
+                        done.insert(n, etag.to_string());
+                    }
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn abort(&self, r: &UploadRecord) -> Result<(), StepError> {
+        match self
+            .s3
+            .abort_multipart_upload()
+            .bucket(&r.bucket)
+            .key(&r.key)
+            .upload_id(&r.upload_id)
+            .expected_bucket_owner(&self.config.account_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if sdk_code(&e) == Some("NoSuchUpload") => Ok(()),
+            Err(e) => Err(from_sdk(
+                e,
+                &format!("AbortMultipartUpload {}", r.upload_id),
+            )),
+        }
+    }
+
+    async fn read_record(&self, key: &str) -> Result<Option<UploadRecord>, StepError> {
+        let Some((bytes, _)) =
+            get_object_bytes(self.control, &self.config.ferry_bucket, key).await?
+        else {
+            return Ok(None);
+        };
+        // A record that does not parse is treated as none: its upload, if any, is aborted at
+        // revoke with every other of the copy's.
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    async fn write_record(&self, key: &str, r: &UploadRecord) -> Result<(), StepError> {
+        self.control
+            .put_object()
+            .bucket(&self.config.ferry_bucket)
+            .key(key)
+            .body(serde_json::to_vec(r).expect("a record serializes").into())
+            .expected_bucket_owner(&self.config.account_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("PutObject {key}")))?;
+        Ok(())
+    }
+
+    async fn delete_record(&self, key: &str) -> Result<(), StepError> {
+        self.control
+            .delete_object()
+            .bucket(&self.config.ferry_bucket)
+            .key(key)
+            .expected_bucket_owner(&self.config.account_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("DeleteObject {key}")))?;
+        Ok(())
+    }
+}
+
+fn sse(e: EncryptionType) -> ServerSideEncryption {
+    match e {
+        EncryptionType::SseS3 => ServerSideEncryption::Aes256,
+        EncryptionType::SseKms => ServerSideEncryption::AwsKms,
+    }
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

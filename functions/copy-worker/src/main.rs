@@ -1,0 +1,10 @@
+//! The `ferry-copy-worker` Lambda function: its configuration from the environment, then
+//! ferry-core's runtime loop around the crate's `handle`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    // The stack's configuration, from the variables the template sets; a missing one fails the
+    // init by name.
+    let config = ferry_core::stack::StackConfig::from_lookup(|n| std::env::var(n).ok())?;
+    ferry_core::lambda::serve(config, ferry_copy_worker::handle).await
+}

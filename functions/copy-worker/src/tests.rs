@@ -1,0 +1,417 @@
+use super::*;
+use aws_sdk_s3::operation::complete_multipart_upload::{
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput,
+};
+use aws_sdk_s3::operation::copy_object::{CopyObjectInput, CopyObjectOutput};
+use aws_sdk_s3::operation::create_multipart_upload::{
+    CreateMultipartUploadInput, CreateMultipartUploadOutput,
+};
+use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::list_parts::ListPartsOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::operation::upload_part_copy::{UploadPartCopyInput, UploadPartCopyOutput};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CopyPartResult, Part as S3Part, Tag};
+use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
+use aws_sdk_sts::types::Credentials;
+use aws_smithy_mocks::{mock, Rule};
+use ferry_core::worker::{WorkerJob, PART_MIB_DEFAULT};
+use std::sync::{Arc, Mutex};
+
+const GIB: u64 = 1024 * MIB;
+const SIZE: u64 = 6 * GIB;
+const ETAG: &str = "\"9e107d9d372bb6826bd81d3542a419d6-769\"";
+
+fn config() -> StackConfig {
+    ferry_core::testing::destination_stack()
+}
+
+fn event(
+    deadline_passed: bool,
+    user_arguments: BTreeMap<String, String>,
+) -> LambdaEvent<WorkerEvent> {
+    let e = WorkerEvent {
+        invocation_schema_version: "2.0".into(),
+        invocation_id: "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo".into(),
+        job: WorkerJob {
+            id: "f3cc4f60-61f6-4a2b-8a21-d07600c373ce".into(),
+            user_arguments,
+        },
+        tasks: vec![WorkerTask {
+            task_id: "dGFza2lkZ29lc2hlcmUK".into(),
+            s3_bucket_name: "src-photos".into(),
+            // As the manifest has it: URL-encoded.
+            s3_key: "2026/video/raw%2Btake.mov".into(),
+            s3_version_id: None,
+        }],
+    };
+    let mut ctx = lambda_runtime::Context::default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    ctx.deadline = if deadline_passed {
+        (now - Duration::from_secs(1)).as_millis() as u64
+    } else {
+        (now + Duration::from_secs(900)).as_millis() as u64
+    };
+    LambdaEvent::new(e, ctx)
+}
+
+fn arguments() -> BTreeMap<String, String> {
+    let req = ferry_core::testing::csv_plan().request;
+    WorkerArguments::of(&req).to_map()
+}
+
+/// What the worker sent.
+#[derive(Default)]
+struct Seen {
+    assumed: Vec<String>,
+    created: Vec<CreateMultipartUploadInput>,
+    part_copies: Vec<UploadPartCopyInput>,
+    completed: Vec<CompleteMultipartUploadInput>,
+    copied: Vec<CopyObjectInput>,
+    records_written: Vec<(String, Vec<u8>)>,
+    records_deleted: Vec<String>,
+    aborted: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+struct World {
+    size: u64,
+    /// The record already in the ferry bucket, if any.
+    record: Option<UploadRecord>,
+    /// Part numbers ListParts returns as done.
+    done: Vec<i32>,
+}
+
+fn sts(seen: &Shared) -> Vec<Rule> {
+    let s = seen.clone();
+    vec![
+        mock!(aws_sdk_sts::Client::assume_role).then_compute_output(move |req| {
+            s.lock()
+                .unwrap()
+                .assumed
+                .push(req.role_arn().unwrap().to_string());
+            AssumeRoleOutput::builder()
+                .credentials(
+                    Credentials::builder()
+                        .access_key_id("AKIAEXAMPLE")
+                        .secret_access_key("secret")
+                        .session_token("token")
+                        .expiration(aws_sdk_sts::primitives::DateTime::from_secs(4_000_000_000))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        }),
+    ]
+}
+
+fn s3(world: World, seen: &Shared) -> Vec<Rule> {
+    let size = world.size;
+    let record = world.record.map(|r| serde_json::to_vec(&r).unwrap());
+    let done = world.done;
+    let (s1, s2, s3, s4, s5, s6, s7) = (
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+    );
+    vec![
+        mock!(aws_sdk_s3::Client::head_object).then_compute_output(move |req| {
+            assert_eq!(
+                req.key(),
+                Some("2026/video/raw+take.mov"),
+                "the key decoded"
+            );
+            HeadObjectOutput::builder()
+                .content_length(size as i64)
+                .e_tag(ETAG)
+                .content_type("video/quicktime")
+                .metadata("origin", "camera-2")
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|req| req.key().unwrap().contains("/uploads/"))
+            .then_compute_response(move |_| match &record {
+                Some(r) => aws_smithy_mocks::MockResponse::Output(
+                    GetObjectOutput::builder()
+                        .body(ByteStream::from(r.clone()))
+                        .e_tag("\"r\"")
+                        .build(),
+                ),
+                None => aws_smithy_mocks::MockResponse::Error(GetObjectError::generic(
+                    aws_sdk_s3::error::ErrorMetadata::builder()
+                        .code("NoSuchKey")
+                        .build(),
+                )),
+            }),
+        mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
+            GetObjectTaggingOutput::builder()
+                .tag_set(
+                    Tag::builder()
+                        .key("team")
+                        .value("media & film")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        }),
+        mock!(aws_sdk_s3::Client::create_multipart_upload).then_compute_output(move |req| {
+            s1.lock().unwrap().created.push(req.clone());
+            CreateMultipartUploadOutput::builder()
+                .upload_id("upload-2")
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |req| {
+            s2.lock().unwrap().records_written.push((
+                req.key().unwrap().to_string(),
+                req.body().bytes().unwrap().to_vec(),
+            ));
+            PutObjectOutput::builder().build()
+        }),
+        mock!(aws_sdk_s3::Client::list_parts).then_compute_output(move |req| {
+            let part_size = part_size(size, PART_MIB_DEFAULT);
+            let all = parts(size, part_size);
+            let mut out = ListPartsOutput::builder().upload_id(req.upload_id().unwrap());
+            for n in &done {
+                let p = all[(*n - 1) as usize];
+                out = out.parts(
+                    S3Part::builder()
+                        .part_number(*n)
+                        .e_tag(format!("\"part-{n}\""))
+                        .size((p.last - p.first + 1) as i64)
+                        .build(),
+                );
+            }
+            out.build()
+        }),
+        mock!(aws_sdk_s3::Client::upload_part_copy).then_compute_output(move |req| {
+            let n = req.part_number().unwrap();
+            s3.lock().unwrap().part_copies.push(req.clone());
+            UploadPartCopyOutput::builder()
+                .copy_part_result(
+                    CopyPartResult::builder()
+                        .e_tag(format!("\"part-{n}\""))
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::complete_multipart_upload).then_compute_output(move |req| {
+            s4.lock().unwrap().completed.push(req.clone());
+            CompleteMultipartUploadOutput::builder().build()
+        }),
+        mock!(aws_sdk_s3::Client::copy_object).then_compute_output(move |req| {
+            s5.lock().unwrap().copied.push(req.clone());
+            CopyObjectOutput::builder().build()
+        }),
+        mock!(aws_sdk_s3::Client::delete_object).then_compute_output(move |req| {
+            s6.lock()
+                .unwrap()
+                .records_deleted
+                .push(req.key().unwrap().to_string());
+            DeleteObjectOutput::builder().build()
+        }),
+        mock!(aws_sdk_s3::Client::abort_multipart_upload).then_compute_output(move |req| {
+            s7.lock()
+                .unwrap()
+                .aborted
+                .push(req.upload_id().unwrap().to_string());
+            aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput::builder()
+                .build()
+        }),
+    ]
+}
+
+async fn run(
+    world: World,
+    deadline_passed: bool,
+    args: BTreeMap<String, String>,
+) -> (WorkerResponse, Seen) {
+    let seen: Shared = Default::default();
+    let s3_rules = s3(world, &seen);
+    let sts_rules = sts(&seen);
+    let a: Vec<&Rule> = s3_rules.iter().collect();
+    let b: Vec<&Rule> = sts_rules.iter().collect();
+    let clients = Clients::mocked(&a, &[], &[], &[]).with_sts(&b);
+    let out = handle(&clients, &config(), event(deadline_passed, args))
+        .await
+        .unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    (out, seen)
+}
+
+fn fresh(size: u64) -> World {
+    World {
+        size,
+        record: None,
+        done: vec![],
+    }
+}
+
+#[tokio::test]
+async fn an_object_over_5_gb_is_copied_in_parts_as_the_copys_batch_role() {
+    let (out, seen) = run(fresh(SIZE), false, arguments()).await;
+    assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
+    assert_eq!(
+        out.results[0].result_string,
+        "copied in 24 parts of 256 MiB"
+    );
+    assert_eq!(
+        out.invocation_id,
+        "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo"
+    );
+    assert_eq!(
+        seen.assumed,
+        ["arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"]
+    );
+    // The copy as S3PutObjectCopy would make it: metadata, content type, tags.
+    let created = &seen.created[0];
+    assert_eq!(created.bucket(), Some("dst-photos"));
+    assert_eq!(created.key(), Some("2026/video/raw+take.mov"));
+    assert_eq!(created.content_type(), Some("video/quicktime"));
+    assert_eq!(created.metadata().unwrap()["origin"], "camera-2");
+    assert_eq!(created.tagging(), Some("team=media%20%26%20film"));
+    // Every byte once, server side, each part conditional on the source's ETag.
+    let mut ranges: Vec<(i32, String)> = seen
+        .part_copies
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                p.copy_source(),
+                Some("src-photos/2026/video/raw%2Btake.mov")
+            );
+            assert_eq!(p.copy_source_if_match(), Some(ETAG));
+            assert_eq!(p.upload_id(), Some("upload-2"));
+            (
+                p.part_number().unwrap(),
+                p.copy_source_range().unwrap().to_string(),
+            )
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(ranges.len(), 24);
+    assert_eq!(ranges[0], (1, format!("bytes=0-{}", 256 * MIB - 1)));
+    assert_eq!(
+        ranges[23],
+        (24, format!("bytes={}-{}", 23 * 256 * MIB, SIZE - 1))
+    );
+    let completed = seen.completed[0].multipart_upload().unwrap().parts();
+    let numbers: Vec<i32> = completed.iter().map(|p| p.part_number().unwrap()).collect();
+    assert_eq!(numbers, (1..=24).collect::<Vec<_>>(), "in order");
+    assert_eq!(completed[4].e_tag(), Some("\"part-5\""));
+    // The upload was recorded before the first part, and the record goes once complete.
+    assert_eq!(seen.records_written.len(), 1);
+    let (key, body) = &seen.records_written[0];
+    assert!(key.starts_with("control/photos-2026/uploads/"), "{key}");
+    let record: UploadRecord = serde_json::from_slice(body).unwrap();
+    assert_eq!((record.upload_id.as_str(), record.size), ("upload-2", SIZE));
+    assert_eq!(seen.records_deleted, [key.clone()]);
+}
+
+#[tokio::test]
+async fn near_its_deadline_the_worker_stops_and_the_next_invocation_goes_on_from_list_parts() {
+    // The first invocation has no time left: it begins the upload, records it, copies nothing.
+    let (out, seen) = run(fresh(SIZE), true, arguments()).await;
+    assert_eq!(out.results[0].result_code, ResultCode::TemporaryFailure);
+    assert!(
+        out.results[0]
+            .result_string
+            .starts_with("copied 0 of 24 parts"),
+        "{}",
+        out.results[0].result_string
+    );
+    assert!(seen.completed.is_empty() && seen.records_deleted.is_empty());
+    let record: UploadRecord = serde_json::from_slice(&seen.records_written[0].1).unwrap();
+    // The next one finds the record and the ten parts S3 already has.
+    let (out, seen) = run(
+        World {
+            size: SIZE,
+            record: Some(record),
+            done: (1..=10).collect(),
+        },
+        false,
+        arguments(),
+    )
+    .await;
+    assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
+    assert!(seen.created.is_empty(), "no second upload");
+    let mut copied: Vec<i32> = seen
+        .part_copies
+        .iter()
+        .map(|p| p.part_number().unwrap())
+        .collect();
+    copied.sort();
+    assert_eq!(
+        copied,
+        (11..=24).collect::<Vec<_>>(),
+        "only the missing parts"
+    );
+    assert_eq!(
+        seen.completed[0].multipart_upload().unwrap().parts().len(),
+        24
+    );
+}
+
+#[tokio::test]
+async fn a_source_changed_since_the_upload_began_starts_over() {
+    let stale = UploadRecord {
+        upload_id: "upload-1".into(),
+        bucket: "dst-photos".into(),
+        key: "2026/video/raw+take.mov".into(),
+        part_size: 256 * MIB,
+        size: SIZE,
+        source_etag: "\"an-older-version\"".into(),
+    };
+    let (out, seen) = run(
+        World {
+            size: SIZE,
+            record: Some(stale),
+            done: vec![],
+        },
+        false,
+        arguments(),
+    )
+    .await;
+    assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
+    assert_eq!(seen.aborted, ["upload-1"]);
+    assert_eq!(seen.created.len(), 1);
+}
+
+#[tokio::test]
+async fn an_object_up_to_5_gb_is_one_copy_object() {
+    let (out, seen) = run(fresh(5 * GIB), false, arguments()).await;
+    assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
+    assert!(seen.created.is_empty());
+    let c = &seen.copied[0];
+    assert_eq!(
+        c.copy_source(),
+        Some("src-photos/2026/video/raw%2Btake.mov")
+    );
+    assert_eq!(c.copy_source_if_match(), Some(ETAG));
+    assert_eq!(c.tagging_directive(), Some(&TaggingDirective::Copy));
+}
+
+#[tokio::test]
+async fn broken_arguments_or_a_bucket_outside_the_stack_fail_every_task_for_good() {
+    let mut args = arguments();
+    args.remove("copyId");
+    let (out, seen) = run(fresh(SIZE), false, args).await;
+    assert_eq!(out.results[0].result_code, ResultCode::PermanentFailure);
+    assert_eq!(
+        out.results[0].result_string,
+        "UserArguments.copyId is missing"
+    );
+    assert!(seen.assumed.is_empty());
+    let mut args = arguments();
+    args.insert("destinationBucket".into(), "prod-database-backups".into());
+    let (out, _) = run(fresh(SIZE), false, args).await;
+    assert_eq!(out.results[0].result_code, ResultCode::PermanentFailure);
+    assert!(out.results[0].result_string.contains("DestinationBuckets"));
+}

@@ -1,0 +1,381 @@
+//! The copy worker's side of S3 Batch Operations' `LambdaInvoke` (invocation schema 2.0): the
+//! event a job sends, the answer it expects, the copy's settings passed as `UserArguments`, and
+//! how an object is cut into parts for `UploadPartCopy`.
+//!
+//! The worker copies what S3PutObjectCopy cannot (objects over 5 GB), every byte server side,
+//! and can stop before Lambda's timeout and go on in its next invocation: the upload id is
+//! recorded under the copy's control prefix, the parts already copied come from ListParts.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::request::{CopyRequest, EncryptionType, MetadataDirective, StorageClass};
+
+/// The invocation schema ferry's worker speaks (the one that carries `UserArguments` and bucket
+/// names instead of ARNs).
+pub const INVOCATION_SCHEMA: &str = "2.0";
+
+/// S3's part limits for a multipart upload.
+pub const PART_MIN: u64 = 5 * MIB;
+pub const PART_MAX: u64 = 5 * 1024 * MIB;
+pub const PARTS_MAX: u64 = 10_000;
+pub const MIB: u64 = 1024 * 1024;
+/// The largest object S3 holds (48.8 TiB: 10,000 parts of 5 GiB).
+pub const OBJECT_MAX: u64 = PARTS_MAX * PART_MAX;
+/// The largest object a single CopyObject (and S3PutObjectCopy) copies.
+pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * MIB;
+
+/// A `LambdaInvoke` job's event, schema 2.0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerEvent {
+    pub invocation_schema_version: String,
+    pub invocation_id: String,
+    pub job: WorkerJob,
+    pub tasks: Vec<WorkerTask>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerJob {
+    pub id: String,
+    #[serde(default)]
+    pub user_arguments: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerTask {
+    pub task_id: String,
+    pub s3_bucket_name: String,
+    /// URL-encoded, as in the manifest.
+    pub s3_key: String,
+    #[serde(default)]
+    pub s3_version_id: Option<String>,
+}
+
+/// What the job expects back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerResponse {
+    pub invocation_schema_version: String,
+    pub treat_missing_keys_as: ResultCode,
+    pub invocation_id: String,
+    pub results: Vec<TaskResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    pub task_id: String,
+    pub result_code: ResultCode,
+    pub result_string: String,
+}
+
+/// A task's outcome: `TemporaryFailure` is invoked again before the job completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResultCode {
+    Succeeded,
+    TemporaryFailure,
+    PermanentFailure,
+}
+
+impl WorkerResponse {
+    pub fn new(event: &WorkerEvent, results: Vec<TaskResult>) -> WorkerResponse {
+        WorkerResponse {
+            invocation_schema_version: INVOCATION_SCHEMA.into(),
+            treat_missing_keys_as: ResultCode::PermanentFailure,
+            invocation_id: event.invocation_id.clone(),
+            results,
+        }
+    }
+}
+
+/// How many parts are copied at once, by default: UploadPartCopy moves no byte through the
+/// function, so the bound is S3's per-prefix request rate and the connections one function
+/// keeps, not Lambda's network.
+pub const PARTS_IN_FLIGHT_DEFAULT: u16 = 16;
+/// The part size asked for by default (MiB); larger objects get larger parts (10,000 at most).
+pub const PART_MIB_DEFAULT: u32 = 256;
+
+/// The copy's settings, as the worker job passes them in `UserArguments` (at most 10 entries of
+/// at most 1,024 characters, string values). What S3PutObjectCopy takes from the job's operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerArguments {
+    pub copy_id: String,
+    pub destination_bucket: String,
+    pub key_prefix: String,
+    pub storage_class: StorageClass,
+    pub metadata_directive: MetadataDirective,
+    pub encryption: Option<EncryptionType>,
+    pub kms_key_arn: Option<String>,
+    pub bucket_key_enabled: bool,
+    pub parts_in_flight: u16,
+    pub part_mib: u32,
+}
+
+impl WorkerArguments {
+    pub fn of(req: &CopyRequest) -> WorkerArguments {
+        let e = req.destination.encryption.as_ref();
+        WorkerArguments {
+            copy_id: req.copy_id.clone(),
+            destination_bucket: req.destination.bucket.clone(),
+            key_prefix: req.destination.key_prefix.clone(),
+            storage_class: req.destination.storage_class,
+            metadata_directive: req.destination.metadata_directive,
+            encryption: e.map(|e| e.kind),
+            kms_key_arn: e.and_then(|e| e.kms_key_arn.clone()),
+            bucket_key_enabled: e.is_some_and(|e| e.bucket_key_enabled),
+            parts_in_flight: req.multipart.parts_in_flight,
+            part_mib: req.multipart.part_mib,
+        }
+    }
+
+    /// As `UserArguments`: empty values are left out (the API takes none).
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            if !v.is_empty() {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put("copyId", self.copy_id.clone());
+        put("destinationBucket", self.destination_bucket.clone());
+        put("keyPrefix", self.key_prefix.clone());
+        put("storageClass", enum_str(&self.storage_class));
+        put("metadataDirective", enum_str(&self.metadata_directive));
+        put(
+            "encryption",
+            self.encryption.as_ref().map(enum_str).unwrap_or_default(),
+        );
+        put("kmsKeyArn", self.kms_key_arn.clone().unwrap_or_default());
+        if self.bucket_key_enabled {
+            put("bucketKeyEnabled", "true".into());
+        }
+        put("partsInFlight", self.parts_in_flight.to_string());
+        put("partMiB", self.part_mib.to_string());
+        m
+    }
+
+    /// From a job's `UserArguments`; the error names the argument.
+    pub fn from_map(m: &BTreeMap<String, String>) -> Result<WorkerArguments, String> {
+        let get = |k: &str| m.get(k).cloned().unwrap_or_default();
+        let required = |k: &str| {
+            m.get(k)
+                .cloned()
+                .ok_or_else(|| format!("UserArguments.{k} is missing"))
+        };
+        let storage_class = enum_of("storageClass", &required("storageClass")?)?;
+        let metadata_directive = enum_of("metadataDirective", &required("metadataDirective")?)?;
+        let encryption = match m.get("encryption") {
+            None => None,
+            Some(v) => Some(enum_of("encryption", v)?),
+        };
+        let number = |k: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            let n = match m.get(k) {
+                None => default,
+                Some(v) => v
+                    .parse::<u64>()
+                    .map_err(|_| format!("UserArguments.{k}: {v:?} is not a number"))?,
+            };
+            if range.contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!(
+                    "UserArguments.{k}: {n} is outside {}..={}",
+                    range.start(),
+                    range.end()
+                ))
+            }
+        };
+        Ok(WorkerArguments {
+            copy_id: required("copyId")?,
+            destination_bucket: required("destinationBucket")?,
+            key_prefix: get("keyPrefix"),
+            storage_class,
+            metadata_directive,
+            encryption,
+            kms_key_arn: m.get("kmsKeyArn").cloned(),
+            bucket_key_enabled: get("bucketKeyEnabled") == "true",
+            parts_in_flight: number(
+                "partsInFlight",
+                PARTS_IN_FLIGHT_DEFAULT.into(),
+                1..=PARTS_IN_FLIGHT_MAX.into(),
+            )? as u16,
+            part_mib: number(
+                "partMiB",
+                PART_MIB_DEFAULT.into(),
+                (PART_MIN / MIB)..=(PART_MAX / MIB),
+            )? as u32,
+        })
+    }
+}
+
+/// The most parts one worker copies at once.
+pub const PARTS_IN_FLIGHT_MAX: u16 = 64;
+
+fn enum_of<T: serde::de::DeserializeOwned>(k: &str, v: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(v.to_string()))
+        .map_err(|e| format!("UserArguments.{k}: {e}"))
+}
+
+fn enum_str<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// One part of a multipart copy: its number (from 1) and its inclusive byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub number: i32,
+    pub first: u64,
+    pub last: u64,
+}
+
+impl Part {
+    /// `CopySourceRange`'s value.
+    pub fn range(&self) -> String {
+        format!("bytes={}-{}", self.first, self.last)
+    }
+}
+
+/// The part size for an object of `size` bytes: the one asked for (in MiB), raised to what keeps
+/// the parts at 10,000 or fewer (whole MiB), within S3's 5 MiB..5 GiB.
+pub fn part_size(size: u64, asked_mib: u32) -> u64 {
+    let asked = u64::from(asked_mib) * MIB;
+    let needed = size.div_ceil(PARTS_MAX).div_ceil(MIB) * MIB;
+    asked.max(needed).clamp(PART_MIN, PART_MAX)
+}
+
+/// The parts of an object of `size` bytes (at least one byte) cut at `part_size`.
+pub fn parts(size: u64, part_size: u64) -> Vec<Part> {
+    let count = size.div_ceil(part_size);
+    (0..count)
+        .map(|i| Part {
+            number: (i + 1) as i32,
+            first: i * part_size,
+            last: ((i + 1) * part_size).min(size) - 1,
+        })
+        .collect()
+}
+
+/// The key under which an upload of the copy is recorded (its upload id, part size and the
+/// source's ETag): one per source object and version, whatever its key's characters.
+pub fn upload_record_key(
+    control_prefix: &str,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{bucket}/{key}?{}", version.unwrap_or("")).as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{control_prefix}uploads/{hex}.json")
+}
+
+/// What the worker records about an upload it started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub part_size: u64,
+    pub size: u64,
+    /// The source's ETag when the upload began: a source changed since starts over.
+    pub source_etag: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_every_byte_once_within_s3s_limits() {
+        for (size, asked) in [
+            (1u64, 256u32),
+            (PART_MIN, 5),
+            (PART_MIN + 1, 5),
+            (6 * 1024 * MIB, 256),
+            (OBJECT_MAX, 5),
+            (12_345_678_901, 5),
+        ] {
+            let p = part_size(size, asked);
+            let all = parts(size, p);
+            assert!((PART_MIN..=PART_MAX).contains(&p), "{size}: {p}");
+            assert!(all.len() as u64 <= PARTS_MAX, "{size}: {} parts", all.len());
+            assert_eq!(all[0].first, 0);
+            assert_eq!(all.last().unwrap().last, size - 1);
+            for w in all.windows(2) {
+                assert_eq!(w[1].first, w[0].last + 1);
+                assert_eq!(w[1].number, w[0].number + 1);
+                assert_eq!(
+                    w[0].last - w[0].first + 1,
+                    p,
+                    "every part but the last is whole"
+                );
+            }
+        }
+        assert_eq!(part_size(6 * 1024 * MIB, 256), 256 * MIB);
+        assert_eq!(parts(6 * 1024 * MIB, 256 * MIB).len(), 24);
+        // 48.8 TiB needs 5 GiB parts whatever was asked.
+        assert_eq!(part_size(OBJECT_MAX, 5), PART_MAX);
+        assert_eq!(parts(10, 5 * MIB)[0].range(), "bytes=0-9");
+    }
+
+    #[test]
+    fn the_documented_event_and_answer_round_trip() {
+        // AWS's schema 2.0 example (S3 User Guide, "Invoke AWS Lambda function").
+        let event: WorkerEvent =
+            serde_json::from_str(include_str!("../fixtures/worker-event.json")).unwrap();
+        assert_eq!(event.invocation_schema_version, "2.0");
+        assert_eq!(event.tasks[0].s3_bucket_name, "amzn-s3-demo-bucket");
+        assert_eq!(event.job.user_arguments["k1"], "v1");
+        let answer = WorkerResponse::new(
+            &event,
+            vec![TaskResult {
+                task_id: event.tasks[0].task_id.clone(),
+                result_code: ResultCode::TemporaryFailure,
+                result_string: "continues".into(),
+            }],
+        );
+        let v = serde_json::to_value(&answer).unwrap();
+        assert_eq!(v["treatMissingKeysAs"], "PermanentFailure");
+        assert_eq!(v["invocationId"], event.invocation_id);
+        assert_eq!(v["results"][0]["resultCode"], "TemporaryFailure");
+    }
+
+    #[test]
+    fn arguments_fit_user_arguments_and_come_back() {
+        let req = CopyRequest::from_json(include_str!("../fixtures/request-csv.json")).unwrap();
+        let args = WorkerArguments::of(&req);
+        let map = args.to_map();
+        assert!(map.len() <= 10, "{map:?}");
+        assert!(map
+            .iter()
+            .all(|(k, v)| k.len() <= 64 && !v.is_empty() && v.len() <= 1024));
+        assert_eq!(WorkerArguments::from_map(&map).unwrap(), args);
+        let mut broken = map.clone();
+        broken.insert("partsInFlight".into(), "0".into());
+        assert_eq!(
+            WorkerArguments::from_map(&broken).unwrap_err(),
+            "UserArguments.partsInFlight: 0 is outside 1..=64"
+        );
+        broken.remove("copyId");
+        assert_eq!(
+            WorkerArguments::from_map(&broken).unwrap_err(),
+            "UserArguments.copyId is missing"
+        );
+    }
+
+    #[test]
+    fn upload_records_are_one_per_object_version() {
+        let a = upload_record_key("control/c/", "b", "k", None);
+        assert!(a.starts_with("control/c/uploads/") && a.ends_with(".json"));
+        assert_ne!(a, upload_record_key("control/c/", "b", "k", Some("v1")));
+        assert_ne!(a, upload_record_key("control/c/", "b", "k2", None));
+    }
+}
