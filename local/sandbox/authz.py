@@ -299,7 +299,7 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
             checks.append(Check(f"s3:{get}", source_arn, saccount, source_policy, dict(ctx), (sbucket, skey)))
             if headers.get("x-amz-tagging-directive", "COPY") == "COPY" and "partNumber" not in query:
                 checks.append(Check("s3:GetObjectTagging", source_arn, saccount, source_policy, dict(ctx)))
-    if method == "PUT" and "x-amz-tagging" in headers and action == "PutObject":
+    if method in ("PUT", "POST") and "x-amz-tagging" in headers and action == "PutObject":
         checks.append(Check("s3:PutObjectTagging", resource, account, policy_doc, ctx))
     checks.extend(_s3_kms_checks(method, action, bucket, key, headers))
     return checks
@@ -323,6 +323,14 @@ def is_sse_c(bucket: str, key: str) -> bool:
 # S3's answer to a read of an SSE-C object without its key (GetObject; CopyObject's source).
 SSE_C_MESSAGE = ("The object was stored using a form of Server Side Encryption. "
                  "The correct parameters must be provided to retrieve the object.")
+
+
+def _slow_down(start_response: Callable) -> list[bytes]:
+    """S3's throttling answer (an injected fault)."""
+    body = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
+            b"<Message>Please reduce your request rate.</Message></Error>")
+    start_response("503 Slow Down", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _sse_c_refusal(method: str, start_response: Callable) -> list[bytes]:
@@ -545,6 +553,9 @@ class Authorizer:
         # Context keys a test adds to every request (`POST /context`): aws:PrincipalOrgID for
         # accounts in an organization, aws:SourceVpce for calls through a VPC endpoint.
         self.extra_context: dict[str, Any] = {}
+        # UploadPartCopy calls answered 503 SlowDown (`POST /part-copy-faults`): after `after`
+        # of them pass, the next `count` fail.
+        self.part_copy_faults: dict[str, int] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         # What moto does not keep of a request and the sandbox models (patches.install_object_encryption).
@@ -603,6 +614,13 @@ class Authorizer:
             why = self.check(identity, check)
             if why:
                 return self._deny(environ, start_response, service, identity.principal.describe(), why, check.action)
+        if service == "s3" and method == "PUT" and "partNumber" in query and "x-amz-copy-source" in headers:
+            with self.lock:
+                faults = self.part_copy_faults
+                if faults:
+                    faults["seen"] += 1
+                    if faults["after"] < faults["seen"] <= faults["after"] + faults["count"]:
+                        return _slow_down(start_response)
         if service == "s3" and method in ("GET", "HEAD") and REQUEST.sse_customer_algorithm is None:
             parts = path.lstrip("/").split("/", 1)
             bucket, key = unquote(parts[0]), unquote(parts[1]) if len(parts) > 1 else ""

@@ -8,6 +8,12 @@ policy.py). Objects over 5 GB fail with S3's InvalidRequest. The completion repo
 AWS writes it (Report_CSV_20180820; rows carry the HTTP status before the error code, the
 manifest's Results[].Key is the full key). Tests can inject failures by key pattern, hold jobs in Active
 and fake object sizes through the control API (launcher.py).
+
+A LambdaInvoke job (schema 2.0, as ferry's copy worker speaks it) invokes the function host
+for each task as the job's role (lambda:InvokeFunction through the strict evaluator), one task
+per invocation; a TemporaryFailure is invoked again (up to `LAMBDA_REDRIVES` times) before the
+job completes, as AWS redrives it. The copy limit (5 GB) is set lower through the control API
+(`/copy-limit`) so that objects of a few MB take the copy worker's path with real parts.
 """
 
 import csv
@@ -29,6 +35,8 @@ from . import authz, kms
 
 NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 COPY_SIZE_MAX = 5 * 1024 * 1024 * 1024
+# How often a task answered TemporaryFailure is invoked again before it counts as failed.
+LAMBDA_REDRIVES = 20
 TERMINAL = {"Complete", "Failed", "Cancelled"}
 
 
@@ -65,6 +73,14 @@ def _members(value: Any) -> list:
     return m if isinstance(m, list) else [m]
 
 
+def _xml_map(value: Any) -> dict:
+    """An XML map (`<M><entry><key>k</key><value>v</value></entry>...</M>`) as a dict."""
+    if not value:
+        return {}
+    entries = value.get("entry", []) if isinstance(value, dict) else []
+    return {e["key"]: e.get("value", "") for e in (entries if isinstance(entries, list) else [entries])}
+
+
 def _el(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
     e = ET.SubElement(parent, tag)
     if text is not None:
@@ -90,6 +106,8 @@ class Controls:
         self.hold = False
         self.sizes: dict[tuple[str, str], int] = {}
         self.attempts: dict[tuple[str, str], int] = {}
+        # S3PutObjectCopy's limit; lowered by tests so that a few MB count as "over 5 GB".
+        self.copy_limit = COPY_SIZE_MAX
 
     def failure_for(self, bucket: str, key: str) -> Failure | None:
         with self.lock:
@@ -105,6 +123,7 @@ class Controls:
 
 class Job:
     def __init__(self, account: str, job_id: str, request: dict):
+        self.redrives = 0
         self.account = account
         self.id = job_id
         self.request = request
@@ -333,12 +352,16 @@ class Batch:
         job.active_since = time.time()
         while self.controls.hold and not job.cancel_requested:
             time.sleep(0.1)
-        copy = r["Operation"]["S3PutObjectCopy"]
+        copy = r["Operation"].get("S3PutObjectCopy")
+        invoke = r["Operation"].get("LambdaInvoke")
         for bucket, encoded_key, version in tasks:
             if job.cancel_requested:
                 break
             try:
-                message = self._copy(job, role, copy, bucket, unquote_plus(encoded_key))
+                if invoke is not None:
+                    message = self._invoke(job, role, invoke, bucket, encoded_key, version)
+                else:
+                    message = self._copy(job, role, copy, bucket, unquote_plus(encoded_key))
                 job.succeeded += 1
                 job.results.append((bucket, encoded_key, version, "succeeded", "200", "", message))
             except Failure as f:
@@ -376,7 +399,7 @@ class Batch:
             # it does not support): S3 answers as to any read without the key.
             raise Failure("InvalidRequest", 400, authz.SSE_C_MESSAGE)
         size = self.controls.sizes.get((bucket, key), head["size"])
-        if size > COPY_SIZE_MAX:
+        if size > self.controls.copy_limit:
             raise Failure("InvalidRequest", 400, f"The specified copy source is larger than the maximum allowable size for a copy source: {COPY_SIZE_MAX}")
         target = _bucket_of(copy["TargetResource"])
         target_key = copy.get("TargetKeyPrefix", "") + key
@@ -399,6 +422,35 @@ class Batch:
         self.world.copy_object(bucket, key, target, target_key, copy.get("StorageClass", "STANDARD"),
                                copy.get("MetadataDirective", "COPY"), encryption)
         return "Successful"
+
+    def _invoke(self, job: Job, role: dict, invoke: dict, bucket: str, encoded_key: str, version: str) -> str:
+        """One task of a LambdaInvoke job: the function invoked as the job's role, its answer
+        taken as Batch Operations takes it (a function error fails the task for good)."""
+        function = invoke["FunctionArn"]
+        ok, why = self.world.identity_allows(role, "lambda:InvokeFunction", function)
+        if not ok:
+            raise Failure("AccessDenied", 403, why)
+        user_arguments = _xml_map(invoke.get("UserArguments"))
+        for attempt in range(LAMBDA_REDRIVES + 1):
+            event = {
+                "invocationSchemaVersion": invoke.get("InvocationSchemaVersion", "1.0"),
+                "invocationId": uuid.uuid4().hex,
+                "job": {"id": job.id, "userArguments": user_arguments},
+                "tasks": [{"taskId": uuid.uuid4().hex, "s3BucketName": bucket, "s3Key": encoded_key,
+                           "s3VersionId": version or None}],
+            }
+            status, answer = self.world.invoke(function, job.account, event)
+            if status != "ok":
+                raise Failure("PermanentFailure", 200, f"Lambda returned function error: {answer}")
+            result = (json.loads(answer).get("results") or [{}])[0]
+            code, text = result.get("resultCode"), result.get("resultString", "")
+            if code == "Succeeded":
+                return text
+            if code != "TemporaryFailure":
+                raise Failure("PermanentFailure", 200, text)
+            job.redrives += 1
+            time.sleep(0.05)
+        raise Failure("TemporaryFailure", 200, text)
 
     def _write_report(self, job: Job, role: dict) -> None:
         report = job.request.get("Report", {})

@@ -96,6 +96,42 @@ class World:
     def bucket_policy(self, bucket: str) -> str | None:
         return authz.bucket_policy(bucket)
 
+    def identity_allows(self, role: dict, action: str, resource: str) -> tuple[bool, str]:
+        """A call on a resource without a resource policy of its own here (lambda:InvokeFunction
+        of a function): the role's policies and boundary decide, within its own account only."""
+        return policy.allowed(
+            action=action,
+            resource=resource,
+            caller_arn=role["arn"],
+            caller_account=role["account"],
+            identity_policies=role["inline"],
+            boundary=role["boundary"],
+            resource_account=resource.split(":")[4],
+            bucket_policy=None,
+            context=batch_context(),
+        )
+
+    def invoke(self, function_arn: str, caller_account: str, event: dict) -> tuple[str, str]:
+        """A synchronous invocation through the function host: ("ok", payload) or ("error",
+        the function's error)."""
+        import urllib.parse
+        import urllib.request
+
+        if Routing.function_host is None:
+            return "error", "no function host is registered"
+        request = urllib.request.Request(
+            f"{Routing.function_host}/2015-03-31/functions/{urllib.parse.quote(function_arn, safe='')}/invocations",
+            data=json.dumps(event).encode(),
+            headers={"Content-Type": "application/json", "X-Ferry-Caller-Account": caller_account},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=900) as r:
+                body = r.read().decode()
+                return ("error" if r.headers.get("X-Amz-Function-Error") else "ok"), body
+        except Exception as err:
+            return "error", repr(err)
+
     def allowed(self, role: dict, action: str, bucket: str, key: str | None) -> tuple[bool, str]:
         owner = self.owner(bucket)
         if owner is None:
@@ -441,6 +477,11 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     controls.hold = bool(body.get("hold", True))
                 elif self.path == "/sizes":
                     controls.sizes[(body["bucket"], body["key"])] = int(body["size"])
+                elif self.path == "/copy-limit":
+                    controls.copy_limit = int(body["bytes"])
+                elif self.path == "/part-copy-faults":
+                    Routing.authorizer.part_copy_faults = {"after": int(body.get("after", 0)),
+                                                           "count": int(body.get("count", 1)), "seen": 0}
                 elif self.path == "/inventory":
                     Routing.delay_waiter_seconds = float(body.pop("delayWaiterSeconds", Routing.delay_waiter_seconds))
                     with delivery.lock:

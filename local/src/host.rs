@@ -227,6 +227,7 @@ async fn invoke(f: &Hosted, payload: &[u8]) -> Result<Vec<u8>, (String, String)>
         "ferry-inventory-wait" => call!(ferry_inventory_wait::handle, f, payload),
         "ferry-inventory-delivered" => call!(ferry_inventory_delivered::handle, f, payload),
         "ferry-cleanup-start" => call!(ferry_cleanup_start::handle, f, payload),
+        "ferry-copy-worker" => call!(ferry_copy_worker::handle, f, payload),
         other => Err((
             ErrorName::NotFound.to_string(),
             format!("the function host has no handler for {other}: add it to local/src/host.rs"),

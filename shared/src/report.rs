@@ -161,6 +161,9 @@ impl TaskResult {
         if encryption_obstacle(&self.error_code, &self.result_message).is_some() {
             return FailureClass::NotCopyable;
         }
+        if too_large(&self.error_code, &self.result_message) {
+            return FailureClass::TooLarge;
+        }
         classify_failure(&self.error_code, self.http_status)
     }
 
@@ -181,6 +184,8 @@ pub enum FailureClass {
     /// The object's encryption keeps Batch Operations from reading it ([`encryption_obstacle`]):
     /// counted apart and never retried; the object must be re-encrypted, or its key granted.
     NotCopyable,
+    /// Over the 5 GB S3PutObjectCopy takes ([`too_large`]): the copy worker's job copies it.
+    TooLarge,
 }
 
 impl FailureClass {
@@ -189,6 +194,7 @@ impl FailureClass {
             FailureClass::Retryable => "Retryable",
             FailureClass::Permanent => "Permanent",
             FailureClass::NotCopyable => "NotCopyable",
+            FailureClass::TooLarge => "TooLarge",
         }
     }
 }
@@ -197,6 +203,14 @@ impl FailureClass {
 /// copy reads one (it passes no customer key: SSE-C is the one CopyObject option it does not
 /// support).
 pub const SSE_C_MESSAGE: &str = "The object was stored using a form of Server Side Encryption";
+
+/// CopyObject's (and so S3PutObjectCopy's) answer for a source over 5 GB.
+pub const TOO_LARGE_MESSAGE: &str = "larger than the maximum allowable size for a copy source";
+
+/// Whether a failed task is an object over 5 GB, which the copy worker copies instead.
+pub fn too_large(error_code: &str, message: &str) -> bool {
+    error_code == "InvalidRequest" && message.contains(TOO_LARGE_MESSAGE)
+}
 
 /// The encryption a failed task's error names, if that is why it failed: S3's SSE-C refusal
 /// (`InvalidRequest`), or KMS's refusal of `kms:Decrypt` that S3 passes on (`AccessDenied`
@@ -357,6 +371,9 @@ pub struct ReportSummary {
     /// counted as permanent.
     #[serde(default)]
     pub not_copyable: u64,
+    /// Over 5 GB ([`FailureClass::TooLarge`]): handed to the copy worker's job.
+    #[serde(default)]
+    pub too_large: u64,
     pub by_error_code: BTreeMap<String, ErrorCount>,
     /// The first failed tasks, by key.
     pub failed_sample: Vec<FailedTask>,
@@ -375,8 +392,14 @@ impl ReportSummary {
             FailureClass::Retryable => self.retryable += 1,
             FailureClass::Permanent => self.permanent += 1,
             FailureClass::NotCopyable => self.not_copyable += 1,
+            FailureClass::TooLarge => self.too_large += 1,
         }
-        let code = match encryption_obstacle(&task.error_code, &task.result_message) {
+        let obstacle = encryption_obstacle(&task.error_code, &task.result_message).or(too_large(
+            &task.error_code,
+            &task.result_message,
+        )
+        .then_some(CopyObstacle::TooLarge));
+        let code = match obstacle {
             // Apart from the same code's other causes (an AccessDenied of a bucket policy).
             Some(o) => format!("{} ({})", task.error_code, o.label()),
             None if task.error_code.is_empty() => "(none)".to_string(),
@@ -420,6 +443,7 @@ impl ReportSummary {
         self.retryable += other.retryable;
         self.permanent += other.permanent;
         self.not_copyable += other.not_copyable;
+        self.too_large += other.too_large;
         for (code, c) in &other.by_error_code {
             self.by_error_code
                 .entry(code.clone())
@@ -432,11 +456,14 @@ impl ReportSummary {
     }
 }
 
-/// Reads result rows into a summary and, when given a writer, writes every retryable failure
-/// to a retry manifest as it goes.
+/// Reads result rows into a summary and, when given a writer, writes the next job's manifest
+/// as it goes: every retryable failure (unless told not to: no retry is left) and every object
+/// too large for S3PutObjectCopy (for the copy worker, whatever the retries left).
 pub struct Summarizer<W: Write> {
     pub summary: ReportSummary,
     retry: Option<CsvManifestWriter<W>>,
+    retryable: bool,
+    too_large_rows: u64,
 }
 
 impl<W: Write> Summarizer<W> {
@@ -444,7 +471,15 @@ impl<W: Write> Summarizer<W> {
         Summarizer {
             summary: ReportSummary::default(),
             retry: retry_manifest.map(CsvManifestWriter::new),
+            retryable: true,
+            too_large_rows: 0,
         }
+    }
+
+    /// Only the objects too large for S3PutObjectCopy go to the next job's manifest.
+    pub fn too_large_only(mut self) -> Self {
+        self.retryable = false;
+        self
     }
 
     /// Adds every row of one result file.
@@ -452,10 +487,19 @@ impl<W: Write> Summarizer<W> {
         for task in rows {
             let task = task?;
             self.summary.add(&task);
-            if let Some(w) = &mut self.retry {
-                if task.failed() && task.failure_class() == FailureClass::Retryable {
+            let Some(w) = &mut self.retry else { continue };
+            if !task.failed() {
+                continue;
+            }
+            match task.failure_class() {
+                FailureClass::Retryable if self.retryable => {
                     w.write(&task.to_manifest_entry())?;
                 }
+                FailureClass::TooLarge => {
+                    w.write(&task.to_manifest_entry())?;
+                    self.too_large_rows += 1;
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -473,6 +517,7 @@ impl<W: Write> Summarizer<W> {
                     out: w.finish()?,
                     rows,
                     with_versions,
+                    too_large_rows: self.too_large_rows,
                 })
             }
         };
@@ -486,6 +531,8 @@ pub struct RetryManifest<W> {
     pub out: W,
     pub rows: u64,
     pub with_versions: bool,
+    /// Rows of objects too large for S3PutObjectCopy: the next job must be the copy worker's.
+    pub too_large_rows: u64,
 }
 
 #[cfg(test)]
@@ -571,20 +618,26 @@ mod tests {
         assert_eq!(summary.succeeded, 1);
         assert_eq!(summary.failed, 5);
         assert_eq!(summary.retryable, 3);
-        assert_eq!(summary.permanent, 2);
+        assert_eq!(summary.permanent, 1);
         assert_eq!(summary.by_error_code["SlowDown"].count, 2);
         assert_eq!(summary.by_error_code["SlowDown"].http_status, Some(503));
         assert_eq!(
             summary.by_error_code["AccessDenied"].class,
             FailureClass::Permanent
         );
-        assert!(summary.by_error_code["InvalidRequest"]
+        let huge = &summary.by_error_code["InvalidRequest (over 5 GB)"];
+        assert_eq!(huge.class, FailureClass::TooLarge);
+        assert!(huge
             .example
             .contains("larger than the maximum allowable size"));
+        assert_eq!(
+            summary.too_large, 1,
+            "the one over 5 GB goes to the copy worker"
+        );
         assert_eq!(summary.failed_sample.len(), 5);
 
         let retry = retry.unwrap();
-        assert_eq!(retry.rows, 3);
+        assert_eq!((retry.rows, retry.too_large_rows), (4, 1));
         assert!(!retry.with_versions);
         let entries: Vec<ManifestEntry> = CsvManifestReader::new(&retry.out[..])
             .collect::<Result<_, _>>()
@@ -595,6 +648,7 @@ mod tests {
             [
                 "2026/photos/photo2.jpg",
                 "2026/photos/summer holiday/day 1.jpg",
+                "2026/video/raw+take.mov",
                 "2026/b.jpg"
             ]
         );
@@ -617,9 +671,10 @@ mod tests {
                 summary.failed,
                 summary.retryable,
                 summary.permanent,
-                summary.not_copyable
+                summary.not_copyable,
+                summary.too_large
             ),
-            (5, 1, 2, 2)
+            (5, 1, 1, 2, 1)
         );
         let sse_c = &summary.by_error_code["InvalidRequest (SSE-C)"];
         assert_eq!((sse_c.count, sse_c.class), (1, FailureClass::NotCopyable));
@@ -630,11 +685,15 @@ mod tests {
             FailureClass::Permanent
         );
         assert_eq!(
-            summary.by_error_code["InvalidRequest"].class,
-            FailureClass::Permanent
+            summary.by_error_code["InvalidRequest (over 5 GB)"].class,
+            FailureClass::TooLarge
         );
         let retry = retry.unwrap();
-        assert_eq!(retry.rows, 1, "only the SlowDown is retried");
+        assert_eq!(
+            (retry.rows, retry.too_large_rows),
+            (2, 1),
+            "the SlowDown is retried and the huge one goes to the worker; the encrypted ones neither"
+        );
         assert_eq!(
             summary.encryption_obstacles(),
             [CopyObstacle::SseC, CopyObstacle::KmsKey]

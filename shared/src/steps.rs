@@ -332,6 +332,10 @@ pub struct RetryManifestRef {
     pub key: String,
     pub rows: u64,
     pub with_versions: bool,
+    /// The next job is the copy worker's (LambdaInvoke): objects over 5 GB are among the rows,
+    /// or the job before was the worker's already.
+    #[serde(default)]
+    pub worker: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +360,9 @@ pub struct JobRecord {
     /// archived, over 5 GB, delete markers), counted before it was submitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_copyable: Option<crate::inventory::NotCopyable>,
+    /// The job runs the copy worker (LambdaInvoke) rather than S3PutObjectCopy.
+    #[serde(default)]
+    pub worker: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -212,6 +212,33 @@ impl WorkerArguments {
     }
 }
 
+impl crate::request::Multipart {
+    /// What breaks S3's limits or the worker's: (field, rule) each.
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if !(1..=PARTS_IN_FLIGHT_MAX).contains(&self.parts_in_flight) {
+            out.push((
+                "multipart.partsInFlight",
+                format!(
+                    "must be between 1 and {PARTS_IN_FLIGHT_MAX} (got {})",
+                    self.parts_in_flight
+                ),
+            ));
+        }
+        let (low, high) = (PART_MIN / MIB, PART_MAX / MIB);
+        if !(low..=high).contains(&u64::from(self.part_mib)) {
+            out.push((
+                "multipart.partMiB",
+                format!(
+                    "must be between {low} and {high} (S3's part sizes, 5 MiB to 5 GiB; got {})",
+                    self.part_mib
+                ),
+            ));
+        }
+        out
+    }
+}
+
 /// The most parts one worker copies at once.
 pub const PARTS_IN_FLIGHT_MAX: u16 = 64;
 

@@ -130,6 +130,7 @@ fn output(function: &str, v: Variant) -> Value {
         key: "retry/photos-2026/run-1/job-1.csv".into(),
         rows: 1,
         with_versions: false,
+        worker: true,
     };
     match function {
         "PlanFunction" => to_value(&plan(v)),

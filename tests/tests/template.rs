@@ -349,6 +349,14 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("list_grants", &["kms:ListGrants"]),
     ("revoke_grant", &["kms:RevokeGrant"]),
     ("list_aliases", &["kms:ListAliases"]),
+    ("s3_as", &["sts:AssumeRole"]),
+    ("abort_multipart_upload", &["s3:AbortMultipartUpload"]),
+    ("create_multipart_upload", &["s3:PutObject"]),
+    ("upload_part_copy", &["s3:PutObject", "s3:GetObject"]),
+    ("list_parts", &["s3:ListMultipartUploadParts"]),
+    ("complete_multipart_upload", &["s3:PutObject"]),
+    ("copy_object", &["s3:PutObject", "s3:GetObject"]),
+    ("get_object_tagging", &["s3:GetObjectTagging"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
@@ -415,6 +423,29 @@ const ALSO_GRANTED: &[&str] = &["s3:ListBucket"];
 /// never SendTaskFailure (`make mutations` showed the grant unused).
 const NEVER_CALLED: &[(&str, &str)] = &[("ferry-inventory-wait", "states:SendTaskFailure")];
 
+/// Calls a function makes as the copy's Batch role (the copy worker, through `s3_as`): that
+/// role's policy must allow them (checked below), the function's own need not.
+const AS_BATCH_ROLE: &[(&str, &[&str])] = &[(
+    "ferry-copy-worker",
+    &[
+        "head_object",
+        "copy_object",
+        "create_multipart_upload",
+        "upload_part_copy",
+        "list_parts",
+        "complete_multipart_upload",
+        "abort_multipart_upload",
+        "get_object_tagging",
+    ],
+)];
+
+fn as_batch_role(krate: &str) -> &'static [&'static str] {
+    AS_BATCH_ROLE
+        .iter()
+        .find(|(k, _)| *k == krate)
+        .map_or(&[], |(_, calls)| calls)
+}
+
 /// A crate's code, without its tests (tests.rs files, and everything after `#[cfg(test)]`).
 fn code_of(dir: &std::path::Path) -> String {
     let mut text = String::new();
@@ -444,6 +475,7 @@ fn needed_actions(krate: &str) -> BTreeSet<String> {
         .filter(|(call, _)| {
             code.contains(&format!(".{call}()")) || code.contains(&format!("{call}("))
         })
+        .filter(|(call, _)| !as_batch_role(krate).contains(call))
         .flat_map(|(_, actions)| actions.iter().map(|a| a.to_string()))
         .collect()
 }
@@ -562,6 +594,43 @@ fn each_function_may_do_exactly_what_its_code_calls() {
         std::fs::read_dir(repo_root().join("functions"))
             .unwrap()
             .count()
+    );
+}
+
+#[test]
+fn what_the_copy_worker_does_as_the_batch_role_that_role_may_do() {
+    let plan = ferry_core::testing::csv_plan();
+    let policy = ferry_core::policy::batch_role_policy(&plan.request, &plan.names(), None);
+    let granted: BTreeSet<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| as_list(&s["Action"]))
+        .collect();
+    for call in as_batch_role("ferry-copy-worker") {
+        let (_, actions) = ACTIONS
+            .iter()
+            .find(|(c, _)| c == call)
+            .expect("listed in ACTIONS");
+        for a in *actions {
+            assert!(
+                granted.contains(*a),
+                "the worker's {call} needs {a}, which the Batch role lacks"
+            );
+        }
+    }
+    // And the worker may become exactly the copies' Batch roles.
+    let doc = &resolved_policies()["template-destination-CopyWorkerRole-0.json"];
+    let assume: Vec<&Value> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| as_list(&s["Action"]) == ["sts:AssumeRole"])
+        .collect();
+    assert_eq!(assume.len(), 1);
+    assert_eq!(
+        assume[0]["Resource"],
+        "arn:aws:iam::222222222222:role/ferry/ferry-batch-*"
     );
 }
 

@@ -312,7 +312,7 @@ async fn an_object_over_5_gb_is_copied_in_parts_as_the_copys_batch_role() {
     assert!(key.starts_with("control/photos-2026/uploads/"), "{key}");
     let record: UploadRecord = serde_json::from_slice(body).unwrap();
     assert_eq!((record.upload_id.as_str(), record.size), ("upload-2", SIZE));
-    assert_eq!(seen.records_deleted, [key.clone()]);
+    assert_eq!(seen.records_deleted, std::slice::from_ref(key));
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! (trust and inline policy) when it exists; a role of that name without ferry's boundary is not
 //! ferry's and is refused, never adopted. Revoke first cancels every job of the copy that may
 //! still run (jobs are found from their records under `control/<copyId>/`) and reports
-//! `stillActive` until they have stopped; only then are the inline policy and the role deleted.
+//! `stillActive` until they have stopped; only then are the copy worker's unfinished uploads
+//! aborted (from their records under `control/<copyId>/uploads/`) and the inline policy and the
+//! role deleted.
 
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3control::types::RequestedJobStatus;
@@ -16,9 +18,77 @@ use ferry_core::job::JobState;
 use ferry_core::names::ROLE_PATH;
 use ferry_core::policy::PolicyKind;
 use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, RunPlan};
+use ferry_core::worker::UploadRecord;
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::{info, warn};
+
+/// Aborts every multipart upload the copy worker recorded for this copy and did not complete,
+/// and removes the records; returns `upload <id>` for each one aborted. A record naming a bucket
+/// outside DestinationBuckets is left alone (ferry never wrote there).
+async fn abort_uploads(
+    s3: &aws_sdk_s3::Client,
+    config: &StackConfig,
+    plan: &RunPlan,
+) -> Result<Vec<String>, StepError> {
+    let prefix = format!("{}uploads/", plan.names().layout().control_prefix());
+    let bucket = &config.ferry_bucket;
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&prefix)
+        .expected_bucket_owner(&config.account_id)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| from_sdk(e, &format!("ListObjectsV2 s3://{bucket}/{prefix}")))?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(str::to_string),
+        );
+    }
+    let mut aborted = Vec::new();
+    for key in keys {
+        let record = ferry_core::clients::get_object_bytes(s3, bucket, &key)
+            .await?
+            .and_then(|(b, _)| serde_json::from_slice::<UploadRecord>(&b).ok());
+        if let Some(r) = record.filter(|r| config.destination_buckets.contains(&r.bucket)) {
+            match s3
+                .abort_multipart_upload()
+                .bucket(&r.bucket)
+                .key(&r.key)
+                .upload_id(&r.upload_id)
+                .expected_bucket_owner(&config.account_id)
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    info!(upload = %r.upload_id, key = %r.key, "aborted an unfinished upload");
+                    aborted.push(format!("upload {}", r.upload_id));
+                }
+                Err(e) if sdk_code(&e) == Some("NoSuchUpload") => {}
+                Err(e) => {
+                    return Err(from_sdk(
+                        e,
+                        &format!("AbortMultipartUpload {}", r.upload_id),
+                    ))
+                }
+            }
+        }
+        s3.delete_object()
+            .bucket(bucket)
+            .key(&key)
+            .expected_bucket_owner(&config.account_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("DeleteObject {key}")))?;
+    }
+    Ok(aborted)
+}
 
 /// The name of the role's one inline policy.
 pub const ROLE_POLICY_NAME: &str = "ferry-copy";
@@ -45,6 +115,11 @@ pub async fn handle(
         }
         AccessAction::Revoke => {
             out.still_active = stop_jobs(clients, config, &input.plan).await?;
+            if !out.still_active {
+                // No job runs, so no worker either: what it left unfinished is aborted.
+                out.changed
+                    .extend(abort_uploads(&clients.s3, config, &input.plan).await?);
+            }
             if !out.still_active
                 && input.plan.request.cleanup.revoke_grants
                 && delete_role(&clients.iam, config, &input.plan).await?

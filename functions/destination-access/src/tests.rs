@@ -87,7 +87,10 @@ async fn grant_creates_the_role_under_ferry_with_the_boundary_and_its_policy() {
         ("/ferry/", "ferry-batch-photos-2026", BOUNDARY)
     );
     let trust: serde_json::Value = serde_json::from_str(&trust).unwrap();
-    assert_eq!(trust, ferry_core::policy::batch_trust_policy());
+    assert_eq!(
+        trust,
+        ferry_core::policy::batch_trust_policy(&ferry_core::testing::csv_plan().names())
+    );
     let policy: serde_json::Value =
         serde_json::from_str(put.lock().unwrap().as_ref().unwrap()).unwrap();
     assert_eq!(policy, plan().policies().role);
@@ -139,19 +142,18 @@ fn job_rules(status: JobStatus) -> (Vec<Rule>, Rule, Rule) {
 fn job_rules_of(status: JobStatus, role_arn: &'static str) -> (Vec<Rule>, Rule, Rule) {
     let record = ferry_core::testing::csv_job_record(0);
     let body = serde_json::to_vec(&record).unwrap();
-    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
-        ListObjectsV2Output::builder()
-            .contents(
-                aws_sdk_s3::types::Object::builder()
-                    .key("control/photos-2026/plan.json")
-                    .build(),
-            )
-            .contents(
-                aws_sdk_s3::types::Object::builder()
-                    .key("control/photos-2026/run-1/job-0.json")
-                    .build(),
-            )
-            .build()
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(|req| {
+        // The control prefix's objects, as S3 lists them under the request's prefix.
+        let mut out = ListObjectsV2Output::builder();
+        for key in [
+            "control/photos-2026/plan.json",
+            "control/photos-2026/run-1/job-0.json",
+        ] {
+            if key.starts_with(req.prefix().unwrap_or_default()) {
+                out = out.contents(aws_sdk_s3::types::Object::builder().key(key).build());
+            }
+        }
+        out.build()
     });
     let get = mock!(aws_sdk_s3::Client::get_object)
         .match_requests(|r| r.key() == Some("control/photos-2026/run-1/job-0.json"))
@@ -227,6 +229,77 @@ async fn revoke_deletes_the_role_once_every_job_has_ended() {
         out.changed,
         ["arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"]
     );
+}
+
+/// The copy worker's unfinished upload, recorded under `control/<copyId>/uploads/`, is aborted
+/// once no job runs, and its record removed; one naming a bucket outside DestinationBuckets is
+/// not touched (its record goes).
+#[tokio::test]
+async fn revoke_aborts_the_copy_workers_unfinished_uploads() {
+    use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
+    use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
+    use ferry_core::worker::UploadRecord;
+    let (mut s3, describe, cancel) = job_rules(JobStatus::Complete);
+    let record = |bucket: &str, id: &str| UploadRecord {
+        upload_id: id.into(),
+        bucket: bucket.into(),
+        key: "2026/video/raw+take.mov".into(),
+        part_size: 256 << 20,
+        size: 6 << 30,
+        source_etag: "\"e-769\"".into(),
+    };
+    let ours = serde_json::to_vec(&record("dst-photos", "upload-2")).unwrap();
+    let foreign = serde_json::to_vec(&record("prod-database-backups", "upload-9")).unwrap();
+    s3[0] = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(|req| {
+        let mut out = ListObjectsV2Output::builder();
+        if req.prefix() == Some("control/photos-2026/uploads/") {
+            for key in ["a.json", "b.json"] {
+                out = out.contents(
+                    aws_sdk_s3::types::Object::builder()
+                        .key(format!("control/photos-2026/uploads/{key}"))
+                        .build(),
+                );
+            }
+        }
+        out.build()
+    });
+    let records = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key().unwrap().contains("/uploads/"))
+        .then_compute_output(move |r| {
+            let body = if r.key().unwrap().ends_with("a.json") {
+                &ours
+            } else {
+                &foreign
+            };
+            GetObjectOutput::builder()
+                .body(ByteStream::from(body.clone()))
+                .build()
+        });
+    let aborted: Arc<Mutex<Vec<String>>> = Default::default();
+    let a = aborted.clone();
+    let abort = mock!(aws_sdk_s3::Client::abort_multipart_upload).then_compute_output(move |r| {
+        a.lock().unwrap().push(format!(
+            "{}/{}",
+            r.bucket().unwrap(),
+            r.upload_id().unwrap()
+        ));
+        AbortMultipartUploadOutput::builder().build()
+    });
+    let delete_record = mock!(aws_sdk_s3::Client::delete_object)
+        .then_output(|| DeleteObjectOutput::builder().build());
+    s3.extend([records, abort, delete_record]);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let [get, delete_policy, delete] = iam_revoke_rules(role(Some(BOUNDARY)));
+    let clients = Clients::mocked(
+        &s3,
+        &[&describe, &cancel],
+        &[&get, &delete_policy, &delete],
+        &[],
+    );
+    let out = call(&clients, AccessAction::Revoke).await.unwrap();
+    assert_eq!(*aborted.lock().unwrap(), ["dst-photos/upload-2"]);
+    assert_eq!(out.changed[0], "upload upload-2");
+    assert_eq!(s3[4].num_calls(), 2, "both records removed");
 }
 
 /// A second revoke (the cleanup rule after the copy's own) finds the role gone through GetRole,

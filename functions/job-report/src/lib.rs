@@ -18,7 +18,9 @@ use ferry_core::error::from_sdk;
 use ferry_core::job::{JobOutcome, JobState};
 use ferry_core::names::Attempt;
 use ferry_core::report::{ReportManifest, ReportRows, ReportSummary, Summarizer};
-use ferry_core::steps::{CopyTotals, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan};
+use ferry_core::steps::{
+    CopyTotals, JobRecord, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan,
+};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tokio_util::io::SyncIoBridge;
@@ -49,13 +51,16 @@ pub async fn handle(
         job: attempt.job + 1,
     };
     let retries_left = u32::from(attempt.job) < plan.request.retry.max_attempts;
-    let want_retry_manifest = outcome == JobOutcome::Partial && retries_left;
+    // Objects over 5 GB go to the copy worker's job whatever the retries left (they cannot
+    // fail that way twice: the worker copies them); retryable failures only while retries are.
+    let want_retry_manifest = outcome == JobOutcome::Partial;
     let (summary, retry) = summarize(
         clients,
         config,
         plan,
-        job_id,
+        &input.job,
         want_retry_manifest.then_some(next_attempt),
+        retries_left,
     )
     .await?;
 
@@ -110,9 +115,11 @@ async fn summarize(
     clients: &Clients,
     config: &StackConfig,
     plan: &RunPlan,
-    job_id: &str,
+    job: &JobRecord,
     retry_for: Option<Attempt>,
+    retries_left: bool,
 ) -> Result<(ReportSummary, Option<RetryManifestRef>), StepError> {
+    let job_id = &job.job_id;
     let names = plan.names();
     let bucket = plan
         .request
@@ -140,6 +147,9 @@ async fn summarize(
         None => None,
     };
     let mut summarizer = Summarizer::new(file);
+    if !retries_left {
+        summarizer = summarizer.too_large_only();
+    }
     let report_prefix = names.layout().report_prefix(plan.run);
     for result in manifest.failed_results() {
         // AWS's example lists result keys relative to the report prefix; a key that already
@@ -202,6 +212,7 @@ async fn summarize(
             key,
             rows: written.rows,
             with_versions: written.with_versions,
+            worker: job.worker || written.too_large_rows > 0,
         }),
     ))
 }
@@ -259,6 +270,10 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
             "copied {} objects in {} job(s)",
             totals.copied,
             totals.job_ids.len()
+        ),
+        Next::Retry if totals.last_report.too_large > 0 => format!(
+            "{} objects over 5 GB go to the copy worker's job ({} objects failed for transient reasons and go with them)",
+            totals.last_report.too_large, totals.last_report.retryable
         ),
         Next::Retry => format!(
             "{} objects failed for transient reasons; retrying them",

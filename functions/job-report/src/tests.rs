@@ -124,7 +124,11 @@ async fn transient_failures_are_written_to_a_retry_manifest_for_the_next_job() {
     assert_eq!(out.next_attempt, Some(Attempt { run: 1, job: 1 }));
     let retry = out.retry_manifest.unwrap();
     assert_eq!(retry.key, "retry/photos-2026/run-1/job-1.csv");
-    assert_eq!(retry.rows, 3);
+    assert_eq!(retry.rows, 4);
+    assert!(
+        retry.worker,
+        "the object over 5 GB makes it the copy worker's job"
+    );
     let (key, body) = uploaded.unwrap();
     assert_eq!(key, retry.key);
     let keys: Vec<String> = CsvManifestReader::new(&body[..])
@@ -135,28 +139,33 @@ async fn transient_failures_are_written_to_a_retry_manifest_for_the_next_job() {
         [
             "2026/photos/photo2.jpg",
             "2026/photos/summer holiday/day 1.jpg",
+            "2026/video/raw+take.mov",
             "2026/b.jpg"
         ]
     );
     assert_eq!(out.totals.copied, 1);
-    assert_eq!(out.totals.last_report.permanent, 2);
+    assert_eq!(out.totals.last_report.permanent, 1);
+    assert_eq!(out.totals.last_report.too_large, 1);
     assert_eq!(
         out.cause,
-        "3 objects failed for transient reasons; retrying them"
+        "1 objects over 5 GB go to the copy worker's job (3 objects failed for transient reasons and go with them)"
     );
 }
 
 #[tokio::test]
-async fn with_no_retry_left_the_copy_is_incomplete_and_says_why() {
+async fn with_no_retry_left_only_the_object_over_5_gb_goes_on_to_the_worker() {
     let (out, uploaded) = report(2, describe(JobStatus::Complete, 1, 5, None), true).await;
-    assert_eq!(out.next, Next::Incomplete);
-    assert!(uploaded.is_none(), "no retry manifest without a retry");
-    assert_eq!(out.next_attempt, None);
+    assert_eq!(out.next, Next::Retry, "{}", out.cause);
+    let retry = out.retry_manifest.unwrap();
+    assert_eq!((retry.rows, retry.worker), (1, true));
+    let (_, body) = uploaded.unwrap();
+    let keys: Vec<String> = CsvManifestReader::new(&body[..])
+        .map(|e| e.unwrap().key)
+        .collect();
     assert_eq!(
-        out.cause,
-        "5 objects were not copied after 1 job(s) (1 copied); errors: AccessDenied x1, InternalError x1, InvalidRequest x1, SlowDown x2; \
-         failed: 2026/photos/photo2.jpg (SlowDown), 2026/photos/summer holiday/day 1.jpg (SlowDown), 2026/private/a.jpg (AccessDenied), \
-         2026/video/raw+take.mov (InvalidRequest), 2026/b.jpg (InternalError)"
+        keys,
+        ["2026/video/raw+take.mov"],
+        "no transient retry is left"
     );
 }
 

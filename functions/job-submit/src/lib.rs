@@ -122,7 +122,12 @@ pub async fn handle(
             }
         }
     };
-    let request = CreateJobRequest::for_copy(&plan.request, &names, &manifest, input.attempt);
+    let mut request = CreateJobRequest::for_copy(&plan.request, &names, &manifest, input.attempt);
+    let worker = input.retry_manifest.as_ref().is_some_and(|r| r.worker);
+    if worker {
+        // Objects over 5 GB (or the worker's own retries): copied part by part by the worker.
+        request = request.with_worker(&plan.request, &names);
+    }
     let call = request.apply(clients.s3control.create_job()).map_err(|e| {
         StepError::new(
             ErrorName::InvalidRequest,
@@ -142,11 +147,12 @@ pub async fn handle(
         client_request_token: request.client_request_token,
         manifest,
         not_copyable,
+        worker,
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)
         .await?;
-    info!(job_id = %record.job_id, "submitted the copy job");
+    info!(job_id = %record.job_id, worker, "submitted the copy job");
     Ok(record)
 }
 

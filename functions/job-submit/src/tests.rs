@@ -163,16 +163,50 @@ async fn a_retry_job_reads_the_retry_manifest_with_the_next_token() {
         key: "retry/photos-2026/run-1/job-1.csv".into(),
         rows: 3,
         with_versions: false,
+        worker: false,
     };
-    submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
+    let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
         .await
         .unwrap();
+    assert!(!record.worker);
     let sent = seen.create.lock().unwrap().clone().unwrap();
     assert_eq!(sent.client_request_token(), Some("ferry-photos-2026-1-1"));
     assert_eq!(
         sent.manifest().unwrap().location().unwrap().object_arn(),
         "arn:aws:s3:::ferry-222222222222-eu-west-1/retry/photos-2026/run-1/job-1.csv"
     );
+    assert!(sent.operation().unwrap().s3_put_object_copy().is_some());
+}
+
+#[tokio::test]
+async fn objects_over_5_gb_go_to_a_job_of_the_copy_worker() {
+    let (s3, s3c, seen) = rules("", None);
+    let retry = RetryManifestRef {
+        key: "retry/photos-2026/run-1/job-1.csv".into(),
+        rows: 1,
+        with_versions: false,
+        worker: true,
+    };
+    let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
+        .await
+        .unwrap();
+    assert!(
+        record.worker,
+        "recorded, so that its retries stay the worker's"
+    );
+    let sent = seen.create.lock().unwrap().clone().unwrap();
+    let op = sent.operation().unwrap();
+    assert!(op.s3_put_object_copy().is_none());
+    let invoke = op.lambda_invoke().expect("LambdaInvoke");
+    assert_eq!(
+        invoke.function_arn(),
+        Some("arn:aws:lambda:eu-west-1:222222222222:function:ferry-copy-worker")
+    );
+    assert_eq!(invoke.invocation_schema_version(), Some("2.0"));
+    let args = invoke.user_arguments().unwrap();
+    assert_eq!(args["copyId"], "photos-2026");
+    assert_eq!(args["destinationBucket"], "dst-photos");
+    assert_eq!(args["partsInFlight"], "16");
 }
 
 #[tokio::test]
@@ -228,6 +262,7 @@ async fn only_this_copys_manifests_and_plans_become_jobs() {
         key: "retry/someone-else/run-1/job-1.csv".into(),
         rows: 3,
         with_versions: false,
+        worker: false,
     };
     let err = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(forged_retry))
         .await

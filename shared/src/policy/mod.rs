@@ -42,12 +42,16 @@ const SOURCE_READ_ACTIONS: [&str; 6] = [
     "s3:GetObjectVersionAcl",
     "s3:GetObjectVersionTagging",
 ];
-const DESTINATION_WRITE_ACTIONS: [&str; 5] = [
+/// Writes at the destination: S3PutObjectCopy's, and the copy worker's multipart upload (its
+/// parts are PutObject; ListParts and AbortMultipartUpload have actions of their own).
+const DESTINATION_WRITE_ACTIONS: [&str; 7] = [
     "s3:PutObject",
     "s3:PutObjectAcl",
     "s3:PutObjectTagging",
     "s3:PutObjectVersionAcl",
     "s3:PutObjectVersionTagging",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
 ];
 const MANIFEST_READ_ACTIONS: [&str; 2] = ["s3:GetObject", "s3:GetObjectVersion"];
 
@@ -137,22 +141,31 @@ impl CopyPolicies {
         destination_key: Option<&str>,
     ) -> CopyPolicies {
         CopyPolicies {
-            trust: batch_trust_policy(),
+            trust: batch_trust_policy(names),
             role: batch_role_policy(req, names, destination_key),
             source_account_grants: source_account_grants(req, names, expires_at),
         }
     }
 }
 
-/// The Batch role's trust policy: S3 Batch Operations may assume it.
-pub fn batch_trust_policy() -> Value {
+/// The Batch role's trust policy: S3 Batch Operations may assume it, and so may the destination
+/// stack's copy worker, which copies what S3PutObjectCopy cannot as this role.
+pub fn batch_trust_policy(names: &Names) -> Value {
     json!({
         "Version": VERSION,
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": BATCH_SERVICE },
-            "Action": "sts:AssumeRole"
-        }]
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": { "Service": BATCH_SERVICE },
+                "Action": "sts:AssumeRole"
+            },
+            {
+                "Sid": "CopyWorker",
+                "Effect": "Allow",
+                "Principal": { "AWS": names.worker_role_arn() },
+                "Action": "sts:AssumeRole"
+            }
+        ]
     })
 }
 
@@ -238,6 +251,16 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
             }
         ]
     });
+    // Objects over 5 GB: the job of the copy worker invokes it (LambdaInvoke), nothing else.
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(json!({
+            "Sid": names.sid("WorkerInvoke"),
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": names.worker_function_arn()
+        }));
     // An SSE-KMS source object is decrypted with its key, in the source account, through S3:
     // the key's grant (source-access) decides which keys; this statement only lets the role
     // use one (KMS needs both across accounts).
@@ -421,6 +444,15 @@ pub fn permissions_boundary(
                     "kms:ViaService": via_s3(region),
                     "aws:ResourceAccount": source_accounts
                 } }
+            },
+            {
+                "Sid": "FerryBoundaryWorker",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": format!(
+                    "arn:{partition}:lambda:{region}:{own_account}:function:{}",
+                    crate::names::COPY_WORKER_FUNCTION
+                )
             }
         ]
     })

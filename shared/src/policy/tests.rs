@@ -120,12 +120,17 @@ fn bucket_doc(statements: &[Value]) -> Value {
 }
 
 #[test]
-fn the_trust_policy_is_the_seeds() {
+fn the_trust_policy_is_the_seeds_and_lets_in_the_copy_worker() {
     let ours = CopyPolicies::render(&flow_a().0, &flow_a().1, expiry(), None).trust;
+    let seed = seed(include_str!("../../fixtures/seed/trust-policy.json"));
+    assert_eq!(ours["Statement"][0], seed["Statement"][0]);
     assert_eq!(
-        ours,
-        seed(include_str!("../../fixtures/seed/trust-policy.json"))
+        ours["Statement"][1],
+        json!({"Sid": "CopyWorker", "Effect": "Allow",
+               "Principal": {"AWS": "arn:aws:iam::222222222222:role/ferry-copy-worker-eu-west-1"},
+               "Action": "sts:AssumeRole"})
     );
+    assert_eq!(ours["Statement"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -219,8 +224,11 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
         &[
             // The destination bucket exactly: the seed's `dst-photos*` also matches other buckets;
             // and only in the destination account, whoever owns a bucket of that name.
-            format!("+ (role) on arn:aws:s3:::dst-photos/*: {all_put}, when StringEquals s3:ResourceAccount 222222222222"),
+            // The copy worker's multipart upload (as this role) adds ListParts and Abort.
+            format!("+ (role) on arn:aws:s3:::dst-photos/*: s3:AbortMultipartUpload, s3:ListMultipartUploadParts, {all_put}, when StringEquals s3:ResourceAccount 222222222222"),
             format!("- (role) on arn:aws:s3:::dst-photos*/*: {all_get}, {all_put}"),
+            // Objects over 5 GB: the worker's job invokes it, and nothing else.
+            "+ (role) on arn:aws:lambda:eu-west-1:222222222222:function:ferry-copy-worker: lambda:InvokeFunction".to_string(),
             // GetBucketLocation on the manifest and report bucket (AWS's policy examples).
             "+ (role) on arn:aws:s3:::ferry-222222222222-eu-west-1: s3:GetBucketLocation".to_string(),
             // The manifest bucket is ferry's own: only this copy's inventory deliveries and
@@ -304,6 +312,9 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
         .collect();
     assert!(actions.iter().all(|a| a.starts_with("s3:GetObject")
         || a.starts_with("s3:PutObject")
+        || a == "s3:ListMultipartUploadParts"
+        || a == "s3:AbortMultipartUpload"
+        || a == "lambda:InvokeFunction"
         || a == "s3:ListBucket"
         || a == "s3:GetBucketLocation"
         || a == "kms:GenerateDataKey"
@@ -605,7 +616,8 @@ fn read_back_sees_through_what_aws_rewrites() {
 
 #[test]
 fn iam_documents_are_url_decoded() {
-    let doc = batch_trust_policy().to_string();
+    let (_, names) = flow_a();
+    let doc = batch_trust_policy(&names).to_string();
     let encoded: String =
         percent_encoding::utf8_percent_encode(&doc, percent_encoding::NON_ALPHANUMERIC).to_string();
     assert_eq!(decode_iam_document(&encoded).unwrap(), doc);

@@ -626,3 +626,47 @@ fn destination_encryption_names_a_key_of_the_destination_account_or_none() {
         assert!(v.0.iter().any(|x| x.field.starts_with(field)), "{e}: {v}");
     }
 }
+
+#[test]
+fn multipart_settings_stay_within_s3s_part_limits() {
+    let ok = parse(&flow_b()).unwrap();
+    assert_eq!(
+        (ok.multipart.parts_in_flight, ok.multipart.part_mib),
+        (16, 256),
+        "defaults"
+    );
+    for (m, field, rule) in [
+        (
+            json!({"partsInFlight": 0}),
+            "multipart.partsInFlight",
+            "between 1 and 64 (got 0)",
+        ),
+        (
+            json!({"partsInFlight": 65}),
+            "multipart.partsInFlight",
+            "between 1 and 64",
+        ),
+        (
+            json!({"partMiB": 4}),
+            "multipart.partMiB",
+            "between 5 and 5120",
+        ),
+        (
+            json!({"partMiB": 5121}),
+            "multipart.partMiB",
+            "5 MiB to 5 GiB",
+        ),
+    ] {
+        let v = violations(&with(flow_b(), "/multipart", m.clone()));
+        assert!(
+            v.0.iter()
+                .any(|x| x.field == field && x.rule.contains(rule)),
+            "{m}: {v}"
+        );
+    }
+    let unknown = parse(&with(flow_b(), "/multipart", json!({"parts": 3}))).unwrap_err();
+    assert!(
+        unknown.0.iter().any(|x| x.field.starts_with("multipart")),
+        "{unknown}"
+    );
+}

@@ -256,29 +256,8 @@ impl CopyRequest {
                 }
             }
         }
-        let m = &self.multipart;
-        if !(1..=crate::worker::PARTS_IN_FLIGHT_MAX).contains(&m.parts_in_flight) {
-            v.add(
-                "multipart.partsInFlight",
-                format!(
-                    "must be between 1 and {} (got {})",
-                    crate::worker::PARTS_IN_FLIGHT_MAX,
-                    m.parts_in_flight
-                ),
-            );
-        }
-        let (low, high) = (
-            crate::worker::PART_MIN / crate::worker::MIB,
-            crate::worker::PART_MAX / crate::worker::MIB,
-        );
-        if !(low..=high).contains(&u64::from(m.part_mib)) {
-            v.add(
-                "multipart.partMiB",
-                format!(
-                    "must be between {low} and {high} (S3's part sizes, 5 MiB to 5 GiB; got {})",
-                    m.part_mib
-                ),
-            );
+        for (field, rule) in self.multipart.problems() {
+            v.add(field, rule);
         }
         if self.retry.max_attempts > RETRY_ATTEMPTS_MAX {
             v.add(
