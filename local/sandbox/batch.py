@@ -108,6 +108,7 @@ class Controls:
         self.attempts: dict[tuple[str, str], int] = {}
         # S3PutObjectCopy's limit; lowered by tests so that a few MB count as "over 5 GB".
         self.copy_limit = COPY_SIZE_MAX
+        self.lambda_redrives = LAMBDA_REDRIVES
 
     def failure_for(self, bucket: str, key: str) -> Failure | None:
         with self.lock:
@@ -431,7 +432,7 @@ class Batch:
         if not ok:
             raise Failure("AccessDenied", 403, why)
         user_arguments = _xml_map(invoke.get("UserArguments"))
-        for attempt in range(LAMBDA_REDRIVES + 1):
+        for attempt in range(self.controls.lambda_redrives + 1):
             event = {
                 "invocationSchemaVersion": invoke.get("InvocationSchemaVersion", "1.0"),
                 "invocationId": uuid.uuid4().hex,

@@ -457,6 +457,9 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                 return self._reply(200, jobs)
             if self.path == "/inventory":
                 return self._reply(200, {"settings": delivery.settings, "events": delivery.events})
+            if self.path == "/part-copy-faults":
+                with Routing.authorizer.lock:
+                    return self._reply(200, dict(Routing.authorizer.part_copy_faults))
             if self.path == "/denials":
                 with Routing.authorizer.lock:
                     return self._reply(200, list(Routing.authorizer.denials))
@@ -479,6 +482,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     controls.sizes[(body["bucket"], body["key"])] = int(body["size"])
                 elif self.path == "/copy-limit":
                     controls.copy_limit = int(body["bytes"])
+                elif self.path == "/lambda-redrives":
+                    controls.lambda_redrives = int(body["times"])
                 elif self.path == "/part-copy-faults":
                     Routing.authorizer.part_copy_faults = {"after": int(body.get("after", 0)),
                                                            "count": int(body.get("count", 1)), "seen": 0}
@@ -547,6 +552,8 @@ def main() -> int:
     patches.install_send_task_failure_cause()
     patches.install_job_arns()
     patches.install_object_encryption()
+    patches.install_cross_account_copy_tags()
+    patches.install_list_parts_root()
     kms.install_idempotent_grants()
     source_keys(world)
     delivery = inventory.Inventory(world, sorted({s.account for s in STACKS if s.side == "source"}), lambda: Routing.function_host)

@@ -182,6 +182,57 @@ def install_object_encryption() -> None:
     S3Backend.put_object = put_object
 
 
+def install_cross_account_copy_tags() -> None:
+    """moto keeps tags per account: its CopyObject copies the source's tags from the destination
+    account's store, and GetObjectTagging by another account reads its own store, so across
+    accounts both see none. S3 copies them (`x-amz-tagging-directive` COPY, the default; moto's
+    handler applies REPLACE's tags after this) and answers the object's tags to whoever may
+    read them."""
+    from moto.s3.models import S3Backend, s3_backends
+
+    original = S3Backend.copy_object
+
+    def copy_object(self: Any, src_key: Any, dest_bucket_name: str, dest_key_name: str, *args: Any, **kwargs: Any) -> Any:
+        out = original(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+        src_account = authz.bucket_account(src_key.bucket_name)
+        if src_account and src_account != self.account_id:
+            tags = s3_backends[src_account]["aws"].tagger.list_tags_for_resource(src_key.arn)["Tags"]
+            new_key = self.get_object(dest_bucket_name, dest_key_name)
+            self.put_object_tagging(new_key, {t["Key"]: t["Value"] for t in tags})
+        return out
+
+    S3Backend.copy_object = copy_object
+
+    original_get_tagging = S3Backend.get_object_tagging
+
+    def get_object_tagging(self: Any, key: Any) -> Any:
+        # An object's tags are in its bucket owner's store, whoever asks (GetObjectTagging across
+        # accounts, as the copy worker reads them as the Batch role).
+        owner = authz.bucket_account(key.bucket_name)
+        backend = s3_backends[owner]["aws"] if owner and owner != self.account_id else self
+        return original_get_tagging(backend, key)
+
+    S3Backend.get_object_tagging = get_object_tagging
+
+
+def install_list_parts_root() -> None:
+    """moto's ListParts answers with the root element `ListPartsResponse`; S3's is
+    `ListPartsResult` (the S3 API reference), which the AWS SDK for Rust checks (boto3 does not)."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.list_parts
+
+    def list_parts(self: Any) -> Any:
+        status, headers, body = original(self)
+        if isinstance(body, bytes):
+            body = body.replace(b"ListPartsResponse", b"ListPartsResult")
+        elif isinstance(body, str):
+            body = body.replace("ListPartsResponse", "ListPartsResult")
+        return status, headers, body
+
+    S3Response.list_parts = list_parts
+
+
 def install_job_arns() -> None:
     """moto's IAM policy validator refuses any S3 ARN with a Region but access points', so a
     policy on S3 Batch Operations jobs (arn:aws:s3:<region>:<account>:job/*, as AWS's service

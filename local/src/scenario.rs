@@ -243,6 +243,7 @@ impl Scenario {
             }
         }
         left.extend(self.kms_grants().await?);
+        left.extend(self.unfinished_uploads(&own).await?);
         for c in copies {
             if self
                 .has_inventory_of(c.source, c.bucket, c.destination, c.copy_id)
@@ -253,6 +254,32 @@ impl Scenario {
                     c.copy_id,
                     self.account(c.destination),
                     c.bucket
+                ));
+            }
+        }
+        Ok(left)
+    }
+
+    /// Multipart uploads begun and never completed in the scenario's destination-side buckets
+    /// (the copy worker's, which a revoke aborts), one line each.
+    pub async fn unfinished_uploads(
+        &self,
+        own: &BTreeMap<(Side, String), Option<Value>>,
+    ) -> Result<Vec<String>, ScenarioError> {
+        let mut left = Vec::new();
+        for (side, bucket) in own.keys().filter(|(s, _)| *s != Side::Source) {
+            let out = self
+                .clients(*side)
+                .s3
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| aws_failure("ListMultipartUploads", bucket, e))?;
+            for u in out.uploads() {
+                left.push(format!(
+                    "an unfinished upload of {} is left in s3://{bucket}",
+                    u.key().unwrap_or_default()
                 ));
             }
         }

@@ -332,7 +332,7 @@ impl World {
         }
     }
 
-    /// The state of an execution as it left `state` (its first visit): the input with the
+    /// The state of an execution as it left `state` (its last visit): the input with the
     /// state's result at its ResultPath.
     pub async fn state_output(&self, arn: &str, state: &str) -> Option<Value> {
         let h = self
@@ -346,8 +346,57 @@ impl World {
         h.events()
             .iter()
             .filter_map(|e| e.state_exited_event_details())
-            .find(|d| d.name() == state)
+            .filter(|d| d.name() == state)
+            .last()
             .and_then(|d| serde_json::from_str(d.output()?).ok())
+    }
+
+    /// The objects of the ferry bucket under `control/<copyId>/<below>`, by key.
+    async fn control_objects(&self, copy_id: &str, below: &str) -> Vec<(String, Vec<u8>)> {
+        let info = &self.sandbox.info;
+        let bucket =
+            ferry_core::layout::ferry_bucket_name(info.destination_account(), &info.region);
+        let layout = ferry_core::layout::CopyLayout::of(info.destination_account(), copy_id);
+        let prefix = format!("{}{below}", layout.control_prefix());
+        let listed = self
+            .destination
+            .s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix(&prefix)
+            .send()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for o in listed.contents() {
+            let key = o.key().unwrap().to_string();
+            let (body, _) =
+                ferry_core::clients::get_object_bytes(&self.destination.s3, &bucket, &key)
+                    .await
+                    .unwrap()
+                    .expect("a listed object");
+            out.push((key, body));
+        }
+        out
+    }
+
+    /// The copy's job records (`control/<copyId>/run-<n>/job-<m>.json`), as job-submit wrote them.
+    pub async fn job_records(&self, copy_id: &str) -> Vec<Value> {
+        self.control_objects(copy_id, "run-")
+            .await
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".json"))
+            .map(|(_, b)| serde_json::from_slice(&b).unwrap())
+            .collect()
+    }
+
+    /// The copy worker's upload records of the copy still in the ferry bucket, by key.
+    pub async fn upload_records(&self, copy_id: &str) -> Vec<String> {
+        self.control_objects(copy_id, "uploads/")
+            .await
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
     }
 
     /// The failed events of an execution's history, for assertion messages.

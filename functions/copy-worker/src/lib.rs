@@ -1,7 +1,8 @@
 //! `copy-worker` (destination account): what S3 Batch Operations' `LambdaInvoke` runs for the
 //! objects S3PutObjectCopy cannot copy (over 5 GB). Every byte moves server side: CopyObject for
-//! an object up to 5 GB, else a multipart upload of `UploadPartCopy` parts, at most
-//! `multipart.partsInFlight` at once, completed only when every part is in.
+//! an object of one part (`multipart.partMiB`, at most 5 GB), else a multipart upload of
+//! `UploadPartCopy` parts, at most `multipart.partsInFlight` at once, completed only when every
+//! part is in.
 //!
 //! It calls S3 as the copy's Batch role (AssumeRole; the role trusts this function's role), so
 //! it reads and writes exactly what the copy's grants allow, under ferry's boundary. It stops
@@ -232,7 +233,8 @@ impl Worker<'_> {
             version,
             head,
         };
-        if source.size <= COPY_OBJECT_MAX {
+        // One part's worth (at most 5 GB): one CopyObject; more, part by part.
+        if source.size <= part_size(source.size, self.args.part_mib).min(COPY_OBJECT_MAX) {
             self.copy_object(&source).await?;
             return Ok(Done::Copied(format!(
                 "copied with CopyObject ({} bytes)",

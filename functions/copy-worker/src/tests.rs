@@ -385,8 +385,14 @@ async fn a_source_changed_since_the_upload_began_starts_over() {
 }
 
 #[tokio::test]
-async fn an_object_up_to_5_gb_is_one_copy_object() {
+async fn an_object_of_one_part_is_one_copy_object_and_a_5_gb_one_is_parts() {
     let (out, seen) = run(fresh(5 * GIB), false, arguments()).await;
+    assert_eq!(
+        out.results[0].result_string,
+        "copied in 20 parts of 256 MiB"
+    );
+    assert!(seen.copied.is_empty());
+    let (out, seen) = run(fresh(256 * MIB), false, arguments()).await;
     assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
     assert!(seen.created.is_empty());
     let c = &seen.copied[0];
