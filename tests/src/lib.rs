@@ -346,8 +346,7 @@ impl World {
         h.events()
             .iter()
             .filter_map(|e| e.state_exited_event_details())
-            .filter(|d| d.name() == state)
-            .last()
+            .rfind(|d| d.name() == state)
             .and_then(|d| serde_json::from_str(d.output()?).ok())
     }
 
