@@ -10,8 +10,11 @@ VENV_OK := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_OK := $(CHECKOV_VENV)/.installed
 POLICY_DIR := target/policies
+# awscli, for the copy worker's benchmark only (its botocore pin is not moto's).
+BENCH_VENV := .venv-bench
+BENCH_OK := $(BENCH_VENV)/.installed
 
-.PHONY: help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
+.PHONY: bench-worker help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -38,6 +41,18 @@ $(VENV_OK): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+$(BENCH_OK): requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+# Not part of `make test` (tests never assert timings): README, "Benchmarks".
+bench-worker: $(VENV_OK) $(BENCH_OK) ## the copy worker and `aws s3 cp` copying one large object on a local S3 server
+	@# The worker moves no byte itself (every part is copied by the server): a debug build, the
+	@# one the tests use, measures it as well and compiles nothing twice.
+	$(CARGO) test --workspace --locked --no-run --quiet
+	bash local/bench/worker.sh $(BENCH_MIB)
 
 sandbox-test: $(VENV_OK) ## the sandbox's own unit tests (its policy evaluator)
 	cd local && ../$(VENV)/bin/python -m unittest discover -s sandbox -t . -p 'test_*.py'
