@@ -2,13 +2,13 @@
 # `make bench-worker`: one large object copied server side on a local S3 server, by ferry's copy
 # worker (at several parts in flight) and by `aws s3 cp`, in one run, one after the other on the
 # same server and the same source object. Prints MB/s for each. The server is moto's standalone
-# S3 (from PyPI, pinned in requirements-dev.txt), on 127.0.0.1 and a free port, stopped by PID
-# when the script ends, even on failure. Usage: worker.sh [MiB] (default 1024).
+# S3 (from PyPI, pinned in requirements-dev.txt; local/bench/moto_server.py), on 127.0.0.1 and a
+# free port, stopped by PID when the script ends, even on failure. Usage: worker.sh [MiB] (default 1024).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MIB="${1:-1024}"
 PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-.venv/bin/python -m moto.server -H 127.0.0.1 -p "$PORT" > target/bench-moto.log 2>&1 &
+PYTHONPATH=local .venv/bin/python local/bench/moto_server.py -H 127.0.0.1 -p "$PORT" > target/bench-moto.log 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
 ENDPOINT="http://127.0.0.1:$PORT"

@@ -99,17 +99,7 @@ class World:
     def identity_allows(self, role: dict, action: str, resource: str) -> tuple[bool, str]:
         """A call on a resource without a resource policy of its own here (lambda:InvokeFunction
         of a function): the role's policies and boundary decide, within its own account only."""
-        return policy.allowed(
-            action=action,
-            resource=resource,
-            caller_arn=role["arn"],
-            caller_account=role["account"],
-            identity_policies=role["inline"],
-            boundary=role["boundary"],
-            resource_account=resource.split(":")[4],
-            bucket_policy=None,
-            context=batch_context(),
-        )
+        return self._as_role(role, action, resource, resource.split(":")[4], None)
 
     def invoke(self, function_arn: str, caller_account: str, event: dict) -> tuple[str, str]:
         """A synchronous invocation through the function host: ("ok", payload) or ("error",
@@ -137,6 +127,11 @@ class World:
         if owner is None:
             return False, f"bucket {bucket} does not exist"
         resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
+        return self._as_role(role, action, resource, owner, self.bucket_policy(bucket))
+
+    @staticmethod
+    def _as_role(role: dict, action: str, resource: str, resource_account: str, resource_policy: Any) -> tuple[bool, str]:
+        """`action` on `resource` by a session of `role` from S3 Batch Operations."""
         return policy.allowed(
             action=action,
             resource=resource,
@@ -144,8 +139,8 @@ class World:
             caller_account=role["account"],
             identity_policies=role["inline"],
             boundary=role["boundary"],
-            resource_account=owner,
-            bucket_policy=self.bucket_policy(bucket),
+            resource_account=resource_account,
+            bucket_policy=resource_policy,
             context=batch_context(),
         )
 

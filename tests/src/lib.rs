@@ -61,12 +61,17 @@ pub fn samples() -> Vec<Sample> {
 
 /// The CSV manifest of the samples (rows naming the source bucket) as `MANIFEST_KEY` in `bucket`.
 async fn put_manifest(s3: &aws_sdk_s3::Client, bucket: &str) {
+    put_manifest_of(s3, bucket, &samples()).await;
+}
+
+/// The CSV manifest of `listed` (rows naming the source bucket) as `MANIFEST_KEY` in `bucket`.
+pub async fn put_manifest_of(s3: &aws_sdk_s3::Client, bucket: &str, listed: &[objects::Sample]) {
     s3.put_object()
         .bucket(bucket)
         .key(MANIFEST_KEY)
         .body(ByteStream::from(objects::csv_manifest(
             SOURCE_BUCKET,
-            &samples(),
+            listed,
         )))
         .send()
         .await
@@ -332,17 +337,24 @@ impl World {
         }
     }
 
-    /// The state of an execution as it left `state` (its last visit): the input with the
-    /// state's result at its ResultPath.
-    pub async fn state_output(&self, arn: &str, state: &str) -> Option<Value> {
-        let h = self
-            .sfn_of(arn)
+    /// An execution's history (its first 1,000 events: the tests' runs have fewer).
+    async fn history(
+        &self,
+        arn: &str,
+    ) -> Option<aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput> {
+        self.sfn_of(arn)
             .get_execution_history()
             .execution_arn(arn)
             .max_results(1000)
             .send()
             .await
-            .ok()?;
+            .ok()
+    }
+
+    /// The state of an execution as it left `state` (its last visit): the input with the
+    /// state's result at its ResultPath.
+    pub async fn state_output(&self, arn: &str, state: &str) -> Option<Value> {
+        let h = self.history(arn).await?;
         h.events()
             .iter()
             .filter_map(|e| e.state_exited_event_details())
@@ -400,14 +412,7 @@ impl World {
 
     /// The failed events of an execution's history, for assertion messages.
     async fn failures(&self, arn: &str) -> Vec<String> {
-        let Ok(h) = self
-            .sfn_of(arn)
-            .get_execution_history()
-            .execution_arn(arn)
-            .max_results(1000)
-            .send()
-            .await
-        else {
+        let Some(h) = self.history(arn).await else {
             return vec!["(no history)".into()];
         };
         h.events()

@@ -328,16 +328,7 @@ async fn put_uncopyable(world: &World) {
             tags: Default::default(),
         });
     }
-    world
-        .source
-        .s3
-        .put_object()
-        .bucket(MANIFEST_BUCKET)
-        .key(MANIFEST_KEY)
-        .body(ferry_local::objects::csv_manifest(SOURCE_BUCKET, &listed).into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &listed).await;
 }
 
 /// The run ends CopyIncomplete with the six samples copied and the two locked objects counted

@@ -35,16 +35,7 @@ async fn seed_large(world: &World) {
         .await
         .unwrap();
     let all: Vec<Sample> = samples().into_iter().chain(large()).collect();
-    world
-        .source
-        .s3
-        .put_object()
-        .bucket(MANIFEST_BUCKET)
-        .key(MANIFEST_KEY)
-        .body(ferry_local::objects::csv_manifest(SOURCE_BUCKET, &all).into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &all).await;
     world
         .sandbox
         .control("/copy-limit", json!({"bytes": LIMIT}))
