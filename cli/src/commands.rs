@@ -160,6 +160,12 @@ pub fn render_report(v: &ReportView) -> String {
     };
     let jobs = t.job_ids.len();
     out.push_str(&format!("  copied     {}\n", t.copied));
+    if t.identical > 0 {
+        out.push_str(&format!(
+            "  identical  {} (already at the destination: not copied)\n",
+            t.identical
+        ));
+    }
     out.push_str(&format!("  failed     {}\n", t.failed));
     out.push_str(&format!(
         "  jobs       {jobs} ({} retr{}): {}\n",

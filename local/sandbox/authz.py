@@ -325,6 +325,15 @@ SSE_C_MESSAGE = ("The object was stored using a form of Server Side Encryption. 
                  "The correct parameters must be provided to retrieve the object.")
 
 
+def _precondition_failed(start_response: Callable) -> list[bytes]:
+    """S3's answer to a conditional write whose key is taken (`If-None-Match: *`)."""
+    body = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PreconditionFailed</Code>"
+            b"<Message>At least one of the pre-conditions you specified did not hold</Message>"
+            b"<Condition>If-None-Match</Condition></Error>")
+    start_response("412 Precondition Failed", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def _slow_down(start_response: Callable) -> list[bytes]:
     """S3's throttling answer (an injected fault)."""
     body = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
@@ -621,6 +630,12 @@ class Authorizer:
                     faults["seen"] += 1
                     if faults["after"] < faults["seen"] <= faults["after"] + faults["count"]:
                         return _slow_down(start_response)
+        if service == "s3" and method == "POST" and "uploadId" in query and headers.get("if-none-match") == "*":
+            # CompleteMultipartUpload's conditional write (moto ignores it): 412 when the key
+            # is taken.
+            parts = path.lstrip("/").split("/", 1)
+            if len(parts) > 1 and key_exists(unquote(parts[0]), unquote(parts[1])):
+                return _precondition_failed(start_response)
         if service == "s3" and method in ("GET", "HEAD") and REQUEST.sse_customer_algorithm is None:
             parts = path.lstrip("/").split("/", 1)
             bucket, key = unquote(parts[0]), unquote(parts[1]) if len(parts) > 1 else ""

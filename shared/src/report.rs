@@ -164,6 +164,9 @@ impl TaskResult {
         if too_large(&self.error_code, &self.result_message) {
             return FailureClass::TooLarge;
         }
+        if self.result_message.starts_with(crate::worker::REFUSED) {
+            return FailureClass::Refused;
+        }
         classify_failure(&self.error_code, self.http_status)
     }
 
@@ -186,6 +189,9 @@ pub enum FailureClass {
     NotCopyable,
     /// Over the 5 GB S3PutObjectCopy takes ([`too_large`]): the copy worker's job copies it.
     TooLarge,
+    /// Another object is at the destination key and `destination.existing` is refuse: left
+    /// alone by the copy worker, never retried.
+    Refused,
 }
 
 impl FailureClass {
@@ -195,6 +201,7 @@ impl FailureClass {
             FailureClass::Permanent => "Permanent",
             FailureClass::NotCopyable => "NotCopyable",
             FailureClass::TooLarge => "TooLarge",
+            FailureClass::Refused => "Refused",
         }
     }
 }
@@ -374,6 +381,13 @@ pub struct ReportSummary {
     /// Over 5 GB ([`FailureClass::TooLarge`]): handed to the copy worker's job.
     #[serde(default)]
     pub too_large: u64,
+    /// Left alone as existing (`destination.existing` refuse), among the failures.
+    #[serde(default)]
+    pub refused: u64,
+    /// Successes that copied nothing: the destination already held the object (the copy
+    /// worker's `identical:` results; reports of every task only).
+    #[serde(default)]
+    pub identical: u64,
     pub by_error_code: BTreeMap<String, ErrorCount>,
     /// The first failed tasks, by key.
     pub failed_sample: Vec<FailedTask>,
@@ -384,6 +398,9 @@ impl ReportSummary {
         self.tasks += 1;
         if !task.failed() {
             self.succeeded += 1;
+            if task.result_message.starts_with(crate::worker::IDENTICAL) {
+                self.identical += 1;
+            }
             return;
         }
         self.failed += 1;
@@ -393,6 +410,7 @@ impl ReportSummary {
             FailureClass::Permanent => self.permanent += 1,
             FailureClass::NotCopyable => self.not_copyable += 1,
             FailureClass::TooLarge => self.too_large += 1,
+            FailureClass::Refused => self.refused += 1,
         }
         let obstacle = encryption_obstacle(&task.error_code, &task.result_message).or(too_large(
             &task.error_code,
@@ -400,6 +418,7 @@ impl ReportSummary {
         )
         .then_some(CopyObstacle::TooLarge));
         let code = match obstacle {
+            None if class == FailureClass::Refused => format!("{} (existing)", task.error_code),
             // Apart from the same code's other causes (an AccessDenied of a bucket policy).
             Some(o) => format!("{} ({})", task.error_code, o.label()),
             None if task.error_code.is_empty() => "(none)".to_string(),
@@ -444,6 +463,8 @@ impl ReportSummary {
         self.permanent += other.permanent;
         self.not_copyable += other.not_copyable;
         self.too_large += other.too_large;
+        self.refused += other.refused;
+        self.identical += other.identical;
         for (code, c) in &other.by_error_code {
             self.by_error_code
                 .entry(code.clone())
@@ -701,6 +722,33 @@ mod tests {
         let mut merged = summary.clone();
         merged.merge(&summary);
         assert_eq!(merged.not_copyable, 4);
+    }
+
+    #[test]
+    fn the_copy_workers_identical_and_refused_objects_are_counted_apart() {
+        let text = concat!(
+            "src-photos,2026/a.jpg,,succeeded,200,,identical: s3://dst-photos/2026/a.jpg already holds this object (17 bytes; ETag e1): not copied\n",
+            "src-photos,2026/b.jpg,,succeeded,200,,copied with CopyObject (17 bytes)\n",
+            "src-photos,2026/c.jpg,,failed,200,PermanentFailure,refused: s3://dst-photos/2026/c.jpg holds another object (3 bytes; ETag x); destination.existing is refuse: left alone\n",
+        );
+        let mut s = Summarizer::new(Some(Vec::new()));
+        s.read(rows(text)).unwrap();
+        let (summary, retry) = s.finish().unwrap();
+        assert_eq!(
+            (
+                summary.succeeded,
+                summary.identical,
+                summary.failed,
+                summary.refused,
+                summary.permanent
+            ),
+            (2, 1, 1, 1, 0)
+        );
+        assert_eq!(
+            summary.by_error_code["PermanentFailure (existing)"].class,
+            FailureClass::Refused
+        );
+        assert_eq!(retry.unwrap().rows, 0, "a refused object is never retried");
     }
 
     #[test]

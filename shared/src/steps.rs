@@ -71,6 +71,19 @@ pub struct RunPlan {
     /// one: the destination bucket's default key, which plan reads. The Batch role may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_default_key: Option<String>,
+    /// Whether the destination held an object under `keyPrefix` when the plan was made. With
+    /// `destination.existing` other than `overwrite`, the copy then runs with the copy worker,
+    /// which looks at each destination key first; into an empty prefix S3PutObjectCopy runs.
+    #[serde(default)]
+    pub destination_occupied: bool,
+}
+
+impl RunPlan {
+    /// Whether the copy's jobs run the copy worker (LambdaInvoke) for every object.
+    pub fn worker_for_everything(&self) -> bool {
+        self.request.destination.existing != crate::request::Existing::Overwrite
+            && self.destination_occupied
+    }
 }
 
 /// A delivered inventory report: its `manifest.json` in the ferry bucket, and that object's
@@ -162,6 +175,7 @@ impl RunPlan {
             inventory_manifest: None,
             source_side: SourceSide::of(&request.source.account_id, &request.region),
             destination_default_key: None,
+            destination_occupied: false,
             request,
         })
     }
@@ -199,6 +213,7 @@ impl RunPlan {
             inventory_manifest: None,
             source_side: SourceSide::of(&stored.request.source.account_id, &stored.request.region),
             destination_default_key: None,
+            destination_occupied: false,
             request: stored.request,
         })
     }
@@ -419,6 +434,10 @@ pub struct CopyTotals {
     pub job_ids: Vec<String>,
     /// Objects copied, by all jobs.
     pub copied: u64,
+    /// Objects not copied because the destination already held them (`destination.existing`
+    /// refuse or skip-identical), by all jobs.
+    #[serde(default)]
+    pub identical: u64,
     /// Objects that failed in the last job (after every retry so far).
     pub failed: u64,
     /// The last job's report, counted.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::{CopyRequest, EncryptionType, MetadataDirective, StorageClass};
+use crate::request::{CopyRequest, Encryption, Existing, MetadataDirective, StorageClass};
 
 /// The invocation schema ferry's worker speaks (the one that carries `UserArguments` and bucket
 /// names instead of ARNs).
@@ -92,6 +92,11 @@ impl WorkerResponse {
     }
 }
 
+/// How a worker's result string begins when the destination already held the source's object
+/// (a success: not copied) and when another object there was left alone (`existing` refuse).
+pub const IDENTICAL: &str = "identical:";
+pub const REFUSED: &str = "refused:";
+
 /// How many parts are copied at once, by default: UploadPartCopy moves no byte through the
 /// function, so the bound is S3's per-prefix request rate and the connections one function
 /// keeps, not Lambda's network.
@@ -100,7 +105,8 @@ pub const PARTS_IN_FLIGHT_DEFAULT: u16 = 16;
 pub const PART_MIB_DEFAULT: u32 = 256;
 
 /// The copy's settings, as the worker job passes them in `UserArguments` (at most 10 entries of
-/// at most 1,024 characters, string values). What S3PutObjectCopy takes from the job's operation.
+/// at most 1,024 characters, string values; the encryption as its request JSON). What
+/// S3PutObjectCopy takes from the job's operation, and what to do with existing objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerArguments {
     pub copy_id: String,
@@ -108,25 +114,22 @@ pub struct WorkerArguments {
     pub key_prefix: String,
     pub storage_class: StorageClass,
     pub metadata_directive: MetadataDirective,
-    pub encryption: Option<EncryptionType>,
-    pub kms_key_arn: Option<String>,
-    pub bucket_key_enabled: bool,
+    pub encryption: Option<Encryption>,
+    pub existing: Existing,
     pub parts_in_flight: u16,
     pub part_mib: u32,
 }
 
 impl WorkerArguments {
     pub fn of(req: &CopyRequest) -> WorkerArguments {
-        let e = req.destination.encryption.as_ref();
         WorkerArguments {
             copy_id: req.copy_id.clone(),
             destination_bucket: req.destination.bucket.clone(),
             key_prefix: req.destination.key_prefix.clone(),
             storage_class: req.destination.storage_class,
             metadata_directive: req.destination.metadata_directive,
-            encryption: e.map(|e| e.kind),
-            kms_key_arn: e.and_then(|e| e.kms_key_arn.clone()),
-            bucket_key_enabled: e.is_some_and(|e| e.bucket_key_enabled),
+            encryption: req.destination.encryption.clone(),
+            existing: req.destination.existing,
             parts_in_flight: req.multipart.parts_in_flight,
             part_mib: req.multipart.part_mib,
         }
@@ -145,14 +148,13 @@ impl WorkerArguments {
         put("keyPrefix", self.key_prefix.clone());
         put("storageClass", enum_str(&self.storage_class));
         put("metadataDirective", enum_str(&self.metadata_directive));
-        put(
-            "encryption",
-            self.encryption.as_ref().map(enum_str).unwrap_or_default(),
-        );
-        put("kmsKeyArn", self.kms_key_arn.clone().unwrap_or_default());
-        if self.bucket_key_enabled {
-            put("bucketKeyEnabled", "true".into());
+        if let Some(e) = &self.encryption {
+            put(
+                "encryption",
+                serde_json::to_string(e).expect("encryption serializes"),
+            );
         }
+        put("existing", self.existing.as_str().to_string());
         put("partsInFlight", self.parts_in_flight.to_string());
         put("partMiB", self.part_mib.to_string());
         m
@@ -170,7 +172,13 @@ impl WorkerArguments {
         let metadata_directive = enum_of("metadataDirective", &required("metadataDirective")?)?;
         let encryption = match m.get("encryption") {
             None => None,
-            Some(v) => Some(enum_of("encryption", v)?),
+            Some(v) => Some(
+                serde_json::from_str(v).map_err(|e| format!("UserArguments.encryption: {e}"))?,
+            ),
+        };
+        let existing = match m.get("existing") {
+            None => Existing::default(),
+            Some(v) => enum_of("existing", v)?,
         };
         let number = |k: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
             let n = match m.get(k) {
@@ -196,8 +204,7 @@ impl WorkerArguments {
             storage_class,
             metadata_directive,
             encryption,
-            kms_key_arn: m.get("kmsKeyArn").cloned(),
-            bucket_key_enabled: get("bucketKeyEnabled") == "true",
+            existing,
             parts_in_flight: number(
                 "partsInFlight",
                 PARTS_IN_FLIGHT_DEFAULT.into(),
@@ -377,7 +384,17 @@ mod tests {
 
     #[test]
     fn arguments_fit_user_arguments_and_come_back() {
-        let req = CopyRequest::from_json(include_str!("../fixtures/request-csv.json")).unwrap();
+        let mut req = CopyRequest::from_json(include_str!("../fixtures/request-csv.json")).unwrap();
+        req.destination.key_prefix = "copied/".into();
+        req.destination.existing = Existing::SkipIdentical;
+        req.destination.encryption = Some(Encryption {
+            kind: crate::request::EncryptionType::SseKms,
+            kms_key_arn: Some(format!(
+                "arn:aws:kms:eu-west-1:222222222222:key/{}",
+                "f".repeat(36)
+            )),
+            bucket_key_enabled: true,
+        });
         let args = WorkerArguments::of(&req);
         let map = args.to_map();
         assert!(map.len() <= 10, "{map:?}");

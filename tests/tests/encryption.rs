@@ -83,7 +83,9 @@ async fn copies_are_encrypted_as_the_request_asks() {
     assert_copies_encrypted(&world, "aws:kms", Some(&key)).await;
     // SSE-S3, asked for, into a bucket whose default is SSE-KMS: S3's own keys.
     default_kms(&world, DESTINATION_BUCKET, &key).await;
-    let request = with_encryption(world.request("photos-aes"), json!({"type": "SSE-S3"}));
+    // The objects are already there (the first copy's): re-encrypting them is overwriting.
+    let mut request = with_encryption(world.request("photos-aes"), json!({"type": "SSE-S3"}));
+    request["destination"]["existing"] = "overwrite".into();
     let run = world.run("photos-aes-1", &request).await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     assert_copies_encrypted(&world, "AES256", None).await;

@@ -187,6 +187,7 @@ fn output(function: &str, v: Variant) -> Value {
                 totals: CopyTotals {
                     job_ids: vec!["f8fb9d89-job".into()],
                     copied: 2,
+                    identical: u64::from(v.full),
                     failed: 1,
                     last_report: ReportSummary::default(),
                 },

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, MetadataDirective as S3Directive,
+    ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective as S3Directive,
     ServerSideEncryption, StorageClass as S3StorageClass, TaggingDirective,
 };
 use aws_sdk_s3::Client as S3;
@@ -24,11 +24,11 @@ use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::layout::CopyLayout;
 use ferry_core::manifest::decode_key;
 use ferry_core::names::{batch_role_arn, partition};
-use ferry_core::request::{EncryptionType, MetadataDirective};
+use ferry_core::request::{EncryptionType, Existing, MetadataDirective};
 use ferry_core::worker::{
     part_size, parts, upload_record_key, Part, ResultCode, TaskResult, UploadRecord,
-    WorkerArguments, WorkerEvent, WorkerResponse, WorkerTask, COPY_OBJECT_MAX, INVOCATION_SCHEMA,
-    MIB,
+    WorkerArguments, WorkerEvent, WorkerResponse, WorkerTask, COPY_OBJECT_MAX, IDENTICAL,
+    INVOCATION_SCHEMA, MIB, REFUSED,
 };
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -102,8 +102,9 @@ pub async fn handle(
     let mut results = Vec::with_capacity(e.tasks.len());
     for task in &e.tasks {
         let (result_code, result_string) = match worker.copy(task).await {
-            Ok(Done::Copied(text)) => (ResultCode::Succeeded, text),
+            Ok(Done::Copied(text) | Done::Identical(text)) => (ResultCode::Succeeded, text),
             Ok(Done::Continues(text)) => (ResultCode::TemporaryFailure, text),
+            Ok(Done::Refused(text)) => (ResultCode::PermanentFailure, text),
             Err(err) => (code_of(&err), format!("{}: {}", err.name, err.cause)),
         };
         info!(task = %task.task_id, code = ?result_code, "{result_string}");
@@ -158,6 +159,10 @@ enum Done {
     Copied(String),
     /// Stopped before the deadline with parts left; the next invocation goes on.
     Continues(String),
+    /// An identical object is already at the destination key: not copied (a success).
+    Identical(String),
+    /// Another object is at the destination key and `existing` is refuse: left alone.
+    Refused(String),
 }
 
 struct Worker<'a> {
@@ -221,6 +226,7 @@ impl Worker<'_> {
             .bucket(&bucket)
             .key(&key)
             .set_version_id(version.clone())
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|e| from_sdk(e, &format!("HeadObject s3://{bucket}/{key}")))?;
@@ -233,8 +239,32 @@ impl Worker<'_> {
             version,
             head,
         };
-        // One part's worth (at most 5 GB): one CopyObject; more, part by part.
-        if source.size <= part_size(source.size, self.args.part_mib).min(COPY_OBJECT_MAX) {
+        let existing = self.args.existing;
+        if existing != Existing::Overwrite {
+            if let Some(there) = self.destination_head(&source.target).await? {
+                let what = format!("s3://{}/{}", self.args.destination_bucket, source.target);
+                if identical(&source.head, &there) {
+                    return Ok(Done::Identical(format!(
+                        "{IDENTICAL} {what} already holds this object ({} bytes, ETag {}): not copied",
+                        source.size,
+                        there.e_tag().unwrap_or_default()
+                    )));
+                }
+                if existing == Existing::Refuse {
+                    return Ok(Done::Refused(format!(
+                        "{REFUSED} {what} holds another object ({} bytes, ETag {}); destination.existing is refuse: left alone",
+                        there.content_length().unwrap_or(0),
+                        there.e_tag().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        // One part's worth (at most 5 GB): one CopyObject; more, part by part. Under `refuse`
+        // every non-empty object is a multipart upload, completed only if the key is still free
+        // (CompleteMultipartUpload takes `If-None-Match: *`; CopyObject does not).
+        let one_part =
+            source.size <= part_size(source.size, self.args.part_mib).min(COPY_OBJECT_MAX);
+        if one_part && (existing != Existing::Refuse || source.size == 0) {
             self.copy_object(&source).await?;
             return Ok(Done::Copied(format!(
                 "copied with CopyObject ({} bytes)",
@@ -242,6 +272,30 @@ impl Worker<'_> {
             )));
         }
         self.multipart(&source).await
+    }
+
+    /// The object at the destination key, if there is one.
+    async fn destination_head(
+        &self,
+        target: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>, StepError> {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.args.destination_bucket)
+            .key(target)
+            .expected_bucket_owner(&self.config.account_id)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(head)),
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
+            Err(e) => Err(from_sdk(
+                e,
+                &format!("HeadObject s3://{}/{target}", self.args.destination_bucket),
+            )),
+        }
     }
 
     async fn copy_object(&self, source: &Source) -> Result<(), StepError> {
@@ -262,9 +316,9 @@ impl Worker<'_> {
             .storage_class(S3StorageClass::from(enum_str(&a.storage_class).as_str()));
         if let Some(e) = &a.encryption {
             call = call
-                .server_side_encryption(sse(*e))
-                .set_ssekms_key_id(a.kms_key_arn.clone())
-                .set_bucket_key_enabled(a.bucket_key_enabled.then_some(true));
+                .server_side_encryption(sse(e.kind))
+                .set_ssekms_key_id(e.kms_key_arn.clone())
+                .set_bucket_key_enabled(e.bucket_key_enabled.then_some(true));
         }
         call.send()
             .await
@@ -341,16 +395,36 @@ impl Worker<'_> {
                     .collect(),
             ))
             .build();
-        self.s3
+        let refuse = self.args.existing == Existing::Refuse;
+        let completed = self
+            .s3
             .complete_multipart_upload()
             .bucket(&record.bucket)
             .key(&record.key)
             .upload_id(&record.upload_id)
             .multipart_upload(completed)
             .expected_bucket_owner(&self.config.account_id)
+            .set_if_none_match(refuse.then(|| "*".to_string()))
             .send()
-            .await
-            .map_err(|e| from_sdk(e, &format!("CompleteMultipartUpload {}", record.upload_id)))?;
+            .await;
+        match completed {
+            Ok(_) => {}
+            Err(e) if refuse && sdk_code(&e) == Some("PreconditionFailed") => {
+                // Written by someone else while the parts were copied: theirs stays.
+                self.abort(&record).await?;
+                self.delete_record(&record_key).await?;
+                return Ok(Done::Refused(format!(
+                    "{REFUSED} s3://{}/{} was written by another writer during the copy; destination.existing is refuse: left alone",
+                    record.bucket, record.key
+                )));
+            }
+            Err(e) => {
+                return Err(from_sdk(
+                    e,
+                    &format!("CompleteMultipartUpload {}", record.upload_id),
+                ))
+            }
+        }
         self.delete_record(&record_key).await?;
         Ok(Done::Copied(format!(
             "copied in {} parts of {} MiB",
@@ -463,9 +537,9 @@ impl Worker<'_> {
         }
         if let Some(e) = &a.encryption {
             call = call
-                .server_side_encryption(sse(*e))
-                .set_ssekms_key_id(a.kms_key_arn.clone())
-                .set_bucket_key_enabled(a.bucket_key_enabled.then_some(true));
+                .server_side_encryption(sse(e.kind))
+                .set_ssekms_key_id(e.kms_key_arn.clone())
+                .set_bucket_key_enabled(e.bucket_key_enabled.then_some(true));
         }
         let out = call.send().await.map_err(|e| {
             from_sdk(
@@ -579,6 +653,32 @@ impl Worker<'_> {
             .map_err(|e| from_sdk(e, &format!("DeleteObject {key}")))?;
         Ok(())
     }
+}
+
+/// Whether the object at the destination is the source's: the same size, and the same ETag or
+/// the same full-object checksum (an ETag differs between a multipart copy and its source).
+fn identical(
+    source: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    there: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+) -> bool {
+    if source.content_length() != there.content_length() {
+        return false;
+    }
+    if source.e_tag().is_some() && source.e_tag() == there.e_tag() {
+        return true;
+    }
+    // A checksum is whole-object only when neither says it is composite (one of the parts').
+    let full = |h: &aws_sdk_s3::operation::head_object::HeadObjectOutput| {
+        h.checksum_type() != Some(&aws_sdk_s3::types::ChecksumType::Composite)
+    };
+    let pairs = [
+        (source.checksum_crc64_nvme(), there.checksum_crc64_nvme()),
+        (source.checksum_crc32(), there.checksum_crc32()),
+        (source.checksum_crc32_c(), there.checksum_crc32_c()),
+        (source.checksum_sha1(), there.checksum_sha1()),
+        (source.checksum_sha256(), there.checksum_sha256()),
+    ];
+    full(source) && full(there) && pairs.iter().any(|(a, b)| a.is_some() && a == b)
 }
 
 fn sse(e: EncryptionType) -> ServerSideEncryption {

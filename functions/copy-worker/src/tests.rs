@@ -18,7 +18,7 @@ use aws_sdk_s3::types::{CopyPartResult, Part as S3Part, Tag};
 use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
 use aws_sdk_sts::types::Credentials;
 use aws_smithy_mocks::{mock, Rule};
-use ferry_core::worker::{WorkerJob, PART_MIB_DEFAULT};
+use ferry_core::worker::{WorkerJob, IDENTICAL, PART_MIB_DEFAULT, REFUSED};
 use std::sync::{Arc, Mutex};
 
 const GIB: u64 = 1024 * MIB;
@@ -80,6 +80,8 @@ type Shared = Arc<Mutex<Seen>>;
 
 struct World {
     size: u64,
+    /// The object already at the destination key (size, ETag), if any.
+    there: Option<(u64, &'static str)>,
     /// The record already in the ferry bucket, if any.
     record: Option<UploadRecord>,
     /// Part numbers ListParts returns as done.
@@ -113,6 +115,7 @@ fn s3(world: World, seen: &Shared) -> Vec<Rule> {
     let size = world.size;
     let record = world.record.map(|r| serde_json::to_vec(&r).unwrap());
     let done = world.done;
+    let there = world.there;
     let (s1, s2, s3, s4, s5, s6, s7) = (
         seen.clone(),
         seen.clone(),
@@ -123,6 +126,22 @@ fn s3(world: World, seen: &Shared) -> Vec<Rule> {
         seen.clone(),
     );
     vec![
+        mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(|r| r.bucket() == Some("dst-photos"))
+            .then_compute_response(move |_| match there {
+                Some((size, etag)) => aws_smithy_mocks::MockResponse::Output(
+                    HeadObjectOutput::builder()
+                        .content_length(size as i64)
+                        .e_tag(etag)
+                        .build(),
+                ),
+                None => aws_smithy_mocks::MockResponse::Http(
+                    aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                        404.try_into().unwrap(),
+                        aws_smithy_types::body::SdkBody::empty(),
+                    ),
+                ),
+            }),
         mock!(aws_sdk_s3::Client::head_object).then_compute_output(move |req| {
             assert_eq!(
                 req.key(),
@@ -250,6 +269,7 @@ async fn run(
 fn fresh(size: u64) -> World {
     World {
         size,
+        there: None,
         record: None,
         done: vec![],
     }
@@ -333,6 +353,7 @@ async fn near_its_deadline_the_worker_stops_and_the_next_invocation_goes_on_from
     let (out, seen) = run(
         World {
             size: SIZE,
+            there: None,
             record: Some(record),
             done: (1..=10).collect(),
         },
@@ -372,6 +393,7 @@ async fn a_source_changed_since_the_upload_began_starts_over() {
     let (out, seen) = run(
         World {
             size: SIZE,
+            there: None,
             record: Some(stale),
             done: vec![],
         },
@@ -386,13 +408,14 @@ async fn a_source_changed_since_the_upload_began_starts_over() {
 
 #[tokio::test]
 async fn an_object_of_one_part_is_one_copy_object_and_a_5_gb_one_is_parts() {
+    // (Overwriting allowed: under refuse every object is a conditional multipart upload.)
     let (out, seen) = run(fresh(5 * GIB), false, arguments()).await;
     assert_eq!(
         out.results[0].result_string,
         "copied in 20 parts of 256 MiB"
     );
     assert!(seen.copied.is_empty());
-    let (out, seen) = run(fresh(256 * MIB), false, arguments()).await;
+    let (out, seen) = run(fresh(256 * MIB), false, with_existing("overwrite")).await;
     assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
     assert!(seen.created.is_empty());
     let c = &seen.copied[0];
@@ -420,4 +443,83 @@ async fn broken_arguments_or_a_bucket_outside_the_stack_fail_every_task_for_good
     let (out, _) = run(fresh(SIZE), false, args).await;
     assert_eq!(out.results[0].result_code, ResultCode::PermanentFailure);
     assert!(out.results[0].result_string.contains("DestinationBuckets"));
+}
+
+fn with_existing(existing: &str) -> BTreeMap<String, String> {
+    let mut args = arguments();
+    args.insert("existing".into(), existing.into());
+    args
+}
+
+fn occupied(size: u64, etag: &'static str) -> World {
+    World {
+        there: Some((size, etag)),
+        ..fresh(size)
+    }
+}
+
+#[tokio::test]
+async fn an_identical_object_at_the_destination_is_not_copied_in_either_careful_mode() {
+    for mode in ["refuse", "skip-identical"] {
+        let (out, seen) = run(occupied(SIZE, ETAG), false, with_existing(mode)).await;
+        let r = &out.results[0];
+        assert_eq!(r.result_code, ResultCode::Succeeded, "{mode}: {r:?}");
+        assert!(
+            r.result_string.starts_with(IDENTICAL),
+            "{mode}: {}",
+            r.result_string
+        );
+        assert!(
+            seen.created.is_empty() && seen.copied.is_empty(),
+            "{mode}: nothing written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refuse_leaves_another_object_alone_and_skip_identical_overwrites_it() {
+    let (out, seen) = run(
+        occupied(SIZE, "\"someone-elses\""),
+        false,
+        with_existing("refuse"),
+    )
+    .await;
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::PermanentFailure, "{r:?}");
+    assert!(r.result_string.starts_with(REFUSED), "{}", r.result_string);
+    assert!(
+        r.result_string.contains("\"someone-elses\""),
+        "{}",
+        r.result_string
+    );
+    assert!(
+        seen.created.is_empty() && seen.copied.is_empty(),
+        "nothing written"
+    );
+
+    let (out, seen) = run(
+        occupied(SIZE, "\"someone-elses\""),
+        false,
+        with_existing("skip-identical"),
+    )
+    .await;
+    assert_eq!(out.results[0].result_code, ResultCode::Succeeded);
+    assert_eq!(seen.created.len(), 1, "copied over it");
+    assert_eq!(seen.completed[0].if_none_match(), None);
+}
+
+#[tokio::test]
+async fn under_refuse_a_new_object_lands_only_if_its_key_is_still_free() {
+    // A one-part object too is a multipart upload, so that its completion can be conditional.
+    let (out, seen) = run(fresh(100 * MIB), false, with_existing("refuse")).await;
+    assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
+    assert!(
+        seen.copied.is_empty(),
+        "no CopyObject: it takes no If-None-Match"
+    );
+    assert_eq!(seen.part_copies.len(), 1);
+    assert_eq!(seen.completed[0].if_none_match(), Some("*"));
+    // Overwrite keeps the plain CopyObject.
+    let (_, seen) = run(fresh(100 * MIB), false, with_existing("overwrite")).await;
+    assert_eq!((seen.copied.len(), seen.created.len()), (1, 0));
 }

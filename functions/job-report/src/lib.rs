@@ -73,7 +73,9 @@ pub async fn handle(
     };
     let mut totals = input.totals.unwrap_or_default();
     totals.job_ids.push(job_id.clone());
-    totals.copied += state.succeeded;
+    // The copy worker's "identical" successes copied nothing.
+    totals.copied += state.succeeded.saturating_sub(summary.identical);
+    totals.identical += summary.identical;
     totals.failed = state.failed;
     totals.last_report = summary;
     let cause = cause(next, &state, &totals);
@@ -151,7 +153,15 @@ async fn summarize(
         summarizer = summarizer.too_large_only();
     }
     let report_prefix = names.layout().report_prefix(plan.run);
-    for result in manifest.failed_results() {
+    // A job of the copy worker that looks before it writes reports every task: its successes
+    // say which objects were identical (not copied), so they are read too.
+    let every_task =
+        job.worker && plan.request.destination.existing != ferry_core::request::Existing::Overwrite;
+    for result in manifest
+        .results
+        .iter()
+        .filter(|r| every_task || r.task_execution_status == "failed")
+    {
         // AWS's example lists result keys relative to the report prefix; a key that already
         // starts with the prefix is used as it is.
         let key = if result.key.starts_with(&format!("{report_prefix}/")) {
@@ -266,6 +276,12 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
             .join(", ")
     };
     match next {
+        Next::Copied if totals.identical > 0 => format!(
+            "copied {} objects in {} job(s); {} already at the destination, identical: not copied",
+            totals.copied,
+            totals.job_ids.len(),
+            totals.identical
+        ),
         Next::Copied => format!(
             "copied {} objects in {} job(s)",
             totals.copied,
@@ -297,6 +313,10 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
                 .encryption_obstacles()
                 .into_iter()
                 .map(|o| format!("; not copyable ({}): {}", o.label(), o.remedy()))
+                .chain((totals.last_report.refused > 0).then(|| format!(
+                    "; {} left alone as existing: another object is at their destination keys and destination.existing is refuse (skip-identical or overwrite replaces them)",
+                    totals.last_report.refused
+                )))
                 .collect();
             format!(
                 "{} objects were not copied after {} job(s) ({} copied); errors: {}; failed: {}{}{remedies}",

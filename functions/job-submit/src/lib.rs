@@ -123,9 +123,11 @@ pub async fn handle(
         }
     };
     let mut request = CreateJobRequest::for_copy(&plan.request, &names, &manifest, input.attempt);
-    let worker = input.retry_manifest.as_ref().is_some_and(|r| r.worker);
+    // Objects over 5 GB (or the worker's own retries), and every object of a copy into an
+    // occupied destination that must not overwrite: the copy worker looks at each key first.
+    let worker =
+        input.retry_manifest.as_ref().is_some_and(|r| r.worker) || plan.worker_for_everything();
     if worker {
-        // Objects over 5 GB (or the worker's own retries): copied part by part by the worker.
         request = request.with_worker(&plan.request, &names);
     }
     let call = request.apply(clients.s3control.create_job()).map_err(|e| {

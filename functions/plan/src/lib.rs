@@ -8,6 +8,7 @@ use ferry_core::clients::Clients;
 use ferry_core::control::{Control, StoredPlan};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::layout::CopyLayout;
+use ferry_core::request::Existing;
 use ferry_core::steps::{CleanupInput, PlanEvent, RunPlan};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -32,6 +33,20 @@ pub async fn handle(
         plan.destination_default_key =
             default_key(&clients.s3, config, &plan.request.destination.bucket).await?;
     }
+    if plan.request.destination.existing != Existing::Overwrite {
+        plan.destination_occupied = occupied(
+            &clients.s3,
+            config,
+            &plan.request.destination.bucket,
+            &plan.request.destination.key_prefix,
+        )
+        .await?;
+        info!(
+            existing = plan.request.destination.existing.as_str(),
+            occupied = plan.destination_occupied,
+            "looked at the destination prefix"
+        );
+    }
     let wanted = StoredPlan {
         request: plan.request.clone(),
     };
@@ -42,6 +57,25 @@ pub async fn handle(
         Some(stored) => same_or_refuse(&stored, &wanted)?,
     }
     Ok(plan)
+}
+
+/// Whether the destination bucket holds any object under `prefix` (ListObjectsV2, one key).
+async fn occupied(
+    s3: &S3,
+    config: &StackConfig,
+    bucket: &str,
+    prefix: &str,
+) -> Result<bool, StepError> {
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(1)
+        .expected_bucket_owner(&config.account_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("ListObjectsV2 s3://{bucket}/{prefix}")))?;
+    Ok(out.key_count().unwrap_or(0) > 0 || !out.contents().is_empty())
 }
 
 /// The destination bucket exists and belongs to this account: HeadBucket with
@@ -250,6 +284,20 @@ mod tests {
                     )),
                 }
             }),
+            // The destination prefix holds one object: `existing` refuse makes the copy the
+            // worker's (the plan says so).
+            mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(|req| {
+                assert_eq!(req.bucket(), Some("dst-photos"));
+                assert_eq!(req.max_keys(), Some(1));
+                aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder()
+                    .key_count(1)
+                    .contents(
+                        aws_sdk_s3::types::Object::builder()
+                            .key("photo0.jpg")
+                            .build(),
+                    )
+                    .build()
+            }),
             // Every bucket's default since 2023: SSE-S3, no KMS key.
             mock!(aws_sdk_s3::Client::get_bucket_encryption).then_output(|| {
                 use aws_sdk_s3::types::{
@@ -343,6 +391,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(p1.run, 1);
+        assert!(
+            p1.destination_occupied && p1.worker_for_everything(),
+            "refuse into an occupied prefix: the worker looks first"
+        );
         let stored: StoredPlan =
             serde_json::from_slice(store.lock().unwrap().as_ref().unwrap()).unwrap();
         assert_eq!(stored.request, p1.request);

@@ -298,6 +298,11 @@ impl CreateJobRequest {
                 user_arguments: crate::worker::WorkerArguments::of(req).to_map(),
             }),
         };
+        if req.destination.existing != crate::request::Existing::Overwrite {
+            // The objects left alone as identical are successes: only a report of every task
+            // counts them.
+            self.report.report_scope = ReportScope::AllTasks;
+        }
         self
     }
 

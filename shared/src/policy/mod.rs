@@ -251,6 +251,25 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
             }
         ]
     });
+    // `destination.existing` other than overwrite: the copy worker, as this role, looks at each
+    // destination key first (HeadObject; ListBucket so that a free key answers 404).
+    if req.destination.existing != crate::request::Existing::Overwrite {
+        let statements = policy["Statement"].as_array_mut().expect("statements");
+        statements.push(json!({
+            "Sid": names.sid("DestinationRead"),
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": names.policy_objects_under(&req.destination.bucket, &req.destination.key_prefix),
+            "Condition": { "StringEquals": { "s3:ResourceAccount": names.destination_account } }
+        }));
+        statements.push(json!({
+            "Sid": names.sid("DestinationList"),
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": names.s3_arn(&req.destination.bucket, None),
+            "Condition": { "StringEquals": { "s3:ResourceAccount": names.destination_account } }
+        }));
+    }
     // Objects over 5 GB: the job of the copy worker invokes it (LambdaInvoke), nothing else.
     policy["Statement"]
         .as_array_mut()

@@ -210,6 +210,14 @@ fn a_csv_manifest_in_the_destination_account_needs_no_grant() {
 }
 
 #[test]
+fn with_overwrite_the_role_reads_nothing_at_the_destination() {
+    let (mut req, names) = flow_a();
+    req.destination.existing = crate::request::Existing::Overwrite;
+    let policy = batch_role_policy(&req, &names, None).to_string();
+    assert!(!policy.contains("DestinationRead") && !policy.contains("DestinationList"));
+}
+
+#[test]
 fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
     let (req, names) = flow_a();
     let ours = batch_role_policy(&req, &names, None);
@@ -224,8 +232,10 @@ fn the_role_policy_differs_from_the_seed_only_where_the_design_says() {
         &[
             // The destination bucket exactly: the seed's `dst-photos*` also matches other buckets;
             // and only in the destination account, whoever owns a bucket of that name.
-            // The copy worker's multipart upload (as this role) adds ListParts and Abort.
-            format!("+ (role) on arn:aws:s3:::dst-photos/*: s3:AbortMultipartUpload, s3:ListMultipartUploadParts, {all_put}, when StringEquals s3:ResourceAccount 222222222222"),
+            // The copy worker's multipart upload (as this role) adds ListParts and Abort; with
+            // `existing` refuse (the default) it looks at each destination key before it writes.
+            format!("+ (role) on arn:aws:s3:::dst-photos/*: s3:AbortMultipartUpload, s3:GetObject, s3:ListMultipartUploadParts, {all_put}, when StringEquals s3:ResourceAccount 222222222222"),
+            "+ (role) on arn:aws:s3:::dst-photos: s3:ListBucket, when StringEquals s3:ResourceAccount 222222222222".to_string(),
             format!("- (role) on arn:aws:s3:::dst-photos*/*: {all_get}, {all_put}"),
             // Objects over 5 GB: the worker's job invokes it, and nothing else.
             "+ (role) on arn:aws:lambda:eu-west-1:222222222222:function:ferry-copy-worker: lambda:InvokeFunction".to_string(),

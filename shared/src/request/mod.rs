@@ -60,6 +60,35 @@ pub struct Destination {
     /// How the copies are encrypted; absent, the destination bucket's default encryption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
+    /// What happens to an object already at a copy's destination key.
+    #[serde(default)]
+    pub existing: Existing,
+}
+
+/// `destination.existing`: what a copy does where the destination already holds the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Existing {
+    /// Never overwrite: an identical object is left as it is (not copied), a different one is
+    /// refused and reported; a new one is written only if the key is still free when it lands
+    /// (S3's conditional write, `If-None-Match: *`).
+    #[default]
+    Refuse,
+    /// An identical object (same size, same ETag or full-object checksum) is not copied; a
+    /// different one is overwritten.
+    SkipIdentical,
+    /// Every object is copied over whatever is there (S3PutObjectCopy's own behaviour).
+    Overwrite,
+}
+
+impl Existing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Existing::Refuse => "refuse",
+            Existing::SkipIdentical => "skip-identical",
+            Existing::Overwrite => "overwrite",
+        }
+    }
 }
 
 /// `destination.encryption`: SSE-S3, or SSE-KMS under a key of the destination account.
