@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
 use ferry_core::layout::Delivery;
-use ferry_core::request::{CopyRequest, Flow, Manifest};
+use ferry_core::request::{CopyRequest, Existing, Flow, Manifest};
 use ferry_core::stack::StackContext;
 use ferry_core::steps::{PlanInput, RunPlan};
 use ferry_core::{clock, inventory::InventoryConfig};
@@ -71,6 +71,8 @@ pub struct PlanDescription {
     pub copy_id: String,
     pub flow: Flow,
     pub region: String,
+    /// `destination.existing`, and what it does.
+    pub existing: Existing,
     pub names: PlanNames,
     pub grants_expire: String,
     pub destination_account: DestinationChanges,
@@ -179,6 +181,7 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
         copy_id: req.copy_id.clone(),
         flow: req.flow(),
         region: req.region.clone(),
+        existing: req.destination.existing,
         names: PlanNames {
             executions: format!("{}-<n>", req.copy_id),
             cleanup_executions: format!("{}-cleanup-<n>", req.copy_id),
@@ -260,6 +263,7 @@ pub fn render(d: &PlanDescription) -> String {
         "\nCreateJob request of the first job (destination account)\n{}",
         pretty(&d.create_job)
     ));
+    out.push_str(&format!("\n{}\n", existing_sentence(d.existing)));
     out.push_str(&format!(
         "\nIf the source objects are SSE-KMS under customer managed keys, list them in the source stack's SourceKmsKeyArns; each key's policy must let ferry grant the Batch role kms:Decrypt (KMS's default key policy does), for example with\n{}\n",
         pretty(&ferry_core::policy::key_policy_statement_for_grants(
@@ -271,6 +275,15 @@ pub fn render(d: &PlanDescription) -> String {
         "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets, DestinationBuckets, and ManifestBuckets for a CSV manifest in the destination account), that the source account's stack lists the destination account and the source buckets (DestinationAccountIds, SourceBuckets) and that the destination bucket is the destination account's; `ferry start` checks them for real.\n",
     );
     out
+}
+
+/// What `destination.existing` will do, in one sentence for the text form.
+fn existing_sentence(existing: Existing) -> &'static str {
+    match existing {
+        Existing::Refuse => "destination.existing is refuse: no object at the destination is ever overwritten. Into an empty prefix the job above runs as it is; into an occupied one every job is the copy worker's (LambdaInvoke), which leaves an identical object as it is and another one alone (reported), and writes a new key only if it is still free.",
+        Existing::SkipIdentical => "destination.existing is skip-identical: into an occupied prefix every job is the copy worker's (LambdaInvoke), which leaves identical objects as they are and overwrites the others.",
+        Existing::Overwrite => "destination.existing is overwrite: every object is copied over whatever is at its destination key (in an unversioned bucket, the object there is lost for good).",
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +334,13 @@ mod tests {
         assert!(text.contains("bucket src-photos"), "{text}");
         assert!(
             text.contains("CreateJob request of the first job"),
+            "{text}"
+        );
+        assert_eq!(json["existing"], "refuse");
+        assert!(
+            text.contains(
+                "destination.existing is refuse: no object at the destination is ever overwritten"
+            ),
             "{text}"
         );
     }
