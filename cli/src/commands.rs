@@ -167,12 +167,33 @@ pub fn render_report(v: &ReportView) -> String {
         ));
     }
     out.push_str(&format!("  failed     {}\n", t.failed));
+    // The verification is the last job, not a retry.
+    let verifications = usize::from(t.verification.is_some());
+    let retries = jobs.saturating_sub(1 + verifications);
     out.push_str(&format!(
-        "  jobs       {jobs} ({} retr{}): {}\n",
-        jobs.saturating_sub(1),
-        if jobs == 2 { "y" } else { "ies" },
+        "  jobs       {jobs} ({retries} retr{}{}): {}\n",
+        if retries == 1 { "y" } else { "ies" },
+        if verifications > 0 {
+            ", then the verification"
+        } else {
+            ""
+        },
         job_list(&t.job_ids)
     ));
+    if let Some(v) = &t.verification {
+        out.push_str(&format!(
+            "  verified   {} at the destination; {} missing, {} different\n",
+            v.verified, v.missing, v.different
+        ));
+        for (what, keys) in [
+            ("missing", &v.first_missing),
+            ("different", &v.first_different),
+        ] {
+            for k in keys.iter() {
+                out.push_str(&format!("    {k}  {what}\n"));
+            }
+        }
+    }
     let r = &t.last_report;
     if r.tasks == 0 {
         out.push_str("  last job   its report lists no task (reports list failed tasks only, unless report.scope is AllTasks)\n");

@@ -351,6 +351,10 @@ pub struct RetryManifestRef {
     /// or the job before was the worker's already.
     #[serde(default)]
     pub worker: bool,
+    /// The next job is the verification (the copy worker in verify mode) of every object of
+    /// the copy's own manifest; `key` is then unused (empty).
+    #[serde(default)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,6 +382,9 @@ pub struct JobRecord {
     /// The job runs the copy worker (LambdaInvoke) rather than S3PutObjectCopy.
     #[serde(default)]
     pub worker: bool,
+    /// The job is the verification of the copy (the copy worker in verify mode).
+    #[serde(default)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -442,6 +449,23 @@ pub struct CopyTotals {
     pub failed: u64,
     /// The last job's report, counted.
     pub last_report: ReportSummary,
+    /// The verification after the last job, when the copy has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+/// What the verification job found: every object of the manifest at the destination, with the
+/// first keys of each finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub verified: u64,
+    pub missing: u64,
+    pub different: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_missing: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_different: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -96,6 +96,11 @@ impl WorkerResponse {
 /// (a success: not copied) and when another object there was left alone (`existing` refuse).
 pub const IDENTICAL: &str = "identical:";
 pub const REFUSED: &str = "refused:";
+/// How a verification's result string begins: the object is at the destination as it is at
+/// the source; it is not there; it is there but not the same.
+pub const VERIFIED: &str = "verified:";
+pub const MISSING: &str = "missing:";
+pub const DIFFERENT: &str = "different:";
 
 /// How many parts are copied at once, by default: UploadPartCopy moves no byte through the
 /// function, so the bound is S3's per-prefix request rate and the connections one function
@@ -118,6 +123,8 @@ pub struct WorkerArguments {
     pub existing: Existing,
     pub parts_in_flight: u16,
     pub part_mib: u32,
+    /// Verify mode: check each object at the destination, copy nothing.
+    pub verify: bool,
 }
 
 impl WorkerArguments {
@@ -132,6 +139,7 @@ impl WorkerArguments {
             existing: req.destination.existing,
             parts_in_flight: req.multipart.parts_in_flight,
             part_mib: req.multipart.part_mib,
+            verify: false,
         }
     }
 
@@ -157,6 +165,9 @@ impl WorkerArguments {
         put("existing", self.existing.as_str().to_string());
         put("partsInFlight", self.parts_in_flight.to_string());
         put("partMiB", self.part_mib.to_string());
+        if self.verify {
+            put("mode", "verify".into());
+        }
         m
     }
 
@@ -215,6 +226,15 @@ impl WorkerArguments {
                 PART_MIB_DEFAULT.into(),
                 (PART_MIN / MIB)..=(PART_MAX / MIB),
             )? as u32,
+            verify: match m.get("mode").map(String::as_str) {
+                None | Some("copy") => false,
+                Some("verify") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "UserArguments.mode: {other:?} is neither copy nor verify"
+                    ))
+                }
+            },
         })
     }
 }

@@ -104,3 +104,68 @@ async fn a_second_run_with_skip_identical_copies_only_what_changed() {
     world.assert_copied(&changed).await;
     world.assert_no_leftovers().await;
 }
+
+/// Waits until the sandbox has a job with `token` in `status` (60 s at most).
+async fn wait_for_job(world: &World, token: &str, status: &str) {
+    for _ in 0..600 {
+        let jobs = world.sandbox.jobs().await.unwrap();
+        if jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["token"] == token && j["status"] == status)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no job {token} {status}: {}",
+        world.sandbox.jobs().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verification_finds_an_object_changed_and_one_deleted_after_the_copy() {
+    let world = World::seeded().await;
+    let mut request = world.request("photos-2026");
+    request["verify"] = serde_json::json!({"enabled": true});
+    let arn = world.start_execution("photos-2026-1", &request).await;
+    // The copy job runs; the verification job (the next attempt) is held once it starts.
+    wait_for_job(&world, "ferry-photos-2026-1-0", "Complete").await;
+    world.hold(true).await;
+    wait_for_job(&world, "ferry-photos-2026-1-1", "Active").await;
+    let (changed, deleted) = (samples()[1].key.clone(), samples()[2].key.clone());
+    world
+        .destination
+        .s3
+        .put_object()
+        .bucket(DESTINATION_BUCKET)
+        .key(&changed)
+        .body(b"altered after the copy".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    world
+        .destination
+        .s3
+        .delete_object()
+        .bucket(DESTINATION_BUCKET)
+        .key(&deleted)
+        .send()
+        .await
+        .unwrap();
+    world.hold(false).await;
+    let run = world.wait_for(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"), "{run:?}");
+    let cause = run.cause.unwrap();
+    println!("cause: {cause}");
+    assert!(
+        cause.contains(&format!(
+            "found 1 missing ({deleted}) and 1 different ({changed})"
+        )) && cause.contains("(4 verified)"),
+        "{cause}"
+    );
+    world.assert_no_leftovers().await;
+}

@@ -131,6 +131,7 @@ fn output(function: &str, v: Variant) -> Value {
         rows: 1,
         with_versions: false,
         worker: true,
+        verify: false,
     };
     match function {
         "PlanFunction" => to_value(&plan(v)),
@@ -190,6 +191,10 @@ fn output(function: &str, v: Variant) -> Value {
                     identical: u64::from(v.full),
                     failed: 1,
                     last_report: ReportSummary::default(),
+                    verification: v.full.then(|| Verification {
+                        verified: 2,
+                        ..Default::default()
+                    }),
                 },
                 next_attempt: again.then_some(Attempt { run: 1, job: 1 }),
                 retry_manifest: (again && v.next == Next::Retry).then(|| retry.clone()),

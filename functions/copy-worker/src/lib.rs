@@ -27,8 +27,8 @@ use ferry_core::names::{batch_role_arn, partition};
 use ferry_core::request::{EncryptionType, Existing, MetadataDirective};
 use ferry_core::worker::{
     part_size, parts, upload_record_key, Part, ResultCode, TaskResult, UploadRecord,
-    WorkerArguments, WorkerEvent, WorkerResponse, WorkerTask, COPY_OBJECT_MAX, IDENTICAL,
-    INVOCATION_SCHEMA, MIB, REFUSED,
+    WorkerArguments, WorkerEvent, WorkerResponse, WorkerTask, COPY_OBJECT_MAX, DIFFERENT,
+    IDENTICAL, INVOCATION_SCHEMA, MIB, MISSING, REFUSED, VERIFIED,
 };
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -104,7 +104,10 @@ pub async fn handle(
         let (result_code, result_string) = match worker.copy(task).await {
             Ok(Done::Copied(text) | Done::Identical(text)) => (ResultCode::Succeeded, text),
             Ok(Done::Continues(text)) => (ResultCode::TemporaryFailure, text),
-            Ok(Done::Refused(text)) => (ResultCode::PermanentFailure, text),
+            Ok(Done::Refused(text) | Done::Unverified(text)) => {
+                (ResultCode::PermanentFailure, text)
+            }
+            Ok(Done::Verified(text)) => (ResultCode::Succeeded, text),
             Err(err) => (code_of(&err), format!("{}: {}", err.name, err.cause)),
         };
         info!(task = %task.task_id, code = ?result_code, "{result_string}");
@@ -163,6 +166,9 @@ enum Done {
     Identical(String),
     /// Another object is at the destination key and `existing` is refuse: left alone.
     Refused(String),
+    /// Verify mode: the object is at the destination as at the source (a success), or not.
+    Verified(String),
+    Unverified(String),
 }
 
 struct Worker<'a> {
@@ -239,6 +245,9 @@ impl Worker<'_> {
             version,
             head,
         };
+        if self.args.verify {
+            return self.verify(&source).await;
+        }
         let existing = self.args.existing;
         if existing != Existing::Overwrite {
             if let Some(there) = self.destination_head(&source.target).await? {
@@ -272,6 +281,22 @@ impl Worker<'_> {
             )));
         }
         self.multipart(&source).await
+    }
+
+    /// Verify mode: the object at the destination key is the source's (present, the same size,
+    /// the same ETag where both are plain MD5s, else the same full-object checksum where both
+    /// have one; with neither, the size alone).
+    async fn verify(&self, source: &Source) -> Result<Done, StepError> {
+        let what = format!("s3://{}/{}", self.args.destination_bucket, source.target);
+        let Some(there) = self.destination_head(&source.target).await? else {
+            return Ok(Done::Unverified(format!(
+                "{MISSING} {what} is not at the destination"
+            )));
+        };
+        match compare(&source.head, &there) {
+            Ok(how) => Ok(Done::Verified(format!("{VERIFIED} {what}: {how}"))),
+            Err(why) => Ok(Done::Unverified(format!("{DIFFERENT} {what}: {why}"))),
+        }
     }
 
     /// The object at the destination key, if there is one.
@@ -679,6 +704,54 @@ fn identical(
         (source.checksum_sha256(), there.checksum_sha256()),
     ];
     full(source) && full(there) && pairs.iter().any(|(a, b)| a.is_some() && a == b)
+}
+
+/// How an object at the destination compares with its source, for verification: `Ok` with
+/// what was compared, or `Err` with the difference.
+fn compare(
+    source: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    there: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+) -> Result<String, String> {
+    let (a, b) = (source.content_length(), there.content_length());
+    if a != b {
+        return Err(format!(
+            "{} bytes, the source {} bytes",
+            b.unwrap_or(0),
+            a.unwrap_or(0)
+        ));
+    }
+    // An ETag is the object's MD5 only for a single-part object not under SSE-KMS.
+    let plain = |h: &aws_sdk_s3::operation::head_object::HeadObjectOutput| {
+        h.e_tag().is_some_and(|e| !e.contains('-'))
+            && h.server_side_encryption() != Some(&ServerSideEncryption::AwsKms)
+    };
+    if plain(source) && plain(there) {
+        return if source.e_tag() == there.e_tag() {
+            Ok("same size and ETag".into())
+        } else {
+            Err(format!(
+                "ETag {}, the source's {}",
+                there.e_tag().unwrap_or_default(),
+                source.e_tag().unwrap_or_default()
+            ))
+        };
+    }
+    let pairs = [
+        (source.checksum_crc64_nvme(), there.checksum_crc64_nvme()),
+        (source.checksum_crc32(), there.checksum_crc32()),
+        (source.checksum_crc32_c(), there.checksum_crc32_c()),
+        (source.checksum_sha1(), there.checksum_sha1()),
+        (source.checksum_sha256(), there.checksum_sha256()),
+    ];
+    match pairs.iter().find(|(x, y)| x.is_some() && y.is_some()) {
+        Some((x, y)) if x == y => Ok("same size and full-object checksum".into()),
+        Some((x, y)) => Err(format!(
+            "checksum {}, the source's {}",
+            y.unwrap_or_default(),
+            x.unwrap_or_default()
+        )),
+        None => Ok("same size (no comparable ETag or checksum)".into()),
+    }
 }
 
 fn sse(e: EncryptionType) -> ServerSideEncryption {

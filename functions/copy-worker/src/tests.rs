@@ -18,7 +18,9 @@ use aws_sdk_s3::types::{CopyPartResult, Part as S3Part, Tag};
 use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
 use aws_sdk_sts::types::Credentials;
 use aws_smithy_mocks::{mock, Rule};
-use ferry_core::worker::{WorkerJob, IDENTICAL, PART_MIB_DEFAULT, REFUSED};
+use ferry_core::worker::{
+    WorkerJob, DIFFERENT, IDENTICAL, MISSING, PART_MIB_DEFAULT, REFUSED, VERIFIED,
+};
 use std::sync::{Arc, Mutex};
 
 const GIB: u64 = 1024 * MIB;
@@ -522,4 +524,41 @@ async fn under_refuse_a_new_object_lands_only_if_its_key_is_still_free() {
     // Overwrite keeps the plain CopyObject.
     let (_, seen) = run(fresh(100 * MIB), false, with_existing("overwrite")).await;
     assert_eq!((seen.copied.len(), seen.created.len()), (1, 0));
+}
+
+#[tokio::test]
+async fn verify_mode_says_verified_missing_or_different_and_writes_nothing() {
+    let mut args = arguments();
+    args.insert("mode".into(), "verify".into());
+    let (out, seen) = run(fresh(SIZE), false, args.clone()).await;
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::PermanentFailure);
+    assert!(r.result_string.starts_with(MISSING), "{}", r.result_string);
+    assert!(seen.created.is_empty() && seen.copied.is_empty());
+    let (out, seen) = run(occupied(SIZE, ETAG), false, args.clone()).await;
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::Succeeded);
+    // A multipart ETag proves nothing about the bytes: the size is what is compared then.
+    assert!(
+        r.result_string.starts_with(VERIFIED)
+            && r.result_string
+                .ends_with("same size (no comparable ETag or checksum)"),
+        "{}",
+        r.result_string
+    );
+    assert!(seen.created.is_empty() && seen.copied.is_empty());
+    let shorter = World {
+        there: Some((SIZE - 1, ETAG)),
+        ..fresh(SIZE)
+    };
+    let (out, _) = run(shorter, false, args.clone()).await;
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::PermanentFailure);
+    assert!(
+        r.result_string.starts_with(DIFFERENT)
+            && r.result_string
+                .ends_with(&format!("{} bytes, the source {SIZE} bytes", SIZE - 1)),
+        "{}",
+        r.result_string
+    );
 }

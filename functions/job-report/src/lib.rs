@@ -19,7 +19,7 @@ use ferry_core::job::{JobOutcome, JobState};
 use ferry_core::names::Attempt;
 use ferry_core::report::{ReportManifest, ReportRows, ReportSummary, Summarizer};
 use ferry_core::steps::{
-    CopyTotals, JobRecord, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan,
+    CopyTotals, JobRecord, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan, Verification,
 };
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -53,7 +53,9 @@ pub async fn handle(
     let retries_left = u32::from(attempt.job) < plan.request.retry.max_attempts;
     // Objects over 5 GB go to the copy worker's job whatever the retries left (they cannot
     // fail that way twice: the worker copies them); retryable failures only while retries are.
-    let want_retry_manifest = outcome == JobOutcome::Partial;
+    // A verification writes no retry manifest: what it finds is the copy's answer.
+    let verifying = input.job.verify;
+    let want_retry_manifest = outcome == JobOutcome::Partial && !verifying;
     let (summary, retry) = summarize(
         clients,
         config,
@@ -63,8 +65,9 @@ pub async fn handle(
         retries_left,
     )
     .await?;
+    let mut retry = retry;
 
-    let next = match outcome {
+    let mut next = match outcome {
         JobOutcome::Succeeded => Next::Copied,
         JobOutcome::Partial if retry.is_some() => Next::Retry,
         JobOutcome::Partial => Next::Incomplete,
@@ -73,10 +76,25 @@ pub async fn handle(
     };
     let mut totals = input.totals.unwrap_or_default();
     totals.job_ids.push(job_id.clone());
-    // The copy worker's "identical" successes copied nothing.
-    totals.copied += state.succeeded.saturating_sub(summary.identical);
-    totals.identical += summary.identical;
-    totals.failed = state.failed;
+    if verifying {
+        totals.verification = Some(verification_of(&summary));
+    } else {
+        // The copy worker's "identical" successes copied nothing.
+        totals.copied += state.succeeded.saturating_sub(summary.identical);
+        totals.identical += summary.identical;
+        totals.failed = state.failed;
+        if next == Next::Copied && plan.request.verifies() {
+            // Every object copied: the last job is the verification of them all.
+            next = Next::Retry;
+            retry = Some(RetryManifestRef {
+                key: String::new(),
+                rows: 0,
+                with_versions: false,
+                worker: true,
+                verify: true,
+            });
+        }
+    }
     totals.last_report = summary;
     let cause = cause(next, &state, &totals);
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
@@ -109,6 +127,26 @@ async fn describe(
             format!("DescribeJob {job_id} answered without a job"),
         )
     })
+}
+
+/// What a verification job's report says, with the first keys of each finding.
+fn verification_of(summary: &ReportSummary) -> Verification {
+    let first = |label: &str| -> Vec<String> {
+        summary
+            .failed_sample
+            .iter()
+            .filter(|t| t.error_code.ends_with(label))
+            .take(CAUSE_KEYS)
+            .map(|t| t.key.clone())
+            .collect()
+    };
+    Verification {
+        verified: summary.verified,
+        missing: summary.missing,
+        different: summary.different,
+        first_missing: first("(missing)"),
+        first_different: first("(different)"),
+    }
 }
 
 /// Counts the report and, when `retry_for` is given, writes and uploads the retry manifest of
@@ -155,8 +193,9 @@ async fn summarize(
     let report_prefix = names.layout().report_prefix(plan.run);
     // A job of the copy worker that looks before it writes reports every task: its successes
     // say which objects were identical (not copied), so they are read too.
-    let every_task =
-        job.worker && plan.request.destination.existing != ferry_core::request::Existing::Overwrite;
+    let every_task = job.worker
+        && (job.verify
+            || plan.request.destination.existing != ferry_core::request::Existing::Overwrite);
     for result in manifest
         .results
         .iter()
@@ -223,6 +262,7 @@ async fn summarize(
             rows: written.rows,
             with_versions: written.with_versions,
             worker: job.worker || written.too_large_rows > 0,
+            verify: false,
         }),
     ))
 }
@@ -275,7 +315,45 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if let Some(v) = &totals.verification {
+        let keys = |k: &[String]| {
+            if k.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", k.join(", "))
+            }
+        };
+        match next {
+            Next::Copied => {
+                return format!(
+                    "copied {} objects in {} job(s) ({} already there, identical); verified {} at the destination",
+                    totals.copied,
+                    totals.job_ids.len() - 1,
+                    totals.identical,
+                    v.verified
+                )
+            }
+            Next::Incomplete => {
+                return format!(
+                    "the verification after the copy found {} missing{} and {} different{} at the destination ({} verified)",
+                    v.missing,
+                    keys(&v.first_missing),
+                    v.different,
+                    keys(&v.first_different),
+                    v.verified
+                )
+            }
+            _ => {}
+        }
+    }
     match next {
+        Next::Retry if totals.last_report.too_large == 0 && totals.last_report.retryable == 0 => {
+            format!(
+                "copied {} objects in {} job(s); verifying every one at the destination",
+                totals.copied,
+                totals.job_ids.len()
+            )
+        }
         Next::Copied if totals.identical > 0 => format!(
             "copied {} objects in {} job(s); {} already at the destination, identical: not copied",
             totals.copied,

@@ -170,11 +170,34 @@ async fn with_no_retry_left_only_the_object_over_5_gb_goes_on_to_the_worker() {
 }
 
 #[tokio::test]
-async fn a_clean_job_without_a_report_is_copied() {
+async fn a_clean_job_is_copied_and_then_verified_when_the_request_asks() {
+    // Without `verify`, the copy ends there.
     let (out, uploaded) = report(0, describe(JobStatus::Complete, 6, 0, None), false).await;
     assert_eq!(out.next, Next::Copied);
     assert!(uploaded.is_none());
     assert_eq!(out.cause, "copied 6 objects in 1 job(s)");
+    // With it, the next job is the verification of the copy's own manifest.
+    let uploaded: Uploaded = Default::default();
+    let s3 = report_bucket(false, &uploaded);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let describe_rule = describe(JobStatus::Complete, 6, 0, None);
+    let clients = Clients::mocked(&s3, &[&describe_rule], &[], &[]);
+    let mut verifying = input(0);
+    verifying.plan.request.verify.enabled = Some(true);
+    let out = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(verifying, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.next, Next::Retry, "{}", out.cause);
+    let verify = out.retry_manifest.unwrap();
+    assert!(verify.verify && verify.worker && verify.key.is_empty());
+    assert_eq!(
+        out.cause,
+        "copied 6 objects in 1 job(s); verifying every one at the destination"
+    );
 }
 
 #[tokio::test]

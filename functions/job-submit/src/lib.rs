@@ -39,7 +39,10 @@ pub async fn handle(
     plan.check_against(config, SystemClock.now(), plan.expires_at)?;
     let names = plan.names();
     let mut not_copyable = None;
-    let manifest = match (&input.retry_manifest, &plan.request.manifest) {
+    // A verification reads the copy's own manifest, as the first job did.
+    let verify = input.retry_manifest.as_ref().is_some_and(|r| r.verify);
+    let retry_manifest = input.retry_manifest.as_ref().filter(|r| !r.verify);
+    let manifest = match (retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {
             if !names.layout().is_retry_manifest_key(&retry.key) {
                 return Err(StepError::new(
@@ -112,8 +115,10 @@ pub async fn handle(
                     ),
                 ));
             }
-            not_copyable = Some(inventory_obstacles(clients, config, &report.key).await?)
-                .filter(|n| !n.is_empty());
+            if !verify {
+                not_copyable = Some(inventory_obstacles(clients, config, &report.key).await?)
+                    .filter(|n| !n.is_empty());
+            }
             ManifestLocation {
                 kind: ManifestKind::Inventory,
                 object_arn: names.s3_arn(&config.ferry_bucket, Some(&report.key)),
@@ -125,10 +130,11 @@ pub async fn handle(
     let mut request = CreateJobRequest::for_copy(&plan.request, &names, &manifest, input.attempt);
     // Objects over 5 GB (or the worker's own retries), and every object of a copy into an
     // occupied destination that must not overwrite: the copy worker looks at each key first.
-    let worker =
-        input.retry_manifest.as_ref().is_some_and(|r| r.worker) || plan.worker_for_everything();
+    let worker = verify
+        || input.retry_manifest.as_ref().is_some_and(|r| r.worker)
+        || plan.worker_for_everything();
     if worker {
-        request = request.with_worker(&plan.request, &names);
+        request = request.with_worker(&plan.request, &names, verify);
     }
     let call = request.apply(clients.s3control.create_job()).map_err(|e| {
         StepError::new(
@@ -150,6 +156,7 @@ pub async fn handle(
         manifest,
         not_copyable,
         worker,
+        verify,
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)

@@ -164,6 +164,7 @@ async fn a_retry_job_reads_the_retry_manifest_with_the_next_token() {
         rows: 3,
         with_versions: false,
         worker: false,
+        verify: false,
     };
     let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
         .await
@@ -186,6 +187,7 @@ async fn objects_over_5_gb_go_to_a_job_of_the_copy_worker() {
         rows: 1,
         with_versions: false,
         worker: true,
+        verify: false,
     };
     let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
         .await
@@ -263,6 +265,7 @@ async fn only_this_copys_manifests_and_plans_become_jobs() {
         rows: 3,
         with_versions: false,
         worker: false,
+        verify: false,
     };
     let err = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(forged_retry))
         .await

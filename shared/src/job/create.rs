@@ -289,16 +289,24 @@ impl CreateJobRequest {
 
     /// The same job run by the copy worker (LambdaInvoke) instead of S3PutObjectCopy: what
     /// S3PutObjectCopy cannot copy (over 5 GB) is copied part by part.
-    pub fn with_worker(mut self, req: &CopyRequest, names: &Names) -> CreateJobRequest {
+    /// In verify mode (`verify`) the worker checks each object at the destination instead.
+    pub fn with_worker(
+        mut self,
+        req: &CopyRequest,
+        names: &Names,
+        verify: bool,
+    ) -> CreateJobRequest {
+        let mut arguments = crate::worker::WorkerArguments::of(req);
+        arguments.verify = verify;
         self.operation = JobOperation {
             s3_put_object_copy: None,
             lambda_invoke: Some(LambdaInvoke {
                 function_arn: names.worker_function_arn(),
                 invocation_schema_version: crate::worker::INVOCATION_SCHEMA.into(),
-                user_arguments: crate::worker::WorkerArguments::of(req).to_map(),
+                user_arguments: arguments.to_map(),
             }),
         };
-        if req.destination.existing != crate::request::Existing::Overwrite {
+        if verify || req.destination.existing != crate::request::Existing::Overwrite {
             // The objects left alone as identical are successes: only a report of every task
             // counts them.
             self.report.report_scope = ReportScope::AllTasks;

@@ -30,6 +30,8 @@ pub struct CopyRequest {
     #[serde(default)]
     pub multipart: Multipart,
     #[serde(default)]
+    pub verify: Verify,
+    #[serde(default)]
     pub timing: Timing,
     #[serde(default)]
     pub cleanup: Cleanup,
@@ -238,6 +240,24 @@ impl Default for Retry {
         Retry {
             max_attempts: Retry::default_max_attempts(),
         }
+    }
+}
+
+/// `verify`: after the last job, every object of the manifest is checked at the destination by
+/// a job of the copy worker in verify mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Verify {
+    /// Absent: off (for now: it is to become on for `destination.existing` refuse and
+    /// skip-identical once the suites expect the extra job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+impl CopyRequest {
+    /// Whether the copy ends with a verification job.
+    pub fn verifies(&self) -> bool {
+        self.verify.enabled.unwrap_or(false)
     }
 }
 

@@ -167,6 +167,11 @@ impl TaskResult {
         if self.result_message.starts_with(crate::worker::REFUSED) {
             return FailureClass::Refused;
         }
+        if self.result_message.starts_with(crate::worker::MISSING)
+            || self.result_message.starts_with(crate::worker::DIFFERENT)
+        {
+            return FailureClass::Unverified;
+        }
         classify_failure(&self.error_code, self.http_status)
     }
 
@@ -179,104 +184,9 @@ impl TaskResult {
     }
 }
 
-/// Whether a failed task may succeed if tried again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FailureClass {
-    Retryable,
-    Permanent,
-    /// The object's encryption keeps Batch Operations from reading it ([`encryption_obstacle`]):
-    /// counted apart and never retried; the object must be re-encrypted, or its key granted.
-    NotCopyable,
-    /// Over the 5 GB S3PutObjectCopy takes ([`too_large`]): the copy worker's job copies it.
-    TooLarge,
-    /// Another object is at the destination key and `destination.existing` is refuse: left
-    /// alone by the copy worker, never retried.
-    Refused,
-}
+pub use classify::*;
 
-impl FailureClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureClass::Retryable => "Retryable",
-            FailureClass::Permanent => "Permanent",
-            FailureClass::NotCopyable => "NotCopyable",
-            FailureClass::TooLarge => "TooLarge",
-            FailureClass::Refused => "Refused",
-        }
-    }
-}
-
-/// S3's answer to a read of an SSE-C object without its key, which is how a Batch Operations
-/// copy reads one (it passes no customer key: SSE-C is the one CopyObject option it does not
-/// support).
-pub const SSE_C_MESSAGE: &str = "The object was stored using a form of Server Side Encryption";
-
-/// CopyObject's (and so S3PutObjectCopy's) answer for a source over 5 GB.
-pub const TOO_LARGE_MESSAGE: &str = "larger than the maximum allowable size for a copy source";
-
-/// Whether a failed task is an object over 5 GB, which the copy worker copies instead.
-pub fn too_large(error_code: &str, message: &str) -> bool {
-    error_code == "InvalidRequest" && message.contains(TOO_LARGE_MESSAGE)
-}
-
-/// The encryption a failed task's error names, if that is why it failed: S3's SSE-C refusal
-/// (`InvalidRequest`), or KMS's refusal of `kms:Decrypt` that S3 passes on (`AccessDenied`
-/// whose message names the action, or a `KMS.` code).
-pub fn encryption_obstacle(error_code: &str, message: &str) -> Option<CopyObstacle> {
-    if error_code == "InvalidRequest" && message.contains(SSE_C_MESSAGE) {
-        Some(CopyObstacle::SseC)
-    } else if error_code.starts_with("KMS.")
-        || (error_code == "AccessDenied" && message.contains("kms:Decrypt"))
-    {
-        Some(CopyObstacle::KmsKey)
-    } else {
-        None
-    }
-}
-
-/// Error codes that say "try again later" whatever their HTTP status.
-const RETRYABLE_CODES: [&str; 11] = [
-    "SlowDown",
-    "RequestTimeout",
-    "InternalError",
-    "ServiceUnavailable",
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequests",
-    "RequestLimitExceeded",
-    "OperationAborted",
-    "TemporaryFailure",
-    "RequestTimeTooSkewed",
-];
-
-/// Error codes that a retry cannot fix: the object, its permissions or its size must change.
-const PERMANENT_CODES: [&str; 11] = [
-    "AccessDenied",
-    "NoSuchKey",
-    "NoSuchBucket",
-    "NoSuchVersion",
-    "InvalidRequest",
-    "InvalidObjectState",
-    "AccessControlListNotSupported",
-    "EntityTooLarge",
-    "KMS.AccessDeniedException",
-    "InvalidArgument",
-    "PermanentFailure",
-];
-
-/// Classifies a failed task: known codes first, then the HTTP status (5xx and 429 retryable).
-/// Anything else is permanent, so a retry job never loops on a failure it cannot fix.
-pub fn classify_failure(error_code: &str, http_status: Option<u16>) -> FailureClass {
-    if RETRYABLE_CODES.contains(&error_code) {
-        FailureClass::Retryable
-    } else if PERMANENT_CODES.contains(&error_code) {
-        FailureClass::Permanent
-    } else if matches!(http_status, Some(500..=599 | 429)) {
-        FailureClass::Retryable
-    } else {
-        FailureClass::Permanent
-    }
-}
+mod classify;
 
 /// Streams the rows of one result CSV.
 pub struct ReportRows<R: Read> {
@@ -388,6 +298,13 @@ pub struct ReportSummary {
     /// worker's `identical:` results; reports of every task only).
     #[serde(default)]
     pub identical: u64,
+    /// A verification's findings: objects as at the source, not there, there but not the same.
+    #[serde(default)]
+    pub verified: u64,
+    #[serde(default)]
+    pub missing: u64,
+    #[serde(default)]
+    pub different: u64,
     pub by_error_code: BTreeMap<String, ErrorCount>,
     /// The first failed tasks, by key.
     pub failed_sample: Vec<FailedTask>,
@@ -401,6 +318,9 @@ impl ReportSummary {
             if task.result_message.starts_with(crate::worker::IDENTICAL) {
                 self.identical += 1;
             }
+            if task.result_message.starts_with(crate::worker::VERIFIED) {
+                self.verified += 1;
+            }
             return;
         }
         self.failed += 1;
@@ -411,6 +331,10 @@ impl ReportSummary {
             FailureClass::NotCopyable => self.not_copyable += 1,
             FailureClass::TooLarge => self.too_large += 1,
             FailureClass::Refused => self.refused += 1,
+            FailureClass::Unverified if task.result_message.starts_with(crate::worker::MISSING) => {
+                self.missing += 1
+            }
+            FailureClass::Unverified => self.different += 1,
         }
         let obstacle = encryption_obstacle(&task.error_code, &task.result_message).or(too_large(
             &task.error_code,
@@ -419,6 +343,14 @@ impl ReportSummary {
         .then_some(CopyObstacle::TooLarge));
         let code = match obstacle {
             None if class == FailureClass::Refused => format!("{} (existing)", task.error_code),
+            None if class == FailureClass::Unverified => {
+                let what = if task.result_message.starts_with(crate::worker::MISSING) {
+                    "missing"
+                } else {
+                    "different"
+                };
+                format!("{} ({what})", task.error_code)
+            }
             // Apart from the same code's other causes (an AccessDenied of a bucket policy).
             Some(o) => format!("{} ({})", task.error_code, o.label()),
             None if task.error_code.is_empty() => "(none)".to_string(),
@@ -465,6 +397,9 @@ impl ReportSummary {
         self.too_large += other.too_large;
         self.refused += other.refused;
         self.identical += other.identical;
+        self.verified += other.verified;
+        self.missing += other.missing;
+        self.different += other.different;
         for (code, c) in &other.by_error_code {
             self.by_error_code
                 .entry(code.clone())
@@ -562,7 +497,7 @@ mod tests {
     use crate::manifest::CsvManifestReader;
 
     fn manifest() -> ReportManifest {
-        ReportManifest::parse(include_bytes!("../fixtures/report-manifest.json")).unwrap()
+        ReportManifest::parse(include_bytes!("../../fixtures/report-manifest.json")).unwrap()
     }
 
     fn rows(text: &str) -> ReportRows<&[u8]> {
@@ -583,7 +518,7 @@ mod tests {
             failed,
             ["job-f8fb9d89-a3aa-461d-bddc-ea6a1b131955/results/b2ddad417e94331e9f37b44f1faf8c7ed5873f2e.csv"]
         );
-        let bad = include_str!("../fixtures/report-manifest.json")
+        let bad = include_str!("../../fixtures/report-manifest.json")
             .replace("Report_CSV_20180820", "Report_JSON");
         assert!(ReportManifest::parse(bad.as_bytes())
             .unwrap_err()
@@ -594,7 +529,7 @@ mod tests {
     /// AWS's documented example rows carry the HTTP status under ErrorCode; they are read right.
     #[test]
     fn reads_the_aws_example_rows_with_their_swapped_columns() {
-        let tasks: Vec<TaskResult> = rows(include_str!("../fixtures/report-results-lambda.csv"))
+        let tasks: Vec<TaskResult> = rows(include_str!("../../fixtures/report-results-lambda.csv"))
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(tasks.len(), 2);
@@ -632,7 +567,7 @@ mod tests {
     #[test]
     fn summarizes_a_copy_report_and_writes_the_retry_manifest() {
         let mut s = Summarizer::new(Some(Vec::new()));
-        s.read(rows(include_str!("../fixtures/report-results-copy.csv")))
+        s.read(rows(include_str!("../../fixtures/report-results-copy.csv")))
             .unwrap();
         let (summary, retry) = s.finish().unwrap();
         assert_eq!(summary.tasks, 6);
