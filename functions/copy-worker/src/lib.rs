@@ -696,14 +696,25 @@ fn identical(
     let full = |h: &aws_sdk_s3::operation::head_object::HeadObjectOutput| {
         h.checksum_type() != Some(&aws_sdk_s3::types::ChecksumType::Composite)
     };
-    let pairs = [
+    full(source)
+        && full(there)
+        && checksums(source, there)
+            .iter()
+            .any(|(a, b)| a.is_some() && a == b)
+}
+
+/// The two objects' checksums, algorithm by algorithm (`None` where one has none).
+fn checksums<'a>(
+    source: &'a aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    there: &'a aws_sdk_s3::operation::head_object::HeadObjectOutput,
+) -> [(Option<&'a str>, Option<&'a str>); 5] {
+    [
         (source.checksum_crc64_nvme(), there.checksum_crc64_nvme()),
         (source.checksum_crc32(), there.checksum_crc32()),
         (source.checksum_crc32_c(), there.checksum_crc32_c()),
         (source.checksum_sha1(), there.checksum_sha1()),
         (source.checksum_sha256(), there.checksum_sha256()),
-    ];
-    full(source) && full(there) && pairs.iter().any(|(a, b)| a.is_some() && a == b)
+    ]
 }
 
 /// How an object at the destination compares with its source, for verification: `Ok` with
@@ -736,14 +747,10 @@ fn compare(
             ))
         };
     }
-    let pairs = [
-        (source.checksum_crc64_nvme(), there.checksum_crc64_nvme()),
-        (source.checksum_crc32(), there.checksum_crc32()),
-        (source.checksum_crc32_c(), there.checksum_crc32_c()),
-        (source.checksum_sha1(), there.checksum_sha1()),
-        (source.checksum_sha256(), there.checksum_sha256()),
-    ];
-    match pairs.iter().find(|(x, y)| x.is_some() && y.is_some()) {
+    match checksums(source, there)
+        .iter()
+        .find(|(x, y)| x.is_some() && y.is_some())
+    {
         Some((x, y)) if x == y => Ok("same size and full-object checksum".into()),
         Some((x, y)) => Err(format!(
             "checksum {}, the source's {}",
