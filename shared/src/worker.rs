@@ -274,7 +274,8 @@ fn enum_of<T: serde::de::DeserializeOwned>(k: &str, v: &str) -> Result<T, String
         .map_err(|e| format!("UserArguments.{k}: {e}"))
 }
 
-fn enum_str<T: Serialize>(v: &T) -> String {
+/// A request enum as the API spells it (its serde name: `STANDARD_IA`, `COPY`, `refuse`).
+pub fn enum_str<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -26,7 +26,7 @@ use ferry_core::manifest::decode_key;
 use ferry_core::names::{batch_role_arn, partition};
 use ferry_core::request::{EncryptionType, Existing, MetadataDirective};
 use ferry_core::worker::{
-    part_size, parts, upload_record_key, Part, ResultCode, TaskResult, UploadRecord,
+    enum_str, part_size, parts, upload_record_key, Part, ResultCode, TaskResult, UploadRecord,
     WorkerArguments, WorkerEvent, WorkerResponse, WorkerTask, COPY_OBJECT_MAX, DIFFERENT,
     IDENTICAL, INVOCATION_SCHEMA, MIB, MISSING, REFUSED, VERIFIED,
 };
@@ -766,13 +766,6 @@ fn sse(e: EncryptionType) -> ServerSideEncryption {
         EncryptionType::SseS3 => ServerSideEncryption::Aes256,
         EncryptionType::SseKms => ServerSideEncryption::AwsKms,
     }
-}
-
-fn enum_str<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
