@@ -176,7 +176,7 @@ async fn summarize(
         .columns()
         .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
     let path: Option<PathBuf> =
-        retry_for.map(|_| std::env::temp_dir().join(format!("ferry-retry-{job_id}.csv")));
+        retry_for.map(|attempt| spool_path(&names.layout().retry_manifest_key(attempt)));
     let file = match &path {
         Some(p) => Some(BufWriter::new(std::fs::File::create(p).map_err(|e| {
             StepError::new(
@@ -238,6 +238,7 @@ async fn summarize(
         return Ok((summary, None));
     }
     let key = names.layout().retry_manifest_key(attempt);
+    debug_assert_eq!(path, spool_path(&key));
     let body = ByteStream::from_path(&path).await.map_err(|e| {
         StepError::new(
             ErrorName::Retryable,
@@ -432,6 +433,16 @@ fn reasons(state: &JobState) -> String {
         .map(|f| format!("{}: {}", f.code, f.reason))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Where the retry manifest for `key` is written before its upload: one file per manifest key
+/// and process, so two reports read at once (tests run in parallel) never share a file.
+pub(crate) fn spool_path(key: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "ferry-{}-{}",
+        std::process::id(),
+        key.replace('/', "-")
+    ))
 }
 
 #[cfg(test)]

@@ -89,9 +89,8 @@ fn report_bucket(with_report: bool, uploaded: &Uploaded) -> Vec<Rule> {
         }),
         mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |r| {
             // The body streams from the temporary file, which exists until the upload returns.
-            let file = std::env::temp_dir().join("ferry-retry-job-1.csv");
-            *up.lock().unwrap() =
-                Some((r.key().unwrap().to_string(), std::fs::read(file).unwrap()));
+            let key = r.key().unwrap();
+            *up.lock().unwrap() = Some((key.to_string(), std::fs::read(spool_path(key)).unwrap()));
             PutObjectOutput::builder().build()
         }),
     ]
