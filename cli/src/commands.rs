@@ -23,17 +23,37 @@ pub async fn start(target: &Target, path: &std::path::Path, follow: bool) -> Res
             req.destination.account_id, target.account
         )));
     }
-    let previous = runs::list(target, Some(&req.copy_id), usize::MAX).await?;
+    start_run(target, &req.copy_id, &raw, follow).await
+}
+
+/// `ferry verify`: a new run of the copy whose one job checks every object of its manifest at
+/// the destination (the plan is the copy's stored one; flow A reads its latest inventory report).
+pub async fn verify(target: &Target, copy_id: &str, follow: bool) -> Result<i32> {
+    if runs::list(target, Some(copy_id), 1).await?.is_empty() {
+        return Err(CliError::other(format!(
+            "copy {copy_id} has no run: there is nothing to verify (start it with `ferry start`)"
+        )));
+    }
+    let input = serde_json::json!({ ferry_core::steps::VERIFY_COPY: copy_id });
+    start_run(target, copy_id, &input, follow).await
+}
+
+/// Starts run `<copyId>-<n>` (the next number) with `input`, unless a run of the copy is going.
+async fn start_run(
+    target: &Target,
+    copy_id: &str,
+    input: &serde_json::Value,
+    follow: bool,
+) -> Result<i32> {
+    let previous = runs::list(target, Some(copy_id), usize::MAX).await?;
     if let Some(r) = previous
         .iter()
         .find(|r| r.status == ExecutionStatus::Running)
     {
         return Err(CliError::other(format!(
-            "copy {} is already running: {} since {}; follow it with `ferry watch {}`",
-            req.copy_id,
+            "copy {copy_id} is already running: {} since {}; follow it with `ferry watch {copy_id}`",
             r.name,
             r.started_text(),
-            req.copy_id
         )));
     }
     let next = previous
@@ -44,7 +64,7 @@ pub async fn start(target: &Target, path: &std::path::Path, follow: bool) -> Res
         .unwrap_or(0)
         + 1;
     let name = ExecutionName {
-        copy_id: req.copy_id.clone(),
+        copy_id: copy_id.to_string(),
         number: next,
         cleanup: false,
     };
@@ -54,19 +74,20 @@ pub async fn start(target: &Target, path: &std::path::Path, follow: bool) -> Res
         .start_execution()
         .state_machine_arn(&target.state_machine_arn)
         .name(name.to_string())
-        .input(raw.to_string())
+        .input(input.to_string())
         .send()
         .await
         .map_err(aws_error("StartExecution"))?;
     println!("started {name}: {}", started.execution_arn());
-    if next > 1 {
+    if input.get(ferry_core::steps::VERIFY_COPY).is_some() {
         println!(
-            "run {next} of copy {}: a new attempt on the copy's stored plan",
-            req.copy_id
+            "run {next} of copy {copy_id}: the verification of its manifest at the destination"
         );
+    } else if next > 1 {
+        println!("run {next} of copy {copy_id}: a new attempt on the copy's stored plan");
     }
     if !follow {
-        println!("follow it with: ferry watch {}", req.copy_id);
+        println!("follow it with: ferry watch {copy_id}");
         return Ok(0);
     }
     let run = Run {

@@ -49,6 +49,14 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Verify a copy again: a new run whose one job checks every object of the copy's manifest
+    /// at the destination (present, same size, same ETag or checksum).
+    Verify {
+        copy_id: String,
+        /// Follow the run to its end, as `ferry watch` does.
+        #[arg(long)]
+        watch: bool,
+    },
     /// Follow a copy's latest run (or a named execution): steps, job progress, outcome.
     Watch { copy_id: String },
     /// A copy's latest run: counts by status and error code, jobs, retries, failed keys.
@@ -140,6 +148,9 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             let (raw, req) = plan::read_request(request)?;
             plan::plan(&raw, &req)?;
             commands::start(&target(&cli).await?, request, *watch).await
+        }
+        Command::Verify { copy_id, watch } => {
+            commands::verify(&target(&cli).await?, copy_id, *watch).await
         }
         Command::Watch { copy_id } => commands::watch(&target(&cli).await?, copy_id).await,
         Command::Report { copy_id, json } => {

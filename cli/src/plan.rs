@@ -73,6 +73,8 @@ pub struct PlanDescription {
     pub region: String,
     /// `destination.existing`, and what it does.
     pub existing: Existing,
+    /// Whether the copy ends with a verification job (`verify.enabled`, or its default).
+    pub verify: bool,
     pub names: PlanNames,
     pub grants_expire: String,
     pub destination_account: DestinationChanges,
@@ -182,6 +184,7 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
         flow: req.flow(),
         region: req.region.clone(),
         existing: req.destination.existing,
+        verify: req.verifies(),
         names: PlanNames {
             executions: format!("{}-<n>", req.copy_id),
             cleanup_executions: format!("{}-cleanup-<n>", req.copy_id),
@@ -263,7 +266,11 @@ pub fn render(d: &PlanDescription) -> String {
         "\nCreateJob request of the first job (destination account)\n{}",
         pretty(&d.create_job)
     ));
-    out.push_str(&format!("\n{}\n", existing_sentence(d.existing)));
+    out.push_str(&format!(
+        "\n{}\n{}\n",
+        existing_sentence(d.existing),
+        verify_sentence(d.verify)
+    ));
     out.push_str(&format!(
         "\nIf the source objects are SSE-KMS under customer managed keys, list them in the source stack's SourceKmsKeyArns; each key's policy must let ferry grant the Batch role kms:Decrypt (KMS's default key policy does), for example with\n{}\n",
         pretty(&ferry_core::policy::key_policy_statement_for_grants(
@@ -275,6 +282,15 @@ pub fn render(d: &PlanDescription) -> String {
         "\nOffline, plan assumes the destination stack lists this source account and these buckets (SourceAccountIds, SourceBuckets, DestinationBuckets, and ManifestBuckets for a CSV manifest in the destination account), that the source account's stack lists the destination account and the source buckets (DestinationAccountIds, SourceBuckets) and that the destination bucket is the destination account's; `ferry start` checks them for real.\n",
     );
     out
+}
+
+/// Whether the copy ends with a verification, in one sentence for the text form.
+fn verify_sentence(verify: bool) -> &'static str {
+    if verify {
+        "verify is on: after the last copy job, one job of the copy worker checks every object of the manifest at the destination (present, same size, same ETag or full-object checksum); a missing or different object fails the copy with CopyIncomplete. `ferry verify COPY_ID` checks again at any time."
+    } else {
+        "verify is off: the copy ends with its last copy job. `ferry verify COPY_ID` checks every object at the destination at any time."
+    }
 }
 
 /// What `destination.existing` will do, in one sentence for the text form.

@@ -7,7 +7,8 @@ use std::time::Instant;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use ferry_core::inventory::NotCopyable;
 use ferry_core::job::JobState;
-use ferry_core::steps::{AccessOutput, CopyTotals, JobRecord};
+use ferry_core::request::Existing;
+use ferry_core::steps::{AccessOutput, CopyTotals, JobRecord, RunPlan};
 use ferry_core::ErrorName;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -27,6 +28,8 @@ const ROUND_STATES: [&str; 4] = [
 const SUBMIT_STATE: &str = "Submit copy job";
 /// The state whose output says which sampled objects cannot be copied as they are encrypted.
 const GRANT_STATE: &str = "Grant source access";
+/// The state whose output is the run's plan: what happens to objects already there.
+const PLAN_STATE: &str = "Plan the copy";
 
 /// How an execution ended.
 #[derive(Debug, Clone)]
@@ -77,12 +80,19 @@ impl Outcome {
     pub fn summary(&self) -> String {
         match self.status {
             ExecutionStatus::Succeeded => match &self.output {
-                Some(o) => format!(
-                    "{} SUCCEEDED: copied {} objects, 0 failed; jobs {}",
-                    self.execution,
-                    o.copied,
-                    job_list(&o.job_ids)
-                ),
+                Some(o) => {
+                    let verified = o
+                        .verification
+                        .as_ref()
+                        .map(|v| format!(", {} verified at the destination", v.verified))
+                        .unwrap_or_default();
+                    format!(
+                        "{} SUCCEEDED: copied {} objects, 0 failed{verified}; jobs {}",
+                        self.execution,
+                        o.copied,
+                        job_list(&o.job_ids)
+                    )
+                }
                 None => format!("{} SUCCEEDED", self.execution),
             },
             ref s => format!(
@@ -94,6 +104,33 @@ impl Outcome {
             ),
         }
     }
+}
+
+/// What the run does with objects already at the destination, from its plan.
+fn plan_line(plan: &RunPlan) -> String {
+    let bucket = &plan.request.destination.bucket;
+    if plan.verify_only {
+        return format!(
+            "verification run: one job checks every object of copy {} at s3://{bucket}",
+            plan.request.copy_id
+        );
+    }
+    let existing = plan.request.destination.existing;
+    let fate = match plan.destination_versioning.as_deref() {
+        Some("Enabled") => format!(
+            "s3://{bucket} is versioned: an overwritten object stays as a noncurrent version"
+        ),
+        Some(status) => format!(
+            "s3://{bucket} is not versioned ({status}): an overwritten object is lost for good"
+        ),
+        None => format!("s3://{bucket}: no object there is overwritten"),
+    };
+    let what = match existing {
+        Existing::Overwrite => "existing objects are overwritten",
+        Existing::SkipIdentical => "identical objects are skipped, different ones overwritten",
+        Existing::Refuse => "existing objects are left alone",
+    };
+    format!("destination.existing {}: {what}; {fate}", existing.as_str())
 }
 
 pub fn job_list(ids: &[String]) -> String {
@@ -209,6 +246,11 @@ impl Watcher<'_> {
             return;
         }
         match e.r#type() {
+            HistoryEventType::TaskSucceeded if self.state == PLAN_STATE => {
+                if let Some(plan) = task_output::<RunPlan>(e) {
+                    self.line(&plan_line(&plan));
+                }
+            }
             HistoryEventType::TaskSucceeded if self.state == GRANT_STATE => {
                 if let Some(found) = task_output::<AccessOutput>(e).and_then(|o| o.not_copyable) {
                     self.not_copyable(&found);
@@ -219,8 +261,9 @@ impl Watcher<'_> {
                 if let Some(found) = record.as_ref().and_then(|r| r.not_copyable.as_ref()) {
                     self.not_copyable(found);
                 }
-                if let Some(id) = record.map(|r| r.job_id) {
-                    self.line(&format!("job {id} submitted"));
+                if let Some((id, verify)) = record.map(|r| (r.job_id, r.verify)) {
+                    let what = if verify { "verification job" } else { "job" };
+                    self.line(&format!("{what} {id} submitted"));
                     self.job = Some(id);
                     self.shown_rounds.clear();
                     if let Some(bar) = self.bar.take() {

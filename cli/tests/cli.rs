@@ -115,11 +115,13 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
     assert_eq!(watched.status, 0, "{}\n{}", watched.stdout, watched.stderr);
     for part in [
         "Plan the copy",
+        "destination.existing refuse: existing objects are left alone; s3://dst-photos: no object there is overwritten",
         "Submit copy job",
         "submitted",
         "tasks, 0 failed",
+        "verification job",
         "Revoke source access",
-        "photos-2026-1 SUCCEEDED: copied 6 objects",
+        "photos-2026-1 SUCCEEDED: copied 6 objects, 0 failed, 6 verified at the destination",
     ] {
         assert!(watched.stdout.contains(part), "{part}:\n{}", watched.stdout);
     }
@@ -127,7 +129,9 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
     assert_eq!(report.status, 0);
     assert!(report.stdout.contains("copied     6"), "{}", report.stdout);
     assert!(
-        report.stdout.contains("jobs       1 (0 retries)"),
+        report
+            .stdout
+            .contains("jobs       2 (0 retries, then the verification)"),
         "{}",
         report.stdout
     );
@@ -143,20 +147,48 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
         "{}",
         ran.stdout
     );
+    // `ferry verify`: run 3, one verification job, nothing copied.
+    let verified = ferry(Some(&world), &["verify", "photos-2026", "--watch"]);
+    assert_eq!(
+        verified.status, 0,
+        "{}\n{}",
+        verified.stdout, verified.stderr
+    );
+    for part in [
+        "started photos-2026-3",
+        "run 3 of copy photos-2026: the verification of its manifest at the destination",
+        "verification run: one job checks every object of copy photos-2026 at s3://dst-photos",
+        "verification job",
+        "photos-2026-3 SUCCEEDED: copied 0 objects, 0 failed, 6 verified at the destination",
+    ] {
+        assert!(
+            verified.stdout.contains(part),
+            "{part}:\n{}",
+            verified.stdout
+        );
+    }
+    let never = ferry(Some(&world), &["verify", "elsewhere"]);
+    assert_eq!(never.status, 3);
+    assert!(
+        never.stderr.contains("copy elsewhere has no run"),
+        "{}",
+        never.stderr
+    );
     let list = ferry(Some(&world), &["--sandbox", "list"]);
     assert_eq!(list.status, 0);
     let rows: Vec<&str> = list.stdout.lines().collect();
     assert!(rows[0].starts_with("COPY"), "{}", list.stdout);
     assert!(
-        rows[1].starts_with("photos-2026") && rows[1].contains("   2  SUCCEEDED"),
+        rows[1].starts_with("photos-2026") && rows[1].contains("   3  SUCCEEDED"),
         "{}",
         list.stdout
     );
     let all = ferry(Some(&world), &["list", "--executions"]);
     let rows: Vec<&str> = all.stdout.lines().collect();
     assert!(rows[0].starts_with("EXECUTION"), "{}", all.stdout);
-    assert!(rows[1].starts_with("photos-2026-2") && rows[1].contains("SUCCEEDED"));
-    assert!(rows[2].starts_with("photos-2026-1") && rows[2].contains("SUCCEEDED"));
+    assert!(rows[1].starts_with("photos-2026-3") && rows[1].contains("SUCCEEDED"));
+    assert!(rows[2].starts_with("photos-2026-2") && rows[2].contains("SUCCEEDED"));
+    assert!(rows[3].starts_with("photos-2026-1") && rows[3].contains("SUCCEEDED"));
     world.assert_no_leftovers().await;
 }
 

@@ -215,22 +215,34 @@ def install_cross_account_copy_tags() -> None:
     S3Backend.get_object_tagging = get_object_tagging
 
 
+def _rename_root(method: str, wrong: str, right: str) -> None:
+    """Makes moto's `S3Response.<method>` answer with S3's root element `right` for `wrong`."""
+    from moto.s3.responses import S3Response
+
+    original = getattr(S3Response, method)
+
+    def renamed(self: Any) -> Any:
+        status, headers, body = original(self)
+        if isinstance(body, bytes):
+            body = body.replace(wrong.encode(), right.encode())
+        elif isinstance(body, str):
+            body = body.replace(wrong, right)
+        return status, headers, body
+
+    setattr(S3Response, method, renamed)
+
+
 def install_list_parts_root() -> None:
     """moto's ListParts answers with the root element `ListPartsResponse`; S3's is
     `ListPartsResult` (the S3 API reference), which the AWS SDK for Rust checks (boto3 does not)."""
-    from moto.s3.responses import S3Response
+    _rename_root("list_parts", "ListPartsResponse", "ListPartsResult")
 
-    original = S3Response.list_parts
 
-    def list_parts(self: Any) -> Any:
-        status, headers, body = original(self)
-        if isinstance(body, bytes):
-            body = body.replace(b"ListPartsResponse", b"ListPartsResult")
-        elif isinstance(body, str):
-            body = body.replace("ListPartsResponse", "ListPartsResult")
-        return status, headers, body
-
-    S3Response.list_parts = list_parts
+def install_versioning_root() -> None:
+    """moto's GetBucketVersioning answers `<GetBucketVersioningResponse/>`; S3's root element is
+    `VersioningConfiguration` (with no `Status` for a bucket never versioned), which the AWS SDK
+    for Rust checks."""
+    _rename_root("get_bucket_versioning", "GetBucketVersioningResponse", "VersioningConfiguration")
 
 
 def install_job_arns() -> None:

@@ -14,6 +14,17 @@ use crate::request::CopyRequest;
 /// IAM path of every role ferry creates; its permissions boundary and PassRole are scoped to it.
 pub const ROLE_PATH: &str = "/ferry/";
 /// The AWS partition of a Region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs.
+/// The template's state machine (`Name: ferry`), one a destination account and Region.
+pub const STATE_MACHINE: &str = "ferry";
+
+/// The ARN of the destination stack's state machine.
+pub fn state_machine_arn(region: &str, account: &str) -> String {
+    format!(
+        "arn:{}:states:{region}:{account}:stateMachine:{STATE_MACHINE}",
+        partition(region)
+    )
+}
+
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"

@@ -20,7 +20,8 @@ pub const CLOCK_SKEW_SECONDS: i64 = 300;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanInput {
-    /// The copy request as written (validated by `plan`).
+    /// The copy request as written (validated by `plan`), or `{"runCopy": "<copyId>"}` /
+    /// `{"verifyCopy": "<copyId>"}` for a run of a copy whose plan is stored.
     pub request: serde_json::Value,
     /// `$$.Execution.Name`: `<copyId>-<n>`.
     pub execution: String,
@@ -76,7 +77,34 @@ pub struct RunPlan {
     /// which looks at each destination key first; into an empty prefix S3PutObjectCopy runs.
     #[serde(default)]
     pub destination_occupied: bool,
+    /// A verification run (`ferry verify`, execution input `{"verifyCopy": "<copyId>"}`): the
+    /// stored plan's request, and one job, the verification of the copy's manifest (flow A: the
+    /// latest inventory report delivered for the copy).
+    #[serde(default)]
+    pub verify_only: bool,
+    /// The destination bucket's versioning (`Enabled`, `Suspended`, `Disabled`) when the copy
+    /// may overwrite (`destination.existing` overwrite or skip-identical): what an overwritten
+    /// object becomes (a noncurrent version, or gone). Not looked at for `refuse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_versioning: Option<String>,
 }
+
+impl PlanInput {
+    /// A run of a copy's stored plan: the execution input `{"runCopy": "<copyId>"}` (a
+    /// scheduled run) or `{"verifyCopy": "<copyId>"}` (a verification run); the copy id, and
+    /// whether the run only verifies.
+    pub fn stored_copy(&self) -> Option<(&str, bool)> {
+        [(RUN_COPY, false), (VERIFY_COPY, true)]
+            .into_iter()
+            .find_map(|(field, verify)| Some((self.request.get(field)?.as_str()?, verify)))
+    }
+}
+
+/// The execution input's only field for a verification run (`ferry verify`).
+pub const VERIFY_COPY: &str = "verifyCopy";
+/// The execution input's only field for a new run of a copy's stored plan (a scheduled sync,
+/// started by `cleanup-start`).
+pub const RUN_COPY: &str = "runCopy";
 
 impl RunPlan {
     /// Whether the copy's jobs run the copy worker (LambdaInvoke) for every object.
@@ -176,6 +204,8 @@ impl RunPlan {
             source_side: SourceSide::of(&request.source.account_id, &request.region),
             destination_default_key: None,
             destination_occupied: false,
+            verify_only: false,
+            destination_versioning: None,
             request,
         })
     }
@@ -214,6 +244,8 @@ impl RunPlan {
             source_side: SourceSide::of(&stored.request.source.account_id, &stored.request.region),
             destination_default_key: None,
             destination_occupied: false,
+            verify_only: false,
+            destination_versioning: None,
             request: stored.request,
         })
     }
@@ -280,8 +312,19 @@ impl RunPlan {
     }
 
     pub fn policies(&self) -> CopyPolicies {
+        // A verification run verifies whatever the request says about `verify`: its role reads
+        // the destination as a verifying copy's does.
+        let verifying;
+        let request = if self.verify_only && !self.request.verifies() {
+            let mut r = self.request.clone();
+            r.verify.enabled = Some(true);
+            verifying = r;
+            &verifying
+        } else {
+            &self.request
+        };
         CopyPolicies::render(
-            &self.request,
+            request,
             &self.names(),
             self.expires_at,
             self.destination_key(),
@@ -355,6 +398,19 @@ pub struct RetryManifestRef {
     /// the copy's own manifest; `key` is then unused (empty).
     #[serde(default)]
     pub verify: bool,
+}
+
+impl RetryManifestRef {
+    /// The next job verifies every object of the copy's own manifest.
+    pub fn verification() -> RetryManifestRef {
+        RetryManifestRef {
+            key: String::new(),
+            rows: 0,
+            with_versions: false,
+            worker: true,
+            verify: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

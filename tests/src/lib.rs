@@ -483,6 +483,22 @@ impl World {
     }
 
     /// Holds the sandbox's Batch Operations jobs in Active (`true`) or lets them run.
+    /// An EventBridge Scheduler schedule of the destination account that fires now: it invokes
+    /// `function` (its name) with `input`; returns the function's answer.
+    pub async fn schedule_fires(&self, function: &str, input: Value) -> Value {
+        let info = &self.sandbox.info;
+        let arn = format!(
+            "arn:aws:lambda:{}:{}:function:{function}",
+            info.region,
+            info.destination_account()
+        );
+        self.sandbox
+            .control("/schedule", json!({"function": arn, "input": input}))
+            .await
+            .unwrap()["answer"]
+            .clone()
+    }
+
     pub async fn hold(&self, on: bool) {
         self.sandbox
             .control("/hold", json!({"hold": on}))

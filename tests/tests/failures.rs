@@ -131,8 +131,12 @@ async fn a_copy_run_again_after_failing_halfway_completes_as_a_new_attempt() {
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     assert_eq!(
         world.job_tokens().await,
-        ["ferry-photos-2026-1-0", "ferry-photos-2026-2-0"],
-        "one job per attempt, the first one cancelled"
+        [
+            "ferry-photos-2026-1-0",
+            "ferry-photos-2026-2-0",
+            "ferry-photos-2026-2-1"
+        ],
+        "one job per attempt, the first one cancelled; then run 2's verification"
     );
     let jobs = world.sandbox.jobs().await.unwrap();
     let statuses: Vec<&str> = jobs

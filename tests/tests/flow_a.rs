@@ -102,7 +102,11 @@ async fn a_duplicate_s3_event_is_harmless() {
         )
         .await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    assert_eq!(world.job_tokens().await.len(), 1);
+    assert_eq!(
+        world.job_tokens().await,
+        ["ferry-photos-2026-1-0", "ferry-photos-2026-1-1"],
+        "one copy job (the duplicate event starts none), then the verification"
+    );
     world.assert_copied(&samples()).await;
     // Both events reached inventory-delivered: one completed the waiter, the other found none.
     let events = world.sandbox.get("/inventory").await.unwrap()["events"].clone();
@@ -234,9 +238,9 @@ async fn a_report_older_than_the_execution_is_not_used() {
         "{second:?}"
     );
     assert_eq!(
-        world.job_tokens().await.len(),
-        1,
-        "no job on the old report"
+        world.job_tokens().await,
+        ["ferry-photos-2026-1-0", "ferry-photos-2026-1-1"],
+        "run 1's copy and verification, no job on the old report"
     );
     // Grants and role are gone; the inventory configuration stays, as the request asked.
     world.assert_no_leftovers_of(&[]).await;

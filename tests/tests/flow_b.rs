@@ -36,8 +36,13 @@ async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_sta
     }
     assert_eq!(
         world.job_tokens().await,
-        ["ferry-photos-2026-1-0", "ferry-photos-2026-2-0"],
-        "one job per attempt"
+        [
+            "ferry-photos-2026-1-0",
+            "ferry-photos-2026-1-1",
+            "ferry-photos-2026-2-0",
+            "ferry-photos-2026-2-1"
+        ],
+        "one copy job per attempt, each then verified"
     );
     world.assert_copied(&samples()).await;
 
@@ -53,7 +58,7 @@ async fn running_a_copy_again_is_a_new_attempt_with_one_job_and_no_duplicate_sta
         .contains("already has a stored plan with a different request"));
     assert_eq!(
         world.job_tokens().await.len(),
-        2,
+        4,
         "no job for the refused run"
     );
 }
@@ -70,12 +75,16 @@ async fn transient_failures_are_retried_and_the_copy_completes() {
     assert_eq!(output["copied"], samples().len() as u64);
     assert_eq!(
         output["jobIds"].as_array().unwrap().len(),
-        2,
-        "the first job and one retry job"
+        3,
+        "the first job, one retry job, then the verification"
     );
     assert_eq!(
         world.job_tokens().await,
-        ["ferry-photos-2026-1-0", "ferry-photos-2026-1-1"]
+        [
+            "ferry-photos-2026-1-0",
+            "ferry-photos-2026-1-1",
+            "ferry-photos-2026-1-2"
+        ]
     );
     world.assert_copied(&samples()).await;
     world.assert_no_leftovers().await;
@@ -162,8 +171,8 @@ async fn an_object_over_five_gigabytes_goes_to_the_copy_workers_job() {
     assert_eq!(out["copied"], 6, "{out}");
     assert_eq!(
         world.job_tokens().await.len(),
-        2,
-        "the copy job, then the worker's"
+        3,
+        "the copy job, the worker's, then the verification"
     );
     world.assert_copied(&samples()).await;
     world.assert_no_leftovers().await;

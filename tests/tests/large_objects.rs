@@ -83,8 +83,13 @@ async fn flow_b_copies_objects_over_the_limit_with_the_worker_and_every_byte_arr
         out["copied"], 8,
         "six samples by S3PutObjectCopy, two by the worker"
     );
-    assert_eq!(out["jobIds"].as_array().unwrap().len(), 2);
-    assert_eq!(job_operations(&world).await, ["copy", "worker"]);
+    assert_eq!(out["jobIds"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        job_operations(&world).await,
+        ["copy", "worker", "worker"],
+        "S3PutObjectCopy, the worker's copy, the worker's verification"
+    );
+    assert_eq!(out["verification"]["verified"], 8, "{out}");
     assert_everything_copied(&world).await;
     world.assert_no_leftovers().await;
 }
@@ -97,7 +102,11 @@ async fn flow_a_copies_objects_over_the_limit_with_the_worker_and_every_byte_arr
     let run = world.run("photos-2026-1", &request).await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     assert_eq!(run.output.unwrap()["copied"], 8);
-    assert_eq!(job_operations(&world).await, ["copy", "worker"]);
+    assert_eq!(
+        job_operations(&world).await,
+        ["copy", "worker", "worker"],
+        "S3PutObjectCopy, the worker's copy, the worker's verification"
+    );
     assert_everything_copied(&world).await;
     world.assert_no_leftovers().await;
 }

@@ -345,6 +345,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     // HeadBucket is authorized as s3:ListBucket (AWS's HeadBucket page).
     ("head_bucket", &["s3:ListBucket"]),
     ("get_bucket_encryption", &["s3:GetEncryptionConfiguration"]),
+    ("get_bucket_versioning", &["s3:GetBucketVersioning"]),
     ("create_grant", &["kms:CreateGrant"]),
     ("list_grants", &["kms:ListGrants"]),
     ("revoke_grant", &["kms:RevokeGrant"]),
@@ -387,6 +388,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("send_task_success", &["states:SendTaskSuccess"]),
     ("send_task_failure", &["states:SendTaskFailure"]),
     ("start_execution", &["states:StartExecution"]),
+    ("list_executions", &["states:ListExecutions"]),
     ("describe_execution", &["states:DescribeExecution"]),
     // ferry-core's control objects and inventory deliveries (control.rs, delivery.rs).
     ("read_plan", &["s3:GetObject"]),

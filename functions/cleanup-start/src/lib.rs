@@ -5,10 +5,17 @@
 //! `<copyId>-cleanup-<n>` for run `<copyId>-<n>`. EventBridge cannot name executions, hence this
 //! function. Cleanup executions are ignored (a failed cleanup does not start another), and a
 //! repeated event finds the cleanup execution already there.
+//!
+//! It is also the target of EventBridge Scheduler schedules of scheduled syncs, for the same
+//! reason: the schedule's input `{"scheduledRun": "<copyId>"}` (or `{"scheduledVerification":
+//! "<copyId>"}`) starts the copy's next run `<copyId>-<n>` on its stored plan (input
+//! `{"runCopy": ...}` / `{"verifyCopy": ...}`), unless a run of the copy is still going.
 
+use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::names::ExecutionName;
-use ferry_core::{clients::Clients, stack::StackConfig, StepError};
+use ferry_core::steps::{RUN_COPY, VERIFY_COPY};
+use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -34,13 +41,27 @@ fn ignored(why: String) -> CleanupStarted {
     }
 }
 
-/// Handles a "Step Functions Execution Status Change" event.
+/// Handles a "Step Functions Execution Status Change" event, or a schedule's scheduled run.
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     clients: &Clients,
-    _config: &StackConfig,
+    config: &StackConfig,
     event: LambdaEvent<Value>,
 ) -> Result<CleanupStarted, StepError> {
+    for (field, run_input, verify) in [
+        (SCHEDULED_RUN, RUN_COPY, false),
+        (SCHEDULED_VERIFICATION, VERIFY_COPY, true),
+    ] {
+        if let Some(copy_id) = event.payload.get(field) {
+            let copy_id = copy_id.as_str().filter(|c| !c.is_empty()).ok_or_else(|| {
+                StepError::new(
+                    ErrorName::InvalidRequest,
+                    format!("{field}: a copyId (a string) is expected"),
+                )
+            })?;
+            return scheduled_run(clients, config, copy_id, run_input, verify).await;
+        }
+    }
     let detail = &event.payload["detail"];
     let name = detail["name"].as_str().unwrap_or_default();
     let status = detail["status"].as_str().unwrap_or_default();
@@ -79,6 +100,78 @@ pub async fn handle(
             Ok(ignored(format!("{cleanup} exists already")))
         }
         Err(e) => Err(from_sdk(e, &format!("StartExecution {cleanup}"))),
+    }
+}
+
+/// A schedule's input for a new run of a copy (a scheduled sync).
+pub const SCHEDULED_RUN: &str = "scheduledRun";
+/// A schedule's input for a verification run of a copy.
+pub const SCHEDULED_VERIFICATION: &str = "scheduledVerification";
+
+/// Starts the copy's next run `<copyId>-<n>` on its stored plan, unless one of its runs (or
+/// cleanups) is still running: a schedule that fires while the last sync is going skips.
+async fn scheduled_run(
+    clients: &Clients,
+    config: &StackConfig,
+    copy_id: &str,
+    run_input: &str,
+    verify: bool,
+) -> Result<CleanupStarted, StepError> {
+    let state_machine = ferry_core::names::state_machine_arn(&config.region, &config.account_id);
+    let mut last = 0;
+    let mut pages = clients
+        .sfn
+        .list_executions()
+        .state_machine_arn(&state_machine)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk(e, &format!("ListExecutions {state_machine}")))?;
+        for e in page.executions() {
+            let Some(name) = ExecutionName::parse(e.name()).filter(|n| n.copy_id == copy_id) else {
+                continue;
+            };
+            if *e.status() == ExecutionStatus::Running {
+                return Ok(ignored(format!("{} is still running", e.name())));
+            }
+            if !name.cleanup {
+                last = last.max(name.number);
+            }
+        }
+    }
+    if last == 0 {
+        return Err(StepError::new(
+            ErrorName::NotFound,
+            format!("copy {copy_id} has never run on {state_machine}: start it once with `ferry start`, then schedule it"),
+        ));
+    }
+    let next = ExecutionName {
+        copy_id: copy_id.to_string(),
+        number: last + 1,
+        cleanup: false,
+    }
+    .to_string();
+    let started = clients
+        .sfn
+        .start_execution()
+        .state_machine_arn(&state_machine)
+        .name(&next)
+        .input(json!({ run_input: copy_id }).to_string())
+        .send()
+        .await;
+    match started {
+        Ok(_) => {
+            info!(execution = %next, verify, "started a scheduled run");
+            Ok(CleanupStarted {
+                started: Some(next),
+                ignored: None,
+            })
+        }
+        // The same schedule's retry, or a person's `ferry start` at the same moment.
+        Err(e) if sdk_code(&e) == Some("ExecutionAlreadyExists") => {
+            Ok(ignored(format!("{next} exists already")))
+        }
+        Err(e) => Err(from_sdk(e, &format!("StartExecution {next}"))),
     }
 }
 
@@ -170,5 +263,123 @@ mod tests {
             assert_eq!(out.started, None, "{name} {status}");
             assert!(seen.is_empty());
         }
+    }
+
+    /// The state machine's executions as ListExecutions pages them (two pages).
+    fn listed(runs: &[(&str, ExecutionStatus)]) -> Vec<aws_smithy_mocks::Rule> {
+        use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+        use aws_sdk_sfn::types::ExecutionListItem;
+        let item = |(name, status): &(&str, ExecutionStatus)| {
+            ExecutionListItem::builder()
+                .execution_arn(format!(
+                    "arn:aws:states:eu-west-1:222222222222:execution:ferry:{name}"
+                ))
+                .state_machine_arn("arn:aws:states:eu-west-1:222222222222:stateMachine:ferry")
+                .name(*name)
+                .status(status.clone())
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        };
+        let (first, second) = runs.split_at(runs.len() / 2);
+        let (first, second): (Vec<_>, Vec<_>) = (
+            first.iter().map(item).collect(),
+            second.iter().map(item).collect(),
+        );
+        vec![
+            mock!(aws_sdk_sfn::Client::list_executions)
+                .match_requests(|r| r.next_token().is_none())
+                .then_output(move || {
+                    ListExecutionsOutput::builder()
+                        .set_executions(Some(first.clone()))
+                        .next_token("page-2")
+                        .build()
+                        .unwrap()
+                }),
+            mock!(aws_sdk_sfn::Client::list_executions)
+                .match_requests(|r| r.next_token() == Some("page-2"))
+                .then_output(move || {
+                    ListExecutionsOutput::builder()
+                        .set_executions(Some(second.clone()))
+                        .build()
+                        .unwrap()
+                }),
+        ]
+    }
+
+    async fn scheduled(
+        input: Value,
+        runs: &[(&str, ExecutionStatus)],
+    ) -> (Result<CleanupStarted, StepError>, Vec<(String, String)>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let start = mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(move |r| {
+            s.lock().unwrap().push((
+                r.name().unwrap().to_string(),
+                r.input().unwrap().to_string(),
+            ));
+            StartExecutionOutput::builder()
+                .execution_arn("arn:x")
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+        let list = listed(runs);
+        let clients = Clients::mocked(&[], &[], &[], &[&list[0], &list[1], &start]);
+        let out = handle(
+            &clients,
+            &ferry_core::testing::destination_stack(),
+            LambdaEvent::new(input, Default::default()),
+        )
+        .await;
+        let seen = seen.lock().unwrap().clone();
+        (out, seen)
+    }
+
+    #[tokio::test]
+    async fn a_schedule_starts_the_copys_next_run_on_its_stored_plan() {
+        use ExecutionStatus::*;
+        let runs = [
+            ("photos-2026-1", Succeeded),
+            ("other-7", Running),
+            ("photos-2026-cleanup-2", Succeeded),
+            ("photos-2026-2", Failed),
+            ("photos-2026-10", Succeeded),
+        ];
+        let (out, seen) = scheduled(json!({"scheduledRun": "photos-2026"}), &runs).await;
+        assert_eq!(out.unwrap().started.as_deref(), Some("photos-2026-11"));
+        assert_eq!(
+            seen,
+            [(
+                "photos-2026-11".to_string(),
+                r#"{"runCopy":"photos-2026"}"#.to_string()
+            )]
+        );
+        let (out, seen) = scheduled(json!({"scheduledVerification": "photos-2026"}), &runs).await;
+        assert_eq!(out.unwrap().started.as_deref(), Some("photos-2026-11"));
+        assert_eq!(seen[0].1, r#"{"verifyCopy":"photos-2026"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_schedule_skips_while_a_run_goes_and_refuses_a_copy_never_started() {
+        use ExecutionStatus::*;
+        let going = [("photos-2026-1", Succeeded), ("photos-2026-2", Running)];
+        let (out, seen) = scheduled(json!({"scheduledRun": "photos-2026"}), &going).await;
+        assert_eq!(
+            out.unwrap().ignored.as_deref(),
+            Some("photos-2026-2 is still running")
+        );
+        assert!(seen.is_empty());
+        let (out, seen) = scheduled(json!({"scheduledRun": "photos-2027"}), &going).await;
+        let err = out.unwrap_err();
+        assert_eq!(err.name, ErrorName::NotFound);
+        assert!(
+            err.cause.contains("copy photos-2027 has never run"),
+            "{}",
+            err.cause
+        );
+        assert!(seen.is_empty());
+        let (out, _) = scheduled(json!({"scheduledRun": 7}), &going).await;
+        assert_eq!(out.unwrap_err().name, ErrorName::InvalidRequest);
     }
 }

@@ -3,7 +3,9 @@
 //! looks for a report already delivered since the execution started, and completes the task at
 //! once if there is one (so a report that landed before the wait began is not missed). Called
 //! without a token (after the wait timed out), it only looks again, and fails with
-//! `InventoryNeverArrived` once `inventoryDeadlineSeconds` have passed since the start.
+//! `InventoryNeverArrived` once `inventoryDeadlineSeconds` have passed since the start. A
+//! verification run (`ferry verify`) only looks, for the latest report whatever its age, and
+//! fails with `NotFound` when there is none.
 //!
 //! Reading a delivery and completing the task are `ferry_core::delivery`'s, shared with
 //! `inventory-delivered`.
@@ -56,9 +58,19 @@ pub async fn wait(
         &config.ferry_bucket,
         &prefix,
         (&plan.request.source.bucket, &names.inventory_config_id),
-        plan.started_at,
+        // A verification run reads the copy's latest report, whenever S3 delivered it.
+        if plan.verify_only { 0 } else { plan.started_at },
     )
     .await?;
+    if plan.verify_only && found.is_none() {
+        return Err(StepError::new(
+            ErrorName::NotFound,
+            format!(
+                "no inventory report of copy {} under s3://{}/{} to verify against: run the copy (`ferry start`) to have one delivered",
+                plan.request.copy_id, config.ferry_bucket, prefix
+            ),
+        ));
+    }
     match (&found, &input.task_token) {
         (Some(report), Some(token)) => {
             info!(key = %report.key, "an inventory report was already there");

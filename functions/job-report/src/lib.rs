@@ -86,17 +86,15 @@ pub async fn handle(
         if next == Next::Copied && plan.request.verifies() {
             // Every object copied: the last job is the verification of them all.
             next = Next::Retry;
-            retry = Some(RetryManifestRef {
-                key: String::new(),
-                rows: 0,
-                with_versions: false,
-                worker: true,
-                verify: true,
-            });
+            retry = Some(RetryManifestRef::verification());
         }
     }
+    if verifying && next == Next::Resubmit {
+        // A verification job that failed before any task is submitted again as one.
+        retry = Some(RetryManifestRef::verification());
+    }
     totals.last_report = summary;
-    let cause = cause(next, &state, &totals);
+    let cause = cause(next, &state, &totals, plan.verify_only);
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
     Ok(ReportOutput {
         next,
@@ -306,7 +304,7 @@ async fn report_manifest(
 const CAUSE_KEYS: usize = 5;
 
 /// A sentence a person can act on, for the execution's output or failure cause.
-fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
+fn cause(next: Next, state: &JobState, totals: &CopyTotals, verify_only: bool) -> String {
     let codes = || {
         totals
             .last_report
@@ -325,6 +323,12 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
             }
         };
         match next {
+            Next::Copied if verify_only => {
+                return format!(
+                    "verified {} objects at the destination: every object of the copy's manifest is there, as at the source",
+                    v.verified
+                )
+            }
             Next::Copied => {
                 return format!(
                     "copied {} objects in {} job(s) ({} already there, identical); verified {} at the destination",
@@ -336,7 +340,8 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals) -> String {
             }
             Next::Incomplete => {
                 return format!(
-                    "the verification after the copy found {} missing{} and {} different{} at the destination ({} verified)",
+                    "the verification{} found {} missing{} and {} different{} at the destination ({} verified)",
+                    if verify_only { "" } else { " after the copy" },
                     v.missing,
                     keys(&v.first_missing),
                     v.different,
@@ -438,11 +443,8 @@ fn reasons(state: &JobState) -> String {
 /// Where the retry manifest for `key` is written before its upload: one file per manifest key
 /// and process, so two reports read at once (tests run in parallel) never share a file.
 pub(crate) fn spool_path(key: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "ferry-{}-{}",
-        std::process::id(),
-        key.replace('/', "-")
-    ))
+    let flat = key.replace('/', "_");
+    std::env::temp_dir().join(format!("spool-{}-{flat}", std::process::id()))
 }
 
 #[cfg(test)]

@@ -170,19 +170,47 @@ async fn with_no_retry_left_only_the_object_over_5_gb_goes_on_to_the_worker() {
 
 #[tokio::test]
 async fn a_clean_job_is_copied_and_then_verified_when_the_request_asks() {
-    // Without `verify`, the copy ends there.
-    let (out, uploaded) = report(0, describe(JobStatus::Complete, 6, 0, None), false).await;
-    assert_eq!(out.next, Next::Copied);
-    assert!(uploaded.is_none());
-    assert_eq!(out.cause, "copied 6 objects in 1 job(s)");
-    // With it, the next job is the verification of the copy's own manifest.
+    // With `verify` off, the copy ends there.
     let uploaded: Uploaded = Default::default();
     let s3 = report_bucket(false, &uploaded);
     let s3: Vec<&Rule> = s3.iter().collect();
     let describe_rule = describe(JobStatus::Complete, 6, 0, None);
     let clients = Clients::mocked(&s3, &[&describe_rule], &[], &[]);
-    let mut verifying = input(0);
-    verifying.plan.request.verify.enabled = Some(true);
+    let mut unverified = input(0);
+    unverified.plan.request.verify.enabled = Some(false);
+    let out = handle(
+        &clients,
+        &config(),
+        LambdaEvent::new(unverified, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.next, Next::Copied);
+    assert!(uploaded.lock().unwrap().is_none());
+    assert_eq!(out.cause, "copied 6 objects in 1 job(s)");
+    // By default (`existing` refuse), the next job is the verification of the copy's own
+    // manifest.
+    let (out, uploaded) = report(0, describe(JobStatus::Complete, 6, 0, None), false).await;
+    assert!(uploaded.is_none());
+    assert_eq!(out.next, Next::Retry, "{}", out.cause);
+    let verify = out.retry_manifest.unwrap();
+    assert!(verify.verify && verify.worker && verify.key.is_empty());
+    assert_eq!(
+        out.cause,
+        "copied 6 objects in 1 job(s); verifying every one at the destination"
+    );
+}
+
+#[tokio::test]
+async fn a_verification_that_failed_before_any_task_is_submitted_again_as_one() {
+    let uploaded: Uploaded = Default::default();
+    let s3 = report_bucket(false, &uploaded);
+    let s3: Vec<&Rule> = s3.iter().collect();
+    let describe_rule = describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed"));
+    let clients = Clients::mocked(&s3, &[&describe_rule], &[], &[]);
+    let mut verifying = input(1);
+    verifying.job.verify = true;
+    verifying.job.worker = true;
     let out = handle(
         &clients,
         &config(),
@@ -190,12 +218,11 @@ async fn a_clean_job_is_copied_and_then_verified_when_the_request_asks() {
     )
     .await
     .unwrap();
-    assert_eq!(out.next, Next::Retry, "{}", out.cause);
-    let verify = out.retry_manifest.unwrap();
-    assert!(verify.verify && verify.worker && verify.key.is_empty());
+    assert_eq!(out.next, Next::Resubmit);
     assert_eq!(
-        out.cause,
-        "copied 6 objects in 1 job(s); verifying every one at the destination"
+        out.retry_manifest,
+        Some(RetryManifestRef::verification()),
+        "not a copy of the whole manifest again"
     );
 }
 

@@ -39,8 +39,12 @@ pub async fn handle(
     plan.check_against(config, SystemClock.now(), plan.expires_at)?;
     let names = plan.names();
     let mut not_copyable = None;
-    // A verification reads the copy's own manifest, as the first job did.
-    let verify = input.retry_manifest.as_ref().is_some_and(|r| r.verify);
+    // A verification reads the copy's own manifest, as the first job did. A verification run's
+    // first job is one.
+    let verify = input
+        .retry_manifest
+        .as_ref()
+        .map_or(plan.verify_only, |r| r.verify);
     let retry_manifest = input.retry_manifest.as_ref().filter(|r| !r.verify);
     let manifest = match (retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {

@@ -9,13 +9,12 @@ use ferry_core::control::{Control, StoredPlan};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::layout::CopyLayout;
 use ferry_core::request::Existing;
-use ferry_core::steps::{CleanupInput, PlanEvent, RunPlan};
+use ferry_core::steps::{CleanupInput, PlanEvent, PlanInput, RunPlan, RUN_COPY, VERIFY_COPY};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
-/// The template's state machine (`Name: ferry`).
-pub const STATE_MACHINE: &str = "ferry";
+pub use ferry_core::names::STATE_MACHINE;
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(
@@ -27,7 +26,15 @@ pub async fn handle(
         PlanEvent::Copy(input) => input,
         PlanEvent::Cleanup(cleanup) => return cleanup_plan(clients, config, &cleanup).await,
     };
+    let (input, verify_only) = match input.stored_copy() {
+        Some((copy_id, verify)) => (
+            stored_input(clients, config, &input, copy_id).await?,
+            verify,
+        ),
+        None => (input, false),
+    };
     let mut plan = RunPlan::from_input(&input, &config.context())?;
+    plan.verify_only = verify_only;
     destination_is_ours(&clients.s3, config, &plan.request.destination.bucket).await?;
     if plan.request.destination.encryption.is_none() {
         plan.destination_default_key =
@@ -46,6 +53,11 @@ pub async fn handle(
             occupied = plan.destination_occupied,
             "looked at the destination prefix"
         );
+    }
+    if plan.request.destination.existing != Existing::Refuse && !plan.verify_only {
+        // What an overwrite costs: with versioning, the object overwritten stays a version.
+        plan.destination_versioning =
+            Some(versioning(&clients.s3, config, &plan.request.destination.bucket).await?);
     }
     let wanted = StoredPlan {
         request: plan.request.clone(),
@@ -113,6 +125,19 @@ async fn destination_is_ours(s3: &S3, config: &StackConfig, bucket: &str) -> Res
 /// AWS managed key `aws/s3` (whose key policy lets the account's principals use it through
 /// S3). A key named by alias, or a key of another account, is refused: name the key in
 /// `destination.encryption`.
+/// The destination bucket's versioning as GetBucketVersioning says it: `Enabled`, `Suspended`,
+/// or `Disabled` for a bucket where it was never enabled (S3 then answers without a status).
+async fn versioning(s3: &S3, config: &StackConfig, bucket: &str) -> Result<String, StepError> {
+    let out = s3
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .expected_bucket_owner(&config.account_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("GetBucketVersioning {bucket}")))?;
+    Ok(out.status().map_or("Disabled", |s| s.as_str()).to_string())
+}
+
 async fn default_key(
     s3: &S3,
     config: &StackConfig,
@@ -160,6 +185,43 @@ async fn default_key(
             config.account_id
         ),
     ))
+}
+
+/// A run of a stored plan (`{"runCopy": "<copyId>"}`, `{"verifyCopy": "<copyId>"}`): the input
+/// of a run of the copy's stored request, which the rest of the plan validates and compares as
+/// for any run.
+async fn stored_input(
+    clients: &Clients,
+    config: &StackConfig,
+    input: &PlanInput,
+    copy_id: &str,
+) -> Result<PlanInput, StepError> {
+    let invalid = |why: String| StepError::new(ErrorName::InvalidRequest, why);
+    if input.request.as_object().map_or(0, |o| o.len()) != 1 {
+        return Err(invalid(format!(
+            "a run of a stored plan has the input {{\"{RUN_COPY}\": \"<copyId>\"}} or {{\"{VERIFY_COPY}\": \"<copyId>\"}}, and nothing else"
+        )));
+    }
+    let copy = CopyLayout::of(&config.account_id, copy_id);
+    let stored = Control::new(&clients.s3, &config.ferry_bucket)
+        .read_plan(copy)
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!(
+                    "copy {copy_id} has no stored plan ({}): it was never started (`ferry start`)",
+                    copy.plan_key()
+                ),
+            )
+        })?;
+    info!(copy_id, "a run of the stored plan");
+    Ok(PlanInput {
+        request: serde_json::to_value(&stored.request)
+            .map_err(|e| invalid(format!("the stored plan of {copy_id}: {e}")))?,
+        execution: input.execution.clone(),
+        start_time: input.start_time.clone(),
+    })
 }
 
 /// Cleanup mode: the plan of the run to clean up, from the copy's stored plan.

@@ -251,9 +251,10 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
             }
         ]
     });
-    // `destination.existing` other than overwrite: the copy worker, as this role, looks at each
-    // destination key first (HeadObject; ListBucket so that a free key answers 404).
-    if req.destination.existing != crate::request::Existing::Overwrite {
+    // `destination.existing` other than overwrite, or a verification: the copy worker, as this
+    // role, looks at each destination key (HeadObject; ListBucket so that a free key answers
+    // 404).
+    if req.destination.existing != crate::request::Existing::Overwrite || req.verifies() {
         let statements = policy["Statement"].as_array_mut().expect("statements");
         statements.push(json!({
             "Sid": names.sid("DestinationRead"),

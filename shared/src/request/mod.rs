@@ -248,8 +248,8 @@ impl Default for Retry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Verify {
-    /// Absent: off (for now: it is to become on for `destination.existing` refuse and
-    /// skip-identical once the suites expect the extra job).
+    /// Absent: on when `destination.existing` is `refuse` or `skip-identical` (a copy that
+    /// promises to leave existing objects alone proves what it left), off for `overwrite`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
@@ -257,7 +257,9 @@ pub struct Verify {
 impl CopyRequest {
     /// Whether the copy ends with a verification job.
     pub fn verifies(&self) -> bool {
-        self.verify.enabled.unwrap_or(false)
+        self.verify
+            .enabled
+            .unwrap_or(self.destination.existing != Existing::Overwrite)
     }
 }
 
