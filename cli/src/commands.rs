@@ -191,14 +191,17 @@ pub fn render_report(v: &ReportView) -> String {
     // The verification is the last job, not a retry.
     let verifications = usize::from(t.verification.is_some());
     let retries = jobs.saturating_sub(1 + verifications);
+    let what = match (verifications, jobs) {
+        // A verification run (`ferry verify`): its one job is the verification.
+        (1, 1) => "the verification".to_string(),
+        (1, _) => format!(
+            "{retries} retr{}, then the verification",
+            if retries == 1 { "y" } else { "ies" }
+        ),
+        _ => format!("{retries} retr{}", if retries == 1 { "y" } else { "ies" }),
+    };
     out.push_str(&format!(
-        "  jobs       {jobs} ({retries} retr{}{}): {}\n",
-        if retries == 1 { "y" } else { "ies" },
-        if verifications > 0 {
-            ", then the verification"
-        } else {
-            ""
-        },
+        "  jobs       {jobs} ({what}): {}\n",
         job_list(&t.job_ids)
     ));
     if let Some(v) = &t.verification {

@@ -86,8 +86,13 @@ impl Outcome {
                         .as_ref()
                         .map(|v| format!(", {} verified at the destination", v.verified))
                         .unwrap_or_default();
+                    let identical = if o.identical > 0 {
+                        format!(" ({} already there, identical)", o.identical)
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "{} SUCCEEDED: copied {} objects, 0 failed{verified}; jobs {}",
+                        "{} SUCCEEDED: copied {} objects{identical}, 0 failed{verified}; jobs {}",
                         self.execution,
                         o.copied,
                         job_list(&o.job_ids)

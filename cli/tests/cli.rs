@@ -147,6 +147,12 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
         "{}",
         ran.stdout
     );
+    // Every object is there already: the copy worker leaves them, the verification proves it.
+    assert!(
+        ran.stdout.contains("photos-2026-2 SUCCEEDED: copied 0 objects (6 already there, identical), 0 failed, 6 verified at the destination"),
+        "{}",
+        ran.stdout
+    );
     // `ferry verify`: run 3, one verification job, nothing copied.
     let verified = ferry(Some(&world), &["verify", "photos-2026", "--watch"]);
     assert_eq!(
@@ -166,6 +172,14 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
             "{part}:\n{}",
             verified.stdout
         );
+    }
+    let report = ferry(Some(&world), &["report", "photos-2026"]);
+    for part in [
+        "copied     0",
+        "jobs       1 (the verification)",
+        "verified   6 at the destination; 0 missing, 0 different",
+    ] {
+        assert!(report.stdout.contains(part), "{part}:\n{}", report.stdout);
     }
     let never = ferry(Some(&world), &["verify", "elsewhere"]);
     assert_eq!(never.status, 3);

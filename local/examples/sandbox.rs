@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  state machine {}", info.state_machine_arn);
     println!(
-        "  control API   {} (POST /failures, /failures/clear, /hold, /sizes, /inventory, /context; GET /jobs, /inventory, /denials)",
+        "  control API   {} (POST /failures, /failures/clear, /hold, /sizes, /copy-limit, /part-copy-faults, /lambda-redrives, /inventory, /schedule, /context, /denials/clear; GET /jobs, /inventory, /part-copy-faults, /denials)",
         info.control
     );
     println!("  launcher log  {}", sandbox.log.display());

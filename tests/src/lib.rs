@@ -134,7 +134,12 @@ pub fn sandbox_template(flag: &str, out: &std::path::Path) {
 
 impl World {
     pub async fn start() -> World {
-        let scenario = Scenario::start(&repo_root(), 600)
+        World::start_for(600).await
+    }
+
+    /// A sandbox that stops itself after `lifetime_seconds` (long runs need more than 600).
+    pub async fn start_for(lifetime_seconds: u64) -> World {
+        let scenario = Scenario::start(&repo_root(), lifetime_seconds)
             .await
             .expect("the sandbox and the function host start");
         World { scenario }

@@ -168,7 +168,8 @@ async fn a_scheduled_second_run_with_skip_identical_copies_only_what_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "ten minutes: run by hand, its numbers are in the README"]
 async fn a_thousand_objects_then_a_scheduled_sync_copies_only_the_ten_changed() {
-    let world = World::seeded().await;
+    let world = World::start_for(3600).await;
+    world.seed().await;
     let mut objects = samples();
     let more: Vec<Sample> = (objects.len()..1000)
         .map(|i| Sample {
