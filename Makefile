@@ -14,7 +14,7 @@ POLICY_DIR := target/policies
 BENCH_VENV := .venv-bench
 BENCH_OK := $(BENCH_VENV)/.installed
 
-.PHONY: bench-worker help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
+.PHONY: bench-sandbox bench-worker help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -48,6 +48,9 @@ $(BENCH_OK): requirements-bench.txt
 	touch $@
 
 # Not part of `make test` (tests never assert timings): README, "Benchmarks".
+bench-sandbox: $(VENV_OK) ## the sandbox's Batch Operations in tasks/s: a flow B demo of BENCH_OBJECTS (1000) objects
+	bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000)
+
 bench-worker: $(VENV_OK) $(BENCH_OK) ## the copy worker and `aws s3 cp` copying one large object on a local S3 server
 	@# The worker moves no byte itself (every part is copied by the server): a debug build, the
 	@# one the tests use, measures it as well and compiles nothing twice.

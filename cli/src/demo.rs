@@ -262,7 +262,7 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
             "job": {"description": "ferry demo", "tags": {"project": "ferry-demo"}},
             "retry": {"maxAttempts": 2},
             // The sandbox's short timings: seconds where AWS takes minutes to days.
-            "timing": {"pollSeconds": 1, "grantLifetimeSeconds": 3600,
+            "timing": {"pollSeconds": 1, "maxPollSeconds": 2, "grantLifetimeSeconds": 3600,
                        "inventoryCheckSeconds": 20, "inventoryDeadlineSeconds": 300}
         }));
     }

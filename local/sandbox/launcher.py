@@ -24,6 +24,7 @@ standard input closes (the parent is gone).
 """
 
 import argparse
+import copy
 import json
 import os
 import socket
@@ -53,6 +54,8 @@ class World:
     def __init__(self, endpoint: str):
         self.endpoint = endpoint
         self.creds: dict[str, dict] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._clients_lock = threading.Lock()
         sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="ak", aws_secret_access_key="sk")
         for account in ACCOUNTS.values():
             c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/ferry-sandbox", RoleSessionName="sandbox")["Credentials"]
@@ -62,17 +65,27 @@ class World:
                 "sessionToken": c["SessionToken"],
             }
 
-    def client(self, service: str, account: str, endpoint: str | None = None) -> Any:
-        c = self.creds[account]
-        return boto3.client(
-            service,
-            endpoint_url=endpoint or self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=c["accessKeyId"],
-            aws_secret_access_key=c["secretAccessKey"],
-            aws_session_token=c["sessionToken"],
-            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
-        )
+    def client(self, service: str, account: str, endpoint: str | None = None, shared: bool = True) -> Any:
+        """The account's client of `service`, made once (about 9 ms each) and shared: boto3's
+        clients are thread-safe, their creation is not. `shared=False`: a client of its own,
+        for a caller that registers event handlers on it."""
+        wanted = (service, account, endpoint or self.endpoint)
+        with self._clients_lock:
+            made = self._clients.get(wanted) if shared else None
+            if made is None:
+                c = self.creds[account]
+                made = boto3.client(
+                    service,
+                    endpoint_url=wanted[2],
+                    region_name=REGION,
+                    aws_access_key_id=c["accessKeyId"],
+                    aws_secret_access_key=c["secretAccessKey"],
+                    aws_session_token=c["sessionToken"],
+                    config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+                )
+                if shared:
+                    self._clients[wanted] = made
+            return made
 
     # -- what Batch Operations tasks need --
 
@@ -144,20 +157,39 @@ class World:
             context=batch_context(),
         )
 
+    # A task's reads and its copy call moto's S3 backend in process: S3 Batch Operations does
+    # them inside AWS, authorized above as the job's role (`allowed`, `kms_allowed`); an HTTP
+    # round trip through the authorization layer as the sandbox's admin role per call cost
+    # ~10 ms each and decided nothing. The backend applies what matters here as S3 does: the
+    # destination bucket's default encryption, the `aws/s3` key (patches.py), the source's
+    # tags across accounts.
+
+    @staticmethod
+    def _backend(bucket: str) -> Any:
+        from moto.s3.models import s3_backends
+
+        return s3_backends[authz.bucket_account(bucket)]["aws"]
+
+    def _key(self, bucket: str, key: str) -> Any:
+        if authz.bucket_account(bucket) is None:
+            return None
+        return self._backend(bucket).get_object(bucket, key)
+
     def get_object(self, bucket: str, key: str) -> tuple[bytes, str]:
-        out = self.client("s3", self.owner(bucket)).get_object(Bucket=bucket, Key=key)
-        return out["Body"].read(), out["ETag"]
+        found = self._key(bucket, key)
+        if found is None:
+            raise KeyError(f"s3://{bucket}/{key} does not exist")
+        return found.value, found.etag
 
     def head_object(self, bucket: str, key: str) -> dict | None:
         if authz.is_sse_c(bucket, key):
             # A HEAD without the customer's key is refused; what the copy needs is that it is SSE-C.
             return {"size": 0, "kmsKey": None, "sseC": True}
-        try:
-            out = self.client("s3", self.owner(bucket)).head_object(Bucket=bucket, Key=key)
-        except Exception:
+        found = self._key(bucket, key)
+        if found is None:
             return None
-        kms_key = out.get("SSEKMSKeyId") if out.get("ServerSideEncryption") == "aws:kms" else None
-        return {"size": out["ContentLength"], "kmsKey": kms_key, "sseC": False}
+        kms_key = found.kms_key_id if found.encryption == "aws:kms" else None
+        return {"size": found.size, "kmsKey": kms_key, "sseC": False}
 
     def kms_allowed(self, role: dict, operation: str, key_id: str, key_account: str, object_arn: str) -> tuple[bool, str]:
         """Whether S3, acting for the job's role, may use the KMS key `key_id` for `operation`
@@ -171,23 +203,34 @@ class World:
 
     def copy_object(self, src: str, key: str, dst: str, dst_key: str, storage_class: str, directive: str,
                     encryption: dict | None = None) -> None:
-        s3_src = self.client("s3", self.owner(src))
-        obj = s3_src.get_object(Bucket=src, Key=key)
-        tags = s3_src.get_object_tagging(Bucket=src, Key=key)["TagSet"]
-        args: dict = {"Bucket": dst, "Key": dst_key, "Body": obj["Body"].read(), "StorageClass": storage_class}
-        args.update(encryption or {})
+        """CopyObject as S3PutObjectCopy does it: the bytes, the storage class and encryption
+        asked for (else the destination bucket's default), user metadata and content type
+        (MetadataDirective COPY), and the source's tags (its owner's tag store)."""
+        source = self._key(src, key)
+        if source is None:
+            raise KeyError(f"s3://{src}/{key} does not exist")
+        encryption = encryption or {}
+        bucket_key = encryption.get("BucketKeyEnabled")
+        target = self._backend(dst).put_object(
+            dst,
+            dst_key,
+            source.value,
+            storage=storage_class,
+            encryption=encryption.get("ServerSideEncryption"),
+            kms_key_id=encryption.get("SSEKMSKeyId"),
+            bucket_key_enabled=None if bucket_key is None else str(bucket_key).lower(),
+        )
         if directive == "COPY":
-            args["Metadata"] = obj.get("Metadata", {})
-            if obj.get("ContentType"):
-                args["ContentType"] = obj["ContentType"]
-        if tags:
-            from urllib.parse import urlencode
-
-            args["Tagging"] = urlencode({t["Key"]: t["Value"] for t in tags})
-        self.client("s3", self.owner(dst)).put_object(**args)
+            target.set_metadata(copy.copy(source.metadata))
+        tags = self._backend(src).tagger.list_tags_for_resource(source.arn)["Tags"]
+        self._backend(dst).put_object_tagging(target, {t["Key"]: t["Value"] for t in tags})
 
     def put_report(self, bucket: str, key: str, data: bytes) -> None:
         self.client("s3", self.owner(bucket)).put_object(Bucket=bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+
+
+# The functions' FERRY_POLICY_SETTLE_MS in the sandbox (see bootstrap).
+SANDBOX_POLICY_SETTLE_MS = 200
 
 
 # S3 Batch Operations calls S3 from AWS's own network, as the job's role: not from this machine
@@ -245,6 +288,10 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 env = dict(res.value(tpl.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})))
                 env.update(res.value(p.get("Environment", {}).get("Variables", {})))
                 env["AWS_REGION"] = REGION
+                # A bucket-policy writer's pause before it reads its write back (1.5 s on AWS):
+                # here S3 is one process on this machine, and another writer's read-to-write
+                # takes milliseconds (the two-writers test still makes them race).
+                env.setdefault("FERRY_POLICY_SETTLE_MS", str(SANDBOX_POLICY_SETTLE_MS))
                 functions[res.arn_of(logical)] = {
                     "name": res.name_of(logical), "account": account, "binary": binary, "arn": res.arn_of(logical), "environment": env, "role": function_role,
                 }

@@ -103,7 +103,8 @@ def install_task_routing(world: Any) -> None:
         account = caller.principal.account
         if Routing.function_host is None:
             raise RuntimeError("no function host is registered (POST /function-host on the control API)")
-        client = world.client("lambda", account, endpoint=Routing.function_host)
+        # Its own client: the handler below is this Task's (its caller), not every Task's.
+        client = world.client("lambda", account, endpoint=Routing.function_host, shared=False)
 
         def before_sign(request: Any, **_: Any) -> None:
             import urllib.parse

@@ -22,7 +22,22 @@ pub struct Clients {
     pub sfn: aws_sdk_sfn::Client,
     pub kms: aws_sdk_kms::Client,
     pub sts: aws_sdk_sts::Client,
+    /// S3 clients of assumed roles, by role and session, while their credentials last: a
+    /// function instance serves many invocations (the copy worker one per Batch task), and one
+    /// AssumeRole per role and hour is enough.
+    pub assumed: AssumedClients,
 }
+
+/// The cache behind [`Clients::s3_as`].
+pub type AssumedClients = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<(String, String), (aws_sdk_s3::Client, std::time::SystemTime)>,
+    >,
+>;
+
+/// An assumed role's client is used until this long before its credentials expire (a copy
+/// worker invocation may run 15 minutes after it was handed the client).
+pub const ASSUMED_MARGIN: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 
 impl Clients {
     pub fn new(sdk: &SdkConfig) -> Clients {
@@ -41,16 +56,29 @@ impl Clients {
             sfn: aws_sdk_sfn::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
             sts: aws_sdk_sts::Client::new(sdk),
+            assumed: Default::default(),
         }
     }
 
     /// An S3 client like this one (endpoint, addressing, and in tests its mocks) that calls as
-    /// the role `role_arn`, assumed with STS for `session` (one hour).
+    /// the role `role_arn`, assumed with STS for `session` (one hour); the same client again
+    /// while its credentials have more than [`ASSUMED_MARGIN`] left.
     pub async fn s3_as(
         &self,
         role_arn: &str,
         session: &str,
     ) -> Result<aws_sdk_s3::Client, crate::StepError> {
+        let wanted = (role_arn.to_string(), session.to_string());
+        let now = std::time::SystemTime::now();
+        if let Some((client, _)) = self
+            .assumed
+            .lock()
+            .expect("the assumed-role cache")
+            .get(&wanted)
+            .filter(|(_, expires)| now + ASSUMED_MARGIN < *expires)
+        {
+            return Ok(client.clone());
+        }
         let out = self
             .sts
             .assume_role()
@@ -72,13 +100,19 @@ impl Clients {
             None,
             "ferry-assumed-role",
         );
+        let expires = std::time::SystemTime::try_from(*c.expiration()).unwrap_or(now);
         let conf = self
             .s3
             .config()
             .to_builder()
             .credentials_provider(credentials)
             .build();
-        Ok(aws_sdk_s3::Client::from_conf(conf))
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        self.assumed
+            .lock()
+            .expect("the assumed-role cache")
+            .insert(wanted, (client.clone(), expires));
+        Ok(client)
     }
 }
 

@@ -227,7 +227,7 @@ impl World {
             "destination": { "accountId": self.sandbox.info.destination_account(), "bucket": DESTINATION_BUCKET },
             "manifest": { "kind": "csv", "accountId": self.sandbox.info.source_account(), "bucket": MANIFEST_BUCKET, "key": MANIFEST_KEY },
             "retry": { "maxAttempts": 2 },
-            "timing": { "pollSeconds": 1, "grantLifetimeSeconds": 3600 }
+            "timing": { "pollSeconds": 1, "maxPollSeconds": 2, "grantLifetimeSeconds": 3600 }
         })
     }
 
@@ -244,7 +244,7 @@ impl World {
             "source": { "accountId": self.sandbox.info.source_account(), "bucket": SOURCE_BUCKET, "prefix": "2026/" },
             "destination": { "accountId": self.sandbox.info.destination_account(), "bucket": DESTINATION_BUCKET },
             "manifest": { "kind": "inventory" },
-            "timing": { "pollSeconds": 1, "grantLifetimeSeconds": 3600,
+            "timing": { "pollSeconds": 1, "maxPollSeconds": 2, "grantLifetimeSeconds": 3600,
                         "inventoryCheckSeconds": check_seconds, "inventoryDeadlineSeconds": deadline_seconds }
         })
     }

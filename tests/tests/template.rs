@@ -314,7 +314,17 @@ fn one_execution_tracks_a_job_for_fourteen_days_within_the_history_limit() {
     // Everything else one run of flow A visits at most once, plus a retry job's own path.
     let once: u64 = states.values().map(events_of).sum();
     let timing = ferry_core::request::Timing::default();
-    let rounds = ferry_core::job::rounds_to_cover(timing.poll_seconds, 14 * 86_400);
+    // The smallest cap a request may set (`pollSeconds` = `maxPollSeconds` = 1) costs the most
+    // rounds: the first 600 looks a second apart, then the growth to 15 minutes.
+    let rounds = ferry_core::job::rounds_to_cover(1, 1, 14 * 86_400);
+    assert!(
+        rounds
+            >= ferry_core::job::rounds_to_cover(
+                timing.poll_seconds,
+                timing.max_poll_seconds,
+                14 * 86_400
+            )
+    );
     // The inventory wait, over its default deadline: one wait, one look and one choice per check.
     let checks = timing.inventory_deadline_seconds / timing.inventory_check_seconds;
     let wait = [

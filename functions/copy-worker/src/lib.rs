@@ -86,7 +86,9 @@ pub async fn handle(
         );
     }
     let role = batch_role_arn(partition(&config.region), &config.account_id, &args.copy_id);
-    let s3 = match clients.s3_as(&role, "ferry-copy-worker").await {
+    // One session per job: a warm instance reuses it for the job's next tasks, and never for a
+    // later run's (whose role, deleted and created again, no older session may use).
+    let s3 = match clients.s3_as(&role, &session_name(&e.job.id)).await {
         Ok(s3) => s3,
         Err(err) => return every(code_of(&err), &format!("{}: {}", err.name, err.cause)),
     };
@@ -766,6 +768,23 @@ fn sse(e: EncryptionType) -> ServerSideEncryption {
         EncryptionType::SseS3 => ServerSideEncryption::Aes256,
         EncryptionType::SseKms => ServerSideEncryption::AwsKms,
     }
+}
+
+/// The worker's STS session name for a job's tasks, `ferry-worker-<job id>` (the job's id in
+/// CloudTrail), in STS's alphabet `[\w+=,.@-]` and its 64 characters.
+fn session_name(job_id: &str) -> String {
+    let name: String = format!("ferry-worker-{job_id}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    name
 }
 
 #[cfg(test)]

@@ -562,3 +562,35 @@ async fn verify_mode_says_verified_missing_or_different_and_writes_nothing() {
         r.result_string
     );
 }
+
+#[tokio::test]
+async fn a_warm_worker_assumes_the_role_once_per_job() {
+    let seen: Shared = Default::default();
+    let s3_rules = s3(fresh(100), &seen);
+    let sts_rules = sts(&seen);
+    let a: Vec<&Rule> = s3_rules.iter().collect();
+    let b: Vec<&Rule> = sts_rules.iter().collect();
+    let clients = Clients::mocked(&a, &[], &[], &[]).with_sts(&b);
+    for _ in 0..3 {
+        let out = handle(&clients, &config(), event(false, arguments()))
+            .await
+            .unwrap();
+        assert_eq!(out.results[0].result_code, ResultCode::Succeeded, "{out:?}");
+    }
+    assert_eq!(
+        seen.lock().unwrap().assumed.len(),
+        1,
+        "one AssumeRole for three tasks"
+    );
+    // Another job (a later run, whose role may be a new one of the same name): a new session.
+    let mut other = event(false, arguments());
+    other.payload.job.id = "0c159255-2bf8-4b2c-a435-55bc6a5ac265".into();
+    handle(&clients, &config(), other).await.unwrap();
+    assert_eq!(seen.lock().unwrap().assumed.len(), 2);
+    assert_eq!(
+        session_name("f3cc4f60-61f6-4a2b-8a21-d07600c373ce"),
+        "ferry-worker-f3cc4f60-61f6-4a2b-8a21-d07600c373ce"
+    );
+    assert_eq!(session_name(&"x/y".repeat(40)).len(), 64);
+    assert!(session_name("a/b c").ends_with("a-b-c"));
+}

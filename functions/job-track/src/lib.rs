@@ -1,6 +1,6 @@
 //! `job-track` (destination account): one DescribeJob, normalized; how long the state machine
-//! waits before the next one (growing from `pollSeconds` to 15 minutes, see
-//! [`ferry_core::job::next_wait`]); and whether the grants must be renewed because the job still
+//! waits before the next one (growing from `pollSeconds` to `maxPollSeconds`, then to 15
+//! minutes for a long job, see [`ferry_core::job::next_wait`]); and whether the grants must be renewed because the job still
 //! runs with less than a day of them left.
 
 use ferry_core::clock::{Clock, SystemClock};
@@ -36,6 +36,7 @@ pub async fn track(
         .send()
         .await
         .map_err(|e| from_sdk(e, &format!("DescribeJob {id}")))?;
+    let created = out.job().and_then(|j| j.creation_time()).map(|t| t.secs());
     let state = JobState::from_descriptor(out.job().ok_or_else(|| {
         StepError::new(
             ErrorName::Retryable,
@@ -59,7 +60,12 @@ pub async fn track(
         "tracked the copy job"
     );
     Ok(TrackOutput {
-        next_wait: next_wait(timing.poll_seconds, input.previous_wait),
+        next_wait: next_wait(
+            timing.poll_seconds,
+            timing.max_poll_seconds,
+            input.previous_wait,
+            created.map_or(0, |c| u64::try_from(now - c).unwrap_or(0)),
+        ),
         renew_grants,
         renew_until: grant_expiry(now, timing.grant_lifetime_seconds),
         state,

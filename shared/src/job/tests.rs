@@ -241,24 +241,51 @@ fn waits_grow_from_poll_seconds_to_fifteen_minutes() {
     let mut w = None;
     let mut seen = Vec::new();
     for _ in 0..10 {
-        let n = next_wait(60, w);
+        let n = next_wait(60, 900, w, 0);
         seen.push(n);
         w = Some(n);
     }
     assert_eq!(seen, [60, 90, 135, 203, 305, 458, 687, 900, 900, 900]);
-    assert_eq!(next_wait(1, Some(1)), 2, "a one-second poll still grows");
-    assert_eq!(next_wait(0, None), 1);
-    assert_eq!(next_wait(5_000, None), MAX_WAIT_SECONDS);
+    assert_eq!(
+        next_wait(1, 900, Some(1), 0),
+        2,
+        "a one-second poll still grows"
+    );
+    assert_eq!(next_wait(0, 900, None, 0), 1);
+    assert_eq!(next_wait(5_000, 900, None, 0), MAX_WAIT_SECONDS);
     assert!(seen.windows(2).all(|p| p[0] <= p[1]));
+}
+
+#[test]
+fn max_poll_seconds_caps_the_wait_for_the_first_looks_then_it_grows_again() {
+    // A short job is seen finished within the cap: 1, 1.5, then 2 s at most.
+    let mut w = None;
+    let mut seen = Vec::new();
+    for elapsed in [0, 1, 3, 5, 7] {
+        let n = next_wait(1, 2, w, elapsed);
+        seen.push(n);
+        w = Some(n);
+    }
+    assert_eq!(seen, [1, 2, 2, 2, 2]);
+    // After 600 looks' worth of the cap (1,200 s here) the wait grows again, to 15 minutes.
+    assert_eq!(next_wait(1, 2, Some(2), 1_199), 2);
+    assert_eq!(next_wait(1, 2, Some(2), 1_200), 3);
+    assert_eq!(next_wait(1, 2, Some(900), 100_000), 900);
+    // A cap below the poll is the poll; above 15 minutes, 15 minutes.
+    assert_eq!(next_wait(60, 5, None, 0), 60);
+    assert_eq!(next_wait(60, 5_000, Some(900), 0), 900);
 }
 
 #[test]
 fn fourteen_days_of_tracking_fit_the_history_limit() {
     // About 9 history events per Wait/Task/Choice round; at most 25,000 per execution.
     let fourteen_days = 14 * 86_400;
-    for poll in [1, 60, 900] {
-        let rounds = rounds_to_cover(poll, fourteen_days);
-        assert!(rounds * 9 < 25_000, "poll {poll}: {rounds} rounds");
+    for (poll, max_poll) in [(1, 1), (1, 2), (1, 900), (60, 60), (60, 900), (900, 900)] {
+        let rounds = rounds_to_cover(poll, max_poll, fourteen_days);
+        assert!(
+            rounds * 9 < 25_000,
+            "poll {poll}, max {max_poll}: {rounds} rounds"
+        );
     }
 }
 

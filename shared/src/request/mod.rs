@@ -299,9 +299,14 @@ impl Default for Multipart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Timing {
-    /// The first wait between two DescribeJob calls; it grows to 15 minutes.
+    /// The first wait between two DescribeJob calls; it grows by half each look.
     #[serde(default = "Timing::default_poll")]
     pub poll_seconds: u64,
+    /// The longest wait between two looks at a running job (`pollSeconds` to 900), for as long
+    /// as the history allows (see [`crate::job::next_wait`]): a short job is seen finished
+    /// within this long.
+    #[serde(default = "Timing::default_max_poll")]
+    pub max_poll_seconds: u64,
     /// How long the inventory wait trusts the S3 event before looking for the report itself.
     #[serde(default = "Timing::default_inventory_check")]
     pub inventory_check_seconds: u64,
@@ -316,6 +321,9 @@ pub struct Timing {
 impl Timing {
     fn default_poll() -> u64 {
         60
+    }
+    fn default_max_poll() -> u64 {
+        POLL_SECONDS_MAX
     }
     fn default_inventory_check() -> u64 {
         21_600
@@ -332,6 +340,7 @@ impl Default for Timing {
     fn default() -> Self {
         Timing {
             poll_seconds: Timing::default_poll(),
+            max_poll_seconds: Timing::default_max_poll(),
             inventory_check_seconds: Timing::default_inventory_check(),
             inventory_deadline_seconds: Timing::default_inventory_deadline(),
             grant_lifetime_seconds: Timing::default_grant_lifetime(),

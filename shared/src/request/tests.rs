@@ -470,6 +470,16 @@ fn every_rule_is_reported_with_its_field() {
             "between 1 and 900",
         ),
         (
+            with(flow_a(), "/timing/maxPollSeconds", json!(30)),
+            "timing.maxPollSeconds",
+            "between timing.pollSeconds (60) and 900 (got 30)",
+        ),
+        (
+            with(flow_a(), "/timing/maxPollSeconds", json!(901)),
+            "timing.maxPollSeconds",
+            "between timing.pollSeconds (60) and 900",
+        ),
+        (
             with(flow_a(), "/timing/inventoryCheckSeconds", json!(300_000)),
             "timing.inventoryCheckSeconds",
             "inventoryDeadlineSeconds",

@@ -281,6 +281,15 @@ impl CopyRequest {
                 ),
             );
         }
+        if !(t.poll_seconds.max(1)..=POLL_SECONDS_MAX).contains(&t.max_poll_seconds) {
+            v.add(
+                "timing.maxPollSeconds",
+                format!(
+                    "must be between timing.pollSeconds ({}) and {POLL_SECONDS_MAX} (got {}): the longest wait between two looks at a running job",
+                    t.poll_seconds, t.max_poll_seconds
+                ),
+            );
+        }
         if t.inventory_deadline_seconds == 0
             || t.inventory_deadline_seconds > INVENTORY_DEADLINE_MAX
         {

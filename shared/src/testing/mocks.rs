@@ -20,6 +20,7 @@ impl Clients {
             sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn),
             kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[]),
             sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
+            assumed: Default::default(),
         }
     }
 
