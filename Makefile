@@ -48,8 +48,9 @@ $(BENCH_OK): requirements-bench.txt
 	touch $@
 
 # Not part of `make test` (tests never assert timings): README, "Benchmarks".
-bench-sandbox: $(VENV_OK) ## the sandbox's Batch Operations in tasks/s: a flow B demo of BENCH_OBJECTS (1000) objects
-	bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000)
+bench-sandbox: $(VENV_OK) ## the sandbox's Batch Operations in tasks/s: a demo of BENCH_OBJECTS (1000) objects in each flow
+	bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000) csv
+	bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000) inventory
 
 bench-worker: $(VENV_OK) $(BENCH_OK) ## the copy worker and `aws s3 cp` copying one large object on a local S3 server
 	@# The worker moves no byte itself (every part is copied by the server): a debug build, the

@@ -19,6 +19,20 @@ async fn destination_bytes(world: &World, key: &str) -> Vec<u8> {
     bytes
 }
 
+/// Someone writes `body` at the destination key `key` (outside ferry).
+async fn put_at_destination(world: &World, key: &str, body: &[u8]) {
+    world
+        .destination
+        .s3
+        .put_object()
+        .bucket(DESTINATION_BUCKET)
+        .key(key)
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn with_existing(mut request: Value, existing: &str) -> Value {
     request["destination"]["existing"] = existing.into();
     request
@@ -28,16 +42,7 @@ fn with_existing(mut request: Value, existing: &str) -> Value {
 async fn refuse_leaves_an_existing_object_byte_for_byte_and_says_so() {
     let world = World::seeded().await;
     let taken = samples()[0].key.clone();
-    world
-        .destination
-        .s3
-        .put_object()
-        .bucket(DESTINATION_BUCKET)
-        .key(&taken)
-        .body(THEIRS.to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_at_destination(&world, &taken, THEIRS).await;
     // The default: refuse.
     let run = world
         .run("photos-2026-1", &world.request("photos-2026"))
@@ -229,16 +234,7 @@ async fn the_verification_finds_an_object_changed_and_one_deleted_after_the_copy
     world.hold(true).await;
     wait_for_job(&world, "ferry-photos-2026-1-1", "Active").await;
     let (changed, deleted) = (samples()[1].key.clone(), samples()[2].key.clone());
-    world
-        .destination
-        .s3
-        .put_object()
-        .bucket(DESTINATION_BUCKET)
-        .key(&changed)
-        .body(b"altered after the copy".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_at_destination(&world, &changed, b"altered after the copy").await;
     world
         .destination
         .s3
@@ -343,16 +339,7 @@ async fn a_verification_run_of_flow_a_reads_the_latest_inventory_report() {
     let out = first.output.unwrap();
     assert_eq!(out["verification"]["verified"], samples().len(), "{out}");
     let changed = samples()[0].key.clone();
-    world
-        .destination
-        .s3
-        .put_object()
-        .bucket(DESTINATION_BUCKET)
-        .key(&changed)
-        .body(b"not what was copied".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_at_destination(&world, &changed, b"not what was copied").await;
     // No new inventory is configured nor waited for: the report of run 1 is read again.
     let arn = world
         .start_execution("photos-2026-2", &verify_run("photos-2026"))

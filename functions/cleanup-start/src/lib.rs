@@ -80,26 +80,44 @@ pub async fn handle(
         ..run
     }
     .to_string();
+    let started = start(
+        clients,
+        state_machine,
+        &cleanup,
+        json!({"cleanup": {"execution": name}}),
+    )
+    .await?;
+    if started.started.is_some() {
+        info!(execution = %name, status = %status, cleanup = %cleanup, "started a cleanup");
+    }
+    Ok(started)
+}
+
+/// Starts execution `name` with `input`; an execution of that name already there (a repeated
+/// event, a schedule's retry, a person's `ferry start` at the same moment) is not an error.
+async fn start(
+    clients: &Clients,
+    state_machine: &str,
+    name: &str,
+    input: Value,
+) -> Result<CleanupStarted, StepError> {
     let started = clients
         .sfn
         .start_execution()
         .state_machine_arn(state_machine)
-        .name(&cleanup)
-        .input(json!({"cleanup": {"execution": name}}).to_string())
+        .name(name)
+        .input(input.to_string())
         .send()
         .await;
     match started {
-        Ok(_) => {
-            info!(execution = %name, status = %status, cleanup = %cleanup, "started a cleanup");
-            Ok(CleanupStarted {
-                started: Some(cleanup),
-                ignored: None,
-            })
-        }
+        Ok(_) => Ok(CleanupStarted {
+            started: Some(name.to_string()),
+            ignored: None,
+        }),
         Err(e) if sdk_code(&e) == Some("ExecutionAlreadyExists") => {
-            Ok(ignored(format!("{cleanup} exists already")))
+            Ok(ignored(format!("{name} exists already")))
         }
-        Err(e) => Err(from_sdk(e, &format!("StartExecution {cleanup}"))),
+        Err(e) => Err(from_sdk(e, &format!("StartExecution {name}"))),
     }
 }
 
@@ -151,28 +169,17 @@ async fn scheduled_run(
         cleanup: false,
     }
     .to_string();
-    let started = clients
-        .sfn
-        .start_execution()
-        .state_machine_arn(&state_machine)
-        .name(&next)
-        .input(json!({ run_input: copy_id }).to_string())
-        .send()
-        .await;
-    match started {
-        Ok(_) => {
-            info!(execution = %next, verify, "started a scheduled run");
-            Ok(CleanupStarted {
-                started: Some(next),
-                ignored: None,
-            })
-        }
-        // The same schedule's retry, or a person's `ferry start` at the same moment.
-        Err(e) if sdk_code(&e) == Some("ExecutionAlreadyExists") => {
-            Ok(ignored(format!("{next} exists already")))
-        }
-        Err(e) => Err(from_sdk(e, &format!("StartExecution {next}"))),
+    let started = start(
+        clients,
+        &state_machine,
+        &next,
+        json!({ run_input: copy_id }),
+    )
+    .await?;
+    if started.started.is_some() {
+        info!(execution = %next, verify, "started a scheduled run");
     }
+    Ok(started)
 }
 
 #[cfg(test)]

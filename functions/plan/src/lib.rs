@@ -202,19 +202,13 @@ async fn stored_input(
             "a run of a stored plan has the input {{\"{RUN_COPY}\": \"<copyId>\"}} or {{\"{VERIFY_COPY}\": \"<copyId>\"}}, and nothing else"
         )));
     }
-    let copy = CopyLayout::of(&config.account_id, copy_id);
-    let stored = Control::new(&clients.s3, &config.ferry_bucket)
-        .read_plan(copy)
-        .await?
-        .ok_or_else(|| {
-            StepError::new(
-                ErrorName::NotFound,
-                format!(
-                    "copy {copy_id} has no stored plan ({}): it was never started (`ferry start`)",
-                    copy.plan_key()
-                ),
-            )
-        })?;
+    let stored = stored_plan(
+        clients,
+        config,
+        copy_id,
+        "it was never started (`ferry start`)",
+    )
+    .await?;
     info!(copy_id, "a run of the stored plan");
     Ok(PlanInput {
         request: serde_json::to_value(&stored.request)
@@ -222,6 +216,28 @@ async fn stored_input(
         execution: input.execution.clone(),
         start_time: input.start_time.clone(),
     })
+}
+
+/// The copy's stored plan; `NotFound` saying `why_none` when it has none.
+async fn stored_plan(
+    clients: &Clients,
+    config: &StackConfig,
+    copy_id: &str,
+    why_none: &str,
+) -> Result<StoredPlan, StepError> {
+    let copy = CopyLayout::of(&config.account_id, copy_id);
+    Control::new(&clients.s3, &config.ferry_bucket)
+        .read_plan(copy)
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!(
+                    "copy {copy_id} has no stored plan ({}): {why_none}",
+                    copy.plan_key()
+                ),
+            )
+        })
 }
 
 /// Cleanup mode: the plan of the run to clean up, from the copy's stored plan.
@@ -239,19 +255,7 @@ async fn cleanup_plan(
             )
         })?;
     still_running(clients, config, &input.cleanup_of).await?;
-    let copy = CopyLayout::of(&config.account_id, &copy_id);
-    let stored = Control::new(&clients.s3, &config.ferry_bucket)
-        .read_plan(copy)
-        .await?
-        .ok_or_else(|| {
-            StepError::new(
-                ErrorName::NotFound,
-                format!(
-                    "copy {copy_id} has no stored plan ({}): its run touched nothing",
-                    copy.plan_key()
-                ),
-            )
-        })?;
+    let stored = stored_plan(clients, config, &copy_id, "its run touched nothing").await?;
     info!(cleanup_of = %input.cleanup_of, "loaded the stored plan for cleanup");
     RunPlan::for_cleanup(input, stored, &config.ferry_bucket)
 }
