@@ -43,6 +43,7 @@ pub fn assumed_stack(req: &CopyRequest) -> StackContext {
         // Offline, the destination's lists are not known: `start`'s plan step checks them.
         destination_buckets: None,
         manifest_buckets: None,
+        grant_lifetime_min: ferry_core::request::GRANT_LIFETIME_MIN,
     }
 }
 

@@ -231,6 +231,8 @@ class World:
 
 # The functions' FERRY_POLICY_SETTLE_MS in the sandbox (see bootstrap).
 SANDBOX_POLICY_SETTLE_MS = 200
+# The functions' FERRY_GRANT_LIFETIME_MIN_SECONDS in the sandbox.
+SANDBOX_GRANT_LIFETIME_MIN = 10
 
 
 # S3 Batch Operations calls S3 from AWS's own network, as the job's role: not from this machine
@@ -292,6 +294,9 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 # here S3 is one process on this machine, and another writer's read-to-write
                 # takes milliseconds (the two-writers test still makes them race).
                 env.setdefault("FERRY_POLICY_SETTLE_MS", str(SANDBOX_POLICY_SETTLE_MS))
+                # Grants as short as 10 s (AWS's stacks: 60), so that a test of their renewal
+                # waits seconds; shorter grants never widen access.
+                env.setdefault("FERRY_GRANT_LIFETIME_MIN_SECONDS", str(SANDBOX_GRANT_LIFETIME_MIN))
                 functions[res.arn_of(logical)] = {
                     "name": res.name_of(logical), "account": account, "binary": binary, "arn": res.arn_of(logical), "environment": env, "role": function_role,
                 }

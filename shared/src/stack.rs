@@ -4,6 +4,7 @@
 //! environment and the sandbox can host many functions in one process.
 
 use crate::error::{ErrorName, StepError};
+use crate::request::GRANT_LIFETIME_MIN;
 
 /// What the destination stack that runs a copy knows about itself: what a request is validated
 /// against (`CopyRequest::validate`).
@@ -25,6 +26,9 @@ pub struct StackContext {
     /// The `ManifestBuckets` parameter: the destination account's buckets that may keep CSV
     /// manifests. `None` where the stack does not know it (the source side).
     pub manifest_buckets: Option<Vec<String>>,
+    /// The shortest `timing.grantLifetimeSeconds` a request may ask for (see
+    /// [`StackConfig::grant_lifetime_min`]).
+    pub grant_lifetime_min: u64,
 }
 
 /// Names of the variables the template sets on every function.
@@ -39,6 +43,10 @@ pub const VAR_DESTINATION_BUCKETS: &str = "FERRY_DESTINATION_BUCKETS";
 pub const VAR_MANIFEST_BUCKETS: &str = "FERRY_MANIFEST_BUCKETS";
 pub const VAR_POLICY_SETTLE_MS: &str = "FERRY_POLICY_SETTLE_MS";
 pub const VAR_SOURCE_KMS_KEY_ARNS: &str = "FERRY_SOURCE_KMS_KEY_ARNS";
+/// Not set by the template: the sandbox lowers the shortest grant lifetime with it, so that a
+/// test of renewal waits seconds, not a minute. It can only lower it (1 to 60 seconds): a
+/// shorter grant never widens access.
+pub const VAR_GRANT_LIFETIME_MIN: &str = "FERRY_GRANT_LIFETIME_MIN_SECONDS";
 
 /// How long a bucket-policy writer waits before reading its write back, unless the stack says
 /// otherwise: longer than another writer's GetBucketPolicy-to-PutBucketPolicy takes.
@@ -69,6 +77,9 @@ pub struct StackConfig {
     pub source_kms_key_arns: Vec<String>,
     /// source-access's pause between writing bucket policies and reading them back.
     pub policy_settle: std::time::Duration,
+    /// The shortest grant lifetime a request may ask for: 60 seconds
+    /// ([`crate::request::GRANT_LIFETIME_MIN`]) unless `FERRY_GRANT_LIFETIME_MIN_SECONDS` lowers it.
+    pub grant_lifetime_min: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -104,6 +115,9 @@ impl StackConfig {
                 .and_then(|v| v.parse().ok())
                 .map(std::time::Duration::from_millis)
                 .unwrap_or(DEFAULT_POLICY_SETTLE),
+            grant_lifetime_min: lookup(VAR_GRANT_LIFETIME_MIN)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(GRANT_LIFETIME_MIN, |m| m.clamp(1, GRANT_LIFETIME_MIN)),
         })
     }
 
@@ -161,6 +175,7 @@ impl StackConfig {
             ferry_bucket: crate::layout::ferry_bucket_name(destination_account, &self.region),
             destination_buckets: None,
             manifest_buckets: None,
+            grant_lifetime_min: self.grant_lifetime_min,
         }
     }
 
@@ -174,6 +189,7 @@ impl StackConfig {
             ferry_bucket: self.ferry_bucket.clone(),
             destination_buckets: Some(self.destination_buckets.clone()),
             manifest_buckets: Some(self.manifest_buckets.clone()),
+            grant_lifetime_min: self.grant_lifetime_min,
         }
     }
 }
@@ -213,6 +229,29 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("environment variable FERRY_BUCKET is not set"));
+    }
+
+    #[test]
+    fn only_the_sandbox_shortens_grants_and_never_below_a_second_or_above_a_minute() {
+        let min = |value: Option<&'static str>| {
+            let mut v: HashMap<&str, &str> = HashMap::from([
+                (VAR_ACCOUNT_ID, "222222222222"),
+                (VAR_REGION, "eu-west-1"),
+                (VAR_FERRY_BUCKET, "ferry-222222222222-eu-west-1"),
+            ]);
+            if let Some(m) = value {
+                v.insert(VAR_GRANT_LIFETIME_MIN, m);
+            }
+            StackConfig::from_lookup(|n| v.get(n).map(|x| x.to_string()))
+                .unwrap()
+                .context()
+                .grant_lifetime_min
+        };
+        assert_eq!(min(None), 60, "the template sets nothing: AWS's minute");
+        assert_eq!(min(Some("10")), 10);
+        assert_eq!(min(Some("3600")), 60, "it can only lower the minimum");
+        assert_eq!(min(Some("0")), 1);
+        assert_eq!(min(Some("soon")), 60);
     }
 
     #[test]
@@ -260,6 +299,7 @@ mod tests {
             boundary_arn: String::new(),
             source_kms_key_arns: vec![],
             policy_settle: DEFAULT_POLICY_SETTLE,
+            grant_lifetime_min: GRANT_LIFETIME_MIN,
         };
         c.may_touch("src-photos").unwrap();
         let err = c.may_touch("payroll").unwrap_err();

@@ -11,7 +11,7 @@ impl CopyRequest {
         self.check_identity(ctx, &mut v);
         self.check_buckets(ctx, &mut v);
         self.check_job(&mut v);
-        self.check_timing(&mut v);
+        self.check_timing(ctx, &mut v);
         if v.0.is_empty() {
             Ok(())
         } else {
@@ -270,7 +270,7 @@ impl CopyRequest {
         }
     }
 
-    fn check_timing(&self, v: &mut Checker) {
+    fn check_timing(&self, ctx: &StackContext, v: &mut Checker) {
         let t = &self.timing;
         if !(1..=POLL_SECONDS_MAX).contains(&t.poll_seconds) {
             v.add(
@@ -312,11 +312,12 @@ impl CopyRequest {
                 ),
             );
         }
-        if !(GRANT_LIFETIME_MIN..=GRANT_LIFETIME_MAX).contains(&t.grant_lifetime_seconds) {
+        let min = ctx.grant_lifetime_min;
+        if !(min..=GRANT_LIFETIME_MAX).contains(&t.grant_lifetime_seconds) {
             v.add(
                 "timing.grantLifetimeSeconds",
                 format!(
-                    "must be between {GRANT_LIFETIME_MIN} and {GRANT_LIFETIME_MAX} (a year, the longest execution) (got {})",
+                    "must be between {min} and {GRANT_LIFETIME_MAX} (a year, the longest execution) (got {})",
                     t.grant_lifetime_seconds
                 ),
             );

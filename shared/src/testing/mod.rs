@@ -37,6 +37,7 @@ pub fn destination_stack() -> StackConfig {
         boundary_arn: BOUNDARY_ARN.into(),
         source_kms_key_arns: vec![],
         policy_settle: std::time::Duration::ZERO,
+        grant_lifetime_min: crate::request::GRANT_LIFETIME_MIN,
     }
 }
 
