@@ -459,7 +459,7 @@ impl InventoryRow {
 
 /// Streams the rows of one gzipped CSV data file of an inventory report.
 pub struct InventoryRows<R: Read> {
-    rows: csv::StringRecordsIntoIter<MultiGzDecoder<R>>,
+    rows: crate::manifest::Records<MultiGzDecoder<R>>,
     columns: Columns,
 }
 

@@ -34,13 +34,68 @@ pub fn decode_key(encoded: &str) -> Result<String, ManifestError> {
 }
 
 /// The rows of a headerless CSV stream (manifests, inventory data, report results), read one
-/// at a time; rows may differ in length, and each reader checks its own.
-pub(crate) fn headerless_records<R: Read>(reader: R) -> csv::StringRecordsIntoIter<R> {
+/// at a time; rows may differ in length, and each reader checks its own. No line may be longer
+/// than [`LINE_BYTES_MAX`]: a hostile or broken file (a 1 GB line, a billion-column row) is an
+/// error after that many bytes, not a record built in memory.
+pub(crate) fn headerless_records<R: Read>(reader: R) -> Records<R> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader)
+        .from_reader(LineLimit::new(reader))
         .into_records()
+}
+
+/// The records of [`headerless_records`].
+pub(crate) type Records<R> = csv::StringRecordsIntoIter<LineLimit<R>>;
+
+/// The longest line ferry reads from a manifest, an inventory data file or a completion report:
+/// a row holds a bucket, a key of at most 1,024 bytes (3 KB URL-encoded), a version id and a
+/// few short fields, or a result message; 1 MiB is far beyond any of them.
+pub const LINE_BYTES_MAX: usize = 1024 * 1024;
+
+/// A reader that fails, once, when a line runs past [`LINE_BYTES_MAX`] bytes, and then ends.
+pub struct LineLimit<R: Read> {
+    inner: R,
+    /// Bytes since the last newline.
+    line: usize,
+    /// The limit was passed: the error was returned, the stream has ended.
+    tripped: bool,
+}
+
+impl<R: Read> LineLimit<R> {
+    pub fn new(inner: R) -> LineLimit<R> {
+        LineLimit {
+            inner,
+            line: 0,
+            tripped: false,
+        }
+    }
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tripped {
+            return Ok(0);
+        }
+        // Never more than the rest of the allowed line plus its newline in one read.
+        let room = (LINE_BYTES_MAX - self.line + 1).min(buf.len());
+        let n = self.inner.read(&mut buf[..room])?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line = 0;
+            } else {
+                self.line += 1;
+                if self.line > LINE_BYTES_MAX {
+                    self.tripped = true;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("a line longer than {LINE_BYTES_MAX} bytes: not a row of a manifest, an inventory or a report"),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// One object to copy.
@@ -75,7 +130,7 @@ pub enum ManifestError {
 
 /// Streams the rows of a CSV manifest.
 pub struct CsvManifestReader<R: Read> {
-    rows: csv::StringRecordsIntoIter<R>,
+    rows: Records<R>,
     with_versions: Option<bool>,
 }
 

@@ -190,7 +190,7 @@ mod classify;
 
 /// Streams the rows of one result CSV.
 pub struct ReportRows<R: Read> {
-    rows: csv::StringRecordsIntoIter<R>,
+    rows: crate::manifest::Records<R>,
     columns: ReportColumns,
     file: String,
 }

@@ -112,10 +112,21 @@ mod structural {
                 }
             }
         }
+        // A key with a `.` in it is no field of a request (and cannot be addressed by a path).
+        for (field, key) in dotted_keys(value, "") {
+            push(Violation {
+                field,
+                rule: format!(
+                    "unknown field `{key}`: no field of a copy request has a `.` in its name"
+                ),
+            });
+        }
         // Each field the user wrote, alone in the baseline.
         for path in paths(value, "") {
             let recurse_base = get(&base, &path).is_some_and(Value::is_object);
-            let user_value = get(value, &path).expect("a path of the value");
+            let Some(user_value) = get(value, &path) else {
+                continue; // under a key with a `.`, reported above
+            };
             if recurse_base && user_value.is_object() && !MAPS.contains(&path.as_str()) {
                 continue; // its members are tried one by one
             }
@@ -144,6 +155,27 @@ mod structural {
                 out.extend(paths(v, &path));
             }
             out.push(path);
+        }
+        out
+    }
+
+    /// The keys with a `.` in them, outside the maps, with the path of the field they are in.
+    fn dotted_keys(value: &Value, prefix: &str) -> Vec<(String, String)> {
+        let Value::Object(map) = value else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in map {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if k.contains('.') {
+                out.push((path, k.clone()));
+            } else if !MAPS.contains(&path.as_str()) {
+                out.extend(dotted_keys(v, &path));
+            }
         }
         out
     }

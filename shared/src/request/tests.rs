@@ -680,3 +680,23 @@ fn multipart_settings_stay_within_s3s_part_limits() {
         "{unknown}"
     );
 }
+
+#[test]
+fn a_key_with_a_dot_is_an_unknown_field_not_a_crash() {
+    let mut v = flow_b();
+    v["source.bucket"] = json!("src-photos");
+    v["job"]["a.b"] = json!(1);
+    v["job"]["tags"] = json!({"team.name": "media"});
+    let err = parse(&v).unwrap_err();
+    let fields: Vec<&str> = err.0.iter().map(|x| x.field.as_str()).collect();
+    assert!(fields.contains(&"source.bucket"), "{err}");
+    assert!(fields.contains(&"job.a.b"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "unknown field `source.bucket`: no field of a copy request has a `.` in its name"
+        ),
+        "{err}"
+    );
+    // A tag key may have a dot (S3 Control's tag pattern allows it).
+    assert!(!fields.iter().any(|f| f.contains("team.name")), "{err}");
+}
