@@ -342,6 +342,81 @@ def _slow_down(start_response: Callable) -> list[bytes]:
     return [body]
 
 
+# Injected faults (`POST /faults`): (HTTP status, code, message) per fault, as each service
+# spells its error.
+FAULTS = {
+    "SlowDown": (503, "SlowDown", "Please reduce your request rate."),
+    "Throttling": (400, "Throttling", "Rate exceeded"),
+    "TooManyRequestsException": (429, "TooManyRequestsException", "Rate exceeded"),
+    "InternalError": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "ServiceUnavailable": (503, "ServiceUnavailable", "Service is unable to handle request."),
+    "AccessDenied": (403, "AccessDenied", "Access Denied (an injected fault)"),
+}
+
+
+def fault_response(service: str, fault: str, start_response: Callable) -> list[bytes]:
+    """The error `fault` as `service` answers it (XML for S3, S3 Control, IAM, STS; JSON for
+    Step Functions and KMS)."""
+    status, code, message = FAULTS[fault]
+    reason = {400: "Bad Request", 403: "Forbidden", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    if service in ("states", "kms"):
+        json_code = {"AccessDenied": "AccessDeniedException", "Throttling": "ThrottlingException", "SlowDown": "ThrottlingException",
+                     "InternalError": "InternalServerError"}.get(code, code)
+        body, ctype = json.dumps({"__type": json_code, "message": message}).encode(), "application/x-amz-json-1.0"
+    elif service in ("iam", "sts", "s3control"):
+        root = ET.Element("ErrorResponse")
+        err = ET.SubElement(root, "Error")
+        for tag, text in (("Type", "Sender" if status < 500 else "Receiver"), ("Code", code), ("Message", message)):
+            ET.SubElement(err, tag).text = text
+        ET.SubElement(root, "RequestId").text = str(uuid.uuid4())
+        body, ctype = ET.tostring(root), "text/xml"
+    else:
+        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error>").encode()
+        ctype = "application/xml"
+    start_response(f"{status} {reason}", [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class Faults:
+    """Faults injected per call (`POST /faults`): each rule names an IAM action (`s3:PutBucketPolicy`),
+    optionally a caller (a substring of its role ARN), the matching calls it skips (`after`) and
+    how many it fails (`count`, -1 for every one), and the fault: one of [`FAULTS`], or
+    `Timeout`, the ambiguous one: the call is carried out and its caller is answered 500, as if
+    the connection had dropped after AWS acted."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rules: list[dict] = []
+
+    def add(self, rule: dict) -> None:
+        if rule["fault"] not in FAULTS and rule["fault"] != "Timeout":
+            raise ValueError(f"unknown fault {rule['fault']!r}: one of {sorted(FAULTS) + ['Timeout']}")
+        with self.lock:
+            self.rules.append({"action": rule["action"], "caller": rule.get("caller", ""), "after": int(rule.get("after", 0)),
+                               "count": int(rule.get("count", 1)), "fault": rule["fault"], "seen": 0, "injected": 0})
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rules.clear()
+
+    def report(self) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self.rules]
+
+    def pick(self, actions: list[str], caller: str) -> str | None:
+        """The fault for a call authorized as `actions` by `caller`, if a rule takes it."""
+        with self.lock:
+            for r in self.rules:
+                if r["action"] not in actions or r["caller"] not in caller:
+                    continue
+                r["seen"] += 1
+                if r["seen"] > r["after"] and (r["count"] < 0 or r["injected"] < r["count"]):
+                    r["injected"] += 1
+                    return r["fault"]
+        return None
+
+
 def _sse_c_refusal(method: str, start_response: Callable) -> list[bytes]:
     """400 InvalidRequest; a HEAD answers 400 with no body (HeadObject's errors carry no code)."""
     body = b"" if method == "HEAD" else (
@@ -565,6 +640,7 @@ class Authorizer:
         # UploadPartCopy calls answered 503 SlowDown (`POST /part-copy-faults`): after `after`
         # of them pass, the next `count` fail.
         self.part_copy_faults: dict[str, int] = {}
+        self.faults = Faults()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         # What moto does not keep of a request and the sandbox models (patches.install_object_encryption).
@@ -623,6 +699,15 @@ class Authorizer:
             why = self.check(identity, check)
             if why:
                 return self._deny(environ, start_response, service, identity.principal.describe(), why, check.action)
+        fault = self.faults.pick([c.action for c in checks], identity.principal.arn) if checks else None
+        if fault == "Timeout":
+            # AWS acts; the caller never hears of it.
+            list(self.app(environ, lambda *_: None))
+            print(f"fault: {checks[0].action} by {identity.principal.arn}: carried out, answered 500", file=sys.stderr, flush=True)
+            return fault_response(service, "InternalError", start_response)
+        if fault:
+            print(f"fault: {checks[0].action} by {identity.principal.arn}: {fault}", file=sys.stderr, flush=True)
+            return fault_response(service, fault, start_response)
         if service == "s3" and method == "PUT" and "partNumber" in query and "x-amz-copy-source" in headers:
             with self.lock:
                 faults = self.part_copy_faults

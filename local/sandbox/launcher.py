@@ -514,6 +514,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
             if self.path == "/denials":
                 with Routing.authorizer.lock:
                     return self._reply(200, list(Routing.authorizer.denials))
+            if self.path == "/faults":
+                return self._reply(200, Routing.authorizer.faults.report())
             self._reply(404, {"error": f"no {self.path}"})
 
         def do_POST(self) -> None:
@@ -542,6 +544,13 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     Routing.delay_waiter_seconds = float(body.pop("delayWaiterSeconds", Routing.delay_waiter_seconds))
                     with delivery.lock:
                         delivery.settings.update(body)
+                elif self.path == "/faults":
+                    try:
+                        Routing.authorizer.faults.add(body)
+                    except (KeyError, ValueError) as e:
+                        return self._reply(400, {"error": f"a fault needs action and fault: {e}"})
+                elif self.path == "/faults/clear":
+                    Routing.authorizer.faults.clear()
                 elif self.path == "/context":
                     Routing.authorizer.extra_context = dict(body)
                 elif self.path == "/denials/clear":

@@ -89,3 +89,20 @@ class ControlAndIam(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InjectedFaults(unittest.TestCase):
+    def test_a_rule_takes_the_calls_of_its_action_and_caller_after_the_ones_it_skips(self):
+        f = authz.Faults()
+        f.add({"action": "s3:PutBucketPolicy", "caller": "SourceAccessFunctionRole", "fault": "SlowDown", "after": 1, "count": 2})
+        role = "arn:aws:iam::111111111111:role/SourceAccessFunctionRole"
+        picks = [f.pick(["s3:PutBucketPolicy"], role) for _ in range(4)]
+        self.assertEqual(picks, [None, "SlowDown", "SlowDown", None])
+        self.assertIsNone(f.pick(["s3:PutBucketPolicy"], "arn:aws:iam::111111111111:role/other"))
+        self.assertIsNone(f.pick(["s3:GetBucketPolicy"], role))
+        f.add({"action": "iam:CreateRole", "fault": "Timeout", "count": -1})
+        self.assertEqual([f.pick(["iam:CreateRole"], "x") for _ in range(3)], ["Timeout"] * 3)
+        with self.assertRaises(ValueError):
+            f.add({"action": "iam:CreateRole", "fault": "Gremlins"})
+        f.clear()
+        self.assertEqual(f.report(), [])
