@@ -87,10 +87,6 @@ class ControlAndIam(unittest.TestCase):
         self.assertEqual(c.resource, "*")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class InjectedFaults(unittest.TestCase):
     def test_a_rule_takes_the_calls_of_its_action_and_caller_after_the_ones_it_skips(self):
         f = authz.Faults()
@@ -106,3 +102,7 @@ class InjectedFaults(unittest.TestCase):
             f.add({"action": "iam:CreateRole", "fault": "Gremlins"})
         f.clear()
         self.assertEqual(f.report(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
