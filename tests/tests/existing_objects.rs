@@ -33,6 +33,19 @@ async fn put_at_destination(world: &World, key: &str, body: &[u8]) {
         .unwrap();
 }
 
+/// Someone deletes the destination key `key` (outside ferry).
+async fn delete_at_destination(world: &World, key: &str) {
+    world
+        .destination
+        .s3
+        .delete_object()
+        .bucket(DESTINATION_BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+}
+
 fn with_existing(mut request: Value, existing: &str) -> Value {
     request["destination"]["existing"] = existing.into();
     request
@@ -235,15 +248,7 @@ async fn the_verification_finds_an_object_changed_and_one_deleted_after_the_copy
     wait_for_job(&world, "ferry-photos-2026-1-1", "Active").await;
     let (changed, deleted) = (samples()[1].key.clone(), samples()[2].key.clone());
     put_at_destination(&world, &changed, b"altered after the copy").await;
-    world
-        .destination
-        .s3
-        .delete_object()
-        .bucket(DESTINATION_BUCKET)
-        .key(&deleted)
-        .send()
-        .await
-        .unwrap();
+    delete_at_destination(&world, &deleted).await;
     world.hold(false).await;
     let run = world.wait_for(&arn).await;
     assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
@@ -298,15 +303,7 @@ async fn a_verification_run_checks_a_finished_copy_again_without_copying() {
     assert_eq!(run2[0]["verify"], true);
     // Then someone deletes a copy: the next verification finds it missing.
     let deleted = samples()[3].key.clone();
-    world
-        .destination
-        .s3
-        .delete_object()
-        .bucket(DESTINATION_BUCKET)
-        .key(&deleted)
-        .send()
-        .await
-        .unwrap();
+    delete_at_destination(&world, &deleted).await;
     let third = world.run("photos-2026-3", &verify_run("photos-2026")).await;
     assert_eq!(third.error.as_deref(), Some("CopyIncomplete"), "{third:?}");
     let cause = third.cause.unwrap();
