@@ -29,11 +29,6 @@ pub async fn start(target: &Target, path: &std::path::Path, follow: bool) -> Res
 /// `ferry verify`: a new run of the copy whose one job checks every object of its manifest at
 /// the destination (the plan is the copy's stored one; flow A reads its latest inventory report).
 pub async fn verify(target: &Target, copy_id: &str, follow: bool) -> Result<i32> {
-    if runs::list(target, Some(copy_id), 1).await?.is_empty() {
-        return Err(CliError::other(format!(
-            "copy {copy_id} has no run: there is nothing to verify (start it with `ferry start`)"
-        )));
-    }
     let input = serde_json::json!({ ferry_core::steps::VERIFY_COPY: copy_id });
     start_run(target, copy_id, &input, follow).await
 }
@@ -63,6 +58,12 @@ async fn start_run(
         .max()
         .unwrap_or(0)
         + 1;
+    let verification = input.get(ferry_core::steps::VERIFY_COPY).is_some();
+    if verification && next == 1 {
+        return Err(CliError::other(format!(
+            "copy {copy_id} has no run: there is nothing to verify (start it with `ferry start`)"
+        )));
+    }
     let name = ExecutionName {
         copy_id: copy_id.to_string(),
         number: next,
@@ -79,7 +80,7 @@ async fn start_run(
         .await
         .map_err(aws_error("StartExecution"))?;
     println!("started {name}: {}", started.execution_arn());
-    if input.get(ferry_core::steps::VERIFY_COPY).is_some() {
+    if verification {
         println!(
             "run {next} of copy {copy_id}: the verification of its manifest at the destination"
         );

@@ -213,34 +213,10 @@ mod tests {
         })
     }
 
+    /// A status-change event's answer (no ListExecutions needed) and the executions started.
     async fn call(event: Value) -> (CleanupStarted, Vec<(String, String)>) {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
-        let start = mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(move |r| {
-            assert_eq!(
-                r.state_machine_arn(),
-                Some("arn:aws:states:eu-west-1:222222222222:stateMachine:ferry")
-            );
-            s.lock().unwrap().push((
-                r.name().unwrap().to_string(),
-                r.input().unwrap().to_string(),
-            ));
-            StartExecutionOutput::builder()
-                .execution_arn("arn:x")
-                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
-                .build()
-                .unwrap()
-        });
-        let clients = Clients::mocked(&[], &[], &[], &[&start]);
-        let out = handle(
-            &clients,
-            &ferry_core::testing::destination_stack(),
-            LambdaEvent::new(event, Default::default()),
-        )
-        .await
-        .unwrap();
-        let seen = seen.lock().unwrap().clone();
-        (out, seen)
+        let (out, seen) = scheduled(event, &[]).await;
+        (out.unwrap(), seen)
     }
 
     #[tokio::test]
@@ -314,6 +290,8 @@ mod tests {
         ]
     }
 
+    /// The handler's answer to `input` with the state machine's executions `runs`, and the
+    /// executions it started (name, input).
     async fn scheduled(
         input: Value,
         runs: &[(&str, ExecutionStatus)],
@@ -321,6 +299,10 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         let start = mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(move |r| {
+            assert_eq!(
+                r.state_machine_arn(),
+                Some("arn:aws:states:eu-west-1:222222222222:stateMachine:ferry")
+            );
             s.lock().unwrap().push((
                 r.name().unwrap().to_string(),
                 r.input().unwrap().to_string(),

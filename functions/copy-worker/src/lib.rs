@@ -104,12 +104,13 @@ pub async fn handle(
     let mut results = Vec::with_capacity(e.tasks.len());
     for task in &e.tasks {
         let (result_code, result_string) = match worker.copy(task).await {
-            Ok(Done::Copied(text) | Done::Identical(text)) => (ResultCode::Succeeded, text),
+            Ok(Done::Copied(text) | Done::Identical(text) | Done::Verified(text)) => {
+                (ResultCode::Succeeded, text)
+            }
             Ok(Done::Continues(text)) => (ResultCode::TemporaryFailure, text),
             Ok(Done::Refused(text) | Done::Unverified(text)) => {
                 (ResultCode::PermanentFailure, text)
             }
-            Ok(Done::Verified(text)) => (ResultCode::Succeeded, text),
             Err(err) => (code_of(&err), format!("{}: {}", err.name, err.cause)),
         };
         info!(task = %task.task_id, code = ?result_code, "{result_string}");
@@ -773,7 +774,7 @@ fn sse(e: EncryptionType) -> ServerSideEncryption {
 /// The worker's STS session name for a job's tasks, `ferry-worker-<job id>` (the job's id in
 /// CloudTrail), in STS's alphabet `[\w+=,.@-]` and its 64 characters.
 fn session_name(job_id: &str) -> String {
-    let name: String = format!("ferry-worker-{job_id}")
+    format!("ferry-worker-{job_id}")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
@@ -783,8 +784,7 @@ fn session_name(job_id: &str) -> String {
             }
         })
         .take(64)
-        .collect();
-    name
+        .collect()
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub async fn handle(
     // A verification writes no retry manifest: what it finds is the copy's answer.
     let verifying = input.job.verify;
     let want_retry_manifest = outcome == JobOutcome::Partial && !verifying;
-    let (summary, retry) = summarize(
+    let (summary, mut retry) = summarize(
         clients,
         config,
         plan,
@@ -65,7 +65,6 @@ pub async fn handle(
         retries_left,
     )
     .await?;
-    let mut retry = retry;
 
     let mut next = match outcome {
         JobOutcome::Succeeded => Next::Copied,

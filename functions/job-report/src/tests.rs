@@ -101,6 +101,15 @@ async fn report(
     describe_rule: Rule,
     with_report: bool,
 ) -> (ReportOutput, Option<(String, Vec<u8>)>) {
+    report_of(input(job), describe_rule, with_report).await
+}
+
+/// [`report`] of a given input (a request's settings or the job record changed).
+async fn report_of(
+    input: ReportInput,
+    describe_rule: Rule,
+    with_report: bool,
+) -> (ReportOutput, Option<(String, Vec<u8>)>) {
     let uploaded: Uploaded = Default::default();
     let s3 = report_bucket(with_report, &uploaded);
     let s3: Vec<&Rule> = s3.iter().collect();
@@ -108,7 +117,7 @@ async fn report(
     let out = handle(
         &clients,
         &config(),
-        LambdaEvent::new(input(job), Default::default()),
+        LambdaEvent::new(input, Default::default()),
     )
     .await
     .unwrap();
@@ -171,22 +180,12 @@ async fn with_no_retry_left_only_the_object_over_5_gb_goes_on_to_the_worker() {
 #[tokio::test]
 async fn a_clean_job_is_copied_and_then_verified_when_the_request_asks() {
     // With `verify` off, the copy ends there.
-    let uploaded: Uploaded = Default::default();
-    let s3 = report_bucket(false, &uploaded);
-    let s3: Vec<&Rule> = s3.iter().collect();
-    let describe_rule = describe(JobStatus::Complete, 6, 0, None);
-    let clients = Clients::mocked(&s3, &[&describe_rule], &[], &[]);
     let mut unverified = input(0);
     unverified.plan.request.verify.enabled = Some(false);
-    let out = handle(
-        &clients,
-        &config(),
-        LambdaEvent::new(unverified, Default::default()),
-    )
-    .await
-    .unwrap();
+    let (out, uploaded) =
+        report_of(unverified, describe(JobStatus::Complete, 6, 0, None), false).await;
     assert_eq!(out.next, Next::Copied);
-    assert!(uploaded.lock().unwrap().is_none());
+    assert!(uploaded.is_none());
     assert_eq!(out.cause, "copied 6 objects in 1 job(s)");
     // By default (`existing` refuse), the next job is the verification of the copy's own
     // manifest.
@@ -203,21 +202,11 @@ async fn a_clean_job_is_copied_and_then_verified_when_the_request_asks() {
 
 #[tokio::test]
 async fn a_verification_that_failed_before_any_task_is_submitted_again_as_one() {
-    let uploaded: Uploaded = Default::default();
-    let s3 = report_bucket(false, &uploaded);
-    let s3: Vec<&Rule> = s3.iter().collect();
-    let describe_rule = describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed"));
-    let clients = Clients::mocked(&s3, &[&describe_rule], &[], &[]);
     let mut verifying = input(1);
     verifying.job.verify = true;
     verifying.job.worker = true;
-    let out = handle(
-        &clients,
-        &config(),
-        LambdaEvent::new(verifying, Default::default()),
-    )
-    .await
-    .unwrap();
+    let failed = describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed"));
+    let (out, _) = report_of(verifying, failed, false).await;
     assert_eq!(out.next, Next::Resubmit);
     assert_eq!(
         out.retry_manifest,

@@ -141,6 +141,23 @@ mod structural {
 
     /// Every path of `value` (`source`, `source.bucket`, ...), maps included as one path.
     fn paths(value: &Value, prefix: &str) -> Vec<String> {
+        fields(value, prefix)
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect()
+    }
+
+    /// The keys with a `.` in them, outside the maps, with the path of the field they are in.
+    fn dotted_keys(value: &Value, prefix: &str) -> Vec<(String, String)> {
+        fields(value, prefix)
+            .into_iter()
+            .filter(|(_, key)| key.contains('.'))
+            .collect()
+    }
+
+    /// Every field of `value` below `prefix`, as (its path, its own key); a map's members are
+    /// not fields (the map is tried as one value).
+    fn fields(value: &Value, prefix: &str) -> Vec<(String, String)> {
         let Value::Object(map) = value else {
             return Vec::new();
         };
@@ -152,30 +169,9 @@ mod structural {
                 format!("{prefix}.{k}")
             };
             if !MAPS.contains(&path.as_str()) {
-                out.extend(paths(v, &path));
+                out.extend(fields(v, &path));
             }
-            out.push(path);
-        }
-        out
-    }
-
-    /// The keys with a `.` in them, outside the maps, with the path of the field they are in.
-    fn dotted_keys(value: &Value, prefix: &str) -> Vec<(String, String)> {
-        let Value::Object(map) = value else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (k, v) in map {
-            let path = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            if k.contains('.') {
-                out.push((path, k.clone()));
-            } else if !MAPS.contains(&path.as_str()) {
-                out.extend(dotted_keys(v, &path));
-            }
+            out.push((path, k.clone()));
         }
         out
     }
