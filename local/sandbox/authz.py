@@ -351,6 +351,19 @@ FAULTS = {
     "InternalError": (500, "InternalError", "We encountered an internal error. Please try again."),
     "ServiceUnavailable": (503, "ServiceUnavailable", "Service is unable to handle request."),
     "AccessDenied": (403, "AccessDenied", "Access Denied (an injected fault)"),
+    # Step Functions' and KMS's throttling (JSON services).
+    "ThrottlingException": (400, "ThrottlingException", "Rate exceeded"),
+}
+
+
+# Lambda-level faults (`{"action": "lambda:InvokeFunction", "caller": <function name>}`): what
+# Lambda answers a synchronous Invoke when the function's process dies (out of memory, a crash)
+# or when it runs out of time (the function's work may be done: the ambiguous case). Both are
+# `X-Amz-Function-Error: Unhandled` with the runtime's error type, which Step Functions reports
+# as the Task's error.
+LAMBDA_FAULTS = {
+    "FunctionError": ("Runtime.ExitError", "Error: Runtime exited with error: signal: killed"),
+    "FunctionTimeout": ("Sandbox.Timedout", "Error: Task timed out after 30.00 seconds"),
 }
 
 
@@ -388,10 +401,15 @@ class Faults:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.rules: list[dict] = []
+        # Every authorized call, by (caller's role name, action): the census that the whole
+        # fault matrix is drawn from (`GET /calls`).
+        self.calls: dict[tuple[str, str], int] = {}
 
     def add(self, rule: dict) -> None:
-        if rule["fault"] not in FAULTS and rule["fault"] != "Timeout":
-            raise ValueError(f"unknown fault {rule['fault']!r}: one of {sorted(FAULTS) + ['Timeout']}")
+        lambda_level = rule["action"] == "lambda:InvokeFunction"
+        known = LAMBDA_FAULTS if lambda_level else sorted(FAULTS) + ["Timeout"]
+        if rule["fault"] not in known:
+            raise ValueError(f"unknown fault {rule['fault']!r} for {rule['action']}: one of {sorted(known)}")
         with self.lock:
             self.rules.append({"action": rule["action"], "caller": rule.get("caller", ""), "after": int(rule.get("after", 0)),
                                "count": int(rule.get("count", 1)), "fault": rule["fault"], "seen": 0, "injected": 0})
@@ -399,6 +417,11 @@ class Faults:
     def clear(self) -> None:
         with self.lock:
             self.rules.clear()
+            self.calls.clear()
+
+    def census(self) -> list[dict]:
+        with self.lock:
+            return [{"role": r, "action": a, "calls": n} for (r, a), n in sorted(self.calls.items())]
 
     def report(self) -> list[dict]:
         with self.lock:
@@ -406,7 +429,10 @@ class Faults:
 
     def pick(self, actions: list[str], caller: str) -> str | None:
         """The fault for a call authorized as `actions` by `caller`, if a rule takes it."""
+        role = caller.split(":assumed-role/", 1)[-1].split("/", 1)[0]
         with self.lock:
+            for a in actions:
+                self.calls[(role, a)] = self.calls.get((role, a), 0) + 1
             for r in self.rules:
                 if r["action"] not in actions or r["caller"] not in caller:
                     continue

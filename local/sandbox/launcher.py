@@ -516,6 +516,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     return self._reply(200, list(Routing.authorizer.denials))
             if self.path == "/faults":
                 return self._reply(200, Routing.authorizer.faults.report())
+            if self.path == "/calls":
+                return self._reply(200, Routing.authorizer.faults.census())
             self._reply(404, {"error": f"no {self.path}"})
 
         def do_POST(self) -> None:

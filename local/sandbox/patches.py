@@ -3,7 +3,10 @@ that moves them fails loudly), the Step Functions Task routing (Credentials.Role
 lambda:invoke through the function host, each authorized), the S3 behaviours moto lacks or gets
 wrong, and moto's server with the sandbox's authorization in front of it."""
 
+import json
+import sys
 import time
+import uuid
 import threading
 from typing import Any
 
@@ -59,6 +62,26 @@ def _task_denied(message: str) -> Exception:
     from botocore.exceptions import ClientError
 
     return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "Invoke")
+
+
+def lambda_function_error(url: str, error_type: str, message: str) -> Any:
+    """Lambda's answer to a synchronous Invoke whose function failed outside its handler."""
+    import io
+
+    from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
+
+    body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+    class Raw(io.BytesIO):
+        def stream(self, **_: Any) -> Any:
+            yield self.getvalue()
+
+    headers = HTTPHeaders()
+    for k, v in {"X-Amz-Function-Error": "Unhandled", "Content-Type": "application/json",
+                 "Content-Length": str(len(body)), "X-Amz-Executed-Version": "$LATEST"}.items():
+        headers[k] = v
+    return AWSResponse(url, 200, headers, Raw(body))
 
 
 def install_task_routing(world: Any) -> None:
@@ -120,7 +143,29 @@ def install_task_routing(world: Any) -> None:
             if Routing.delay_waiter_seconds and "inventory-wait" in request.url and "taskToken" in body:
                 time.sleep(Routing.delay_waiter_seconds)
 
+        def before_send(request: Any, **_: Any) -> Any:
+            """A Lambda-level fault (`POST /faults` with action lambda:InvokeFunction and the
+            function's name as caller) answers for the function, as Lambda does."""
+            import urllib.parse
+
+            name = urllib.parse.unquote(request.url.split("/functions/", 1)[-1].split("/", 1)[0])
+            # A rule's caller is the function's name (an ARN's last part).
+            fault = authorizer.faults.pick(["lambda:InvokeFunction"], name.rsplit(":", 1)[-1])
+            if fault not in authz.LAMBDA_FAULTS:
+                return None
+            if fault == "FunctionTimeout":
+                # The function ran (its calls made, its writes done); its answer is lost.
+                import urllib.request
+
+                urllib.request.urlopen(urllib.request.Request(
+                    request.url, data=request.body, method="POST",
+                    headers={"X-Ferry-Caller-Account": account, "Content-Type": "application/json"}), timeout=900).read()
+            error_type, message = authz.LAMBDA_FAULTS[fault]
+            print(f"fault: Invoke {name}: {fault}", file=sys.stderr, flush=True)
+            return lambda_function_error(request.url, error_type, f"RequestId: {uuid.uuid4()} {message}")
+
         client.meta.events.register("before-sign.lambda.Invoke", before_sign)
+        client.meta.events.register("before-send.lambda.Invoke", before_send)
         return client
 
     lambda_eval_utils.boto_client_for = boto_client_for

@@ -208,7 +208,9 @@ macro_rules! call {
         .await
         .map_err(|e: StepError| {
             // As the runtime reports it (the same conversion as every function's main.rs).
-            let d = lambda_runtime::Diagnostic::from(e);
+            let d = lambda_runtime::Diagnostic::from(
+                e.in_step($f.binary.strip_prefix("ferry-").unwrap_or(&$f.binary)),
+            );
             (d.error_type, d.error_message)
         })?;
         Ok(serde_json::to_vec(&out).expect("a handler's output serializes"))

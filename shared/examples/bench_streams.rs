@@ -2,7 +2,10 @@
 //! read row by row, and a completion report summarized while its retry manifest is written.
 //! Peak memory (VmHWM) should not grow with the number of rows.
 //!
-//! Usage: cargo run --release -p ferry-core --example bench_streams -- [ROWS]
+//! Usage: cargo run --release -p ferry-core --example bench_streams -- [ROWS] [DIR]
+//!
+//! With DIR the input files (`data.csv.gz`, `results.csv`) are written there if they are not
+//! already, and kept: local/bench/streams.py gives the same files to DuckDB and Python.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -10,7 +13,7 @@ use std::time::Instant;
 
 use flate2::{write::GzEncoder, Compression};
 
-use ferry_core::inventory::{Columns, InventoryRows};
+use ferry_core::inventory::{Columns, InventoryRow, InventoryRows, NotCopyable};
 use ferry_core::report::{ReportColumns, ReportRows, Summarizer};
 
 /// Peak resident memory of this process in KiB (Linux), or 0 where /proc is absent.
@@ -32,51 +35,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let dir = std::env::temp_dir().join(format!("ferry-bench-{}", std::process::id()));
+    let kept = std::env::args().nth(2).map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("ferry-bench-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir)?;
-
-    // Inputs are written to files first, so that reading streams from disk as in a Lambda.
     let inventory = dir.join("data.csv.gz");
-    let mut gz = GzEncoder::new(
-        BufWriter::new(File::create(&inventory)?),
-        Compression::fast(),
-    );
-    for i in 0..rows {
-        writeln!(
-            gz,
-            "\"src-photos\",\"2026/photos/album%20{}/photo-{i}.jpg\",\"{}\",\"2026-11-20T10:00:00.000Z\",\"d41d8cd98f00b204e9800998ecf8427e\",\"STANDARD\",\"false\",\"SSE-S3\"",
-            i % 1000,
-            i * 7
-        )?;
-    }
-    gz.finish()?.flush()?;
     let report = dir.join("results.csv");
-    let mut out = BufWriter::new(File::create(&report)?);
-    for i in 0..rows {
-        let (code, http) = if i % 3 == 0 {
-            ("AccessDenied", 403)
-        } else {
-            ("SlowDown", 503)
-        };
-        writeln!(
-            out,
-            "src-photos,2026/k{i},,failed,{code},{http},message {i}"
-        )?;
+    if !(inventory.exists() && report.exists()) {
+        write_inputs(&inventory, &report, rows)?;
     }
-    out.flush()?;
-    drop(out);
+
     let before = peak_rss_kib();
 
     let columns = Columns::from_schema(
         "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, EncryptionStatus",
     )?;
     let t = Instant::now();
-    let (mut n, mut bytes) = (0u64, 0u64);
-    for row in InventoryRows::new(BufReader::new(File::open(&inventory)?), columns) {
-        let row = row?;
+    // What job-submit does with each row: count it, and the objects S3PutObjectCopy cannot copy.
+    let (mut n, mut bytes, mut found) = (0u64, 0u64, NotCopyable::default());
+    let mut reader = InventoryRows::new(BufReader::new(File::open(&inventory)?), columns);
+    let mut row = InventoryRow::default();
+    while reader.read_into(&mut row)? {
         n += 1;
         bytes += row.size.unwrap_or(0);
+        if let Some(o) = row.copy_obstacle() {
+            found.add(o, &row.key);
+        }
     }
+    assert!(found.is_empty());
     let inv_secs = t.elapsed().as_secs_f64();
     assert_eq!(n, rows);
     let after_inventory = peak_rss_kib();
@@ -109,6 +96,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "peak RSS KiB: before reading {before}, after inventory {after_inventory}, after report {after_report}"
     );
-    std::fs::remove_dir_all(&dir)?;
+    if kept.is_none() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
+
+/// The inputs: an inventory data file of `rows` rows (gzipped CSV, the documented columns) and
+/// a completion report of `rows` failed tasks (a third AccessDenied, the rest SlowDown).
+fn write_inputs(
+    inventory: &std::path::Path,
+    report: &std::path::Path,
+    rows: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // Inputs are written to files first, so that reading streams from disk as in a Lambda.
+    let mut gz = GzEncoder::new(
+        BufWriter::new(File::create(inventory)?),
+        Compression::fast(),
+    );
+    for i in 0..rows {
+        writeln!(
+            gz,
+            "\"src-photos\",\"2026/photos/album%20{}/photo-{i}.jpg\",\"{}\",\"2026-11-20T10:00:00.000Z\",\"d41d8cd98f00b204e9800998ecf8427e\",\"STANDARD\",\"false\",\"SSE-S3\"",
+            i % 1000,
+            i * 7
+        )?;
+    }
+    gz.finish()?.flush()?;
+    let mut out = BufWriter::new(File::create(report)?);
+    for i in 0..rows {
+        let (code, http) = if i % 3 == 0 {
+            ("AccessDenied", 403)
+        } else {
+            ("SlowDown", 503)
+        };
+        writeln!(
+            out,
+            "src-photos,2026/k{i},,failed,{code},{http},message {i}"
+        )?;
+    }
+    out.flush()?;
+    drop(out);
     Ok(())
 }

@@ -13,19 +13,70 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::SdkConfig;
 
 /// One client per service ferry calls, all from the same `SdkConfig` (credentials, Region,
-/// endpoint).
+/// endpoint), each built on its first use: a function builds only the clients it calls (most
+/// call two of the six), and nothing at init but the `SdkConfig`.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub s3control: aws_sdk_s3control::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub sfn: aws_sdk_sfn::Client,
-    pub kms: aws_sdk_kms::Client,
-    pub sts: aws_sdk_sts::Client,
+    pub s3: Lazy<aws_sdk_s3::Client>,
+    pub s3control: Lazy<aws_sdk_s3control::Client>,
+    pub iam: Lazy<aws_sdk_iam::Client>,
+    pub sfn: Lazy<aws_sdk_sfn::Client>,
+    pub kms: Lazy<aws_sdk_kms::Client>,
+    pub sts: Lazy<aws_sdk_sts::Client>,
     /// S3 clients of assumed roles, by role and session, while their credentials last: a
     /// function instance serves many invocations (the copy worker one per Batch task), and one
     /// AssumeRole per role and hour is enough.
     pub assumed: AssumedClients,
+}
+
+/// A client built by its first use (through `Deref`), then shared by every clone.
+#[derive(Clone)]
+pub struct Lazy<C> {
+    cell: std::sync::Arc<std::sync::OnceLock<C>>,
+    make: std::sync::Arc<dyn Fn() -> C + Send + Sync>,
+}
+
+impl<C> Lazy<C> {
+    /// A client that `make` builds when it is first used.
+    pub fn new(make: impl Fn() -> C + Send + Sync + 'static) -> Lazy<C> {
+        Lazy {
+            cell: Default::default(),
+            make: std::sync::Arc::new(make),
+        }
+    }
+
+    /// A client built already (tests' mocks).
+    pub fn ready(client: C) -> Lazy<C> {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(client);
+        Lazy {
+            cell: std::sync::Arc::new(cell),
+            make: std::sync::Arc::new(|| unreachable!("a ready client is never built")),
+        }
+    }
+
+    /// Whether the client has been built (by a use, or given ready).
+    pub fn is_built(&self) -> bool {
+        self.cell.get().is_some()
+    }
+}
+
+impl<C> std::ops::Deref for Lazy<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.cell.get_or_init(|| (self.make)())
+    }
+}
+
+impl<C> std::fmt::Debug for Lazy<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_built() {
+            "Lazy(built)"
+        } else {
+            "Lazy(not built)"
+        })
+    }
 }
 
 /// The cache behind [`Clients::s3_as`].
@@ -42,20 +93,27 @@ pub const ASSUMED_MARGIN: std::time::Duration = std::time::Duration::from_secs(2
 impl Clients {
     pub fn new(sdk: &SdkConfig) -> Clients {
         let local = sdk.endpoint_url().is_some();
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(local)
-            .build();
-        let mut s3control = aws_sdk_s3control::config::Builder::from(sdk);
-        if local {
-            s3control = s3control.interceptor(StripAccountHostPrefix);
-        }
+        let (s3, s3control) = (sdk.clone(), sdk.clone());
+        let (iam, sfn, kms, sts) = (sdk.clone(), sdk.clone(), sdk.clone(), sdk.clone());
         Clients {
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            s3control: aws_sdk_s3control::Client::from_conf(s3control.build()),
-            iam: aws_sdk_iam::Client::new(sdk),
-            sfn: aws_sdk_sfn::Client::new(sdk),
-            kms: aws_sdk_kms::Client::new(sdk),
-            sts: aws_sdk_sts::Client::new(sdk),
+            s3: Lazy::new(move || {
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&s3)
+                        .force_path_style(local)
+                        .build(),
+                )
+            }),
+            s3control: Lazy::new(move || {
+                let mut b = aws_sdk_s3control::config::Builder::from(&s3control);
+                if local {
+                    b = b.interceptor(StripAccountHostPrefix);
+                }
+                aws_sdk_s3control::Client::from_conf(b.build())
+            }),
+            iam: Lazy::new(move || aws_sdk_iam::Client::new(&iam)),
+            sfn: Lazy::new(move || aws_sdk_sfn::Client::new(&sfn)),
+            kms: Lazy::new(move || aws_sdk_kms::Client::new(&kms)),
+            sts: Lazy::new(move || aws_sdk_sts::Client::new(&sts)),
             assumed: Default::default(),
         }
     }
@@ -229,6 +287,30 @@ mod tests {
         let req = rx.expect_request();
         assert_eq!(req.uri(), "http://127.0.0.1:5000/v20180820/jobs/j1");
         assert_eq!(req.headers().get("x-amz-account-id"), Some("222222222222"));
+    }
+
+    #[tokio::test]
+    async fn a_client_is_built_by_its_first_use_only_and_shared_by_clones() {
+        let (http, rx) = capture_request(None);
+        let clients = Clients::new(&sdk(Some("http://127.0.0.1:5000"), http));
+        let copy = clients.clone();
+        let built = |c: &Clients| {
+            [
+                c.s3.is_built(),
+                c.s3control.is_built(),
+                c.iam.is_built(),
+                c.sfn.is_built(),
+                c.kms.is_built(),
+                c.sts.is_built(),
+            ]
+        };
+        assert_eq!(built(&clients), [false; 6]);
+        let _ = clients.s3.head_bucket().bucket("src-photos").send().await;
+        assert_eq!(
+            rx.expect_request().uri(),
+            "http://127.0.0.1:5000/src-photos/"
+        );
+        assert_eq!(built(&copy), [true, false, false, false, false, false]);
     }
 
     #[tokio::test]

@@ -116,6 +116,13 @@ impl StepError {
         }
     }
 
+    /// This error as the function `step` (`job-submit`) reports it: its cause begins with the
+    /// step's name, so that an execution's cause says where it failed as well as which call.
+    pub fn in_step(mut self, step: &str) -> StepError {
+        self.cause = format!("{step}: {}", self.cause);
+        self
+    }
+
     pub fn with_source(
         mut self,
         source: impl std::error::Error + Send + Sync + 'static,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use aws_sdk_s3::types as s3;
 
 use crate::layout::INVENTORY_PREFIX;
-use crate::manifest::{decode_key, headerless_records, ManifestEntry, ManifestError};
+use crate::manifest::{decode_key_into, headerless_reader, ManifestEntry, ManifestError};
 use crate::names::Names;
 use crate::request::CopyRequest;
 
@@ -312,7 +312,7 @@ impl Columns {
 }
 
 /// One row of an inventory data file, with the columns ferry uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InventoryRow {
     pub bucket: String,
     /// The decoded key.
@@ -457,9 +457,12 @@ impl InventoryRow {
     }
 }
 
-/// Streams the rows of one gzipped CSV data file of an inventory report.
+/// Streams the rows of one gzipped CSV data file of an inventory report: one CSV record and,
+/// with [`InventoryRows::read_into`], one row reused for every line, so that reading allocates
+/// nothing per row (the iterator gives owned rows, a new one each).
 pub struct InventoryRows<R: Read> {
-    rows: crate::manifest::Records<MultiGzDecoder<R>>,
+    reader: csv::Reader<crate::manifest::LineLimit<MultiGzDecoder<R>>>,
+    record: csv::ByteRecord,
     columns: Columns,
 }
 
@@ -467,53 +470,95 @@ impl<R: Read> InventoryRows<R> {
     /// `gz` is a `data/*.csv.gz` object's body; `columns` come from its manifest.json.
     pub fn new(gz: R, columns: Columns) -> Self {
         InventoryRows {
-            rows: headerless_records(MultiGzDecoder::new(gz)),
+            reader: headerless_reader(MultiGzDecoder::new(gz)),
+            record: csv::ByteRecord::new(),
             columns,
         }
     }
 
-    fn row(&self, r: csv::StringRecord) -> Result<InventoryRow, InventoryError> {
-        let line = r.position().map_or(0, |p| p.line());
-        if r.len() != self.columns.len() {
-            return Err(InventoryError::Value {
-                line,
-                message: format!(
-                    "{} values for the {} columns of fileSchema",
-                    r.len(),
-                    self.columns.len()
-                ),
-            });
+    /// The next row, written over `row` (its strings' allocations reused): `Ok(false)` at the
+    /// end of the file.
+    pub fn read_into(&mut self, row: &mut InventoryRow) -> Result<bool, InventoryError> {
+        if !self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| InventoryError::Row(ManifestError::Csv(e)))?
+        {
+            return Ok(false);
         }
-        let text = |i: Option<usize>| i.map(|i| &r[i]).filter(|v| !v.is_empty());
-        let flag = |i: Option<usize>, name: &str| -> Result<Option<bool>, InventoryError> {
-            match text(i) {
-                None => Ok(None),
-                Some("true") => Ok(Some(true)),
-                Some("false") => Ok(Some(false)),
-                Some(other) => Err(InventoryError::Value {
-                    line,
-                    message: format!("{name} is `{other}`, not true or false"),
-                }),
-            }
-        };
-        let size = match text(self.columns.size) {
-            None => None,
-            Some(s) => Some(s.parse::<u64>().map_err(|_| InventoryError::Value {
-                line,
-                message: format!("Size is `{s}`, not a number of bytes"),
-            })?),
-        };
-        Ok(InventoryRow {
-            bucket: r[self.columns.bucket].to_string(),
-            key: decode_key(&r[self.columns.key])?,
-            version_id: text(self.columns.version_id).map(str::to_string),
-            is_latest: flag(self.columns.is_latest, "IsLatest")?,
-            is_delete_marker: flag(self.columns.is_delete_marker, "IsDeleteMarker")?,
-            size,
-            e_tag: text(self.columns.e_tag).map(str::to_string),
-            storage_class: text(self.columns.storage_class).map(str::to_string),
-            encryption_status: text(self.columns.encryption_status).map(str::to_string),
+        fill_row(&self.record, &self.columns, row)?;
+        Ok(true)
+    }
+}
+
+/// `row` from one record of a data file. Only the columns ferry uses must be UTF-8.
+fn fill_row(
+    r: &csv::ByteRecord,
+    columns: &Columns,
+    row: &mut InventoryRow,
+) -> Result<(), InventoryError> {
+    let line = r.position().map_or(0, |p| p.line());
+    if r.len() != columns.len() {
+        return Err(InventoryError::Value {
+            line,
+            message: format!(
+                "{} values for the {} columns of fileSchema",
+                r.len(),
+                columns.len()
+            ),
+        });
+    }
+    let value = |i: usize| {
+        std::str::from_utf8(&r[i]).map_err(|_| InventoryError::Value {
+            line,
+            message: format!("the {} value is not UTF-8", columns.names[i]),
         })
+    };
+    let text = |i: Option<usize>| -> Result<Option<&str>, InventoryError> {
+        match i {
+            Some(i) if !r[i].is_empty() => value(i).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let flag = |i: Option<usize>, name: &str| -> Result<Option<bool>, InventoryError> {
+        match text(i)? {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(InventoryError::Value {
+                line,
+                message: format!("{name} is `{other}`, not true or false"),
+            }),
+        }
+    };
+    row.size = match text(columns.size)? {
+        None => None,
+        Some(s) => Some(s.parse::<u64>().map_err(|_| InventoryError::Value {
+            line,
+            message: format!("Size is `{s}`, not a number of bytes"),
+        })?),
+    };
+    row.bucket.clear();
+    row.bucket.push_str(value(columns.bucket)?);
+    decode_key_into(value(columns.key)?, &mut row.key)?;
+    set(&mut row.version_id, text(columns.version_id)?);
+    row.is_latest = flag(columns.is_latest, "IsLatest")?;
+    row.is_delete_marker = flag(columns.is_delete_marker, "IsDeleteMarker")?;
+    set(&mut row.e_tag, text(columns.e_tag)?);
+    set(&mut row.storage_class, text(columns.storage_class)?);
+    set(&mut row.encryption_status, text(columns.encryption_status)?);
+    Ok(())
+}
+
+/// `slot` = `value`, reusing the string `slot` holds.
+pub(crate) fn set(slot: &mut Option<String>, value: Option<&str>) {
+    match value {
+        None => *slot = None,
+        Some(v) => {
+            let s = slot.get_or_insert_with(String::new);
+            s.clear();
+            s.push_str(v);
+        }
     }
 }
 
@@ -521,12 +566,10 @@ impl<R: Read> Iterator for InventoryRows<R> {
     type Item = Result<InventoryRow, InventoryError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let record = self.rows.next()?;
-        Some(
-            record
-                .map_err(|e| InventoryError::Row(ManifestError::Csv(e)))
-                .and_then(|r| self.row(r)),
-        )
+        let mut row = InventoryRow::default();
+        self.read_into(&mut row)
+            .map(|more| more.then_some(row))
+            .transpose()
     }
 }
 

@@ -12,8 +12,10 @@ use crate::clients::Clients;
 use crate::stack::StackConfig;
 use crate::StepError;
 
-/// Runs `handler` with `config` for every event Lambda delivers, until the runtime stops.
+/// Runs `handler` with `config` for every event Lambda delivers, until the runtime stops. `step`
+/// is the function's name without `ferry-` (`job-submit`), which begins every error's cause.
 pub async fn serve<E, O>(
+    step: &'static str,
     config: StackConfig,
     handler: impl AsyncFn(&Clients, &StackConfig, LambdaEvent<E>) -> Result<O, StepError>,
 ) -> Result<(), lambda_runtime::Error>
@@ -29,7 +31,7 @@ where
         // query depth when it is inlined into the runtime's.
         Box::pin(handler(&clients, &config, event))
             .await
-            .map_err(Diagnostic::from)
+            .map_err(|e| Diagnostic::from(e.in_step(step)))
     }))
     .await
 }

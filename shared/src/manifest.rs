@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 
 /// Everything but RFC 3986's unreserved characters and `/` is encoded.
@@ -26,11 +26,55 @@ pub fn encode_key(key: &str) -> String {
 
 /// Decodes a URL-encoded key from an inventory report, a CSV manifest or a completion report.
 pub fn decode_key(encoded: &str) -> Result<String, ManifestError> {
-    let plus_as_space = encoded.replace('+', " ");
-    percent_decode_str(&plus_as_space)
-        .decode_utf8()
-        .map(|k| k.into_owned())
-        .map_err(|_| ManifestError::KeyEncoding)
+    let mut key = String::new();
+    decode_key_into(encoded, &mut key)?;
+    Ok(key)
+}
+
+/// [`decode_key`] into `out` (cleared first), whose allocation is reused: the streaming readers
+/// decode millions of keys into one buffer. A key without `%` or `+` is copied as it is.
+pub fn decode_key_into(encoded: &str, out: &mut String) -> Result<(), ManifestError> {
+    out.clear();
+    let src = encoded.as_bytes();
+    if memchr::memchr2(b'%', b'+', src).is_none() {
+        out.push_str(encoded);
+        return Ok(());
+    }
+    let mut bytes = std::mem::take(out).into_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut i = 0;
+    while i < src.len() {
+        match src[i] {
+            b'+' => bytes.push(b' '),
+            // `%` and two hex digits is a byte; any other `%` is itself (as percent-encoding's
+            // decoder reads it).
+            b'%' => match (
+                src.get(i + 1).and_then(|&b| hex(b)),
+                src.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(h), Some(l)) => {
+                    bytes.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => bytes.push(b'%'),
+            },
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    match String::from_utf8(bytes) {
+        Ok(key) => {
+            *out = key;
+            Ok(())
+        }
+        Err(e) => {
+            // The buffer is kept, empty, for the next key.
+            let mut bytes = e.into_bytes();
+            bytes.clear();
+            *out = String::from_utf8(bytes).unwrap_or_default();
+            Err(ManifestError::KeyEncoding)
+        }
+    }
 }
 
 /// The rows of a headerless CSV stream (manifests, inventory data, report results), read one
@@ -38,11 +82,16 @@ pub fn decode_key(encoded: &str) -> Result<String, ManifestError> {
 /// than [`LINE_BYTES_MAX`]: a hostile or broken file (a 1 GB line, a billion-column row) is an
 /// error after that many bytes, not a record built in memory.
 pub(crate) fn headerless_records<R: Read>(reader: R) -> Records<R> {
+    headerless_reader(reader).into_records()
+}
+
+/// The reader behind [`headerless_records`], for readers that reuse one record per row.
+pub(crate) fn headerless_reader<R: Read>(reader: R) -> csv::Reader<LineLimit<R>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .buffer_capacity(64 * 1024)
         .from_reader(LineLimit::new(reader))
-        .into_records()
 }
 
 /// The records of [`headerless_records`].
@@ -80,19 +129,18 @@ impl<R: Read> Read for LineLimit<R> {
         // Never more than the rest of the allowed line plus its newline in one read.
         let room = (LINE_BYTES_MAX - self.line + 1).min(buf.len());
         let n = self.inner.read(&mut buf[..room])?;
-        for &b in &buf[..n] {
-            if b == b'\n' {
-                self.line = 0;
-            } else {
-                self.line += 1;
-                if self.line > LINE_BYTES_MAX {
-                    self.tripped = true;
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("a line longer than {LINE_BYTES_MAX} bytes: not a row of a manifest, an inventory or a report"),
-                    ));
-                }
-            }
+        // A read never holds more than the rest of the line and one newline, so only the line
+        // that runs on can pass the limit; the others are shorter than the read.
+        match memchr::memrchr(b'\n', &buf[..n]) {
+            Some(last) => self.line = n - last - 1,
+            None => self.line += n,
+        }
+        if self.line > LINE_BYTES_MAX {
+            self.tripped = true;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a line longer than {LINE_BYTES_MAX} bytes: not a row of a manifest, an inventory or a report"),
+            ));
         }
         Ok(n)
     }
@@ -209,7 +257,17 @@ impl<W: Write> CsvManifestWriter<W> {
     }
 
     pub fn write(&mut self, entry: &ManifestEntry) -> Result<(), ManifestError> {
-        let has_version = entry.version_id.is_some();
+        self.write_row(&entry.bucket, &entry.key, entry.version_id.as_deref())
+    }
+
+    /// [`Self::write`] of a row's parts, without building a [`ManifestEntry`].
+    pub fn write_row(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(), ManifestError> {
+        let has_version = version_id.is_some();
         match self.with_versions {
             None => self.with_versions = Some(has_version),
             Some(expected) if expected != has_version => {
@@ -217,10 +275,11 @@ impl<W: Write> CsvManifestWriter<W> {
             }
             Some(_) => {}
         }
-        let key = encode_key(&entry.key);
-        match &entry.version_id {
-            Some(v) => self.out.write_record([&entry.bucket, &key, v])?,
-            None => self.out.write_record([&entry.bucket, &key])?,
+        // Borrowed when the key has nothing to encode.
+        let key: std::borrow::Cow<str> = utf8_percent_encode(key, KEY_ENCODE).into();
+        match version_id {
+            Some(v) => self.out.write_record([bucket, &key, v])?,
+            None => self.out.write_record([bucket, &key])?,
         }
         self.rows += 1;
         Ok(())

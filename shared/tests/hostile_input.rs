@@ -248,6 +248,65 @@ proptest! {
         let _ = ReportManifest::parse(&bytes);
     }
 
+    /// The streaming readers reuse one record and one row for every line: what they give is
+    /// what reading each line on its own gives (no value of a previous row left behind, a
+    /// missing version id read as none after a row that had one), and the reused key decoder
+    /// reads a key as percent-encoding's decoder does, `+` as a space.
+    #[test]
+    fn rows_read_into_one_buffer_are_each_rows_own(
+        rows in prop::collection::vec(
+            ("[a-z0-9.-]{3,12}", "[a-zA-Z0-9%+/ ._-]{1,40}", prop::option::of("[A-Za-z0-9]{1,8}"),
+             prop::option::of(0u64..10_000_000_000), prop::option::of("(STANDARD|GLACIER|)")),
+            1..20,
+        )
+    ) {
+        let line = |(bucket, key, version, size, class): &(String, String, Option<String>, Option<u64>, Option<String>)| {
+            format!(
+                "\"{bucket}\",\"{key}\",\"{}\",\"{}\",\"{}\"\n",
+                version.as_deref().unwrap_or(""),
+                size.map(|s| s.to_string()).unwrap_or_default(),
+                class.as_deref().unwrap_or(""),
+            )
+        };
+        let columns = || ferry_core::inventory::Columns::from_schema("Bucket, Key, VersionId, Size, StorageClass").unwrap();
+        let all: String = rows.iter().map(line).collect();
+        let together: Vec<_> = InventoryRows::new(Cursor::new(gzip(all.as_bytes())), columns())
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        let alone: Vec<_> = rows
+            .iter()
+            .flat_map(|r| InventoryRows::new(Cursor::new(gzip(line(r).as_bytes())), columns()).collect::<Vec<_>>())
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        prop_assert_eq!(&together, &alone);
+        for (row, (_, key, ..)) in together.iter().zip(&rows) {
+            let expected = percent_encoding::percent_decode_str(&key.replace('+', " "))
+                .decode_utf8()
+                .map(|k| k.into_owned())
+                .map_err(|_| ());
+            match row {
+                Ok(row) => prop_assert_eq!(Ok(row.key.clone()), expected),
+                Err(_) => prop_assert!(expected.is_err()),
+            }
+        }
+        let report: String = rows
+            .iter()
+            .map(|(bucket, key, version, ..)| {
+                format!("{bucket},{key},{},failed,SlowDown,503,slow down\n", version.as_deref().unwrap_or(""))
+            })
+            .collect();
+        let tasks: Vec<_> = ReportRows::new(report.as_bytes(), report_columns(), "r.csv")
+            .map(|t| t.map(|t| (t.key, t.version_id)).map_err(|e| e.to_string()))
+            .collect();
+        prop_assert_eq!(tasks.len(), rows.len());
+        for (task, (_, key, version, ..)) in tasks.iter().zip(&rows) {
+            if let Ok((k, v)) = task {
+                prop_assert_eq!(Ok(k.clone()), decode_key(key).map_err(|_| ()));
+                prop_assert_eq!(v, version);
+            }
+        }
+    }
+
     /// Arbitrary JSON as an inventory manifest or a report manifest: parsed or refused.
     #[test]
     fn any_json_is_a_manifest_or_an_error(v in json()) {

@@ -658,6 +658,12 @@ fn every_lambda_task_retries_the_same_way() {
         "IntervalSeconds": 2,
         "MaxAttempts": 3,
         "BackoffRate": 2,
+    }, {
+        // The function's process died or timed out: once more (every step is idempotent; the
+        // fault matrix's Lambda-level cells run it).
+        "ErrorEquals": ["Sandbox.Timedout", "Runtime.ExitError", "Lambda.Unknown"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 1,
     }]);
     for (name, state) in def["States"].as_object().unwrap() {
         if function_of(state).is_some() {

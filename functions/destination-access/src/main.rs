@@ -6,5 +6,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The stack's configuration, from the variables the template sets; a missing one fails the
     // init by name.
     let config = ferry_core::stack::StackConfig::from_lookup(|n| std::env::var(n).ok())?;
-    ferry_core::lambda::serve(config, ferry_destination_access::handle).await
+    ferry_core::lambda::serve(
+        "destination-access",
+        config,
+        ferry_destination_access::handle,
+    )
+    .await
 }

@@ -6,5 +6,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The stack's configuration, from the variables the template sets; a missing one fails the
     // init by name.
     let config = ferry_core::stack::StackConfig::from_lookup(|n| std::env::var(n).ok())?;
-    ferry_core::lambda::serve(config, ferry_inventory_wait::handle).await
+    ferry_core::lambda::serve("inventory-wait", config, ferry_inventory_wait::handle).await
 }

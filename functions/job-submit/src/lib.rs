@@ -212,8 +212,8 @@ async fn inventory_obstacles(
         let columns = columns.clone();
         found = tokio::task::spawn_blocking(move || {
             // Built here: the gzip header is read at once, a blocking read.
-            for row in InventoryRows::new(bridge, columns) {
-                let row = row?;
+            let (mut rows, mut row) = (InventoryRows::new(bridge, columns), Default::default());
+            while rows.read_into(&mut row)? {
                 found.looked_at += 1;
                 if let Some(o) = row.copy_obstacle() {
                     found.add(o, &row.key);

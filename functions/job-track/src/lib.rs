@@ -94,6 +94,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_cold_start_benchmarks_event_is_the_state_machines_input() {
+        // local/bench/init.sh hands this fixture to the function: it must stay the input that
+        // "Track the job" gives (a plan and a job record as the tests here make them).
+        if std::env::var_os("FERRY_PRINT_FIXTURE").is_some() {
+            println!("{}", serde_json::to_string_pretty(&input(None)).unwrap());
+        }
+        let fixture: TrackInput =
+            serde_json::from_str(include_str!("../../../shared/fixtures/track-input.json"))
+                .expect("the fixture is a TrackInput");
+        assert_eq!(fixture, input(None));
+    }
+
     async fn run(
         status: JobStatus,
         failed: i64,

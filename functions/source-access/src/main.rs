@@ -6,5 +6,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The stack's configuration, from the variables the template sets; a missing one fails the
     // init by name.
     let config = ferry_core::stack::StackConfig::from_lookup(|n| std::env::var(n).ok())?;
-    ferry_core::lambda::serve(config, ferry_source_access::handle).await
+    ferry_core::lambda::serve("source-access", config, ferry_source_access::handle).await
 }

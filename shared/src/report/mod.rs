@@ -21,9 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::CopyObstacle;
 use crate::job::REPORT_FORMAT;
-use crate::manifest::{
-    decode_key, headerless_records, CsvManifestWriter, ManifestEntry, ManifestError,
-};
+use crate::manifest::{decode_key_into, headerless_reader, CsvManifestWriter, ManifestError};
 
 /// How many failed tasks a summary lists by name (the rest are counted): summaries travel in
 /// Step Functions payloads, which are limited to 256 KB.
@@ -137,7 +135,7 @@ impl ReportColumns {
 }
 
 /// One task of a job, as its completion report tells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskResult {
     pub bucket: String,
@@ -174,23 +172,17 @@ impl TaskResult {
         }
         classify_failure(&self.error_code, self.http_status)
     }
-
-    fn to_manifest_entry(&self) -> ManifestEntry {
-        ManifestEntry {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            version_id: self.version_id.clone(),
-        }
-    }
 }
 
 pub use classify::*;
 
 mod classify;
 
-/// Streams the rows of one result CSV.
+/// Streams the rows of one result CSV: one CSV record and, with [`ReportRows::read_into`], one
+/// task reused for every line (the iterator gives owned tasks, a new one each).
 pub struct ReportRows<R: Read> {
-    rows: crate::manifest::Records<R>,
+    reader: csv::Reader<crate::manifest::LineLimit<R>>,
+    record: csv::ByteRecord,
     columns: ReportColumns,
     file: String,
 }
@@ -199,13 +191,20 @@ impl<R: Read> ReportRows<R> {
     /// `file` names the result file in errors.
     pub fn new(reader: R, columns: ReportColumns, file: impl Into<String>) -> Self {
         ReportRows {
-            rows: headerless_records(reader),
+            reader: headerless_reader(reader),
+            record: csv::ByteRecord::new(),
             columns,
             file: file.into(),
         }
     }
 
-    fn task(&self, r: csv::StringRecord) -> Result<TaskResult, ReportError> {
+    /// The next task, written over `task` (its strings' allocations reused): `Ok(false)` at the
+    /// end of the file.
+    pub fn read_into(&mut self, task: &mut TaskResult) -> Result<bool, ReportError> {
+        if !self.reader.read_byte_record(&mut self.record)? {
+            return Ok(false);
+        }
+        let r = &self.record;
         let line = r.position().map_or(0, |p| p.line());
         let row_error = |message: String| ReportError::Row {
             file: self.file.clone(),
@@ -213,31 +212,38 @@ impl<R: Read> ReportRows<R> {
             message,
         };
         let c = &self.columns;
-        let get = |i: Option<usize>| i.and_then(|i| r.get(i)).unwrap_or("");
         let needed = [c.bucket, c.key, c.task_status];
         if needed.iter().any(|&i| i >= r.len()) {
             return Err(row_error(format!("only {} values in the row", r.len())));
         }
-        let mut code = get(c.error_code);
-        let mut http = get(c.http_status);
+        let get = |i: Option<usize>| match i.and_then(|i| r.get(i)) {
+            None => Ok(""),
+            Some(v) => std::str::from_utf8(v)
+                .map_err(|_| row_error(format!("value {} is not UTF-8", i.unwrap_or(0) + 1))),
+        };
+        let mut code = get(c.error_code)?;
+        let mut http = get(c.http_status)?;
         let is_status = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit());
         if is_status(code) && !is_status(http) {
             std::mem::swap(&mut code, &mut http);
         }
         // A status that is not a number is dropped, not fatal: the row still counts under its
         // error code, and one odd value never fails the whole summary.
-        let http_status = http.parse::<u16>().ok();
-        Ok(TaskResult {
-            bucket: r[c.bucket].to_string(),
-            key: decode_key(&r[c.key]).map_err(|e| row_error(e.to_string()))?,
-            version_id: Some(get(c.version_id))
-                .filter(|v| !v.is_empty())
-                .map(str::to_string),
-            task_status: r[c.task_status].to_string(),
-            error_code: code.to_string(),
-            http_status,
-            result_message: get(c.result_message).to_string(),
-        })
+        task.http_status = http.parse::<u16>().ok();
+        task.error_code.clear();
+        task.error_code.push_str(code);
+        task.bucket.clear();
+        task.bucket.push_str(get(Some(c.bucket))?);
+        decode_key_into(get(Some(c.key))?, &mut task.key).map_err(|e| row_error(e.to_string()))?;
+        crate::inventory::set(
+            &mut task.version_id,
+            Some(get(c.version_id)?).filter(|v| !v.is_empty()),
+        );
+        task.task_status.clear();
+        task.task_status.push_str(get(Some(c.task_status))?);
+        task.result_message.clear();
+        task.result_message.push_str(get(c.result_message)?);
+        Ok(true)
     }
 }
 
@@ -245,8 +251,10 @@ impl<R: Read> Iterator for ReportRows<R> {
     type Item = Result<TaskResult, ReportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let record = self.rows.next()?;
-        Some(record.map_err(ReportError::from).and_then(|r| self.task(r)))
+        let mut task = TaskResult::default();
+        self.read_into(&mut task)
+            .map(|more| more.then_some(task))
+            .transpose()
     }
 }
 
@@ -311,7 +319,8 @@ pub struct ReportSummary {
 }
 
 impl ReportSummary {
-    pub fn add(&mut self, task: &TaskResult) {
+    /// Counts one task; its failure's class, `None` for a task that succeeded.
+    pub fn add(&mut self, task: &TaskResult) -> Option<FailureClass> {
         self.tasks += 1;
         if !task.failed() {
             self.succeeded += 1;
@@ -321,7 +330,7 @@ impl ReportSummary {
             if task.result_message.starts_with(crate::worker::VERIFIED) {
                 self.verified += 1;
             }
-            return;
+            return None;
         }
         self.failed += 1;
         let class = task.failure_class();
@@ -341,38 +350,47 @@ impl ReportSummary {
             &task.result_message,
         )
         .then_some(CopyObstacle::TooLarge));
-        let code = match obstacle {
-            None if class == FailureClass::Refused => format!("{} (existing)", task.error_code),
+        let code: std::borrow::Cow<str> = match obstacle {
+            None if class == FailureClass::Refused => {
+                format!("{} (existing)", task.error_code).into()
+            }
             None if class == FailureClass::Unverified => {
                 let what = if task.result_message.starts_with(crate::worker::MISSING) {
                     "missing"
                 } else {
                     "different"
                 };
-                format!("{} ({what})", task.error_code)
+                format!("{} ({what})", task.error_code).into()
             }
             // Apart from the same code's other causes (an AccessDenied of a bucket policy).
-            Some(o) => format!("{} ({})", task.error_code, o.label()),
-            None if task.error_code.is_empty() => "(none)".to_string(),
-            None => task.error_code.clone(),
+            Some(o) => format!("{} ({})", task.error_code, o.label()).into(),
+            None if task.error_code.is_empty() => "(none)".into(),
+            None => std::borrow::Cow::Borrowed(task.error_code.as_str()),
         };
-        self.by_error_code
-            .entry(code.clone())
-            .or_insert_with(|| ErrorCount {
-                count: 0,
-                class,
-                http_status: task.http_status,
-                example: task.result_message.chars().take(MESSAGE_MAX).collect(),
-            })
-            .count += 1;
+        // Looked up before it is inserted: a code seen before costs no allocation.
+        match self.by_error_code.get_mut(code.as_ref()) {
+            Some(count) => count.count += 1,
+            None => {
+                self.by_error_code.insert(
+                    code.to_string(),
+                    ErrorCount {
+                        count: 1,
+                        class,
+                        http_status: task.http_status,
+                        example: task.result_message.chars().take(MESSAGE_MAX).collect(),
+                    },
+                );
+            }
+        }
         if self.failed_sample.len() < FAILED_SAMPLE_MAX {
             self.failed_sample.push(FailedTask {
                 key: task.key.clone(),
                 version_id: task.version_id.clone(),
-                error_code: code,
+                error_code: code.into_owned(),
                 class,
             });
         }
+        Some(class)
     }
 
     /// The encryption obstacles among the failures, each once (to say what to do about them).
@@ -439,24 +457,17 @@ impl<W: Write> Summarizer<W> {
     }
 
     /// Adds every row of one result file.
-    pub fn read<R: Read>(&mut self, rows: ReportRows<R>) -> Result<(), ReportError> {
-        for task in rows {
-            let task = task?;
-            self.summary.add(&task);
+    pub fn read<R: Read>(&mut self, mut rows: ReportRows<R>) -> Result<(), ReportError> {
+        let mut task = TaskResult::default();
+        while rows.read_into(&mut task)? {
+            let class = self.summary.add(&task);
             let Some(w) = &mut self.retry else { continue };
-            if !task.failed() {
-                continue;
+            match class {
+                Some(FailureClass::Retryable) if self.retryable => {}
+                Some(FailureClass::TooLarge) => self.too_large_rows += 1,
+                _ => continue,
             }
-            match task.failure_class() {
-                FailureClass::Retryable if self.retryable => {
-                    w.write(&task.to_manifest_entry())?;
-                }
-                FailureClass::TooLarge => {
-                    w.write(&task.to_manifest_entry())?;
-                    self.too_large_rows += 1;
-                }
-                _ => {}
-            }
+            w.write_row(&task.bucket, &task.key, task.version_id.as_deref())?;
         }
         Ok(())
     }
@@ -595,7 +606,7 @@ mod tests {
         let retry = retry.unwrap();
         assert_eq!((retry.rows, retry.too_large_rows), (4, 1));
         assert!(!retry.with_versions);
-        let entries: Vec<ManifestEntry> = CsvManifestReader::new(&retry.out[..])
+        let entries: Vec<crate::manifest::ManifestEntry> = CsvManifestReader::new(&retry.out[..])
             .collect::<Result<_, _>>()
             .unwrap();
         let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();

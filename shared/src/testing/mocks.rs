@@ -1,7 +1,7 @@
 //! Test doubles for the function crates' tests: clients answered by aws-smithy-mocks rules, and
 //! fake buckets that keep objects in memory.
 
-use crate::clients::Clients;
+use crate::clients::{Clients, Lazy};
 
 impl Clients {
     /// Clients whose calls are answered by aws-smithy-mocks rules (any matching rule answers;
@@ -14,12 +14,16 @@ impl Clients {
     ) -> Clients {
         use aws_smithy_mocks::{mock_client, RuleMode};
         Clients {
-            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3),
-            s3control: mock_client!(aws_sdk_s3control, RuleMode::MatchAny, s3control),
-            iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam),
-            sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn),
-            kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[]),
-            sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
+            s3: Lazy::ready(mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3)),
+            s3control: Lazy::ready(mock_client!(
+                aws_sdk_s3control,
+                RuleMode::MatchAny,
+                s3control
+            )),
+            iam: Lazy::ready(mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam)),
+            sfn: Lazy::ready(mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn)),
+            kms: Lazy::ready(mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[])),
+            sts: Lazy::ready(mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[])),
             assumed: Default::default(),
         }
     }
@@ -27,14 +31,14 @@ impl Clients {
     /// These clients with STS calls answered by `sts`'s rules.
     pub fn with_sts(mut self, sts: &[&aws_smithy_mocks::Rule]) -> Clients {
         use aws_smithy_mocks::{mock_client, RuleMode};
-        self.sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, sts);
+        self.sts = Lazy::ready(mock_client!(aws_sdk_sts, RuleMode::MatchAny, sts));
         self
     }
 
     /// These clients with KMS calls answered by `kms`'s rules.
     pub fn with_kms(mut self, kms: &[&aws_smithy_mocks::Rule]) -> Clients {
         use aws_smithy_mocks::{mock_client, RuleMode};
-        self.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, kms);
+        self.kms = Lazy::ready(mock_client!(aws_sdk_kms, RuleMode::MatchAny, kms));
         self
     }
 }

@@ -1,0 +1,125 @@
+"""ferry's streaming readers against DuckDB (1 and 2 threads) and Python's csv module, on the
+same files, side by side, interleaved (every candidate once per round), each in a process of
+its own so that its peak memory is its own (wait4's ru_maxrss).
+
+The work, for each:
+- inventory: every row of a gzipped inventory data file (8 documented columns) parsed, its key
+  URL-decoded, its size summed, and the objects S3PutObjectCopy cannot copy counted (over 5 GB,
+  archived, SSE-C); ferry: what job-submit does with each row (`bench_streams`).
+- report: every row of a completion report's result CSV read and counted by error code; ferry
+  and Python also write the retryable rows' bucket and key to a retry manifest, DuckDB does not
+  (its figure is for less work).
+
+    python streams.py DIR ROWS ROUNDS FERRY_BENCH_BINARY
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+DUCKDB = r"""
+import sys, time, duckdb
+directory, threads = sys.argv[1], int(sys.argv[2])
+con = duckdb.connect()
+con.execute("SET threads = %d" % threads)
+columns = {"Bucket": "VARCHAR", "Key": "VARCHAR", "Size": "BIGINT", "LastModifiedDate": "VARCHAR",
+           "ETag": "VARCHAR", "StorageClass": "VARCHAR", "IsMultipartUploaded": "VARCHAR",
+           "EncryptionStatus": "VARCHAR"}
+t = time.perf_counter()
+n, size, key_bytes, obstacles = con.execute(
+    "SELECT count(*), sum(Size), sum(length(url_decode(Key))), count(*) FILTER (WHERE Size > 5368709120 "
+    "OR StorageClass IN ('GLACIER', 'DEEP_ARCHIVE') OR EncryptionStatus = 'SSE-C') "
+    "FROM read_csv(?, header = false, compression = 'gzip', columns = ?)",
+    [directory + "/data.csv.gz", columns]).fetchone()
+inventory = time.perf_counter() - t
+t = time.perf_counter()
+codes = con.execute(
+    "SELECT code, count(*) FROM read_csv(?, header = false, columns = ?) GROUP BY code",
+    [directory + "/results.csv", {"bucket": "VARCHAR", "key": "VARCHAR", "version": "VARCHAR",
+     "status": "VARCHAR", "code": "VARCHAR", "http": "VARCHAR", "message": "VARCHAR"}]).fetchall()
+report = time.perf_counter() - t
+print("inventory %d %.4f" % (n, inventory))
+print("report %d %.4f" % (sum(c for _, c in codes), report))
+"""
+
+PYTHON = r"""
+import collections, csv, gzip, sys, time, urllib.parse
+directory = sys.argv[1]
+t = time.perf_counter()
+n = size = obstacles = 0
+with gzip.open(directory + "/data.csv.gz", "rt", newline="") as f:
+    for row in csv.reader(f):
+        key = urllib.parse.unquote_plus(row[1])
+        s = int(row[2]) if row[2] else 0
+        n += 1
+        size += s
+        if s > 5368709120 or row[5] in ("GLACIER", "DEEP_ARCHIVE") or row[7] == "SSE-C":
+            obstacles += 1
+inventory = time.perf_counter() - t
+t = time.perf_counter()
+codes = collections.Counter()
+with open(directory + "/results.csv", newline="") as f, open(directory + "/retry-py.csv", "w", newline="") as out:
+    w = csv.writer(out)
+    for row in csv.reader(f):
+        codes[row[4]] += 1
+        if row[3] == "failed" and row[4] in ("SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"):
+            w.writerow([row[0], row[1]])
+report = time.perf_counter() - t
+print("inventory %d %.4f" % (n, inventory))
+print("report %d %.4f" % (sum(codes.values()), report))
+"""
+
+
+def run(command):
+    """(inventory seconds, report seconds, rows, peak RSS KiB) of one process."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = process.stdout.read()
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise SystemExit("%s failed: %s%s" % (command[0], out, err))
+    found = {}
+    for line in out.splitlines():
+        m = re.match(r"(inventory|report):? (\d+) rows, .*?([\d.]+) s,", line) or re.match(
+            r"(inventory|report) (\d+) ([\d.]+)$", line
+        )
+        m2 = re.match(r"report: (\d+) failed .*?, ([\d.]+) s,", line)
+        if m2:
+            found["report"] = (int(m2.group(1)), float(m2.group(2)))
+        elif m:
+            found[m.group(1)] = (int(m.group(2)), float(m.group(3)))
+    return found["inventory"][1], found["report"][1], found["inventory"][0], usage.ru_maxrss
+
+
+def main():
+    directory, rows, rounds, ferry = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    python = sys.executable
+    candidates = [
+        ("ferry (1 thread)", [ferry, str(rows), directory]),
+        ("DuckDB, 1 thread", [python, "-c", DUCKDB, directory, "1"]),
+        ("DuckDB, 2 threads", [python, "-c", DUCKDB, directory, "2"]),
+        ("Python csv", [python, "-c", PYTHON, directory]),
+    ]
+    results = {name: [] for name, _ in candidates}
+    for r in range(rounds):
+        for name, command in candidates:
+            inventory, report, n, rss = run(command)
+            if n != rows:
+                raise SystemExit("%s read %d inventory rows, not %d" % (name, n, rows))
+            results[name].append((inventory, report, rss))
+        print("round %d of %d" % (r + 1, rounds), file=sys.stderr, flush=True)
+    print("| reader | inventory rows/s | report rows/s | peak RSS |")
+    print("|---|---|---|---|")
+    for name, _ in candidates:
+        inventory = statistics.median(x[0] for x in results[name])
+        report = statistics.median(x[1] for x in results[name])
+        rss = max(x[2] for x in results[name])
+        print("| %s | %.2f M (%.2f s) | %.2f M (%.2f s) | %s MiB |" % (
+            name, rows / inventory / 1e6, inventory, rows / report / 1e6, report,
+            "%.1f" % (rss / 1024)))
+
+
+if __name__ == "__main__":
+    main()
