@@ -3,12 +3,12 @@ same files, side by side, interleaved (every candidate once per round), each in 
 its own so that its peak memory is its own (wait4's ru_maxrss).
 
 The work, for each:
-- inventory: every row of a gzipped inventory data file (8 documented columns) parsed, its key
-  URL-decoded, its size summed, and the objects S3PutObjectCopy cannot copy counted (over 5 GB,
-  archived, SSE-C); ferry: what job-submit does with each row (`bench_streams`).
-- report: every row of a completion report's result CSV read and counted by error code; ferry
-  and Python also write the retryable rows' bucket and key to a retry manifest, DuckDB does not
-  (its figure is for less work).
+- inventory: every row of a gzipped inventory data file (8 documented columns) read and the
+  objects S3PutObjectCopy cannot copy counted (delete markers, over 5 GB, archived, SSE-C), their
+  keys URL-decoded (none here); ferry: what job-submit does with each row (`bench_streams`), and
+  apart, every column of every row copied out with its key decoded (the readers' iterator).
+- report: every row of a completion report's result CSV read and counted by error code, and the
+  retryable rows' bucket and key written to a retry manifest (DuckDB: a GROUP BY and a COPY).
 
     python streams.py DIR ROWS ROUNDS FERRY_BENCH_BINARY
 """
@@ -19,7 +19,15 @@ import statistics
 import subprocess
 import sys
 
-DUCKDB = r"""
+PEAK = r"""
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+"""
+
+DUCKDB = PEAK + r"""
 import sys, time, duckdb
 directory, threads = sys.argv[1], int(sys.argv[2])
 con = duckdb.connect()
@@ -28,35 +36,40 @@ columns = {"Bucket": "VARCHAR", "Key": "VARCHAR", "Size": "BIGINT", "LastModifie
            "ETag": "VARCHAR", "StorageClass": "VARCHAR", "IsMultipartUploaded": "VARCHAR",
            "EncryptionStatus": "VARCHAR"}
 t = time.perf_counter()
-n, size, key_bytes, obstacles = con.execute(
-    "SELECT count(*), sum(Size), sum(length(url_decode(Key))), count(*) FILTER (WHERE Size > 5368709120 "
+n, obstacles = con.execute(
+    "SELECT count(*), count(*) FILTER (WHERE Size > 5368709120 "
     "OR StorageClass IN ('GLACIER', 'DEEP_ARCHIVE') OR EncryptionStatus = 'SSE-C') "
     "FROM read_csv(?, header = false, compression = 'gzip', columns = ?)",
     [directory + "/data.csv.gz", columns]).fetchone()
 inventory = time.perf_counter() - t
 t = time.perf_counter()
+report_columns = {"bucket": "VARCHAR", "key": "VARCHAR", "version": "VARCHAR",
+                  "status": "VARCHAR", "code": "VARCHAR", "http": "VARCHAR", "message": "VARCHAR"}
 codes = con.execute(
     "SELECT code, count(*) FROM read_csv(?, header = false, columns = ?) GROUP BY code",
-    [directory + "/results.csv", {"bucket": "VARCHAR", "key": "VARCHAR", "version": "VARCHAR",
-     "status": "VARCHAR", "code": "VARCHAR", "http": "VARCHAR", "message": "VARCHAR"}]).fetchall()
+    [directory + "/results.csv", report_columns]).fetchall()
+con.execute(
+    "COPY (SELECT bucket, key FROM read_csv('%s', header = false, columns = %s) WHERE status = 'failed' "
+    "AND code IN ('SlowDown', 'InternalError', 'ServiceUnavailable', 'RequestTimeout')) "
+    "TO '%s' (HEADER false)" % (directory + "/results.csv", report_columns, directory + "/retry-duck.csv"))
 report = time.perf_counter() - t
 print("inventory %d %.4f" % (n, inventory))
 print("report %d %.4f" % (sum(c for _, c in codes), report))
+print("peak %d" % peak())
 """
 
-PYTHON = r"""
+PYTHON = PEAK + r"""
 import collections, csv, gzip, sys, time, urllib.parse
 directory = sys.argv[1]
 t = time.perf_counter()
 n = size = obstacles = 0
 with gzip.open(directory + "/data.csv.gz", "rt", newline="") as f:
     for row in csv.reader(f):
-        key = urllib.parse.unquote_plus(row[1])
         s = int(row[2]) if row[2] else 0
         n += 1
-        size += s
         if s > 5368709120 or row[5] in ("GLACIER", "DEEP_ARCHIVE") or row[7] == "SSE-C":
             obstacles += 1
+            urllib.parse.unquote_plus(row[1])
 inventory = time.perf_counter() - t
 t = time.perf_counter()
 codes = collections.Counter()
@@ -69,6 +82,7 @@ with open(directory + "/results.csv", newline="") as f, open(directory + "/retry
 report = time.perf_counter() - t
 print("inventory %d %.4f" % (n, inventory))
 print("report %d %.4f" % (sum(codes.values()), report))
+print("peak %d" % peak())
 """
 
 
@@ -77,7 +91,7 @@ def run(command):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out = process.stdout.read()
     err = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    _, status, _ = os.wait4(process.pid, 0)
     if status != 0:
         raise SystemExit("%s failed: %s%s" % (command[0], out, err))
     found = {}
@@ -85,12 +99,26 @@ def run(command):
         m = re.match(r"(inventory|report):? (\d+) rows, .*?([\d.]+) s,", line) or re.match(
             r"(inventory|report) (\d+) ([\d.]+)$", line
         )
+        m3 = re.match(r"inventory rows whole: (\d+) rows, .*?([\d.]+) s,", line)
+        if m3:
+            found["whole"] = (int(m3.group(1)), float(m3.group(2)))
+            continue
         m2 = re.match(r"report: (\d+) failed .*?, ([\d.]+) s,", line)
         if m2:
             found["report"] = (int(m2.group(1)), float(m2.group(2)))
         elif m:
             found[m.group(1)] = (int(m.group(2)), float(m.group(3)))
-    return found["inventory"][1], found["report"][1], found["inventory"][0], usage.ru_maxrss
+    # Each process's own peak (VmHWM): wait4's ru_maxrss would count the Python parent's pages
+    # that the child held between fork and exec.
+    rss = 0
+    for line in out.splitlines():
+        m = re.match(r"peak (\d+)$", line) or re.match(r"peak RSS KiB: .* after report (\d+)$", line)
+        if m:
+            rss = int(m.group(1))
+    return found["inventory"][1], found["report"][1], found["inventory"][0], rss, found.get("whole")
+
+
+WHOLE = "ferry (1 thread), every column of every row"
 
 
 def main():
@@ -105,14 +133,16 @@ def main():
     results = {name: [] for name, _ in candidates}
     for r in range(rounds):
         for name, command in candidates:
-            inventory, report, n, rss = run(command)
+            inventory, report, n, rss, whole = run(command)
             if n != rows:
                 raise SystemExit("%s read %d inventory rows, not %d" % (name, n, rows))
             results[name].append((inventory, report, rss))
+            if whole:
+                results.setdefault(WHOLE, []).append((whole[1], report, rss))
         print("round %d of %d" % (r + 1, rounds), file=sys.stderr, flush=True)
     print("| reader | inventory rows/s | report rows/s | peak RSS |")
     print("|---|---|---|---|")
-    for name, _ in candidates:
+    for name in [c[0] for c in candidates[:1]] + [WHOLE] + [c[0] for c in candidates[1:]]:
         inventory = statistics.median(x[0] for x in results[name])
         report = statistics.median(x[1] for x in results[name])
         rss = max(x[2] for x in results[name])

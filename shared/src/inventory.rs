@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use aws_sdk_s3::types as s3;
 
 use crate::layout::INVENTORY_PREFIX;
-use crate::manifest::{decode_key_into, headerless_reader, ManifestEntry, ManifestError};
+use crate::manifest::{decode_key_into, ManifestEntry, ManifestError};
 use crate::names::Names;
 use crate::request::CopyRequest;
 
@@ -401,6 +401,19 @@ impl NotCopyable {
         self.counts.is_empty()
     }
 
+    /// Adds `other`'s objects after these (its keys after these, within the bound).
+    pub fn merge(&mut self, other: &NotCopyable) {
+        self.looked_at += other.looked_at;
+        for (label, n) in &other.counts {
+            *self.counts.entry(label.clone()).or_default() += n;
+        }
+        for (label, keys) in &other.keys {
+            let mine = self.keys.entry(label.clone()).or_default();
+            let room = NOT_COPYABLE_KEYS.saturating_sub(mine.len());
+            mine.extend(keys.iter().take(room).cloned());
+        }
+    }
+
     /// One sentence per obstacle: how many, which keys first, why and what to do.
     pub fn lines(&self) -> Vec<String> {
         ALL_OBSTACLES
@@ -429,23 +442,35 @@ const ALL_OBSTACLES: [CopyObstacle; 6] = [
     CopyObstacle::KmsKey,
 ];
 
+/// What would make an object's copy task fail, from its inventory columns.
+fn obstacle_of(
+    is_delete_marker: Option<bool>,
+    size: Option<u64>,
+    storage_class: Option<&str>,
+    encryption_status: Option<&str>,
+) -> Option<CopyObstacle> {
+    if is_delete_marker == Some(true) {
+        Some(CopyObstacle::DeleteMarker)
+    } else if size.is_some_and(|s| s > COPY_SIZE_MAX) {
+        Some(CopyObstacle::TooLarge)
+    } else if matches!(storage_class, Some("GLACIER" | "DEEP_ARCHIVE")) {
+        Some(CopyObstacle::Archived)
+    } else if encryption_status == Some("SSE-C") {
+        Some(CopyObstacle::SseC)
+    } else {
+        None
+    }
+}
+
 impl InventoryRow {
     /// What would make this object's copy task fail, if the inventory tells.
     pub fn copy_obstacle(&self) -> Option<CopyObstacle> {
-        if self.is_delete_marker == Some(true) {
-            Some(CopyObstacle::DeleteMarker)
-        } else if self.size.is_some_and(|s| s > COPY_SIZE_MAX) {
-            Some(CopyObstacle::TooLarge)
-        } else if matches!(
+        obstacle_of(
+            self.is_delete_marker,
+            self.size,
             self.storage_class.as_deref(),
-            Some("GLACIER" | "DEEP_ARCHIVE")
-        ) {
-            Some(CopyObstacle::Archived)
-        } else if self.encryption_status.as_deref() == Some("SSE-C") {
-            Some(CopyObstacle::SseC)
-        } else {
-            None
-        }
+            self.encryption_status.as_deref(),
+        )
     }
 
     pub fn to_manifest_entry(&self) -> ManifestEntry {
@@ -457,12 +482,12 @@ impl InventoryRow {
     }
 }
 
-/// Streams the rows of one gzipped CSV data file of an inventory report: one CSV record and,
-/// with [`InventoryRows::read_into`], one row reused for every line, so that reading allocates
-/// nothing per row (the iterator gives owned rows, a new one each).
+/// Streams the rows of one gzipped CSV data file of an inventory report: one line and, with
+/// [`InventoryRows::read_into`], one row reused for every line, so that reading allocates
+/// nothing per row (the iterator gives owned rows, a new one each). Lines are split as
+/// `records` describes.
 pub struct InventoryRows<R: Read> {
-    reader: csv::Reader<crate::manifest::LineLimit<MultiGzDecoder<R>>>,
-    record: csv::ByteRecord,
+    records: crate::records::Records<MultiGzDecoder<R>>,
     columns: Columns,
 }
 
@@ -470,8 +495,7 @@ impl<R: Read> InventoryRows<R> {
     /// `gz` is a `data/*.csv.gz` object's body; `columns` come from its manifest.json.
     pub fn new(gz: R, columns: Columns) -> Self {
         InventoryRows {
-            reader: headerless_reader(MultiGzDecoder::new(gz)),
-            record: csv::ByteRecord::new(),
+            records: crate::records::Records::new(MultiGzDecoder::new(gz)),
             columns,
         }
     }
@@ -479,75 +503,151 @@ impl<R: Read> InventoryRows<R> {
     /// The next row, written over `row` (its strings' allocations reused): `Ok(false)` at the
     /// end of the file.
     pub fn read_into(&mut self, row: &mut InventoryRow) -> Result<bool, InventoryError> {
-        if !self
-            .reader
-            .read_byte_record(&mut self.record)
+        match self
+            .records
+            .next_record()
             .map_err(|e| InventoryError::Row(ManifestError::Csv(e)))?
         {
-            return Ok(false);
+            None => Ok(false),
+            Some(record) => {
+                fill_row(&record, &self.columns, row)?;
+                Ok(true)
+            }
         }
-        fill_row(&self.record, &self.columns, row)?;
-        Ok(true)
     }
 }
 
-/// `row` from one record of a data file. Only the columns ferry uses must be UTF-8.
-fn fill_row(
-    r: &csv::ByteRecord,
-    columns: &Columns,
-    row: &mut InventoryRow,
-) -> Result<(), InventoryError> {
-    let line = r.position().map_or(0, |p| p.line());
-    if r.len() != columns.len() {
-        return Err(InventoryError::Value {
-            line,
-            message: format!(
-                "{} values for the {} columns of fileSchema",
-                r.len(),
-                columns.len()
-            ),
-        });
+/// The values of one record of a data file, checked as they are read: only the columns ferry
+/// uses must be UTF-8.
+struct Fields<'r, 'b> {
+    r: &'r crate::records::Record<'b>,
+    columns: &'r Columns,
+}
+
+impl<'r, 'b> Fields<'r, 'b> {
+    fn of(
+        r: &'r crate::records::Record<'b>,
+        columns: &'r Columns,
+    ) -> Result<Fields<'r, 'b>, InventoryError> {
+        if r.len() != columns.len() {
+            return Err(InventoryError::Value {
+                line: r.line,
+                message: format!(
+                    "{} values for the {} columns of fileSchema",
+                    r.len(),
+                    columns.len()
+                ),
+            });
+        }
+        Ok(Fields { r, columns })
     }
-    let value = |i: usize| {
-        std::str::from_utf8(&r[i]).map_err(|_| InventoryError::Value {
-            line,
-            message: format!("the {} value is not UTF-8", columns.names[i]),
+
+    fn value(&self, i: usize) -> Result<&'b str, InventoryError> {
+        std::str::from_utf8(self.r.field(i)).map_err(|_| InventoryError::Value {
+            line: self.r.line,
+            message: format!("the {} value is not UTF-8", self.columns.names[i]),
         })
-    };
-    let text = |i: Option<usize>| -> Result<Option<&str>, InventoryError> {
+    }
+
+    fn text(&self, i: Option<usize>) -> Result<Option<&'b str>, InventoryError> {
         match i {
-            Some(i) if !r[i].is_empty() => value(i).map(Some),
+            Some(i) if !self.r.field(i).is_empty() => self.value(i).map(Some),
             _ => Ok(None),
         }
-    };
-    let flag = |i: Option<usize>, name: &str| -> Result<Option<bool>, InventoryError> {
-        match text(i)? {
+    }
+
+    fn flag(&self, i: Option<usize>, name: &str) -> Result<Option<bool>, InventoryError> {
+        match self.text(i)? {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
             Some(other) => Err(InventoryError::Value {
-                line,
+                line: self.r.line,
                 message: format!("{name} is `{other}`, not true or false"),
             }),
         }
-    };
-    row.size = match text(columns.size)? {
-        None => None,
-        Some(s) => Some(s.parse::<u64>().map_err(|_| InventoryError::Value {
-            line,
-            message: format!("Size is `{s}`, not a number of bytes"),
-        })?),
-    };
+    }
+
+    fn size(&self) -> Result<Option<u64>, InventoryError> {
+        match self.text(self.columns.size)? {
+            None => Ok(None),
+            Some(s) => Ok(Some(s.parse::<u64>().map_err(|_| {
+                InventoryError::Value {
+                    line: self.r.line,
+                    message: format!("Size is `{s}`, not a number of bytes"),
+                }
+            })?)),
+        }
+    }
+
+    fn obstacle(&self) -> Result<Option<CopyObstacle>, InventoryError> {
+        Ok(obstacle_of(
+            self.flag(self.columns.is_delete_marker, "IsDeleteMarker")?,
+            self.size()?,
+            self.text(self.columns.storage_class)?,
+            self.text(self.columns.encryption_status)?,
+        ))
+    }
+}
+
+/// `row` from one record of a data file.
+fn fill_row(
+    r: &crate::records::Record<'_>,
+    columns: &Columns,
+    row: &mut InventoryRow,
+) -> Result<(), InventoryError> {
+    let f = Fields::of(r, columns)?;
+    row.size = f.size()?;
     row.bucket.clear();
-    row.bucket.push_str(value(columns.bucket)?);
-    decode_key_into(value(columns.key)?, &mut row.key)?;
-    set(&mut row.version_id, text(columns.version_id)?);
-    row.is_latest = flag(columns.is_latest, "IsLatest")?;
-    row.is_delete_marker = flag(columns.is_delete_marker, "IsDeleteMarker")?;
-    set(&mut row.e_tag, text(columns.e_tag)?);
-    set(&mut row.storage_class, text(columns.storage_class)?);
-    set(&mut row.encryption_status, text(columns.encryption_status)?);
+    row.bucket.push_str(f.value(columns.bucket)?);
+    decode_key_into(f.value(columns.key)?, &mut row.key)?;
+    set(&mut row.version_id, f.text(columns.version_id)?);
+    row.is_latest = f.flag(columns.is_latest, "IsLatest")?;
+    row.is_delete_marker = f.flag(columns.is_delete_marker, "IsDeleteMarker")?;
+    set(&mut row.e_tag, f.text(columns.e_tag)?);
+    set(&mut row.storage_class, f.text(columns.storage_class)?);
+    set(
+        &mut row.encryption_status,
+        f.text(columns.encryption_status)?,
+    );
     Ok(())
+}
+
+/// One row of a data file as far as S3PutObjectCopy is concerned, borrowed from its line
+/// ([`InventoryRows::next_obstacle`]): what would make its copy fail, and its key, decoded
+/// only when asked for.
+pub struct ObstacleView<'a> {
+    pub obstacle: Option<CopyObstacle>,
+    encoded_key: &'a str,
+}
+
+impl ObstacleView<'_> {
+    /// The row's key, decoded.
+    pub fn key(&self) -> Result<String, InventoryError> {
+        Ok(crate::manifest::decode_key(self.encoded_key)?)
+    }
+}
+
+impl<R: Read> InventoryRows<R> {
+    /// The next row's [`ObstacleView`], `None` at the end of the file: only the columns an
+    /// obstacle depends on are read and checked, and nothing is copied or decoded (job-submit
+    /// counts every row of a report this way, and decodes the few keys it names).
+    pub fn next_obstacle(&mut self) -> Result<Option<ObstacleView<'_>>, InventoryError> {
+        let Some(record) = self
+            .records
+            .next_record()
+            .map_err(|e| InventoryError::Row(ManifestError::Csv(e)))?
+        else {
+            return Ok(None);
+        };
+        let f = Fields::of(&record, &self.columns)?;
+        let obstacle = f.obstacle()?;
+        let encoded_key = f.value(self.columns.key)?;
+        Ok(Some(ObstacleView {
+            obstacle,
+            encoded_key,
+        }))
+    }
 }
 
 /// `slot` = `value`, reusing the string `slot` holds.
@@ -576,6 +676,31 @@ impl<R: Read> Iterator for InventoryRows<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_merged_file_by_file_are_the_counts_of_all_the_rows_in_order() {
+        let keys: Vec<String> = (0..25).map(|i| format!("k{i}")).collect();
+        let (mut whole, mut merged) = (NotCopyable::default(), NotCopyable::default());
+        for chunk in keys.chunks(7) {
+            let mut part = NotCopyable::default();
+            for k in chunk {
+                let o = if k.ends_with('3') {
+                    CopyObstacle::SseC
+                } else {
+                    CopyObstacle::Archived
+                };
+                whole.looked_at += 1;
+                part.looked_at += 1;
+                whole.add(o, k);
+                part.add(o, k);
+            }
+            merged.merge(&part);
+        }
+        assert_eq!(merged, whole);
+        assert_eq!(merged.counts["archived"], 22);
+        assert_eq!(merged.keys["archived"].len(), NOT_COPYABLE_KEYS);
+        assert_eq!(merged.keys["SSE-C"], ["k3", "k13", "k23"]);
+    }
     use flate2::{write::GzEncoder, Compression};
     use std::io::Write;
 

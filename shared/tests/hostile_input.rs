@@ -279,6 +279,36 @@ proptest! {
             .map(|r| r.map_err(|e| e.to_string()))
             .collect();
         prop_assert_eq!(&together, &alone);
+        // job-submit's borrowed view says what the whole rows say.
+        let mut views = InventoryRows::new(Cursor::new(gzip(all.as_bytes())), columns());
+        let mut seen = Vec::new();
+        loop {
+            match views.next_obstacle() {
+                Ok(Some(v)) => seen.push(Ok((v.obstacle, v.key().map_err(|e| e.to_string())))),
+                Ok(None) => break,
+                Err(e) => seen.push(Err(e.to_string())),
+            }
+        }
+        let whole: Vec<_> = together
+            .iter()
+            .map(|r| r.as_ref().map(|r| (r.copy_obstacle(), Ok(r.key.clone()))).map_err(|e| e.clone()))
+            .collect();
+        // A key that does not decode fails a whole row, and the view only when its key is asked.
+        let comparable: Vec<_> = seen
+            .into_iter()
+            .map(|v| match v {
+                Ok((_, Err(e))) => Err(e),
+                other => other,
+            })
+            .collect();
+        prop_assert_eq!(comparable.len(), whole.len());
+        for (v, w) in comparable.iter().zip(&whole) {
+            match (v, w) {
+                (Ok(v), Ok(w)) => prop_assert_eq!(v, w),
+                (Err(_), Err(_)) => {}
+                _ => prop_assert!(false, "{v:?} against {w:?}"),
+            }
+        }
         for (row, (_, key, ..)) in together.iter().zip(&rows) {
             let expected = percent_encoding::percent_decode_str(&key.replace('+', " "))
                 .decode_utf8()

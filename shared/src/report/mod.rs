@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::CopyObstacle;
 use crate::job::REPORT_FORMAT;
-use crate::manifest::{decode_key_into, headerless_reader, CsvManifestWriter, ManifestError};
+use crate::manifest::{decode_key_into, CsvManifestWriter, ManifestError};
 
 /// How many failed tasks a summary lists by name (the rest are counted): summaries travel in
 /// Step Functions payloads, which are limited to 256 KB.
@@ -178,11 +178,11 @@ pub use classify::*;
 
 mod classify;
 
-/// Streams the rows of one result CSV: one CSV record and, with [`ReportRows::read_into`], one
-/// task reused for every line (the iterator gives owned tasks, a new one each).
+/// Streams the rows of one result CSV: one line and, with [`ReportRows::read_into`], one task
+/// reused for every line (the iterator gives owned tasks, a new one each). Lines are split as
+/// `records` describes.
 pub struct ReportRows<R: Read> {
-    reader: csv::Reader<crate::manifest::LineLimit<R>>,
-    record: csv::ByteRecord,
+    records: crate::records::Records<R>,
     columns: ReportColumns,
     file: String,
 }
@@ -191,8 +191,7 @@ impl<R: Read> ReportRows<R> {
     /// `file` names the result file in errors.
     pub fn new(reader: R, columns: ReportColumns, file: impl Into<String>) -> Self {
         ReportRows {
-            reader: headerless_reader(reader),
-            record: csv::ByteRecord::new(),
+            records: crate::records::Records::new(reader),
             columns,
             file: file.into(),
         }
@@ -201,11 +200,10 @@ impl<R: Read> ReportRows<R> {
     /// The next task, written over `task` (its strings' allocations reused): `Ok(false)` at the
     /// end of the file.
     pub fn read_into(&mut self, task: &mut TaskResult) -> Result<bool, ReportError> {
-        if !self.reader.read_byte_record(&mut self.record)? {
+        let Some(r) = self.records.next_record()? else {
             return Ok(false);
-        }
-        let r = &self.record;
-        let line = r.position().map_or(0, |p| p.line());
+        };
+        let line = r.line;
         let row_error = |message: String| ReportError::Row {
             file: self.file.clone(),
             line,
@@ -216,7 +214,7 @@ impl<R: Read> ReportRows<R> {
         if needed.iter().any(|&i| i >= r.len()) {
             return Err(row_error(format!("only {} values in the row", r.len())));
         }
-        let get = |i: Option<usize>| match i.and_then(|i| r.get(i)) {
+        let get = |i: Option<usize>| match i.filter(|&i| i < r.len()).map(|i| r.field(i)) {
             None => Ok(""),
             Some(v) => std::str::from_utf8(v)
                 .map_err(|_| row_error(format!("value {} is not UTF-8", i.unwrap_or(0) + 1))),
