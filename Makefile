@@ -14,7 +14,7 @@ POLICY_DIR := target/policies
 BENCH_VENV := .venv-bench
 BENCH_OK := $(BENCH_VENV)/.installed
 
-.PHONY: faults bench-sandbox bench-worker help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
+.PHONY: faults bench-init bench-streams bench-sandbox bench-worker help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -50,6 +50,12 @@ $(BENCH_OK): requirements-bench.txt
 # Not part of `make test` (tests never assert timings): README, "Benchmarks".
 faults: $(VENV_OK) ## the whole fault matrix (make test runs a sample of it): one fault at one call of one step, per cell
 	FERRY_FAULT_MATRIX=all $(CARGO) test --locked -p ferry-tests --test faults -- --nocapture
+
+bench-init: $(VENV_OK) ## cold start against a mock Runtime API: ferry, with jitter entropy, bare lambda_runtime, Python/boto3
+	bash local/bench/init.sh $(or $(BENCH_RUNS),20)
+
+bench-streams: $(BENCH_OK) ## the streaming readers against DuckDB (1 and 2 threads) and Python csv on 5,000,000 rows
+	bash local/bench/streams.sh $(or $(BENCH_ROWS),5000000) 3
 
 bench-sandbox: $(VENV_OK) ## the sandbox's Batch Operations in tasks/s: a demo of BENCH_OBJECTS (1000) objects in each flow
 	bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000) csv
