@@ -429,7 +429,13 @@ class Faults:
 
     def pick(self, actions: list[str], caller: str) -> str | None:
         """The fault for a call authorized as `actions` by `caller`, if a rule takes it."""
-        role = caller.split(":assumed-role/", 1)[-1].split("/", 1)[0]
+        # The role's name: from an assumed-role session's ARN, or a role's ARN (its path dropped).
+        if ":assumed-role/" in caller:
+            role = caller.split(":assumed-role/", 1)[1].split("/", 1)[0]
+        elif ":role/" in caller:
+            role = caller.rsplit("/", 1)[-1]
+        else:
+            role = caller
         with self.lock:
             for a in actions:
                 self.calls[(role, a)] = self.calls.get((role, a), 0) + 1

@@ -103,6 +103,23 @@ class InjectedFaults(unittest.TestCase):
         f.clear()
         self.assertEqual(f.report(), [])
 
+    def test_every_call_is_counted_by_role_name_and_action_and_lambda_faults_take_a_function(self):
+        f = authz.Faults()
+        f.pick(["s3:GetObject", "s3:GetObjectTagging"], "arn:aws:iam::222222222222:role/ferry/ferry-batch-abc")
+        f.pick(["s3:GetObject"], "arn:aws:iam::222222222222:role/ferry/ferry-batch-abc")
+        f.pick(["iam:CreateRole"], "arn:aws:sts::222222222222:assumed-role/DestinationAccessFunctionRole/s")
+        self.assertEqual(f.census(), [
+            {"role": "DestinationAccessFunctionRole", "action": "iam:CreateRole", "calls": 1},
+            {"role": "ferry-batch-abc", "action": "s3:GetObject", "calls": 2},
+            {"role": "ferry-batch-abc", "action": "s3:GetObjectTagging", "calls": 1},
+        ])
+        f.add({"action": "lambda:InvokeFunction", "caller": "ferry-job-track", "fault": "FunctionTimeout"})
+        self.assertEqual(f.pick(["lambda:InvokeFunction"], "ferry-job-track"), "FunctionTimeout")
+        with self.assertRaises(ValueError):
+            f.add({"action": "lambda:InvokeFunction", "fault": "SlowDown"})
+        with self.assertRaises(ValueError):
+            f.add({"action": "s3:GetObject", "fault": "FunctionError"})
+
 
 if __name__ == "__main__":
     unittest.main()

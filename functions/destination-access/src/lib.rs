@@ -326,8 +326,23 @@ async fn delete_role(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<
             Ok(true)
         }
         Err(e) if sdk_code(&e) == Some("NoSuchEntity") => Ok(false),
+        // An attempt that deleted the role but whose answer was lost (a timeout, a 500), retried
+        // by the SDK, finds the role gone: IAM then authorizes the path-less name (above) and
+        // answers AccessDenied. GetRole tells that apart from a real refusal.
+        Err(e) if sdk_code(&e) == Some("AccessDenied") && role_gone(iam, &role).await => {
+            info!(role = %role, "the Batch Operations role is gone (deleted by an earlier attempt)");
+            Ok(true)
+        }
         Err(e) => Err(from_sdk(e, &format!("DeleteRole {role}"))),
     }
+}
+
+/// Whether GetRole says the role does not exist.
+async fn role_gone(iam: &Iam, role: &str) -> bool {
+    matches!(
+        iam.get_role().role_name(role).send().await,
+        Err(e) if sdk_code(&e) == Some("NoSuchEntity")
+    )
 }
 
 #[cfg(test)]

@@ -210,6 +210,56 @@ fn iam_revoke_rules(found: Role) -> [Rule; 3] {
     ]
 }
 
+/// A DeleteRole whose first attempt deleted the role and whose answer was lost: the SDK's retry
+/// finds the role gone and IAM, authorizing the path-less name, answers AccessDenied. GetRole
+/// then says NoSuchEntity: the role is deleted, the revoke succeeds. A refusal while the role
+/// is still there stays a refusal.
+#[tokio::test]
+async fn a_role_deleted_by_an_attempt_whose_answer_was_lost_is_deleted() {
+    use aws_sdk_iam::operation::delete_role::DeleteRoleError;
+    use aws_sdk_iam::operation::get_role::GetRoleError;
+    for gone in [true, false] {
+        let (s3, describe, cancel) = job_rules(JobStatus::Complete);
+        let s3: Vec<&Rule> = s3.iter().collect();
+        let found = role(Some(BOUNDARY));
+        let again = found.clone();
+        let get = mock!(aws_sdk_iam::Client::get_role)
+            .sequence()
+            .output(move || GetRoleOutput::builder().role(found.clone()).build());
+        // After DeleteRole: gone, or still there (a real refusal).
+        let get = if gone {
+            get.error(|| GetRoleError::generic(IamMeta::builder().code("NoSuchEntity").build()))
+        } else {
+            get.output(move || GetRoleOutput::builder().role(again.clone()).build())
+        }
+        .build();
+        let delete_policy = mock!(aws_sdk_iam::Client::delete_role_policy)
+            .then_output(|| DeleteRolePolicyOutput::builder().build());
+        let delete = mock!(aws_sdk_iam::Client::delete_role).then_error(|| {
+            DeleteRoleError::generic(IamMeta::builder().code("AccessDenied").build())
+        });
+        let clients = Clients::mocked(
+            &s3,
+            &[&describe, &cancel],
+            &[&get, &delete_policy, &delete],
+            &[],
+        );
+        let out = call(&clients, AccessAction::Revoke).await;
+        if gone {
+            let out = out.unwrap();
+            assert_eq!(
+                out.changed,
+                ["arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"]
+            );
+        } else {
+            let e = out.unwrap_err();
+            assert_eq!(e.name, ErrorName::AccessDenied, "{e}");
+            assert!(e.cause.contains("DeleteRole"), "{e}");
+        }
+        assert_eq!(get.num_calls(), 2);
+    }
+}
+
 #[tokio::test]
 async fn revoke_deletes_the_role_once_every_job_has_ended() {
     let (s3, describe, cancel) = job_rules(JobStatus::Complete);
