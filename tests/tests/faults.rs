@@ -163,9 +163,11 @@ async fn census(flow: Flow) -> BTreeSet<(String, String)> {
         .filter_map(|c| {
             let role = c["role"].as_str()?;
             let action = c["action"].as_str()?;
-            // ferry's function roles, its job-submit role, the functions Step Functions invoked.
+            // ferry's function roles (SAM's, and the two named ones: job-submit's and the copy
+            // worker's), the functions Step Functions invoked.
             let ours = role.contains("FunctionRole")
                 || role.starts_with("ferry-job-submit")
+                || role.starts_with("ferry-copy-worker")
                 || action == "lambda:InvokeFunction";
             // SAM's role names end in a random suffix: the logical part is the rule's caller.
             let caller = role
@@ -399,20 +401,27 @@ async fn one_fault_at_one_call_loses_nothing_and_leaves_nothing() {
         sampled()
     };
     let mut totals = Totals::default();
-    let mut lines = Vec::new();
+    let mut run = 0;
     // FERRY_FAULT_FROM=N starts at cell N (to go on after a fix without running the first ones
     // again; the totals then count the cells run).
     let from: usize = std::env::var("FERRY_FAULT_FROM")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    for (n, c) in cells.iter().enumerate().skip(from) {
+    // FERRY_FAULT_CALLER=text runs only the cells whose caller contains it.
+    let only = std::env::var("FERRY_FAULT_CALLER").unwrap_or_default();
+    for (n, c) in cells
+        .iter()
+        .enumerate()
+        .skip(from)
+        .filter(|(_, c)| c.caller.contains(&only))
+    {
         let line = run_cell(n, c, &mut totals).await;
+        run += 1;
         println!("{line}");
-        lines.push(line);
     }
     println!(
-        "fault matrix: {} cells, {} succeeded, {} succeeded with a permanent fault tolerated, {} failed clean ({} of them cleaned up once the fault was gone), {} leaks",
+        "fault matrix: {run} cells run of {}, {} succeeded, {} succeeded with a permanent fault tolerated, {} failed clean ({} of them cleaned up once the fault was gone), {} leaks",
         cells.len(),
         totals.succeeded,
         totals.tolerated,

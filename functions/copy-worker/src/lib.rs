@@ -90,7 +90,7 @@ pub async fn handle(
     // later run's (whose role, deleted and created again, no older session may use).
     let s3 = match clients.s3_as(&role, &session_name(&e.job.id)).await {
         Ok(s3) => s3,
-        Err(err) => return every(code_of(&err), &format!("{}: {}", err.name, err.cause)),
+        Err(err) => return every(code_of(&err), &result_of(&err)),
     };
     let layout = CopyLayout::of(&config.account_id, &args.copy_id);
     let worker = Worker {
@@ -111,7 +111,7 @@ pub async fn handle(
             Ok(Done::Refused(text) | Done::Unverified(text)) => {
                 (ResultCode::PermanentFailure, text)
             }
-            Err(err) => (code_of(&err), format!("{}: {}", err.name, err.cause)),
+            Err(err) => (code_of(&err), result_of(&err)),
         };
         info!(task = %task.task_id, code = ?result_code, "{result_string}");
         results.push(TaskResult {
@@ -121,6 +121,12 @@ pub async fn handle(
         });
     }
     Ok(WorkerResponse::new(&e, results))
+}
+
+/// A task's result string for an error: its name first (as the report's classes read it), then
+/// the step and the call, as every function's errors name them.
+fn result_of(err: &StepError) -> String {
+    format!("{}: copy-worker: {}", err.name, err.cause)
 }
 
 /// Whether Batch Operations should try the task again.

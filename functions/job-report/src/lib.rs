@@ -338,15 +338,36 @@ fn cause(next: Next, state: &JobState, totals: &CopyTotals, verify_only: bool) -
                 )
             }
             Next::Incomplete => {
+                // Tasks the worker could not check at all (its role refused, an error of S3's)
+                // are neither missing nor different: said with their codes and first message.
+                let unchecked: Vec<(&String, &ferry_core::report::ErrorCount)> = totals
+                    .last_report
+                    .by_error_code
+                    .iter()
+                    .filter(|(_, c)| c.class != ferry_core::report::FailureClass::Unverified)
+                    .collect();
+                let unchecked = if unchecked.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} could not be checked: {}",
+                        unchecked.iter().map(|(_, c)| c.count).sum::<u64>(),
+                        unchecked
+                            .iter()
+                            .map(|(code, c)| format!("{code} x{} ({})", c.count, c.example))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                };
                 return format!(
-                    "the verification{} found {} missing{} and {} different{} at the destination ({} verified)",
+                    "the verification{} found {} missing{} and {} different{} at the destination ({} verified){unchecked}",
                     if verify_only { "" } else { " after the copy" },
                     v.missing,
                     keys(&v.first_missing),
                     v.different,
                     keys(&v.first_different),
                     v.verified
-                )
+                );
             }
             _ => {}
         }

@@ -256,3 +256,48 @@ async fn a_job_still_running_has_no_report_yet() {
     .unwrap_err();
     assert_eq!(err.name, ErrorName::Retryable);
 }
+
+/// A verification whose tasks the worker could not check (its role refused) says so, with the
+/// code, the step and the call, rather than "0 missing and 0 different".
+#[test]
+fn a_verification_that_could_not_check_says_why() {
+    use ferry_core::report::{ErrorCount, FailureClass};
+    use ferry_core::steps::{CopyTotals, Verification};
+    let mut totals = CopyTotals {
+        verification: Some(Verification {
+            missing: 1,
+            first_missing: vec!["2026/a.jpg".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    totals.last_report.by_error_code.insert(
+        "PermanentFailure (missing)".into(),
+        ErrorCount {
+            count: 1,
+            class: FailureClass::Unverified,
+            http_status: None,
+            example: "missing".into(),
+        },
+    );
+    totals.last_report.by_error_code.insert(
+        "PermanentFailure".into(),
+        ErrorCount {
+            count: 5,
+            class: FailureClass::Permanent,
+            http_status: None,
+            example: "AccessDenied: copy-worker: AssumeRole arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026: AccessDenied".into(),
+        },
+    );
+    let state = JobState::from_descriptor(
+        &aws_sdk_s3control::types::JobDescriptor::builder()
+            .job_id("job-2")
+            .status(JobStatus::Complete)
+            .build(),
+    );
+    let said = cause(Next::Incomplete, &state, &totals, false);
+    assert_eq!(
+        said,
+        "the verification after the copy found 1 missing (2026/a.jpg) and 0 different at the destination (0 verified); 5 could not be checked: PermanentFailure x5 (AccessDenied: copy-worker: AssumeRole arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026: AccessDenied)"
+    );
+}
