@@ -152,7 +152,8 @@ class Runtime:
     def __init__(self):
         self.events = queue.Queue()
         self.answers = queue.Queue()
-        self.first_next = queue.Queue()
+        # When the process asked for its next event (each GET .../invocation/next).
+        self.asked = queue.Queue()
         runtime = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -172,7 +173,7 @@ class Runtime:
                 if not self.path.endswith("/invocation/next"):
                     self.send_error(404)
                     return
-                runtime.first_next.put(time.perf_counter())
+                runtime.asked.put(time.perf_counter())
                 request_id, body = runtime.events.get()
                 if body is None:  # the harness is stopping this process
                     self.send_error(500)
@@ -206,9 +207,15 @@ class Runtime:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.address = "127.0.0.1:%d" % self.server.server_address[1]
 
+    def next_request(self, command):
+        """The time the process asked for its next event."""
+        try:
+            return self.asked.get(timeout=30)
+        except queue.Empty:
+            raise SystemExit("%s: no request for an event in 30 s" % command)
+
     def invoke(self, request_id, event):
-        """Hands over the event once the process asks for it; the time it took to answer."""
-        self.first_next.get(timeout=30)
+        """Hands over the event the process asked for; the time it took to answer."""
         start = time.perf_counter()
         self.events.put((request_id, event))
         at, kind, body = self.answers.get(timeout=60)
@@ -260,25 +267,26 @@ def measure(command, base_env, runtime, event, round_no):
     while words and "=" in words[0] and not words[0].startswith(("/", ".")):
         name, _, value = words.pop(0).partition("=")
         env[name] = value
-    while not runtime.first_next.empty():
-        runtime.first_next.get()
-    start = time.perf_counter()
-    process = subprocess.Popen(words, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
+    while not runtime.asked.empty():
+        runtime.asked.get()
+    # stderr to a file: a pipe nobody reads could fill and stall the process being measured.
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(words, env=env, stdout=subprocess.DEVNULL, stderr=errors)
         try:
-            first_next = runtime.first_next.get(timeout=30)
-        except queue.Empty:
-            raise SystemExit("%s: no request for an event in 30 s: %s" % (command, process.stderr.read()))
-        runtime.first_next.put(first_next)
-        init = first_next - start
-        first = runtime.invoke("r%d-1" % round_no, event)
-        second = runtime.invoke("r%d-2" % round_no, event)
-        runtime.first_next.get(timeout=30)
-        runtime.events.put(("stop", None))
-        return init, first, second
-    finally:
-        process.kill()
-        process.wait()
+            init = runtime.next_request(command) - start
+            first = runtime.invoke("r%d-1" % round_no, event)
+            runtime.next_request(command)
+            second = runtime.invoke("r%d-2" % round_no, event)
+            runtime.next_request(command)
+            runtime.events.put(("stop", None))
+            return init, first, second
+        except SystemExit as e:
+            errors.seek(0)
+            raise SystemExit("%s (its stderr: %s)" % (e, errors.read().decode(errors="replace")))
+        finally:
+            process.kill()
+            process.wait()
 
 
 def main():

@@ -13,7 +13,6 @@ The work, for each:
     python streams.py DIR ROWS ROUNDS FERRY_BENCH_BINARY
 """
 
-import os
 import re
 import statistics
 import subprocess
@@ -86,32 +85,31 @@ print("peak %d" % peak())
 """
 
 
+# What each reader prints: (name, pattern giving rows and seconds). ferry's lines come from
+# bench_streams; DuckDB's and Python's from the scripts above.
+PATTERNS = [
+    ("whole", r"inventory rows whole: (\d+) rows, .*?([\d.]+) s,"),
+    ("inventory", r"inventory: (\d+) rows, ([\d.]+) s,"),
+    ("report", r"report: (\d+) failed .*?, ([\d.]+) s,"),
+    ("inventory", r"inventory (\d+) ([\d.]+)$"),
+    ("report", r"report (\d+) ([\d.]+)$"),
+]
+
+
 def run(command):
-    """(inventory seconds, report seconds, rows, peak RSS KiB) of one process."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = process.stdout.read()
-    err = process.stderr.read()
-    _, status, _ = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit("%s failed: %s%s" % (command[0], out, err))
-    found = {}
-    for line in out.splitlines():
-        m = re.match(r"(inventory|report):? (\d+) rows, .*?([\d.]+) s,", line) or re.match(
-            r"(inventory|report) (\d+) ([\d.]+)$", line
-        )
-        m3 = re.match(r"inventory rows whole: (\d+) rows, .*?([\d.]+) s,", line)
-        if m3:
-            found["whole"] = (int(m3.group(1)), float(m3.group(2)))
-            continue
-        m2 = re.match(r"report: (\d+) failed .*?, ([\d.]+) s,", line)
-        if m2:
-            found["report"] = (int(m2.group(1)), float(m2.group(2)))
-        elif m:
-            found[m.group(1)] = (int(m.group(2)), float(m.group(3)))
-    # Each process's own peak (VmHWM): wait4's ru_maxrss would count the Python parent's pages
-    # that the child held between fork and exec.
-    rss = 0
-    for line in out.splitlines():
+    """(inventory seconds, report seconds, inventory rows, peak RSS KiB, whole rows or None)."""
+    process = subprocess.run(command, capture_output=True, text=True)
+    if process.returncode != 0:
+        raise SystemExit("%s failed: %s%s" % (command[0], process.stdout, process.stderr))
+    found, rss = {}, 0
+    for line in process.stdout.splitlines():
+        for name, pattern in PATTERNS:
+            m = re.match(pattern, line)
+            if m:
+                found[name] = (int(m.group(1)), float(m.group(2)))
+                break
+        # Each process's own peak (VmHWM): wait4's ru_maxrss would count the Python parent's
+        # pages that the child held between fork and exec.
         m = re.match(r"peak (\d+)$", line) or re.match(r"peak RSS KiB: .* after report (\d+)$", line)
         if m:
             rss = int(m.group(1))

@@ -82,16 +82,11 @@ pub fn decode_key_into(encoded: &str, out: &mut String) -> Result<(), ManifestEr
 /// than [`LINE_BYTES_MAX`]: a hostile or broken file (a 1 GB line, a billion-column row) is an
 /// error after that many bytes, not a record built in memory.
 pub(crate) fn headerless_records<R: Read>(reader: R) -> Records<R> {
-    headerless_reader(reader).into_records()
-}
-
-/// The reader behind [`headerless_records`], for readers that reuse one record per row.
-pub(crate) fn headerless_reader<R: Read>(reader: R) -> csv::Reader<LineLimit<R>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .buffer_capacity(64 * 1024)
         .from_reader(LineLimit::new(reader))
+        .into_records()
 }
 
 /// The records of [`headerless_records`].

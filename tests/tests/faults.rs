@@ -236,10 +236,8 @@ fn calls_of(action: &str) -> Vec<String> {
         "s3:GetEncryptionConfiguration" => &["GetBucketEncryption"],
         "s3:GetObject" => &["HeadObject", "GetObject"],
         "s3:PutObject" => &["PutObject", "CopyObject", "CreateMultipartUpload"],
-        "s3:GetBucketVersioning" => &["GetBucketVersioning"],
         "s3:PutJobTagging" => &["CreateJob"],
         "iam:PassRole" => &["CreateJob"],
-        "states:StartExecution" => &["StartExecution"],
         _ => &[],
     };
     calls.extend(more.iter().map(|s| s.to_string()));
