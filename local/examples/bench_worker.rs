@@ -79,7 +79,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             tasks: vec![WorkerTask {
                 task_id: "t".into(),
-                s3_bucket_name: SOURCE.into(),
+                s3_bucket: Some(SOURCE.into()),
+                s3_bucket_name: None,
+                s3_bucket_arn: None,
                 s3_key: KEY.into(),
                 s3_version_id: None,
             }],

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
-from . import authz, policy
+from . import authz, capture, policy
 
 # The columns of an inventory report, in the order S3 writes them.
 COLUMN_ORDER = [
@@ -125,6 +125,7 @@ class Inventory:
                     "EncryptionStatus": encryption_status(bucket, o["Key"]),
                 }
                 writer.writerow([values[c] for c in columns])
+                capture.record("inventory-row", {"fileSchema": ", ".join(columns), "row": [values[c] for c in columns]})
         data = gzip.compress(out.getvalue().encode())
         dst = self.world.client("s3", self.world.owner(dest_bucket))
         data_key = f"{base}/data/{uuid.uuid4()}.csv.gz"
@@ -141,6 +142,7 @@ class Inventory:
         }, indent=2).encode()
         dated = f"{base}/{now.strftime('%Y-%m-%dT%H-%MZ')}"
         dst.put_object(Bucket=dest_bucket, Key=f"{dated}/manifest.json", Body=manifest)
+        capture.record("inventory-manifest", json.loads(manifest))
         checksum = hashlib.md5(manifest).hexdigest()
         if self.settings["corruptChecksum"]:
             checksum = "0" * 32
@@ -174,6 +176,7 @@ class Inventory:
                         "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": uuid.uuid4().hex, "sequencer": uuid.uuid4().hex[:18].upper()},
                     },
                 }]}
+                capture.record("s3-event", event)
                 if wait:
                     self._invoke(function_arn, event)
                 else:

@@ -46,6 +46,8 @@ def grant_covers(key: Any, principal: Principal, operation: str, encryption_cont
     for grant in list(key.grants.values()):
         if grant.grantee_principal not in names or operation not in grant.operations:
             continue
+        if grantee_gone(grant):
+            continue
         constraints = grant.constraints or {}
         subset = constraints.get("EncryptionContextSubset")
         equals = constraints.get("EncryptionContextEquals")
@@ -117,9 +119,57 @@ def install_idempotent_grants() -> None:
                         grant.retiring_principal) == (name, grantee_principal, sorted(operations),
                                                       constraints or {}, retiring_principal):
                     return grant.id, grant.token
-        return original(self, key_id, grantee_principal, operations, name, constraints, retiring_principal)
+        grant_id, token = original(self, key_id, grantee_principal, operations, name, constraints, retiring_principal)
+        key = self.describe_key(key_id)
+        key.grants[grant_id].grantee_role_id = role_unique_id(grantee_principal)
+        return grant_id, token
 
     KmsBackend.create_grant = create_grant
+    install_grantee_ids()
+
+
+def role_unique_id(arn: str) -> str | None:
+    """The unique id (AROA...) IAM gives the role `arn` now, or None (not a role, or none)."""
+    from moto.iam.models import iam_backends
+
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+        return None
+    name = parts[5].rsplit("/", 1)[-1]
+    try:
+        return iam_backends[parts[4]]["global"].get_role(name).id
+    except Exception:
+        return None
+
+
+def grantee_gone(grant: Any) -> bool:
+    """Whether a grant's grantee role was deleted (or deleted and created again) since the grant
+    was made. KMS binds a grant to the role IAM had then: ListGrants names a deleted grantee by
+    its unique id instead of its ARN, and the role's successor of the same name is not the
+    grantee (aws-sdk-go issue #1718, answered by the KMS team as expected behaviour;
+    terraform-provider-aws issue #29340: IAM rewrites a deleted principal to its unique id, as it
+    does in resource policies, IAM User Guide, reference_policies_elements_principal)."""
+    recorded = getattr(grant, "grantee_role_id", None)
+    return recorded is not None and role_unique_id(grant.grantee_principal) != recorded
+
+
+def install_grantee_ids() -> None:
+    """ListGrants as KMS answers it once a grantee role is gone: `GranteePrincipal` is the role's
+    unique id (see `grantee_gone`)."""
+    from moto.kms.models import Grant
+
+    if getattr(Grant, "_ferry_grantee_ids", False):
+        return
+    original = Grant.to_json
+
+    def to_json(self: Any) -> dict:
+        out = original(self)
+        if grantee_gone(self):
+            out["GranteePrincipal"] = self.grantee_role_id
+        return out
+
+    Grant.to_json = to_json
+    Grant._ferry_grantee_ids = True
 
 
 AWS_MANAGED_S3_ALIAS = "alias/aws/s3"

@@ -38,7 +38,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import authz, batch, inventory, kms, patches, policy, template
+from . import authz, batch, capture, inventory, kms, patches, policy, template
 from .patches import Routing, check_moto
 from .template import ACCOUNTS, DESTINATION, REGION, SOURCE, SOURCE_KEY, SOURCE_KEY_WITHOUT_GRANTS, STACKS, Resolver
 
@@ -441,7 +441,7 @@ class StatusEvents:
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "region": REGION,
             "resources": [e["executionArn"]],
-            "detail": {"executionArn": e["executionArn"], "stateMachineArn": arn, "name": e["name"], "status": e["status"]},
+            "detail": status_detail(self.world.client("stepfunctions", arn.split(":")[4]), e, arn),
         }
         for pattern, target in self.rules:
             d = pattern.get("detail", {})
@@ -452,7 +452,32 @@ class StatusEvents:
                 and arn in d.get("stateMachineArn", [arn])
             ):
                 self.delivered.append({"execution": e["name"], "status": e["status"], "target": target})
+                capture.record("sfn-status-change", event)
                 threading.Thread(target=invoke_function, args=(target, event), daemon=True).start()
+
+
+def status_detail(sfn: Any, e: dict, arn: str) -> dict:
+    """The `detail` of a "Step Functions Execution Status Change" event, with the fields of the
+    Step Functions Developer Guide's examples (cw-events): dates in epoch milliseconds, input and
+    output as JSON strings (output null unless the execution succeeded), their details."""
+    d = sfn.describe_execution(executionArn=e["executionArn"])
+
+    def ms(t: Any) -> Any:
+        return int(t.timestamp() * 1000) if t is not None else None
+
+    output = d.get("output") if e["status"] == "SUCCEEDED" else None
+    return {
+        "executionArn": e["executionArn"],
+        "stateMachineArn": arn,
+        "name": e["name"],
+        "status": e["status"],
+        "startDate": ms(d.get("startDate")),
+        "stopDate": ms(d.get("stopDate")),
+        "input": d.get("input", "{}"),
+        "inputDetails": {"included": True},
+        "output": output,
+        "outputDetails": {"included": True} if output is not None else None,
+    }
 
 
 def invoke_function(function_arn: str, event: dict) -> Any:
@@ -516,6 +541,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     return self._reply(200, list(Routing.authorizer.denials))
             if self.path == "/faults":
                 return self._reply(200, Routing.authorizer.faults.report())
+            if self.path == "/captured":
+                return self._reply(200, capture.captured())
             if self.path == "/calls":
                 return self._reply(200, Routing.authorizer.faults.census())
             self._reply(404, {"error": f"no {self.path}"})

@@ -118,6 +118,27 @@ class Grants(unittest.TestCase):
                             "other parameters under the same name are another grant")
         self.assertNotEqual(self.grant(k, name="")[0], self.grant(k, name="")[0], "without a name, always a new one")
 
+    def test_a_grant_outlives_its_deleted_grantee_named_by_its_unique_id_and_covers_no_successor(self):
+        from moto.iam.models import iam_backends
+
+        kms.install_idempotent_grants()
+        iam = iam_backends[DESTINATION]["global"]
+        trust = json.dumps(doc({"Effect": "Allow", "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
+                                "Action": "sts:AssumeRole"}))
+        first = iam.create_role("ferry-batch-gone", trust, "/ferry/", None, "", [], "3600")
+        arn = f"arn:aws:iam::{DESTINATION}:role/ferry/ferry-batch-gone"
+        k = key(doc(ROOT_DELEGATES))
+        grant_id, _ = self.grant(k, grantee=arn, name="ferry-gone")
+        self.assertEqual(k.grants[grant_id].to_json()["GranteePrincipal"], arn)
+        self.assertTrue(decide(k, arn, [IAM_DECRYPT]).allowed)
+        iam.delete_role("ferry-batch-gone")
+        listed = k.grants[grant_id].to_json()
+        self.assertEqual(listed["GranteePrincipal"], first.id, "ListGrants names the deleted grantee by its unique id")
+        self.assertTrue(listed["GranteePrincipal"].startswith("AROA"))
+        self.assertEqual(listed["Name"], "ferry-gone", "the name stays: what a revoke can match")
+        iam.create_role("ferry-batch-gone", trust, "/ferry/", None, "", [], "3600")
+        self.assertFalse(decide(k, arn, [IAM_DECRYPT]).allowed, "a role of the same name is not the grantee")
+
 
 class Requests(unittest.TestCase):
     def test_kms_calls_name_the_key_its_policy_and_the_grant_context(self):

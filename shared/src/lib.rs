@@ -29,6 +29,7 @@ pub mod records;
 pub mod report;
 pub mod request;
 pub mod stack;
+pub mod status_change;
 pub mod steps;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

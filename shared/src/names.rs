@@ -226,6 +226,25 @@ impl Names {
         format!("ferry-{}", self.hash)
     }
 
+    /// The name of run `run`'s KMS grants: one per run, because CreateGrant with a name already
+    /// on the key returns that grant, and a grant outlives its grantee role (a later run's role
+    /// of the same name is not its grantee; contract facts, "KMS grants").
+    pub fn kms_grant_name_of_run(&self, run: u16) -> String {
+        format!("{}-r{run}", self.kms_grant_name())
+    }
+
+    /// Whether a grant's name is one of this copy's (any run's, or an earlier version's name
+    /// without a run). The hash names the destination account and copyId, so the name alone
+    /// finds the copy's grants when the grantee is gone and ListGrants shows its unique id.
+    pub fn is_kms_grant_name(&self, name: &str) -> bool {
+        let copy = self.kms_grant_name();
+        name == copy
+            || name
+                .strip_prefix(&copy)
+                .and_then(|rest| rest.strip_prefix("-r"))
+                .is_some_and(|run| !run.is_empty() && run.bytes().all(|b| b.is_ascii_digit()))
+    }
+
     /// The CreateJob ClientRequestToken (1-64 characters) of one attempt of this copy.
     pub fn client_request_token(&self, attempt: Attempt) -> String {
         format!("ferry-{}-{}-{}", self.copy_id, attempt.run, attempt.job)
@@ -313,6 +332,35 @@ mod tests {
     }
 
     const FERRY: &str = "ferry-222222222222-eu-west-1";
+
+    #[test]
+    fn kms_grants_are_named_per_run_and_found_by_their_copy_alone() {
+        let n = Names::new(&request("photos-2026"), FERRY);
+        let other = Names::new(&request("photos-2025"), FERRY);
+        let run2 = n.kms_grant_name_of_run(2);
+        assert_ne!(run2, n.kms_grant_name_of_run(3));
+        assert!(
+            run2.len() <= 256
+                && run2
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_:/".contains(&b))
+        );
+        for name in [
+            run2.as_str(),
+            &n.kms_grant_name(),
+            &n.kms_grant_name_of_run(65535),
+        ] {
+            assert!(n.is_kms_grant_name(name), "{name}");
+            assert!(!other.is_kms_grant_name(name), "{name}");
+        }
+        for name in [
+            format!("{}-r", n.kms_grant_name()),
+            format!("{}-rx", n.kms_grant_name()),
+            format!("{}0", n.kms_grant_name()),
+        ] {
+            assert!(!n.is_kms_grant_name(&name), "{name}");
+        }
+    }
 
     #[test]
     fn names_of_the_design_example() {

@@ -398,9 +398,32 @@ pub struct RetryManifestRef {
     /// the copy's own manifest; `key` is then unused (empty).
     #[serde(default)]
     pub verify: bool,
+    /// The next job is the copy worker's on the copy's own manifest (`key` unused): the job
+    /// before was failed by Batch Operations' task-failure threshold, and what it never ran is
+    /// in no report.
+    #[serde(default)]
+    pub rest: bool,
 }
 
 impl RetryManifestRef {
+    /// The next job copies, through the worker, whatever of the copy's own manifest is not
+    /// already at the destination.
+    pub fn rest_through_worker() -> RetryManifestRef {
+        RetryManifestRef {
+            key: String::new(),
+            rows: 0,
+            with_versions: false,
+            worker: true,
+            verify: false,
+            rest: true,
+        }
+    }
+
+    /// Whether the next job reads a retry manifest of ferry's (not the copy's own manifest).
+    pub fn is_retry_manifest(&self) -> bool {
+        !self.verify && !self.rest
+    }
+
     /// The next job verifies every object of the copy's own manifest.
     pub fn verification() -> RetryManifestRef {
         RetryManifestRef {
@@ -409,6 +432,7 @@ impl RetryManifestRef {
             with_versions: false,
             worker: true,
             verify: true,
+            rest: false,
         }
     }
 }

@@ -44,15 +44,75 @@ pub struct WorkerJob {
     pub user_arguments: BTreeMap<String, String>,
 }
 
+/// One task of the event. Which field carries the bucket depends on the schema and, for 2.0, on
+/// which AWS source one reads: `s3Bucket` (a bucket name) in AWS-maintained code (Powertools'
+/// `s3BatchOperationEventSchemaV2.json`, aws-lambda-go's `S3BatchJobTaskV2`, aws-lambda-java-libs
+/// after PR #506, which corrected `s3BucketName`), `s3BucketName` in the S3 User Guide's example,
+/// `s3BucketArn` (an ARN) in schema 1.0. The worker reads whichever is there and refuses a task
+/// whose fields disagree: see [`WorkerTask::bucket`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerTask {
     pub task_id: String,
-    pub s3_bucket_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_bucket_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_bucket_arn: Option<String>,
     /// URL-encoded, as in the manifest.
     pub s3_key: String,
     #[serde(default)]
     pub s3_version_id: Option<String>,
+}
+
+impl WorkerTask {
+    /// The task's bucket name, from whichever of `s3Bucket`, `s3BucketName` or `s3BucketArn` the
+    /// event carries; an error (naming the fields) when there is none, an ARN is not an S3
+    /// bucket's, or two fields name different buckets.
+    pub fn bucket(&self) -> Result<String, String> {
+        let from_arn = match &self.s3_bucket_arn {
+            None => None,
+            // `arn:aws:s3:::name`, and in AWS's own examples also
+            // `arn:aws:s3:us-east-1:0123456788:name` (aws-lambda-go, aws-lambda-java-libs, the S3
+            // User Guide): the bucket is the resource part either way.
+            Some(arn) => Some(match arn.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+                ["arn", _, "s3", _, _, name] if !name.is_empty() && !name.contains('/') => {
+                    name.to_string()
+                }
+                _ => {
+                    return Err(format!(
+                        "task {}: s3BucketArn {arn:?} is not an S3 bucket ARN",
+                        self.task_id
+                    ))
+                }
+            }),
+        };
+        let named: Vec<(&str, &String)> = [
+            ("s3Bucket", self.s3_bucket.as_ref()),
+            ("s3BucketName", self.s3_bucket_name.as_ref()),
+            ("s3BucketArn", from_arn.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(field, v)| v.map(|v| (field, v)))
+        .collect();
+        match named.as_slice() {
+            [] => Err(format!(
+                "task {}: no bucket (none of s3Bucket, s3BucketName, s3BucketArn)",
+                self.task_id
+            )),
+            [(_, first), rest @ ..] => match rest.iter().find(|(_, v)| v != first) {
+                Some((field, other)) => Err(format!(
+                    "task {}: {} names {first:?} but {field} names {other:?}",
+                    self.task_id, named[0].0
+                )),
+                None if first.is_empty() => {
+                    Err(format!("task {}: {} is empty", self.task_id, named[0].0))
+                }
+                None => Ok((*first).clone()),
+            },
+        }
+    }
 }
 
 /// What the job expects back.
@@ -382,13 +442,13 @@ mod tests {
     }
 
     #[test]
-    fn the_documented_event_and_answer_round_trip() {
-        // AWS's schema 2.0 example (S3 User Guide, "Invoke AWS Lambda function").
-        let event: WorkerEvent =
-            serde_json::from_str(include_str!("../fixtures/worker-event.json")).unwrap();
-        assert_eq!(event.invocation_schema_version, "2.0");
-        assert_eq!(event.tasks[0].s3_bucket_name, "amzn-s3-demo-bucket");
-        assert_eq!(event.job.user_arguments["k1"], "v1");
+    fn the_answer_echoes_the_invocation_and_misses_nothing() {
+        // Powertools for AWS Lambda's schema 2.0 test event (the contract corpus).
+        let event: WorkerEvent = serde_json::from_str(include_str!(
+            "../fixtures/contract/batch-invoke-event/2.0-powertools.json"
+        ))
+        .unwrap();
+        assert_eq!(event.tasks[0].bucket().unwrap(), "powertools-dataset");
         let answer = WorkerResponse::new(
             &event,
             vec![TaskResult {
@@ -401,6 +461,44 @@ mod tests {
         assert_eq!(v["treatMissingKeysAs"], "PermanentFailure");
         assert_eq!(v["invocationId"], event.invocation_id);
         assert_eq!(v["results"][0]["resultCode"], "TemporaryFailure");
+    }
+
+    #[test]
+    fn a_task_whose_bucket_fields_disagree_or_are_missing_is_refused() {
+        let task = |bucket: Option<&str>, name: Option<&str>, arn: Option<&str>| WorkerTask {
+            task_id: "t".into(),
+            s3_bucket: bucket.map(str::to_string),
+            s3_bucket_name: name.map(str::to_string),
+            s3_bucket_arn: arn.map(str::to_string),
+            s3_key: "k".into(),
+            s3_version_id: None,
+        };
+        assert_eq!(task(Some("a"), None, None).bucket().unwrap(), "a");
+        assert_eq!(task(None, Some("a"), None).bucket().unwrap(), "a");
+        assert_eq!(
+            task(None, None, Some("arn:aws:s3:::a")).bucket().unwrap(),
+            "a"
+        );
+        assert_eq!(
+            task(Some("a"), None, Some("arn:aws:s3:::a"))
+                .bucket()
+                .unwrap(),
+            "a"
+        );
+        assert_eq!(
+            task(Some("a"), Some("b"), None).bucket().unwrap_err(),
+            "task t: s3Bucket names \"a\" but s3BucketName names \"b\""
+        );
+        assert!(task(None, None, None)
+            .bucket()
+            .unwrap_err()
+            .contains("no bucket"));
+        assert!(task(None, None, Some("arn:aws:s3:::a/k"))
+            .bucket()
+            .unwrap_err()
+            .contains("not an S3 bucket ARN"));
+        assert!(task(None, None, Some("arn:aws:sqs:::a")).bucket().is_err());
+        assert!(task(Some(""), None, None).bucket().is_err());
     }
 
     #[test]

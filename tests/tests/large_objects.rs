@@ -173,3 +173,66 @@ async fn a_copy_stopped_halfway_leaves_no_unfinished_upload_after_cleanup() {
         "no upload record is left"
     );
 }
+
+/// S3 Batch Operations fails a job that has run at least 1,000 tasks once over half of them
+/// failed, and never runs the rest (S3 User Guide, batch-ops-job-status). Flow B's CSV has no
+/// sizes, so its first job is S3PutObjectCopy: 1,200 objects of which 800 are "over 5 GB"
+/// (sizes faked in the sandbox's Batch Operations) fail that job by the threshold, and ferry
+/// sends the copy's manifest to the worker, which copies what is left and leaves alone what the
+/// failed job copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_failed_by_the_task_failure_threshold_is_finished_by_the_worker() {
+    let world = World::seeded().await;
+    let objects: Vec<Sample> = (0..1200)
+        .map(|i| Sample {
+            key: format!("2026/bulk/{i:04}.bin"),
+            body: format!("object {i}").into_bytes(),
+            content_type: None,
+            metadata: Default::default(),
+            tags: Default::default(),
+        })
+        .collect();
+    ferry_local::objects::put_samples(&world.source.s3, SOURCE_BUCKET, &objects)
+        .await
+        .unwrap();
+    put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &objects).await;
+    // Two of every three over the limit, spread through the manifest.
+    for o in objects
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, o)| o)
+    {
+        world
+            .sandbox
+            .control(
+                "/sizes",
+                json!({"bucket": SOURCE_BUCKET, "key": o.key, "size": 6u64 << 30}),
+            )
+            .await
+            .unwrap();
+    }
+    let mut request = world.request("photos-2026");
+    request["source"]["prefix"] = json!("2026/bulk/");
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let jobs: Vec<Value> =
+        serde_json::from_value(world.sandbox.get("/jobs").await.unwrap()).unwrap();
+    let first = jobs
+        .iter()
+        .find(|j| j["token"].as_str().unwrap().ends_with("-1-0"))
+        .unwrap();
+    assert_eq!(
+        first["status"], "Failed",
+        "the first job failed by the threshold: {first}"
+    );
+    assert!(
+        first["succeeded"].as_u64().unwrap() + first["failed"].as_u64().unwrap() < 1200,
+        "tasks after the threshold never ran: {first}"
+    );
+    assert_eq!(job_operations(&world).await, ["copy", "worker"]);
+    world.assert_copied(&objects).await;
+    let out = run.output.unwrap();
+    assert_eq!(out["failed"], 0, "{out}");
+    world.assert_no_leftovers().await;
+}

@@ -134,6 +134,7 @@ fn output(function: &str, v: Variant) -> Value {
         with_versions: false,
         worker: true,
         verify: false,
+        rest: false,
     };
     match function {
         "PlanFunction" => to_value(&plan(v)),

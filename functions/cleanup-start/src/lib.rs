@@ -14,6 +14,7 @@
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::names::ExecutionName;
+use ferry_core::status_change::ExecutionStatusChange;
 use ferry_core::steps::{RUN_COPY, VERIFY_COPY};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -62,10 +63,11 @@ pub async fn handle(
             return scheduled_run(clients, config, copy_id, run_input, verify).await;
         }
     }
-    let detail = &event.payload["detail"];
-    let name = detail["name"].as_str().unwrap_or_default();
-    let status = detail["status"].as_str().unwrap_or_default();
-    let state_machine = detail["stateMachineArn"].as_str().unwrap_or_default();
+    let change = ExecutionStatusChange::from_value(event.payload)
+        .map_err(|e| StepError::new(ErrorName::InvalidRequest, e))?;
+    let detail = &change.detail;
+    let (name, status) = (detail.name.as_str(), detail.status.as_str());
+    let state_machine = detail.state_machine_arn.as_str();
     if !CLEANUP_STATUSES.contains(&status) {
         return Ok(ignored(format!("{name} ended {status}")));
     }

@@ -225,7 +225,9 @@ impl Source {
 
 impl Worker<'_> {
     async fn copy(&self, task: &WorkerTask) -> Result<Done, StepError> {
-        let bucket = task.s3_bucket_name.clone();
+        let bucket = task
+            .bucket()
+            .map_err(|e| StepError::new(ErrorName::InvalidRequest, e))?;
         if !self.config.source_buckets.contains(&bucket) {
             return Err(StepError::new(
                 ErrorName::AccessDenied,

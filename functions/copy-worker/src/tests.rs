@@ -18,9 +18,7 @@ use aws_sdk_s3::types::{CopyPartResult, Part as S3Part, Tag};
 use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
 use aws_sdk_sts::types::Credentials;
 use aws_smithy_mocks::{mock, Rule};
-use ferry_core::worker::{
-    WorkerJob, DIFFERENT, IDENTICAL, MISSING, PART_MIB_DEFAULT, REFUSED, VERIFIED,
-};
+use ferry_core::worker::{DIFFERENT, IDENTICAL, MISSING, PART_MIB_DEFAULT, REFUSED, VERIFIED};
 use std::sync::{Arc, Mutex};
 
 const GIB: u64 = 1024 * MIB;
@@ -31,25 +29,21 @@ fn config() -> StackConfig {
     ferry_core::testing::destination_stack()
 }
 
+/// Powertools for AWS Lambda's schema 2.0 test event (the contract corpus), as S3 Batch
+/// Operations sends it, with the sandbox's bucket and key and the copy's user arguments.
 fn event(
     deadline_passed: bool,
     user_arguments: BTreeMap<String, String>,
 ) -> LambdaEvent<WorkerEvent> {
-    let e = WorkerEvent {
-        invocation_schema_version: "2.0".into(),
-        invocation_id: "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo".into(),
-        job: WorkerJob {
-            id: "f3cc4f60-61f6-4a2b-8a21-d07600c373ce".into(),
-            user_arguments,
-        },
-        tasks: vec![WorkerTask {
-            task_id: "dGFza2lkZ29lc2hlcmUK".into(),
-            s3_bucket_name: "src-photos".into(),
-            // As the manifest has it: URL-encoded.
-            s3_key: "2026/video/raw%2Btake.mov".into(),
-            s3_version_id: None,
-        }],
-    };
+    let mut raw: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../shared/fixtures/contract/batch-invoke-event/2.0-powertools.json"
+    ))
+    .unwrap();
+    raw["tasks"][0]["s3Bucket"] = "src-photos".into();
+    // As the manifest has it: URL-encoded.
+    raw["tasks"][0]["s3Key"] = "2026/video/raw%2Btake.mov".into();
+    raw["job"]["userArguments"] = serde_json::to_value(&user_arguments).unwrap();
+    let e: WorkerEvent = serde_json::from_value(raw).unwrap();
     let mut ctx = lambda_runtime::Context::default();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     ctx.deadline = if deadline_passed {

@@ -71,6 +71,13 @@ pub async fn handle(
         JobOutcome::Partial if retry.is_some() => Next::Retry,
         JobOutcome::Partial => Next::Incomplete,
         JobOutcome::Failed if state.succeeded + state.failed == 0 && retries_left => Next::Resubmit,
+        // Failed by Batch Operations' task-failure threshold: the tasks it never ran are in no
+        // report, so the copy's whole manifest goes to the worker, which leaves what is already
+        // copied alone. Not twice: a worker job failing so is not one the worker can finish.
+        JobOutcome::Failed if state.failed_by_threshold() && !input.job.worker && !verifying => {
+            retry = Some(RetryManifestRef::rest_through_worker());
+            Next::Retry
+        }
         JobOutcome::Failed | JobOutcome::Cancelled => Next::JobFailed,
     };
     let mut totals = input.totals.unwrap_or_default();
@@ -261,6 +268,7 @@ async fn summarize(
             with_versions: written.with_versions,
             worker: job.worker || written.too_large_rows > 0,
             verify: false,
+            rest: false,
         }),
     ))
 }

@@ -13,7 +13,7 @@ use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::control::Control;
 use ferry_core::error::from_sdk;
 use ferry_core::inventory::{InventoryError, InventoryManifest, InventoryRows, NotCopyable};
-use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation};
+use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation, FAILURE_THRESHOLD_TASKS};
 use ferry_core::manifest::CsvManifestReader;
 use ferry_core::request::Manifest;
 use ferry_core::steps::{JobRecord, SubmitInput};
@@ -45,7 +45,11 @@ pub async fn handle(
         .retry_manifest
         .as_ref()
         .map_or(plan.verify_only, |r| r.verify);
-    let retry_manifest = input.retry_manifest.as_ref().filter(|r| !r.verify);
+    let rest = input.retry_manifest.as_ref().is_some_and(|r| r.rest);
+    let retry_manifest = input
+        .retry_manifest
+        .as_ref()
+        .filter(|r| r.is_retry_manifest());
     let manifest = match (retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {
             if !names.layout().is_retry_manifest_key(&retry.key) {
@@ -119,7 +123,7 @@ pub async fn handle(
                     ),
                 ));
             }
-            if !verify {
+            if !verify && !rest {
                 not_copyable = Some(inventory_obstacles(clients, config, &report.key).await?)
                     .filter(|n| !n.is_empty());
             }
@@ -134,11 +138,20 @@ pub async fn handle(
     let mut request = CreateJobRequest::for_copy(&plan.request, &names, &manifest, input.attempt);
     // Objects over 5 GB (or the worker's own retries), and every object of a copy into an
     // occupied destination that must not overwrite: the copy worker looks at each key first.
+    // An inventory whose objects over 5 GB would fail an S3PutObjectCopy job by Batch
+    // Operations' failure threshold goes to the worker whole, before any job runs.
+    let large_share = not_copyable.as_ref().is_some_and(could_trip_threshold);
     let worker = verify
         || input.retry_manifest.as_ref().is_some_and(|r| r.worker)
-        || plan.worker_for_everything();
-    if worker {
+        || plan.worker_for_everything()
+        || large_share;
+    if rest {
+        request = request.with_worker_for_the_rest(&plan.request, &names);
+    } else if worker {
         request = request.with_worker(&plan.request, &names, verify);
+    }
+    if large_share {
+        info!("over half of the objects are over 5 GB, which would fail an S3PutObjectCopy job by the task-failure threshold: the copy worker takes the whole job");
     }
     let call = request.apply(clients.s3control.create_job()).map_err(|e| {
         StepError::new(
@@ -243,6 +256,22 @@ async fn inventory_obstacles(
         warn!("{line}");
     }
     Ok(found)
+}
+
+/// Whether the objects over 5 GB of an inventory would make Batch Operations fail an
+/// S3PutObjectCopy job: "When a job has run at least 1,000 tasks, Amazon S3 monitors the task
+/// failure rate. At any point, if the failure rate ... exceeds 50 percent, the job fails" (S3
+/// User Guide, batch-ops-job-status). Over half of an inventory of 1,000 rows or more is sure to
+/// trip it, so the worker takes that job whole. A smaller share can still trip it when those
+/// objects happen to run first (AWS documents no task order): job-report then sends the rest to
+/// the worker ([`ferry_core::steps::RetryManifestRef::rest_through_worker`]).
+pub fn could_trip_threshold(found: &NotCopyable) -> bool {
+    let large = found
+        .counts
+        .get(ferry_core::inventory::CopyObstacle::TooLarge.label())
+        .copied()
+        .unwrap_or(0);
+    found.looked_at >= FAILURE_THRESHOLD_TASKS && large * 2 > found.looked_at
 }
 
 /// The ETag (without quotes) and version id of a manifest object.

@@ -3,10 +3,11 @@
 //! ferry does so with a KMS grant of `kms:Decrypt` to that role on each key the copy needs, never
 //! by editing a key policy. The keys are found where they are set: the source bucket's default
 //! encryption, and the objects of a sample listed under the copy's prefix (HeadObject). Only keys
-//! of the source stack's `SourceKmsKeyArns` are granted. A grant is named after the copy
-//! (`ferry-<hash>`: destination account and copyId), which makes CreateGrant idempotent (the KMS
-//! API returns the existing grant for the same name and parameters) and lets a revoke, or any
-//! later cleanup, find exactly this copy's grants on each listed key.
+//! of the source stack's `SourceKmsKeyArns` are granted. A grant is named after the copy and the
+//! run (`ferry-<hash>-r<run>`: destination account, copyId, run), which makes CreateGrant
+//! idempotent within a run (the KMS API returns the existing grant for the same name and
+//! parameters) and never hands a later run the grant of an earlier run's deleted role; a revoke,
+//! or any later cleanup, finds exactly this copy's grants on each listed key by name.
 
 use std::collections::BTreeSet;
 
@@ -225,6 +226,7 @@ pub async fn grant(
     kms: &Kms,
     config: &StackConfig,
     names: &Names,
+    run: u16,
     keys: &BTreeSet<String>,
 ) -> Result<Vec<String>, StepError> {
     for key in keys {
@@ -232,7 +234,7 @@ pub async fn grant(
             .key_id(key)
             .grantee_principal(&names.batch_role_arn)
             .operations(GrantOperation::Decrypt)
-            .name(names.kms_grant_name())
+            .name(names.kms_grant_name_of_run(run))
             .send()
             .await
             .map_err(|e| {
@@ -254,15 +256,16 @@ pub async fn grant(
     Ok(keys.iter().cloned().collect())
 }
 
-/// Revokes this copy's grants (by name and grantee) on every listed key; returns the keys that
-/// had one. A key that no longer exists has none, nor one whose policy does not let ferry list
+/// Revokes this copy's grants (every run's, found by name) on every listed key; returns the keys
+/// that had one. By name, not by grantee: once the Batch role is deleted, ListGrants names the
+/// grantee by the role's unique id (AROA...), never its ARN again, and the grant would outlive
+/// the copy. A key that no longer exists has none, nor one whose policy does not let ferry list
 /// its grants (so ferry could not create one there either).
 pub async fn revoke(
     kms: &Kms,
     config: &StackConfig,
     names: &Names,
 ) -> Result<Vec<String>, StepError> {
-    let name = names.kms_grant_name();
     let mut revoked = Vec::new();
     for key in &config.source_kms_key_arns {
         let mut grants = Vec::new();
@@ -280,10 +283,10 @@ pub async fn revoke(
                 Err(e) => return Err(from_sdk(e, &format!("ListGrants on {key}"))),
             }
         }
-        for g in grants.iter().filter(|g| {
-            g.name() == Some(name.as_str())
-                && g.grantee_principal() == Some(names.batch_role_arn.as_str())
-        }) {
+        for g in grants
+            .iter()
+            .filter(|g| g.name().is_some_and(|n| names.is_kms_grant_name(n)))
+        {
             let id = g.grant_id().unwrap_or_default();
             match kms.revoke_grant().key_id(key).grant_id(id).send().await {
                 Ok(_) => {}

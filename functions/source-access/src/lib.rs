@@ -108,7 +108,7 @@ pub async fn handle(
         }
     }
     out.kms_grants = if present {
-        keys::grant(&clients.kms, config, &names, &keys).await?
+        keys::grant(&clients.kms, config, &names, plan.run, &keys).await?
     } else {
         keys::revoke(&clients.kms, config, &names).await?
     };

@@ -290,14 +290,32 @@ impl CreateJobRequest {
     /// The same job run by the copy worker (LambdaInvoke) instead of S3PutObjectCopy: what
     /// S3PutObjectCopy cannot copy (over 5 GB) is copied part by part.
     /// In verify mode (`verify`) the worker checks each object at the destination instead.
-    pub fn with_worker(
-        mut self,
-        req: &CopyRequest,
-        names: &Names,
-        verify: bool,
-    ) -> CreateJobRequest {
+    pub fn with_worker(self, req: &CopyRequest, names: &Names, verify: bool) -> CreateJobRequest {
         let mut arguments = crate::worker::WorkerArguments::of(req);
         arguments.verify = verify;
+        self.through_worker(names, arguments)
+    }
+
+    /// The copy's own manifest again through the copy worker, after a job that Batch
+    /// Operations failed by its task-failure threshold: what that job copied is found identical
+    /// at the destination and not copied twice (`overwrite` becomes `skip-identical`, which
+    /// copies every object that is not already the source's), what it never ran is copied, and
+    /// the objects over 5 GB that failed it are copied part by part.
+    pub fn with_worker_for_the_rest(self, req: &CopyRequest, names: &Names) -> CreateJobRequest {
+        let mut arguments = crate::worker::WorkerArguments::of(req);
+        if arguments.existing == crate::request::Existing::Overwrite {
+            arguments.existing = crate::request::Existing::SkipIdentical;
+        }
+        self.through_worker(names, arguments)
+    }
+
+    fn through_worker(
+        mut self,
+        names: &Names,
+        arguments: crate::worker::WorkerArguments,
+    ) -> CreateJobRequest {
+        let all_tasks =
+            arguments.verify || arguments.existing != crate::request::Existing::Overwrite;
         self.operation = JobOperation {
             s3_put_object_copy: None,
             lambda_invoke: Some(LambdaInvoke {
@@ -306,7 +324,7 @@ impl CreateJobRequest {
                 user_arguments: arguments.to_map(),
             }),
         };
-        if verify || req.destination.existing != crate::request::Existing::Overwrite {
+        if all_tasks {
             // The objects left alone as identical are successes: only a report of every task
             // counts them.
             self.report.report_scope = ReportScope::AllTasks;

@@ -53,6 +53,9 @@ pub struct JobState {
     pub outcome: Option<JobOutcome>,
 }
 
+/// How many tasks a job must have run before Batch Operations judges its failure rate.
+pub const FAILURE_THRESHOLD_TASKS: u64 = 1000;
+
 /// Statuses after which a job never changes again.
 pub const TERMINAL_STATUSES: [&str; 3] = ["Complete", "Failed", "Cancelled"];
 /// Statuses in which a job may still run tasks, so grants and role must stay.
@@ -132,6 +135,17 @@ impl JobState {
     /// Whether the job may still run tasks, so its role and grants must stay.
     pub fn is_active(&self) -> bool {
         !self.terminal
+    }
+
+    /// Whether Batch Operations failed the job by its task-failure threshold: "When a job has run
+    /// at least 1,000 tasks, Amazon S3 monitors the task failure rate. At any point, if the
+    /// failure rate ... exceeds 50 percent, the job fails" (S3 User Guide,
+    /// batch-ops-job-status). AWS documents no failure code for it, so ferry reads the counts.
+    pub fn failed_by_threshold(&self) -> bool {
+        let ran = self.succeeded + self.failed;
+        self.outcome == Some(JobOutcome::Failed)
+            && ran >= FAILURE_THRESHOLD_TASKS
+            && self.failed * 2 > ran
     }
 
     /// Tasks neither succeeded nor failed yet.

@@ -700,3 +700,22 @@ fn a_key_with_a_dot_is_an_unknown_field_not_a_crash() {
     // A tag key may have a dot (S3 Control's tag pattern allows it).
     assert!(!fields.iter().any(|f| f.contains("team.name")), "{err}");
 }
+
+#[test]
+fn prefixes_iam_cannot_hold_are_refused_naming_the_field_and_the_rule() {
+    // Latin-1 (U+00E9) is within IAM's character set; CJK (U+5199) and an emoji are not.
+    let ok = with(flow_a(), "/source/prefix", json!("café/2026/"));
+    parse(&ok).unwrap().validate(&ctx()).unwrap();
+    let v = violations(&with(
+        with(flow_b(), "/source/prefix", json!("写真/2024/")),
+        "/destination/keyPrefix",
+        json!("backup-📷/"),
+    ));
+    assert_eq!(v.fields(), ["source.prefix", "destination.keyPrefix"]);
+    let text = v.to_string();
+    assert!(text.contains("`写` (U+5199)"), "{text}");
+    assert!(text.contains("U+0020 to U+00FF"), "{text}");
+    assert!(text.contains("(U+1F4F7)"), "{text}");
+    let v = violations(&with(flow_b(), "/manifest/key", json!("lists/写真.csv")));
+    assert_eq!(v.fields(), ["manifest.key"]);
+}

@@ -133,6 +133,8 @@ impl CopyRequest {
         }
         check_key_len(v, "source.prefix", &self.source.prefix, 0);
         check_key_len(v, "destination.keyPrefix", &self.destination.key_prefix, 0);
+        check_policy_chars(v, "source.prefix", &self.source.prefix);
+        check_policy_chars(v, "destination.keyPrefix", &self.destination.key_prefix);
         self.check_encryption(v);
 
         if let Manifest::Csv {
@@ -157,6 +159,7 @@ impl CopyRequest {
                 }
             }
             check_key_len(v, "manifest.key", key, 1);
+            check_policy_chars(v, "manifest.key", key);
             if *bucket == self.destination.bucket {
                 v.add(
                     "manifest.bucket",
@@ -177,6 +180,7 @@ impl CopyRequest {
             }
         }
         if let Some(prefix) = &self.report.prefix {
+            check_policy_chars(v, "report.prefix", prefix);
             if prefix.is_empty() || prefix.len() > REPORT_PREFIX_MAX {
                 v.add(
                     "report.prefix",
@@ -434,6 +438,32 @@ fn check_key_len(v: &mut Checker, field: &str, key: &str, min: usize) {
             format!(
                 "must be {min} to {KEY_MAX_BYTES} bytes of UTF-8 (got {})",
                 key.len()
+            ),
+        );
+    }
+}
+
+/// Whether IAM accepts `c` in a policy document: "Policy documents can contain only the
+/// following Unicode characters: horizontal tab (U+0009), linefeed (U+000A), carriage return
+/// (U+000D), and characters in the range U+0020 to U+00FF" (IAM User Guide, IAM quotas;
+/// PutRolePolicy's `PolicyDocument` pattern `[\u0009\u000A\u000D\u0020-\u00FF]+`).
+pub fn is_iam_policy_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{FF}')
+}
+
+/// A prefix or key that lands in the Batch role's policy (an object ARN) must be made of
+/// characters IAM accepts there; otherwise "Prepare destination access" would fail after the
+/// copy has begun. Refused here, naming the first such character.
+fn check_policy_chars(v: &mut Checker, field: &str, text: &str) {
+    if let Some(c) = text.chars().find(|c| !is_iam_policy_char(*c)) {
+        v.add(
+            field,
+            format!(
+                "contains `{}` (U+{:04X}): IAM policy documents hold only tab, line feed, carriage return and U+0020 to U+00FF, and the Batch role's policy names this {}; choose a {} of those characters (the objects' own keys may hold any)",
+                c.escape_debug(),
+                u32::from(c),
+                if field.ends_with("key") { "key" } else { "prefix" },
+                if field.ends_with("key") { "key" } else { "shorter prefix" },
             ),
         );
     }
