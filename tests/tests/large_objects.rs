@@ -230,9 +230,20 @@ async fn a_job_failed_by_the_task_failure_threshold_is_finished_by_the_worker() 
         first["succeeded"].as_u64().unwrap() + first["failed"].as_u64().unwrap() < 1200,
         "tasks after the threshold never ran: {first}"
     );
-    assert_eq!(job_operations(&world).await, ["copy", "worker"]);
-    world.assert_copied(&objects).await;
     let out = run.output.unwrap();
+    // The failed copy job, the worker's job on the rest, the verification (on by default).
+    assert_eq!(
+        job_operations(&world).await,
+        ["copy", "worker", "worker"],
+        "{jobs:?} {out}"
+    );
+    world.assert_copied(&objects).await;
     assert_eq!(out["failed"], 0, "{out}");
+    assert_eq!(out["copied"], 1200, "every object counted once: {out}");
+    assert_eq!(
+        out["identical"], first["succeeded"],
+        "what the failed job copied is left alone: {out}"
+    );
+    assert_eq!(out["verification"]["verified"], 1200, "{out}");
     world.assert_no_leftovers().await;
 }
