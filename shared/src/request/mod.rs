@@ -432,7 +432,9 @@ pub const INVENTORY_DEADLINE_MAX: u64 = 31 * 86_400;
 pub const GRANT_LIFETIME_MAX: u64 = 365 * 86_400;
 pub const GRANT_LIFETIME_MIN: u64 = 60;
 
+mod key_rules;
 mod parse;
+pub use key_rules::is_iam_policy_char;
 #[cfg(test)]
 mod tests;
 mod validate;
