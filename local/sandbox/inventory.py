@@ -125,7 +125,6 @@ class Inventory:
                     "EncryptionStatus": encryption_status(bucket, o["Key"]),
                 }
                 writer.writerow([values[c] for c in columns])
-                capture.record("inventory-row", {"fileSchema": ", ".join(columns), "row": [values[c] for c in columns]})
         data = gzip.compress(out.getvalue().encode())
         dst = self.world.client("s3", self.world.owner(dest_bucket))
         data_key = f"{base}/data/{uuid.uuid4()}.csv.gz"

@@ -13,7 +13,7 @@ use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::control::Control;
 use ferry_core::error::from_sdk;
 use ferry_core::inventory::{InventoryError, InventoryManifest, InventoryRows, NotCopyable};
-use ferry_core::job::{CreateJobRequest, ManifestKind, ManifestLocation, FAILURE_THRESHOLD_TASKS};
+use ferry_core::job::{over_failure_threshold, CreateJobRequest, ManifestKind, ManifestLocation};
 use ferry_core::manifest::CsvManifestReader;
 use ferry_core::request::Manifest;
 use ferry_core::steps::{JobRecord, SubmitInput};
@@ -271,7 +271,7 @@ pub fn could_trip_threshold(found: &NotCopyable) -> bool {
         .get(ferry_core::inventory::CopyObstacle::TooLarge.label())
         .copied()
         .unwrap_or(0);
-    found.looked_at >= FAILURE_THRESHOLD_TASKS && large * 2 > found.looked_at
+    over_failure_threshold(found.looked_at, large)
 }
 
 /// The ETag (without quotes) and version id of a manifest object.

@@ -367,3 +367,29 @@ async fn flow_a_counts_the_objects_the_job_cannot_copy_before_submitting_it() {
         "the job still runs for the others"
     );
 }
+
+#[test]
+fn an_inventory_mostly_over_5_gb_goes_to_the_worker_before_any_job() {
+    use ferry_core::inventory::CopyObstacle;
+    let found = |rows: u64, large: u64| {
+        let mut n = NotCopyable {
+            looked_at: rows,
+            ..NotCopyable::default()
+        };
+        for i in 0..large {
+            n.add(CopyObstacle::TooLarge, &format!("big/{i}"));
+        }
+        could_trip_threshold(&n)
+    };
+    assert!(found(1200, 800), "800 of 1,200 fail the copy job for sure");
+    assert!(found(1000, 501));
+    assert!(!found(1000, 500), "half is not over half");
+    assert!(
+        !found(999, 999),
+        "under 1,000 tasks Batch Operations never judges the rate"
+    );
+    assert!(
+        !found(10_000_000, 3),
+        "a few large objects wait for the first job's report"
+    );
+}

@@ -56,6 +56,12 @@ pub struct JobState {
 /// How many tasks a job must have run before Batch Operations judges its failure rate.
 pub const FAILURE_THRESHOLD_TASKS: u64 = 1000;
 
+/// Batch Operations' task-failure threshold: `failed` of `ran` tasks fail a job once at least
+/// 1,000 ran and over half of them failed (S3 User Guide, batch-ops-job-status).
+pub fn over_failure_threshold(ran: u64, failed: u64) -> bool {
+    ran >= FAILURE_THRESHOLD_TASKS && failed * 2 > ran
+}
+
 /// Statuses after which a job never changes again.
 pub const TERMINAL_STATUSES: [&str; 3] = ["Complete", "Failed", "Cancelled"];
 /// Statuses in which a job may still run tasks, so grants and role must stay.
@@ -142,10 +148,8 @@ impl JobState {
     /// failure rate ... exceeds 50 percent, the job fails" (S3 User Guide,
     /// batch-ops-job-status). AWS documents no failure code for it, so ferry reads the counts.
     pub fn failed_by_threshold(&self) -> bool {
-        let ran = self.succeeded + self.failed;
         self.outcome == Some(JobOutcome::Failed)
-            && ran >= FAILURE_THRESHOLD_TASKS
-            && self.failed * 2 > ran
+            && over_failure_threshold(self.succeeded + self.failed, self.failed)
     }
 
     /// Tasks neither succeeded nor failed yet.
