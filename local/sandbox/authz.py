@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
 
-from . import kms, policy
+from . import kms, policy, propagation
 from .policy import Principal
 
 INTERNAL_KEY = "ak"
@@ -108,7 +108,7 @@ def _policy_document(account: str, arn: str) -> Any:
 
 def identity_of_role(role: Any, session: str) -> Identity:
     account = role.account_id
-    inline = list(role.policies.values())
+    inline = [propagation.effective("role-policy", (role.id, name), doc) for name, doc in role.policies.items()]
     attached = [_policy_document(account, p.arn) for p in role.managed_policies.values()]
     boundary = _policy_document(account, role.permissions_boundary_arn) if role.permissions_boundary_arn else None
     if role.permissions_boundary_arn and boundary is None:
@@ -159,10 +159,11 @@ def _bucket(bucket: str) -> Any:
 
 
 def bucket_policy(bucket: str) -> Any:
+    """The bucket's policy as it is in effect now (see propagation.py)."""
     b = _bucket(bucket)
     if b is None or b.policy is None:
         return None
-    return b.policy.decode() if isinstance(b.policy, bytes) else b.policy
+    return propagation.effective("bucket-policy", bucket, b.policy.decode() if isinstance(b.policy, bytes) else b.policy)
 
 
 def key_exists(bucket: str, key: str) -> bool:

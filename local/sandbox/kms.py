@@ -10,7 +10,7 @@ constraints hold (`EncryptionContextSubset`: every pair is in the request's cont
 import json
 from typing import Any
 
-from . import policy
+from . import policy, propagation
 from .policy import Principal
 
 # KMS operations S3 performs for SSE-KMS objects: reading decrypts the object's data key,
@@ -46,7 +46,7 @@ def grant_covers(key: Any, principal: Principal, operation: str, encryption_cont
     for grant in list(key.grants.values()):
         if grant.grantee_principal not in names or operation not in grant.operations:
             continue
-        if grantee_gone(grant):
+        if grantee_gone(grant) or not propagation.grant_in_effect(grant.id):
             continue
         constraints = grant.constraints or {}
         subset = constraints.get("EncryptionContextSubset")

@@ -38,7 +38,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import authz, batch, capture, inventory, kms, patches, policy, template
+from . import authz, batch, capture, inventory, kms, patches, policy, propagation, template
 from .patches import Routing, check_moto
 from .template import ACCOUNTS, DESTINATION, REGION, SOURCE, SOURCE_KEY, SOURCE_KEY_WITHOUT_GRANTS, STACKS, Resolver
 
@@ -562,6 +562,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     controls.hold = bool(body.get("hold", True))
                 elif self.path == "/sizes":
                     controls.sizes[(body["bucket"], body["key"])] = int(body["size"])
+                elif self.path == "/propagation":
+                    propagation.set_delay(float(body["seconds"]))
                 elif self.path == "/copy-limit":
                     controls.copy_limit = int(body["bytes"])
                 elif self.path == "/lambda-redrives":
@@ -652,6 +654,7 @@ def main() -> int:
     patches.install_list_parts_root()
     patches.install_versioning_root()
     kms.install_idempotent_grants()
+    propagation.install()
     source_keys(world)
     delivery = inventory.Inventory(world, sorted({s.account for s in STACKS if s.side == "source"}), lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)

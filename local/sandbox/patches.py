@@ -206,9 +206,10 @@ def install_delete_inventory() -> None:
 
 
 def install_object_encryption() -> None:
-    """Two encryptions moto does not model. An SSE-KMS object written without a key of its own
+    """Three encryptions moto does not model. An SSE-KMS object written without a key of its own
     (and no bucket default key) is encrypted by S3 with the account's AWS managed key `aws/s3`
-    (HeadObject names it in `SSEKMSKeyId`); moto leaves it without a key. An SSE-C object (the
+    (HeadObject names it in `SSEKMSKeyId`); moto leaves it without a key. One written under a
+    default key named by alias is under the key the alias names; moto keeps the alias. An SSE-C object (the
     request's `x-amz-server-side-encryption-customer-algorithm`) can be read only with its key
     (authz.py refuses a HEAD or GET without it, batch.py's copy fails it); moto ignores it."""
     from moto.s3.models import S3Backend
@@ -219,9 +220,16 @@ def install_object_encryption() -> None:
 
     def put_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
         key = original(self, bucket_name, key_name, *args, **kwargs)
+        region = self.get_bucket(bucket_name).region_name
         if key.encryption == "aws:kms" and not key.kms_key_id:
-            region = self.get_bucket(bucket_name).region_name
             key.kms_key_id = kms.aws_managed_s3_key(self.account_id, region).arn
+        elif key.encryption == "aws:kms" and "alias/" in key.kms_key_id:
+            # A default key named by alias: S3 writes under the key it names, resolved "within
+            # the requester's account" (PutBucketEncryption's KMSMasterKeyID), and HeadObject
+            # names that key.
+            found = kms.find_key(key.kms_key_id, self.account_id, region)
+            if found is not None:
+                key.kms_key_id = found.arn
         key.sse_customer_algorithm = getattr(authz.REQUEST, "sse_customer_algorithm", None)
         return key
 

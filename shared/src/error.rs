@@ -27,6 +27,10 @@ pub enum ErrorName {
     /// A transient failure (throttling, 5xx, a conflicting concurrent write): the state machine
     /// retries the step.
     Retryable,
+    /// AWS refused a call on a grant this run has just made, while such changes may still be
+    /// taking effect (IAM, S3 and KMS apply them after a delay): the state machine retries the
+    /// step for longer than `Retryable`, and the last refusal ends the run.
+    NotYetInEffect,
     /// No inventory report arrived before `inventoryDeadlineSeconds` passed.
     InventoryNeverArrived,
     /// The delivered `manifest.json` does not match its `manifest.checksum`.
@@ -44,12 +48,13 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every name, in a stable order (the template test iterates over it).
-    pub const ALL: [ErrorName; 10] = [
+    pub const ALL: [ErrorName; 11] = [
         ErrorName::InvalidRequest,
         ErrorName::AccessDenied,
         ErrorName::NotFound,
         ErrorName::PolicyTooLarge,
         ErrorName::Retryable,
+        ErrorName::NotYetInEffect,
         ErrorName::InventoryNeverArrived,
         ErrorName::InventoryChecksumMismatch,
         ErrorName::JobFailed,
@@ -64,6 +69,7 @@ impl ErrorName {
             ErrorName::NotFound => "NotFound",
             ErrorName::PolicyTooLarge => "PolicyTooLarge",
             ErrorName::Retryable => "Retryable",
+            ErrorName::NotYetInEffect => "NotYetInEffect",
             ErrorName::InventoryNeverArrived => "InventoryNeverArrived",
             ErrorName::InventoryChecksumMismatch => "InventoryChecksumMismatch",
             ErrorName::JobFailed => "JobFailed",

@@ -263,6 +263,27 @@ impl RunPlan {
         Names::new(&self.request, &self.ferry_bucket)
     }
 
+    /// Whether, at `at`, the run's new grants may still be taking effect (within
+    /// `timing.propagationSeconds` of the run's start): an access refusal then is retried.
+    pub fn grants_may_be_settling(&self, at: Epoch) -> bool {
+        let window = i64::try_from(self.request.timing.propagation_seconds).unwrap_or(i64::MAX);
+        at < self.started_at.saturating_add(window)
+    }
+
+    /// `err` as a step reports it at `now`: an `AccessDenied` while the run's grants may still
+    /// be settling becomes [`ErrorName::NotYetInEffect`], which the state machine retries.
+    pub fn refusal_while_settling(&self, err: StepError, now: Epoch) -> StepError {
+        if err.name == ErrorName::AccessDenied && self.grants_may_be_settling(now) {
+            StepError {
+                name: ErrorName::NotYetInEffect,
+                cause: format!("{} (the run's grants may not be in effect yet)", err.cause),
+                source: err.source,
+            }
+        } else {
+            err
+        }
+    }
+
     /// What a function checks before it acts on a plan it was handed: the plan is one this
     /// stack could have made. The request passes validation against the stack (on the source
     /// side: its destination one of `DestinationAccountIds`, its source this account, its buckets in
@@ -465,6 +486,10 @@ pub struct JobRecord {
     /// The job is the verification of the copy (the copy worker in verify mode).
     #[serde(default)]
     pub verify: bool,
+    /// When job-submit created it (epoch seconds): a job created while the run's grants may be
+    /// settling has its access refusals retried ([`RunPlan::grants_may_be_settling`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<Epoch>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -560,6 +585,10 @@ pub struct ReportOutput {
     pub next_attempt: Option<Attempt>,
     #[serde(default)]
     pub retry_manifest: Option<RetryManifestRef>,
+    /// Seconds to wait before the next job: non-zero when access refusals are retried while the
+    /// run's grants take effect.
+    #[serde(default)]
+    pub wait_seconds: u64,
     /// A sentence for the execution's failure cause.
     pub cause: String,
 }

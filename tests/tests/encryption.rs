@@ -415,3 +415,72 @@ async fn objects_under_aws_s3_or_sse_c_are_said_before_the_job_and_counted_apart
     );
     assert_locked_objects_counted_apart(&world, &arn).await;
 }
+
+/// The KMS grant, the source bucket's statements and the manifest's read grant take effect 10 s
+/// after they are made (the sandbox's propagation delay; KMS: "usually less than five
+/// minutes"): job-submit's first reads of the manifest are refused and retried, and every
+/// SSE-KMS object is copied, none counted permanent or not copyable, the grant revoked after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_kms_source_objects_are_copied_under_a_ten_second_propagation_delay() {
+    let world = World::seeded().await;
+    let key = world.sandbox.info.kms_keys["source"].clone();
+    encrypt_samples(&world, &key).await;
+    world
+        .sandbox
+        .control("/propagation", json!({"seconds": 10}))
+        .await
+        .unwrap();
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let out = run.output.unwrap();
+    assert_eq!(out["copied"], samples().len() as u64, "{out}");
+    assert_eq!(out["failed"], 0, "{out}");
+    world.assert_copied(&samples()).await;
+    assert!(
+        grants_on(&world, &key).await.is_empty(),
+        "the grant is revoked"
+    );
+    world.assert_no_leftovers().await;
+}
+
+/// A source bucket whose default encryption names its key by alias (PutBucketEncryption takes
+/// "the key ID, key alias, or the Amazon Resource Name (ARN) of the KMS key"): S3 writes under
+/// the key the alias names, and source-access finds that key with DescribeKey, checks it
+/// against SourceKmsKeyArns and grants it, where it once made `...:key/alias/...` of it and
+/// refused the copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_bucket_whose_default_key_is_an_alias_copies() {
+    let world = World::seeded().await;
+    let key = world.sandbox.info.kms_keys["source"].clone();
+    let kms = aws_sdk_kms::Client::new(
+        &world
+            .sandbox
+            .info
+            .sdk_config(world.sandbox.info.source_account()),
+    );
+    kms.create_alias()
+        .alias_name("alias/photos-source")
+        .target_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    ferry_local::objects::set_default_kms(&world.source.s3, SOURCE_BUCKET, "alias/photos-source")
+        .await
+        .unwrap();
+    ferry_local::objects::put_samples(&world.source.s3, SOURCE_BUCKET, &samples())
+        .await
+        .unwrap();
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.output.unwrap()["copied"], samples().len() as u64);
+    world.assert_copied(&samples()).await;
+    assert!(
+        grants_on(&world, &key).await.is_empty(),
+        "the grant is revoked"
+    );
+    world.assert_no_leftovers().await;
+}

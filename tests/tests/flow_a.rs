@@ -264,3 +264,45 @@ async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() 
     assert_eq!(world.job_tokens().await.len(), 0);
     world.assert_no_leftovers().await;
 }
+
+/// IAM, S3 and KMS apply a new grant after a delay (docs/sandbox-facts.md, "Propagation"). With
+/// the sandbox's set to 10 s, flow A's first job is created while the copy's new Batch role
+/// allows nothing yet and fails before any task: ferry waits and submits it again, and every
+/// object is copied with no failure counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_a_under_a_ten_second_propagation_delay_copies_every_object() {
+    let world = World::seeded().await;
+    world
+        .sandbox
+        .control("/propagation", json!({"seconds": 10}))
+        .await
+        .unwrap();
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 60, 600),
+        )
+        .await;
+    assert_eq!(
+        run.status,
+        ExecutionStatus::Succeeded,
+        "{run:?}; sandbox log {}",
+        world.sandbox.log.display()
+    );
+    let out = run.output.unwrap();
+    assert_eq!(out["copied"], samples().len() as u64, "{out}");
+    assert_eq!(out["failed"], 0, "{out}");
+    world.assert_copied(&samples()).await;
+    let jobs = world.sandbox.jobs().await.unwrap();
+    let statuses: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.len() >= 3 && statuses[0] == "Failed",
+        "a first job refused while the grants took effect, then the copy and its verification: {statuses:?}"
+    );
+    world.assert_no_leftovers().await;
+}

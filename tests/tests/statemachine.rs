@@ -201,6 +201,7 @@ fn output(function: &str, v: Variant) -> Value {
                 },
                 next_attempt: again.then_some(Attempt { run: 1, job: 1 }),
                 retry_manifest: (again && v.next == Next::Retry).then(|| retry.clone()),
+                wait_seconds: if again && v.full { 15 } else { 0 },
                 cause: "1 object failed".into(),
             })
         }
@@ -418,6 +419,9 @@ fn holds(rule: &Value, doc: &Value, ctx: &Value) -> bool {
         "IsPresent" => at.is_some() == want.as_bool().unwrap(),
         "IsNull" => at.is_some_and(Value::is_null) == want.as_bool().unwrap(),
         "StringEquals" | "BooleanEquals" => at == Some(want),
+        "NumericGreaterThan" => {
+            at.and_then(Value::as_f64).unwrap_or(f64::NAN) > want.as_f64().unwrap()
+        }
         "StringMatches" => {
             let pattern = want.as_str().unwrap();
             let text = at.and_then(Value::as_str).unwrap_or_default();
@@ -655,10 +659,25 @@ fn every_lambda_task_retries_the_same_way() {
     let def = definition();
     let expected = json!([{
         "ErrorEquals": ["Retryable", "Lambda.ServiceException", "Lambda.AWSLambdaException",
-                        "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+                        "Lambda.SdkClientException"],
         "IntervalSeconds": 2,
         "MaxAttempts": 3,
         "BackoffRate": 2,
+    }, {
+        // Throttled: about five minutes (5 s doubling to 60 s, eight tries), with full jitter.
+        "ErrorEquals": ["Lambda.TooManyRequestsException"],
+        "IntervalSeconds": 5,
+        "MaxAttempts": 8,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": 60,
+        "JitterStrategy": "FULL",
+    }, {
+        // A grant of this run not in effect yet: about 12 minutes (5 s doubling to 120 s).
+        "ErrorEquals": ["NotYetInEffect"],
+        "IntervalSeconds": 5,
+        "MaxAttempts": 10,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": 120,
     }, {
         // The function's process died or timed out: once more (every step is idempotent; the
         // fault matrix's Lambda-level cells run it).

@@ -364,6 +364,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("list_grants", &["kms:ListGrants"]),
     ("revoke_grant", &["kms:RevokeGrant"]),
     ("list_aliases", &["kms:ListAliases"]),
+    ("describe_key", &["kms:DescribeKey"]),
     ("s3_as", &["sts:AssumeRole"]),
     ("abort_multipart_upload", &["s3:AbortMultipartUpload"]),
     ("create_multipart_upload", &["s3:PutObject"]),
@@ -702,6 +703,11 @@ fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
             if as_list(&s["Action"]) == ["kms:ListAliases"] {
                 // Which key is aws/s3: an account-wide listing with no resource type.
                 assert_eq!(r, ["*"], "{file}");
+                continue;
+            }
+            if as_list(&s["Action"]) == ["kms:DescribeKey"] {
+                // Which key a default key's alias names: the account's own keys only.
+                assert_eq!(r, ["arn:aws:kms:eu-west-1:111111111111:key/*"], "{file}");
                 continue;
             }
             assert!(

@@ -56,6 +56,12 @@ pub async fn handle(
     // A verification writes no retry manifest: what it finds is the copy's answer.
     let verifying = input.job.verify;
     let want_retry_manifest = outcome == JobOutcome::Partial && !verifying;
+    // Created while the run's new grants may still be taking effect: its access refusals are
+    // retried after a wait, not counted permanent (IAM, S3 and KMS apply changes after a delay).
+    let settling = input
+        .job
+        .submitted_at
+        .is_some_and(|at| plan.grants_may_be_settling(at));
     let (summary, mut retry) = summarize(
         clients,
         config,
@@ -63,6 +69,7 @@ pub async fn handle(
         &input.job,
         want_retry_manifest.then_some(next_attempt),
         retries_left,
+        settling,
     )
     .await?;
 
@@ -99,6 +106,17 @@ pub async fn handle(
         // A verification job that failed before any task is submitted again as one.
         retry = Some(RetryManifestRef::verification());
     }
+    // A job refused before any task ran, or tasks refused access, while grants settle: the
+    // next job waits for them, longer each time.
+    let refused = summary
+        .by_error_code
+        .keys()
+        .any(|k| k.ends_with(ferry_core::report::SETTLING));
+    let wait_seconds = match next {
+        Next::Resubmit if settling => settle_wait(attempt.job),
+        Next::Retry if settling && refused => settle_wait(attempt.job),
+        _ => 0,
+    };
     totals.last_report = summary;
     let cause = cause(next, &state, &totals, plan.verify_only);
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
@@ -106,10 +124,21 @@ pub async fn handle(
         next,
         next_attempt: matches!(next, Next::Retry | Next::Resubmit).then_some(next_attempt),
         retry_manifest: retry,
+        wait_seconds,
         state,
         totals,
         cause,
     })
+}
+
+/// The wait before the job after `job` when grants are settling:
+/// [`PROPAGATION_WAIT_FIRST`](ferry_core::request::PROPAGATION_WAIT_FIRST) seconds after the
+/// first job (0), doubled for each job after it, at most
+/// [`PROPAGATION_WAIT_MAX`](ferry_core::request::PROPAGATION_WAIT_MAX).
+pub fn settle_wait(job: u16) -> u64 {
+    use ferry_core::request::{PROPAGATION_WAIT_FIRST, PROPAGATION_WAIT_MAX};
+    let doublings = u32::from(job).min(8);
+    (PROPAGATION_WAIT_FIRST << doublings).min(PROPAGATION_WAIT_MAX)
 }
 
 async fn describe(
@@ -162,6 +191,7 @@ async fn summarize(
     job: &JobRecord,
     retry_for: Option<Attempt>,
     retries_left: bool,
+    settling: bool,
 ) -> Result<(ReportSummary, Option<RetryManifestRef>), StepError> {
     let job_id = &job.job_id;
     let names = plan.names();
@@ -190,7 +220,7 @@ async fn summarize(
         })?)),
         None => None,
     };
-    let mut summarizer = Summarizer::new(file);
+    let mut summarizer = Summarizer::new(file).settling(settling);
     if !retries_left {
         summarizer = summarizer.too_large_only();
     }

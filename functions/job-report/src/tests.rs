@@ -240,6 +240,30 @@ async fn a_job_that_failed_before_any_task_is_resubmitted_once_and_a_cancelled_o
     assert_eq!(out.next, Next::JobFailed);
 }
 
+/// A job created seconds after the run's grants that failed before any task (its role could
+/// not read the manifest yet) is submitted again after a wait, longer for each job; one
+/// created after `timing.propagationSeconds` is resubmitted at once, as before.
+#[tokio::test]
+async fn a_job_refused_while_the_grants_settle_is_resubmitted_after_a_wait() {
+    let refused = || describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed"));
+    let mut fresh = input(0);
+    fresh.job.submitted_at = Some(fresh.plan.started_at + 5);
+    let (out, _) = report_of(fresh, refused(), false).await;
+    assert_eq!((out.next, out.wait_seconds), (Next::Resubmit, 15));
+    let mut second = input(1);
+    second.job.submitted_at = Some(second.plan.started_at + 30);
+    let (out, _) = report_of(second, refused(), false).await;
+    assert_eq!((out.next, out.wait_seconds), (Next::Resubmit, 30));
+    let mut late = input(0);
+    late.job.submitted_at = Some(late.plan.started_at + 601);
+    let (out, _) = report_of(late, refused(), false).await;
+    assert_eq!((out.next, out.wait_seconds), (Next::Resubmit, 0));
+    assert_eq!(
+        [0, 1, 2, 3, 4, 9].map(settle_wait),
+        [15, 30, 60, 120, 240, 240]
+    );
+}
+
 #[tokio::test]
 async fn a_job_still_running_has_no_report_yet() {
     let uploaded: Uploaded = Default::default();

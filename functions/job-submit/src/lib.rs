@@ -87,7 +87,12 @@ pub async fn handle(
                 key,
             },
         ) => {
-            let (etag, version_id) = head(clients, bucket, key, account_id, true).await?;
+            // The source side has just granted these reads: a refusal may be a grant not in
+            // effect yet, retried by the state machine for as long as that may take.
+            let settling = |e| plan.refusal_while_settling(e, SystemClock.now());
+            let (etag, version_id) = head(clients, bucket, key, account_id, true)
+                .await
+                .map_err(settling)?;
             let with_versions = first_rows(
                 clients,
                 bucket,
@@ -95,7 +100,8 @@ pub async fn handle(
                 account_id,
                 &plan.request.source.bucket,
             )
-            .await?;
+            .await
+            .map_err(settling)?;
             ManifestLocation {
                 kind: ManifestKind::Csv { with_versions },
                 object_arn: names.s3_arn(bucket, Some(key)),
@@ -174,6 +180,7 @@ pub async fn handle(
         not_copyable,
         worker,
         verify,
+        submitted_at: Some(SystemClock.now()),
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)

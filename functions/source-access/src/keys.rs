@@ -76,7 +76,9 @@ pub async fn keys_in_use(
                 .filter_map(|r| r.apply_server_side_encryption_by_default())
             {
                 if let Some(k) = d.kms_master_key_id() {
-                    sample.keys.insert(key_arn(config, k));
+                    if let Some(arn) = default_key_arn(kms, config, bucket, k).await? {
+                        sample.keys.insert(arn);
+                    }
                 }
             }
         }
@@ -149,6 +151,51 @@ pub async fn keys_in_use(
         warn!("{line}");
     }
     Ok(sample)
+}
+
+/// Whether a KeyId names an alias (`alias/x`, or its ARN `arn:...:alias/x`) rather than a key.
+fn is_alias(key: &str) -> bool {
+    key.starts_with("alias/")
+        || key
+            .split(':')
+            .nth(5)
+            .is_some_and(|r| r.starts_with("alias/"))
+}
+
+/// The key ARN of a bucket's default key. S3 takes a key id, a key ARN or an alias there
+/// (PutBucketEncryption's `KMSMasterKeyID`: "You can specify the key ID, key alias, or the
+/// Amazon Resource Name (ARN) of the KMS key"; an alias is resolved "within the requester's
+/// account"), and writes under the key the alias names: an alias is resolved with DescribeKey
+/// ("To specify a KMS key, use its key ID, key ARN, alias name, or alias ARN"). An alias that
+/// names no key, or one ferry may not describe, is left out with a warning: objects written
+/// under it would fail their tasks naming kms:Decrypt, counted apart.
+async fn default_key_arn(
+    kms: &Kms,
+    config: &StackConfig,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<String>, StepError> {
+    if !is_alias(key) {
+        return Ok(Some(key_arn(config, key)));
+    }
+    match kms.describe_key().key_id(key).send().await {
+        Ok(out) => Ok(out.key_metadata().and_then(|m| m.arn()).map(str::to_string)),
+        Err(e) if sdk_code(&e) == Some("NotFoundException") => {
+            warn!(
+                bucket,
+                alias = key,
+                "the bucket's default encryption names an alias that names no key: left out"
+            );
+            Ok(None)
+        }
+        Err(e) => {
+            sample_refused(&from_sdk(
+                e,
+                &format!("DescribeKey {key} (the default key of {bucket})"),
+            ))?;
+            Ok(None)
+        }
+    }
 }
 
 /// The ARN of the account's AWS managed key `aws/s3` (ListAliases), if it has one. Without

@@ -63,6 +63,12 @@ pub fn encryption_obstacle(error_code: &str, message: &str) -> Option<CopyObstac
     }
 }
 
+/// Whether a failed task was refused access, by S3 (`AccessDenied`, the message naming
+/// `kms:Decrypt` when KMS refused) or by KMS (`KMS.AccessDeniedException`).
+pub fn access_refused(error_code: &str) -> bool {
+    error_code == "AccessDenied" || error_code == "KMS.AccessDeniedException"
+}
+
 /// Error codes that say "try again later" whatever their HTTP status.
 const RETRYABLE_CODES: [&str; 11] = [
     "SlowDown",

@@ -155,6 +155,17 @@ impl TaskResult {
         self.task_status != "succeeded"
     }
 
+    /// The failure's class while the run's grants may still be settling (`settling`): an
+    /// access refusal, S3's or KMS's, is then retried rather than counted permanent or not
+    /// copyable, as IAM, S3 and KMS apply new grants after a delay.
+    pub fn failure_class_when(&self, settling: bool) -> FailureClass {
+        if settling && access_refused(&self.error_code) {
+            FailureClass::Retryable
+        } else {
+            self.failure_class()
+        }
+    }
+
     pub fn failure_class(&self) -> FailureClass {
         if encryption_obstacle(&self.error_code, &self.result_message).is_some() {
             return FailureClass::NotCopyable;
@@ -175,6 +186,10 @@ impl TaskResult {
 }
 
 pub use classify::*;
+
+/// The mark on an error code's count of access refusals retried while grants settle
+/// (`AccessDenied (grants settling)`).
+pub const SETTLING: &str = "(grants settling)";
 
 mod classify;
 
@@ -317,8 +332,9 @@ pub struct ReportSummary {
 }
 
 impl ReportSummary {
-    /// Counts one task; its failure's class, `None` for a task that succeeded.
-    pub fn add(&mut self, task: &TaskResult) -> Option<FailureClass> {
+    /// Counts one task; its failure's class (see [`TaskResult::failure_class_when`]), `None`
+    /// for a task that succeeded.
+    pub fn add(&mut self, task: &TaskResult, settling: bool) -> Option<FailureClass> {
         self.tasks += 1;
         if !task.failed() {
             self.succeeded += 1;
@@ -331,7 +347,7 @@ impl ReportSummary {
             return None;
         }
         self.failed += 1;
-        let class = task.failure_class();
+        let class = task.failure_class_when(settling);
         match class {
             FailureClass::Retryable => self.retryable += 1,
             FailureClass::Permanent => self.permanent += 1,
@@ -349,6 +365,10 @@ impl ReportSummary {
         )
         .then_some(CopyObstacle::TooLarge));
         let code: std::borrow::Cow<str> = match obstacle {
+            // Refused while the run's grants settle: counted apart from a lasting refusal.
+            _ if class == FailureClass::Retryable && access_refused(&task.error_code) => {
+                format!("{} {SETTLING}", task.error_code).into()
+            }
             None if class == FailureClass::Refused => {
                 format!("{} (existing)", task.error_code).into()
             }
@@ -435,6 +455,7 @@ pub struct Summarizer<W: Write> {
     pub summary: ReportSummary,
     retry: Option<CsvManifestWriter<W>>,
     retryable: bool,
+    settling: bool,
     too_large_rows: u64,
 }
 
@@ -444,6 +465,7 @@ impl<W: Write> Summarizer<W> {
             summary: ReportSummary::default(),
             retry: retry_manifest.map(CsvManifestWriter::new),
             retryable: true,
+            settling: false,
             too_large_rows: 0,
         }
     }
@@ -454,11 +476,18 @@ impl<W: Write> Summarizer<W> {
         self
     }
 
+    /// The job ran while the run's grants may have been settling: its access refusals are
+    /// retried ([`TaskResult::failure_class_when`]).
+    pub fn settling(mut self, settling: bool) -> Self {
+        self.settling = settling;
+        self
+    }
+
     /// Adds every row of one result file.
     pub fn read<R: Read>(&mut self, mut rows: ReportRows<R>) -> Result<(), ReportError> {
         let mut task = TaskResult::default();
         while rows.read_into(&mut task)? {
-            let class = self.summary.add(&task);
+            let class = self.summary.add(&task, self.settling);
             let Some(w) = &mut self.retry else { continue };
             match class {
                 Some(FailureClass::Retryable) if self.retryable => {}
@@ -666,6 +695,36 @@ mod tests {
         let mut merged = summary.clone();
         merged.merge(&summary);
         assert_eq!(merged.not_copyable, 4);
+    }
+
+    /// A job created while the run's grants may still be settling: its refusals, S3's and
+    /// KMS's, are retried under their own label; an SSE-C object is still not copyable.
+    #[test]
+    fn access_refusals_while_grants_settle_are_retried() {
+        let text = concat!(
+            "src-photos,2026/secret.bin,,failed,400,InvalidRequest,The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.\n",
+            "src-photos,2026/managed.jpg,,failed,403,AccessDenied,User: arn:aws:sts::222222222222:assumed-role/ferry-batch-photos-2026/s3-batch-operations is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:111111111111:key/2f9a1c3e-0000-4000-8000-000000000003\n",
+            "src-photos,2026/denied.jpg,,failed,403,AccessDenied,Access Denied\n",
+            "src-photos,2026/gone.jpg,,failed,404,NoSuchKey,The specified key does not exist.\n",
+        );
+        let mut s = Summarizer::new(Some(Vec::new())).settling(true);
+        s.read(rows(text)).unwrap();
+        let (summary, retry) = s.finish().unwrap();
+        assert_eq!(
+            (summary.retryable, summary.permanent, summary.not_copyable),
+            (2, 1, 1)
+        );
+        let settling = &summary.by_error_code[&format!("AccessDenied {SETTLING}")];
+        assert_eq!(
+            (settling.count, settling.class),
+            (2, FailureClass::Retryable)
+        );
+        let retry = retry.unwrap();
+        let written = String::from_utf8(retry.out).unwrap();
+        assert_eq!(
+            written,
+            "src-photos,2026/managed.jpg\nsrc-photos,2026/denied.jpg\n"
+        );
     }
 
     #[test]

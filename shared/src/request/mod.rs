@@ -316,6 +316,12 @@ pub struct Timing {
     /// Every grant expires this long after the execution started (renewed while a job runs).
     #[serde(default = "Timing::default_grant_lifetime")]
     pub grant_lifetime_seconds: u64,
+    /// How long after the run starts its new grants (the Batch role and its policy, the bucket
+    /// policy statements, the KMS grants) may still be taking effect: IAM, S3 and KMS apply a
+    /// change after a delay (docs/sandbox-facts.md). Within it an access refusal is retried
+    /// after a wait, not counted as permanent.
+    #[serde(default = "Timing::default_propagation")]
+    pub propagation_seconds: u64,
 }
 
 impl Timing {
@@ -334,6 +340,9 @@ impl Timing {
     fn default_grant_lifetime() -> u64 {
         1_468_800
     }
+    fn default_propagation() -> u64 {
+        PROPAGATION_SECONDS_DEFAULT
+    }
 }
 
 impl Default for Timing {
@@ -344,6 +353,7 @@ impl Default for Timing {
             inventory_check_seconds: Timing::default_inventory_check(),
             inventory_deadline_seconds: Timing::default_inventory_deadline(),
             grant_lifetime_seconds: Timing::default_grant_lifetime(),
+            propagation_seconds: Timing::default_propagation(),
         }
     }
 }
@@ -431,9 +441,19 @@ pub const INVENTORY_DEADLINE_MAX: u64 = 31 * 86_400;
 /// A standard execution lasts at most a year, and so can a grant.
 pub const GRANT_LIFETIME_MAX: u64 = 365 * 86_400;
 pub const GRANT_LIFETIME_MIN: u64 = 60;
+/// `timing.propagationSeconds` by default: KMS says a new grant "can take several minutes" to
+/// take effect everywhere, IAM and S3 name no bound (docs/sandbox-facts.md).
+pub const PROPAGATION_SECONDS_DEFAULT: u64 = 600;
+/// The longest `timing.propagationSeconds`: past an hour a refusal is not a delay.
+pub const PROPAGATION_SECONDS_MAX: u64 = 3_600;
+/// The first wait before a job resubmitted for a refusal while grants take effect; it doubles
+/// for each job of the run, up to [`PROPAGATION_WAIT_MAX`].
+pub const PROPAGATION_WAIT_FIRST: u64 = 15;
+pub const PROPAGATION_WAIT_MAX: u64 = 240;
 
 mod key_rules;
 mod parse;
+mod timing_rules;
 pub use key_rules::is_iam_policy_char;
 #[cfg(test)]
 mod tests;

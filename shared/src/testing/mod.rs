@@ -94,6 +94,7 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
         not_copyable: None,
         worker: false,
         verify: false,
+        submitted_at: None,
     }
 }
 
