@@ -472,13 +472,18 @@ def bucket_default_key(bucket: str) -> str | None:
 
 def _s3_kms_checks(method: str, action: str, bucket: str, key: str, headers: dict) -> list[Check]:
     """The KMS uses S3 makes on the caller's behalf for SSE-KMS objects: kms:Decrypt to read one
-    (GetObject, and the source of a copy; HEAD reads no data), kms:GenerateDataKey to write one
+    (GetObject, the source of a copy, a HEAD asking for the checksum; a plain HEAD reads no data), kms:GenerateDataKey to write one
     (the request's SSE-KMS key, else the bucket's default key). Keys are found in the bucket's
     account and Region; an SSE-KMS object without a key of its own (the AWS managed key
     `aws/s3`) is not modelled."""
     uses: list[tuple[str, str, str, str]] = []  # (operation, key id, key's default account, object ARN)
     owner = bucket_account(bucket) or ""
-    if method == "GET" and action in ("GetObject", "GetObjectVersion"):
+    # A HEAD asking for the checksum (`x-amz-checksum-mode: ENABLED`) reads it with the key: S3
+    # API, HeadObject's ChecksumMode, "you must have permission to use the kms:Decrypt action to
+    # retrieve the checksum" (for an object with a checksum; here for every SSE-KMS object, the
+    # reading that refuses more).
+    checksum = method == "HEAD" and headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    if (method == "GET" or checksum) and action in ("GetObject", "GetObjectVersion"):
         found = object_key_id(bucket, key)
         if found:
             uses.append((kms.S3_READ, found, owner, f"arn:aws:s3:::{bucket}/{key}"))

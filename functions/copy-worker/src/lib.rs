@@ -237,16 +237,15 @@ impl Worker<'_> {
         let key = decode_key(&task.s3_key)
             .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
         let version = task.s3_version_id.clone().filter(|v| !v.is_empty());
-        let head = self
-            .s3
-            .head_object()
-            .bucket(&bucket)
-            .key(&key)
-            .set_version_id(version.clone())
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &format!("HeadObject s3://{bucket}/{key}")))?;
+        let head = head_with_checksum(
+            self.s3
+                .head_object()
+                .bucket(&bucket)
+                .key(&key)
+                .set_version_id(version.clone()),
+        )
+        .await
+        .map_err(|e| from_sdk(e, &format!("HeadObject s3://{bucket}/{key}")))?;
         let source = Source {
             size: head.content_length().unwrap_or(0).max(0) as u64,
             etag: head.e_tag().unwrap_or_default().to_string(),
@@ -304,7 +303,14 @@ impl Worker<'_> {
                 "{MISSING} {what} is not at the destination"
             )));
         };
-        match compare(&source.head, &there) {
+        let same = compare(&source.head, &there).and_then(|how| {
+            if self.args.metadata_directive == MetadataDirective::Copy {
+                same_metadata(&source.head, &there).map(|()| format!("{how}, same metadata"))
+            } else {
+                Ok(how)
+            }
+        });
+        match same {
             Ok(how) => Ok(Done::Verified(format!("{VERIFIED} {what}: {how}"))),
             Err(why) => Ok(Done::Unverified(format!("{DIFFERENT} {what}: {why}"))),
         }
@@ -315,15 +321,14 @@ impl Worker<'_> {
         &self,
         target: &str,
     ) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>, StepError> {
-        match self
-            .s3
-            .head_object()
-            .bucket(&self.args.destination_bucket)
-            .key(target)
-            .expected_bucket_owner(&self.config.account_id)
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await
+        match head_with_checksum(
+            self.s3
+                .head_object()
+                .bucket(&self.args.destination_bucket)
+                .key(target)
+                .expected_bucket_owner(&self.config.account_id),
+        )
+        .await
         {
             Ok(head) => Ok(Some(head)),
             Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
@@ -769,6 +774,59 @@ fn compare(
             x.unwrap_or_default()
         )),
         None => Ok("same size (no comparable ETag or checksum)".into()),
+    }
+}
+
+/// Whether a copy made with `metadataDirective: COPY` carries its source's user metadata and
+/// Content-Type. AWS does not say what S3PutObjectCopy does to user metadata when
+/// `NewObjectMetadata` holds only the encryption (its model: "If you don't provide this
+/// parameter, Amazon S3 copies all the metadata from the original objects"), which ferry sets
+/// for `destination.encryption`: the verification checks that nothing was lost.
+fn same_metadata(
+    source: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    there: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+) -> Result<(), String> {
+    if source.metadata() != there.metadata() {
+        fn keys(h: &aws_sdk_s3::operation::head_object::HeadObjectOutput) -> Vec<&String> {
+            let mut k: Vec<&String> = h.metadata().map(|m| m.keys().collect()).unwrap_or_default();
+            k.sort();
+            k
+        }
+        return Err(format!(
+            "user metadata {:?}, the source's {:?}",
+            keys(there),
+            keys(source)
+        ));
+    }
+    if source.content_type() != there.content_type() {
+        return Err(format!(
+            "Content-Type {}, the source's {}",
+            there.content_type().unwrap_or("(none)"),
+            source.content_type().unwrap_or("(none)")
+        ));
+    }
+    Ok(())
+}
+
+/// HeadObject with the object's checksum when the caller may read it. With `ChecksumMode`, S3
+/// needs `kms:Decrypt` on an SSE-KMS object's key (S3 API, HeadObject `ChecksumMode`: "you must
+/// have permission to use the kms:Decrypt action to retrieve the checksum"), which the Batch
+/// role has only for the copy's keys: refused (403), the HEAD is made again without it, and
+/// the comparison falls back to size and ETag.
+async fn head_with_checksum(
+    call: aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder,
+) -> Result<
+    aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::head_object::HeadObjectError>,
+> {
+    match call
+        .clone()
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(403) => call.send().await,
+        other => other,
     }
 }
 

@@ -76,6 +76,11 @@ type Shared = Arc<Mutex<Seen>>;
 
 struct World {
     size: u64,
+    /// The object at the destination is under a KMS key the role may not decrypt with: a HEAD
+    /// asking for its checksum is refused (403).
+    checksum_refused: bool,
+    /// The object at the destination lacks the source's user metadata and Content-Type.
+    metadata_lost: bool,
     /// The object already at the destination key (size, ETag), if any.
     there: Option<(u64, &'static str)>,
     /// The record already in the ferry bucket, if any.
@@ -112,6 +117,8 @@ fn s3(world: World, seen: &Shared) -> Vec<Rule> {
     let record = world.record.map(|r| serde_json::to_vec(&r).unwrap());
     let done = world.done;
     let there = world.there;
+    let checksum_refused = world.checksum_refused;
+    let metadata_lost = world.metadata_lost;
     let (s1, s2, s3, s4, s5, s6, s7) = (
         seen.clone(),
         seen.clone(),
@@ -124,13 +131,26 @@ fn s3(world: World, seen: &Shared) -> Vec<Rule> {
     vec![
         mock!(aws_sdk_s3::Client::head_object)
             .match_requests(|r| r.bucket() == Some("dst-photos"))
-            .then_compute_response(move |_| match there {
-                Some((size, etag)) => aws_smithy_mocks::MockResponse::Output(
-                    HeadObjectOutput::builder()
+            .then_compute_response(move |r| match there {
+                Some(_) if checksum_refused && r.checksum_mode().is_some() => {
+                    aws_smithy_mocks::MockResponse::Http(
+                        aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                            403.try_into().unwrap(),
+                            aws_smithy_types::body::SdkBody::empty(),
+                        ),
+                    )
+                }
+                Some((size, etag)) => {
+                    let mut head = HeadObjectOutput::builder()
                         .content_length(size as i64)
-                        .e_tag(etag)
-                        .build(),
-                ),
+                        .e_tag(etag);
+                    if !metadata_lost {
+                        head = head
+                            .content_type("video/quicktime")
+                            .metadata("origin", "camera-2");
+                    }
+                    aws_smithy_mocks::MockResponse::Output(head.build())
+                }
                 None => aws_smithy_mocks::MockResponse::Http(
                     aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
                         404.try_into().unwrap(),
@@ -265,6 +285,8 @@ async fn run(
 fn fresh(size: u64) -> World {
     World {
         size,
+        checksum_refused: false,
+        metadata_lost: false,
         there: None,
         record: None,
         done: vec![],
@@ -348,10 +370,9 @@ async fn near_its_deadline_the_worker_stops_and_the_next_invocation_goes_on_from
     // The next one finds the record and the ten parts S3 already has.
     let (out, seen) = run(
         World {
-            size: SIZE,
-            there: None,
             record: Some(record),
             done: (1..=10).collect(),
+            ..fresh(SIZE)
         },
         false,
         arguments(),
@@ -388,10 +409,8 @@ async fn a_source_changed_since_the_upload_began_starts_over() {
     };
     let (out, seen) = run(
         World {
-            size: SIZE,
-            there: None,
             record: Some(stale),
-            done: vec![],
+            ..fresh(SIZE)
         },
         false,
         arguments(),
@@ -472,6 +491,25 @@ async fn an_identical_object_at_the_destination_is_not_copied_in_either_careful_
     }
 }
 
+/// A destination object under a KMS key the Batch role may not decrypt with: the HEAD that asks
+/// for its checksum is refused, and the one without it still tells the worker what is there.
+#[tokio::test]
+async fn an_object_whose_checksum_the_role_may_not_read_is_still_compared() {
+    let world = World {
+        checksum_refused: true,
+        ..occupied(SIZE, ETAG)
+    };
+    let (out, seen) = run(world, false, with_existing("refuse")).await;
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::Succeeded, "{r:?}");
+    assert!(
+        r.result_string.starts_with(IDENTICAL),
+        "{}",
+        r.result_string
+    );
+    assert!(seen.created.is_empty() && seen.copied.is_empty());
+}
+
 #[tokio::test]
 async fn refuse_leaves_another_object_alone_and_skip_identical_overwrites_it() {
     let (out, seen) = run(
@@ -536,7 +574,7 @@ async fn verify_mode_says_verified_missing_or_different_and_writes_nothing() {
     assert!(
         r.result_string.starts_with(VERIFIED)
             && r.result_string
-                .ends_with("same size (no comparable ETag or checksum)"),
+                .ends_with("same size (no comparable ETag or checksum), same metadata"),
         "{}",
         r.result_string
     );
@@ -555,6 +593,24 @@ async fn verify_mode_says_verified_missing_or_different_and_writes_nothing() {
         "{}",
         r.result_string
     );
+    // With metadataDirective COPY a copy without its source's user metadata is different
+    // (AWS does not say what NewObjectMetadata with only the encryption does to it).
+    let bare = || World {
+        metadata_lost: true,
+        ..occupied(SIZE, ETAG)
+    };
+    let (out, _) = run(bare(), false, args.clone()).await;
+    let r = &out.results[0];
+    assert!(
+        r.result_string.starts_with(DIFFERENT)
+            && r.result_string
+                .ends_with("user metadata [], the source's [\"origin\"]"),
+        "{}",
+        r.result_string
+    );
+    args.insert("metadataDirective".into(), "REPLACE".into());
+    let (out, _) = run(bare(), false, args).await;
+    assert_eq!(out.results[0].result_code, ResultCode::Succeeded);
 }
 
 #[tokio::test]

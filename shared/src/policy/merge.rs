@@ -86,6 +86,7 @@ pub fn merge(
         _ => Document::empty(),
     };
     doc.statements.retain(|s| !is_copy_statement(s, hash));
+    raise_version_for(&mut doc, ours, what)?;
     doc.statements.extend(ours.iter().cloned());
     let merged = doc.render();
     let size = kind.measure(&merged);
@@ -98,6 +99,33 @@ pub fn merge(
         });
     }
     Ok(merged)
+}
+
+/// Whether a statement holds `${`: a policy variable, or one of the `${*}`, `${?}`, `${$}`
+/// escapes ferry writes for user text.
+fn holds_variables(statement: &Value) -> bool {
+    statement.to_string().contains("${")
+}
+
+/// Raises the policy to `2012-10-17` when `ours` need it. IAM User Guide (Version element):
+/// under `2008-10-17` (or no `Version`, which means it) "variables such as `${aws:username}`
+/// aren't recognized as variables and are instead treated as literal strings": ferry's escapes
+/// would then match nothing, or not what they mean. Raising changes nothing for statements
+/// without `${`; one that holds `${` would change meaning, so the merge is refused, naming it.
+fn raise_version_for(doc: &mut Document, ours: &[Value], what: &str) -> Result<(), PolicyError> {
+    let version = doc.members.get("Version").and_then(Value::as_str);
+    if version == Some(VERSION) || !ours.iter().any(holds_variables) {
+        return Ok(());
+    }
+    if let Some(theirs) = doc.statements.iter().find(|s| holds_variables(s)) {
+        return Err(PolicyError::Shape(format!(
+            "{what}'s policy is Version {} and its statement {} holds `${{`, which Version {VERSION} (needed by ferry's statements, whose keys escape `*`, `?` and `$` as `${{*}}`, `${{?}}`, `${{$}}`) would read as a policy variable: raise the policy to {VERSION} yourself, writing a literal `${{` as `${{$}}{{`, and run the copy again",
+            version.unwrap_or("(none, which means 2008-10-17)"),
+            theirs.get("Sid").and_then(Value::as_str).map_or_else(|| "(without a Sid)".to_string(), |s| format!("{s:?}")),
+        )));
+    }
+    doc.members.insert("Version".into(), json!(VERSION));
+    Ok(())
 }
 
 /// What revoking leaves of a policy.

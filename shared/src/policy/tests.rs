@@ -772,3 +772,57 @@ proptest! {
         }
     }
 }
+
+/// A foreign policy of Version 2008-10-17 (or none, which means it) takes ferry's statements
+/// as they are while none holds `${`; one that does (a key with `*`, escaped `${*}`) raises the
+/// document to 2012-10-17, under which IAM reads the escape, unless a foreign statement holds
+/// `${` itself (its meaning would change): then the merge is refused, naming it.
+#[test]
+fn a_2008_policy_is_raised_only_when_ferrys_statements_need_it() {
+    let (ours, hash) = ours_a();
+    let plain = merge(
+        Some(FOREIGN),
+        &ours,
+        &hash,
+        PolicyKind::BucketPolicy,
+        "src-photos",
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(
+        v["Version"], "2008-10-17",
+        "nothing of ours needs 2012-10-17"
+    );
+    let mut escaped = ours.clone();
+    escaped[0]["Resource"] = json!("arn:aws:s3:::src-photos/a${*}b/*");
+    let raised = merge(
+        Some(FOREIGN),
+        &escaped,
+        &hash,
+        PolicyKind::BucketPolicy,
+        "src-photos",
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&raised).unwrap();
+    assert_eq!(v["Version"], VERSION);
+    let foreign: Value = serde_json::from_str(FOREIGN).unwrap();
+    assert_eq!(
+        statements(&raised)[0],
+        foreign["Statement"],
+        "the foreign statement, exactly"
+    );
+    let unversioned = r#"{"Statement":[{"Sid":"Home","Effect":"Allow","Principal":{"AWS":"333333333333"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::src-photos/home/${aws:username}/*"}]}"#;
+    let err = merge(
+        Some(unversioned),
+        &escaped,
+        &hash,
+        PolicyKind::BucketPolicy,
+        "src-photos",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("src-photos's policy is Version (none, which means 2008-10-17) and its statement \"Home\" holds `${`"),
+        "{err}"
+    );
+}
