@@ -645,6 +645,17 @@ def sts_checks(params: dict, identity: Identity) -> list[Check]:
     raise Refused(f"STS action {action!r}")
 
 
+def ssm_checks(target: str, payload: dict, caller: str, region: str) -> list[Check]:
+    """SSM's GetParameters, the one SSM call ferry makes (the stack's lists at cold start):
+    `ssm:GetParameters` on each parameter named, `arn:aws:ssm:<region>:<account>:parameter/<name>`
+    (ferry's names have no leading slash)."""
+    op = target.split(".", 1)[-1]
+    if op != "GetParameters":
+        raise Refused(f"SSM action {op!r}")
+    return [Check("ssm:GetParameters", f"arn:aws:ssm:{region}:{caller}:parameter/{n.lstrip('/')}", caller)
+            for n in payload.get("Names") or []]
+
+
 def states_checks(target: str, payload: dict, caller: str, region: str) -> list[Check]:
     op = target.split(".", 1)[-1]
     arn = payload.get("stateMachineArn") or payload.get("executionArn")
@@ -724,6 +735,8 @@ class Authorizer:
                 checks = states_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
             elif service == "kms":
                 checks = kms_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
+            elif service == "ssm":
+                checks = ssm_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
             else:
                 raise Refused(f"{service} requests")
         except Forbidden as e:

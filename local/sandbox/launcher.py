@@ -276,11 +276,14 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                     )
             elif t == "AWS::IAM::ManagedPolicy":
                 iam.create_policy(PolicyName=res.name_of(logical), Path=p.get("Path", "/"), PolicyDocument=json.dumps(res.value(p["PolicyDocument"])))
+            elif t == "AWS::SSM::Parameter":
+                world.client("ssm", account).put_parameter(Name=res.value(p["Name"]), Value=res.value(p["Value"]), Type=p["Type"])
             elif t == "AWS::IAM::Role":
                 name = res.name_of(logical)
                 iam.create_role(RoleName=name, Path=p.get("Path", "/"), AssumeRolePolicyDocument=json.dumps(res.value(p["AssumeRolePolicyDocument"])))
                 for pol in p.get("Policies", []):
                     iam.put_role_policy(RoleName=name, PolicyName=pol["PolicyName"], PolicyDocument=json.dumps(res.value(pol["PolicyDocument"])))
+                attach_own_policies(iam, name, res.value(p.get("ManagedPolicyArns", [])))
             elif t == "AWS::Serverless::Function":
                 for ev in p.get("Events", {}).values():
                     if ev.get("Type") == "EventBridgeRule":
@@ -342,7 +345,10 @@ def execution_role(res: "Resolver", iam: Any, logical: str, p: dict) -> str:
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    attach_own_policies(iam, name, [item for item in res.value(p.get("Policies", [])) if isinstance(item, str)])
     for n, item in enumerate(res.value(p.get("Policies", []))):
+        if isinstance(item, str):
+            continue  # a managed policy's ARN, attached above
         if isinstance(item, dict) and "Statement" in item:
             doc = {"Version": "2012-10-17", "Statement": res.value(item["Statement"])}
         elif isinstance(item, dict) and "SQSSendMessagePolicy" in item:
@@ -354,6 +360,15 @@ def execution_role(res: "Resolver", iam: Any, logical: str, p: dict) -> str:
             raise SystemExit(f"{logical}: the sandbox does not know the SAM policy {item!r}")
         iam.put_role_policy(RoleName=name, PolicyName=f"{logical}RolePolicy{n}", PolicyDocument=json.dumps(doc))
     return f"arn:aws:iam::{res.account}:role/{name}"
+
+
+def attach_own_policies(iam: Any, role: str, arns: list[str]) -> None:
+    """Attaches the template's own managed policies among `arns` to `role`; AWS managed ones
+    (`arn:aws:iam::aws:policy/...`: AWSLambdaBasicExecutionRole, for the Lambda service's log
+    delivery, which ferry's code never calls) are left out."""
+    for arn in arns:
+        if ":iam::aws:policy/" not in arn:
+            iam.attach_role_policy(RoleName=role, PolicyArn=arn)
 
 
 def function_credentials(world: "World", functions: dict) -> None:

@@ -239,6 +239,10 @@ class Resolver:
             return f"arn:{self.partition}:states:{REGION}:{self.account}:stateMachine:{name}"
         if t == "AWS::SQS::Queue":
             return f"arn:{self.partition}:sqs:{REGION}:{self.account}:{name}"
+        if t == "AWS::IAM::ManagedPolicy":
+            return f"arn:{self.partition}:iam::{self.account}:policy{r['Properties'].get('Path', '/')}{name}"
+        if t == "AWS::SSM::Parameter":
+            return f"arn:{self.partition}:ssm:{REGION}:{self.account}:parameter/{name}"
         if t == "AWS::Logs::LogGroup":
             return f"arn:{self.partition}:logs:{REGION}:{self.account}:log-group:{name}:*"
         raise ValueError(f"no ARN for {t}")
@@ -263,7 +267,12 @@ class Resolver:
             if k == "Ref":
                 if arg == "AWS::NoValue":
                     return NO_VALUE
-                return self.params[arg] if arg in self.params else self.name_of(arg)
+                if arg in self.params:
+                    return self.params[arg]
+                # CloudFormation's Ref of a managed policy is its ARN; of the others, the name.
+                if self.tpl["Resources"][arg]["Type"] == "AWS::IAM::ManagedPolicy":
+                    return self.arn_of(arg)
+                return self.name_of(arg)
             if k == "Fn::Sub":
                 return self._sub(arg, {}) if isinstance(arg, str) else self._sub(arg[0], arg[1])
             if k == "Fn::GetAtt":

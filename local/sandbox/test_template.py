@@ -41,6 +41,72 @@ class Template(unittest.TestCase):
             out["StateMachine"]["Definition"] = template.definition(self.tpl, values)
         return out
 
+    def test_the_stacks_fit_aws_limits_at_the_sizes_organisations_have(self):
+        """200 source buckets (their names as long as CloudFormation's 4,096-byte parameter value
+        lets 200 be: 19 characters), 50 destination buckets and 5 manifest buckets of 63
+        characters (S3's longest), 20 source and destination accounts, 20 KMS keys. Every limit
+        AWS sets on what the template renders holds, measured as AWS measures it:
+        - a CloudFormation parameter value, 4,096 bytes (CloudFormation quotas);
+        - a standard SSM parameter's value, 4 KB (SSM API, PutParameter `Value`);
+        - a function's environment, 4 KB in all, names and values (Lambda quotas);
+        - a role's inline policies, 10,240 characters together, white space not counted (IAM
+          User Guide, policy grammar: "between 2048 characters and 10,240 characters, depending
+          on what entity the policy is attached to"); a managed policy, 6,144 (IAM Access
+          Analyzer's reference: "the default quota of 6,144 characters"); a role's trust
+          policy, 2,048 (IAM quotas, "Role trust policy length")."""
+        def names(prefix, count, length):
+            return [f"{prefix}-{i:05d}".ljust(length, "x") for i in range(count)]
+
+        accounts = [f"{100000000000 + i}" for i in range(20)]
+        keys = [f"arn:aws:kms:{template.REGION}:{template.SOURCE}:key/{i:08d}-1111-4111-8111-000000000001" for i in range(20)]
+        source_buckets = names("acme-src-data", 200, 19)
+        stacks = [
+            template.Stack("destination", template.DESTINATION, {
+                "SourceAccountIds": accounts, "SourceBuckets": source_buckets,
+                "DestinationBuckets": names("acme-dst-data", 50, 63), "ManifestBuckets": names("acme-manifests", 5, 63),
+            }),
+            template.Stack("source", template.SOURCE, {
+                "DestinationAccountIds": accounts, "SourceBuckets": source_buckets, "SourceKmsKeyArns": keys,
+            }),
+        ]
+
+        def size(doc):
+            return len(json.dumps(doc, separators=(",", ":")))
+
+        measured = []
+        for stack in stacks:
+            for name, value in stack.params.items():
+                self.assertLessEqual(len(",".join(value).encode()), 4096, f"{stack.side}: {name}")
+            res = template.Resolver(self.tpl, stack.side, stack=stack)
+            env = res.value(self.tpl["Globals"]["Function"]["Environment"]["Variables"])
+            for logical, r in self.tpl["Resources"].items():
+                if not res.included(r):
+                    continue
+                p, t = r.get("Properties", {}), r["Type"]
+                what = f"{stack.side} {logical}"
+                if t == "AWS::SSM::Parameter":
+                    measured.append((what, "SSM value", len(res.value(p["Value"]).encode()), 4096))
+                elif t == "AWS::Serverless::Function":
+                    variables = {**env, **res.value(p.get("Environment", {}).get("Variables", {}))}
+                    measured.append((what, "environment", sum(len(k) + len(str(v)) for k, v in variables.items()), 4096))
+                    inline = [{"Version": "2012-10-17", "Statement": i["Statement"]}
+                              for i in res.value(p.get("Policies", [])) if isinstance(i, dict) and "Statement" in i]
+                    measured.append((what, "inline policies", sum(size(d) for d in inline), 10240))
+                elif t == "AWS::IAM::Role":
+                    inline = [pol["PolicyDocument"] for pol in res.value(p.get("Policies", []))]
+                    measured.append((what, "inline policies", sum(size(d) for d in inline), 10240))
+                    measured.append((what, "trust policy", size(res.value(p["AssumeRolePolicyDocument"])), 2048))
+                elif t == "AWS::IAM::ManagedPolicy":
+                    measured.append((what, "managed policy", size(res.value(p["PolicyDocument"])), 6144))
+        over = [m for m in measured if m[2] > m[3]]
+        self.assertEqual(over, [], "over AWS's limits")
+        kinds = {m[1] for m in measured}
+        self.assertEqual(kinds, {"SSM value", "environment", "inline policies", "trust policy", "managed policy"})
+        # The largest of each kind, for the README's figures.
+        for kind in sorted(kinds):
+            worst = max((m for m in measured if m[1] == kind), key=lambda m: m[2])
+            print(f"largest {kind}: {worst[0]}: {worst[2]} of {worst[3]}")
+
     def test_every_arn_is_in_the_stacks_partition(self):
         for partition in ("aws", "aws-cn", "aws-us-gov"):
             for side in ("destination", "source"):

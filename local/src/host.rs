@@ -44,12 +44,15 @@ impl FunctionHost {
     pub async fn start(info: &SandboxInfo) -> std::io::Result<FunctionHost> {
         let mut functions = BTreeMap::new();
         for (arn, f) in &info.functions {
-            let config = StackConfig::from_lookup(|n| f.environment.get(n).cloned())
+            // As on Lambda: the environment, and the lists from SSM as the function's role.
+            let sdk = info.sdk_config_as(&f.credentials);
+            let config = ferry_core::parameters::load_for(&sdk, |n| f.environment.get(n).cloned())
+                .await
                 .map_err(|e| std::io::Error::other(format!("{arn}: {e}")))?;
             let hosted = Hosted {
                 binary: f.binary.clone(),
                 account: f.account.clone(),
-                clients: Clients::new(&info.sdk_config_as(&f.credentials)),
+                clients: Clients::new(&sdk),
                 config,
             };
             functions.insert(arn.clone(), Arc::new(hosted));

@@ -24,6 +24,7 @@ pub mod lambda;
 pub mod layout;
 pub mod manifest;
 pub mod names;
+pub mod parameters;
 pub mod policy;
 pub mod records;
 pub mod report;

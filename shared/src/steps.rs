@@ -394,8 +394,9 @@ pub struct AccessOutput {
     /// `destination-access revoke`: a job of this copy is still stopping; call again later.
     pub still_active: bool,
     /// `source-access`: the KMS keys on which the copy's Batch role holds a grant (granted or
-    /// verified), or held one (revoked).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// verified), or held one (revoked). Always present (empty when none), for the state
+    /// machine's JSONPath (job-report reads the grant's).
+    #[serde(default)]
     pub kms_grants: Vec<String>,
     /// `source-access` grant: objects of its sample that the job cannot copy as they are
     /// encrypted (SSE-C, the AWS managed key), said before the job. Always present (null when
@@ -521,6 +522,10 @@ pub struct ReportInput {
     /// What the earlier jobs of this run added up to (null for the first job).
     #[serde(default)]
     pub totals: Option<CopyTotals>,
+    /// The KMS keys source-access granted the copy's Batch role this run: a refusal of one of
+    /// them while grants settle is a grant not in effect yet; of another key, it is not.
+    #[serde(default)]
+    pub granted_keys: Vec<String>,
 }
 
 /// What happens after a job ended.

@@ -682,13 +682,9 @@ fn no_role_ferry_creates_can_lose_or_change_its_boundary() {
 fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
     let policies = resolved_policies();
     let buckets = ["arn:aws:s3:::src-photos", "arn:aws:s3:::src-manifests"];
-    let objects = ["arn:aws:s3:::src-photos/*", "arn:aws:s3:::src-manifests/*"];
     for (file, allowed) in [
         ("SourceAccessFunction-0", &buckets),
         ("SourceInventoryFunction-0", &buckets),
-        // source-access's look at the objects' encryption: the buckets, or their objects.
-        ("SourceAccessFunction-1", &buckets),
-        ("SourceAccessFunction-1", &objects),
     ] {
         let doc = &policies[&format!("template-source-{file}.json")];
         let matching: Vec<&Value> = doc["Statement"]
@@ -710,10 +706,17 @@ fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
                 assert_eq!(r, ["arn:aws:kms:eu-west-1:111111111111:key/*"], "{file}");
                 continue;
             }
-            assert!(
-                r == buckets || r == objects,
-                "{file}: the sandbox's SourceBuckets (or their objects), and nothing else: {r:?}"
-            );
+            if as_list(&s["Action"]) == ["s3:GetObject"] {
+                // source-access's sample (HeadObject) of the objects' encryption: objects of
+                // this account's buckets (the condition below), which keeps the policy under
+                // IAM's limit with 200 buckets; the code HEADs under a listed bucket only.
+                assert_eq!(r, ["arn:aws:s3:::*/*"], "{file}");
+            } else {
+                assert!(
+                    r == buckets,
+                    "{file}: the sandbox's SourceBuckets, and nothing else: {r:?}"
+                );
+            }
             assert_eq!(
                 s["Condition"]["StringEquals"]["s3:ResourceAccount"],
                 "111111111111"
@@ -721,7 +724,7 @@ fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
         }
     }
     // Grants on exactly the keys of SourceKmsKeyArns.
-    let doc = &policies["template-source-SourceAccessFunction-2.json"];
+    let doc = &policies["template-source-SourceAccessFunction-1.json"];
     assert_eq!(
         as_list(&doc["Statement"][0]["Resource"]),
         [

@@ -161,9 +161,13 @@ impl Budget {
         }
     }
 
-    /// Whether a part may still start.
-    fn allows_another_part(&self) -> bool {
-        SystemTime::now() + self.margin < self.deadline
+    /// Whether a part may still start, when the slowest part of this invocation took `longest`:
+    /// the time kept back is the margin or one and a half times that part, whichever is longer,
+    /// so a part of any size started now ends before the deadline as the parts before it did
+    /// (a part that outlives the invocation is a timed-out task, retried, but its copy is lost).
+    fn allows_another_part(&self, longest: Duration) -> bool {
+        let keep = self.margin.max(longest.mul_f32(1.5));
+        SystemTime::now() + keep < self.deadline
     }
 }
 
@@ -487,10 +491,11 @@ impl Worker<'_> {
         let mut queue = todo.into_iter();
         let mut running = JoinSet::new();
         let mut out_of_time = false;
+        let mut longest = Duration::ZERO;
         loop {
             while running.len() < usize::from(self.args.parts_in_flight) && !out_of_time {
                 let Some(part) = queue.next() else { break };
-                if !self.clock.allows_another_part() {
+                if !self.clock.allows_another_part(longest) {
                     out_of_time = true;
                     break;
                 }
@@ -506,6 +511,7 @@ impl Worker<'_> {
                     .copy_source_if_match(&source.etag)
                     .expected_bucket_owner(&self.config.account_id);
                 running.spawn(async move {
+                    let started = std::time::Instant::now();
                     let out = call.send().await.map_err(|e| {
                         from_sdk(e, &format!("UploadPartCopy part {}", part.number))
                     })?;
@@ -514,7 +520,7 @@ impl Worker<'_> {
                         .and_then(|r| r.e_tag())
                         .unwrap_or_default()
                         .to_string();
-                    Ok::<_, StepError>((part.number, etag))
+                    Ok::<_, StepError>((part.number, etag, started.elapsed()))
                 });
             }
             let Some(joined) = running.join_next().await else {
@@ -524,7 +530,8 @@ impl Worker<'_> {
                 StepError::new(ErrorName::Retryable, format!("a part copy stopped: {e}"))
             });
             match outcome.and_then(|r| r) {
-                Ok((number, etag)) => {
+                Ok((number, etag, took)) => {
+                    longest = longest.max(took);
                     done.insert(number, etag);
                 }
                 Err(err) => {

@@ -58,10 +58,14 @@ pub async fn handle(
     let want_retry_manifest = outcome == JobOutcome::Partial && !verifying;
     // Created while the run's new grants may still be taking effect: its access refusals are
     // retried after a wait, not counted permanent (IAM, S3 and KMS apply changes after a delay).
-    let settling = input
-        .job
-        .submitted_at
-        .is_some_and(|at| plan.grants_may_be_settling(at));
+    // The last job a retry may follow reports its refusals as they are.
+    let settling = (retries_left
+        && input
+            .job
+            .submitted_at
+            .is_some_and(|at| plan.grants_may_be_settling(at)))
+    .then(|| input.granted_keys.clone());
+    let was_settling = settling.is_some();
     let (summary, mut retry) = summarize(
         clients,
         config,
@@ -113,8 +117,8 @@ pub async fn handle(
         .keys()
         .any(|k| k.ends_with(ferry_core::report::SETTLING));
     let wait_seconds = match next {
-        Next::Resubmit if settling => settle_wait(attempt.job),
-        Next::Retry if settling && refused => settle_wait(attempt.job),
+        Next::Resubmit if was_settling => settle_wait(attempt.job),
+        Next::Retry if refused => settle_wait(attempt.job),
         _ => 0,
     };
     totals.last_report = summary;
@@ -191,7 +195,7 @@ async fn summarize(
     job: &JobRecord,
     retry_for: Option<Attempt>,
     retries_left: bool,
-    settling: bool,
+    settling: Option<Vec<String>>,
 ) -> Result<(ReportSummary, Option<RetryManifestRef>), StepError> {
     let job_id = &job.job_id;
     let names = plan.names();
@@ -220,7 +224,10 @@ async fn summarize(
         })?)),
         None => None,
     };
-    let mut summarizer = Summarizer::new(file).settling(settling);
+    let mut summarizer = Summarizer::new(file);
+    if let Some(granted) = settling {
+        summarizer = summarizer.settling(granted);
+    }
     if !retries_left {
         summarizer = summarizer.too_large_only();
     }

@@ -23,6 +23,7 @@ fn input(job: u16) -> ReportInput {
         plan,
         job: ferry_core::testing::csv_job_record(job),
         totals: None,
+        granted_keys: vec![],
     }
 }
 

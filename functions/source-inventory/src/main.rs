@@ -1,10 +1,9 @@
-//! The `ferry-source-inventory` Lambda function: its configuration from the environment, then
+//! The `ferry-source-inventory` Lambda function: its configuration from the environment and SSM, then
 //! ferry-core's runtime loop around the crate's `handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // The stack's configuration, from the variables the template sets; a missing one fails the
-    // init by name.
-    let config = ferry_core::stack::StackConfig::from_lookup(|n| std::env::var(n).ok())?;
-    ferry_core::lambda::serve("source-inventory", config, ferry_source_inventory::handle).await
+    // The stack's configuration is read at cold start (the environment, the lists from SSM);
+    // a missing variable or an unreadable list fails the init by name.
+    ferry_core::lambda::serve("source-inventory", ferry_source_inventory::handle).await
 }

@@ -63,10 +63,39 @@ pub fn encryption_obstacle(error_code: &str, message: &str) -> Option<CopyObstac
     }
 }
 
-/// Whether a failed task was refused access, by S3 (`AccessDenied`, the message naming
-/// `kms:Decrypt` when KMS refused) or by KMS (`KMS.AccessDeniedException`).
-pub fn access_refused(error_code: &str) -> bool {
-    error_code == "AccessDenied" || error_code == "KMS.AccessDeniedException"
+/// Whether a failed task is a LambdaInvoke task whose invocation ran out of time: Batch
+/// Operations reports it `PermanentFailure`, "Lambda returned function error:
+/// {"errorMessage":"... Task timed out after 3.00 seconds"}" (S3 User Guide,
+/// batch-ops-examples-reports; corpus `report-row/lambda-timeout.csv`). The copy worker keeps
+/// its multipart upload's progress in the ferry bucket, so another invocation goes on: retried.
+pub fn lambda_timed_out(error_code: &str, message: &str) -> bool {
+    error_code == "PermanentFailure"
+        && message.starts_with("Lambda returned function error")
+        && message.contains("Task timed out after")
+}
+
+/// Whether a failed task was refused access in a way a grant still taking effect explains: by
+/// S3 (`AccessDenied`, the message naming `kms:Decrypt` when KMS refused) or by KMS
+/// (`KMS.AccessDeniedException`), and not "with an explicit deny" (the IAM User Guide's access
+/// denied messages say so of a Deny statement, which no Allow of ferry's lifts, however long it
+/// takes effect).
+pub fn access_refused(error_code: &str, message: &str) -> bool {
+    (error_code == "AccessDenied" || error_code == "KMS.AccessDeniedException")
+        && !message.contains("with an explicit deny")
+}
+
+/// Whether a refusal ([`access_refused`]) may be one of the run's grants not in effect yet: S3's
+/// or the bucket policy's, or KMS's of a key in `granted` (the keys source-access granted the
+/// copy's Batch role this run). A KMS refusal of another key (the AWS managed `aws/s3`, a key
+/// the source stack does not list) is no grant of ferry's, and stays not copyable.
+pub fn settling_refusal(error_code: &str, message: &str, granted: &[String]) -> bool {
+    if !access_refused(error_code, message) {
+        return false;
+    }
+    match encryption_obstacle(error_code, message) {
+        Some(_) => granted.iter().any(|k| message.contains(k.as_str())),
+        None => true,
+    }
 }
 
 /// Error codes that say "try again later" whatever their HTTP status.

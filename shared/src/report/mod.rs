@@ -155,11 +155,14 @@ impl TaskResult {
         self.task_status != "succeeded"
     }
 
-    /// The failure's class while the run's grants may still be settling (`settling`): an
-    /// access refusal, S3's or KMS's, is then retried rather than counted permanent or not
-    /// copyable, as IAM, S3 and KMS apply new grants after a delay.
-    pub fn failure_class_when(&self, settling: bool) -> FailureClass {
-        if settling && access_refused(&self.error_code) {
+    /// The failure's class while the run's grants may still be settling (`settling`: the KMS
+    /// keys granted this run): an access refusal ferry's grants explain
+    /// ([`settling_refusal`]) is then retried rather than counted permanent or not copyable, as
+    /// IAM, S3 and KMS apply new grants after a delay.
+    pub fn failure_class_when(&self, settling: Option<&[String]>) -> FailureClass {
+        if settling
+            .is_some_and(|keys| settling_refusal(&self.error_code, &self.result_message, keys))
+        {
             FailureClass::Retryable
         } else {
             self.failure_class()
@@ -180,6 +183,9 @@ impl TaskResult {
             || self.result_message.starts_with(crate::worker::DIFFERENT)
         {
             return FailureClass::Unverified;
+        }
+        if lambda_timed_out(&self.error_code, &self.result_message) {
+            return FailureClass::Retryable;
         }
         classify_failure(&self.error_code, self.http_status)
     }
@@ -334,7 +340,7 @@ pub struct ReportSummary {
 impl ReportSummary {
     /// Counts one task; its failure's class (see [`TaskResult::failure_class_when`]), `None`
     /// for a task that succeeded.
-    pub fn add(&mut self, task: &TaskResult, settling: bool) -> Option<FailureClass> {
+    pub fn add(&mut self, task: &TaskResult, settling: Option<&[String]>) -> Option<FailureClass> {
         self.tasks += 1;
         if !task.failed() {
             self.succeeded += 1;
@@ -366,7 +372,9 @@ impl ReportSummary {
         .then_some(CopyObstacle::TooLarge));
         let code: std::borrow::Cow<str> = match obstacle {
             // Refused while the run's grants settle: counted apart from a lasting refusal.
-            _ if class == FailureClass::Retryable && access_refused(&task.error_code) => {
+            _ if class == FailureClass::Retryable
+                && access_refused(&task.error_code, &task.result_message) =>
+            {
                 format!("{} {SETTLING}", task.error_code).into()
             }
             None if class == FailureClass::Refused => {
@@ -455,7 +463,7 @@ pub struct Summarizer<W: Write> {
     pub summary: ReportSummary,
     retry: Option<CsvManifestWriter<W>>,
     retryable: bool,
-    settling: bool,
+    settling: Option<Vec<String>>,
     too_large_rows: u64,
 }
 
@@ -465,7 +473,7 @@ impl<W: Write> Summarizer<W> {
             summary: ReportSummary::default(),
             retry: retry_manifest.map(CsvManifestWriter::new),
             retryable: true,
-            settling: false,
+            settling: None,
             too_large_rows: 0,
         }
     }
@@ -476,10 +484,11 @@ impl<W: Write> Summarizer<W> {
         self
     }
 
-    /// The job ran while the run's grants may have been settling: its access refusals are
-    /// retried ([`TaskResult::failure_class_when`]).
-    pub fn settling(mut self, settling: bool) -> Self {
-        self.settling = settling;
+    /// The job ran while the run's grants may have been settling, with `granted` the KMS keys
+    /// granted this run: its refusals that those grants explain are retried
+    /// ([`TaskResult::failure_class_when`]).
+    pub fn settling(mut self, granted: Vec<String>) -> Self {
+        self.settling = Some(granted);
         self
     }
 
@@ -487,7 +496,7 @@ impl<W: Write> Summarizer<W> {
     pub fn read<R: Read>(&mut self, mut rows: ReportRows<R>) -> Result<(), ReportError> {
         let mut task = TaskResult::default();
         while rows.read_into(&mut task)? {
-            let class = self.summary.add(&task, self.settling);
+            let class = self.summary.add(&task, self.settling.as_deref());
             let Some(w) = &mut self.retry else { continue };
             match class {
                 Some(FailureClass::Retryable) if self.retryable => {}
@@ -577,7 +586,8 @@ mod tests {
         assert!(tasks[0]
             .result_message
             .contains("Task timed out after 3.00 seconds"));
-        assert_eq!(tasks[0].failure_class(), FailureClass::Permanent);
+        // The copy worker ran out of time: its upload record lets the next invocation go on.
+        assert_eq!(tasks[0].failure_class(), FailureClass::Retryable);
     }
 
     #[test]
@@ -698,7 +708,8 @@ mod tests {
     }
 
     /// A job created while the run's grants may still be settling: its refusals, S3's and
-    /// KMS's, are retried under their own label; an SSE-C object is still not copyable.
+    /// KMS's of a key granted this run, are retried under their own label; an explicit deny is
+    /// not, nor a refusal of a key not granted, nor an SSE-C object.
     #[test]
     fn access_refusals_while_grants_settle_are_retried() {
         let text = concat!(
@@ -706,13 +717,20 @@ mod tests {
             "src-photos,2026/managed.jpg,,failed,403,AccessDenied,User: arn:aws:sts::222222222222:assumed-role/ferry-batch-photos-2026/s3-batch-operations is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:111111111111:key/2f9a1c3e-0000-4000-8000-000000000003\n",
             "src-photos,2026/denied.jpg,,failed,403,AccessDenied,Access Denied\n",
             "src-photos,2026/gone.jpg,,failed,404,NoSuchKey,The specified key does not exist.\n",
+            "src-photos,2026/managed.bin,,failed,403,AccessDenied,User: arn:aws:sts::222222222222:assumed-role/ferry-batch-photos-2026/s3-batch-operations is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:111111111111:key/0000aaaa-0000-4000-8000-00000000aws3\n",
+            "src-photos,2026/fenced.jpg,,failed,403,AccessDenied,Access Denied (User: arn:aws:sts::222222222222:assumed-role/ferry-batch-photos-2026/s3-batch-operations is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::src-photos/2026/fenced.jpg with an explicit deny in a resource-based policy)\n",
         );
-        let mut s = Summarizer::new(Some(Vec::new())).settling(true);
+        let granted = vec![
+            "arn:aws:kms:eu-west-1:111111111111:key/2f9a1c3e-0000-4000-8000-000000000003"
+                .to_string(),
+        ];
+        let mut s = Summarizer::new(Some(Vec::new())).settling(granted);
         s.read(rows(text)).unwrap();
         let (summary, retry) = s.finish().unwrap();
         assert_eq!(
             (summary.retryable, summary.permanent, summary.not_copyable),
-            (2, 1, 1)
+            (2, 2, 2),
+            "an explicit deny, or a key not granted, is not a grant settling"
         );
         let settling = &summary.by_error_code[&format!("AccessDenied {SETTLING}")];
         assert_eq!(

@@ -1,0 +1,138 @@
+//! The stack's lists (`SourceBuckets`, `DestinationBuckets`, ...) where the template keeps them:
+//! one SSM parameter each, `<prefix><list>`, read once at cold start.
+//!
+//! Why not the environment: Lambda gives a function 4 KB of environment variables in all
+//! (Lambda Developer Guide, quotas), and CloudFormation takes a parameter value of up to 4,096
+//! bytes (CloudFormation User Guide, quotas), so one long list alone fills a function's
+//! environment. A standard SSM parameter holds 4 KB (SSM API, PutParameter `Value`: "Standard
+//! parameters have a value limit of 4 KB"), each list's own limit, and GetParameters reads up
+//! to ten in one call (`Names`: at most 10). The template creates a list's parameter only when
+//! the list is not empty, so a name GetParameters does not find is an empty list.
+
+use std::collections::BTreeMap;
+
+use crate::stack::*;
+
+/// The variable that names the lists' parameter prefix (`ferry-<side>-<region>-`); without it,
+/// the lists are read from the environment (the sandbox's older stacks, the cold-start bench).
+pub const VAR_LIST_PARAMETERS: &str = "FERRY_LIST_PARAMETERS";
+
+/// Each list's variable, and its parameter's name after the prefix.
+pub const LISTS: [(&str, &str); 6] = [
+    (VAR_SOURCE_ACCOUNT_IDS, "source-account-ids"),
+    (VAR_SOURCE_BUCKETS, "source-buckets"),
+    (VAR_DESTINATION_ACCOUNT_IDS, "destination-account-ids"),
+    (VAR_DESTINATION_BUCKETS, "destination-buckets"),
+    (VAR_MANIFEST_BUCKETS, "manifest-buckets"),
+    (VAR_SOURCE_KMS_KEY_ARNS, "source-kms-key-arns"),
+];
+
+/// Why a function's configuration could not be read at cold start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Missing(#[from] MissingVariable),
+    #[error("reading the stack's lists from SSM ({names}): {cause}")]
+    Lists { names: String, cause: String },
+}
+
+/// [`load`] with an SSM client of `sdk`'s (`lambda::serve`, the sandbox's function host).
+pub async fn load_for(
+    sdk: &aws_types::SdkConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<StackConfig, ConfigError> {
+    load(&aws_sdk_ssm::Client::new(sdk), lookup).await
+}
+
+/// The stack's configuration: the variables `lookup` gives (the environment on Lambda),
+/// with the lists read from SSM when `FERRY_LIST_PARAMETERS` names their prefix.
+pub async fn load(
+    ssm: &aws_sdk_ssm::Client,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<StackConfig, ConfigError> {
+    let mut lists: BTreeMap<&str, String> = BTreeMap::new();
+    if let Some(prefix) = lookup(VAR_LIST_PARAMETERS).filter(|p| !p.is_empty()) {
+        let names: Vec<String> = LISTS.iter().map(|(_, n)| format!("{prefix}{n}")).collect();
+        let out = ssm
+            .get_parameters()
+            .set_names(Some(names.clone()))
+            .send()
+            .await
+            .map_err(|e| ConfigError::Lists {
+                names: names.join(", "),
+                cause: crate::error::from_sdk(e, "GetParameters").cause,
+            })?;
+        for p in out.parameters() {
+            let found = LISTS
+                .iter()
+                .find(|(_, n)| p.name() == Some(format!("{prefix}{n}").as_str()));
+            if let (Some((var, _)), Some(value)) = (found, p.value()) {
+                lists.insert(var, value.to_string());
+            }
+        }
+    }
+    Ok(StackConfig::from_lookup(|n| {
+        lists.get(n).cloned().or_else(|| lookup(n))
+    })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
+    use aws_sdk_ssm::types::Parameter;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            VAR_ACCOUNT_ID => Some("111111111111".into()),
+            VAR_REGION => Some("eu-west-1".into()),
+            VAR_FERRY_BUCKET => Some("ferry-111111111111-eu-west-1".into()),
+            VAR_LIST_PARAMETERS => Some("ferry-source-eu-west-1-".into()),
+            _ => None,
+        }
+    }
+
+    /// The lists come from their parameters; a list whose parameter does not exist (an empty
+    /// list: the template creates none) is empty.
+    #[tokio::test]
+    async fn the_lists_are_read_from_their_parameters_in_one_call() {
+        let rule = mock!(aws_sdk_ssm::Client::get_parameters).then_compute_output(|req| {
+            assert_eq!(req.names().len(), LISTS.len(), "one call for every list");
+            let p = |name: &str, value: &str| {
+                Parameter::builder()
+                    .name(format!("ferry-source-eu-west-1-{name}"))
+                    .value(value)
+                    .build()
+            };
+            GetParametersOutput::builder()
+                .parameters(p("source-buckets", "src-photos,src-manifests"))
+                .parameters(p("destination-account-ids", "222222222222"))
+                .invalid_parameters("ferry-source-eu-west-1-source-kms-key-arns")
+                .build()
+        });
+        let ssm = mock_client!(aws_sdk_ssm, [&rule]);
+        let config = load(&ssm, env).await.unwrap();
+        assert_eq!(config.source_buckets, ["src-photos", "src-manifests"]);
+        assert_eq!(config.destination_account_ids, ["222222222222"]);
+        assert!(config.source_kms_key_arns.is_empty());
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    /// Without the prefix variable nothing is asked of SSM: the lists are the environment's.
+    #[tokio::test]
+    async fn without_the_prefix_the_lists_are_the_environments() {
+        let rule = mock!(aws_sdk_ssm::Client::get_parameters)
+            .then_output(|| GetParametersOutput::builder().build());
+        let ssm = mock_client!(aws_sdk_ssm, [&rule]);
+        let config = load(&ssm, |n| match n {
+            VAR_LIST_PARAMETERS => None,
+            VAR_SOURCE_BUCKETS => Some("src-photos".into()),
+            other => env(other),
+        })
+        .await
+        .unwrap();
+        assert_eq!(config.source_buckets, ["src-photos"]);
+        assert_eq!(rule.num_calls(), 0);
+    }
+}
