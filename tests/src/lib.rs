@@ -511,6 +511,25 @@ impl World {
             .unwrap();
     }
 
+    /// From now on, a new grant (bucket policy statement, role policy, KMS grant) takes effect
+    /// `seconds` after it is made (the sandbox's propagation delay; docs/sandbox-facts.md).
+    pub async fn propagation_delay(&self, seconds: u64) {
+        self.sandbox
+            .control("/propagation", json!({ "seconds": seconds }))
+            .await
+            .unwrap();
+    }
+
+    /// One field of every Batch Operations job of the sandbox, in the order they were created.
+    pub async fn job_fields(&self, field: &str) -> Vec<Value> {
+        let jobs = self.sandbox.jobs().await.unwrap();
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j[field].clone())
+            .collect()
+    }
+
     /// Waits until a job is Active (60 s at most).
     pub async fn wait_for_active_job(&self) {
         self.wait_for_active_jobs(1).await;

@@ -426,11 +426,7 @@ async fn sse_kms_source_objects_are_copied_under_a_ten_second_propagation_delay(
     let world = World::seeded().await;
     let key = world.sandbox.info.kms_keys["source"].clone();
     encrypt_samples(&world, &key).await;
-    world
-        .sandbox
-        .control("/propagation", json!({"seconds": 10}))
-        .await
-        .unwrap();
+    world.propagation_delay(10).await;
     let run = world
         .run("photos-2026-1", &world.request("photos-2026"))
         .await;

@@ -272,11 +272,7 @@ async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_a_under_a_ten_second_propagation_delay_copies_every_object() {
     let world = World::seeded().await;
-    world
-        .sandbox
-        .control("/propagation", json!({"seconds": 10}))
-        .await
-        .unwrap();
+    world.propagation_delay(10).await;
     let run = world
         .run(
             "photos-2026-1",
@@ -293,13 +289,7 @@ async fn flow_a_under_a_ten_second_propagation_delay_copies_every_object() {
     assert_eq!(out["copied"], samples().len() as u64, "{out}");
     assert_eq!(out["failed"], 0, "{out}");
     world.assert_copied(&samples()).await;
-    let jobs = world.sandbox.jobs().await.unwrap();
-    let statuses: Vec<&str> = jobs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["status"].as_str().unwrap())
-        .collect();
+    let statuses = world.job_fields("status").await;
     assert!(
         statuses.len() >= 3 && statuses[0] == "Failed",
         "a first job refused while the grants took effect, then the copy and its verification: {statuses:?}"

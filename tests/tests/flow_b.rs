@@ -111,15 +111,8 @@ async fn permanent_failures_end_incomplete_naming_keys_and_codes_with_grants_rev
         cause.contains("errors: AccessDenied x1; failed: 2026/notes/a+b=c.txt (AccessDenied)"),
         "{cause}"
     );
-    let jobs = world.sandbox.jobs().await.unwrap();
-    let totals: Vec<u64> = jobs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["total"].as_u64().unwrap())
-        .collect();
     assert_eq!(
-        totals,
+        world.job_fields("total").await,
         [6, 1, 1],
         "the retries carry the refused object only"
     );
