@@ -65,6 +65,15 @@ def _xml_to_dict(elem: ET.Element) -> Any:
     return out
 
 
+def _plain(elem: ET.Element) -> ET.Element:
+    """A copy of `elem` with its tags' namespaces dropped."""
+    out = ET.Element(_strip(elem.tag))
+    out.text = elem.text
+    for child in elem:
+        out.append(_plain(child))
+    return out
+
+
 def _members(value: Any) -> list:
     """An XML list (`<Fields><member>..</member></Fields>`) as a Python list."""
     if not value:
@@ -135,6 +144,8 @@ class Job:
         self.failure_reasons: list[tuple[str, str]] = []
         self.status_update_reason = ""
         self.created = _now()
+        # The CreateJob request's Operation element, as DescribeJob gives it back.
+        self.operation: ET.Element | None = None
         self.active_since: float | None = None
         self.active_seconds = 0
         self.cancel_requested = False
@@ -232,6 +243,7 @@ class Batch:
                 job_id = str(uuid.uuid4())
                 self.tokens[(account, token)] = (job_id, fingerprint)
                 job = Job(account, job_id, req)
+                job.operation = next((c for c in ET.fromstring(body) if _strip(c.tag) == "Operation"), None)
                 self.jobs[(account, job_id)] = job
                 threading.Thread(target=self.run, args=(job,), daemon=True, name=f"job-{job_id}").start()
         root = ET.Element("CreateJobResult", xmlns=NS)
@@ -276,6 +288,10 @@ class Batch:
         _el(j, "RoleArn", r.get("RoleArn", ""))
         _el(j, "ClientRequestToken", r.get("ClientRequestToken", ""))
         _el(j, "CreationTime", job.created)
+        if job.operation is not None:
+            # The job's operation as it was created (S3 Control API, DescribeJob: JobDescriptor's
+            # Operation), namespaces dropped as this document writes them.
+            j.append(_plain(job.operation))
         if job.status_update_reason:
             _el(j, "StatusUpdateReason", job.status_update_reason)
         self._progress(j, job)

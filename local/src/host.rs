@@ -20,6 +20,7 @@ use tracing::warn;
 use crate::sandbox::SandboxInfo;
 
 struct Hosted {
+    arn: String,
     binary: String,
     account: String,
     clients: Clients,
@@ -50,6 +51,7 @@ impl FunctionHost {
                 .await
                 .map_err(|e| std::io::Error::other(format!("{arn}: {e}")))?;
             let hosted = Hosted {
+                arn: arn.clone(),
                 binary: f.binary.clone(),
                 account: f.account.clone(),
                 clients: Clients::new(&sdk),
@@ -206,7 +208,12 @@ macro_rules! call {
         let out = $handler(
             &$f.clients,
             &$f.config,
-            LambdaEvent::new(input, Context::default()),
+            LambdaEvent::new(input, {
+                // As Lambda fills it: the ARN the caller invoked.
+                let mut ctx = Context::default();
+                ctx.invoked_function_arn = $f.arn.clone();
+                ctx
+            }),
         )
         .await
         .map_err(|e: StepError| {

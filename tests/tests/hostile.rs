@@ -1,10 +1,14 @@
-//! The security review's two findings, replayed against the strict sandbox as an attacker would
-//! try them: a copy request that points at a bucket the destination account does not list (or
-//! does not own), and a state machine of the destination account's own that hands the source
-//! side a forged plan. Each is refused, names the rule, and leaves every policy as it was.
+//! The security reviews' findings, replayed against the strict sandbox as an attacker would try
+//! them: a copy request that points at a bucket the destination account does not list (or does
+//! not own), a state machine of the destination account's own that hands the source side a
+//! forged plan, and forged events handed to the copy worker. Each is refused, names the rule,
+//! and leaves every policy and object as it was.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::steps::{PlanInput, RunPlan};
+use ferry_core::worker::WorkerArguments;
 use ferry_tests::*;
 use serde_json::{json, Value};
 
@@ -132,4 +136,135 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
     assert_eq!(after, before, "the source bucket's policy is as it was");
     let text = after.map(|p: Value| p.to_string()).unwrap_or_default();
     assert!(!text.contains("444444444444"));
+}
+
+/// The worker's event as S3 Batch Operations sends it (Powertools' schema 2.0 test event), for
+/// `job` with `arguments`, one task on `key` of the source bucket.
+fn worker_event(job: &str, arguments: &BTreeMap<String, String>, key: &str) -> Value {
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../shared/fixtures/contract/batch-invoke-event/2.0-powertools.json"
+    ))
+    .unwrap();
+    event["job"]["id"] = job.into();
+    event["job"]["userArguments"] = json!(arguments);
+    event["tasks"][0]["s3Bucket"] = SOURCE_BUCKET.into();
+    event["tasks"][0]["s3Key"] = key.into();
+    event["tasks"][0]["s3VersionId"] = Value::Null;
+    event
+}
+
+/// The security round's finding 1: a principal of the destination account that may invoke the
+/// copy worker (here an EventBridge schedule of the account) hands it forged events while a
+/// copy into an occupied prefix runs under `existing: refuse`. Each is refused before the worker
+/// assumes the copy's role: arguments that are not the live job's (an overwrite, DEEP_ARCHIVE, a
+/// key prefix of the attacker's, verify mode as an oracle of sizes and ETags), a task outside the
+/// copy's source, a job that does not exist, and the live job's own arguments once the copy has
+/// ended. The object someone else keeps at the destination is as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_events_to_the_copy_worker_are_refused_and_change_nothing() {
+    let world = World::seeded().await;
+    let kept = samples()[0].key.clone();
+    world
+        .destination
+        .s3
+        .put_object()
+        .bucket(DESTINATION_BUCKET)
+        .key(&kept)
+        .body(b"DESTINATION-ORIGINAL".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let request = world.request("photos-2026");
+    let arguments = WorkerArguments::of(&serde_json::from_value(request.clone()).unwrap()).to_map();
+    world.hold(true).await;
+    let arn = world.start_execution("photos-2026-1", &request).await;
+    world.wait_for_active_job().await;
+    let job = world.job_fields("jobId").await[0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refusal = |answer: &Value| -> String {
+        let r = &answer["results"][0];
+        assert_eq!(r["resultCode"], "PermanentFailure", "{answer}");
+        r["resultString"].as_str().unwrap().to_string()
+    };
+    for (name, value) in [
+        ("existing", "overwrite"),
+        ("storageClass", "DEEP_ARCHIVE"),
+        ("keyPrefix", "attacker/"),
+        ("mode", "verify"),
+    ] {
+        let mut forged = arguments.clone();
+        forged.insert(name.into(), value.into());
+        let answer = world
+            .schedule_fires("ferry-copy-worker", worker_event(&job, &forged, &kept))
+            .await;
+        let why = refusal(&answer);
+        println!("{name}={value}: {why}");
+        assert!(
+            why.contains("the event's userArguments are not the job's: refused"),
+            "{name}: {why}"
+        );
+    }
+    let outside = world
+        .schedule_fires(
+            "ferry-copy-worker",
+            worker_event(&job, &arguments, "private/payroll.csv"),
+        )
+        .await;
+    assert!(
+        refusal(&outside).contains("is not under this copy's source prefix"),
+        "{outside}"
+    );
+    let unknown = world
+        .schedule_fires(
+            "ferry-copy-worker",
+            worker_event("00000000-0000-4000-8000-000000000000", &arguments, &kept),
+        )
+        .await;
+    assert!(
+        refusal(&unknown).contains("not a Batch Operations job of this account"),
+        "{unknown}"
+    );
+    world.hold(false).await;
+    let run = world.wait_for(&arn).await;
+    println!("the victim's run: {:?} {:?}", run.status, run.cause);
+    let after = world
+        .schedule_fires("ferry-copy-worker", worker_event(&job, &arguments, &kept))
+        .await;
+    assert!(
+        refusal(&after).contains("and the worker acts only for a running job: refused"),
+        "{after}"
+    );
+    let (bytes, _) =
+        ferry_core::clients::get_object_bytes(&world.destination.s3, DESTINATION_BUCKET, &kept)
+            .await
+            .unwrap()
+            .expect("the kept object");
+    assert_eq!(bytes, b"DESTINATION-ORIGINAL", "left as it was");
+    let head = world
+        .destination
+        .s3
+        .head_object()
+        .bucket(DESTINATION_BUCKET)
+        .key(&kept)
+        .send()
+        .await
+        .unwrap();
+    assert!(head.storage_class().is_none(), "still STANDARD: {head:?}");
+    let attacker = world
+        .destination
+        .s3
+        .list_objects_v2()
+        .bucket(DESTINATION_BUCKET)
+        .prefix("attacker/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attacker.key_count(),
+        Some(0),
+        "nothing at the attacker's key"
+    );
+    world.assert_no_leftovers().await;
 }

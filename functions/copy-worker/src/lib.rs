@@ -47,6 +47,7 @@ pub async fn handle(
     event: LambdaEvent<WorkerEvent>,
 ) -> Result<WorkerResponse, StepError> {
     let clock = Budget::of(event.context.deadline);
+    let function_arn = event.context.invoked_function_arn.clone();
     let e = event.payload;
     if e.invocation_schema_version != INVOCATION_SCHEMA {
         return Err(StepError::new(
@@ -85,6 +86,13 @@ pub async fn handle(
             ),
         );
     }
+    // Nothing in the event is trusted: the job it names must be one of ferry's, running, and
+    // the copy's settings and scope come from it and the copy's stored plan.
+    let auth = match job_check::authenticate(clients, config, &e, &function_arn).await {
+        Ok(auth) => auth,
+        Err(message) => return every(ResultCode::PermanentFailure, &message),
+    };
+    let args = &auth.args;
     let role = batch_role_arn(partition(&config.region), &config.account_id, &args.copy_id);
     // One session per job: a warm instance reuses it for the job's next tasks, and never for a
     // later run's (whose role, deleted and created again, no older session may use).
@@ -97,7 +105,8 @@ pub async fn handle(
         s3,
         control: &clients.s3,
         config,
-        args: &args,
+        auth: &auth,
+        args,
         control_prefix: layout.control_prefix(),
         clock,
     };
@@ -190,6 +199,8 @@ struct Worker<'a> {
     /// As the worker's own role: the upload records in the ferry bucket.
     control: &'a S3,
     config: &'a StackConfig,
+    /// The authenticated job: the copy's settings and its source's scope.
+    auth: &'a job_check::Authenticated,
     args: &'a WorkerArguments,
     control_prefix: String,
     clock: Budget,
@@ -240,6 +251,9 @@ impl Worker<'_> {
         }
         let key = decode_key(&task.s3_key)
             .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
+        self.auth
+            .covers(&bucket, &key)
+            .map_err(|why| StepError::new(ErrorName::AccessDenied, why))?;
         let version = task.s3_version_id.clone().filter(|v| !v.is_empty());
         let head = head_with_checksum(
             self.s3
@@ -859,6 +873,8 @@ fn session_name(job_id: &str) -> String {
         .take(64)
         .collect()
 }
+
+mod job_check;
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,8 @@ use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::operation::upload_part_copy::{UploadPartCopyInput, UploadPartCopyOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CopyPartResult, Part as S3Part, Tag};
+use aws_sdk_s3control::operation::describe_job::DescribeJobOutput;
+use aws_sdk_s3control::types::{JobDescriptor, JobOperation, JobStatus, LambdaInvokeOperation};
 use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
 use aws_sdk_sts::types::Credentials;
 use aws_smithy_mocks::{mock, Rule};
@@ -27,6 +29,57 @@ const ETAG: &str = "\"9e107d9d372bb6826bd81d3542a419d6-769\"";
 
 fn config() -> StackConfig {
     ferry_core::testing::destination_stack()
+}
+
+/// The worker as Lambda names it in the invocation's context.
+const WORKER_ARN: &str = "arn:aws:lambda:eu-west-1:222222222222:function:ferry-copy-worker";
+
+/// S3 Batch Operations' answer about the event's job: `status`, invoking the worker with
+/// `args`, as the copy's Batch role (what job-submit creates).
+fn job_of(args: BTreeMap<String, String>, status: JobStatus) -> Rule {
+    mock!(aws_sdk_s3control::Client::describe_job).then_output(move || {
+        let invoke = LambdaInvokeOperation::builder()
+            .function_arn(WORKER_ARN)
+            .set_user_arguments(Some(args.clone().into_iter().collect()))
+            .build();
+        DescribeJobOutput::builder()
+            .job(
+                JobDescriptor::builder()
+                    .job_id("job-1")
+                    .status(status.clone())
+                    .role_arn(batch_role_arn("aws", "222222222222", "photos-2026"))
+                    .operation(JobOperation::builder().lambda_invoke(invoke).build())
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// The copy's stored plan in the ferry bucket: the CSV fixture's request with the settings
+/// `args` carry (as job-submit derives a job's arguments from the plan).
+fn stored_plan(args: &BTreeMap<String, String>) -> Rule {
+    // Arguments that do not parse are refused before the plan is read: any plan will do.
+    let a = WorkerArguments::from_map(args)
+        .unwrap_or_else(|_| WorkerArguments::from_map(&arguments()).unwrap());
+    let mut request = ferry_core::testing::csv_plan().request;
+    request.destination.existing = match a.existing {
+        // A job of the rest of an overwriting copy looks first (skip-identical).
+        Existing::SkipIdentical => Existing::Overwrite,
+        other => other,
+    };
+    request.destination.storage_class = a.storage_class;
+    request.destination.metadata_directive = a.metadata_directive;
+    request.destination.encryption = a.encryption.clone();
+    request.destination.key_prefix = a.key_prefix.clone();
+    let plan = serde_json::to_vec(&ferry_core::control::StoredPlan { request }).unwrap();
+    mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key().is_some_and(|k| k.ends_with("/plan.json")))
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .body(ByteStream::from(plan.clone()))
+                .e_tag("\"p\"")
+                .build()
+        })
 }
 
 /// Powertools for AWS Lambda's schema 2.0 test event (the contract corpus), as S3 Batch
@@ -45,6 +98,7 @@ fn event(
     raw["job"]["userArguments"] = serde_json::to_value(&user_arguments).unwrap();
     let e: WorkerEvent = serde_json::from_value(raw).unwrap();
     let mut ctx = lambda_runtime::Context::default();
+    ctx.invoked_function_arn = WORKER_ARN.into();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     ctx.deadline = if deadline_passed {
         (now - Duration::from_secs(1)).as_millis() as u64
@@ -269,17 +323,88 @@ async fn run(
     deadline_passed: bool,
     args: BTreeMap<String, String>,
 ) -> (WorkerResponse, Seen) {
+    let job = job_of(args.clone(), JobStatus::Active);
+    let plan = stored_plan(&args);
+    run_for(world, &job, plan, event(deadline_passed, args)).await
+}
+
+/// The worker handed `event` while S3 Batch Operations describes its job with `job` and the
+/// ferry bucket holds `plan`.
+async fn run_for(
+    world: World,
+    job: &Rule,
+    plan: Rule,
+    event: LambdaEvent<WorkerEvent>,
+) -> (WorkerResponse, Seen) {
     let seen: Shared = Default::default();
-    let s3_rules = s3(world, &seen);
+    let mut s3_rules = s3(world, &seen);
+    s3_rules.insert(0, plan);
     let sts_rules = sts(&seen);
     let a: Vec<&Rule> = s3_rules.iter().collect();
     let b: Vec<&Rule> = sts_rules.iter().collect();
-    let clients = Clients::mocked(&a, &[], &[], &[]).with_sts(&b);
-    let out = handle(&clients, &config(), event(deadline_passed, args))
-        .await
-        .unwrap();
+    let clients = Clients::mocked(&a, &[job], &[], &[]).with_sts(&b);
+    let out = handle(&clients, &config(), event).await.unwrap();
     let seen = std::mem::take(&mut *seen.lock().unwrap());
     (out, seen)
+}
+
+/// Events no job of ferry's sent, each refused before the worker assumes the copy's role or
+/// writes anything: the job has ended; the event's arguments are not the job's (an overwrite
+/// under `refuse`, another storage class, verify mode as an oracle); a task outside the
+/// copy's source.
+#[tokio::test]
+async fn an_event_that_is_not_its_jobs_is_refused_before_anything_is_done() {
+    let ended = job_of(arguments(), JobStatus::Complete);
+    let plan = || stored_plan(&arguments());
+    let (out, seen) = run_for(
+        occupied(SIZE, ETAG),
+        &ended,
+        plan(),
+        event(false, arguments()),
+    )
+    .await;
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::PermanentFailure);
+    assert!(
+        r.result_string
+            .contains("is Complete, and the worker acts only for a running job: refused"),
+        "{}",
+        r.result_string
+    );
+    assert!(seen.assumed.is_empty() && seen.copied.is_empty() && seen.created.is_empty());
+    for (name, value) in [
+        ("existing", "overwrite"),
+        ("storageClass", "DEEP_ARCHIVE"),
+        ("mode", "verify"),
+        ("keyPrefix", "elsewhere/"),
+    ] {
+        let mut forged = arguments();
+        forged.insert(name.into(), value.into());
+        let live = job_of(arguments(), JobStatus::Active);
+        let (out, seen) = run_for(fresh(SIZE), &live, plan(), event(false, forged)).await;
+        let r = &out.results[0];
+        assert_eq!(r.result_code, ResultCode::PermanentFailure, "{name}");
+        assert!(
+            r.result_string
+                .contains("the event's userArguments are not the job's: refused"),
+            "{name}: {}",
+            r.result_string
+        );
+        assert!(seen.assumed.is_empty() && seen.copied.is_empty(), "{name}");
+    }
+    let live = job_of(arguments(), JobStatus::Active);
+    let mut outside = event(false, arguments());
+    outside.payload.tasks[0].s3_key = "private/payroll.csv".into();
+    let (out, seen) = run_for(fresh(SIZE), &live, plan(), outside).await;
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::PermanentFailure);
+    assert!(
+        r.result_string
+            .contains("private/payroll.csv is not under this copy's source prefix"),
+        "{}",
+        r.result_string
+    );
+    assert!(seen.copied.is_empty() && seen.created.is_empty());
 }
 
 fn fresh(size: u64) -> World {
@@ -616,11 +741,13 @@ async fn verify_mode_says_verified_missing_or_different_and_writes_nothing() {
 #[tokio::test]
 async fn a_warm_worker_assumes_the_role_once_per_job() {
     let seen: Shared = Default::default();
-    let s3_rules = s3(fresh(100), &seen);
+    let mut s3_rules = s3(fresh(100), &seen);
+    s3_rules.insert(0, stored_plan(&arguments()));
     let sts_rules = sts(&seen);
     let a: Vec<&Rule> = s3_rules.iter().collect();
     let b: Vec<&Rule> = sts_rules.iter().collect();
-    let clients = Clients::mocked(&a, &[], &[], &[]).with_sts(&b);
+    let job = job_of(arguments(), JobStatus::Active);
+    let clients = Clients::mocked(&a, &[&job], &[], &[]).with_sts(&b);
     for _ in 0..3 {
         let out = handle(&clients, &config(), event(false, arguments()))
             .await
