@@ -481,3 +481,40 @@ async fn a_source_bucket_whose_default_key_is_an_alias_copies() {
     );
     world.assert_no_leftovers().await;
 }
+
+/// `cleanup.revokeGrants: false` keeps only what expires by itself: the source buckets'
+/// statements (their aws:CurrentTime expiry). The copy's Batch role and its KMS grant never
+/// expire, so they are gone after the copy whatever the request says (the security round's
+/// finding: a kept role and grant let a forged worker call copy an SSE-KMS object later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_grants_are_only_the_statements_that_expire() {
+    let world = World::seeded().await;
+    let key = world.sandbox.info.kms_keys["source"].clone();
+    encrypt_samples(&world, &key).await;
+    let mut request = world.request("photos-2026");
+    request["cleanup"] = json!({"revokeGrants": false});
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    assert!(
+        grants_on(&world, &key).await.is_empty(),
+        "the KMS grant is revoked"
+    );
+    let left = world
+        .leftovers(SOURCE_BUCKET, &["photos-2026"])
+        .await
+        .unwrap();
+    assert!(
+        left.iter()
+            .all(|l| l.contains("policy is not its owner's again")),
+        "only the bucket statements stay: {left:#?}"
+    );
+    assert!(!left.is_empty(), "the statements stay until they expire");
+    let statements = world.ferry_statements(SOURCE_BUCKET).await;
+    assert!(
+        statements
+            .iter()
+            .all(|s| s["Condition"]["DateLessThan"]["aws:CurrentTime"].is_string()),
+        "each kept statement expires: {statements:#?}"
+    );
+}

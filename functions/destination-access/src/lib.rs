@@ -120,10 +120,10 @@ pub async fn handle(
                 out.changed
                     .extend(abort_uploads(&clients.s3, config, &input.plan).await?);
             }
-            if !out.still_active
-                && input.plan.request.cleanup.revoke_grants
-                && delete_role(&clients.iam, config, &input.plan).await?
-            {
+            // The role is deleted whatever cleanup.revokeGrants says: it never expires, and
+            // a role left behind is a standing grant (with the KMS grants, which source-access
+            // revokes in any case).
+            if !out.still_active && delete_role(&clients.iam, config, &input.plan).await? {
                 out.changed.push(input.plan.names().batch_role_arn);
             }
         }

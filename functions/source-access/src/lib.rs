@@ -70,7 +70,11 @@ pub async fn handle(
     let present = match input.action {
         AccessAction::Grant | AccessAction::Verify => true,
         AccessAction::Revoke if !plan.request.cleanup.revoke_grants => {
-            info!("cleanup.revokeGrants is false: grants stay until they expire (KMS grants until a later revoke)");
+            // Only what expires by itself is kept: the bucket statements (their
+            // aws:CurrentTime expiry). A KMS grant never expires, so it is revoked whatever the
+            // request says.
+            info!("cleanup.revokeGrants is false: the bucket statements stay until they expire; the KMS grants are revoked");
+            out.kms_grants = keys::revoke(&clients.kms, config, &names).await?;
             return Ok(out);
         }
         AccessAction::Revoke => false,
