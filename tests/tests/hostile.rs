@@ -268,3 +268,45 @@ async fn forged_events_to_the_copy_worker_are_refused_and_change_nothing() {
     );
     world.assert_no_leftovers().await;
 }
+
+/// The security round's finding 2: while a copy's run is going, a second run of the copy and a
+/// cleanup naming a run that never was are refused at the plan step (either would tear down the
+/// live run's role and grants when it ends), and the live run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_or_a_made_up_cleanup_cannot_tear_down_a_live_run() {
+    let world = World::seeded().await;
+    world.hold(true).await;
+    let request = world.request("photos-2026");
+    let victim = world.start_execution("photos-2026-1", &request).await;
+    world.wait_for_active_job().await;
+    let second = world.run("photos-2026-2", &request).await;
+    assert_eq!(second.status, ExecutionStatus::Failed, "{second:?}");
+    let cause = second.cause.unwrap_or_default();
+    assert!(
+        cause.contains("run photos-2026-1 of copy photos-2026 is running"),
+        "{cause}"
+    );
+    let made_up = world
+        .run(
+            "photos-2026-cleanup-9",
+            &json!({"cleanup": {"execution": "photos-2026-9"}}),
+        )
+        .await;
+    assert_eq!(made_up.status, ExecutionStatus::Failed, "{made_up:?}");
+    assert!(
+        made_up
+            .cause
+            .unwrap_or_default()
+            .contains("run photos-2026-1 of copy photos-2026 is running"),
+        "the cleanup is refused"
+    );
+    assert!(
+        !world.ferry_statements(SOURCE_BUCKET).await.is_empty(),
+        "the live run's grants are still there"
+    );
+    world.hold(false).await;
+    let run = world.wait_for(&victim).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    world.assert_no_leftovers().await;
+}

@@ -59,6 +59,9 @@ pub async fn handle(
         plan.destination_versioning =
             Some(versioning(&clients.s3, config, &plan.request.destination.bucket).await?);
     }
+    // Two runs of one copy share its role, grants and records: the second would tear down the
+    // first's when it ends.
+    none_other_running(clients, config, &plan.request.copy_id, &input.execution).await?;
     let wanted = StoredPlan {
         request: plan.request.clone(),
     };
@@ -255,6 +258,9 @@ async fn cleanup_plan(
             )
         })?;
     still_running(clients, config, &input.cleanup_of).await?;
+    // The role, grants and records are the copy's, not the named run's: a cleanup naming a
+    // run that never was would tear down a live one.
+    none_other_running(clients, config, &copy_id, &input.execution).await?;
     let stored = stored_plan(clients, config, &copy_id, "its run touched nothing").await?;
     info!(cleanup_of = %input.cleanup_of, "loaded the stored plan for cleanup");
     RunPlan::for_cleanup(input, stored, &config.ferry_bucket)
@@ -293,6 +299,46 @@ async fn still_running(
         Err(e) if sdk_code(&e) == Some("ExecutionDoesNotExist") => Ok(()),
         Err(e) => Err(from_sdk(e, &format!("DescribeExecution {run}"))),
     }
+}
+
+/// Refuses while a run of copy `copy_id` other than `this` (the execution asking) is
+/// RUNNING: runs and cleanups of one copy share its Batch role, grants and job records, so they
+/// must not overlap. Cleanup executions (`<copyId>-cleanup-<n>`) are not runs.
+async fn none_other_running(
+    clients: &Clients,
+    config: &StackConfig,
+    copy_id: &str,
+    this: &str,
+) -> Result<(), StepError> {
+    let machine = format!(
+        "arn:{}:states:{}:{}:stateMachine:{STATE_MACHINE}",
+        ferry_core::names::partition(&config.region),
+        config.region,
+        config.account_id
+    );
+    let mut pages = clients
+        .sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk(e, "ListExecutions (RUNNING)"))?;
+        for e in page.executions() {
+            let run = ferry_core::names::ExecutionName::parse(e.name());
+            if e.name() != this && run.is_some_and(|r| !r.cleanup && r.copy_id == copy_id) {
+                return Err(StepError::new(
+                    ErrorName::InvalidRequest,
+                    format!(
+                        "run {} of copy {copy_id} is running: runs and cleanups of one copy share its role and grants and must not overlap; wait for it to end, or stop it (it then cleans up after itself)",
+                        e.name()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn same_or_refuse(stored: &StoredPlan, wanted: &StoredPlan) -> Result<(), StepError> {
@@ -442,12 +488,97 @@ mod tests {
                 .build()
                 .unwrap()
         });
+        // Running now: another copy's run and a cleanup of this copy, neither a run of it.
+        let running = running(&["other-copy-3", "photos-2026-cleanup-2"]);
         handle(
-            &Clients::mocked(&refs, &[], &[], &[&described]),
+            &Clients::mocked(&refs, &[], &[], &[&described, &running]),
             &config(),
             LambdaEvent::new(event, Default::default()),
         )
         .await
+    }
+
+    /// ListExecutions (RUNNING) of ferry's state machine answers `names`.
+    fn running(names: &'static [&'static str]) -> Rule {
+        mock!(aws_sdk_sfn::Client::list_executions).then_output(move || {
+            let executions = names.iter().map(|n| {
+                aws_sdk_sfn::types::ExecutionListItem::builder()
+                    .execution_arn(format!(
+                        "arn:aws:states:eu-west-1:222222222222:execution:ferry:{n}"
+                    ))
+                    .state_machine_arn("arn:aws:states:eu-west-1:222222222222:stateMachine:ferry")
+                    .name(*n)
+                    .status(aws_sdk_sfn::types::ExecutionStatus::Running)
+                    .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            });
+            aws_sdk_sfn::operation::list_executions::ListExecutionsOutput::builder()
+                .set_executions(Some(executions.collect()))
+                .build()
+                .unwrap()
+        })
+    }
+
+    /// While run 4 of photos-2026 runs, a second run of the copy and a cleanup naming a run
+    /// that never was are both refused (either would tear down run 4's role and grants).
+    #[tokio::test]
+    async fn a_run_or_cleanup_of_a_copy_whose_run_is_running_is_refused() {
+        let store = Arc::new(Mutex::new(None));
+        run(&store, input(request(), "photos-2026-1"))
+            .await
+            .unwrap();
+        let rules = s3(&store);
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let live = running(&["photos-2026-4"]);
+        let gone = mock!(aws_sdk_sfn::Client::describe_execution).then_error(|| {
+            aws_sdk_sfn::operation::describe_execution::DescribeExecutionError::ExecutionDoesNotExist(
+                aws_sdk_sfn::types::error::ExecutionDoesNotExist::builder()
+                    .meta(
+                        aws_sdk_sfn::error::ErrorMetadata::builder()
+                            .code("ExecutionDoesNotExist")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let clients = Clients::mocked(&refs, &[], &[], &[&live, &gone]);
+        let second = handle(
+            &clients,
+            &config(),
+            LambdaEvent::new(
+                PlanEvent::Copy(input(request(), "photos-2026-5")),
+                Default::default(),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            second
+                .cause
+                .starts_with("run photos-2026-4 of copy photos-2026 is running"),
+            "{}",
+            second.cause
+        );
+        let cleanup = CleanupInput {
+            cleanup_of: "photos-2026-7".into(),
+            execution: "photos-2026-cleanup-7".into(),
+            start_time: "2026-11-28T13:45:50Z".into(),
+        };
+        let err = handle(
+            &clients,
+            &config(),
+            LambdaEvent::new(PlanEvent::Cleanup(cleanup), Default::default()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest);
+        assert!(
+            err.cause
+                .contains("run photos-2026-4 of copy photos-2026 is running"),
+            "{}",
+            err.cause
+        );
     }
 
     #[tokio::test]
