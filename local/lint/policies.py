@@ -28,6 +28,10 @@ ACCEPTED = {
         "service authorization reference lists the standard one (execution:<machine>:<id>) too, "
         "which is what ferry's standard state machine has"
     ),
+    ("template-destination-PlanFunction-*.json", "RESOURCE_MISMATCH", "states:ListExecutions"): (
+        "the same mismatch as cleanup-start's below: plan lists the RUNNING executions of the "
+        "ferry state machine (stateMachine:ferry), ListExecutions' second resource type"
+    ),
     ("template-destination-CleanupStartFunction-*.json", "RESOURCE_MISMATCH", "states:ListExecutions"): (
         "parliament's own data gives ListExecutions two resource types, mapRun* and "
         "stateMachine*, and its check matches the first only; cleanup-start lists the executions "
