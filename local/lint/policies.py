@@ -32,6 +32,10 @@ ACCEPTED = {
         "the same mismatch as cleanup-start's below: plan lists the RUNNING executions of the "
         "ferry state machine (stateMachine:ferry), ListExecutions' second resource type"
     ),
+    ("template-destination-CleanupStartFunction-*.json", "RESOURCE_MISMATCH", "states:DescribeExecution"): (
+        "as plan's: parliament's data lists only the express-execution ARN for DescribeExecution; "
+        "cleanup-start describes the standard executions of the ferry state machine"
+    ),
     ("template-destination-CleanupStartFunction-*.json", "RESOURCE_MISMATCH", "states:ListExecutions"): (
         "parliament's own data gives ListExecutions two resource types, mapRun* and "
         "stateMachine*, and its check matches the first only; cleanup-start lists the executions "

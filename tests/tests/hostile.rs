@@ -271,7 +271,8 @@ async fn forged_events_to_the_copy_worker_are_refused_and_change_nothing() {
 
 /// The security round's finding 2: while a copy's run is going, a second run of the copy and a
 /// cleanup naming a run that never was are refused at the plan step (either would tear down the
-/// live run's role and grants when it ends), and the live run completes.
+/// live run's role and grants when it ends), a status-change event forged for the live run
+/// starts no cleanup, and the live run completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_or_a_made_up_cleanup_cannot_tear_down_a_live_run() {
     let world = World::seeded().await;
@@ -299,6 +300,34 @@ async fn a_second_run_or_a_made_up_cleanup_cannot_tear_down_a_live_run() {
             .unwrap_or_default()
             .contains("run photos-2026-1 of copy photos-2026 is running"),
         "the cleanup is refused"
+    );
+    // A status-change event forged for the live run (as if it had failed) starts no cleanup:
+    // Step Functions says it is running.
+    let info = &world.sandbox.info;
+    let forged = json!({
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": info.destination_account(),
+        "time": "2026-11-28T14:00:00Z",
+        "region": info.region,
+        "resources": [victim.clone()],
+        "detail": {
+            "executionArn": victim.clone(),
+            "stateMachineArn": info.state_machine_arn.clone(),
+            "name": "photos-2026-1",
+            "status": "FAILED",
+            "startDate": 1795873550000u64,
+            "stopDate": 1795874000000u64,
+            "input": "{}",
+            "output": null
+        }
+    });
+    let answer = world.schedule_fires("ferry-cleanup-start", forged).await;
+    assert_eq!(
+        answer["ignored"], "photos-2026-1 is RUNNING now (the event said FAILED): no cleanup",
+        "{answer}"
     );
     assert!(
         !world.ferry_statements(SOURCE_BUCKET).await.is_empty(),

@@ -77,6 +77,29 @@ pub async fn handle(
     if run.cleanup {
         return Ok(ignored(format!("{name} is a cleanup execution")));
     }
+    // Nothing in the event is taken on trust (the scheduled sync's role, or anyone allowed to
+    // invoke this function, could hand it one): the execution must be of ferry's own state
+    // machine, and must really have ended, as Step Functions says now.
+    let ours = ferry_core::names::state_machine_arn(&config.region, &config.account_id);
+    if state_machine != ours {
+        return Ok(ignored(format!(
+            "{name} is an execution of {state_machine}, not of ferry's state machine {ours}"
+        )));
+    }
+    let execution = format!("{}:{name}", ours.replace(":stateMachine:", ":execution:"));
+    let described = clients
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("DescribeExecution {name}")))?;
+    let now = described.status().as_str();
+    if !CLEANUP_STATUSES.contains(&now) {
+        return Ok(ignored(format!(
+            "{name} is {now} now (the event said {status}): no cleanup"
+        )));
+    }
     let cleanup = ExecutionName {
         cleanup: true,
         ..run
@@ -84,7 +107,7 @@ pub async fn handle(
     .to_string();
     let started = start(
         clients,
-        state_machine,
+        &ours,
         &cleanup,
         json!({"cleanup": {"execution": name}}),
     )
@@ -236,6 +259,29 @@ mod tests {
         }
     }
 
+    /// A forged event: a live run said to have failed, or an execution of another state
+    /// machine of the account: no cleanup is started.
+    #[tokio::test]
+    async fn a_forged_status_change_starts_nothing() {
+        let (out, seen) = call(event("photos-2026-4", "FAILED")).await;
+        assert_eq!(
+            out.ignored.as_deref(),
+            Some("photos-2026-4 is RUNNING now (the event said FAILED): no cleanup")
+        );
+        assert!(seen.is_empty());
+        let mut elsewhere = event("photos-2026-3", "FAILED");
+        elsewhere["detail"]["stateMachineArn"] =
+            "arn:aws:states:eu-west-1:222222222222:stateMachine:not-ferry".into();
+        let (out, seen) = call(elsewhere).await;
+        assert!(
+            out.ignored
+                .unwrap()
+                .contains("not of ferry's state machine"),
+            "ignored"
+        );
+        assert!(seen.is_empty());
+    }
+
     #[tokio::test]
     async fn successes_cleanups_and_strangers_start_nothing() {
         for (name, status) in [
@@ -316,7 +362,24 @@ mod tests {
                 .unwrap()
         });
         let list = listed(runs);
-        let clients = Clients::mocked(&[], &[], &[], &[&list[0], &list[1], &start]);
+        // Step Functions' answer now: the status the event carries, except for run 4, which is
+        // still running (a forged event says it failed).
+        let described = mock!(aws_sdk_sfn::Client::describe_execution).then_compute_output(|r| {
+            let name = r.execution_arn().unwrap().rsplit(':').next().unwrap();
+            let status = if name.ends_with("-4") {
+                ExecutionStatus::Running
+            } else {
+                ExecutionStatus::Aborted
+            };
+            aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput::builder()
+                .execution_arn(r.execution_arn().unwrap())
+                .state_machine_arn("arn:aws:states:eu-west-1:222222222222:stateMachine:ferry")
+                .status(status)
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+        let clients = Clients::mocked(&[], &[], &[], &[&list[0], &list[1], &start, &described]);
         let out = handle(
             &clients,
             &ferry_core::testing::destination_stack(),
