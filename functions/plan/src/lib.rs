@@ -301,9 +301,9 @@ async fn still_running(
     }
 }
 
-/// Refuses while a run of copy `copy_id` other than `this` (the execution asking) is
+/// Refuses while another execution of copy `copy_id` than `this` (the execution asking) is
 /// RUNNING: runs and cleanups of one copy share its Batch role, grants and job records, so they
-/// must not overlap. Cleanup executions (`<copyId>-cleanup-<n>`) are not runs.
+/// must not overlap. A cleanup waits for runs only; a run for runs and cleanups.
 async fn none_other_running(
     clients: &Clients,
     config: &StackConfig,
@@ -323,19 +323,35 @@ async fn none_other_running(
         .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
         .into_paginator()
         .send();
+    // A run waits for a cleanup of its copy as well (the cleanup would revoke what the run
+    // grants); cleanups of one copy may run side by side (each revokes the same things).
+    let asking_is_cleanup =
+        ferry_core::names::ExecutionName::parse(this).is_some_and(|e| e.cleanup);
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| from_sdk(e, "ListExecutions (RUNNING)"))?;
         for e in page.executions() {
-            let run = ferry_core::names::ExecutionName::parse(e.name());
-            if e.name() != this && run.is_some_and(|r| !r.cleanup && r.copy_id == copy_id) {
-                return Err(StepError::new(
-                    ErrorName::InvalidRequest,
-                    format!(
-                        "run {} of copy {copy_id} is running: runs and cleanups of one copy share its role and grants and must not overlap; wait for it to end, or stop it (it then cleans up after itself)",
-                        e.name()
-                    ),
-                ));
+            let Some(other) = ferry_core::names::ExecutionName::parse(e.name()) else {
+                continue;
+            };
+            if e.name() == this || other.copy_id != copy_id || (other.cleanup && asking_is_cleanup)
+            {
+                continue;
             }
+            let (what, then) = if other.cleanup {
+                ("cleanup", "wait for it to end")
+            } else {
+                (
+                    "run",
+                    "wait for it to end, or stop it (it then cleans up after itself)",
+                )
+            };
+            return Err(StepError::new(
+                ErrorName::InvalidRequest,
+                format!(
+                    "{what} {} of copy {copy_id} is running: runs and cleanups of one copy share its role and grants and must not overlap; {then}",
+                    e.name()
+                ),
+            ));
         }
     }
     Ok(())
@@ -488,8 +504,8 @@ mod tests {
                 .build()
                 .unwrap()
         });
-        // Running now: another copy's run and a cleanup of this copy, neither a run of it.
-        let running = running(&["other-copy-3", "photos-2026-cleanup-2"]);
+        // Running now: another copy's run and cleanup.
+        let running = running(&["other-copy-3", "other-copy-cleanup-2"]);
         handle(
             &Clients::mocked(&refs, &[], &[], &[&described, &running]),
             &config(),
@@ -578,6 +594,25 @@ mod tests {
                 .contains("run photos-2026-4 of copy photos-2026 is running"),
             "{}",
             err.cause
+        );
+        // A run waits for a cleanup of its copy too; a cleanup does not wait for another.
+        let cleaning = running(&["photos-2026-cleanup-4"]);
+        let clients = Clients::mocked(&refs, &[], &[], &[&cleaning, &gone]);
+        let run = handle(
+            &clients,
+            &config(),
+            LambdaEvent::new(
+                PlanEvent::Copy(input(request(), "photos-2026-5")),
+                Default::default(),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            run.cause
+                .starts_with("cleanup photos-2026-cleanup-4 of copy photos-2026 is running"),
+            "{}",
+            run.cause
         );
     }
 
