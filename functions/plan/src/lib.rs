@@ -558,17 +558,23 @@ mod tests {
                     .build(),
             )
         });
-        let clients = Clients::mocked(&refs, &[], &[], &[&live, &gone]);
-        let second = handle(
-            &clients,
-            &config(),
-            LambdaEvent::new(
-                PlanEvent::Copy(input(request(), "photos-2026-5")),
-                Default::default(),
-            ),
-        )
-        .await
-        .unwrap_err();
+        // Run 5 of the copy planned while `running` runs: its refusal.
+        let run_5 = |running: &Rule| {
+            let clients = Clients::mocked(&refs, &[], &[], &[running, &gone]);
+            async move {
+                handle(
+                    &clients,
+                    &config(),
+                    LambdaEvent::new(
+                        PlanEvent::Copy(input(request(), "photos-2026-5")),
+                        Default::default(),
+                    ),
+                )
+                .await
+                .unwrap_err()
+            }
+        };
+        let second = run_5(&live).await;
         assert!(
             second
                 .cause
@@ -582,7 +588,7 @@ mod tests {
             start_time: "2026-11-28T13:45:50Z".into(),
         };
         let err = handle(
-            &clients,
+            &Clients::mocked(&refs, &[], &[], &[&live, &gone]),
             &config(),
             LambdaEvent::new(PlanEvent::Cleanup(cleanup), Default::default()),
         )
@@ -596,18 +602,7 @@ mod tests {
             err.cause
         );
         // A run waits for a cleanup of its copy too; a cleanup does not wait for another.
-        let cleaning = running(&["photos-2026-cleanup-4"]);
-        let clients = Clients::mocked(&refs, &[], &[], &[&cleaning, &gone]);
-        let run = handle(
-            &clients,
-            &config(),
-            LambdaEvent::new(
-                PlanEvent::Copy(input(request(), "photos-2026-5")),
-                Default::default(),
-            ),
-        )
-        .await
-        .unwrap_err();
+        let run = run_5(&running(&["photos-2026-cleanup-4"])).await;
         assert!(
             run.cause
                 .starts_with("cleanup photos-2026-cleanup-4 of copy photos-2026 is running"),
