@@ -27,6 +27,9 @@ pub struct Clients {
     /// function instance serves many invocations (the copy worker one per Batch task), and one
     /// AssumeRole per role and hour is enough.
     pub assumed: AssumedClients,
+    /// Bodies of objects that never change once written, by bucket and key
+    /// ([`Clients::immutable_object`]).
+    pub immutable: ImmutableObjects,
 }
 
 /// A client built by its first use (through `Deref`), then shared by every clone.
@@ -86,6 +89,10 @@ pub type AssumedClients = std::sync::Arc<
     >,
 >;
 
+/// The cache behind [`Clients::immutable_object`].
+pub type ImmutableObjects =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, String), Vec<u8>>>>;
+
 /// An assumed role's client is used until this long before its credentials expire (a copy
 /// worker invocation may run 15 minutes after it was handed the client).
 pub const ASSUMED_MARGIN: std::time::Duration = std::time::Duration::from_secs(20 * 60);
@@ -115,7 +122,36 @@ impl Clients {
             kms: Lazy::new(move || aws_sdk_kms::Client::new(&kms)),
             sts: Lazy::new(move || aws_sdk_sts::Client::new(&sts)),
             assumed: Default::default(),
+            immutable: Default::default(),
         }
+    }
+
+    /// The body of an object that never changes once written (a copy's stored plan,
+    /// `control/<copyId>/plan.json`), read once per process: a copy worker instance serves one
+    /// Batch task per invocation and checks each against its copy's plan. `None`, not kept, while
+    /// the object does not exist.
+    pub async fn immutable_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, crate::StepError> {
+        let wanted = (bucket.to_string(), key.to_string());
+        if let Some(body) = self
+            .immutable
+            .lock()
+            .expect("the immutable objects")
+            .get(&wanted)
+        {
+            return Ok(Some(body.clone()));
+        }
+        let Some((body, _)) = get_object_bytes(&self.s3, bucket, key).await? else {
+            return Ok(None);
+        };
+        self.immutable
+            .lock()
+            .expect("the immutable objects")
+            .insert(wanted, body.clone());
+        Ok(Some(body))
     }
 
     /// An S3 client like this one (endpoint, addressing, and in tests its mocks) that calls as

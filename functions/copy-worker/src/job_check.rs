@@ -14,8 +14,7 @@
 use std::collections::BTreeMap;
 
 use ferry_core::clients::Clients;
-use ferry_core::control::Control;
-use ferry_core::error::from_sdk;
+use ferry_core::control::StoredPlan;
 use ferry_core::layout::CopyLayout;
 use ferry_core::names::{batch_role_arn, partition};
 use ferry_core::stack::StackConfig;
@@ -66,22 +65,14 @@ pub async fn authenticate(
 ) -> Result<Authenticated, String> {
     let id = &event.job.id;
     let refused = |why: String| format!("AccessDenied: copy-worker: job {id}: {why}: refused");
-    let out = clients
-        .s3control
-        .describe_job()
-        .account_id(&config.account_id)
-        .job_id(id)
-        .send()
+    let job = ferry_core::job::describe_job(&clients.s3control, &config.account_id, id)
         .await
         .map_err(|e| {
             refused(format!(
                 "not a Batch Operations job of this account ({})",
-                from_sdk(e, "DescribeJob").cause
+                e.cause
             ))
         })?;
-    let job = out
-        .job()
-        .ok_or_else(|| refused("DescribeJob answered without a job".into()))?;
     let status = job.status().map_or("(none)", |s| s.as_str());
     if status != "Active" {
         return Err(refused(format!(
@@ -116,12 +107,15 @@ pub async fn authenticate(
             args.copy_id
         )));
     }
-    let layout = CopyLayout::of(&config.account_id, &args.copy_id);
-    let plan = Control::new(&clients.s3, &config.ferry_bucket)
-        .read_plan(layout)
+    // Stored plans never change: read once per worker instance, not once per task.
+    let key = CopyLayout::of(&config.account_id, &args.copy_id).plan_key();
+    let body = clients
+        .immutable_object(&config.ferry_bucket, &key)
         .await
         .map_err(|e| refused(format!("its copy's plan cannot be read ({})", e.cause)))?
         .ok_or_else(|| refused(format!("copy {} has no stored plan", args.copy_id)))?;
+    let plan: StoredPlan = serde_json::from_slice(&body)
+        .map_err(|e| refused(format!("its copy's plan {key} does not parse ({e})")))?;
     let req = &plan.request;
     if req.destination.bucket != args.destination_bucket
         || req.destination.key_prefix != args.key_prefix

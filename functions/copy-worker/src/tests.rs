@@ -759,6 +759,11 @@ async fn a_warm_worker_assumes_the_role_once_per_job() {
         1,
         "one AssumeRole for three tasks"
     );
+    assert_eq!(
+        s3_rules[0].num_calls(),
+        1,
+        "the copy's stored plan read once for three tasks"
+    );
     // Another job (a later run, whose role may be a new one of the same name): a new session.
     let mut other = event(false, arguments());
     other.payload.job.id = "0c159255-2bf8-4b2c-a435-55bc6a5ac265".into();

@@ -36,7 +36,9 @@ pub async fn handle(
     let plan = &input.plan;
     let job_id = &input.job.job_id;
     let attempt = input.job.attempt;
-    let state = describe(clients, config, job_id).await?;
+    let state = JobState::from_descriptor(
+        &ferry_core::job::describe_job(&clients.s3control, &config.account_id, job_id).await?,
+    );
     let Some(outcome) = state.outcome else {
         return Err(StepError::new(
             ErrorName::Retryable,
@@ -112,13 +114,9 @@ pub async fn handle(
     }
     // A job refused before any task ran, or tasks refused access, while grants settle: the
     // next job waits for them, longer each time.
-    let refused = summary
-        .by_error_code
-        .keys()
-        .any(|k| k.ends_with(ferry_core::report::SETTLING));
     let wait_seconds = match next {
         Next::Resubmit if was_settling => settle_wait(attempt.job),
-        Next::Retry if refused => settle_wait(attempt.job),
+        Next::Retry if summary.settling > 0 => settle_wait(attempt.job),
         _ => 0,
     };
     totals.last_report = summary;
@@ -143,27 +141,6 @@ pub fn settle_wait(job: u16) -> u64 {
     use ferry_core::request::{PROPAGATION_WAIT_FIRST, PROPAGATION_WAIT_MAX};
     let doublings = u32::from(job).min(8);
     (PROPAGATION_WAIT_FIRST << doublings).min(PROPAGATION_WAIT_MAX)
-}
-
-async fn describe(
-    clients: &Clients,
-    config: &StackConfig,
-    job_id: &str,
-) -> Result<JobState, StepError> {
-    let out = clients
-        .s3control
-        .describe_job()
-        .account_id(&config.account_id)
-        .job_id(job_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("DescribeJob {job_id}")))?;
-    out.job().map(JobState::from_descriptor).ok_or_else(|| {
-        StepError::new(
-            ErrorName::Retryable,
-            format!("DescribeJob {job_id} answered without a job"),
-        )
-    })
 }
 
 /// What a verification job's report says, with the first keys of each finding.

@@ -4,10 +4,9 @@
 //! runs with less than a day of them left.
 
 use ferry_core::clock::{Clock, SystemClock};
-use ferry_core::error::from_sdk;
 use ferry_core::job::{grant_expiry, grant_renewal_due, next_wait, JobState};
 use ferry_core::steps::{TrackInput, TrackOutput};
-use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
+use ferry_core::{clients::Clients, stack::StackConfig, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
@@ -28,21 +27,9 @@ pub async fn track(
     input: TrackInput,
 ) -> Result<TrackOutput, StepError> {
     let id = &input.job.job_id;
-    let out = clients
-        .s3control
-        .describe_job()
-        .account_id(&config.account_id)
-        .job_id(id)
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("DescribeJob {id}")))?;
-    let created = out.job().and_then(|j| j.creation_time()).map(|t| t.secs());
-    let state = JobState::from_descriptor(out.job().ok_or_else(|| {
-        StepError::new(
-            ErrorName::Retryable,
-            format!("DescribeJob {id} answered without a job"),
-        )
-    })?);
+    let job = ferry_core::job::describe_job(&clients.s3control, &config.account_id, id).await?;
+    let created = job.creation_time().map(|t| t.secs());
+    let state = JobState::from_descriptor(&job);
     let timing = &input.plan.request.timing;
     let now = clock.now();
     let renew_grants = grant_renewal_due(

@@ -10,6 +10,28 @@ use aws_sdk_s3control::types as s3c;
 pub mod create;
 pub mod schedule;
 
+/// DescribeJob of `job_id` in `account`: the job as S3 Batch Operations describes it. An answer
+/// without a job is `Retryable`; the call's own errors are named as every call's are.
+pub async fn describe_job(
+    s3control: &aws_sdk_s3control::Client,
+    account: &str,
+    job_id: &str,
+) -> Result<s3c::JobDescriptor, crate::StepError> {
+    let out = s3control
+        .describe_job()
+        .account_id(account)
+        .job_id(job_id)
+        .send()
+        .await
+        .map_err(|e| crate::error::from_sdk(e, &format!("DescribeJob {job_id}")))?;
+    out.job.ok_or_else(|| {
+        crate::StepError::new(
+            crate::ErrorName::Retryable,
+            format!("DescribeJob {job_id} answered without a job"),
+        )
+    })
+}
+
 pub use create::*;
 pub use schedule::*;
 

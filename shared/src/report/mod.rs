@@ -310,6 +310,10 @@ pub struct ReportSummary {
     pub succeeded: u64,
     pub failed: u64,
     pub retryable: u64,
+    /// Of the retryable: refusals while the run's grants may still be taking effect
+    /// ([`TaskResult::failure_class_when`]); the next job waits for them.
+    #[serde(default)]
+    pub settling: u64,
     pub permanent: u64,
     /// Failed for their encryption ([`FailureClass::NotCopyable`]): neither retryable nor
     /// counted as permanent.
@@ -370,13 +374,14 @@ impl ReportSummary {
             &task.result_message,
         )
         .then_some(CopyObstacle::TooLarge));
+        let settling = class == FailureClass::Retryable
+            && access_refused(&task.error_code, &task.result_message);
+        if settling {
+            self.settling += 1;
+        }
         let code: std::borrow::Cow<str> = match obstacle {
             // Refused while the run's grants settle: counted apart from a lasting refusal.
-            _ if class == FailureClass::Retryable
-                && access_refused(&task.error_code, &task.result_message) =>
-            {
-                format!("{} {SETTLING}", task.error_code).into()
-            }
+            _ if settling => format!("{} {SETTLING}", task.error_code).into(),
             None if class == FailureClass::Refused => {
                 format!("{} (existing)", task.error_code).into()
             }
@@ -436,6 +441,7 @@ impl ReportSummary {
         self.succeeded += other.succeeded;
         self.failed += other.failed;
         self.retryable += other.retryable;
+        self.settling += other.settling;
         self.permanent += other.permanent;
         self.not_copyable += other.not_copyable;
         self.too_large += other.too_large;
@@ -728,8 +734,13 @@ mod tests {
         s.read(rows(text)).unwrap();
         let (summary, retry) = s.finish().unwrap();
         assert_eq!(
-            (summary.retryable, summary.permanent, summary.not_copyable),
-            (2, 2, 2),
+            (
+                summary.retryable,
+                summary.settling,
+                summary.permanent,
+                summary.not_copyable
+            ),
+            (2, 2, 2, 2),
             "an explicit deny, or a key not granted, is not a grant settling"
         );
         let settling = &summary.by_error_code[&format!("AccessDenied {SETTLING}")];

@@ -25,6 +25,7 @@ impl Clients {
             kms: Lazy::ready(mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[])),
             sts: Lazy::ready(mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[])),
             assumed: Default::default(),
+            immutable: Default::default(),
         }
     }
 
