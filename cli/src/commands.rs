@@ -254,7 +254,9 @@ pub fn render_report(v: &ReportView) -> String {
 
 /// `ferry revoke`: stops the copy's run if it is still going, then makes sure its cleanup
 /// execution `<copyId>-cleanup-<n>` runs (the cleanup rule starts it for a stopped run; ferry
-/// starts it when the rule did not) and follows it: the job cancelled, every grant removed.
+/// starts it when the rule did not, forced: everything is revoked, the bucket statements a
+/// `cleanup.revokeGrants: false` keeps included, even for a run Step Functions no longer keeps)
+/// and follows it: the job cancelled, every grant removed.
 pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
     let run = runs::resolve(target, what).await?;
     let cleanup = ExecutionName {
@@ -303,7 +305,10 @@ pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
                 .start_execution()
                 .state_machine_arn(&target.state_machine_arn)
                 .name(cleanup.to_string())
-                .input(serde_json::json!({"cleanup": {"execution": run.name.to_string()}}).to_string())
+                .input(
+                    serde_json::json!({"cleanup": {"execution": run.name.to_string(), "force": true}})
+                        .to_string(),
+                )
                 .send()
                 .await;
             match started {

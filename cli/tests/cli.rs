@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_cli::target::Target;
-use ferry_tests::{repo_root, World};
-use serde_json::Value;
+use ferry_tests::{repo_root, World, SOURCE_BUCKET};
+use serde_json::{json, Value};
 
 struct Ran {
     status: i32,
@@ -291,6 +292,43 @@ async fn revoke_stops_a_running_copy_cancels_its_job_and_removes_every_grant() {
     let again = ferry(Some(&world), &["revoke", "photos-2026"]);
     assert_eq!(again.status, 0);
     assert!(again.stdout.contains("already revoked"), "{}", again.stdout);
+}
+
+/// The security round's findings 2 and 4: a copy that kept its bucket statements
+/// (`cleanup.revokeGrants: false`) and ended leaves them until they expire; `ferry revoke` forces
+/// a cleanup that takes them back too, so nothing is left. A cleanup that is not forced, naming
+/// a run that never was, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_after_a_copy_that_kept_its_grants_leaves_nothing() {
+    let world = World::seeded().await;
+    let mut request = world.request("photos-2026");
+    request["cleanup"] = json!({"revokeGrants": false});
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert!(
+        !world.ferry_statements(SOURCE_BUCKET).await.is_empty(),
+        "kept until they expire"
+    );
+    let made_up = world
+        .run(
+            "photos-2026-cleanup-7",
+            &json!({"cleanup": {"execution": "photos-2026-7"}}),
+        )
+        .await;
+    assert_eq!(made_up.status, ExecutionStatus::Failed, "{made_up:?}");
+    let cause = made_up.cause.unwrap_or_default();
+    assert!(
+        cause.contains("run photos-2026-7 does not exist"),
+        "{cause}"
+    );
+    let ran = ferry(Some(&world), &["revoke", "photos-2026"]);
+    assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("photos-2026-cleanup-1 SUCCEEDED"),
+        "{}",
+        ran.stdout
+    );
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -294,6 +294,13 @@ def s3_checks(method: str, path: str, query: dict, headers: dict, body: Callable
         src, _, src_query = unquote(source).lstrip("/").partition("?")
         sbucket, _, skey = src.partition("/")
         saccount = bucket_account(sbucket)
+        expected_source = headers.get("x-amz-source-expected-bucket-owner")
+        if saccount is not None and expected_source is not None and expected_source != saccount:
+            # S3 API, CopyObject and UploadPartCopy `ExpectedSourceBucketOwner` (header
+            # x-amz-source-expected-bucket-owner): "If the account ID that you provide does not
+            # match the actual owner of the source bucket, the request fails with the HTTP
+            # status code 403 Forbidden (access denied)."
+            raise Forbidden(f"Access Denied: source bucket {sbucket} is not owned by the expected source bucket owner {expected_source}")
         if saccount is not None:
             get = "GetObjectVersion" if "versionId=" in src_query else "GetObject"
             source_arn, source_policy = f"arn:aws:s3:::{sbucket}/{skey}", bucket_policy(sbucket)

@@ -292,6 +292,8 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 function_role = execution_role(res, iam, logical, p)
                 env = dict(res.value(tpl.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})))
                 env.update(res.value(p.get("Environment", {}).get("Variables", {})))
+                # Lambda's variables are strings (a Number parameter's Ref included).
+                env = {k: str(v) for k, v in env.items()}
                 env["AWS_REGION"] = REGION
                 # A bucket-policy writer's pause before it reads its write back (1.5 s on AWS):
                 # here S3 is one process on this machine, and another writer's read-to-write

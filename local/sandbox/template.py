@@ -58,6 +58,8 @@ STACKS = (
         "DestinationAccountIds": [DESTINATION, THIRD],
         "SourceBuckets": list(SOURCE_BUCKETS),
         "SourceKmsKeyArns": [SOURCE_KEY, SOURCE_KEY_WITHOUT_GRANTS],
+        # The tests of `cleanup.revokeGrants: false` copy from SOURCE; THIRD keeps the default.
+        "KeptGrants": "allow",
     }),
     Stack("source", THIRD, {
         "DestinationAccountIds": [DESTINATION],

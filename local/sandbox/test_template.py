@@ -43,8 +43,9 @@ class Template(unittest.TestCase):
 
     def test_the_stacks_fit_aws_limits_at_the_sizes_organisations_have(self):
         """200 source buckets (their names as long as CloudFormation's 4,096-byte parameter value
-        lets 200 be: 19 characters), 50 destination buckets and 5 manifest buckets of 63
-        characters (S3's longest), 20 source and destination accounts, 20 KMS keys. Every limit
+        lets 200 be: 19 characters), 35 destination buckets and 5 manifest buckets of 63
+        characters (S3's longest; the permissions boundary names each of these 40, and holds
+        about 41 such names), 20 source and destination accounts, 20 KMS keys. Every limit
         AWS sets on what the template renders holds, measured as AWS measures it:
         - a CloudFormation parameter value, 4,096 bytes (CloudFormation quotas);
         - a standard SSM parameter's value, 4 KB (SSM API, PutParameter `Value`);
@@ -63,7 +64,7 @@ class Template(unittest.TestCase):
         stacks = [
             template.Stack("destination", template.DESTINATION, {
                 "SourceAccountIds": accounts, "SourceBuckets": source_buckets,
-                "DestinationBuckets": names("acme-dst-data", 50, 63), "ManifestBuckets": names("acme-manifests", 5, 63),
+                "DestinationBuckets": names("acme-dst-data", 35, 63), "ManifestBuckets": names("acme-manifests", 5, 63),
             }),
             template.Stack("source", template.SOURCE, {
                 "DestinationAccountIds": accounts, "SourceBuckets": source_buckets, "SourceKmsKeyArns": keys,
@@ -131,25 +132,45 @@ class Template(unittest.TestCase):
         self.assertFalse(policy.service_allowed(trust, "states.amazonaws.com", "sts:AssumeRole", arn, {}, template.DESTINATION).allowed)
 
     def test_the_boundary_keeps_writes_in_the_destination_and_reads_in_the_copys_accounts(self):
+        """A role with s3:* on * inside the boundary (the security round's finding 5): writes only
+        to the listed destination buckets and the ferry bucket's reports/, never to its control/
+        or an unlisted bucket of the account; reads in the listed source accounts, and in this
+        account only the listed buckets and ferry's manifests."""
         boundary = self.resolved("destination")["PermissionsBoundary"]["PolicyDocument"]
         everything = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
         role = f"arn:aws:iam::{template.DESTINATION}:role/ferry/ferry-batch-x"
         # A bucket policy of another account that lets the destination account in.
         open_door = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{template.DESTINATION}:root"}, "Action": "s3:*", "Resource": "*"}]}
+        ferry = f"ferry-{template.DESTINATION}-{template.REGION}"
 
-        def may(action, account, key="k"):
+        def may(action, account, bucket=None, key="k"):
+            bucket = bucket or f"bucket-of-{account}"
+            resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
             return policy.allowed(
-                action=action, resource=f"arn:aws:s3:::bucket-of-{account}/{key}", caller_arn=role,
+                action=action, resource=resource, caller_arn=role,
                 caller_account=template.DESTINATION, identity_policies=everything, boundary=boundary,
-                resource_account=account, bucket_policy=json.dumps(open_door),
+                resource_account=account, bucket_policy=json.dumps(open_door) if account != template.DESTINATION else None,
             ).allowed
 
-        self.assertTrue(may("s3:PutObject", template.DESTINATION))
+        own = template.DESTINATION
+        for bucket in template.DESTINATION_BUCKETS:
+            self.assertTrue(may("s3:PutObject", own, bucket), bucket)
+            self.assertTrue(may("s3:GetObject", own, bucket), bucket)
+        self.assertTrue(may("s3:PutObject", own, ferry, "reports/photos-2026/run-1/job-x/results/a.csv"))
+        self.assertTrue(may("s3:GetObject", own, ferry, "inventory/src-photos/ferry-x/2026-12-06T01-00Z/manifest.json"))
+        self.assertTrue(may("s3:GetObject", own, template.MANIFEST_BUCKETS[0], "lists/manifest.csv"))
+        # Refused: the ferry bucket's control objects, and a bucket the stack does not list.
+        for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+            self.assertFalse(may(action, own, ferry, "control/photos-2026/plan.json"), action)
+            self.assertFalse(may(action, own, "payroll-archive"), action)
+        self.assertFalse(may("s3:PutObject", own, template.MANIFEST_BUCKETS[0]), "manifests are read only")
+        self.assertFalse(may("s3:PutObject", own, ferry, "inventory/x"), "inventory reports are read only")
+        # Other accounts: never a write; reads only in the listed source accounts.
         self.assertFalse(may("s3:PutObject", template.SOURCE))
         self.assertFalse(may("s3:PutObject", template.THIRD))
         self.assertTrue(may("s3:GetObject", template.SOURCE))
+        self.assertTrue(may("s3:ListBucket", template.SOURCE, key=None))
         self.assertTrue(may("s3:GetObject", template.THIRD), "THIRD is a listed source account")
-        self.assertTrue(may("s3:GetObject", template.DESTINATION))
         self.assertFalse(may("s3:GetObject", "444444444444"))
 
     def test_the_state_machine_may_assume_the_invoke_role_of_each_listed_source_account_only(self):

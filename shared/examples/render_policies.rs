@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use ferry_core::clock::parse_timestamp;
 use ferry_core::names::Names;
-use ferry_core::policy::{merge, permissions_boundary, CopyPolicies, PolicyKind};
+use ferry_core::policy::{merge, permissions_boundary, BoundaryScope, CopyPolicies, PolicyKind};
 use ferry_core::request::CopyRequest;
 
 const FERRY: &str = "ferry-222222222222-eu-west-1";
@@ -61,8 +61,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     write(
         "permissions-boundary".into(),
-        permissions_boundary("aws", "eu-west-1", "222222222222", &["111111111111".into()])
-            .to_string(),
+        permissions_boundary(&BoundaryScope {
+            partition: "aws",
+            region: "eu-west-1",
+            own_account: "222222222222",
+            source_accounts: &["111111111111".into()],
+            destination_buckets: &["dst-photos".into()],
+            manifest_buckets: &[],
+        })
+        .to_string(),
     )?;
     println!("{written} policies written to {}", dir.display());
     Ok(())

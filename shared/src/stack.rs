@@ -4,7 +4,7 @@
 //! environment and the sandbox can host many functions in one process.
 
 use crate::error::{ErrorName, StepError};
-use crate::request::GRANT_LIFETIME_MIN;
+use crate::request::{GRANT_LIFETIME_MAX, GRANT_LIFETIME_MIN};
 
 /// What the destination stack that runs a copy knows about itself: what a request is validated
 /// against (`CopyRequest::validate`).
@@ -47,6 +47,12 @@ pub const VAR_SOURCE_KMS_KEY_ARNS: &str = "FERRY_SOURCE_KMS_KEY_ARNS";
 /// test of renewal waits seconds, not a minute. It can only lower it (1 to 60 seconds): a
 /// shorter grant never widens access.
 pub const VAR_GRANT_LIFETIME_MIN: &str = "FERRY_GRANT_LIFETIME_MIN_SECONDS";
+/// Source side, from the `MaxGrantLifetimeSeconds` parameter: the longest a grant of this
+/// account may last (unset: a year, the longest a request may ask).
+pub const VAR_GRANT_LIFETIME_MAX: &str = "FERRY_GRANT_LIFETIME_MAX_SECONDS";
+/// Source side, from the `KeptGrants` parameter: `allow` lets a copy keep its bucket statements
+/// after it ends (`cleanup.revokeGrants: false`); anything else, or unset, forbids it.
+pub const VAR_KEPT_GRANTS: &str = "FERRY_KEPT_GRANTS";
 
 /// How long a bucket-policy writer waits before reading its write back, unless the stack says
 /// otherwise: longer than another writer's GetBucketPolicy-to-PutBucketPolicy takes.
@@ -80,6 +86,13 @@ pub struct StackConfig {
     /// The shortest grant lifetime a request may ask for: 60 seconds
     /// ([`crate::request::GRANT_LIFETIME_MIN`]) unless `FERRY_GRANT_LIFETIME_MIN_SECONDS` lowers it.
     pub grant_lifetime_min: u64,
+    /// Source side: the longest grant this account gives (`MaxGrantLifetimeSeconds`), whatever
+    /// a request's `timing.grantLifetimeSeconds` asks.
+    pub grant_lifetime_max: u64,
+    /// Source side: whether a copy may keep its bucket statements after it ends (`KeptGrants`:
+    /// `allow`). Forbidden, a request with `cleanup.revokeGrants: false` is refused at the grant,
+    /// and every revoke takes everything back.
+    pub kept_grants: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -118,6 +131,13 @@ impl StackConfig {
             grant_lifetime_min: lookup(VAR_GRANT_LIFETIME_MIN)
                 .and_then(|v| v.parse::<u64>().ok())
                 .map_or(GRANT_LIFETIME_MIN, |m| m.clamp(1, GRANT_LIFETIME_MIN)),
+            // It can only shorten grants: at most a year, at least the shortest a request asks.
+            grant_lifetime_max: lookup(VAR_GRANT_LIFETIME_MAX)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(GRANT_LIFETIME_MAX, |m| {
+                    m.clamp(GRANT_LIFETIME_MIN, GRANT_LIFETIME_MAX)
+                }),
+            kept_grants: lookup(VAR_KEPT_GRANTS).as_deref() == Some("allow"),
         })
     }
 
@@ -255,6 +275,36 @@ mod tests {
     }
 
     #[test]
+    fn the_source_stack_caps_grants_and_forbids_kept_ones_unless_it_says_allow() {
+        let read = |max: Option<&'static str>, kept: Option<&'static str>| {
+            let mut v: HashMap<&str, &str> = HashMap::from([
+                (VAR_ACCOUNT_ID, "111111111111"),
+                (VAR_REGION, "eu-west-1"),
+                (VAR_FERRY_BUCKET, "ferry-111111111111-eu-west-1"),
+            ]);
+            if let Some(m) = max {
+                v.insert(VAR_GRANT_LIFETIME_MAX, m);
+            }
+            if let Some(k) = kept {
+                v.insert(VAR_KEPT_GRANTS, k);
+            }
+            let c = StackConfig::from_lookup(|n| v.get(n).map(|x| x.to_string())).unwrap();
+            (c.grant_lifetime_max, c.kept_grants)
+        };
+        assert_eq!(
+            read(None, None),
+            (GRANT_LIFETIME_MAX, false),
+            "unset: forbidden"
+        );
+        assert_eq!(read(Some("3600"), Some("allow")), (3_600, true));
+        assert_eq!(read(Some("5"), Some("forbid")).0, GRANT_LIFETIME_MIN);
+        assert_eq!(
+            read(Some("99999999999"), Some("yes")),
+            (GRANT_LIFETIME_MAX, false)
+        );
+    }
+
+    #[test]
     fn the_side_follows_the_destination_accounts() {
         let vars = |dest: Option<&'static str>| {
             let mut v: HashMap<&str, &str> = HashMap::from([
@@ -300,6 +350,8 @@ mod tests {
             source_kms_key_arns: vec![],
             policy_settle: DEFAULT_POLICY_SETTLE,
             grant_lifetime_min: GRANT_LIFETIME_MIN,
+            grant_lifetime_max: GRANT_LIFETIME_MAX,
+            kept_grants: false,
         };
         c.may_touch("src-photos").unwrap();
         let err = c.may_touch("payroll").unwrap_err();

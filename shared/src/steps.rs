@@ -29,16 +29,28 @@ pub struct PlanInput {
     pub start_time: String,
 }
 
-/// `plan`'s input in cleanup mode: the execution input `{"cleanup": {"execution": "<name>"}}`
+/// `plan`'s input in cleanup mode, from the execution input `{"cleanup": {"execution": "<name>"}}`
 /// of a cleanup execution, which revokes what run `<name>` left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CleanupInput {
-    /// The run to clean up: `<copyId>-<n>`.
-    pub cleanup_of: String,
+    /// The execution input's `cleanup` section.
+    pub cleanup: CleanupOf,
     /// `$$.Execution.Name`: `<copyId>-cleanup-<n>`.
     pub execution: String,
     pub start_time: String,
+}
+
+/// The execution input's `cleanup` section: the run to clean up, which must have ended, and
+/// whether the cleanup is forced (`ferry revoke`: the run need not exist any more, and
+/// everything is revoked, whatever the copy's `cleanup` section keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CleanupOf {
+    /// `<copyId>-<n>`.
+    pub execution: String,
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// What `plan` accepts: a copy request, or a run to clean up.
@@ -210,43 +222,56 @@ impl RunPlan {
         })
     }
 
-    /// The plan of run `cleanup_of` rebuilt from the copy's stored plan, for a cleanup
-    /// execution: its grants are renewed nowhere, only revoked.
+    /// The plan of the run a cleanup names, rebuilt from the copy's stored plan, which is
+    /// validated against the stack as a run's request is: its grants are renewed nowhere, only
+    /// revoked. A forced cleanup (`ferry revoke`) revokes everything, bucket statements and
+    /// inventory configuration included, whatever the copy's `cleanup` section keeps.
     pub fn for_cleanup(
         input: &CleanupInput,
         stored: crate::control::StoredPlan,
-        ferry_bucket: &str,
+        ctx: &StackContext,
     ) -> Result<RunPlan, StepError> {
         let invalid = |why: String| StepError::new(ErrorName::InvalidRequest, why);
-        let target = ExecutionName::parse(&input.cleanup_of)
+        let cleanup_of = &input.cleanup.execution;
+        let target = ExecutionName::parse(cleanup_of)
             .filter(|e| !e.cleanup)
             .ok_or_else(|| {
                 invalid(format!(
-                    "`{}` is not the name of a copy's run (`<copyId>-<n>`)",
-                    input.cleanup_of
+                    "cleanup.execution: `{cleanup_of}` is not the name of a copy's run (`<copyId>-<n>`)"
                 ))
             })?;
-        if target.copy_id != stored.request.copy_id {
+        stored.request.validate(ctx).map_err(|v| {
+            let e = StepError::from(v);
+            invalid(format!(
+                "the stored plan of copy {} does not hold against this stack any more: {}",
+                stored.request.copy_id, e.cause
+            ))
+        })?;
+        let mut request = stored.request;
+        if input.cleanup.force {
+            request.cleanup = crate::request::Cleanup::default();
+        }
+        if target.copy_id != request.copy_id {
             return Err(invalid(format!(
                 "the stored plan is of copy {}, not {}",
-                stored.request.copy_id, target.copy_id
+                request.copy_id, target.copy_id
             )));
         }
         let started_at = parse_timestamp(&input.start_time).map_err(|e| invalid(e.to_string()))?;
         Ok(RunPlan {
             run: u16::try_from(target.number)
                 .map_err(|_| invalid(format!("run {} is out of range", target.number)))?,
-            execution: input.cleanup_of.clone(),
+            execution: cleanup_of.clone(),
             started_at,
             expires_at: started_at,
-            ferry_bucket: ferry_bucket.to_string(),
+            ferry_bucket: ctx.ferry_bucket.clone(),
             inventory_manifest: None,
-            source_side: SourceSide::of(&stored.request.source.account_id, &stored.request.region),
+            source_side: SourceSide::of(&request.source.account_id, &request.region),
             destination_default_key: None,
             destination_occupied: false,
             verify_only: false,
             destination_versioning: None,
-            request: stored.request,
+            request,
         })
     }
 
@@ -319,15 +344,34 @@ impl RunPlan {
         }
         req.validate(&ctx)
             .map_err(|v| denied(format!("the plan does not hold against this stack: {v}")))?;
+        // The source stack's own cap (MaxGrantLifetimeSeconds) as well as the request's.
+        let (lifetime, what) = if config.is_source_side()
+            && config.grant_lifetime_max < req.timing.grant_lifetime_seconds
+        {
+            (
+                config.grant_lifetime_max,
+                "the source stack's MaxGrantLifetimeSeconds",
+            )
+        } else {
+            (
+                req.timing.grant_lifetime_seconds,
+                "timing.grantLifetimeSeconds",
+            )
+        };
         let latest = now
-            .saturating_add(i64::try_from(req.timing.grant_lifetime_seconds).unwrap_or(i64::MAX))
+            .saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX))
             .saturating_add(CLOCK_SKEW_SECONDS);
         if expires_at > latest {
             return Err(denied(format!(
-                "the grant expiry {} lies beyond now + timing.grantLifetimeSeconds ({}): refused",
+                "the grant expiry {} lies beyond now + {what} ({lifetime} s, {}): refused",
                 format_timestamp(expires_at),
                 format_timestamp(latest)
             )));
+        }
+        if config.is_source_side() && !req.cleanup.revoke_grants && !config.kept_grants {
+            return Err(denied(
+                "cleanup.revokeGrants is false, and this source stack forbids kept grants (its KeptGrants parameter is not `allow`): refused; revoke the grants at the end, or ask the source account to allow kept grants".into(),
+            ));
         }
         Ok(())
     }
@@ -687,6 +731,51 @@ mod tests {
         p.request.source.account_id = "444444444444".into();
         assert!(refused(&p, p.expires_at)
             .contains("source.accountId is 444444444444, not this account"));
+    }
+
+    /// The security round's finding 4: the source account caps how long its grants last and
+    /// whether a copy may keep its bucket statements, whatever the request asks.
+    #[test]
+    fn the_source_stack_caps_grant_lifetimes_and_may_forbid_kept_grants() {
+        let good = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        let now = good.started_at + 60;
+        let capped = StackConfig {
+            grant_lifetime_max: 3_600,
+            kept_grants: false,
+            ..stack(true)
+        };
+        // The fixture asks for longer than an hour: refused, naming the stack's cap.
+        assert!(good.request.timing.grant_lifetime_seconds > 3_600);
+        let err = good
+            .check_against(&capped, now, good.expires_at)
+            .unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(
+            err.cause
+                .contains("lies beyond now + the source stack's MaxGrantLifetimeSeconds (3600 s"),
+            "{}",
+            err.cause
+        );
+        // Within the cap: granted.
+        good.check_against(&capped, now, now + 3_000).unwrap();
+        // Kept grants, forbidden.
+        let mut keeps = good.clone();
+        keeps.request.cleanup.revoke_grants = false;
+        let err = keeps.check_against(&capped, now, now + 3_000).unwrap_err();
+        assert!(
+            err.cause.contains(
+                "this source stack forbids kept grants (its KeptGrants parameter is not `allow`)"
+            ),
+            "{}",
+            err.cause
+        );
+        // Allowed by a stack that says so; the destination side has no say.
+        keeps
+            .check_against(&stack(true), now, keeps.expires_at)
+            .unwrap();
+        keeps
+            .check_against(&stack(false), now, keeps.expires_at)
+            .unwrap();
     }
 
     #[test]

@@ -287,20 +287,23 @@ async fn a_second_run_or_a_made_up_cleanup_cannot_tear_down_a_live_run() {
         cause.contains("run photos-2026-1 of copy photos-2026 is running"),
         "{cause}"
     );
-    let made_up = world
-        .run(
-            "photos-2026-cleanup-9",
-            &json!({"cleanup": {"execution": "photos-2026-9"}}),
-        )
-        .await;
-    assert_eq!(made_up.status, ExecutionStatus::Failed, "{made_up:?}");
-    assert!(
-        made_up
-            .cause
-            .unwrap_or_default()
-            .contains("run photos-2026-1 of copy photos-2026 is running"),
-        "the cleanup is refused"
-    );
+    // A cleanup naming a run that never was is refused as such; forced (what `ferry revoke`
+    // starts), it is refused while the live run runs.
+    for (n, force, refusal) in [
+        (8, false, "run photos-2026-8 does not exist"),
+        (9, true, "run photos-2026-1 of copy photos-2026 is running"),
+    ] {
+        let made_up = world
+            .run(
+                &format!("photos-2026-cleanup-{n}"),
+                &json!({"cleanup": {"execution": format!("photos-2026-{n}"), "force": force}}),
+            )
+            .await;
+        assert_eq!(made_up.status, ExecutionStatus::Failed, "{made_up:?}");
+        let cause = made_up.cause.unwrap_or_default();
+        println!("cleanup of photos-2026-{n} (force: {force}): {cause}");
+        assert!(cause.contains(refusal), "{cause}");
+    }
     // A status-change event forged for the live run (as if it had failed) starts no cleanup:
     // Step Functions says it is running.
     let info = &world.sandbox.info;
@@ -338,4 +341,142 @@ async fn a_second_run_or_a_made_up_cleanup_cannot_tear_down_a_live_run() {
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     world.assert_copied(&samples()).await;
     world.assert_no_leftovers().await;
+}
+
+/// The security round's finding 5: ferry's permissions boundary is a fence around the stack's
+/// buckets. A role of ferry's path with the boundary and `s3:*` on `*` of its own (what
+/// destination-access could be made to create) is refused writes and reads on the ferry
+/// bucket's `control/` (stored plans, job records, waiters' task tokens) and on a bucket of the
+/// account the stack does not list; it may still write where ferry's Batch roles write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_inside_the_boundary_touches_neither_control_objects_nor_unlisted_buckets() {
+    let world = World::seeded().await;
+    let info = &world.sandbox.info;
+    let account = info.destination_account().to_string();
+    let ferry_bucket = ferry_core::layout::ferry_bucket_name(&account, &info.region);
+    let unlisted = "dst-payroll";
+    world
+        .create_bucket(ferry_local::scenario::Side::Destination, unlisted, None)
+        .await
+        .unwrap();
+    let admin = &world.destination.s3;
+    for (bucket, key) in [
+        (ferry_bucket.as_str(), "control/photos-2026/plan.json"),
+        (unlisted, "salaries.csv"),
+    ] {
+        admin
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(b"ORIGINAL".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let role = "ferry-batch-intruder";
+    world
+        .destination
+        .iam
+        .create_role()
+        .path("/ferry/")
+        .role_name(role)
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .permissions_boundary(format!(
+            "arn:aws:iam::{account}:policy/ferry/ferry-boundary-{}",
+            info.region
+        ))
+        .send()
+        .await
+        .unwrap();
+    world
+        .destination
+        .iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name("everything")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sts = aws_sdk_sts::Client::new(&info.sdk_config(&account));
+    let session = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/ferry/{role}"))
+        .role_session_name("intruder")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let intruder = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&info.sdk_config(&account))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "intruder",
+            ))
+            .force_path_style(true)
+            .build(),
+    );
+    let put = |bucket: &str, key: &str| {
+        intruder
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(b"FROM-INTRUDER".to_vec().into())
+            .send()
+    };
+    for (bucket, key) in [
+        (ferry_bucket.as_str(), "control/photos-2026/plan.json"),
+        (ferry_bucket.as_str(), "control/waiters/forged.json"),
+        (unlisted, "salaries.csv"),
+    ] {
+        let err = put(bucket, key).await.expect_err(bucket);
+        let code = err.as_service_error().and_then(|e| e.meta().code());
+        println!("PutObject s3://{bucket}/{key}: {code:?}");
+        assert_eq!(code, Some("AccessDenied"), "s3://{bucket}/{key}");
+        let read = intruder.get_object().bucket(bucket).key(key).send().await;
+        assert!(read.is_err(), "GetObject s3://{bucket}/{key}");
+    }
+    // Where the Batch roles write, it may.
+    put(DESTINATION_BUCKET, "w/allowed.txt").await.unwrap();
+    put(&ferry_bucket, "reports/photos-2026/run-1/x.csv")
+        .await
+        .unwrap();
+    for (bucket, key) in [
+        (ferry_bucket.as_str(), "control/photos-2026/plan.json"),
+        (unlisted, "salaries.csv"),
+    ] {
+        let (bytes, _) = ferry_core::clients::get_object_bytes(admin, bucket, key)
+            .await
+            .unwrap()
+            .expect("still there");
+        assert_eq!(bytes, b"ORIGINAL", "s3://{bucket}/{key} as it was");
+    }
+    world
+        .destination
+        .iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name("everything")
+        .send()
+        .await
+        .unwrap();
+    world
+        .destination
+        .iam
+        .delete_role()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
 }

@@ -259,12 +259,14 @@ fn the_templates_boundary_is_ferry_cores() {
     let doc = &resolved["template-destination-PermissionsBoundary-0.json"];
     assert_eq!(
         *doc,
-        ferry_core::policy::permissions_boundary(
-            "aws",
-            "eu-west-1",
-            "222222222222",
-            &["111111111111".into(), "333333333333".into()]
-        )
+        ferry_core::policy::permissions_boundary(&ferry_core::policy::BoundaryScope {
+            partition: "aws",
+            region: "eu-west-1",
+            own_account: "222222222222",
+            source_accounts: &["111111111111".into(), "333333333333".into()],
+            destination_buckets: &["dst-photos".into(), "dst-archive".into()],
+            manifest_buckets: &["dst-manifests".into()],
+        })
     );
 }
 
@@ -393,7 +395,6 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("put_role_policy", &["iam:PutRolePolicy"]),
     ("delete_role_policy", &["iam:DeleteRolePolicy"]),
     ("delete_role", &["iam:DeleteRole"]),
-    ("update_assume_role_policy", &["iam:UpdateAssumeRolePolicy"]),
     (
         "create_job",
         &["s3:CreateJob", "iam:PassRole", "s3:PutJobTagging"],

@@ -24,6 +24,8 @@ use ferry_core::worker::{WorkerArguments, WorkerEvent};
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub args: WorkerArguments,
+    /// The account that owns the copy's source bucket: every call on it expects that owner.
+    pub source_account: String,
     pub source_bucket: String,
     pub source_prefix: String,
 }
@@ -147,6 +149,7 @@ pub async fn authenticate(
     }
     Ok(Authenticated {
         args,
+        source_account: req.source.account_id.clone(),
         source_bucket: req.source.bucket.clone(),
         source_prefix: req.source.prefix.clone(),
     })

@@ -260,7 +260,8 @@ impl Worker<'_> {
                 .head_object()
                 .bucket(&bucket)
                 .key(&key)
-                .set_version_id(version.clone()),
+                .set_version_id(version.clone())
+                .expected_bucket_owner(&self.auth.source_account),
         )
         .await
         .map_err(|e| from_sdk(e, &format!("HeadObject s3://{bucket}/{key}")))?;
@@ -367,6 +368,7 @@ impl Worker<'_> {
             .copy_source(source.copy_source())
             .copy_source_if_match(&source.etag)
             .expected_bucket_owner(&self.config.account_id)
+            .expected_source_bucket_owner(&self.auth.source_account)
             .metadata_directive(match a.metadata_directive {
                 MetadataDirective::Copy => S3Directive::Copy,
                 MetadataDirective::Replace => S3Directive::Replace,
@@ -523,7 +525,8 @@ impl Worker<'_> {
                     .copy_source(source.copy_source())
                     .copy_source_range(part.range())
                     .copy_source_if_match(&source.etag)
-                    .expected_bucket_owner(&self.config.account_id);
+                    .expected_bucket_owner(&self.config.account_id)
+                    .expected_source_bucket_owner(&self.auth.source_account);
                 running.spawn(async move {
                     let started = std::time::Instant::now();
                     let out = call.send().await.map_err(|e| {
@@ -582,6 +585,7 @@ impl Worker<'_> {
             .bucket(&source.bucket)
             .key(&source.key)
             .set_version_id(source.version.clone())
+            .expected_bucket_owner(&self.auth.source_account)
             .send()
             .await
             .map_err(|e| from_sdk(e, &format!("GetObjectTagging {}", source.what())))?;

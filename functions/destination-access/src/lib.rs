@@ -153,11 +153,46 @@ async fn grant(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<(), St
         ));
     }
     let role = &names.batch_role_name;
+    if !create_role(iam, config, plan, &trust).await? {
+        // A live role's trust is never rewritten (the security round's finding 5; the role may
+        // not UpdateAssumeRolePolicy): a role of the copy's name that trusts anything else (an
+        // earlier ferry's, or rewritten since) is deleted and created again. Runs of one copy
+        // never overlap (plan), so no run uses it.
+        info!(role = %role, "the Batch Operations role trusts something else: created again");
+        delete_role(iam, config, plan).await?;
+        if !create_role(iam, config, plan, &trust).await? {
+            return Err(StepError::new(
+                ErrorName::Retryable,
+                format!("role {role} was created again by someone else meanwhile"),
+            ));
+        }
+    }
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name(ROLE_POLICY_NAME)
+        .policy_document(role_policy)
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("PutRolePolicy {role}")))?;
+    Ok(())
+}
+
+/// Creates the copy's Batch role with `trust` and ferry's boundary. True when the role is there
+/// as asked: created now, or left by an earlier run with ferry's boundary and this very trust
+/// (adopted as it is); false when a role of that name trusts anything else. A role of that
+/// name without ferry's boundary is not ferry's and is refused.
+async fn create_role(
+    iam: &Iam,
+    config: &StackConfig,
+    plan: &RunPlan,
+    trust: &str,
+) -> Result<bool, StepError> {
+    let role = &plan.names().batch_role_name;
     let created = iam
         .create_role()
         .path(ROLE_PATH)
         .role_name(role)
-        .assume_role_policy_document(&trust)
+        .assume_role_policy_document(trust)
         .permissions_boundary(&config.boundary_arn)
         .description(format!(
             "ferry: S3 Batch Operations role of copy {}",
@@ -166,7 +201,10 @@ async fn grant(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<(), St
         .send()
         .await;
     match created {
-        Ok(_) => info!(role = %role, "created the Batch Operations role"),
+        Ok(_) => {
+            info!(role = %role, "created the Batch Operations role");
+            Ok(true)
+        }
         Err(e) if sdk_code(&e) == Some("EntityAlreadyExists") => {
             let existing = iam
                 .get_role()
@@ -187,23 +225,19 @@ async fn grant(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<(), St
                     ),
                 ));
             }
-            iam.update_assume_role_policy()
-                .role_name(role)
-                .policy_document(&trust)
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, &format!("UpdateAssumeRolePolicy {role}")))?;
+            let theirs = existing
+                .role()
+                .and_then(|r| r.assume_role_policy_document())
+                .and_then(|d| ferry_core::policy::decode_iam_document(d).ok())
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                .map(|t| ferry_core::policy::normalize(&t));
+            let ours = serde_json::from_str::<serde_json::Value>(trust)
+                .map(|t| ferry_core::policy::normalize(&t))
+                .ok();
+            Ok(theirs.is_some() && theirs == ours)
         }
-        Err(e) => return Err(from_sdk(e, &format!("CreateRole {role}"))),
+        Err(e) => Err(from_sdk(e, &format!("CreateRole {role}"))),
     }
-    iam.put_role_policy()
-        .role_name(role)
-        .policy_name(ROLE_POLICY_NAME)
-        .policy_document(role_policy)
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("PutRolePolicy {role}")))?;
-    Ok(())
 }
 
 /// Cancels the copy's jobs that may still run; true while any has not stopped yet. A job is

@@ -5,7 +5,6 @@ use aws_sdk_iam::operation::delete_role::DeleteRoleOutput;
 use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyOutput;
 use aws_sdk_iam::operation::get_role::GetRoleOutput;
 use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
-use aws_sdk_iam::operation::update_assume_role_policy::UpdateAssumeRolePolicyOutput;
 use aws_sdk_iam::types::{AttachedPermissionsBoundary, Role};
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
@@ -96,20 +95,76 @@ async fn grant_creates_the_role_under_ferry_with_the_boundary_and_its_policy() {
     assert_eq!(policy, plan().policies().role);
 }
 
+/// A role left by an earlier run of the copy (same name, ferry's boundary, this copy's trust) is
+/// adopted: its policy is put again, its trust left as it is.
 #[tokio::test]
-async fn an_existing_ferry_role_is_updated() {
+async fn an_existing_ferry_role_is_adopted_without_touching_its_trust() {
     let exists = mock!(aws_sdk_iam::Client::create_role).then_error(|| {
         CreateRoleError::generic(IamMeta::builder().code("EntityAlreadyExists").build())
     });
-    let get = mock!(aws_sdk_iam::Client::get_role)
-        .then_output(|| GetRoleOutput::builder().role(role(Some(BOUNDARY))).build());
-    let trust = mock!(aws_sdk_iam::Client::update_assume_role_policy)
-        .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
+    let trust = ferry_core::policy::batch_trust_policy(&plan().names());
+    // IAM answers GetRole with the trust policy URL-encoded.
+    let encoded: String = url_encoded(&trust.to_string());
+    let get = mock!(aws_sdk_iam::Client::get_role).then_output(move || {
+        let mut r = role(Some(BOUNDARY));
+        r.assume_role_policy_document = Some(encoded.clone());
+        GetRoleOutput::builder().role(r).build()
+    });
     let put = mock!(aws_sdk_iam::Client::put_role_policy)
         .then_output(|| PutRolePolicyOutput::builder().build());
-    let clients = Clients::mocked(&[], &[], &[&exists, &get, &trust, &put], &[]);
+    let clients = Clients::mocked(&[], &[], &[&exists, &get, &put], &[]);
     call(&clients, AccessAction::Grant).await.unwrap();
-    assert_eq!((trust.num_calls(), put.num_calls()), (1, 1));
+    assert_eq!(put.num_calls(), 1);
+}
+
+/// The security round's finding 5: a /ferry/ role of the copy's name whose trust is not this
+/// copy's (an earlier ferry's, or rewritten since) is never rewritten in place: it is deleted
+/// and created again with the copy's trust.
+#[tokio::test]
+async fn a_ferry_role_trusting_someone_else_is_created_again() {
+    let create = mock!(aws_sdk_iam::Client::create_role)
+        .sequence()
+        .error(|| CreateRoleError::generic(IamMeta::builder().code("EntityAlreadyExists").build()))
+        .output(|| aws_sdk_iam::operation::create_role::CreateRoleOutput::builder().build())
+        .build();
+    let get = mock!(aws_sdk_iam::Client::get_role).then_output(|| {
+        let mut r = role(Some(BOUNDARY));
+        r.assume_role_policy_document = Some(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::444444444444:root"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        );
+        GetRoleOutput::builder().role(r).build()
+    });
+    let delete_policy = mock!(aws_sdk_iam::Client::delete_role_policy)
+        .then_output(|| DeleteRolePolicyOutput::builder().build());
+    let delete =
+        mock!(aws_sdk_iam::Client::delete_role).then_output(|| DeleteRoleOutput::builder().build());
+    let put = mock!(aws_sdk_iam::Client::put_role_policy)
+        .then_output(|| PutRolePolicyOutput::builder().build());
+    let clients = Clients::mocked(
+        &[],
+        &[],
+        &[&create, &get, &delete_policy, &delete, &put],
+        &[],
+    );
+    call(&clients, AccessAction::Grant).await.unwrap();
+    assert_eq!(
+        (create.num_calls(), delete.num_calls(), put.num_calls()),
+        (2, 1, 1)
+    );
+}
+
+/// Percent-encodes `text` as IAM returns policy documents.
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[tokio::test]

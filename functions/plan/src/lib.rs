@@ -243,35 +243,40 @@ async fn stored_plan(
         })
 }
 
-/// Cleanup mode: the plan of the run to clean up, from the copy's stored plan.
+/// Cleanup mode: the plan of the run to clean up, from the copy's stored plan. The run must
+/// have ended; unless the cleanup is forced (`ferry revoke`) it must also exist, so that a
+/// cleanup cannot be made up for a run that never was.
 async fn cleanup_plan(
     clients: &Clients,
     config: &StackConfig,
     input: &CleanupInput,
 ) -> Result<RunPlan, StepError> {
-    let copy_id = ferry_core::names::ExecutionName::parse(&input.cleanup_of)
+    let run = &input.cleanup.execution;
+    let copy_id = ferry_core::names::ExecutionName::parse(run)
         .map(|e| e.copy_id)
         .ok_or_else(|| {
             StepError::new(
                 ErrorName::InvalidRequest,
-                format!("`{}` is not a copy's run", input.cleanup_of),
+                format!("cleanup.execution: `{run}` is not a copy's run"),
             )
         })?;
-    still_running(clients, config, &input.cleanup_of).await?;
+    ended(clients, config, run, input.cleanup.force).await?;
     // The role, grants and records are the copy's, not the named run's: a cleanup naming a
     // run that never was would tear down a live one.
     none_other_running(clients, config, &copy_id, &input.execution).await?;
     let stored = stored_plan(clients, config, &copy_id, "its run touched nothing").await?;
-    info!(cleanup_of = %input.cleanup_of, "loaded the stored plan for cleanup");
-    RunPlan::for_cleanup(input, stored, &config.ferry_bucket)
+    info!(cleanup_of = %run, force = input.cleanup.force, "loaded the stored plan for cleanup");
+    RunPlan::for_cleanup(input, stored, &config.context())
 }
 
 /// A cleanup revokes what a run may still be using: refused while that run is RUNNING (it
-/// cleans up after itself when it ends, and a stop ends it through the cleanup rule).
-async fn still_running(
+/// cleans up after itself when it ends, and a stop ends it through the cleanup rule), and,
+/// unless `forced`, when Step Functions knows no such run.
+async fn ended(
     clients: &Clients,
     config: &StackConfig,
     run: &str,
+    forced: bool,
 ) -> Result<(), StepError> {
     let arn = format!(
         "arn:{}:states:{}:{}:execution:{STATE_MACHINE}:{run}",
@@ -295,8 +300,15 @@ async fn still_running(
             ))
         }
         Ok(_) => Ok(()),
-        // A run that never started (or whose history has expired) has nothing running.
-        Err(e) if sdk_code(&e) == Some("ExecutionDoesNotExist") => Ok(()),
+        // A forced cleanup (`ferry revoke`) may name a run whose history Step Functions no
+        // longer keeps.
+        Err(e) if sdk_code(&e) == Some("ExecutionDoesNotExist") && forced => Ok(()),
+        Err(e) if sdk_code(&e) == Some("ExecutionDoesNotExist") => Err(StepError::new(
+            ErrorName::InvalidRequest,
+            format!(
+                "run {run} does not exist (or Step Functions no longer keeps it): a cleanup cleans up after a run that ended; `ferry revoke` forces one"
+            ),
+        )),
         Err(e) => Err(from_sdk(e, &format!("DescribeExecution {run}"))),
     }
 }
@@ -379,7 +391,7 @@ mod tests {
     use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
     use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
     use aws_smithy_mocks::{mock, MockResponse, Rule};
-    use ferry_core::steps::PlanInput;
+    use ferry_core::steps::{CleanupOf, PlanInput};
     use std::sync::{Arc, Mutex};
 
     fn config() -> StackConfig {
@@ -582,25 +594,33 @@ mod tests {
             "{}",
             second.cause
         );
-        let cleanup = CleanupInput {
-            cleanup_of: "photos-2026-7".into(),
-            execution: "photos-2026-cleanup-7".into(),
-            start_time: "2026-11-28T13:45:50Z".into(),
-        };
-        let err = handle(
-            &Clients::mocked(&refs, &[], &[], &[&live, &gone]),
-            &config(),
-            LambdaEvent::new(PlanEvent::Cleanup(cleanup), Default::default()),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(err.name, ErrorName::InvalidRequest);
-        assert!(
-            err.cause
-                .contains("run photos-2026-4 of copy photos-2026 is running"),
-            "{}",
-            err.cause
-        );
+        // A cleanup of run 7, which never was: refused as such, and, forced (`ferry revoke`),
+        // refused while run 4 runs.
+        for (force, refusal) in [
+            (
+                false,
+                "run photos-2026-7 does not exist (or Step Functions no longer keeps it)",
+            ),
+            (true, "run photos-2026-4 of copy photos-2026 is running"),
+        ] {
+            let cleanup = CleanupInput {
+                cleanup: CleanupOf {
+                    execution: "photos-2026-7".into(),
+                    force,
+                },
+                execution: "photos-2026-cleanup-7".into(),
+                start_time: "2026-11-28T13:45:50Z".into(),
+            };
+            let err = handle(
+                &Clients::mocked(&refs, &[], &[], &[&live, &gone]),
+                &config(),
+                LambdaEvent::new(PlanEvent::Cleanup(cleanup), Default::default()),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(err.name, ErrorName::InvalidRequest);
+            assert!(err.cause.contains(refusal), "{}", err.cause);
+        }
         // A run waits for a cleanup of its copy too; a cleanup does not wait for another.
         let run = run_5(&running(&["photos-2026-cleanup-4"])).await;
         assert!(
@@ -655,22 +675,41 @@ mod tests {
             .await
             .unwrap();
         let cleanup = CleanupInput {
-            cleanup_of: "photos-2026-3".into(),
+            cleanup: CleanupOf {
+                execution: "photos-2026-3".into(),
+                force: false,
+            },
             execution: "photos-2026-cleanup-3".into(),
             start_time: "2026-11-28T14:00:00Z".into(),
         };
         // The execution input as the cleanup starter writes it, through the state machine.
         let event: PlanEvent = serde_json::from_value(serde_json::json!({
-            "cleanupOf": "photos-2026-3", "execution": "photos-2026-cleanup-3", "startTime": "2026-11-28T14:00:00Z"
+            "cleanup": {"execution": "photos-2026-3"}, "execution": "photos-2026-cleanup-3", "startTime": "2026-11-28T14:00:00Z"
         }))
         .unwrap();
         assert_eq!(event, PlanEvent::Cleanup(cleanup.clone()));
         let plan = call(&store, event).await.unwrap();
         assert_eq!((plan.run, plan.execution.as_str()), (3, "photos-2026-3"));
         assert_eq!(plan.request, copy.request);
+        // Forced (`ferry revoke`), the cleanup revokes everything, whatever the copy keeps.
+        let mut forced = cleanup.clone();
+        forced.cleanup.force = true;
+        let mut keeps = request();
+        keeps["cleanup"] = serde_json::json!({"revokeGrants": false, "removeInventory": false});
+        let kept = Arc::new(Mutex::new(None));
+        run(&kept, input(keeps, "photos-2026-3")).await.unwrap();
+        let plan = call(&kept, PlanEvent::Cleanup(forced)).await.unwrap();
+        assert!(plan.request.cleanup.revoke_grants && plan.request.cleanup.remove_inventory);
+        let plan = call(&kept, PlanEvent::Cleanup(cleanup.clone()))
+            .await
+            .unwrap();
+        assert!(
+            !plan.request.cleanup.revoke_grants,
+            "unforced: as the copy asks"
+        );
         // A run still running is not cleaned up under it.
         let mut running = cleanup.clone();
-        running.cleanup_of = "photos-2026-9".into();
+        running.cleanup.execution = "photos-2026-9".into();
         let err = call(&store, PlanEvent::Cleanup(running)).await.unwrap_err();
         assert_eq!(err.name, ErrorName::InvalidRequest);
         assert!(
@@ -679,7 +718,7 @@ mod tests {
             err.cause
         );
         let mut other = cleanup;
-        other.cleanup_of = "photos-2025-1".into();
+        other.cleanup.execution = "photos-2025-1".into();
         let err = call(&Arc::new(Mutex::new(None)), PlanEvent::Cleanup(other))
             .await
             .unwrap_err();

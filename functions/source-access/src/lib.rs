@@ -69,7 +69,7 @@ pub async fn handle(
     };
     let present = match input.action {
         AccessAction::Grant | AccessAction::Verify => true,
-        AccessAction::Revoke if !plan.request.cleanup.revoke_grants => {
+        AccessAction::Revoke if !plan.request.cleanup.revoke_grants && config.kept_grants => {
             // Only what expires by itself is kept: the bucket statements (their
             // aws:CurrentTime expiry). A KMS grant never expires, so it is revoked whatever the
             // request says.

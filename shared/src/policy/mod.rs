@@ -410,43 +410,100 @@ pub fn source_account_grants(
     grants
 }
 
-/// ferry's permissions boundary: the most any role ferry creates can ever do. S3 object reads,
-/// ListBucket and GetBucketLocation in the source accounts and `own_account` only; object writes
-/// in `own_account` only (`s3:ResourceAccount`), so no role ferry creates, whatever its own
-/// policy says, can write to another account or read from an account the stack does not list;
-/// KMS keys of `own_account` only, and only through S3 in `region` (`kms:ViaService`).
+/// What the stack's boundary is built from: its account, partition and Region, and the lists of
+/// its parameters.
+pub struct BoundaryScope<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub own_account: &'a str,
+    pub source_accounts: &'a [String],
+    pub destination_buckets: &'a [String],
+    pub manifest_buckets: &'a [String],
+}
+
+/// ferry's permissions boundary: the most any role ferry creates can ever do, whatever its own
+/// policy says.
+/// - In the source accounts (never `own_account`, even when listed): S3 object reads, ListBucket
+///   and GetBucketLocation (one statement on `arn:<partition>:s3:::*`, which matches buckets and
+///   objects alike); their bucket policies decide which buckets.
+/// - In `own_account`, objects of the DestinationBuckets only (reads and writes); the
+///   ManifestBuckets' objects and the ferry bucket's `inventory/` and `retry/` manifests (reads);
+///   the ferry bucket's `reports/` (writes). Nothing else of the account's objects: not the ferry
+///   bucket's `control/`, not a bucket the stack does not list. ListBucket and GetBucketLocation
+///   stay account-wide: listing each bucket again would not fit a managed policy's 6,144
+///   characters at the sizes the template supports (see the template's ceilings test).
+/// - KMS keys of `own_account` through S3 in `region`; source accounts' keys for kms:Decrypt
+///   through S3; the stack's copy worker.
+///
 /// The template creates it; CreateRole and PutRolePolicy are allowed only with it attached.
-pub fn permissions_boundary(
-    partition: &str,
-    region: &str,
-    own_account: &str,
-    source_accounts: &[String],
-) -> Value {
-    let mut readable: Vec<&str> = source_accounts.iter().map(String::as_str).collect();
-    readable.push(own_account);
-    json!({
+pub fn permissions_boundary(scope: &BoundaryScope) -> Value {
+    let BoundaryScope {
+        partition,
+        region,
+        own_account,
+        source_accounts,
+        ..
+    } = *scope;
+    let objects = |buckets: &[String]| -> Vec<String> {
+        buckets
+            .iter()
+            .map(|b| format!("arn:{partition}:s3:::{b}/*"))
+            .collect()
+    };
+    let ferry = crate::layout::ferry_bucket_name(own_account, region);
+    let ferry_manifests: Vec<String> =
+        [crate::layout::INVENTORY_PREFIX, crate::layout::RETRY_PREFIX]
+            .iter()
+            .map(|prefix| format!("arn:{partition}:s3:::{ferry}/{prefix}/*"))
+            .collect();
+    let mut destination_actions: Vec<&str> = vec!["s3:GetObject", "s3:GetObjectVersion"];
+    destination_actions.extend(DESTINATION_WRITE_ACTIONS);
+    // `*` matches across `/`: the buckets and their objects.
+    let mut source_actions: Vec<&str> = SOURCE_READ_ACTIONS.to_vec();
+    source_actions.extend(["s3:ListBucket", "s3:GetBucketLocation"]);
+    let sources = json!({
+        "StringEquals": { "s3:ResourceAccount": source_accounts },
+        "StringNotEquals": { "s3:ResourceAccount": own_account }
+    });
+    let own = json!({ "StringEquals": { "s3:ResourceAccount": own_account } });
+    let own_for_manifests = own.clone();
+    let mut boundary = json!({
         "Version": VERSION,
         "Statement": [
             {
-                "Sid": "FerryBoundaryReads",
+                "Sid": "FerryBoundarySources",
                 "Effect": "Allow",
-                "Action": SOURCE_READ_ACTIONS,
-                "Resource": format!("arn:{partition}:s3:::*/*"),
-                "Condition": { "StringEquals": { "s3:ResourceAccount": readable } }
+                "Action": source_actions,
+                "Resource": format!("arn:{partition}:s3:::*"),
+                "Condition": sources
             },
             {
-                "Sid": "FerryBoundaryWrites",
+                "Sid": "FerryBoundaryDestinations",
                 "Effect": "Allow",
-                "Action": DESTINATION_WRITE_ACTIONS,
-                "Resource": format!("arn:{partition}:s3:::*/*"),
-                "Condition": { "StringEquals": { "s3:ResourceAccount": own_account } }
+                "Action": destination_actions,
+                "Resource": objects(scope.destination_buckets),
+                "Condition": own.clone()
+            },
+            {
+                "Sid": "FerryBoundaryManifests",
+                "Effect": "Allow",
+                "Action": MANIFEST_READ_ACTIONS,
+                "Resource": ferry_manifests,
+                "Condition": own.clone()
+            },
+            {
+                "Sid": "FerryBoundaryReports",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:{partition}:s3:::{ferry}/{}/*", crate::layout::REPORT_PREFIX),
+                "Condition": own.clone()
             },
             {
                 "Sid": "FerryBoundaryBuckets",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
                 "Resource": format!("arn:{partition}:s3:::*"),
-                "Condition": { "StringEquals": { "s3:ResourceAccount": readable } }
+                "Condition": own
             },
             {
                 "Sid": "FerryBoundaryKeys",
@@ -475,7 +532,24 @@ pub fn permissions_boundary(
                 )
             }
         ]
-    })
+    });
+    // CSV manifests kept in this account: their buckets' objects, read only.
+    if !scope.manifest_buckets.is_empty() {
+        boundary["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .insert(
+                3,
+                json!({
+                    "Sid": "FerryBoundaryManifestBuckets",
+                    "Effect": "Allow",
+                    "Action": MANIFEST_READ_ACTIONS,
+                    "Resource": objects(scope.manifest_buckets),
+                    "Condition": own_for_manifests
+                }),
+            );
+    }
+    boundary
 }
 
 mod merge;

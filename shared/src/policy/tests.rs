@@ -311,9 +311,78 @@ fn every_rendered_statement_carries_this_copys_sid() {
     assert!(!is_copy_statement(&p.role["Statement"][0], &other));
 }
 
+/// The sandbox's destination stack's boundary (DestinationBuckets dst-photos and dst-archive,
+/// `manifest_buckets` for ManifestBuckets).
+fn boundary(manifest_buckets: &[String]) -> Value {
+    permissions_boundary(&BoundaryScope {
+        partition: "aws",
+        region: "eu-west-1",
+        own_account: "222222222222",
+        source_accounts: &["111111111111".into()],
+        destination_buckets: &["dst-photos".into(), "dst-archive".into()],
+        manifest_buckets,
+    })
+}
+
+fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no {sid} in {policy}"))
+}
+
+/// The security round's finding 5: in its own account the boundary allows objects of the listed
+/// buckets only (and the ferry bucket's manifests and reports), never all of the account's.
+#[test]
+fn the_boundary_fences_the_accounts_objects_to_the_stacks_buckets() {
+    let b = boundary(&["dst-manifests".into()]);
+    let mut own_objects: Vec<String> = vec![];
+    for s in b["Statement"].as_array().unwrap() {
+        let resources = strings(s.get("Resource"));
+        if s["Condition"]["StringEquals"]["s3:ResourceAccount"] == "222222222222" {
+            own_objects.extend(resources.into_iter().filter(|r| r.contains('/')));
+        } else if resources.iter().any(|r| r.starts_with("arn:aws:s3:::")) {
+            // Elsewhere: the source accounts' objects, never this account's.
+            assert_eq!(
+                s["Condition"]["StringNotEquals"]["s3:ResourceAccount"], "222222222222",
+                "{s}"
+            );
+        }
+    }
+    own_objects.sort();
+    assert_eq!(
+        own_objects,
+        [
+            "arn:aws:s3:::dst-archive/*",
+            "arn:aws:s3:::dst-manifests/*",
+            "arn:aws:s3:::dst-photos/*",
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/*",
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*",
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/retry/*",
+        ]
+    );
+    // Writes: the destinations and the reports only.
+    let writes = strings(statement(&b, "FerryBoundaryReports").get("Resource"));
+    assert_eq!(
+        writes,
+        ["arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*"]
+    );
+    assert!(
+        strings(statement(&b, "FerryBoundaryManifestBuckets").get("Action"))
+            .iter()
+            .all(|a| a.starts_with("s3:GetObject"))
+    );
+    // Without ManifestBuckets, no statement for them.
+    assert!(!boundary(&[])
+        .to_string()
+        .contains("FerryBoundaryManifestBuckets"));
+}
+
 #[test]
 fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
-    let b = permissions_boundary("aws", "eu-west-1", "222222222222", &["111111111111".into()]);
+    let b = boundary(&[]);
     let actions: Vec<String> = b["Statement"]
         .as_array()
         .unwrap()
@@ -330,14 +399,14 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
         || a == "kms:GenerateDataKey"
         || a == "kms:Decrypt"));
     // Keys: the destination account's, through S3 in the Region only.
-    let keys = &b["Statement"][3];
+    let keys = statement(&b, "FerryBoundaryKeys");
     assert_eq!(keys["Resource"], "arn:aws:kms:eu-west-1:222222222222:key/*");
     assert_eq!(
         keys["Condition"]["StringEquals"]["kms:ViaService"],
         "s3.eu-west-1.amazonaws.com"
     );
     // Source keys: decrypting only, keys of the source accounts only, through S3.
-    let source_keys = &b["Statement"][4];
+    let source_keys = statement(&b, "FerryBoundarySourceKeys");
     assert_eq!(source_keys["Action"], "kms:Decrypt");
     assert_eq!(
         source_keys["Condition"]["StringEquals"]["aws:ResourceAccount"],

@@ -38,6 +38,8 @@ pub fn destination_stack() -> StackConfig {
         source_kms_key_arns: vec![],
         policy_settle: std::time::Duration::ZERO,
         grant_lifetime_min: crate::request::GRANT_LIFETIME_MIN,
+        grant_lifetime_max: crate::request::GRANT_LIFETIME_MAX,
+        kept_grants: true,
     }
 }
 
