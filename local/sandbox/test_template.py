@@ -173,6 +173,29 @@ class Template(unittest.TestCase):
         self.assertTrue(may("s3:GetObject", template.THIRD), "THIRD is a listed source account")
         self.assertFalse(may("s3:GetObject", "444444444444"))
 
+    def test_source_access_may_grant_only_decrypt_and_only_to_ferry_batch_roles(self):
+        """The security round's finding 6: kms:CreateGrant with kms:GrantOperations and
+        kms:GranteePrincipal conditions (KMS sets both on CreateGrant only, so ListGrants and
+        RevokeGrant on the listed keys stay allowed)."""
+        fn = self.resolved("source")["SourceAccessFunction"]
+        identity = [{"Version": "2012-10-17", "Statement": p["Statement"]} for p in fn["Policies"] if isinstance(p, dict) and "Statement" in p]
+        caller = f"arn:aws:iam::{template.SOURCE}:role/ferry-source-access"
+        batch = f"arn:aws:iam::{template.DESTINATION}:role/ferry/ferry-batch-photos-2026"
+
+        def may(action, context):
+            return policy.allowed(
+                action=action, resource=template.SOURCE_KEY, caller_arn=caller, caller_account=template.SOURCE,
+                identity_policies=identity, boundary=None, resource_account=template.SOURCE, bucket_policy=None,
+                context=context,
+            ).allowed
+
+        self.assertTrue(may("kms:CreateGrant", {"kms:GrantOperations": ["Decrypt"], "kms:GranteePrincipal": batch}))
+        self.assertFalse(may("kms:CreateGrant", {"kms:GrantOperations": ["Decrypt", "Encrypt"], "kms:GranteePrincipal": batch}))
+        self.assertFalse(may("kms:CreateGrant", {"kms:GrantOperations": ["CreateGrant"], "kms:GranteePrincipal": batch}))
+        self.assertFalse(may("kms:CreateGrant", {"kms:GrantOperations": ["Decrypt"], "kms:GranteePrincipal": "arn:aws:iam::444444444444:role/admin"}))
+        self.assertTrue(may("kms:ListGrants", {}))
+        self.assertTrue(may("kms:RevokeGrant", {}))
+
     def test_the_state_machine_may_assume_the_invoke_role_of_each_listed_source_account_only(self):
         dest = template.primary("destination")
         sm = self.resolved("destination")["StateMachineRole"]

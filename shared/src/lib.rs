@@ -25,6 +25,7 @@ pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod parameters;
+mod plan_checks;
 pub mod policy;
 pub mod records;
 pub mod report;
