@@ -23,6 +23,13 @@ ACCEPTED = {
         "foreign statements and removes them again); it is limited to SourceBuckets in its own "
         "account, and only the state machine roles of DestinationAccountIds may invoke it"
     ),
+    ("template-source-SourceAccessFunction-*.json", "UNKNOWN_CONDITION_FOR_ACTION", "kms:Grant"): (
+        "one statement holds CreateGrant, ListGrants and RevokeGrant so that the listed keys appear "
+        "once (the role's inline policies are near IAM's 10,240 characters); KMS sets "
+        "kms:GrantOperations and kms:GranteePrincipal on CreateGrant only, and the statement tests "
+        "them with ForAllValues and IfExists, both true when the key is absent (KMS Developer "
+        "Guide, conditions-kms), so they limit CreateGrant and leave the other two as they are"
+    ),
     ("template-destination-PlanFunction-*.json", "RESOURCE_MISMATCH", "states:DescribeExecution"): (
         "parliament's data lists only the express-execution ARN for DescribeExecution; AWS's "
         "service authorization reference lists the standard one (execution:<machine>:<id>) too, "
