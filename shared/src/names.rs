@@ -25,6 +25,14 @@ pub fn state_machine_arn(region: &str, account: &str) -> String {
     )
 }
 
+/// The ARN of execution `name` of the destination stack's state machine.
+pub fn execution_arn(region: &str, account: &str, name: &str) -> String {
+    format!(
+        "arn:{}:states:{region}:{account}:execution:{STATE_MACHINE}:{name}",
+        partition(region)
+    )
+}
+
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"

@@ -86,7 +86,7 @@ pub async fn handle(
             "{name} is an execution of {state_machine}, not of ferry's state machine {ours}"
         )));
     }
-    let execution = format!("{}:{name}", ours.replace(":stateMachine:", ":execution:"));
+    let execution = ferry_core::names::execution_arn(&config.region, &config.account_id, name);
     let described = clients
         .sfn
         .describe_execution()

@@ -106,7 +106,6 @@ pub async fn handle(
         control: &clients.s3,
         config,
         auth: &auth,
-        args,
         control_prefix: layout.control_prefix(),
         clock,
     };
@@ -199,9 +198,8 @@ struct Worker<'a> {
     /// As the worker's own role: the upload records in the ferry bucket.
     control: &'a S3,
     config: &'a StackConfig,
-    /// The authenticated job: the copy's settings and its source's scope.
+    /// The authenticated job: the copy's settings (`auth.args`) and its source's scope.
     auth: &'a job_check::Authenticated,
-    args: &'a WorkerArguments,
     control_prefix: String,
     clock: Budget,
 }
@@ -268,19 +266,22 @@ impl Worker<'_> {
         let source = Source {
             size: head.content_length().unwrap_or(0).max(0) as u64,
             etag: head.e_tag().unwrap_or_default().to_string(),
-            target: format!("{}{key}", self.args.key_prefix),
+            target: format!("{}{key}", self.auth.args.key_prefix),
             bucket,
             key,
             version,
             head,
         };
-        if self.args.verify {
+        if self.auth.args.verify {
             return self.verify(&source).await;
         }
-        let existing = self.args.existing;
+        let existing = self.auth.args.existing;
         if existing != Existing::Overwrite {
             if let Some(there) = self.destination_head(&source.target).await? {
-                let what = format!("s3://{}/{}", self.args.destination_bucket, source.target);
+                let what = format!(
+                    "s3://{}/{}",
+                    self.auth.args.destination_bucket, source.target
+                );
                 if identical(&source.head, &there) {
                     return Ok(Done::Identical(format!(
                         "{IDENTICAL} {what} already holds this object ({} bytes, ETag {}): not copied",
@@ -301,7 +302,7 @@ impl Worker<'_> {
         // every non-empty object is a multipart upload, completed only if the key is still free
         // (CompleteMultipartUpload takes `If-None-Match: *`; CopyObject does not).
         let one_part =
-            source.size <= part_size(source.size, self.args.part_mib).min(COPY_OBJECT_MAX);
+            source.size <= part_size(source.size, self.auth.args.part_mib).min(COPY_OBJECT_MAX);
         if one_part && (existing != Existing::Refuse || source.size == 0) {
             self.copy_object(&source).await?;
             return Ok(Done::Copied(format!(
@@ -316,14 +317,17 @@ impl Worker<'_> {
     /// the same ETag where both are plain MD5s, else the same full-object checksum where both
     /// have one; with neither, the size alone).
     async fn verify(&self, source: &Source) -> Result<Done, StepError> {
-        let what = format!("s3://{}/{}", self.args.destination_bucket, source.target);
+        let what = format!(
+            "s3://{}/{}",
+            self.auth.args.destination_bucket, source.target
+        );
         let Some(there) = self.destination_head(&source.target).await? else {
             return Ok(Done::Unverified(format!(
                 "{MISSING} {what} is not at the destination"
             )));
         };
         let same = compare(&source.head, &there).and_then(|how| {
-            if self.args.metadata_directive == MetadataDirective::Copy {
+            if self.auth.args.metadata_directive == MetadataDirective::Copy {
                 same_metadata(&source.head, &there).map(|()| format!("{how}, same metadata"))
             } else {
                 Ok(how)
@@ -343,7 +347,7 @@ impl Worker<'_> {
         match head_with_checksum(
             self.s3
                 .head_object()
-                .bucket(&self.args.destination_bucket)
+                .bucket(&self.auth.args.destination_bucket)
                 .key(target)
                 .expected_bucket_owner(&self.config.account_id),
         )
@@ -353,13 +357,16 @@ impl Worker<'_> {
             Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
             Err(e) => Err(from_sdk(
                 e,
-                &format!("HeadObject s3://{}/{target}", self.args.destination_bucket),
+                &format!(
+                    "HeadObject s3://{}/{target}",
+                    self.auth.args.destination_bucket
+                ),
             )),
         }
     }
 
     async fn copy_object(&self, source: &Source) -> Result<(), StepError> {
-        let a = self.args;
+        let a = &self.auth.args;
         let mut call = self
             .s3
             .copy_object()
@@ -398,7 +405,7 @@ impl Worker<'_> {
         if let Some(r) = &record {
             let same = r.source_etag == source.etag
                 && r.size == source.size
-                && r.bucket == self.args.destination_bucket
+                && r.bucket == self.auth.args.destination_bucket
                 && r.key == source.target;
             if !same {
                 info!(upload = %r.upload_id, "the source changed since the upload began: starting over");
@@ -456,7 +463,7 @@ impl Worker<'_> {
                     .collect(),
             ))
             .build();
-        let refuse = self.args.existing == Existing::Refuse;
+        let refuse = self.auth.args.existing == Existing::Refuse;
         let completed = self
             .s3
             .complete_multipart_upload()
@@ -509,7 +516,7 @@ impl Worker<'_> {
         let mut out_of_time = false;
         let mut longest = Duration::ZERO;
         loop {
-            while running.len() < usize::from(self.args.parts_in_flight) && !out_of_time {
+            while running.len() < usize::from(self.auth.args.parts_in_flight) && !out_of_time {
                 let Some(part) = queue.next() else { break };
                 if !self.clock.allows_another_part(longest) {
                     out_of_time = true;
@@ -560,7 +567,7 @@ impl Worker<'_> {
     }
 
     async fn create(&self, source: &Source) -> Result<UploadRecord, StepError> {
-        let a = self.args;
+        let a = &self.auth.args;
         let h = &source.head;
         let mut call = self
             .s3

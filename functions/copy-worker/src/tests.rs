@@ -363,13 +363,10 @@ async fn an_event_that_is_not_its_jobs_is_refused_before_anything_is_done() {
         event(false, arguments()),
     )
     .await;
-    let r = &out.results[0];
-    assert_eq!(r.result_code, ResultCode::PermanentFailure);
+    let why = refusal(&out);
     assert!(
-        r.result_string
-            .contains("is Complete, and the worker acts only for a running job: refused"),
-        "{}",
-        r.result_string
+        why.contains("is Complete, and the worker acts only for a running job: refused"),
+        "{why}"
     );
     assert!(seen.assumed.is_empty() && seen.copied.is_empty() && seen.created.is_empty());
     for (name, value) in [
@@ -382,13 +379,10 @@ async fn an_event_that_is_not_its_jobs_is_refused_before_anything_is_done() {
         forged.insert(name.into(), value.into());
         let live = job_of(arguments(), JobStatus::Active);
         let (out, seen) = run_for(fresh(SIZE), &live, plan(), event(false, forged)).await;
-        let r = &out.results[0];
-        assert_eq!(r.result_code, ResultCode::PermanentFailure, "{name}");
+        let why = refusal(&out);
         assert!(
-            r.result_string
-                .contains("the event's userArguments are not the job's: refused"),
-            "{name}: {}",
-            r.result_string
+            why.contains("the event's userArguments are not the job's: refused"),
+            "{name}: {why}"
         );
         assert!(seen.assumed.is_empty() && seen.copied.is_empty(), "{name}");
     }
@@ -396,15 +390,19 @@ async fn an_event_that_is_not_its_jobs_is_refused_before_anything_is_done() {
     let mut outside = event(false, arguments());
     outside.payload.tasks[0].s3_key = "private/payroll.csv".into();
     let (out, seen) = run_for(fresh(SIZE), &live, plan(), outside).await;
-    let r = &out.results[0];
-    assert_eq!(r.result_code, ResultCode::PermanentFailure);
+    let why = refusal(&out);
     assert!(
-        r.result_string
-            .contains("private/payroll.csv is not under this copy's source prefix"),
-        "{}",
-        r.result_string
+        why.contains("private/payroll.csv is not under this copy's source prefix"),
+        "{why}"
     );
     assert!(seen.copied.is_empty() && seen.created.is_empty());
+}
+
+/// The one task's result, which must be a refusal for good: its text.
+fn refusal(out: &WorkerResponse) -> &str {
+    let r = &out.results[0];
+    assert_eq!(r.result_code, ResultCode::PermanentFailure, "{r:?}");
+    &r.result_string
 }
 
 fn fresh(size: u64) -> World {

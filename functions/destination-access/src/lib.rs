@@ -1,8 +1,9 @@
 //! `destination-access` (destination account): the Batch Operations role of a copy.
 //!
-//! Grant creates `/ferry/ferry-batch-<copyId>` with ferry's permissions boundary, or updates it
-//! (trust and inline policy) when it exists; a role of that name without ferry's boundary is not
-//! ferry's and is refused, never adopted. Revoke first cancels every job of the copy that may
+//! Grant creates `/ferry/ferry-batch-<copyId>` with ferry's permissions boundary, or, when it
+//! exists, puts its inline policy again; a role whose trust is not the copy's is deleted and
+//! created again (a trust policy is never edited in place), and a role of that name without
+//! ferry's boundary is not ferry's and is refused, never adopted. Revoke first cancels every job of the copy that may
 //! still run (jobs are found from their records under `control/<copyId>/`) and reports
 //! `stillActive` until they have stopped; only then are the copy worker's unfinished uploads
 //! aborted (from their records under `control/<copyId>/uploads/`) and the inline policy and the
@@ -140,7 +141,6 @@ async fn grant(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<(), St
     }
     let names = plan.names();
     let policies = plan.policies();
-    let trust = policies.trust.to_string();
     let role_policy = policies.role.to_string();
     let size = PolicyKind::RoleInline.measure(&role_policy);
     if size > PolicyKind::RoleInline.limit() {
@@ -153,14 +153,14 @@ async fn grant(iam: &Iam, config: &StackConfig, plan: &RunPlan) -> Result<(), St
         ));
     }
     let role = &names.batch_role_name;
-    if !create_role(iam, config, plan, &trust).await? {
+    if !create_role(iam, config, plan, &policies.trust).await? {
         // A live role's trust is never rewritten (the security round's finding 5; the role may
         // not UpdateAssumeRolePolicy): a role of the copy's name that trusts anything else (an
         // earlier ferry's, or rewritten since) is deleted and created again. Runs of one copy
         // never overlap (plan), so no run uses it.
         info!(role = %role, "the Batch Operations role trusts something else: created again");
         delete_role(iam, config, plan).await?;
-        if !create_role(iam, config, plan, &trust).await? {
+        if !create_role(iam, config, plan, &policies.trust).await? {
             return Err(StepError::new(
                 ErrorName::Retryable,
                 format!("role {role} was created again by someone else meanwhile"),
@@ -185,14 +185,14 @@ async fn create_role(
     iam: &Iam,
     config: &StackConfig,
     plan: &RunPlan,
-    trust: &str,
+    trust: &serde_json::Value,
 ) -> Result<bool, StepError> {
     let role = &plan.names().batch_role_name;
     let created = iam
         .create_role()
         .path(ROLE_PATH)
         .role_name(role)
-        .assume_role_policy_document(trust)
+        .assume_role_policy_document(trust.to_string())
         .permissions_boundary(&config.boundary_arn)
         .description(format!(
             "ferry: S3 Batch Operations role of copy {}",
@@ -231,10 +231,7 @@ async fn create_role(
                 .and_then(|d| ferry_core::policy::decode_iam_document(d).ok())
                 .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
                 .map(|t| ferry_core::policy::normalize(&t));
-            let ours = serde_json::from_str::<serde_json::Value>(trust)
-                .map(|t| ferry_core::policy::normalize(&t))
-                .ok();
-            Ok(theirs.is_some() && theirs == ours)
+            Ok(theirs == Some(ferry_core::policy::normalize(trust)))
         }
         Err(e) => Err(from_sdk(e, &format!("CreateRole {role}"))),
     }

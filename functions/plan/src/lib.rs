@@ -14,8 +14,6 @@ use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
-pub use ferry_core::names::STATE_MACHINE;
-
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     clients: &Clients,
@@ -278,12 +276,7 @@ async fn ended(
     run: &str,
     forced: bool,
 ) -> Result<(), StepError> {
-    let arn = format!(
-        "arn:{}:states:{}:{}:execution:{STATE_MACHINE}:{run}",
-        ferry_core::names::partition(&config.region),
-        config.region,
-        config.account_id
-    );
+    let arn = ferry_core::names::execution_arn(&config.region, &config.account_id, run);
     match clients
         .sfn
         .describe_execution()
@@ -322,12 +315,7 @@ async fn none_other_running(
     copy_id: &str,
     this: &str,
 ) -> Result<(), StepError> {
-    let machine = format!(
-        "arn:{}:states:{}:{}:stateMachine:{STATE_MACHINE}",
-        ferry_core::names::partition(&config.region),
-        config.region,
-        config.account_id
-    );
+    let machine = ferry_core::names::state_machine_arn(&config.region, &config.account_id);
     let mut pages = clients
         .sfn
         .list_executions()
