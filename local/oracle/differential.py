@@ -71,8 +71,11 @@ OTHER_ACTIONS = {
     "iam:CreatePolicyVersion": [f"arn:aws:iam::{DST}:policy/ferry/ferry-boundary-{REGION}"],
     "states:SendTaskSuccess": ["*"],
     "states:StartExecution": [f"arn:aws:states:{REGION}:{DST}:stateMachine:ferry"],
-    "sts:AssumeRole": [f"arn:aws:iam::{SRC}:role/ferry-source-invoke-{REGION}"],
-    "lambda:InvokeFunction": [f"arn:aws:lambda:{REGION}:{DST}:function:ferry-plan", f"arn:aws:lambda:{REGION}:{SRC}:function:ferry-source-access"],
+    # The destination's own invoke role of the source stack, and another destination's.
+    "sts:AssumeRole": [f"arn:aws:iam::{SRC}:role/ferry-source-invoke-{REGION}-{DST}", f"arn:aws:iam::{SRC}:role/ferry-source-invoke-{REGION}-333333333333"],
+    # A source function by its unqualified ARN, by this destination's alias, by another's.
+    "lambda:InvokeFunction": [f"arn:aws:lambda:{REGION}:{DST}:function:ferry-plan", f"arn:aws:lambda:{REGION}:{SRC}:function:ferry-source-access",
+                              f"arn:aws:lambda:{REGION}:{SRC}:function:ferry-source-access:dest-{DST}", f"arn:aws:lambda:{REGION}:{SRC}:function:ferry-source-access:dest-333333333333"],
 }
 OBJECTS = [
     f"arn:aws:s3:::{FERRY}/control/photos-2026/plan.json",
@@ -332,7 +335,7 @@ def generate(policy_dir: str, template_path: str) -> list[dict]:
     for name, doc in trust_policies().items():
         for mname, mdoc in [(name, doc), *mutations(name, doc, rng)]:
             for principal_name in ("state-machine", "plan-function", "outsider", "source-admin"):
-                resource = f"arn:aws:iam::{SRC}:role/ferry-source-invoke-{REGION}"
+                resource = f"arn:aws:iam::{SRC}:role/ferry-source-invoke-{REGION}-{DST}"
                 for ctx_name, ctx in contexts(PRINCIPALS[principal_name], "sts:AssumeRole", resource):
                     identity = [state_machine_identity] if principal_name == "state-machine" and state_machine_identity else [
                         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}]

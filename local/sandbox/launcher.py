@@ -262,7 +262,7 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
         res = Resolver(tpl, stack.side, stack=stack)
         account = res.account
         s3, iam, sfn = (world.client(s, account) for s in ("s3", "iam", "stepfunctions"))
-        resources = {k: r for k, r in tpl["Resources"].items() if res.included(r)}
+        resources = {k: r for k, r in res.tpl["Resources"].items() if res.included(r)}
         for logical, r in resources.items():
             p = r.get("Properties", {})
             t = r["Type"]
@@ -307,7 +307,20 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 }
         for logical, r in resources.items():
             p = r.get("Properties", {})
-            if r["Type"] == "AWS::S3::BucketPolicy":
+            if r["Type"] == "AWS::Lambda::Alias":
+                # The function again, at the alias's ARN: Lambda hands a function invoked
+                # through an alias the alias's ARN (Lambda Developer Guide, runtimes-api:
+                # "The ARN of the Lambda function, version, or alias that's specified in the
+                # invocation"), and IAM authorizes the invoke on that ARN (lambda-api-
+                # permissions-ref: a policy on the unqualified ARN "denies requests that
+                # reference a qualified ARN"). Every alias of ferry's points at $LATEST.
+                if p["FunctionVersion"] != "$LATEST":
+                    raise SystemExit(f"{logical}: the sandbox runs aliases of $LATEST only")
+                function = res.value(p["FunctionName"])
+                base = f"arn:aws:lambda:{REGION}:{account}:function:{function}"
+                arn = f"{base}:{res.value(p['Name'])}"
+                functions[arn] = {**functions[base], "arn": arn}
+            elif r["Type"] == "AWS::S3::BucketPolicy":
                 s3.put_bucket_policy(Bucket=res.value(p["Bucket"]), Policy=json.dumps(res.value(p["PolicyDocument"])))
             elif r["Type"] == "AWS::Serverless::StateMachine":
                 values = {k: res.value(v) for k, v in p.get("DefinitionSubstitutions", {}).items()}

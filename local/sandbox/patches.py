@@ -61,7 +61,9 @@ def _session(role_arn: str, session: str) -> authz.Identity:
 def _task_denied(message: str) -> Exception:
     from botocore.exceptions import ClientError
 
-    return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "Invoke")
+    # With the response metadata a refused call carries (its 403): moto's Task reads it.
+    return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": str(uuid.uuid4()), "HTTPHeaders": {}}}, "Invoke")
 
 
 def lambda_function_error(url: str, error_type: str, message: str) -> Any:
@@ -149,8 +151,10 @@ def install_task_routing(world: Any) -> None:
             import urllib.parse
 
             name = urllib.parse.unquote(request.url.split("/functions/", 1)[-1].split("/", 1)[0])
-            # A rule's caller is the function's name (an ARN's last part).
-            fault = authorizer.faults.pick(["lambda:InvokeFunction"], name.rsplit(":", 1)[-1])
+            # A rule's caller is the function's name (an ARN's seventh part: an alias's ARN
+            # has one more).
+            function = name.split(":")[6] if name.startswith("arn:") else name
+            fault = authorizer.faults.pick(["lambda:InvokeFunction"], function)
             if fault not in authz.LAMBDA_FAULTS:
                 return None
             if fault == "FunctionTimeout":

@@ -291,16 +291,19 @@ def _not_principal_excludes(element: Any, caller: Principal, deny: bool) -> bool
     role and its account. The sandbox takes the reading that grants less either way: a Deny spares
     a role's session only when its account and its role (or the session) are both listed; an
     Allow leaves out a caller when any of the three is listed. (The differential suite's simulator
-    spares a caller when any one is listed: local/oracle/known-differences.json.)"""
+    spares a caller when any one is listed: local/oracle/known-differences.json.) A `*` in the
+    list: the page does not say how it is read (every principal excepted, so the statement
+    applies to none; or no exception); the sandbox takes the reading that grants less, so a
+    Deny applies to everyone and an Allow to no one."""
     if element == "*":
-        return True
+        return not deny
     if not isinstance(element, dict):
         raise Undecidable(f"NotPrincipal {element!r}")
+    if "*" in as_list(element.get("AWS")):
+        return not deny
     if caller.service:
-        return caller.service in as_list(element.get("Service")) or "*" in as_list(element.get("AWS"))
+        return caller.service in as_list(element.get("Service"))
     listed = {v for v in as_list(element.get("AWS")) if isinstance(v, str)}
-    if "*" in listed:
-        return True
     account = bool(listed & {caller.account, f"arn:aws:iam::{caller.account}:root"})
     identity = bool(listed & {caller.arn, caller.session_arn}) or any(_role_matches_session(v, caller) for v in listed)
     return (account and identity) if deny else (account or identity)

@@ -106,7 +106,7 @@ def state_machine(template: dict) -> tuple[str, dict]:
     found = [
         (name, r)
         for name, r in template["Resources"].items()
-        if r["Type"] in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+        if isinstance(r, dict) and r["Type"] in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
     ]
     if len(found) != 1:
         raise ValueError(f"expected one state machine, found {len(found)}")
@@ -145,7 +145,7 @@ def inline_policies(template: dict) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for side in ("destination", "source"):
         res = Resolver(template, side)
-        for logical, r in template["Resources"].items():
+        for logical, r in res.tpl["Resources"].items():
             if not res.included(r):
                 continue
             p = r.get("Properties", {})
@@ -162,6 +162,50 @@ def inline_policies(template: dict) -> dict[str, dict]:
                 docs = [p["PolicyDocument"]]
             for n, doc in enumerate(docs):
                 out[f"template-{side}-{logical}-{n}.json"] = res.value(doc)
+    return out
+
+
+def for_each(resources: dict, params: dict) -> dict:
+    """`Fn::ForEach::<loop>: [Identifier, Collection, {OutputKey: OutputValue}]` entries of the
+    template's Resources expanded, as the AWS::LanguageExtensions transform does (CloudFormation
+    User Guide, "Fn::ForEach"): one copy of the output per element of the collection (a list, or
+    a Ref to a CommaDelimitedList parameter), `${Identifier}` replaced in the output's logical
+    ids and in its Fn::Sub strings, and `Ref: Identifier` by the element. `&{Identifier}` (the
+    element with its non-alphanumeric characters removed) is not supported: ferry's template
+    iterates account ids, which are digits. The sandbox's parameters hold no empty element (a
+    stack of the other side has none to iterate)."""
+    out: dict = {}
+    for key, value in resources.items():
+        if not key.startswith("Fn::ForEach::"):
+            out[key] = value
+            continue
+        identifier, collection, outputs = value
+        if isinstance(collection, dict):
+            (k, ref), = collection.items()
+            if k != "Ref":
+                raise ValueError(f"{key}: a collection must be a list or a Ref, not {k}")
+            collection = params[ref]
+        token = "${" + identifier + "}"
+
+        def substitute(v: Any, element: str) -> Any:
+            if isinstance(v, dict):
+                if v == {"Ref": identifier}:
+                    return element
+                return {k: substitute(x, element) for k, x in v.items()}
+            if isinstance(v, list):
+                return [substitute(x, element) for x in v]
+            if isinstance(v, str):
+                if "&{" + identifier + "}" in v:
+                    raise ValueError(f"{key}: &{{{identifier}}} is not supported by the sandbox")
+                return v.replace(token, element)
+            return v
+
+        for element in collection:
+            for logical, resource in outputs.items():
+                name = logical.replace(token, str(element))
+                if name in out or name in resources:
+                    raise ValueError(f"{key}: the logical id {name} exists twice")
+                out[name] = substitute(resource, str(element))
     return out
 
 
@@ -196,6 +240,9 @@ class Resolver:
             if spec.get("Type") == "CommaDelimitedList":
                 default = [x for x in default.split(",") if x]
             self.params.setdefault(name, default)
+        # The resources as CloudFormation creates them: Fn::ForEach expanded with this stack's
+        # parameters (the AWS::LanguageExtensions transform runs before SAM's).
+        self.tpl = {**tpl, "Resources": for_each(tpl["Resources"], self.params)}
         self.conditions: dict[str, bool] = {}
         for name, expr in tpl.get("Conditions", {}).items():
             self.conditions[name] = self.condition(expr)

@@ -122,6 +122,15 @@ class PolicyLanguage(unittest.TestCase):
         self.assertFalse(policy.authorize(r, admin, None, deny(["arn:aws:iam::111111111111:root"])).allowed, "the account alone")
         self.assertFalse(policy.authorize(r, admin, None, deny([fn])).allowed, "the role alone")
         self.assertTrue(policy.authorize(r, admin, None, deny([fn, "arn:aws:iam::111111111111:root"])).allowed)
+        # A `*` in the list, which the page does not read: the Deny applies to everyone, and an
+        # Allow with it admits no one (the reading that grants less).
+        self.assertFalse(policy.authorize(r, admin, None, deny("*")).allowed, "Deny, NotPrincipal *")
+        self.assertFalse(policy.authorize(r, admin, None, deny({"AWS": "*"}.get("AWS"))).allowed, "Deny, NotPrincipal AWS *")
+        allow = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "NotPrincipal": {"AWS": "*"}, "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::src-photos"}]}
+        outsider = Principal.role("arn:aws:iam::222222222222:role/x", "x")
+        r2 = Request(outsider, "s3:PutBucketPolicy", "arn:aws:s3:::src-photos", "111111111111", policy.base_context(outsider, "111111111111"))
+        self.assertFalse(policy.authorize(r2, admin, None, allow).allowed, "Allow, NotPrincipal AWS *")
 
     def test_a_vpc_endpoint_deny_applies_to_every_read_from_outside(self):
         vpce = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::src-photos/*",

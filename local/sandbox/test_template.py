@@ -32,7 +32,7 @@ class Template(unittest.TestCase):
     def resolved(self, side, partition="aws", stack=None):
         res = template.Resolver(self.tpl, side, partition, stack)
         out = {}
-        for logical, r in self.tpl["Resources"].items():
+        for logical, r in res.tpl["Resources"].items():
             if res.included(r):
                 out[logical] = res.value(r.get("Properties", {}))
         out["Globals"] = res.value(self.tpl["Globals"])
@@ -80,7 +80,7 @@ class Template(unittest.TestCase):
                 self.assertLessEqual(len(",".join(value).encode()), 4096, f"{stack.side}: {name}")
             res = template.Resolver(self.tpl, stack.side, stack=stack)
             env = res.value(self.tpl["Globals"]["Function"]["Environment"]["Variables"])
-            for logical, r in self.tpl["Resources"].items():
+            for logical, r in res.tpl["Resources"].items():
                 if not res.included(r):
                     continue
                 p, t = r.get("Properties", {}), r["Type"]
@@ -99,10 +99,18 @@ class Template(unittest.TestCase):
                     measured.append((what, "trust policy", size(res.value(p["AssumeRolePolicyDocument"])), 2048))
                 elif t == "AWS::IAM::ManagedPolicy":
                     measured.append((what, "managed policy", size(res.value(p["PolicyDocument"])), 6144))
+            # A template's resources, 500 (CloudFormation quotas, "Resources": "Maximum number of
+            # resources that you can declare in your AWS CloudFormation template"), counted
+            # after Fn::ForEach (three per destination account on the source side) and with
+            # each SAM function as the three SAM makes of ferry's (function, role, and a
+            # permission or an event invoke config), an overestimate for most.
+            declared = [r for r in res.tpl["Resources"].values() if res.included(r)]
+            count = sum(3 if r["Type"] == "AWS::Serverless::Function" else 1 for r in declared)
+            measured.append((f"{stack.side} stack", "resources", count, 500))
         over = [m for m in measured if m[2] > m[3]]
         self.assertEqual(over, [], "over AWS's limits")
         kinds = {m[1] for m in measured}
-        self.assertEqual(kinds, {"SSM value", "environment", "inline policies", "trust policy", "managed policy"})
+        self.assertEqual(kinds, {"SSM value", "environment", "inline policies", "trust policy", "managed policy", "resources"})
         # The largest of each kind, for the README's figures.
         for kind in sorted(kinds):
             worst = max((m for m in measured if m[1] == kind), key=lambda m: m[2])
@@ -196,46 +204,81 @@ class Template(unittest.TestCase):
         self.assertTrue(may("kms:ListGrants", {}))
         self.assertTrue(may("kms:RevokeGrant", {}))
 
-    def test_the_state_machine_may_assume_the_invoke_role_of_each_listed_source_account_only(self):
+    def test_the_state_machine_may_assume_its_own_invoke_role_of_each_listed_source_account_only(self):
         dest = template.primary("destination")
         sm = self.resolved("destination")["StateMachineRole"]
         caller = f"arn:aws:iam::{dest.account}:role/{sm['RoleName']}"
         identity = [p["PolicyDocument"] for p in sm["Policies"]]
-        invoke_role = f"ferry-source-invoke-{template.REGION}"
+        own = f"ferry-source-invoke-{template.REGION}-{dest.account}"
+        another = f"ferry-source-invoke-{template.REGION}-{template.THIRD}"
         sources = {s.account: s for s in template.STACKS if s.side == "source"}
         unlisted = "444444444444"
         self.assertEqual(sorted(dest.params["SourceAccountIds"]), sorted(sources))
         for account in [*sources, unlisted]:
-            # The invoke role's trust as that account's source stack writes it (the unlisted
+            # The invoke roles' trust as that account's source stack writes them (the unlisted
             # account as if it ran a source stack that serves this destination).
             stack = sources.get(account) or template.Stack("source", unlisted, {**template.primary("source").params})
-            trust = self.resolved("source", stack=stack)["SourceInvokeRole"]["AssumeRolePolicyDocument"]
-            for name in (invoke_role, "ferry-source-invoke-us-east-1", "OrganizationAccountAccessRole"):
+            resolved = self.resolved("source", stack=stack)
+            for name in (own, another, f"ferry-source-invoke-us-east-1-{dest.account}", "OrganizationAccountAccessRole"):
+                logical = f"SourceInvokeRole{name.rsplit('-', 1)[-1]}"
+                trust = resolved[logical]["AssumeRolePolicyDocument"] if name.startswith(f"ferry-source-invoke-{template.REGION}-") and logical in resolved else {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{dest.account}:root"}, "Action": "sts:AssumeRole"}]}
                 got = policy.allowed(
                     action="sts:AssumeRole", resource=f"arn:aws:iam::{account}:role/{name}", caller_arn=caller,
                     caller_account=dest.account, identity_policies=identity, boundary=None,
                     resource_account=account, bucket_policy=json.dumps(trust),
                 )
-                expected = account in sources and name == invoke_role
+                expected = account in sources and name == own
                 self.assertEqual(got.allowed, expected, f"{name} in {account}: {got.reason}")
 
-    def test_the_invoke_role_trusts_the_state_machine_of_each_listed_destination_only(self):
+    def test_each_invoke_role_trusts_its_destinations_state_machine_only(self):
         stack = template.primary("source")
-        role = self.resolved("source")["SourceInvokeRole"]
-        trust = json.dumps(role["AssumeRolePolicyDocument"])
-        arn = f"arn:aws:iam::{stack.account}:role/{role['RoleName']}"
+        resolved = self.resolved("source")
         everything = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}]
         destinations = stack.params["DestinationAccountIds"]
         self.assertEqual(sorted(destinations), [template.DESTINATION, template.THIRD])
-        for account in [*destinations, "444444444444"]:
-            for name in (f"ferry-state-machine-{template.REGION}", "ferry-state-machine-us-east-1", "admin"):
-                got = policy.allowed(
-                    action="sts:AssumeRole", resource=arn, caller_arn=f"arn:aws:iam::{account}:role/{name}",
-                    caller_account=account, identity_policies=everything, boundary=None,
-                    resource_account=stack.account, bucket_policy=trust,
-                )
-                expected = account in destinations and name == f"ferry-state-machine-{template.REGION}"
-                self.assertEqual(got.allowed, expected, f"{name} of {account}: {got.reason}")
+        roles = sorted(k for k in resolved if k.startswith("SourceInvokeRole"))
+        self.assertEqual(roles, [f"SourceInvokeRole{a}" for a in sorted(destinations)])
+        for owner in destinations:
+            role = resolved[f"SourceInvokeRole{owner}"]
+            self.assertEqual(role["RoleName"], f"ferry-source-invoke-{template.REGION}-{owner}")
+            arn = f"arn:aws:iam::{stack.account}:role/{role['RoleName']}"
+            trust = json.dumps(role["AssumeRolePolicyDocument"])
+            for account in [*destinations, "444444444444"]:
+                for name in (f"ferry-state-machine-{template.REGION}", "ferry-state-machine-us-east-1", "admin"):
+                    got = policy.allowed(
+                        action="sts:AssumeRole", resource=arn, caller_arn=f"arn:aws:iam::{account}:role/{name}",
+                        caller_account=account, identity_policies=everything, boundary=None,
+                        resource_account=stack.account, bucket_policy=trust,
+                    )
+                    expected = account == owner and name == f"ferry-state-machine-{template.REGION}"
+                    self.assertEqual(got.allowed, expected, f"{role['RoleName']}: {name} of {account}: {got.reason}")
+
+    def test_each_invoke_role_may_invoke_its_destinations_aliases_only(self):
+        """Lambda Developer Guide, lambda-api-permissions-ref: "if your policy references a
+        specific qualified ARN, Lambda accepts requests that reference that ARN but denies
+        requests that reference the unqualified ARN or a different qualified ARN"."""
+        stack = template.primary("source")
+        resolved = self.resolved("source")
+        destinations = stack.params["DestinationAccountIds"]
+        for owner in destinations:
+            role = resolved[f"SourceInvokeRole{owner}"]
+            caller = f"arn:aws:iam::{stack.account}:role/{role['RoleName']}"
+            identity = [p["PolicyDocument"] for p in role["Policies"]]
+            for function in ("ferry-source-access", "ferry-source-inventory", "ferry-plan"):
+                base = f"arn:aws:lambda:{template.REGION}:{stack.account}:function:{function}"
+                for qualifier in ["", *(f":dest-{a}" for a in destinations), ":1", ":$LATEST"]:
+                    got = policy.allowed(
+                        action="lambda:InvokeFunction", resource=base + qualifier, caller_arn=caller,
+                        caller_account=stack.account, identity_policies=identity, boundary=None,
+                        resource_account=stack.account, bucket_policy=None,
+                    )
+                    expected = function != "ferry-plan" and qualifier == f":dest-{owner}"
+                    self.assertEqual(got.allowed, expected, f"{role['RoleName']} invokes {base}{qualifier}: {got.reason}")
+        # And each alias is of $LATEST, under the name the role may invoke.
+        for owner in destinations:
+            for logical, function in (("SourceAccessAlias", "ferry-source-access"), ("SourceInventoryAlias", "ferry-source-inventory")):
+                alias = resolved[f"{logical}{owner}"]
+                self.assertEqual((alias["FunctionName"], alias["FunctionVersion"], alias["Name"]), (function, "$LATEST", f"dest-{owner}"))
 
 
 if __name__ == "__main__":

@@ -67,8 +67,9 @@ pub const COPY_WORKER_FUNCTION: &str = "ferry-copy-worker";
 
 /// What the destination's state machine calls in a copy's source account, decided at run time
 /// from the request's `source.accountId` (one stack serves several source accounts): the
-/// source stack's invoke role, which the Task assumes (`Credentials.RoleArn`), and its two
-/// functions. Names fixed by the template, so the destination can name them before they exist.
+/// source stack's invoke role of this destination account, which the Task assumes
+/// (`Credentials.RoleArn`), and this destination's alias of its two functions. Names fixed by
+/// the template, so the destination can name them before they exist.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceSide {
@@ -78,18 +79,41 @@ pub struct SourceSide {
 }
 
 impl SourceSide {
-    /// The source stack's names in `account` and `region`.
-    pub fn of(account: &str, region: &str) -> SourceSide {
+    /// The source stack's names in `account` and `region` for the destination account
+    /// `destination`.
+    pub fn of(account: &str, region: &str, destination: &str) -> SourceSide {
         let partition = partition(region);
-        let function =
-            |name: &str| format!("arn:{partition}:lambda:{region}:{account}:function:{name}");
+        let alias = destination_alias(destination);
+        let function = |name: &str| {
+            format!("arn:{partition}:lambda:{region}:{account}:function:{name}:{alias}")
+        };
         SourceSide {
             invoke_role: format!(
-                "arn:{partition}:iam::{account}:role/ferry-source-invoke-{region}"
+                "arn:{partition}:iam::{account}:role/ferry-source-invoke-{region}-{destination}"
             ),
             access_function: function(SOURCE_ACCESS_FUNCTION),
             inventory_function: function(SOURCE_INVENTORY_FUNCTION),
         }
+    }
+}
+
+/// The alias of each source function that the destination account `account` invokes
+/// (template.yaml's `SourceAccessAlias${AccountId}`): `dest-<account>`.
+pub fn destination_alias(account: &str) -> String {
+    format!("dest-{account}")
+}
+
+/// The destination account whose alias a source function was invoked through, from the ARN
+/// Lambda hands the function (the Lambda context's `invoked_function_arn`, "the ARN of the
+/// Lambda function, version, or alias that's specified in the invocation"). `None` when the
+/// function was invoked by its unqualified ARN, a version, or another alias.
+pub fn invoking_destination(invoked_function_arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = invoked_function_arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", _, qualifier] => qualifier
+            .strip_prefix("dest-")
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
+        _ => None,
     }
 }
 
@@ -408,20 +432,44 @@ mod tests {
             n.account_root("111111111111"),
             "arn:aws:iam::111111111111:root"
         );
-        // The template's names of a source stack, in its account and Region and partition.
-        let s = SourceSide::of("333333333333", "cn-north-1");
+        // The template's names of a source stack, in its account and Region and partition,
+        // for one destination account.
+        let s = SourceSide::of("333333333333", "cn-north-1", "222222222222");
         assert_eq!(
             s.invoke_role,
-            "arn:aws-cn:iam::333333333333:role/ferry-source-invoke-cn-north-1"
+            "arn:aws-cn:iam::333333333333:role/ferry-source-invoke-cn-north-1-222222222222"
         );
         assert_eq!(
             s.access_function,
-            "arn:aws-cn:lambda:cn-north-1:333333333333:function:ferry-source-access"
+            "arn:aws-cn:lambda:cn-north-1:333333333333:function:ferry-source-access:dest-222222222222"
         );
         assert_eq!(
             s.inventory_function,
-            "arn:aws-cn:lambda:cn-north-1:333333333333:function:ferry-source-inventory"
+            "arn:aws-cn:lambda:cn-north-1:333333333333:function:ferry-source-inventory:dest-222222222222"
         );
+        assert_eq!(
+            invoking_destination(&s.access_function),
+            Some("222222222222")
+        );
+    }
+
+    #[test]
+    fn only_a_destination_alias_names_the_invoking_destination() {
+        let f = "arn:aws:lambda:eu-west-1:111111111111:function:ferry-source-access";
+        for (arn, expected) in [
+            (format!("{f}:dest-222222222222"), Some("222222222222")),
+            (f.to_string(), None),
+            (format!("{f}:7"), None),
+            (format!("{f}:$LATEST"), None),
+            (format!("{f}:dest-22222222222"), None),
+            (format!("{f}:dest-2222222222222"), None),
+            (format!("{f}:dest-22222222222x"), None),
+            (format!("{f}:prod"), None),
+            (format!("{f}:dest-222222222222:extra"), None),
+            ("".to_string(), None),
+        ] {
+            assert_eq!(invoking_destination(&arn), expected, "{arn}");
+        }
     }
 
     #[test]

@@ -73,4 +73,80 @@ impl RunPlan {
         }
         Ok(())
     }
+
+    /// A source function's check of who invoked it, before anything else and for every action
+    /// (a revoke included): it was invoked through the alias `dest-<account>` of the plan's
+    /// destination account. Each destination account's invoke role may invoke only its own
+    /// alias (template.yaml, `Fn::ForEach::Destinations`), so a destination cannot act on
+    /// another's copies (revoke its grants, remove its inventory) by handing over a plan
+    /// naming it. `invoked_function_arn` is the Lambda context's.
+    pub fn check_invoker(&self, invoked_function_arn: &str) -> Result<(), StepError> {
+        let destination = &self.request.destination.account_id;
+        match crate::names::invoking_destination(invoked_function_arn) {
+            Some(caller) if caller == destination => Ok(()),
+            Some(caller) => Err(StepError::new(
+                ErrorName::AccessDenied,
+                format!(
+                    "invoked through the alias of destination account {caller} ({invoked_function_arn}) with a plan into {destination}: a destination acts on its own copies only; refused"
+                ),
+            )),
+            None => Err(StepError::new(
+                ErrorName::AccessDenied,
+                format!(
+                    "invoked as {invoked_function_arn}, not through a destination's alias ({}): the source functions act only for the destination account whose alias was invoked; refused",
+                    crate::names::destination_alias(destination)
+                ),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::steps::{PlanInput, RunPlan};
+
+    fn plan() -> RunPlan {
+        let input = PlanInput {
+            request: serde_json::from_str(include_str!("../fixtures/request-csv.json")).unwrap(),
+            execution: "photos-2026-1".into(),
+            start_time: "2026-11-28T13:45:50.123Z".into(),
+        };
+        RunPlan::from_input(&input, &crate::testing::destination_stack().context()).unwrap()
+    }
+
+    #[test]
+    fn a_source_function_acts_only_for_the_destination_whose_alias_was_invoked() {
+        let p = plan();
+        let destination = p.request.destination.account_id.clone();
+        // What the state machine invokes: the plan's own source side.
+        p.check_invoker(&p.source_side.access_function).unwrap();
+        p.check_invoker(&p.source_side.inventory_function).unwrap();
+        let unqualified = "arn:aws:lambda:eu-west-1:111111111111:function:ferry-source-access";
+        let other = p
+            .source_side
+            .access_function
+            .replace(&destination, "333333333333");
+        let e = p.check_invoker(&other).unwrap_err();
+        assert_eq!(e.name, crate::ErrorName::AccessDenied);
+        assert!(
+            e.cause.contains(&format!(
+                "alias of destination account 333333333333 ({other}) with a plan into {destination}"
+            )),
+            "{e:?}"
+        );
+        for arn in [
+            unqualified.to_string(),
+            format!("{unqualified}:1"),
+            String::new(),
+        ] {
+            let e = p.check_invoker(&arn).unwrap_err();
+            assert_eq!(e.name, crate::ErrorName::AccessDenied);
+            assert!(
+                e.cause.contains(&format!(
+                    "not through a destination's alias (dest-{destination})"
+                )),
+                "{e:?}"
+            );
+        }
+    }
 }

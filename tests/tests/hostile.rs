@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::steps::{PlanInput, RunPlan};
 use ferry_core::worker::WorkerArguments;
+use ferry_local::scenario::Side;
 use ferry_tests::*;
 use serde_json::{json, Value};
 
@@ -84,46 +85,18 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
     plan.request.destination.account_id = "444444444444".into();
     plan.ferry_bucket = ferry_core::layout::ferry_bucket_name("444444444444", &info.region);
     plan.expires_at = 253_402_300_799;
-    let source_access = info.function(info.source_account(), "ferry-source-access");
-    let definition = json!({
-        "StartAt": "Grant",
-        "States": {"Grant": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Credentials": {"RoleArn": format!("arn:aws:iam::{}:role/ferry-source-invoke-{}", info.source_account(), info.region)},
-            "Parameters": {"FunctionName": source_access.arn, "Payload": {"action": "grant", "plan": plan}},
-            "End": true
-        }}
-    });
-    let role = format!(
-        "arn:aws:iam::{}:role/ferry-state-machine-{}",
-        info.destination_account(),
-        info.region
-    );
-    let machine = world
-        .destination
-        .sfn
-        .create_state_machine()
-        .name("not-ferry")
-        .role_arn(role)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_string();
-    let execution = world
-        .destination
-        .sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .name("forged-1")
-        .send()
-        .await
-        .unwrap()
-        .execution_arn()
-        .to_string();
-    let run = world.wait_for(&execution).await;
+    // The destination's own invoke role and alias, as ferry's state machine calls them.
+    let side = &plan.source_side;
+    let (role, function) = (side.invoke_role.clone(), side.access_function.clone());
+    let run = forged_task(
+        &world,
+        Side::Destination,
+        "not-ferry",
+        &role,
+        &function,
+        json!({"action": "grant", "plan": plan}),
+    )
+    .await;
     println!("forged plan: {:?}: {:?}", run.error, run.cause);
     assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
     let cause = run.cause.clone().unwrap_or_default();
@@ -131,11 +104,215 @@ async fn a_forged_plan_from_another_state_machine_grants_nothing() {
         cause.contains("AccessDenied") || run.error.as_deref() == Some("AccessDenied"),
         "{run:?}"
     );
-    assert!(cause.contains("DestinationAccountIds"), "{run:?}");
+    // Invoked through the alias of the destination account whose state machine called: a plan
+    // into any other account is refused before anything is read.
+    assert!(
+        cause.contains(&format!(
+            "invoked through the alias of destination account {}",
+            info.destination_account()
+        )) && cause.contains("with a plan into 444444444444"),
+        "{run:?}"
+    );
     let after = world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await;
     assert_eq!(after, before, "the source bucket's policy is as it was");
     let text = after.map(|p: Value| p.to_string()).unwrap_or_default();
     assert!(!text.contains("444444444444"));
+}
+
+/// A state machine of `side`'s own (not ferry's), run once with ferry's state machine role:
+/// one Task that assumes `role` and invokes `function` with `payload`, as a destination account
+/// could make one. Its execution as it ended.
+async fn forged_task(
+    world: &World,
+    side: Side,
+    name: &str,
+    role: &str,
+    function: &str,
+    payload: Value,
+) -> Execution {
+    let info = &world.sandbox.info;
+    let account = match side {
+        Side::Destination => info.destination_account(),
+        Side::Third => info.third_account(),
+        Side::Source => info.source_account(),
+    };
+    let definition = json!({
+        "StartAt": "Call",
+        "States": {"Call": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Credentials": {"RoleArn": role},
+            "Parameters": {"FunctionName": function, "Payload": payload},
+            "End": true
+        }}
+    });
+    let sfn = match side {
+        Side::Destination => &world.destination.sfn,
+        Side::Third => &world.third.sfn,
+        Side::Source => &world.source.sfn,
+    };
+    let machine = sfn
+        .create_state_machine()
+        .name(name)
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/ferry-state-machine-{}",
+            info.region
+        ))
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string();
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name(format!("{name}-1"))
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_string();
+    world.wait_for(&execution).await
+}
+
+/// The security round's finding 3: two destination accounts copy from one source bucket, and
+/// one of them tries to take the other's grants away while its copy runs. Through ferry (a
+/// stored plan of the other's request in its own ferry bucket, then a forced cleanup), and
+/// around ferry (a state machine of its own that calls the source functions with the other's
+/// plan: through its own alias, through the other's alias, as the other's invoke role). Each is
+/// refused, naming the rule; the victim's statements and inventory configuration stay, and its
+/// copy ends as it would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_destination_cannot_revoke_anothers_grants() {
+    let world = World::seeded().await;
+    let info = &world.sandbox.info;
+    let (victim_account, attacker) = (info.destination_account(), info.third_account());
+    world.hold(true).await;
+    let request = world.inventory_request("photos-2026", 1, 120);
+    let victim = world.start_execution("photos-2026-1", &request).await;
+    world.wait_for_active_job().await;
+    let before = world.ferry_statements(SOURCE_BUCKET).await;
+    assert!(!before.is_empty(), "the victim's grants are in place");
+    let victim_plan: RunPlan = serde_json::from_value(
+        world
+            .state_output(&victim, "Plan the copy")
+            .await
+            .expect("the victim's plan")["plan"]
+            .clone(),
+    )
+    .unwrap();
+
+    // Through ferry: the victim's request stored as the attacker's copy, cleaned up by force
+    // (what `ferry revoke` starts). The stored plan is validated against the attacker's stack.
+    let attacker_bucket = ferry_core::layout::ferry_bucket_name(attacker, &info.region);
+    world
+        .third
+        .s3
+        .put_object()
+        .bucket(&attacker_bucket)
+        .key("control/photos-2026/plan.json")
+        .body(
+            serde_json::to_vec(&json!({"request": victim_plan.request}))
+                .unwrap()
+                .into(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let cleanup = world
+        .run_in(
+            Side::Third,
+            "photos-2026-cleanup-1",
+            &json!({"cleanup": {"execution": "photos-2026-1", "force": true}}),
+        )
+        .await;
+    println!(
+        "stored plan of another destination: {:?}: {:?}",
+        cleanup.error, cleanup.cause
+    );
+    assert_eq!(cleanup.status, ExecutionStatus::Failed, "{cleanup:?}");
+    assert_eq!(
+        cleanup.error.as_deref(),
+        Some("InvalidRequest"),
+        "{cleanup:?}"
+    );
+    assert!(
+        cleanup.cause.as_deref().unwrap_or_default().contains(
+            "the stored plan of copy photos-2026 does not hold against this stack any more"
+        ) && cleanup.cause.as_deref().unwrap_or_default().contains(&format!(
+            "destination.accountId: must be {attacker}, the account of the destination stack that runs the copy"
+        )),
+        "{cleanup:?}"
+    );
+
+    // Around ferry, with the victim's plan as the revoke's and the inventory removal's input.
+    let own = ferry_core::names::SourceSide::of(info.source_account(), &info.region, attacker);
+    let theirs = &victim_plan.source_side;
+    let unqualified = theirs
+        .access_function
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .to_string();
+    let attempts = [
+        // Its own role and alias: the function refuses a plan into another account.
+        ("own-alias", own.invoke_role.clone(), own.access_function.clone(), "revoke", format!(
+            "invoked through the alias of destination account {attacker} ({}) with a plan into {victim_account}", own.access_function)),
+        ("own-alias-inventory", own.invoke_role.clone(), own.inventory_function.clone(), "remove", format!(
+            "invoked through the alias of destination account {attacker} ({}) with a plan into {victim_account}", own.inventory_function)),
+        // Its own role and the victim's alias, or the function's unqualified ARN: IAM refuses
+        // the invoke.
+        ("their-alias", own.invoke_role.clone(), theirs.access_function.clone(), "revoke", format!(
+            "not authorized to perform: lambda:InvokeFunction on resource: {} because", theirs.access_function)),
+        ("unqualified", own.invoke_role.clone(), unqualified.clone(), "revoke", format!(
+            "not authorized to perform: lambda:InvokeFunction on resource: {unqualified} because")),
+        // The victim's invoke role: its trust names the victim's state machine only.
+        ("their-role", theirs.invoke_role.clone(), theirs.access_function.clone(), "revoke", "sts:AssumeRole".to_string()),
+    ];
+    for (name, role, function, action, refusal) in attempts {
+        let run = forged_task(
+            &world,
+            Side::Third,
+            name,
+            &role,
+            &function,
+            json!({"action": action, "plan": victim_plan}),
+        )
+        .await;
+        let cause = run.cause.clone().unwrap_or_default();
+        println!("{name}: {:?}: {cause}", run.error);
+        assert_eq!(run.status, ExecutionStatus::Failed, "{name}: {run:?}");
+        assert!(
+            cause.contains("AccessDenied") || run.error.as_deref() == Some("AccessDenied"),
+            "{name}: {run:?}"
+        );
+        assert!(
+            cause.contains(&refusal),
+            "{name}: expected {refusal:?} in {cause}"
+        );
+    }
+    assert_eq!(
+        world.ferry_statements(SOURCE_BUCKET).await,
+        before,
+        "the victim's statements are as they were"
+    );
+    assert!(
+        world
+            .has_inventory_of(
+                Side::Source,
+                SOURCE_BUCKET,
+                Side::Destination,
+                "photos-2026"
+            )
+            .await,
+        "the victim's inventory configuration is there"
+    );
+    world.hold(false).await;
+    let run = world.wait_for(&victim).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    world.assert_no_leftovers().await;
 }
 
 /// The worker's event as S3 Batch Operations sends it (Powertools' schema 2.0 test event), for
@@ -356,7 +533,7 @@ async fn a_role_inside_the_boundary_touches_neither_control_objects_nor_unlisted
     let ferry_bucket = ferry_core::layout::ferry_bucket_name(&account, &info.region);
     let unlisted = "dst-payroll";
     world
-        .create_bucket(ferry_local::scenario::Side::Destination, unlisted, None)
+        .create_bucket(Side::Destination, unlisted, None)
         .await
         .unwrap();
     let admin = &world.destination.s3;

@@ -142,7 +142,10 @@ async fn mutations(world: &World) -> Vec<Mutation> {
     ));
     roles.push((
         info.source_account().into(),
-        format!("ferry-source-invoke-{region}"),
+        format!(
+            "ferry-source-invoke-{region}-{}",
+            info.destination_account()
+        ),
     ));
     roles.sort();
     roles.dedup();

@@ -193,40 +193,86 @@ fn the_state_machine_may_assume_exactly_the_source_sides_roles() {
         .filter(|s| s["Action"] == "sts:AssumeRole")
         .collect();
     assert_eq!(assume.len(), 1, "one statement may assume roles");
-    let role_name = r["SourceInvokeRole"]["Properties"]["RoleName"]["Fn::Sub"]
-        .as_str()
-        .unwrap();
-    assert_eq!(r["SourceInvokeRole"]["Condition"], "IsSource");
-    // The source stack's invoke role in any account, on the condition that the account is one
-    // of SourceAccountIds (local/sandbox/test_template.py evaluates the two together).
+    // The per-destination resources of the source stack (Fn::ForEach over
+    // DestinationAccountIds, expanded by the AWS::LanguageExtensions transform, which must come
+    // before SAM's).
+    assert_eq!(
+        t["Transform"],
+        json!(["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"])
+    );
+    let each = &r["Fn::ForEach::Destinations"];
+    assert_eq!(each[0], "AccountId");
+    assert_eq!(each[1], json!({"Ref": "DestinationAccountIds"}));
+    let per = &each[2];
+    let role = &per["SourceInvokeRole${AccountId}"];
+    let role_name = role["Properties"]["RoleName"]["Fn::Sub"].as_str().unwrap();
+    for logical in [
+        "SourceInvokeRole${AccountId}",
+        "SourceAccessAlias${AccountId}",
+        "SourceInventoryAlias${AccountId}",
+    ] {
+        assert_eq!(per[logical]["Condition"], "IsSource", "{logical}");
+    }
+    // This account's invoke role of the source stack in any account, on the condition that the
+    // account is one of SourceAccountIds (local/sandbox/test_template.py evaluates the two
+    // together).
     assert_eq!(
         assume[0]["Resource"]["Fn::Sub"],
-        format!("arn:${{AWS::Partition}}:iam::*:role/{role_name}")
+        format!(
+            "arn:${{AWS::Partition}}:iam::*:role/{}",
+            role_name.replace("${AccountId}", "${AWS::AccountId}")
+        )
     );
     assert_eq!(
         assume[0]["Condition"],
         json!({"StringEquals": {"aws:ResourceAccount": {"Ref": "SourceAccountIds"}}})
     );
     // The role and functions a Task calls in the source account are the plan's, and the plan's
-    // are the template's names (ferry-core's SourceSide, resolved for one account).
-    let side = ferry_core::names::SourceSide::of("111111111111", "eu-west-1");
+    // are the template's names (ferry-core's SourceSide, resolved for one source account and
+    // one destination account).
+    let side = ferry_core::names::SourceSide::of("111111111111", "eu-west-1", "222222222222");
+    let resolve = |s: &str| {
+        s.replace("${AWS::Region}", "eu-west-1")
+            .replace("${AccountId}", "222222222222")
+    };
     assert_eq!(
         side.invoke_role,
-        format!(
-            "arn:aws:iam::111111111111:role/{}",
-            role_name.replace("${AWS::Region}", "eu-west-1")
-        )
+        format!("arn:aws:iam::111111111111:role/{}", resolve(role_name))
     );
-    for (logical, arn) in [
-        ("SourceAccessFunction", &side.access_function),
-        ("SourceInventoryFunction", &side.inventory_function),
-    ] {
-        let name = r[logical]["Properties"]["FunctionName"].as_str().unwrap();
+    let invokable = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"]
+        .as_array()
+        .unwrap();
+    for (n, (function, alias, arn)) in [
+        (
+            "SourceAccessFunction",
+            "SourceAccessAlias${AccountId}",
+            &side.access_function,
+        ),
+        (
+            "SourceInventoryFunction",
+            "SourceInventoryAlias${AccountId}",
+            &side.inventory_function,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = r[function]["Properties"]["FunctionName"].as_str().unwrap();
+        let alias = &per[alias]["Properties"];
+        assert_eq!(alias["FunctionName"], json!({"Ref": function}));
+        assert_eq!(alias["FunctionVersion"], "$LATEST");
+        let alias_name = resolve(alias["Name"]["Fn::Sub"].as_str().unwrap());
         assert_eq!(
             *arn,
-            format!("arn:aws:lambda:eu-west-1:111111111111:function:{name}")
+            format!("arn:aws:lambda:eu-west-1:111111111111:function:{name}:{alias_name}")
+        );
+        // The role invokes that alias and nothing else of the function.
+        assert_eq!(
+            resolve(invokable[n]["Fn::Sub"].as_str().unwrap()),
+            format!("${{{function}.Arn}}:{alias_name}")
         );
     }
+    assert_eq!(invokable.len(), 2);
     let asl = serde_json::to_string(&r["StateMachine"]["Properties"]["Definition"]).unwrap();
     assert_eq!(
         asl.matches(r#""Credentials":{"RoleArn.$":"$.plan.sourceSide.invokeRole"}"#)
@@ -234,13 +280,10 @@ fn the_state_machine_may_assume_exactly_the_source_sides_roles() {
         6,
         "every source-side Task assumes the plan's invoke role"
     );
-    // The invoke role's trust: the listed destination accounts' roots, and of those only the
-    // state machine's role, by name.
-    let trust = &r["SourceInvokeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
-    assert_eq!(
-        trust["Principal"]["AWS"],
-        json!({"Ref": "DestinationAccountIds"})
-    );
+    // The invoke role's trust: its destination account's root, and of it only the state
+    // machine's role, by name.
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["AWS"], json!({"Ref": "AccountId"}));
     let pinned = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]["Fn::Sub"]
         .as_str()
         .unwrap();
@@ -249,7 +292,7 @@ fn the_state_machine_may_assume_exactly_the_source_sides_roles() {
         .unwrap();
     assert_eq!(
         pinned,
-        format!("arn:${{AWS::Partition}}:iam::*:role/{sm_role}")
+        format!("arn:${{AWS::Partition}}:iam::${{AccountId}}:role/{sm_role}")
     );
 }
 

@@ -34,10 +34,13 @@ pub async fn handle(
     config: &StackConfig,
     event: LambdaEvent<AccessInput>,
 ) -> Result<AccessOutput, StepError> {
-    let input = event.payload;
+    let input = &event.payload;
     let plan = &input.plan;
     let names = plan.names();
     let expires_at = input.expires_at.unwrap_or(plan.expires_at);
+    // Who calls, on every action: only the destination whose alias was invoked, for its own
+    // copies (a revoke of another destination's grants is refused here).
+    plan.check_invoker(&event.context.invoked_function_arn)?;
     if input.action != AccessAction::Revoke {
         // The source side trusts no plan it can check itself: its destination one of
         // DestinationAccountIds, its ferry bucket that account's, its expiry within the

@@ -112,12 +112,7 @@ async fn call(
         plan: plan.clone(),
         expires_at: None,
     };
-    handle(
-        &clients,
-        &config(),
-        LambdaEvent::new(input, Default::default()),
-    )
-    .await
+    handle(&clients, &config(), event(input)).await
 }
 
 fn statements(policy: &str) -> Vec<Value> {
@@ -228,13 +223,7 @@ async fn a_renewal_moves_the_expiry() {
         plan: p.clone(),
         expires_at: Some(later),
     };
-    let out = handle(
-        &clients,
-        &config(),
-        LambdaEvent::new(input, Default::default()),
-    )
-    .await
-    .unwrap();
+    let out = handle(&clients, &config(), event(input)).await.unwrap();
     assert_eq!(out.expires_at, later);
     let s = statements(&store.lock().unwrap()["src-photos"]);
     assert_eq!(s.len(), 2, "replaced, not added");
@@ -272,13 +261,7 @@ async fn revoke_keeps_grants_when_the_request_says_so_and_other_errors_are_named
         plan: flow_b(),
         expires_at: None,
     };
-    let err = handle(
-        &clients,
-        &config(),
-        LambdaEvent::new(input, Default::default()),
-    )
-    .await
-    .unwrap_err();
+    let err = handle(&clients, &config(), event(input)).await.unwrap_err();
     assert_eq!(err.name, ErrorName::AccessDenied);
     assert!(
         err.cause
@@ -341,6 +324,12 @@ async fn a_forged_plan_grants_nothing() {
     let mut third_account = good.clone();
     third_account.request.destination.account_id = "444444444444".into();
     third_account.ferry_bucket = "ferry-444444444444-eu-west-1".into();
+    // As if invoked through an alias of that account (the stack makes none: the layer behind).
+    third_account.source_side = ferry_core::names::SourceSide::of(
+        &good.request.source.account_id,
+        &good.request.region,
+        "444444444444",
+    );
     let mut forever = good.clone();
     forever.expires_at = 253_402_300_799; // 9999-12-31T23:59:59Z
     let mut other_ferry_bucket = good.clone();
@@ -371,7 +360,7 @@ async fn a_forged_plan_grants_nothing() {
     let err = handle(
         &Clients::mocked(&refs, &[], &[], &[]),
         &config(),
-        LambdaEvent::new(input, Default::default()),
+        event(input),
     )
     .await
     .unwrap_err();
@@ -425,7 +414,7 @@ async fn a_change_between_two_reads_restarts_the_merge_and_loses_nothing() {
         handle(
             &Clients::mocked(&refs, &[], &[], &[]),
             &config(),
-            LambdaEvent::new(input, Default::default()),
+            event(input),
         )
         .await
         .unwrap();
@@ -444,6 +433,53 @@ async fn a_change_between_two_reads_restarts_the_merge_and_loses_nothing() {
             ferrys,
             if action == AccessAction::Grant { 2 } else { 0 },
             "{after}"
+        );
+    }
+}
+
+/// The event as the state machine sends it: invoked through the alias of the plan's own
+/// destination account (its `sourceSide.accessFunction`).
+fn event(input: AccessInput) -> LambdaEvent<AccessInput> {
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.invoked_function_arn = input.plan.source_side.access_function.clone();
+    LambdaEvent::new(input, ctx)
+}
+
+/// Security finding 3: a destination account invokes its own alias with a plan naming another
+/// destination account's copy, to revoke that copy's grants. Refused before any call to AWS
+/// (the mocked clients answer nothing), whatever the action.
+#[tokio::test]
+async fn another_destinations_plan_is_refused_before_any_call() {
+    let p = flow_b();
+    let theirs = p.request.destination.account_id.clone();
+    for action in [
+        AccessAction::Revoke,
+        AccessAction::Grant,
+        AccessAction::Verify,
+    ] {
+        let input = AccessInput {
+            action,
+            plan: p.clone(),
+            expires_at: None,
+        };
+        let mut ctx = lambda_runtime::Context::default();
+        ctx.invoked_function_arn = p
+            .source_side
+            .access_function
+            .replace(&theirs, "333333333333");
+        let err = handle(
+            &Clients::mocked(&[], &[], &[], &[]),
+            &config(),
+            LambdaEvent::new(input, ctx),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied, "{action:?}");
+        assert!(
+            err.cause
+                .contains("alias of destination account 333333333333")
+                && err.cause.contains(&format!("with a plan into {theirs}")),
+            "{err:?}"
         );
     }
 }

@@ -28,7 +28,12 @@ pub async fn handle(
     config: &StackConfig,
     event: LambdaEvent<InventoryInput>,
 ) -> Result<InventoryOutput, StepError> {
-    let input = event.payload;
+    let input = &event.payload;
+    // Who calls, on every action: only the destination whose alias was invoked, for its own
+    // copies (removing another destination's inventory configuration is refused here).
+    input
+        .plan
+        .check_invoker(&event.context.invoked_function_arn)?;
     let req = &input.plan.request;
     if req.flow() != Flow::Inventory {
         return Err(StepError::new(

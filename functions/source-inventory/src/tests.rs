@@ -64,11 +64,14 @@ async fn call(
 ) -> (InventoryOutput, Option<InventoryConfig>, usize) {
     let sent: Sent = Default::default();
     let (get, put, delete) = rules(existing, &sent);
+    // As the state machine invokes it: the alias of the plan's own destination account.
+    let mut invoked_as = lambda_runtime::Context::default();
+    invoked_as.invoked_function_arn = p.source_side.inventory_function.clone();
     let clients = Clients::mocked(&[&get, &put, &delete], &[], &[], &[]);
     let out = handle(
         &clients,
         &config(),
-        LambdaEvent::new(InventoryInput { action, plan: p }, Default::default()),
+        LambdaEvent::new(InventoryInput { action, plan: p }, invoked_as),
     )
     .await
     .unwrap();
