@@ -289,6 +289,10 @@ pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
             r
         }
         Some(r) if r.status == ExecutionStatus::Succeeded => {
+            if let Some(kept) = kept_by(target, &r, &run.name).await? {
+                println!("{kept}");
+                return Ok(1);
+            }
             println!("{cleanup} already revoked what {} left", run.name);
             return Ok(0);
         }
@@ -333,7 +337,58 @@ pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
     };
     let outcome = watch::follow(target, &cleanup_run).await?;
     println!("{}", outcome.summary());
+    if outcome.exit_status() == 0 {
+        if let Some(kept) = kept_by(target, &cleanup_run, &run.name).await? {
+            println!("{kept}");
+            return Ok(1);
+        }
+    }
     Ok(outcome.exit_status())
+}
+
+/// What a cleanup that ended before `ferry revoke` could force one left on purpose: when it was
+/// not forced (the cleanup rule starts it as soon as a run stops) and the copy's stored plan
+/// keeps its grants (`cleanup.revokeGrants: false`), the source buckets' statements are still
+/// there until they expire, and no second cleanup of that run can start (its name is taken).
+/// What to do about them, or `None` when the cleanup took everything back.
+async fn kept_by(target: &Target, cleanup: &Run, run: &ExecutionName) -> Result<Option<String>> {
+    let described = target
+        .clients
+        .sfn
+        .describe_execution()
+        .execution_arn(&cleanup.arn)
+        .send()
+        .await
+        .map_err(aws_error("DescribeExecution"))?;
+    let input: serde_json::Value =
+        serde_json::from_str(described.input().unwrap_or("{}")).unwrap_or_default();
+    if input["cleanup"]["force"] == true {
+        return Ok(None);
+    }
+    let bucket = ferry_core::layout::ferry_bucket_name(&target.account, &target.region);
+    let copy = ferry_core::layout::CopyLayout::of(&target.account, &run.copy_id);
+    let Some(stored) = ferry_core::control::Control::new(&target.clients.s3, &bucket)
+        .read_plan(copy)
+        .await
+        .map_err(|e| CliError::other(format!("reading the stored plan of {}: {e}", run.copy_id)))?
+    else {
+        return Ok(None);
+    };
+    if stored.request.cleanup.revoke_grants {
+        return Ok(None);
+    }
+    let names = ferry_core::names::Names::new(&stored.request, &bucket);
+    let buckets: Vec<String> =
+        ferry_core::policy::source_account_grants(&stored.request, &names, 0)
+            .into_keys()
+            .collect();
+    Ok(Some(format!(
+        "{} (started by the cleanup rule when {run} ended) deleted the Batch role and revoked the KMS grants, and kept the statements of {} as the copy asked (cleanup.revokeGrants: false): they end at their expiry (aws:CurrentTime). A second cleanup of {run} cannot start; to take them back now, remove the statements whose Sid ends in {} from those buckets' policies in account {}",
+        cleanup.name,
+        buckets.join(", "),
+        names.hash,
+        stored.request.source.account_id
+    )))
 }
 
 async fn find_run(target: &Target, name: &ExecutionName) -> Result<Option<Run>> {

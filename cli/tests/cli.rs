@@ -331,6 +331,48 @@ async fn revoke_after_a_copy_that_kept_its_grants_leaves_nothing() {
     world.assert_no_leftovers().await;
 }
 
+/// `ferry revoke` of a running copy that keeps its grants: the stop makes the cleanup rule start
+/// the run's cleanup, which keeps the bucket statements as the copy asked, and a second cleanup
+/// of the run cannot start. Whichever cleanup ran (the rule's, or `revoke`'s forced one when the
+/// rule was slower), what `revoke` says is what is left: exit 0 and nothing left, or exit 1
+/// naming the kept statements, which are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_of_a_running_copy_that_keeps_its_grants_says_what_is_left() {
+    let world = World::seeded().await;
+    let mut request = world.request("photos-2026");
+    request["cleanup"] = json!({"revokeGrants": false});
+    world.hold(true).await;
+    world.start_execution("photos-2026-1", &request).await;
+    world.wait_for_active_job().await;
+    let ran = ferry(Some(&world), &["revoke", "photos-2026"]);
+    println!("{}\n{}", ran.stdout, ran.stderr);
+    let statements = world.ferry_statements(SOURCE_BUCKET).await;
+    match ran.status {
+        0 => {
+            assert!(
+                statements.is_empty(),
+                "exit 0 with statements left: {statements:#?}"
+            );
+            world.assert_no_leftovers().await;
+        }
+        1 => {
+            assert!(
+                ran.stdout.contains("kept the statements of src-manifests, src-photos as the copy asked (cleanup.revokeGrants: false)")
+                    && ran.stdout.contains("remove the statements whose Sid ends in"),
+                "{}",
+                ran.stdout
+            );
+            assert!(
+                !statements.is_empty(),
+                "exit 1 says statements are kept: none are"
+            );
+            assert!(world.ferry_roles().await.is_empty(), "the role is gone");
+        }
+        other => panic!("exit {other}: {}\n{}", ran.stdout, ran.stderr),
+    }
+    world.hold(false).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_accounts_unlisted_sources_and_unknown_state_machines_are_named() {
     let world = World::seeded().await;

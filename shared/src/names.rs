@@ -43,13 +43,50 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// A short, stable hash of a copy, its destination account and its copyId: 10 lowercase hex
-/// characters (40 bits of SHA-256). It keeps statement ids of different copies apart, two
-/// destination accounts' copies of the same copyId included (both may grant on one source
-/// bucket), while staying within IAM's Sid alphabet.
+/// A short, stable hash of a copy, its destination account and its copyId: 16 lowercase hex
+/// characters (64 bits of SHA-256). It keeps statement ids and KMS grant names of different
+/// copies apart, two destination accounts' copies of the same copyId included (both may grant
+/// on one source bucket), while staying within IAM's Sid alphabet. 64 bits, so that a
+/// destination account cannot search for a copyId whose hash is another account's copy's
+/// (versions before took 40 bits: [`legacy_copy_hash`]).
 pub fn copy_hash(destination_account: &str, copy_id: &str) -> String {
     let digest = Sha256::digest(format!("{destination_account}/{copy_id}").as_bytes());
-    digest[..5].iter().map(|b| format!("{b:02x}")).collect()
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The 40-bit hash earlier versions named a copy's statements and KMS grants with: the first
+/// 10 characters of [`copy_hash`]. Only a grant that also names the copy's own Batch role as
+/// grantee is taken for the copy's by it (`source-access`'s revoke).
+pub fn legacy_copy_hash(destination_account: &str, copy_id: &str) -> String {
+    copy_hash(destination_account, copy_id)[..10].to_string()
+}
+
+/// `name` is `base` or `base-r<run>`.
+fn is_grant_name_of(name: &str, base: &str) -> bool {
+    name == base
+        || name
+            .strip_prefix(base)
+            .and_then(|rest| rest.strip_prefix("-r"))
+            .is_some_and(|run| !run.is_empty() && run.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The role ARN of a role session's ARN (`arn:<partition>:sts::<account>:assumed-role/<name>/
+/// <session>`, what GetCallerIdentity answers a session), for a role of the path `/`; `None`
+/// for anything else.
+pub fn role_of_session(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", partition, "sts", "", account, resource] = parts.as_slice() else {
+        return None;
+    };
+    let mut pieces = resource.split('/');
+    match (pieces.next(), pieces.next(), pieces.next(), pieces.next()) {
+        (Some("assumed-role"), Some(name), Some(session), None)
+            if !name.is_empty() && !session.is_empty() =>
+        {
+            Some(format!("arn:{partition}:iam::{account}:role/{name}"))
+        }
+        _ => None,
+    }
 }
 
 /// The source stack's function that grants and revokes source access (template.yaml's
@@ -251,8 +288,8 @@ impl Names {
         format!("Ferry{purpose}{}", self.hash)
     }
 
-    /// The name of this copy's KMS grants on source keys: `ferry-<hash>` (at most 16
-    /// characters; KMS allows 256). CreateGrant with the same name and parameters returns the
+    /// The name of this copy's KMS grants on source keys: `ferry-<hash>` (22 characters; KMS
+    /// allows 256). CreateGrant with the same name and parameters returns the
     /// existing grant, and a revoke finds the copy's grants by it.
     pub fn kms_grant_name(&self) -> String {
         format!("ferry-{}", self.hash)
@@ -269,12 +306,15 @@ impl Names {
     /// without a run). The hash names the destination account and copyId, so the name alone
     /// finds the copy's grants when the grantee is gone and ListGrants shows its unique id.
     pub fn is_kms_grant_name(&self, name: &str) -> bool {
-        let copy = self.kms_grant_name();
-        name == copy
-            || name
-                .strip_prefix(&copy)
-                .and_then(|rest| rest.strip_prefix("-r"))
-                .is_some_and(|run| !run.is_empty() && run.bytes().all(|b| b.is_ascii_digit()))
+        is_grant_name_of(name, &self.kms_grant_name())
+    }
+
+    /// Whether a grant's name is one that versions before the 64-bit hash gave this copy's
+    /// grants (`ferry-<40-bit hash>`, with or without `-r<run>`). Not proof alone: another
+    /// account's copy may collide in 40 bits.
+    pub fn is_legacy_kms_grant_name(&self, name: &str) -> bool {
+        let legacy = format!("ferry-{}", &self.hash[..10]);
+        is_grant_name_of(name, &legacy)
     }
 
     /// The CreateJob ClientRequestToken (1-64 characters) of one attempt of this copy.
@@ -392,6 +432,37 @@ mod tests {
         ] {
             assert!(!n.is_kms_grant_name(&name), "{name}");
         }
+        // The names earlier versions gave (a 40-bit hash): known as such, never as today's.
+        let legacy = format!("ferry-{}", legacy_copy_hash("222222222222", "photos-2026"));
+        assert_eq!(legacy.len(), 16);
+        assert!(n.kms_grant_name().starts_with(&legacy));
+        for name in [legacy.clone(), format!("{legacy}-r3")] {
+            assert!(n.is_legacy_kms_grant_name(&name), "{name}");
+            assert!(!n.is_kms_grant_name(&name), "{name}");
+            assert!(!other.is_legacy_kms_grant_name(&name), "{name}");
+        }
+        assert!(!n.is_legacy_kms_grant_name(&n.kms_grant_name_of_run(2)));
+    }
+
+    #[test]
+    fn a_sessions_role() {
+        assert_eq!(
+            role_of_session("arn:aws:sts::111111111111:assumed-role/src-SourceAccessFunctionRole-AB12/ferry-source-access").as_deref(),
+            Some("arn:aws:iam::111111111111:role/src-SourceAccessFunctionRole-AB12")
+        );
+        assert_eq!(
+            role_of_session("arn:aws-cn:sts::111111111111:assumed-role/r/s").as_deref(),
+            Some("arn:aws-cn:iam::111111111111:role/r")
+        );
+        for arn in [
+            "arn:aws:iam::111111111111:user/alice",
+            "arn:aws:sts::111111111111:federated-user/alice",
+            "arn:aws:sts::111111111111:assumed-role/r",
+            "arn:aws:sts::111111111111:assumed-role/r/s/t",
+            "",
+        ] {
+            assert_eq!(role_of_session(arn), None, "{arn}");
+        }
     }
 
     #[test]
@@ -403,8 +474,8 @@ mod tests {
             "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"
         );
         assert_eq!(n.inventory_config_id, "ferry-222222222222-photos-2026");
-        // The README's example: SHA-256("222222222222/photos-2026") begins 7df8393146.
-        assert_eq!(n.sid("SourceRead"), "FerrySourceRead7df8393146");
+        // The README's example: SHA-256("222222222222/photos-2026") begins 7df839314672b904.
+        assert_eq!(n.sid("SourceRead"), "FerrySourceRead7df839314672b904");
         assert_eq!(n.execution_name(3), "photos-2026-3");
         assert_eq!(n.cleanup_execution_name(1), "photos-2026-cleanup-1");
         assert_eq!(
@@ -503,7 +574,7 @@ mod tests {
         let sid = n.sid("SourceRead");
         assert!(sid.starts_with("FerrySourceRead"));
         assert!(sid.bytes().all(|b| b.is_ascii_alphanumeric()), "{sid}");
-        assert_eq!(sid.len(), "FerrySourceRead".len() + 10);
+        assert_eq!(sid.len(), "FerrySourceRead".len() + 16);
     }
 
     #[test]

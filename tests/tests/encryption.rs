@@ -193,15 +193,9 @@ async fn encrypt_samples(world: &World, key: &str) {
 
 /// The names and grantees of the grants on `key`.
 async fn grants_on(world: &World, key: &str) -> Vec<(String, String)> {
-    let kms = aws_sdk_kms::Client::new(
-        &world
-            .sandbox
-            .info
-            .sdk_config(world.sandbox.info.source_account()),
-    );
-    let out = kms.list_grants().key_id(key).send().await.unwrap();
-    out.grants()
-        .iter()
+    grant_entries(world, key)
+        .await
+        .into_iter()
         .map(|g| {
             (
                 g.name().unwrap_or_default().to_string(),
@@ -209,6 +203,26 @@ async fn grants_on(world: &World, key: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The grants on `key`, as ListGrants answers the source account's administrator.
+async fn grant_entries(world: &World, key: &str) -> Vec<aws_sdk_kms::types::GrantListEntry> {
+    let kms = aws_sdk_kms::Client::new(
+        &world
+            .sandbox
+            .info
+            .sdk_config(world.sandbox.info.source_account()),
+    );
+    let out = kms.list_grants().key_id(key).send().await.unwrap();
+    out.grants().to_vec()
+}
+
+/// The role of the source account's `ferry-source-access`, every grant's retiring principal.
+fn source_access_role(world: &World) -> String {
+    let info = &world.sandbox.info;
+    info.function(info.source_account(), "ferry-source-access")
+        .role
+        .clone()
 }
 
 async fn sse_kms_source_copy(world: &World, request: &Value) {
@@ -228,6 +242,11 @@ async fn sse_kms_source_copy(world: &World, request: &Value) {
     assert!(
         grants[0].0.starts_with("ferry-") && grants[0].1 == role,
         "{grants:?}"
+    );
+    // Retirable by source-access, whatever becomes of the key's place in SourceKmsKeyArns.
+    assert_eq!(
+        grant_entries(world, &key).await[0].retiring_principal(),
+        Some(source_access_role(world).as_str())
     );
     world.hold(false).await;
     let run = world.wait_for(&arn).await;
@@ -513,4 +532,68 @@ async fn kept_grants_are_only_the_statements_that_expire() {
             .all(|s| s["Condition"]["DateLessThan"]["aws:CurrentTime"].is_string()),
         "each kept statement expires: {statements:#?}"
     );
+}
+
+/// Security finding 6: a grant of a copy's on a key the source stack no longer lists (here a
+/// key created by the source account's administrator, which SourceKmsKeyArns never named, with
+/// the grant made as source-access makes them) is found at the copy's end through its retiring
+/// principal and retired; a grant on that key that names another retiring principal is not
+/// ferry's to find, and stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_on_a_key_no_longer_listed_is_retired_at_the_copys_end() {
+    let world = World::seeded().await;
+    let info = &world.sandbox.info;
+    let kms = aws_sdk_kms::Client::new(&info.sdk_config(info.source_account()));
+    let key = kms
+        .create_key()
+        .description("a key that left SourceKmsKeyArns")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let batch_role = format!(
+        "arn:aws:iam::{}:role/ferry/ferry-batch-photos-2026",
+        info.destination_account()
+    );
+    let name = format!(
+        "ferry-{}-r1",
+        ferry_core::names::copy_hash(info.destination_account(), "photos-2026")
+    );
+    for (grant_name, retiring) in [
+        (name.clone(), source_access_role(&world)),
+        (
+            "someone-elses".to_string(),
+            format!("arn:aws:iam::{}:role/ferry-sandbox", info.source_account()),
+        ),
+    ] {
+        kms.create_grant()
+            .key_id(&key)
+            .grantee_principal(&batch_role)
+            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+            .name(grant_name)
+            .retiring_principal(retiring)
+            .send()
+            .await
+            .unwrap();
+    }
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let left: Vec<String> = grants_on(&world, &key)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    println!("grants on the unlisted key after the copy: {left:?}");
+    assert_eq!(
+        left,
+        ["someone-elses"],
+        "the copy's grant is retired, the other stays"
+    );
+    world.assert_no_leftovers().await;
 }

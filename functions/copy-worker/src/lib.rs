@@ -418,7 +418,20 @@ impl Worker<'_> {
             Some(r) => r,
             None => {
                 let r = self.create(source).await?;
-                self.write_record(&record_key, &r).await?;
+                if !self.write_record(&record_key, &r).await? {
+                    // Another invocation on this object (Batch Operations may run a task
+                    // twice) recorded its own upload between the read and this write: its
+                    // upload goes on, this one is given up, and the task is tried again later
+                    // (it then resumes that upload from its record).
+                    self.abort(&r).await?;
+                    return Err(StepError::new(
+                        ErrorName::Retryable,
+                        format!(
+                            "another invocation began the upload of {} at the same time; this one gave its own up",
+                            source.target
+                        ),
+                    ));
+                }
                 r
             }
         };
@@ -702,17 +715,33 @@ impl Worker<'_> {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
-    async fn write_record(&self, key: &str, r: &UploadRecord) -> Result<(), StepError> {
-        self.control
+    /// Writes a new upload record, only where none is (`If-None-Match: *`): false when another
+    /// invocation's record is there already (S3 answers 412 `PreconditionFailed`, or 409
+    /// `ConditionalRequestConflict` to the second of two writes at once), so two invocations
+    /// on one object never overwrite each other's record and leave an upload nobody knows of.
+    async fn write_record(&self, key: &str, r: &UploadRecord) -> Result<bool, StepError> {
+        match self
+            .control
             .put_object()
             .bucket(&self.config.ferry_bucket)
             .key(key)
             .body(serde_json::to_vec(r).expect("a record serializes").into())
+            .if_none_match("*")
             .expected_bucket_owner(&self.config.account_id)
             .send()
             .await
-            .map_err(|e| from_sdk(e, &format!("PutObject {key}")))?;
-        Ok(())
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    sdk_code(&e),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(from_sdk(e, &format!("PutObject {key}"))),
+        }
     }
 
     async fn delete_record(&self, key: &str) -> Result<(), StepError> {

@@ -1,4 +1,5 @@
 use super::*;
+use aws_sdk_s3::error::ErrorMetadata;
 use aws_sdk_s3::operation::complete_multipart_upload::{
     CompleteMultipartUploadInput, CompleteMultipartUploadOutput,
 };
@@ -11,7 +12,7 @@ use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::list_parts::ListPartsOutput;
-use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
 use aws_sdk_s3::operation::upload_part_copy::{UploadPartCopyInput, UploadPartCopyOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CopyPartResult, Part as S3Part, Tag};
@@ -122,6 +123,8 @@ struct Seen {
     completed: Vec<CompleteMultipartUploadInput>,
     copied: Vec<CopyObjectInput>,
     records_written: Vec<(String, Vec<u8>)>,
+    /// Each record write's If-None-Match.
+    record_conditions: Vec<Option<String>>,
     records_deleted: Vec<String>,
     aborted: Vec<String>,
 }
@@ -141,6 +144,9 @@ struct World {
     record: Option<UploadRecord>,
     /// Part numbers ListParts returns as done.
     done: Vec<i32>,
+    /// Another invocation's record appears between the worker's read and its write (the
+    /// conditional write answers 412).
+    record_taken: bool,
 }
 
 fn sts(seen: &Shared) -> Vec<Rule> {
@@ -173,6 +179,7 @@ fn s3(world: World, seen: &Shared) -> Vec<Rule> {
     let there = world.there;
     let checksum_refused = world.checksum_refused;
     let metadata_lost = world.metadata_lost;
+    let record_taken = world.record_taken;
     let (s1, s2, s3, s4, s5, s6, s7) = (
         seen.clone(),
         seen.clone(),
@@ -258,12 +265,23 @@ fn s3(world: World, seen: &Shared) -> Vec<Rule> {
                 .upload_id("upload-2")
                 .build()
         }),
-        mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |req| {
-            s2.lock().unwrap().records_written.push((
+        mock!(aws_sdk_s3::Client::put_object).then_compute_response(move |req| {
+            let mut seen = s2.lock().unwrap();
+            seen.record_conditions
+                .push(req.if_none_match().map(str::to_string));
+            if record_taken {
+                return aws_smithy_mocks::MockResponse::Error(PutObjectError::generic(
+                    ErrorMetadata::builder()
+                        .code("PreconditionFailed")
+                        .message("At least one of the pre-conditions you specified did not hold")
+                        .build(),
+                ));
+            }
+            seen.records_written.push((
                 req.key().unwrap().to_string(),
                 req.body().bytes().unwrap().to_vec(),
             ));
-            PutObjectOutput::builder().build()
+            aws_smithy_mocks::MockResponse::Output(PutObjectOutput::builder().build())
         }),
         mock!(aws_sdk_s3::Client::list_parts).then_compute_output(move |req| {
             let part_size = part_size(size, PART_MIB_DEFAULT);
@@ -413,6 +431,7 @@ fn fresh(size: u64) -> World {
         there: None,
         record: None,
         done: vec![],
+        record_taken: false,
     }
 }
 
@@ -467,8 +486,10 @@ async fn an_object_over_5_gb_is_copied_in_parts_as_the_copys_batch_role() {
     let numbers: Vec<i32> = completed.iter().map(|p| p.part_number().unwrap()).collect();
     assert_eq!(numbers, (1..=24).collect::<Vec<_>>(), "in order");
     assert_eq!(completed[4].e_tag(), Some("\"part-5\""));
-    // The upload was recorded before the first part, and the record goes once complete.
+    // The upload was recorded before the first part, only where no record was (a conditional
+    // write), and the record goes once complete.
     assert_eq!(seen.records_written.len(), 1);
+    assert_eq!(seen.record_conditions, [Some("*".to_string())]);
     let (key, body) = &seen.records_written[0];
     assert!(key.starts_with("control/photos-2026/uploads/"), "{key}");
     let record: UploadRecord = serde_json::from_slice(body).unwrap();
@@ -773,4 +794,33 @@ async fn a_warm_worker_assumes_the_role_once_per_job() {
     );
     assert_eq!(session_name(&"x/y".repeat(40)).len(), 64);
     assert!(session_name("a/b c").ends_with("a-b-c"));
+}
+
+/// Security finding 6: two invocations on one object (Batch Operations may run a task twice)
+/// both find no record and begin an upload; the second's record write finds the first's
+/// (412). It gives its own upload up, copies nothing, and asks to be tried again, so no upload
+/// is left that no record names and neither record is overwritten.
+#[tokio::test]
+async fn a_second_invocation_that_loses_the_record_gives_its_upload_up() {
+    let world = World {
+        record_taken: true,
+        ..fresh(SIZE)
+    };
+    let (out, seen) = run(world, false, arguments()).await;
+    let r = &out.results[0];
+    assert_eq!(
+        r.result_code,
+        ResultCode::TemporaryFailure,
+        "{}",
+        r.result_string
+    );
+    assert!(
+        r.result_string
+            .contains("another invocation began the upload of"),
+        "{}",
+        r.result_string
+    );
+    assert_eq!(seen.aborted, ["upload-2"]);
+    assert!(seen.part_copies.is_empty() && seen.completed.is_empty());
+    assert!(seen.records_written.is_empty() && seen.records_deleted.is_empty());
 }

@@ -6,12 +6,15 @@
 //! of the source stack's `SourceKmsKeyArns` are granted. A grant is named after the copy and the
 //! run (`ferry-<hash>-r<run>`: destination account, copyId, run), which makes CreateGrant
 //! idempotent within a run (the KMS API returns the existing grant for the same name and
-//! parameters) and never hands a later run the grant of an earlier run's deleted role; a revoke,
-//! or any later cleanup, finds exactly this copy's grants on each listed key by name.
+//! parameters) and never hands a later run the grant of an earlier run's deleted role. Every
+//! grant names this function's role as its retiring principal, so a revoke, or any later
+//! cleanup, finds exactly this copy's grants by name on every key, one that left
+//! `SourceKmsKeyArns` since included (ListRetirableGrants), and retires those it may no longer
+//! revoke.
 
 use std::collections::BTreeSet;
 
-use aws_sdk_kms::types::GrantOperation;
+use aws_sdk_kms::types::{GrantListEntry, GrantOperation};
 use aws_sdk_kms::Client as Kms;
 use aws_sdk_s3::Client as S3;
 use ferry_core::error::{from_sdk, sdk_code};
@@ -268,13 +271,15 @@ fn needed_statement(config: &StackConfig) -> String {
     .to_string()
 }
 
-/// Grants the copy's Batch role `kms:Decrypt` on each of `keys` (all listed); returns them.
+/// Grants the copy's Batch role `kms:Decrypt` on each of `keys` (all listed), with `retiring`
+/// (this function's role, [`own_role`]) as the retiring principal; returns them.
 pub async fn grant(
     kms: &Kms,
     config: &StackConfig,
     names: &Names,
     run: u16,
     keys: &BTreeSet<String>,
+    retiring: &str,
 ) -> Result<Vec<String>, StepError> {
     for key in keys {
         kms.create_grant()
@@ -282,6 +287,7 @@ pub async fn grant(
             .grantee_principal(&names.batch_role_arn)
             .operations(GrantOperation::Decrypt)
             .name(names.kms_grant_name_of_run(run))
+            .retiring_principal(retiring)
             .send()
             .await
             .map_err(|e| {
@@ -303,23 +309,66 @@ pub async fn grant(
     Ok(keys.iter().cloned().collect())
 }
 
-/// Revokes this copy's grants (every run's, found by name) on every listed key; returns the keys
-/// that had one. By name, not by grantee: once the Batch role is deleted, ListGrants names the
-/// grantee by the role's unique id (AROA...), never its ARN again, and the grant would outlive
-/// the copy. A key that no longer exists has none, nor one whose policy does not let ferry list
-/// its grants (so ferry could not create one there either).
+/// The role this function runs as, which every grant of ferry's names as its retiring principal:
+/// from GetCallerIdentity (no permission needed), a session `assumed-role/<name>/<session>`
+/// made the role's ARN (SAM gives a function's role the path `/`).
+pub async fn own_role(sts: &aws_sdk_sts::Client) -> Result<String, StepError> {
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, "GetCallerIdentity"))?;
+    let arn = out.arn().unwrap_or_default();
+    ferry_core::names::role_of_session(arn).ok_or_else(|| {
+        StepError::new(
+            ErrorName::Internal,
+            format!("GetCallerIdentity answered {arn}, not a role's session"),
+        )
+    })
+}
+
+/// Whether a grant is one of this copy's: named after it ([`Names::is_kms_grant_name`]), or
+/// named as versions before the 64-bit hash named it (a 40-bit hash) and given to this copy's
+/// own Batch role. The grantee makes the old name safe: another destination account's copy
+/// whose 40-bit hash collides has another Batch role.
+fn is_copys(names: &Names, grant: &GrantListEntry) -> bool {
+    let Some(name) = grant.name() else {
+        return false;
+    };
+    names.is_kms_grant_name(name)
+        || (names.is_legacy_kms_grant_name(name)
+            && grant.grantee_principal() == Some(names.batch_role_arn.as_str()))
+}
+
+/// Revokes this copy's grants (every run's) and returns the keys that had one. Found by name,
+/// not by grantee: once the Batch role is deleted, ListGrants names the grantee by the role's
+/// unique id (AROA...), never its ARN again, and the grant would outlive the copy. Found two
+/// ways: ListGrants on every key listed now (a grant made before grants named their retiring
+/// principal), and ListRetirableGrants of this function's role, every grant of ferry's in the
+/// account and Region whatever the key (one that left `SourceKmsKeyArns` since its grant
+/// included). A grant on a listed key is revoked (RevokeGrant); on a key no longer listed, where
+/// this role has no IAM permission left, retired as its retiring principal (RetireGrant: "Principals
+/// specified in the grant can retire a grant without the kms:RetireGrant permission"). A key that
+/// no longer exists has none, nor one whose policy does not let ferry list its grants (so ferry
+/// could not create one there either).
 pub async fn revoke(
     kms: &Kms,
     config: &StackConfig,
     names: &Names,
+    retiring: &str,
 ) -> Result<Vec<String>, StepError> {
-    let mut revoked = Vec::new();
+    // (key ARN, grant id) of this copy's grants, each once.
+    let mut found: BTreeSet<(String, String)> = BTreeSet::new();
     for key in &config.source_kms_key_arns {
-        let mut grants = Vec::new();
         let mut pages = kms.list_grants().key_id(key).into_paginator().send();
         while let Some(page) = pages.next().await {
             match page {
-                Ok(out) => grants.extend(out.grants().iter().cloned()),
+                Ok(out) => found.extend(
+                    out.grants()
+                        .iter()
+                        .filter(|g| is_copys(names, g))
+                        .filter_map(|g| Some((key.clone(), g.grant_id()?.to_string()))),
+                ),
                 Err(e) if sdk_code(&e) == Some("NotFoundException") => break,
                 // A key whose policy does not let ferry list grants holds none of ferry's: the
                 // statement ferry asks for gives CreateGrant and ListGrants together.
@@ -330,20 +379,66 @@ pub async fn revoke(
                 Err(e) => return Err(from_sdk(e, &format!("ListGrants on {key}"))),
             }
         }
-        for g in grants
-            .iter()
-            .filter(|g| g.name().is_some_and(|n| names.is_kms_grant_name(n)))
-        {
-            let id = g.grant_id().unwrap_or_default();
-            match kms.revoke_grant().key_id(key).grant_id(id).send().await {
-                Ok(_) => {}
-                Err(e) if sdk_code(&e) == Some("NotFoundException") => continue,
-                Err(e) => return Err(from_sdk(e, &format!("RevokeGrant {id} on {key}"))),
-            }
-            info!(key = %key, grant = %id, "revoked");
-            if !revoked.contains(key) {
-                revoked.push(key.clone());
-            }
+    }
+    let mut marker: Option<String> = None;
+    loop {
+        let out = kms
+            .list_retirable_grants()
+            .retiring_principal(retiring)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &format!("ListRetirableGrants of {retiring}")))?;
+        found.extend(
+            out.grants()
+                .iter()
+                .filter(|g| is_copys(names, g))
+                .filter_map(|g| Some((key_arn(config, g.key_id()?), g.grant_id()?.to_string()))),
+        );
+        match out.next_marker() {
+            Some(m) if out.truncated() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    let mut revoked = Vec::new();
+    for (key, id) in &found {
+        let listed = config.source_kms_key_arns.contains(key);
+        let done = if listed {
+            kms.revoke_grant()
+                .key_id(key)
+                .grant_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    (
+                        sdk_code(&e).map(str::to_string),
+                        from_sdk(e, &format!("RevokeGrant {id} on {key}")),
+                    )
+                })
+        } else {
+            kms.retire_grant()
+                .key_id(key)
+                .grant_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    (
+                        sdk_code(&e).map(str::to_string),
+                        from_sdk(e, &format!("RetireGrant {id} on {key}")),
+                    )
+                })
+        };
+        match done {
+            Ok(()) => {}
+            // Gone meanwhile (another cleanup of the copy, or the key deleted).
+            Err((Some(code), _)) if code == "NotFoundException" => continue,
+            Err((_, e)) => return Err(e),
+        }
+        info!(key = %key, grant = %id, how = if listed { "revoked" } else { "retired" }, "grant removed");
+        if !revoked.contains(key) {
+            revoked.push(key.clone());
         }
     }
     Ok(revoked)

@@ -77,7 +77,8 @@ pub async fn handle(
             // aws:CurrentTime expiry). A KMS grant never expires, so it is revoked whatever the
             // request says.
             info!("cleanup.revokeGrants is false: the bucket statements stay until they expire; the KMS grants are revoked");
-            out.kms_grants = keys::revoke(&clients.kms, config, &names).await?;
+            let retiring = keys::own_role(&clients.sts).await?;
+            out.kms_grants = keys::revoke(&clients.kms, config, &names, &retiring).await?;
             return Ok(out);
         }
         AccessAction::Revoke => false,
@@ -114,10 +115,17 @@ pub async fn handle(
             warn!(bucket = %bucket, "grant was missing before the job was submitted; put back");
         }
     }
-    out.kms_grants = if present {
-        keys::grant(&clients.kms, config, &names, plan.run, &keys).await?
+    out.kms_grants = if present && keys.is_empty() {
+        Vec::new()
     } else {
-        keys::revoke(&clients.kms, config, &names).await?
+        // Every grant names this function's role as its retiring principal, by which a revoke
+        // finds them all, on keys no longer listed too.
+        let retiring = keys::own_role(&clients.sts).await?;
+        if present {
+            keys::grant(&clients.kms, config, &names, plan.run, &keys, &retiring).await?
+        } else {
+            keys::revoke(&clients.kms, config, &names, &retiring).await?
+        }
     };
     Ok(out)
 }

@@ -1,8 +1,12 @@
 use super::*;
+use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
+use aws_sdk_kms::operation::list_retirable_grants::ListRetirableGrantsOutput;
+use aws_sdk_kms::types::GrantListEntry;
 use aws_sdk_s3::error::ErrorMetadata;
 use aws_sdk_s3::operation::delete_bucket_policy::DeleteBucketPolicyOutput;
 use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
 use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput;
+use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
 use aws_smithy_mocks::{mock, MockResponse, Rule};
 use ferry_core::steps::RunPlan;
 use std::collections::HashMap;
@@ -14,6 +18,28 @@ const FOREIGN: &str = r#"{"Version":"2012-10-17","Statement":{"Sid":"CloudFront"
 
 fn config() -> StackConfig {
     ferry_core::testing::source_stack()
+}
+
+/// The function's role as GetCallerIdentity names its session.
+const OWN_SESSION: &str =
+    "arn:aws:sts::111111111111:assumed-role/src-SourceAccessFunctionRole-AB12/ferry-source-access";
+const OWN_ROLE: &str = "arn:aws:iam::111111111111:role/src-SourceAccessFunctionRole-AB12";
+
+fn caller_identity() -> Rule {
+    mock!(aws_sdk_sts::Client::get_caller_identity)
+        .then_output(|| GetCallerIdentityOutput::builder().arn(OWN_SESSION).build())
+}
+
+/// `clients` with STS answering as this function and KMS holding no grant retirable by it.
+fn with_no_grants(clients: Clients) -> Clients {
+    let retirable = mock!(aws_sdk_kms::Client::list_retirable_grants).then_output(|| {
+        ListRetirableGrantsOutput::builder()
+            .truncated(false)
+            .build()
+    });
+    clients
+        .with_sts(&[&caller_identity()])
+        .with_kms(&[&retirable])
 }
 
 fn flow_b() -> RunPlan {
@@ -106,7 +132,7 @@ async fn call(
 ) -> Result<AccessOutput, StepError> {
     let rules = s3_rules(store, drop_writes);
     let refs: Vec<&Rule> = rules.iter().collect();
-    let clients = Clients::mocked(&refs, &[], &[], &[]);
+    let clients = with_no_grants(Clients::mocked(&refs, &[], &[], &[]));
     let input = AccessInput {
         action,
         plan: plan.clone(),
@@ -216,7 +242,7 @@ async fn a_renewal_moves_the_expiry() {
     call(&store, 0, AccessAction::Grant, &p).await.unwrap();
     let rules = s3_rules(&store, 0);
     let refs: Vec<&Rule> = rules.iter().collect();
-    let clients = Clients::mocked(&refs, &[], &[], &[]);
+    let clients = with_no_grants(Clients::mocked(&refs, &[], &[], &[]));
     let later = p.expires_at + 86_400;
     let input = AccessInput {
         action: AccessAction::Grant,
@@ -255,7 +281,12 @@ async fn revoke_keeps_grants_when_the_request_says_so_and_other_errors_are_named
         )
     });
     let [encryption, listing] = no_sse_kms();
-    let clients = Clients::mocked(&[&denied, &encryption, &listing], &[], &[], &[]);
+    let clients = with_no_grants(Clients::mocked(
+        &[&denied, &encryption, &listing],
+        &[],
+        &[],
+        &[],
+    ));
     let input = AccessInput {
         action: AccessAction::Grant,
         plan: flow_b(),
@@ -358,7 +389,7 @@ async fn a_forged_plan_grants_nothing() {
         expires_at: Some(253_402_300_799),
     };
     let err = handle(
-        &Clients::mocked(&refs, &[], &[], &[]),
+        &with_no_grants(Clients::mocked(&refs, &[], &[], &[])),
         &config(),
         event(input),
     )
@@ -412,7 +443,7 @@ async fn a_change_between_two_reads_restarts_the_merge_and_loses_nothing() {
             expires_at: None,
         };
         handle(
-            &Clients::mocked(&refs, &[], &[], &[]),
+            &with_no_grants(Clients::mocked(&refs, &[], &[], &[])),
             &config(),
             event(input),
         )
@@ -482,4 +513,102 @@ async fn another_destinations_plan_is_refused_before_any_call() {
             "{err:?}"
         );
     }
+}
+
+/// Security finding 6: a revoke finds this copy's grants on the keys listed now (ListGrants,
+/// then RevokeGrant) and, through the retiring principal every grant names, on a key the stack
+/// no longer lists (ListRetirableGrants, then RetireGrant: IAM no longer lets this role revoke
+/// there). A grant an earlier version named with the 40-bit hash is this copy's only when its
+/// grantee is this copy's Batch role; another copy's grant is left alone.
+#[tokio::test]
+async fn revoke_finds_the_copys_grants_on_listed_and_unlisted_keys() {
+    let p = flow_b();
+    let names = p.names();
+    let mut config = config();
+    let listed = "arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-4111-8111-000000000001";
+    let unlisted = "arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-4111-8111-00000000000f";
+    config.source_kms_key_arns = vec![listed.to_string()];
+    let legacy = format!("ferry-{}-r1", &names.hash[..10]);
+    let entry = |key: &str, id: &str, name: &str, grantee: &str| {
+        GrantListEntry::builder()
+            .key_id(key)
+            .grant_id(id)
+            .name(name)
+            .grantee_principal(grantee)
+            .retiring_principal(OWN_ROLE)
+            .build()
+    };
+    let other_role = "arn:aws:iam::333333333333:role/ferry/ferry-batch-photos-2026";
+    let on_listed = vec![
+        entry(
+            listed,
+            "g-listed",
+            &names.kms_grant_name_of_run(2),
+            &names.batch_role_arn,
+        ),
+        entry(listed, "g-legacy", &legacy, &names.batch_role_arn),
+        entry(listed, "g-collides", &legacy, other_role),
+        entry(listed, "g-foreign", "someone-elses", &names.batch_role_arn),
+    ];
+    // ListRetirableGrants answers every grant of ferry's in the account, the listed key's too.
+    let mut retirable = on_listed.clone();
+    retirable.push(entry(
+        unlisted,
+        "g-unlisted",
+        &names.kms_grant_name_of_run(1),
+        "AROAEXAMPLEID",
+    ));
+    let removed: Arc<Mutex<Vec<String>>> = Default::default();
+    let (revoked, retired) = (removed.clone(), removed.clone());
+    let list = mock!(aws_sdk_kms::Client::list_grants).then_output(move || {
+        ListGrantsOutput::builder()
+            .set_grants(Some(on_listed.clone()))
+            .truncated(false)
+            .build()
+    });
+    let list_retirable = mock!(aws_sdk_kms::Client::list_retirable_grants)
+        .match_requests(|r| r.retiring_principal() == Some(OWN_ROLE))
+        .then_output(move || {
+            ListRetirableGrantsOutput::builder()
+                .set_grants(Some(retirable.clone()))
+                .truncated(false)
+                .build()
+        });
+    let revoke = mock!(aws_sdk_kms::Client::revoke_grant).then_compute_response(move |r| {
+        revoked.lock().unwrap().push(format!(
+            "revoke {} {}",
+            r.key_id().unwrap(),
+            r.grant_id().unwrap()
+        ));
+        MockResponse::Output(
+            aws_sdk_kms::operation::revoke_grant::RevokeGrantOutput::builder().build(),
+        )
+    });
+    let retire = mock!(aws_sdk_kms::Client::retire_grant).then_compute_response(move |r| {
+        retired.lock().unwrap().push(format!(
+            "retire {} {}",
+            r.key_id().unwrap(),
+            r.grant_id().unwrap()
+        ));
+        MockResponse::Output(
+            aws_sdk_kms::operation::retire_grant::RetireGrantOutput::builder().build(),
+        )
+    });
+    let clients = Clients::mocked(&[], &[], &[], &[])
+        .with_sts(&[&caller_identity()])
+        .with_kms(&[&list, &list_retirable, &revoke, &retire]);
+    let keys = keys::revoke(&clients.kms, &config, &names, OWN_ROLE)
+        .await
+        .unwrap();
+    assert_eq!(keys, [listed, unlisted]);
+    let mut done = removed.lock().unwrap().clone();
+    done.sort();
+    assert_eq!(
+        done,
+        [
+            format!("retire {unlisted} g-unlisted"),
+            format!("revoke {listed} g-legacy"),
+            format!("revoke {listed} g-listed"),
+        ]
+    );
 }
