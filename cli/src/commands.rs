@@ -346,11 +346,12 @@ pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
     Ok(outcome.exit_status())
 }
 
-/// What a cleanup that ended before `ferry revoke` could force one left on purpose: when it was
-/// not forced (the cleanup rule starts it as soon as a run stops) and the copy's stored plan
-/// keeps its grants (`cleanup.revokeGrants: false`), the source buckets' statements are still
-/// there until they expire, and no second cleanup of that run can start (its name is taken).
-/// What to do about them, or `None` when the cleanup took everything back.
+/// What a cleanup that ended before `ferry revoke` could force one left on purpose: the cleanup
+/// rule starts a run's cleanup as soon as the run stops, and when the copy keeps its grants
+/// (`cleanup.revokeGrants: false`, where the source stack allows it) that cleanup keeps the
+/// source buckets' statements until they expire; a second cleanup of the run cannot start (its
+/// name is taken). `source-access` says which buckets keep them and until when
+/// (`$.sourceRevoked.kept` in the cleanup's output). `None` when it kept nothing.
 async fn kept_by(target: &Target, cleanup: &Run, run: &ExecutionName) -> Result<Option<String>> {
     let described = target
         .clients
@@ -360,34 +361,22 @@ async fn kept_by(target: &Target, cleanup: &Run, run: &ExecutionName) -> Result<
         .send()
         .await
         .map_err(aws_error("DescribeExecution"))?;
-    let input: serde_json::Value =
-        serde_json::from_str(described.input().unwrap_or("{}")).unwrap_or_default();
-    if input["cleanup"]["force"] == true {
+    let output: serde_json::Value =
+        serde_json::from_str(described.output().unwrap_or("{}")).unwrap_or_default();
+    let kept: Vec<ferry_core::steps::KeptStatements> =
+        serde_json::from_value(output["sourceRevoked"]["kept"].clone()).unwrap_or_default();
+    if kept.is_empty() {
         return Ok(None);
     }
-    let bucket = ferry_core::layout::ferry_bucket_name(&target.account, &target.region);
-    let copy = ferry_core::layout::CopyLayout::of(&target.account, &run.copy_id);
-    let Some(stored) = ferry_core::control::Control::new(&target.clients.s3, &bucket)
-        .read_plan(copy)
-        .await
-        .map_err(|e| CliError::other(format!("reading the stored plan of {}: {e}", run.copy_id)))?
-    else {
-        return Ok(None);
-    };
-    if stored.request.cleanup.revoke_grants {
-        return Ok(None);
-    }
-    let names = ferry_core::names::Names::new(&stored.request, &bucket);
-    let buckets: Vec<String> =
-        ferry_core::policy::source_account_grants(&stored.request, &names, 0)
-            .into_keys()
-            .collect();
+    let hash = ferry_core::names::copy_hash(&target.account, &run.copy_id);
+    let buckets: Vec<String> = kept
+        .iter()
+        .map(|k| format!("{} (until {})", k.bucket, k.until))
+        .collect();
     Ok(Some(format!(
-        "{} (started by the cleanup rule when {run} ended) deleted the Batch role and revoked the KMS grants, and kept the statements of {} as the copy asked (cleanup.revokeGrants: false): they end at their expiry (aws:CurrentTime). A second cleanup of {run} cannot start; to take them back now, remove the statements whose Sid ends in {} from those buckets' policies in account {}",
+        "{} (started by the cleanup rule when {run} ended) deleted the Batch role and revoked the KMS grants, and kept the statements of {} as the copy asked (cleanup.revokeGrants: false); they end at that time by themselves (aws:CurrentTime). A second cleanup of {run} cannot start; to take them back now, remove the statements whose Sid ends in {hash} from those buckets' policies (the source account)",
         cleanup.name,
         buckets.join(", "),
-        names.hash,
-        stored.request.source.account_id
     )))
 }
 

@@ -48,17 +48,10 @@ pub fn partition(region: &str) -> &'static str {
 /// copies apart, two destination accounts' copies of the same copyId included (both may grant
 /// on one source bucket), while staying within IAM's Sid alphabet. 64 bits, so that a
 /// destination account cannot search for a copyId whose hash is another account's copy's
-/// (versions before took 40 bits: [`legacy_copy_hash`]).
+/// (versions before took 40 bits).
 pub fn copy_hash(destination_account: &str, copy_id: &str) -> String {
     let digest = Sha256::digest(format!("{destination_account}/{copy_id}").as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The 40-bit hash earlier versions named a copy's statements and KMS grants with: the first
-/// 10 characters of [`copy_hash`]. Only a grant that also names the copy's own Batch role as
-/// grantee is taken for the copy's by it (`source-access`'s revoke).
-pub fn legacy_copy_hash(destination_account: &str, copy_id: &str) -> String {
-    copy_hash(destination_account, copy_id)[..10].to_string()
 }
 
 /// `name` is `base` or `base-r<run>`.
@@ -309,14 +302,6 @@ impl Names {
         is_grant_name_of(name, &self.kms_grant_name())
     }
 
-    /// Whether a grant's name is one that versions before the 64-bit hash gave this copy's
-    /// grants (`ferry-<40-bit hash>`, with or without `-r<run>`). Not proof alone: another
-    /// account's copy may collide in 40 bits.
-    pub fn is_legacy_kms_grant_name(&self, name: &str) -> bool {
-        let legacy = format!("ferry-{}", &self.hash[..10]);
-        is_grant_name_of(name, &legacy)
-    }
-
     /// The CreateJob ClientRequestToken (1-64 characters) of one attempt of this copy.
     pub fn client_request_token(&self, attempt: Attempt) -> String {
         format!("ferry-{}-{}-{}", self.copy_id, attempt.run, attempt.job)
@@ -432,16 +417,9 @@ mod tests {
         ] {
             assert!(!n.is_kms_grant_name(&name), "{name}");
         }
-        // The names earlier versions gave (a 40-bit hash): known as such, never as today's.
-        let legacy = format!("ferry-{}", legacy_copy_hash("222222222222", "photos-2026"));
-        assert_eq!(legacy.len(), 16);
-        assert!(n.kms_grant_name().starts_with(&legacy));
-        for name in [legacy.clone(), format!("{legacy}-r3")] {
-            assert!(n.is_legacy_kms_grant_name(&name), "{name}");
-            assert!(!n.is_kms_grant_name(&name), "{name}");
-            assert!(!other.is_legacy_kms_grant_name(&name), "{name}");
-        }
-        assert!(!n.is_legacy_kms_grant_name(&n.kms_grant_name_of_run(2)));
+        // A name of the 40-bit hash earlier versions used is not this copy's.
+        let legacy = format!("ferry-{}-r1", &n.hash[..10]);
+        assert!(!n.is_kms_grant_name(&legacy), "{legacy}");
     }
 
     #[test]

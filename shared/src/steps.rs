@@ -388,6 +388,20 @@ pub struct AccessOutput {
     /// none), for the state machine's JSONPath.
     #[serde(default)]
     pub not_copyable: Option<crate::inventory::NotCopyable>,
+    /// `source-access` revoke of a copy that keeps its grants (`cleanup.revokeGrants: false`):
+    /// the buckets whose statements of this copy stay, and until when. Always present (empty
+    /// when none), for the state machine's JSONPath and `ferry revoke`.
+    #[serde(default)]
+    pub kept: Vec<KeptStatements>,
+}
+
+/// A bucket whose policy keeps a copy's statements after its cleanup, until they expire.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptStatements {
+    pub bucket: String,
+    /// The statements' `aws:CurrentTime` bound (RFC 3339), the latest of them.
+    pub until: String,
 }
 
 /// A retry manifest written by `job-report`.

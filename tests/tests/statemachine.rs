@@ -155,6 +155,14 @@ fn output(function: &str, v: Variant) -> Value {
                 found.add(ferry_core::inventory::CopyObstacle::SseC, "2026/secret.bin");
                 found
             }),
+            kept: if v.full {
+                vec![ferry_core::steps::KeptStatements {
+                    bucket: "src-photos".into(),
+                    until: "2026-12-07T13:45:50Z".into(),
+                }]
+            } else {
+                vec![]
+            },
         }),
         "SourceInventoryFunction" => to_value(&InventoryOutput {
             config_id: "ferry-222222222222-photos-2026".into(),

@@ -33,7 +33,7 @@ use ferry_core::worker::{
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tokio::task::JoinSet;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Time kept back before the invocation's deadline: no part starts later than this.
 pub const MARGIN_MAX: Duration = Duration::from_secs(60);
@@ -710,9 +710,17 @@ impl Worker<'_> {
         else {
             return Ok(None);
         };
-        // A record that does not parse is treated as none: its upload, if any, is aborted at
-        // revoke with every other of the copy's.
-        Ok(serde_json::from_slice(&bytes).ok())
+        // A record that does not parse is deleted and treated as none (the record is written
+        // only where none is, so it would stand in the way of every later one); its upload, if
+        // any, is aborted at revoke with every other of the copy's.
+        match serde_json::from_slice(&bytes) {
+            Ok(record) => Ok(Some(record)),
+            Err(e) => {
+                warn!(record = %key, error = %e, "an upload record that does not parse: deleted");
+                self.delete_record(key).await?;
+                Ok(None)
+            }
+        }
     }
 
     /// Writes a new upload record, only where none is (`If-None-Match: *`): false when another

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_kms::types::{GrantListEntry, GrantOperation};
+use aws_sdk_kms::types::GrantOperation;
 use aws_sdk_kms::Client as Kms;
 use aws_sdk_s3::Client as S3;
 use ferry_core::error::{from_sdk, sdk_code};
@@ -327,47 +327,52 @@ pub async fn own_role(sts: &aws_sdk_sts::Client) -> Result<String, StepError> {
     })
 }
 
-/// Whether a grant is one of this copy's: named after it ([`Names::is_kms_grant_name`]), or
-/// named as versions before the 64-bit hash named it (a 40-bit hash) and given to this copy's
-/// own Batch role. The grantee makes the old name safe: another destination account's copy
-/// whose 40-bit hash collides has another Batch role.
-fn is_copys(names: &Names, grant: &GrantListEntry) -> bool {
-    let Some(name) = grant.name() else {
-        return false;
-    };
-    names.is_kms_grant_name(name)
-        || (names.is_legacy_kms_grant_name(name)
-            && grant.grantee_principal() == Some(names.batch_role_arn.as_str()))
+/// How many pages of ListRetirableGrants (100 grants each) a revoke reads. Other accounts may
+/// name this role as the retiring principal of grants on their own keys (ListRetirableGrants
+/// "can include grants on KMS keys owned by other Amazon Web Services accounts"), so the listing
+/// is bounded; ferry's own grants on this account's keys are a few per copy.
+pub const RETIRABLE_PAGES: usize = 50;
+
+/// The KMS key ARN of a grant's `KeyId`, when the key is this account's in this Region: the
+/// only keys ferry grants on. `None` for another account's or Region's key.
+fn own_key(config: &StackConfig, key_id: &str) -> Option<String> {
+    let arn = key_arn(config, key_id);
+    let parts: Vec<&str> = arn.split(':').collect();
+    (parts.len() == 6 && parts[3] == config.region && parts[4] == config.account_id).then_some(arn)
 }
 
 /// Revokes this copy's grants (every run's) and returns the keys that had one. Found by name,
-/// not by grantee: once the Batch role is deleted, ListGrants names the grantee by the role's
-/// unique id (AROA...), never its ARN again, and the grant would outlive the copy. Found two
-/// ways: ListGrants on every key listed now (a grant made before grants named their retiring
-/// principal), and ListRetirableGrants of this function's role, every grant of ferry's in the
-/// account and Region whatever the key (one that left `SourceKmsKeyArns` since its grant
-/// included). A grant on a listed key is revoked (RevokeGrant); on a key no longer listed, where
-/// this role has no IAM permission left, retired as its retiring principal (RetireGrant: "Principals
-/// specified in the grant can retire a grant without the kms:RetireGrant permission"). A key that
-/// no longer exists has none, nor one whose policy does not let ferry list its grants (so ferry
-/// could not create one there either).
+/// not by grantee: once the Batch role is deleted (the cleanup deletes it before this revoke),
+/// ListGrants names the grantee by the role's unique id (AROA...), never its ARN again, and the
+/// grant would outlive the copy. Found two ways:
+/// - ListGrants on every key listed now, each revoked (RevokeGrant) first: what IAM lets this
+///   role do, and every grant made before grants named their retiring principal;
+/// - ListRetirableGrants of this function's role: ferry's grants on a key of this account and
+///   Region that left `SourceKmsKeyArns` since, retired as their retiring principal (RetireGrant:
+///   "Principals specified in the grant can retire a grant without the kms:RetireGrant
+///   permission"). Grants on other accounts' keys that name this role are not ferry's and are
+///   never touched, and a failure on such a key only warns: nothing another account does can
+///   stop a revoke of the listed keys.
+///
+/// A key that no longer exists has none, nor one whose policy does not let ferry list its
+/// grants (so ferry could not create one there either).
 pub async fn revoke(
     kms: &Kms,
     config: &StackConfig,
     names: &Names,
     retiring: &str,
 ) -> Result<Vec<String>, StepError> {
-    // (key ARN, grant id) of this copy's grants, each once.
-    let mut found: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut revoked = Vec::new();
     for key in &config.source_kms_key_arns {
+        let mut ids = Vec::new();
         let mut pages = kms.list_grants().key_id(key).into_paginator().send();
         while let Some(page) = pages.next().await {
             match page {
-                Ok(out) => found.extend(
+                Ok(out) => ids.extend(
                     out.grants()
                         .iter()
-                        .filter(|g| is_copys(names, g))
-                        .filter_map(|g| Some((key.clone(), g.grant_id()?.to_string()))),
+                        .filter(|g| g.name().is_some_and(|n| names.is_kms_grant_name(n)))
+                        .filter_map(|g| g.grant_id().map(str::to_string)),
                 ),
                 Err(e) if sdk_code(&e) == Some("NotFoundException") => break,
                 // A key whose policy does not let ferry list grants holds none of ferry's: the
@@ -379,67 +384,77 @@ pub async fn revoke(
                 Err(e) => return Err(from_sdk(e, &format!("ListGrants on {key}"))),
             }
         }
-    }
-    let mut marker: Option<String> = None;
-    loop {
-        let out = kms
-            .list_retirable_grants()
-            .retiring_principal(retiring)
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &format!("ListRetirableGrants of {retiring}")))?;
-        found.extend(
-            out.grants()
-                .iter()
-                .filter(|g| is_copys(names, g))
-                .filter_map(|g| Some((key_arn(config, g.key_id()?), g.grant_id()?.to_string()))),
-        );
-        match out.next_marker() {
-            Some(m) if out.truncated() => marker = Some(m.to_string()),
-            _ => break,
+        for id in ids {
+            match kms.revoke_grant().key_id(key).grant_id(&id).send().await {
+                Ok(_) => {}
+                Err(e) if sdk_code(&e) == Some("NotFoundException") => continue,
+                Err(e) => return Err(from_sdk(e, &format!("RevokeGrant {id} on {key}"))),
+            }
+            info!(key = %key, grant = %id, "revoked");
+            if !revoked.contains(key) {
+                revoked.push(key.clone());
+            }
         }
     }
-    let mut revoked = Vec::new();
-    for (key, id) in &found {
-        let listed = config.source_kms_key_arns.contains(key);
-        let done = if listed {
-            kms.revoke_grant()
-                .key_id(key)
-                .grant_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        sdk_code(&e).map(str::to_string),
-                        from_sdk(e, &format!("RevokeGrant {id} on {key}")),
-                    )
-                })
-        } else {
-            kms.retire_grant()
-                .key_id(key)
-                .grant_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        sdk_code(&e).map(str::to_string),
-                        from_sdk(e, &format!("RetireGrant {id} on {key}")),
-                    )
-                })
-        };
-        match done {
-            Ok(()) => {}
-            // Gone meanwhile (another cleanup of the copy, or the key deleted).
-            Err((Some(code), _)) if code == "NotFoundException" => continue,
-            Err((_, e)) => return Err(e),
+    for (key, id) in retirable(kms, config, names, retiring).await {
+        match kms.retire_grant().key_id(&key).grant_id(&id).send().await {
+            Ok(_) => {}
+            Err(e) if sdk_code(&e) == Some("NotFoundException") => continue,
+            Err(e) => {
+                warn!(key = %key, grant = %id, error = %from_sdk(e, "RetireGrant"), "a grant on a key no longer listed could not be retired; left");
+                continue;
+            }
         }
-        info!(key = %key, grant = %id, how = if listed { "revoked" } else { "retired" }, "grant removed");
-        if !revoked.contains(key) {
-            revoked.push(key.clone());
+        info!(key = %key, grant = %id, "retired (its key is no longer listed)");
+        if !revoked.contains(&key) {
+            revoked.push(key);
         }
     }
     Ok(revoked)
+}
+
+/// This copy's grants on keys of this account and Region that are not listed now, by way of
+/// the retiring principal every grant of ferry's names. Best effort: a refused or failing
+/// listing (an SCP, say) warns and finds none, since the listed keys are revoked already.
+async fn retirable(
+    kms: &Kms,
+    config: &StackConfig,
+    names: &Names,
+    retiring: &str,
+) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..RETIRABLE_PAGES {
+        let out = match kms
+            .list_retirable_grants()
+            .retiring_principal(retiring)
+            .limit(100)
+            .set_marker(marker.clone())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                warn!(error = %from_sdk(e, "ListRetirableGrants"), "grants on keys no longer listed cannot be looked for");
+                return found;
+            }
+        };
+        for g in out.grants() {
+            let (Some(key), Some(id)) = (g.key_id().and_then(|k| own_key(config, k)), g.grant_id())
+            else {
+                continue;
+            };
+            if g.name().is_some_and(|n| names.is_kms_grant_name(n))
+                && !config.source_kms_key_arns.contains(&key)
+            {
+                found.push((key, id.to_string()));
+            }
+        }
+        match out.next_marker() {
+            Some(m) if out.truncated() => marker = Some(m.to_string()),
+            _ => return found,
+        }
+    }
+    warn!(pages = RETIRABLE_PAGES, "more grants name this role as retiring principal than a revoke reads; the rest are not looked at");
+    found
 }

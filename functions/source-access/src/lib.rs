@@ -14,8 +14,10 @@ use std::time::Duration;
 use aws_sdk_s3::Client as S3;
 use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::error::{from_sdk, sdk_code};
-use ferry_core::policy::{merge, missing_statements, revoke, PolicyKind, Revoked};
-use ferry_core::steps::{AccessAction, AccessInput, AccessOutput};
+use ferry_core::policy::{
+    copy_statements_until, merge, missing_statements, revoke, PolicyKind, Revoked,
+};
+use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, KeptStatements};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -77,6 +79,16 @@ pub async fn handle(
             // aws:CurrentTime expiry). A KMS grant never expires, so it is revoked whatever the
             // request says.
             info!("cleanup.revokeGrants is false: the bucket statements stay until they expire; the KMS grants are revoked");
+            // Said in the output (and by `ferry revoke`): which buckets keep them, until when.
+            for bucket in grants.keys() {
+                let policy = read_policy(&clients.s3, bucket, owner).await?;
+                if let Some(until) = copy_statements_until(policy.as_deref(), &names.hash)? {
+                    out.kept.push(KeptStatements {
+                        bucket: bucket.clone(),
+                        until,
+                    });
+                }
+            }
             let retiring = keys::own_role(&clients.sts).await?;
             out.kms_grants = keys::revoke(&clients.kms, config, &names, &retiring).await?;
             return Ok(out);

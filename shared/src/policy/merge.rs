@@ -156,6 +156,33 @@ pub fn revoke(existing: Option<&str>, hash: &str) -> Result<Revoked, PolicyError
     })
 }
 
+/// Whether `policy` holds statements of the copy whose hash is `hash`, and if so the latest
+/// `aws:CurrentTime` bound among them (`DateLessThan`, as ferry writes every grant; "" when none
+/// carries one): what a cleanup that keeps the copy's statements reports as kept.
+pub fn copy_statements_until(
+    policy: Option<&str>,
+    hash: &str,
+) -> Result<Option<String>, PolicyError> {
+    let Some(text) = policy.filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let ours: Vec<Value> = Document::parse(text)?
+        .statements
+        .into_iter()
+        .filter(|s| is_copy_statement(s, hash))
+        .collect();
+    if ours.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        ours.iter()
+            .filter_map(|s| s["Condition"]["DateLessThan"]["aws:CurrentTime"].as_str())
+            .max()
+            .unwrap_or_default()
+            .to_string(),
+    ))
+}
+
 /// The Sids of `ours` that `policy` lacks, or holds in another form (after normalizing what AWS
 /// rewrites). Empty when every statement is in place: used to read back after a write and to
 /// verify grants just before a job is submitted.

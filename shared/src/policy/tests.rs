@@ -442,6 +442,30 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
 
 // ---- merge and revoke: table tests ----
 
+#[test]
+fn kept_statements_are_found_with_their_expiry() {
+    let (ours, hash) = ours_a();
+    let merged = merge(
+        Some(FOREIGN_POLICY_FOR_KEPT),
+        &ours,
+        &hash,
+        PolicyKind::BucketPolicy,
+        "b",
+    )
+    .unwrap();
+    let until = copy_statements_until(Some(&merged), &hash).unwrap();
+    assert_eq!(until.as_deref(), Some(format_timestamp(expiry()).as_str()));
+    assert_eq!(
+        copy_statements_until(Some(FOREIGN_POLICY_FOR_KEPT), &hash).unwrap(),
+        None
+    );
+    assert_eq!(copy_statements_until(None, &hash).unwrap(), None);
+    let other = crate::names::copy_hash("222222222222", "photos-2025");
+    assert_eq!(copy_statements_until(Some(&merged), &other).unwrap(), None);
+}
+
+const FOREIGN_POLICY_FOR_KEPT: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::src-photos/*"}]}"#;
+
 fn ours_a() -> (Vec<Value>, String) {
     let (req, names) = flow_a();
     let grants = source_account_grants(&req, &names, expiry());
