@@ -455,17 +455,12 @@ pub async fn verify(dst: &Clients, bucket: &str, samples: &[Sample]) -> Result<V
     let mut problems = objects::differences(&dst.s3, bucket, samples)
         .await
         .map_err(|e| s3_error("reading", bucket, e))?;
-    let listed = dst
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .send()
+    let count = objects::count_objects(&dst.s3, bucket, "")
         .await
         .map_err(|e| s3_error("ListObjectsV2", bucket, e))?;
-    if listed.key_count().unwrap_or_default() as usize != samples.len() {
+    if count != samples.len() {
         problems.push(format!(
-            "{} objects at s3://{bucket}, {} expected",
-            listed.key_count().unwrap_or_default(),
+            "{count} objects at s3://{bucket}, {} expected",
             samples.len()
         ));
     }

@@ -463,3 +463,33 @@ fn missing_region_and_missing_credentials_are_named() {
         ran.stderr
     );
 }
+
+/// The demo's check of the destination counts every object, past ListObjectsV2's 1,000 keys a
+/// page (a 10,000-object demo reported "1000 objects at s3://dst-photos, 10000 expected").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_check_counts_past_one_page_of_keys() {
+    let world = World::start().await;
+    let bucket = "src-many";
+    world
+        .create_bucket(ferry_local::scenario::Side::Source, bucket, None)
+        .await
+        .unwrap();
+    let samples: Vec<ferry_local::objects::Sample> = (0..1_001)
+        .map(|n| ferry_local::objects::Sample {
+            key: format!("many/{n:05}.txt"),
+            body: format!("object {n}").into_bytes(),
+            ..Default::default()
+        })
+        .collect();
+    ferry_local::objects::put_samples(&world.source.s3, bucket, &samples)
+        .await
+        .unwrap();
+    let counted = ferry_local::objects::count_objects(&world.source.s3, bucket, "many/")
+        .await
+        .unwrap();
+    assert_eq!(counted, 1_001);
+    let problems = ferry_cli::demo::verify(&world.source, bucket, &samples)
+        .await
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}

@@ -10,7 +10,7 @@ use aws_sdk_s3::Client as S3;
 use ferry_core::manifest::{encode_key, CsvManifestWriter, ManifestEntry};
 
 /// One object: what is put at the source and must be found at the destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sample {
     pub key: String,
     pub body: Vec<u8>,
@@ -151,6 +151,26 @@ pub fn csv_manifest(bucket: &str, samples: &[Sample]) -> Vec<u8> {
             .expect("writing to memory");
     }
     manifest.finish().expect("writing to memory")
+}
+
+/// How many objects `bucket` holds under `prefix`, every page of ListObjectsV2 read (one page
+/// holds at most 1,000 keys).
+pub async fn count_objects(
+    s3: &S3,
+    bucket: &str,
+    prefix: &str,
+) -> Result<usize, aws_sdk_s3::Error> {
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        count += page.map_err(aws_sdk_s3::Error::from)?.contents().len();
+    }
+    Ok(count)
 }
 
 /// Every way the destination `bucket` differs from the samples, a line each: a missing object,

@@ -20,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{Attempt, ExecutionName};
+use crate::ids::{Attempt, ExecutionName};
 
 /// Prefix of the ferry bucket under which S3 Inventory delivers reports.
 pub const INVENTORY_PREFIX: &str = "inventory";

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod control;
 pub mod delivery;
 pub mod error;
+pub mod ids;
 pub mod inventory;
 pub mod job;
 #[cfg(feature = "lambda")]

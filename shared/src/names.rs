@@ -3,17 +3,15 @@
 //! re-run finds what an earlier run created and each side can name the other's resources before
 //! they exist. Each name stays within AWS's limits for any valid request (see the tests).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::ids::{partition, Attempt, ExecutionName};
 use crate::layout::{inventory_config_id, CopyLayout, REPORT_PREFIX};
 use crate::request::CopyRequest;
 
 /// IAM path of every role ferry creates; its permissions boundary and PassRole are scoped to it.
 pub const ROLE_PATH: &str = "/ferry/";
-/// The AWS partition of a Region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs.
 /// The template's state machine (`Name: ferry`), one a destination account and Region.
 pub const STATE_MACHINE: &str = "ferry";
 
@@ -31,16 +29,6 @@ pub fn execution_arn(region: &str, account: &str, name: &str) -> String {
         "arn:{}:states:{region}:{account}:execution:{STATE_MACHINE}:{name}",
         partition(region)
     )
-}
-
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 /// A short, stable hash of a copy, its destination account and its copyId: 16 lowercase hex
@@ -144,57 +132,6 @@ pub fn invoking_destination(invoked_function_arn: &str) -> Option<&str> {
             .strip_prefix("dest-")
             .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
         _ => None,
-    }
-}
-
-/// One run of a copy (an execution `<copyId>-<run>`) and one job in it (0 = the first job,
-/// k = the k-th retry job). Together they make the CreateJob idempotency token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Attempt {
-    pub run: u16,
-    pub job: u16,
-}
-
-/// An execution name parsed back into its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutionName {
-    pub copy_id: String,
-    pub number: u32,
-    pub cleanup: bool,
-}
-
-impl ExecutionName {
-    /// `<copyId>-<n>` or `<copyId>-cleanup-<n>`; `None` for any other shape.
-    pub fn parse(name: &str) -> Option<ExecutionName> {
-        let (rest, n) = name.rsplit_once('-')?;
-        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
-            return None;
-        }
-        let number = n.parse().ok()?;
-        match rest.strip_suffix("-cleanup") {
-            Some(copy_id) if !copy_id.is_empty() => Some(ExecutionName {
-                copy_id: copy_id.to_string(),
-                number,
-                cleanup: true,
-            }),
-            Some(_) => None,
-            None => Some(ExecutionName {
-                copy_id: rest.to_string(),
-                number,
-                cleanup: false,
-            }),
-        }
-    }
-}
-
-impl fmt::Display for ExecutionName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.cleanup {
-            write!(f, "{}-cleanup-{}", self.copy_id, self.number)
-        } else {
-            write!(f, "{}-{}", self.copy_id, self.number)
-        }
     }
 }
 

@@ -6,30 +6,8 @@
 use crate::error::{ErrorName, StepError};
 use crate::request::{GRANT_LIFETIME_MAX, GRANT_LIFETIME_MIN};
 
-/// What the destination stack that runs a copy knows about itself: what a request is validated
-/// against (`CopyRequest::validate`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackContext {
-    /// The destination stack's account.
-    pub account_id: String,
-    /// The stacks' Region.
-    pub region: String,
-    /// The stack's `SourceAccountIds` parameter.
-    pub source_account_ids: Vec<String>,
-    /// The stack's `SourceBuckets` parameter: the source account's buckets ferry may read.
-    pub source_buckets: Vec<String>,
-    /// The ferry bucket, which no copy may use as its source or destination.
-    pub ferry_bucket: String,
-    /// The `DestinationBuckets` parameter: the only buckets a copy may write. `None` where the
-    /// stack does not know it (the source side).
-    pub destination_buckets: Option<Vec<String>>,
-    /// The `ManifestBuckets` parameter: the destination account's buckets that may keep CSV
-    /// manifests. `None` where the stack does not know it (the source side).
-    pub manifest_buckets: Option<Vec<String>>,
-    /// The shortest `timing.grantLifetimeSeconds` a request may ask for (see
-    /// [`StackConfig::grant_lifetime_min`]).
-    pub grant_lifetime_min: u64,
-}
+/// What a request is validated against; it lives with the request, which needs it.
+pub use crate::request::StackContext;
 
 /// Names of the variables the template sets on every function.
 pub const VAR_ACCOUNT_ID: &str = "FERRY_ACCOUNT_ID";

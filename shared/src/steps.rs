@@ -226,13 +226,14 @@ impl RunPlan {
         })
     }
 
-    /// The plan of the run a cleanup names, rebuilt from the copy's stored plan, which is
-    /// validated against the stack as a run's request is: its grants are renewed nowhere, only
-    /// revoked. A forced cleanup (`ferry revoke`) revokes everything, bucket statements and
-    /// inventory configuration included, whatever the copy's `cleanup` section keeps.
+    /// The plan of the run a cleanup names, rebuilt from the copy's stored request (its stored
+    /// plan's), which is validated against the stack as a run's request is: its grants are
+    /// renewed nowhere, only revoked. A forced cleanup (`ferry revoke`) revokes everything,
+    /// bucket statements and inventory configuration included, whatever the copy's `cleanup`
+    /// section keeps.
     pub fn for_cleanup(
         input: &CleanupInput,
-        stored: crate::control::StoredPlan,
+        stored: CopyRequest,
         ctx: &StackContext,
     ) -> Result<RunPlan, StepError> {
         let invalid = |why: String| StepError::new(ErrorName::InvalidRequest, why);
@@ -244,14 +245,14 @@ impl RunPlan {
                     "cleanup.execution: `{cleanup_of}` is not the name of a copy's run (`<copyId>-<n>`)"
                 ))
             })?;
-        stored.request.validate(ctx).map_err(|v| {
+        stored.validate(ctx).map_err(|v| {
             let e = StepError::from(v);
             invalid(format!(
                 "the stored plan of copy {} does not hold against this stack any more: {}",
-                stored.request.copy_id, e.cause
+                stored.copy_id, e.cause
             ))
         })?;
-        let mut request = stored.request;
+        let mut request = stored;
         if input.cleanup.force {
             request.cleanup = crate::request::Cleanup::default();
         }

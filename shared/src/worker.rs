@@ -162,12 +162,9 @@ pub const VERIFIED: &str = "verified:";
 pub const MISSING: &str = "missing:";
 pub const DIFFERENT: &str = "different:";
 
-/// How many parts are copied at once, by default: UploadPartCopy moves no byte through the
-/// function, so the bound is S3's per-prefix request rate and the connections one function
-/// keeps, not Lambda's network.
-pub const PARTS_IN_FLIGHT_DEFAULT: u16 = 16;
-/// The part size asked for by default (MiB); larger objects get larger parts (10,000 at most).
-pub const PART_MIB_DEFAULT: u32 = 256;
+/// The request's multipart defaults (`multipart.partsInFlight`, `multipart.partMiB`), which
+/// the worker applies when a job's arguments leave them out.
+pub use crate::request::{PARTS_IN_FLIGHT_DEFAULT, PART_MIB_DEFAULT};
 
 /// The copy's settings, as the worker job passes them in `UserArguments` (at most 10 entries of
 /// at most 1,024 characters, string values; the encryption as its request JSON). What

@@ -374,17 +374,20 @@ impl World {
             ferry_core::layout::ferry_bucket_name(info.destination_account(), &info.region);
         let layout = ferry_core::layout::CopyLayout::of(info.destination_account(), copy_id);
         let prefix = format!("{}{below}", layout.control_prefix());
-        let listed = self
+        let mut pages = self
             .destination
             .s3
             .list_objects_v2()
             .bucket(&bucket)
             .prefix(&prefix)
-            .send()
-            .await
-            .unwrap();
+            .into_paginator()
+            .send();
+        let mut listed = Vec::new();
+        while let Some(page) = pages.next().await {
+            listed.extend(page.unwrap().contents().to_vec());
+        }
         let mut out = Vec::new();
-        for o in listed.contents() {
+        for o in &listed {
             let key = o.key().unwrap().to_string();
             let (body, _) =
                 ferry_core::clients::get_object_bytes(&self.destination.s3, &bucket, &key)

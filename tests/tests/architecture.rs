@@ -1,6 +1,7 @@
 //! The shape of the code base, checked: which crate may depend on which, where the ferry
 //! bucket's keys are spelled, how large a ferry-core module may grow.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use ferry_tests::repo_root;
@@ -146,4 +147,155 @@ fn dependencies(manifest: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The top-level ferry-core modules other code reaches with `crate::` from `code`: a path's
+/// first segment when it names a module, `error` for the root's re-exports of `ErrorName` and
+/// `StepError`; braced groups (`use crate::{a::X, b}`) item by item.
+fn crate_references(code: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut first_segment = |item: &str| {
+        let segment: String = item
+            .trim()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if modules.contains(&segment) {
+            out.insert(segment);
+        } else if segment == "ErrorName" || segment == "StepError" {
+            out.insert("error".to_string());
+        }
+    };
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // The group's top-level items, braces nested inside them skipped.
+            let (mut depth, mut item) = (0, String::new());
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        first_segment(&item);
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                if depth == 0 || c != '{' {
+                    item.push(c);
+                }
+            }
+            first_segment(&item);
+        } else {
+            first_segment(rest);
+        }
+    }
+    out
+}
+
+/// Every circle in `edges` (module -> modules it reaches), each as its modules in order, each
+/// found once (from its smallest module).
+fn circles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    fn walk(
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        start: &str,
+        path: &mut Vec<String>,
+        out: &mut Vec<Vec<String>>,
+    ) {
+        let last = path.last().unwrap().clone();
+        for next in edges.get(&last).into_iter().flatten() {
+            if next == start {
+                out.push(path.clone());
+            } else if next.as_str() > start && !path.contains(next) {
+                path.push(next.clone());
+                walk(edges, start, path, out);
+                path.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for start in edges.keys() {
+        walk(edges, start, &mut vec![start.clone()], &mut out);
+    }
+    out
+}
+
+/// ferry-core's modules import one another in one direction only: a module that needs another
+/// must not be needed by it, directly or through others (a leaf module holds what both sides
+/// share). Submodules count as their top-level module; tests do not count.
+#[test]
+fn ferry_core_modules_import_no_circle() {
+    let src = repo_root().join("shared/src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    let modules: BTreeSet<String> = lib
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("mod "))
+                .and_then(|m| m.strip_suffix(';'))
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(modules.len() > 20, "{modules:?}");
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in rust_files(&src) {
+        let relative = path.strip_prefix(&src).unwrap();
+        let first = relative.iter().next().unwrap().to_string_lossy();
+        let module = first.trim_end_matches(".rs").to_string();
+        if module == "lib" || module == "testing" {
+            continue;
+        }
+        let reached = crate_references(&code_without_tests(&path), &modules);
+        let entry = edges.entry(module.clone()).or_default();
+        entry.extend(
+            reached
+                .into_iter()
+                .filter(|m| *m != module && m != "testing"),
+        );
+    }
+    let found = circles(&edges);
+    let shown: Vec<String> = found
+        .iter()
+        .map(|c| format!("{} -> {}", c.join(" -> "), c[0]))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "import circles among ferry-core's modules:\n{}",
+        shown.join("\n")
+    );
+}
+
+/// The circle check itself: it reads grouped and plain paths, and finds a circle of two and of
+/// three, each once.
+#[test]
+fn the_circle_check_finds_circles() {
+    let modules: BTreeSet<String> = ["a", "b", "c", "error"].map(String::from).into();
+    assert_eq!(
+        crate_references(
+            "use crate::{a::X, b::{Y, Z}, ErrorName};\nlet x = crate::c::f();",
+            &modules
+        ),
+        ["a", "b", "c", "error"].map(String::from).into()
+    );
+    let graph = |pairs: &[(&str, &str)]| {
+        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, to) in pairs {
+            g.entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+        }
+        g
+    };
+    assert_eq!(
+        circles(&graph(&[("a", "b"), ("b", "a"), ("b", "c")])),
+        [vec!["a".to_string(), "b".to_string()]]
+    );
+    assert_eq!(
+        circles(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])).len(),
+        1
+    );
+    assert!(circles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
 }

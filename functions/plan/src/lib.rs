@@ -264,7 +264,7 @@ async fn cleanup_plan(
     none_other_running(clients, config, &copy_id, &input.execution).await?;
     let stored = stored_plan(clients, config, &copy_id, "its run touched nothing").await?;
     info!(cleanup_of = %run, force = input.cleanup.force, "loaded the stored plan for cleanup");
-    RunPlan::for_cleanup(input, stored, &config.context())
+    RunPlan::for_cleanup(input, stored.request, &config.context())
 }
 
 /// A cleanup revokes what a run may still be using: refused while that run is RUNNING (it

@@ -276,13 +276,45 @@ pub struct Multipart {
     pub part_mib: u32,
 }
 
+/// What the destination stack that runs a copy knows about itself: what a request is validated
+/// against (`CopyRequest::validate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackContext {
+    /// The destination stack's account.
+    pub account_id: String,
+    /// The stacks' Region.
+    pub region: String,
+    /// The stack's `SourceAccountIds` parameter.
+    pub source_account_ids: Vec<String>,
+    /// The stack's `SourceBuckets` parameter: the source account's buckets ferry may read.
+    pub source_buckets: Vec<String>,
+    /// The ferry bucket, which no copy may use as its source or destination.
+    pub ferry_bucket: String,
+    /// The `DestinationBuckets` parameter: the only buckets a copy may write. `None` where the
+    /// stack does not know it (the source side).
+    pub destination_buckets: Option<Vec<String>>,
+    /// The `ManifestBuckets` parameter: the destination account's buckets that may keep CSV
+    /// manifests. `None` where the stack does not know it (the source side).
+    pub manifest_buckets: Option<Vec<String>>,
+    /// The shortest `timing.grantLifetimeSeconds` a request may ask for (see
+    /// [`crate::stack::StackConfig::grant_lifetime_min`]).
+    pub grant_lifetime_min: u64,
+}
+
+/// How many parts are copied at once, by default: UploadPartCopy moves no byte through the
+/// function, so the bound is S3's per-prefix request rate and the connections one function
+/// keeps, not Lambda's network.
+pub const PARTS_IN_FLIGHT_DEFAULT: u16 = 16;
+/// The part size asked for by default (MiB); larger objects get larger parts (10,000 at most).
+pub const PART_MIB_DEFAULT: u32 = 256;
+
 impl Multipart {
     fn default_parts_in_flight() -> u16 {
-        crate::worker::PARTS_IN_FLIGHT_DEFAULT
+        PARTS_IN_FLIGHT_DEFAULT
     }
 
     fn default_part_mib() -> u32 {
-        crate::worker::PART_MIB_DEFAULT
+        PART_MIB_DEFAULT
     }
 }
 

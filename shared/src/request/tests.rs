@@ -1,5 +1,5 @@
+use super::StackContext;
 use super::*;
-use crate::stack::StackContext;
 use serde_json::{json, Value};
 
 pub(crate) fn ctx() -> StackContext {

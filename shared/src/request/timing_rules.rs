@@ -2,8 +2,8 @@
 //! Step Functions' history allow.
 
 use super::validate::Checker;
+use super::StackContext;
 use super::*;
-use crate::stack::StackContext;
 
 impl CopyRequest {
     pub(super) fn check_timing(&self, ctx: &StackContext, v: &mut Checker) {

@@ -2,8 +2,8 @@
 //! once, each naming its field path and the rule.
 
 use super::key_rules::{check_key_len, check_policy_chars};
+use super::StackContext;
 use super::*;
-use crate::stack::StackContext;
 
 impl CopyRequest {
     /// Checks every rule and returns every violation at once.
@@ -340,7 +340,7 @@ impl CopyRequest {
             (EncryptionType::SseKms, Some(arn)) => {
                 let prefix = format!(
                     "arn:{}:kms:{}:{}:key/",
-                    crate::names::partition(&self.region),
+                    crate::ids::partition(&self.region),
                     self.region,
                     self.destination.account_id
                 );
