@@ -8,6 +8,10 @@ VENV := .venv
 VENV_OK := $(VENV)/.installed
 # checkov pins its own boto3, which moto's does not match: a venv of its own.
 CHECKOV_VENV := .venv-checkov
+# The workspace as the checks build it: with the CLI's sandbox demo (`ferry demo`), which the
+# CLI as installed leaves out; one feature set for clippy and every test build, so that none
+# rebuilds what another built.
+WORKSPACE_FEATURES := --features ferry-cli/demo
 CHECKOV_OK := $(CHECKOV_VENV)/.installed
 POLICY_DIR := target/policies
 # awscli, for the copy worker's benchmark only (its botocore pin is not moto's).
@@ -22,7 +26,7 @@ help: ## list the targets
 # A whole cross-account copy in the sandbox: flow A on 48 sample objects, verified. DEMO_ARGS
 # passes options: `make demo DEMO_ARGS="--flow csv --objects 200"`.
 demo: $(VENV_OK) ## a whole cross-account copy in the sandbox, with a progress bar, verified
-	$(CARGO) build --quiet --locked -p ferry-cli
+	$(CARGO) build --quiet --locked -p ferry-cli --features demo
 	target/debug/ferry demo $(DEMO_ARGS)
 
 test: fmt-check clippy sandbox-test unit policy-lint differential template-lint checkov ## every check: formatting, clippy, tests, policy lint, the evaluator against its oracle, template lint, checkov
@@ -31,10 +35,10 @@ fmt-check: ## rustfmt, without changing files
 	$(CARGO) fmt --all -- --check
 
 clippy: ## clippy on every target, warnings are errors
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked $(WORKSPACE_FEATURES) -- -D warnings
 
 unit: $(VENV_OK) ## the workspace's tests: units, handlers (aws-smithy-mocks), end to end in the sandbox
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked $(WORKSPACE_FEATURES)
 
 # Python tools, pinned in requirements-dev.txt, in a venv of the repository's own.
 $(VENV_OK): requirements-dev.txt
@@ -64,7 +68,7 @@ bench-sandbox: $(VENV_OK) ## the sandbox's Batch Operations in tasks/s: a demo o
 bench-worker: $(VENV_OK) $(BENCH_OK) ## the copy worker and `aws s3 cp` copying one large object on a local S3 server
 	@# The worker moves no byte itself (every part is copied by the server): a debug build, the
 	@# one the tests use, measures it as well and compiles nothing twice.
-	$(CARGO) test --workspace --locked --no-run --quiet
+	$(CARGO) test --workspace --locked --no-run --quiet $(WORKSPACE_FEATURES)
 	bash local/bench/worker.sh $(BENCH_MIB)
 
 sandbox-test: $(VENV_OK) ## the sandbox's own unit tests (its policy evaluator)
@@ -80,7 +84,7 @@ policy-lint: $(VENV_OK) ## parliament on every rendered policy and every inline 
 	rm -rf $(POLICY_DIR) target/template-policies
 	@# `cargo test` builds the examples with the features the tests unify on; `cargo run
 	@# --example` alone would compile the AWS SDK a second time with another feature set.
-	$(CARGO) test --workspace --locked --no-run --quiet
+	$(CARGO) test --workspace --locked --no-run --quiet $(WORKSPACE_FEATURES)
 	target/debug/examples/render_policies $(POLICY_DIR)
 	cd local && ../$(VENV)/bin/python -m sandbox.template --policies ../template.yaml ../target/template-policies
 	cd local && ../$(VENV)/bin/python -m lint.policies ../$(POLICY_DIR) ../target/template-policies
@@ -99,7 +103,7 @@ $(ORACLE_OK): $(ORACLE)/package.json $(ORACLE)/package-lock.json
 # every action ferry and S3 Batch Operations perform. Fails on a disagreement that
 # local/oracle/known-differences.json does not list with its reason.
 differential: $(VENV_OK) $(ORACLE_OK) ## the sandbox's IAM evaluator against an independent simulator (thousands of cases)
-	$(CARGO) test --workspace --locked --no-run --quiet
+	$(CARGO) test --workspace --locked --no-run --quiet $(WORKSPACE_FEATURES)
 	rm -rf $(POLICY_DIR) && target/debug/examples/render_policies $(POLICY_DIR)
 	cd local && ../$(VENV)/bin/python -m oracle.differential ../$(POLICY_DIR) ../template.yaml
 
@@ -154,7 +158,7 @@ e2e-aws: ## the end-to-end copy on two real AWS accounts (SOURCE_PROFILE, DESTIN
 	bash .ci/e2e-aws
 
 build: ## debug build of the workspace
-	$(CARGO) build --workspace --locked
+	$(CARGO) build --workspace --locked $(WORKSPACE_FEATURES)
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -295,7 +295,7 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
             ""
         }
     ));
-    let target = Target::sandbox(info);
+    let target = Target::sandbox_from(info)?;
     let mut runs = Vec::new();
     for request in &requests {
         println!("request: {request}");

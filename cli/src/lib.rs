@@ -6,6 +6,7 @@
 //! 2 invalid request (or command line), 3 any other failure.
 
 pub mod commands;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod history;
 pub mod plan;

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use ferry_cli::demo::{DemoFlow, DemoOptions};
+#[cfg(feature = "demo")]
+use ferry_cli::demo::{self, DemoFlow, DemoOptions};
 use ferry_cli::target::{Target, SANDBOX_VAR};
-use ferry_cli::{commands, demo, plan, CliError};
+use ferry_cli::{commands, plan, CliError};
 
 #[derive(Parser)]
 #[command(
@@ -76,7 +77,9 @@ enum Command {
         #[arg(long)]
         executions: bool,
     },
-    /// A whole cross-account copy in the sandbox, verified at the destination.
+    /// A whole cross-account copy in the sandbox, verified at the destination (built with
+    /// `--features demo`, as `make demo` builds it).
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, value_enum, default_value_t = DemoFlow::Inventory)]
         flow: DemoFlow,
@@ -126,6 +129,7 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             }
             Ok(0)
         }
+        #[cfg(feature = "demo")]
         Command::Demo {
             flow,
             objects,

@@ -1,11 +1,12 @@
 //! Where the commands go: the destination account's state machine, on AWS or in the sandbox.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use ferry_core::clients::Clients;
-use ferry_local::SandboxInfo;
+use serde::Deserialize;
 
 use crate::{aws_error, CliError, Result};
 
@@ -14,6 +15,30 @@ pub const STATE_MACHINE_NAME: &str = "ferry";
 
 /// The environment variable `make sandbox` prints: the path of the sandbox's description.
 pub const SANDBOX_VAR: &str = "FERRY_SANDBOX";
+
+/// What the CLI reads of the sandbox's description (the JSON `make sandbox` writes, ferry-local's
+/// `SandboxInfo`): where it listens, its Region, and the destination account's credentials and
+/// state machine. Read as JSON, so that the CLI does not depend on the sandbox's crate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxDescription {
+    pub endpoint: String,
+    pub region: String,
+    /// Account ids by side (`destination`, `source`, `third`).
+    pub accounts: BTreeMap<String, String>,
+    /// Credentials by side.
+    pub credentials: BTreeMap<String, SandboxCredentials>,
+    /// The destination account's state machine.
+    pub state_machine_arn: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
 
 pub struct Target {
     pub clients: Clients,
@@ -71,15 +96,45 @@ impl Target {
     }
 
     /// The sandbox described by `info` (the destination account's credentials).
-    pub fn sandbox(info: &SandboxInfo) -> Target {
-        let account = info.destination_account().to_string();
-        Target {
-            clients: Clients::new(&info.sdk_config(&account)),
+    pub fn sandbox(info: &SandboxDescription) -> Result<Target> {
+        let missing = || CliError::other("the sandbox's description has no destination account");
+        let account = info
+            .accounts
+            .get("destination")
+            .ok_or_else(missing)?
+            .clone();
+        let c = info.credentials.get("destination").ok_or_else(missing)?;
+        let config = aws_types::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(info.region.clone()))
+            .endpoint_url(&info.endpoint)
+            .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new(
+                    &c.access_key_id,
+                    &c.secret_access_key,
+                    Some(c.session_token.clone()),
+                    None,
+                    "ferry-sandbox",
+                ),
+            ))
+            .build();
+        Ok(Target {
+            clients: Clients::new(&config),
             account,
             region: info.region.clone(),
             state_machine_arn: info.state_machine_arn.clone(),
             sandbox: true,
-        }
+        })
+    }
+
+    /// The sandbox whose description is `description` serialized (ferry-local's `SandboxInfo`,
+    /// in the demo and the tests).
+    pub fn sandbox_from(description: &impl serde::Serialize) -> Result<Target> {
+        let value = serde_json::to_value(description)
+            .map_err(|e| CliError::other(format!("a sandbox description: {e}")))?;
+        let info: SandboxDescription = serde_json::from_value(value)
+            .map_err(|e| CliError::other(format!("not a sandbox description: {e}")))?;
+        Target::sandbox(&info)
     }
 
     /// The sandbox whose description `make sandbox` wrote to `path`.
@@ -90,13 +145,13 @@ impl Target {
                 path.display()
             ))
         })?;
-        let info: SandboxInfo = serde_json::from_str(&text).map_err(|e| {
+        let info: SandboxDescription = serde_json::from_str(&text).map_err(|e| {
             CliError::other(format!(
                 "{} is not a sandbox description: {e}",
                 path.display()
             ))
         })?;
-        Ok(Target::sandbox(&info))
+        Target::sandbox(&info)
     }
 
     /// How often watch looks: the sandbox's jobs take seconds, AWS's minutes.

@@ -412,7 +412,7 @@ async fn wrong_accounts_unlisted_sources_and_unknown_state_machines_are_named() 
         ran.stderr
     );
     // A state machine that is not there.
-    let mut target = Target::sandbox(&world.sandbox.info);
+    let mut target = Target::sandbox_from(&world.sandbox.info).unwrap();
     target.state_machine_arn = target.state_machine_arn.replace(":ferry", ":nope");
     let err = target.check_state_machine().await.unwrap_err();
     assert_eq!(err.status, 3);
@@ -464,6 +464,7 @@ fn missing_region_and_missing_credentials_are_named() {
     );
 }
 
+#[cfg(feature = "demo")]
 /// The demo's check of the destination counts every object, past ListObjectsV2's 1,000 keys a
 /// page (a 10,000-object demo reported "1000 objects at s3://dst-photos, 10000 expected").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 objects="${1:-1000}"
 flow="${2:-csv}"
-cargo build --quiet --locked -p ferry-cli
+cargo build --quiet --locked -p ferry-cli --features demo
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start=$(date +%s.%N)

@@ -140,6 +140,9 @@ fn dependencies(manifest: &str) -> Vec<String> {
     let mut in_deps = false;
     let mut out = Vec::new();
     for line in manifest.lines().map(str::trim) {
+        if line.starts_with('#') {
+            continue;
+        }
         if line.starts_with('[') {
             in_deps = line == "[dependencies]";
         } else if let Some((name, _)) = line.split_once('=').filter(|_| in_deps) {
@@ -147,6 +150,56 @@ fn dependencies(manifest: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The crates of the house and the ferry crates each may depend on: the CLI on ferry-core only
+/// (its sandbox demo, behind the `demo` feature, on ferry-local as well), the sandbox on the
+/// functions it hosts, the functions on ferry-core; the tests on anything.
+#[test]
+fn the_crate_graph_is_the_layering() {
+    let root = repo_root();
+    let ferry_deps = |dir: &str| -> (BTreeSet<String>, BTreeSet<String>) {
+        let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml")).unwrap();
+        let (mut required, mut optional) = (BTreeSet::new(), BTreeSet::new());
+        let mut in_deps = false;
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_deps = line == "[dependencies]";
+            } else if in_deps && line.starts_with("ferry-") {
+                let name = line.split(['=', '.', ' ']).next().unwrap().to_string();
+                if line.contains("optional = true") {
+                    optional.insert(name);
+                } else {
+                    required.insert(name);
+                }
+            }
+        }
+        (required, optional)
+    };
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        ferry_deps("cli"),
+        (set(&["ferry-core"]), set(&["ferry-local"]))
+    );
+    let cli = std::fs::read_to_string(root.join("cli/Cargo.toml")).unwrap();
+    assert!(
+        cli.contains("demo = [\"dep:ferry-local\"]"),
+        "the sandbox only behind `demo`"
+    );
+    let (local, none) = ferry_deps("local");
+    assert!(none.is_empty());
+    assert!(local.contains("ferry-core"));
+    for dep in &local {
+        assert!(
+            dep == "ferry-core"
+                || root
+                    .join("functions")
+                    .join(dep.trim_start_matches("ferry-"))
+                    .is_dir(),
+            "the sandbox depends on {dep}, which is neither ferry-core nor a function"
+        );
+    }
+    assert_eq!(ferry_deps("shared"), (set(&[]), set(&[])));
 }
 
 /// The top-level ferry-core modules other code reaches with `crate::` from `code`: a path's
