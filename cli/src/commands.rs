@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
+use ferry_core::execution_input::ExecutionInput;
 use ferry_core::names::ExecutionName;
 use ferry_core::steps::{CopyTotals, ReportOutput};
 use serde::Serialize;
@@ -23,13 +24,13 @@ pub async fn start(target: &Target, path: &std::path::Path, follow: bool) -> Res
             req.destination.account_id, target.account
         )));
     }
-    start_run(target, &req.copy_id, &raw, follow).await
+    start_run(target, &req.copy_id, &ExecutionInput::Request(raw), follow).await
 }
 
 /// `ferry verify`: a new run of the copy whose one job checks every object of its manifest at
 /// the destination (the plan is the copy's stored one; flow A reads its latest inventory report).
 pub async fn verify(target: &Target, copy_id: &str, follow: bool) -> Result<i32> {
-    let input = serde_json::json!({ ferry_core::steps::VERIFY_COPY: copy_id });
+    let input = ExecutionInput::stored_run(copy_id, true);
     start_run(target, copy_id, &input, follow).await
 }
 
@@ -37,7 +38,7 @@ pub async fn verify(target: &Target, copy_id: &str, follow: bool) -> Result<i32>
 async fn start_run(
     target: &Target,
     copy_id: &str,
-    input: &serde_json::Value,
+    input: &ExecutionInput,
     follow: bool,
 ) -> Result<i32> {
     let previous = runs::list(target, Some(copy_id), usize::MAX).await?;
@@ -58,7 +59,7 @@ async fn start_run(
         .max()
         .unwrap_or(0)
         + 1;
-    let verification = input.get(ferry_core::steps::VERIFY_COPY).is_some();
+    let verification = input.stored_copy().is_some_and(|(_, verify)| verify);
     if verification && next == 1 {
         return Err(CliError::other(format!(
             "copy {copy_id} has no run: there is nothing to verify (start it with `ferry start`)"
@@ -75,7 +76,7 @@ async fn start_run(
         .start_execution()
         .state_machine_arn(&target.state_machine_arn)
         .name(name.to_string())
-        .input(input.to_string())
+        .input(input.to_json())
         .send()
         .await
         .map_err(aws_error("StartExecution"))?;
@@ -309,10 +310,7 @@ pub async fn revoke(target: &Target, what: &str) -> Result<i32> {
                 .start_execution()
                 .state_machine_arn(&target.state_machine_arn)
                 .name(cleanup.to_string())
-                .input(
-                    serde_json::json!({"cleanup": {"execution": run.name.to_string(), "force": true}})
-                        .to_string(),
-                )
+                .input(ExecutionInput::cleanup(&run.name.to_string(), true).to_json())
                 .send()
                 .await;
             match started {

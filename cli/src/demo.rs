@@ -306,7 +306,7 @@ pub async fn run(root: &Path, options: DemoOptions) -> Result<i32> {
             .start_execution()
             .state_machine_arn(&target.state_machine_arn)
             .name(&name)
-            .input(request.to_string())
+            .input(ferry_core::execution_input::ExecutionInput::Request(request.clone()).to_json())
             .send()
             .await
             .map_err(crate::aws_error("StartExecution"))?;

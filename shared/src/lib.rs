@@ -17,6 +17,7 @@ pub mod clock;
 pub mod control;
 pub mod delivery;
 pub mod error;
+pub mod execution_input;
 pub mod ids;
 pub mod inventory;
 pub mod job;

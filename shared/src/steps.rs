@@ -41,17 +41,7 @@ pub struct CleanupInput {
     pub start_time: String,
 }
 
-/// The execution input's `cleanup` section: the run to clean up, which must have ended, and
-/// whether the cleanup is forced (`ferry revoke`: the run need not exist any more, and
-/// everything is revoked, whatever the copy's `cleanup` section keeps).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CleanupOf {
-    /// `<copyId>-<n>`.
-    pub execution: String,
-    #[serde(default)]
-    pub force: bool,
-}
+pub use crate::execution_input::CleanupOf;
 
 /// What `plan` accepts: a copy request, or a run to clean up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,19 +94,14 @@ pub struct RunPlan {
 impl PlanInput {
     /// A run of a copy's stored plan: the execution input `{"runCopy": "<copyId>"}` (a
     /// scheduled run) or `{"verifyCopy": "<copyId>"}` (a verification run); the copy id, and
-    /// whether the run only verifies.
-    pub fn stored_copy(&self) -> Option<(&str, bool)> {
-        [(RUN_COPY, false), (VERIFY_COPY, true)]
-            .into_iter()
-            .find_map(|(field, verify)| Some((self.request.get(field)?.as_str()?, verify)))
+    /// whether the run only verifies. `None` for a copy request; `InvalidRequest` for an input
+    /// that names a stored run but is not one.
+    pub fn stored_copy(&self) -> Result<Option<(String, bool)>, StepError> {
+        let input = crate::execution_input::ExecutionInput::parse(&self.request)
+            .map_err(|why| StepError::new(ErrorName::InvalidRequest, why))?;
+        Ok(input.stored_copy().map(|(c, v)| (c.to_string(), v)))
     }
 }
-
-/// The execution input's only field for a verification run (`ferry verify`).
-pub const VERIFY_COPY: &str = "verifyCopy";
-/// The execution input's only field for a new run of a copy's stored plan (a scheduled sync,
-/// started by `cleanup-start`).
-pub const RUN_COPY: &str = "runCopy";
 
 impl RunPlan {
     /// Whether the copy's jobs run the copy worker (LambdaInvoke) for every object.

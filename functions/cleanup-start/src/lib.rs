@@ -13,13 +13,13 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_core::error::{from_sdk, sdk_code};
+use ferry_core::execution_input::{ExecutionInput, ScheduleInput};
 use ferry_core::names::ExecutionName;
 use ferry_core::status_change::ExecutionStatusChange;
-use ferry_core::steps::{RUN_COPY, VERIFY_COPY};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::info;
 
 /// The end statuses that need a cleanup.
@@ -49,19 +49,10 @@ pub async fn handle(
     config: &StackConfig,
     event: LambdaEvent<Value>,
 ) -> Result<CleanupStarted, StepError> {
-    for (field, run_input, verify) in [
-        (SCHEDULED_RUN, RUN_COPY, false),
-        (SCHEDULED_VERIFICATION, VERIFY_COPY, true),
-    ] {
-        if let Some(copy_id) = event.payload.get(field) {
-            let copy_id = copy_id.as_str().filter(|c| !c.is_empty()).ok_or_else(|| {
-                StepError::new(
-                    ErrorName::InvalidRequest,
-                    format!("{field}: a copyId (a string) is expected"),
-                )
-            })?;
-            return scheduled_run(clients, config, copy_id, run_input, verify).await;
-        }
+    if let Some(schedule) = ScheduleInput::parse(&event.payload) {
+        let schedule = schedule.map_err(|why| StepError::new(ErrorName::InvalidRequest, why))?;
+        let (copy_id, verify) = schedule.copy();
+        return scheduled_run(clients, config, copy_id, verify).await;
     }
     let change = ExecutionStatusChange::from_value(event.payload)
         .map_err(|e| StepError::new(ErrorName::InvalidRequest, e))?;
@@ -109,7 +100,7 @@ pub async fn handle(
         clients,
         &ours,
         &cleanup,
-        json!({"cleanup": {"execution": name}}),
+        ExecutionInput::cleanup(name, false),
     )
     .await?;
     if started.started.is_some() {
@@ -124,14 +115,14 @@ async fn start(
     clients: &Clients,
     state_machine: &str,
     name: &str,
-    input: Value,
+    input: ExecutionInput,
 ) -> Result<CleanupStarted, StepError> {
     let started = clients
         .sfn
         .start_execution()
         .state_machine_arn(state_machine)
         .name(name)
-        .input(input.to_string())
+        .input(input.to_json())
         .send()
         .await;
     match started {
@@ -146,18 +137,12 @@ async fn start(
     }
 }
 
-/// A schedule's input for a new run of a copy (a scheduled sync).
-pub const SCHEDULED_RUN: &str = "scheduledRun";
-/// A schedule's input for a verification run of a copy.
-pub const SCHEDULED_VERIFICATION: &str = "scheduledVerification";
-
 /// Starts the copy's next run `<copyId>-<n>` on its stored plan, unless one of its runs (or
 /// cleanups) is still running: a schedule that fires while the last sync is going skips.
 async fn scheduled_run(
     clients: &Clients,
     config: &StackConfig,
     copy_id: &str,
-    run_input: &str,
     verify: bool,
 ) -> Result<CleanupStarted, StepError> {
     let state_machine = ferry_core::names::state_machine_arn(&config.region, &config.account_id);
@@ -198,7 +183,7 @@ async fn scheduled_run(
         clients,
         &state_machine,
         &next,
-        json!({ run_input: copy_id }),
+        ExecutionInput::stored_run(copy_id, verify),
     )
     .await?;
     if started.started.is_some() {
@@ -212,6 +197,7 @@ mod tests {
     use super::*;
     use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
     use aws_smithy_mocks::mock;
+    use serde_json::json;
     use std::sync::{Arc, Mutex};
 
     /// AWS's example "Step Functions Execution Status Change" event, for a ferry run.

@@ -9,7 +9,7 @@ use ferry_core::control::{Control, StoredPlan};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::layout::CopyLayout;
 use ferry_core::request::Existing;
-use ferry_core::steps::{CleanupInput, PlanEvent, PlanInput, RunPlan, RUN_COPY, VERIFY_COPY};
+use ferry_core::steps::{CleanupInput, PlanEvent, PlanInput, RunPlan};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
@@ -24,9 +24,9 @@ pub async fn handle(
         PlanEvent::Copy(input) => input,
         PlanEvent::Cleanup(cleanup) => return cleanup_plan(clients, config, &cleanup).await,
     };
-    let (input, verify_only) = match input.stored_copy() {
+    let (input, verify_only) = match input.stored_copy()? {
         Some((copy_id, verify)) => (
-            stored_input(clients, config, &input, copy_id).await?,
+            stored_input(clients, config, &input, &copy_id).await?,
             verify,
         ),
         None => (input, false),
@@ -198,11 +198,6 @@ async fn stored_input(
     copy_id: &str,
 ) -> Result<PlanInput, StepError> {
     let invalid = |why: String| StepError::new(ErrorName::InvalidRequest, why);
-    if input.request.as_object().map_or(0, |o| o.len()) != 1 {
-        return Err(invalid(format!(
-            "a run of a stored plan has the input {{\"{RUN_COPY}\": \"<copyId>\"}} or {{\"{VERIFY_COPY}\": \"<copyId>\"}}, and nothing else"
-        )));
-    }
     let stored = stored_plan(
         clients,
         config,
