@@ -121,12 +121,13 @@ fn plan_line(plan: &RunPlan) -> String {
         );
     }
     let existing = plan.request.destination.existing;
-    let fate = match plan.destination_versioning.as_deref() {
-        Some("Enabled") => format!(
+    let fate = match plan.destination_versioning {
+        Some(v) if v.keeps_overwritten() => format!(
             "s3://{bucket} is versioned: an overwritten object stays as a noncurrent version"
         ),
-        Some(status) => format!(
-            "s3://{bucket} is not versioned ({status}): an overwritten object is lost for good"
+        Some(v) => format!(
+            "s3://{bucket} is not versioned ({}): an overwritten object is lost for good",
+            v.as_str()
         ),
         None => format!("s3://{bucket}: no object there is overwritten"),
     };

@@ -88,7 +88,41 @@ pub struct RunPlan {
     /// may overwrite (`destination.existing` overwrite or skip-identical): what an overwritten
     /// object becomes (a noncurrent version, or gone). Not looked at for `refuse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_versioning: Option<String>,
+    pub destination_versioning: Option<Versioning>,
+}
+
+/// A bucket's versioning, as GetBucketVersioning's `Status` says it (absent: never enabled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
+    Disabled,
+}
+
+impl Versioning {
+    /// GetBucketVersioning's `Status` (`Enabled`, `Suspended`, or none: never enabled). A
+    /// status this version does not know reads as not versioned: an overwrite is then said to
+    /// lose the object, the warning that errs on the careful side.
+    pub fn from_status(status: Option<&str>) -> Versioning {
+        match status {
+            Some("Enabled") => Versioning::Enabled,
+            Some("Suspended") => Versioning::Suspended,
+            _ => Versioning::Disabled,
+        }
+    }
+
+    /// Whether an overwritten object stays, as a noncurrent version.
+    pub fn keeps_overwritten(self) -> bool {
+        self == Versioning::Enabled
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Versioning::Enabled => "Enabled",
+            Versioning::Suspended => "Suspended",
+            Versioning::Disabled => "Disabled",
+        }
+    }
 }
 
 impl PlanInput {
@@ -585,6 +619,27 @@ pub struct ReportOutput {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn versioning_reads_as_s3_says_it_and_passes_as_the_same_string() {
+        use super::Versioning;
+        for (status, v) in [
+            (Some("Enabled"), Versioning::Enabled),
+            (Some("Suspended"), Versioning::Suspended),
+            (None, Versioning::Disabled),
+            (Some("SomethingNew"), Versioning::Disabled),
+        ] {
+            assert_eq!(Versioning::from_status(status), v);
+        }
+        assert_eq!(
+            serde_json::to_value(Versioning::Suspended).unwrap(),
+            "Suspended"
+        );
+        assert!(
+            Versioning::Enabled.keeps_overwritten() && !Versioning::Suspended.keeps_overwritten()
+        );
+    }
+
     use super::*;
     use crate::stack::{StackConfig, StackContext};
 

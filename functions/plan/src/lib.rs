@@ -9,7 +9,7 @@ use ferry_core::control::{Control, StoredPlan};
 use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::layout::CopyLayout;
 use ferry_core::request::Existing;
-use ferry_core::steps::{CleanupInput, PlanEvent, PlanInput, RunPlan};
+use ferry_core::steps::{CleanupInput, PlanEvent, PlanInput, RunPlan, Versioning};
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
@@ -128,7 +128,7 @@ async fn destination_is_ours(s3: &S3, config: &StackConfig, bucket: &str) -> Res
 /// `destination.encryption`.
 /// The destination bucket's versioning as GetBucketVersioning says it: `Enabled`, `Suspended`,
 /// or `Disabled` for a bucket where it was never enabled (S3 then answers without a status).
-async fn versioning(s3: &S3, config: &StackConfig, bucket: &str) -> Result<String, StepError> {
+async fn versioning(s3: &S3, config: &StackConfig, bucket: &str) -> Result<Versioning, StepError> {
     let out = s3
         .get_bucket_versioning()
         .bucket(bucket)
@@ -136,7 +136,7 @@ async fn versioning(s3: &S3, config: &StackConfig, bucket: &str) -> Result<Strin
         .send()
         .await
         .map_err(|e| from_sdk(e, &format!("GetBucketVersioning {bucket}")))?;
-    Ok(out.status().map_or("Disabled", |s| s.as_str()).to_string())
+    Ok(Versioning::from_status(out.status().map(|s| s.as_str())))
 }
 
 async fn default_key(
