@@ -152,15 +152,61 @@ impl WorkerResponse {
     }
 }
 
-/// How a worker's result string begins when the destination already held the source's object
-/// (a success: not copied) and when another object there was left alone (`existing` refuse).
-pub const IDENTICAL: &str = "identical:";
-pub const REFUSED: &str = "refused:";
-/// How a verification's result string begins: the object is at the destination as it is at
-/// the source; it is not there; it is there but not the same.
-pub const VERIFIED: &str = "verified:";
-pub const MISSING: &str = "missing:";
-pub const DIFFERENT: &str = "different:";
+/// What the worker found of an object, when not simply a copy: the first word of its result
+/// string (the completion report's `ResultMessage`), which `job-report` reads back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerOutcome {
+    /// The destination already held the source's object: a success, not copied.
+    Identical,
+    /// Another object there was left alone (`destination.existing` refuse).
+    Refused,
+    /// A verification: the object is at the destination as it is at the source.
+    Verified,
+    /// A verification: the object is not at the destination.
+    Missing,
+    /// A verification: the object is there, but not the same.
+    Different,
+}
+
+impl WorkerOutcome {
+    pub const ALL: [WorkerOutcome; 5] = [
+        WorkerOutcome::Identical,
+        WorkerOutcome::Refused,
+        WorkerOutcome::Verified,
+        WorkerOutcome::Missing,
+        WorkerOutcome::Different,
+    ];
+
+    /// How the result string begins.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            WorkerOutcome::Identical => "identical:",
+            WorkerOutcome::Refused => "refused:",
+            WorkerOutcome::Verified => "verified:",
+            WorkerOutcome::Missing => "missing:",
+            WorkerOutcome::Different => "different:",
+        }
+    }
+
+    /// The result string saying `text`.
+    pub fn say(self, text: &str) -> String {
+        format!("{} {text}", self.prefix())
+    }
+
+    /// The outcome a result string says, if it says one.
+    pub fn of(result: &str) -> Option<WorkerOutcome> {
+        WorkerOutcome::ALL
+            .into_iter()
+            .find(|o| result.starts_with(o.prefix()))
+    }
+}
+
+/// The prefixes, for tests and fixtures that spell result strings.
+pub const IDENTICAL: &str = WorkerOutcome::Identical.prefix();
+pub const REFUSED: &str = WorkerOutcome::Refused.prefix();
+pub const VERIFIED: &str = WorkerOutcome::Verified.prefix();
+pub const MISSING: &str = WorkerOutcome::Missing.prefix();
+pub const DIFFERENT: &str = WorkerOutcome::Different.prefix();
 
 /// The request's multipart defaults (`multipart.partsInFlight`, `multipart.partMiB`), which
 /// the worker applies when a job's arguments leave them out.
@@ -404,6 +450,22 @@ pub struct UploadRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_outcome_reads_back_from_what_it_says() {
+        for o in WorkerOutcome::ALL {
+            assert_eq!(
+                WorkerOutcome::of(&o.say("s3://dst-photos/a.jpg: x")),
+                Some(o)
+            );
+        }
+        assert_eq!(WorkerOutcome::of("copied with CopyObject (5 bytes)"), None);
+        assert_eq!(
+            WorkerOutcome::of("missing"),
+            None,
+            "the prefix ends with its colon"
+        );
+    }
 
     #[test]
     fn parts_cover_every_byte_once_within_s3s_limits() {

@@ -27,8 +27,8 @@ use ferry_core::names::{batch_role_arn, partition};
 use ferry_core::request::{EncryptionType, Existing, MetadataDirective};
 use ferry_core::worker::{
     enum_str, part_size, parts, upload_record_key, Part, ResultCode, TaskResult, UploadRecord,
-    WorkerArguments, WorkerEvent, WorkerResponse, WorkerTask, COPY_OBJECT_MAX, DIFFERENT,
-    IDENTICAL, INVOCATION_SCHEMA, MIB, MISSING, REFUSED, VERIFIED,
+    WorkerArguments, WorkerEvent, WorkerOutcome, WorkerResponse, WorkerTask, COPY_OBJECT_MAX,
+    INVOCATION_SCHEMA, MIB,
 };
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -283,18 +283,18 @@ impl Worker<'_> {
                     self.auth.args.destination_bucket, source.target
                 );
                 if identical(&source.head, &there) {
-                    return Ok(Done::Identical(format!(
-                        "{IDENTICAL} {what} already holds this object ({} bytes, ETag {}): not copied",
+                    return Ok(Done::Identical(WorkerOutcome::Identical.say(&format!(
+                        "{what} already holds this object ({} bytes, ETag {}): not copied",
                         source.size,
                         there.e_tag().unwrap_or_default()
-                    )));
+                    ))));
                 }
                 if existing == Existing::Refuse {
-                    return Ok(Done::Refused(format!(
-                        "{REFUSED} {what} holds another object ({} bytes, ETag {}); destination.existing is refuse: left alone",
+                    return Ok(Done::Refused(WorkerOutcome::Refused.say(&format!(
+                        "{what} holds another object ({} bytes, ETag {}); destination.existing is refuse: left alone",
                         there.content_length().unwrap_or(0),
                         there.e_tag().unwrap_or_default()
-                    )));
+                    ))));
                 }
             }
         }
@@ -322,9 +322,9 @@ impl Worker<'_> {
             self.auth.args.destination_bucket, source.target
         );
         let Some(there) = self.destination_head(&source.target).await? else {
-            return Ok(Done::Unverified(format!(
-                "{MISSING} {what} is not at the destination"
-            )));
+            return Ok(Done::Unverified(
+                WorkerOutcome::Missing.say(&format!("{what} is not at the destination")),
+            ));
         };
         let same = compare(&source.head, &there).and_then(|how| {
             if self.auth.args.metadata_directive == MetadataDirective::Copy {
@@ -334,8 +334,12 @@ impl Worker<'_> {
             }
         });
         match same {
-            Ok(how) => Ok(Done::Verified(format!("{VERIFIED} {what}: {how}"))),
-            Err(why) => Ok(Done::Unverified(format!("{DIFFERENT} {what}: {why}"))),
+            Ok(how) => Ok(Done::Verified(
+                WorkerOutcome::Verified.say(&format!("{what}: {how}")),
+            )),
+            Err(why) => Ok(Done::Unverified(
+                WorkerOutcome::Different.say(&format!("{what}: {why}")),
+            )),
         }
     }
 
@@ -494,10 +498,10 @@ impl Worker<'_> {
                 // Written by someone else while the parts were copied: theirs stays.
                 self.abort(&record).await?;
                 self.delete_record(&record_key).await?;
-                return Ok(Done::Refused(format!(
-                    "{REFUSED} s3://{}/{} was written by another writer during the copy; destination.existing is refuse: left alone",
+                return Ok(Done::Refused(WorkerOutcome::Refused.say(&format!(
+                    "s3://{}/{} was written by another writer during the copy; destination.existing is refuse: left alone",
                     record.bucket, record.key
-                )));
+                ))));
             }
             Err(e) => {
                 return Err(from_sdk(

@@ -14,6 +14,7 @@
 //!
 //! [`encode_key`]: crate::manifest::encode_key
 
+use crate::worker::WorkerOutcome;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
@@ -176,13 +177,12 @@ impl TaskResult {
         if too_large(&self.error_code, &self.result_message) {
             return FailureClass::TooLarge;
         }
-        if self.result_message.starts_with(crate::worker::REFUSED) {
-            return FailureClass::Refused;
-        }
-        if self.result_message.starts_with(crate::worker::MISSING)
-            || self.result_message.starts_with(crate::worker::DIFFERENT)
-        {
-            return FailureClass::Unverified;
+        match WorkerOutcome::of(&self.result_message) {
+            Some(WorkerOutcome::Refused) => return FailureClass::Refused,
+            Some(WorkerOutcome::Missing | WorkerOutcome::Different) => {
+                return FailureClass::Unverified
+            }
+            _ => {}
         }
         if lambda_timed_out(&self.error_code, &self.result_message) {
             return FailureClass::Retryable;
@@ -348,11 +348,10 @@ impl ReportSummary {
         self.tasks += 1;
         if !task.failed() {
             self.succeeded += 1;
-            if task.result_message.starts_with(crate::worker::IDENTICAL) {
-                self.identical += 1;
-            }
-            if task.result_message.starts_with(crate::worker::VERIFIED) {
-                self.verified += 1;
+            match WorkerOutcome::of(&task.result_message) {
+                Some(WorkerOutcome::Identical) => self.identical += 1,
+                Some(WorkerOutcome::Verified) => self.verified += 1,
+                _ => {}
             }
             return None;
         }
@@ -364,7 +363,9 @@ impl ReportSummary {
             FailureClass::NotCopyable => self.not_copyable += 1,
             FailureClass::TooLarge => self.too_large += 1,
             FailureClass::Refused => self.refused += 1,
-            FailureClass::Unverified if task.result_message.starts_with(crate::worker::MISSING) => {
+            FailureClass::Unverified
+                if WorkerOutcome::of(&task.result_message) == Some(WorkerOutcome::Missing) =>
+            {
                 self.missing += 1
             }
             FailureClass::Unverified => self.different += 1,
@@ -386,11 +387,12 @@ impl ReportSummary {
                 format!("{} (existing)", task.error_code).into()
             }
             None if class == FailureClass::Unverified => {
-                let what = if task.result_message.starts_with(crate::worker::MISSING) {
-                    "missing"
-                } else {
-                    "different"
-                };
+                let what =
+                    if WorkerOutcome::of(&task.result_message) == Some(WorkerOutcome::Missing) {
+                        "missing"
+                    } else {
+                        "different"
+                    };
                 format!("{} ({what})", task.error_code).into()
             }
             // Apart from the same code's other causes (an AccessDenied of a bucket policy).
