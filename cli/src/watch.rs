@@ -267,7 +267,7 @@ impl Watcher<'_> {
                 if let Some(found) = record.as_ref().and_then(|r| r.not_copyable.as_ref()) {
                     self.not_copyable(found);
                 }
-                if let Some((id, verify)) = record.map(|r| (r.job_id, r.verify)) {
+                if let Some((id, verify)) = record.map(|r| (r.job_id, r.kind.verifies())) {
                     let what = if verify { "verification job" } else { "job" };
                     self.line(&format!("{what} {id} submitted"));
                     self.job = Some(id);

@@ -431,14 +431,12 @@ pub struct RetryManifestRef {
     pub key: String,
     pub rows: u64,
     pub with_versions: bool,
-    /// The next job is the copy worker's (LambdaInvoke): objects over 5 GB are among the rows,
-    /// or the job before was the worker's already.
-    #[serde(default)]
-    pub worker: bool,
-    /// The next job is the verification (the copy worker in verify mode) of every object of
-    /// the copy's own manifest; `key` is then unused (empty).
-    #[serde(default)]
-    pub verify: bool,
+    /// What the next job runs: the copy worker (LambdaInvoke) when objects over 5 GB are among
+    /// the rows or the job before was the worker's already; the verification (the copy worker
+    /// in verify mode) of every object of the copy's own manifest, `key` then unused (empty).
+    /// In the JSON, the flags `worker` and `verify`.
+    #[serde(flatten)]
+    pub kind: crate::job::JobKind,
     /// The next job is the copy worker's on the copy's own manifest (`key` unused): the job
     /// before was failed by Batch Operations' task-failure threshold, and what it never ran is
     /// in no report.
@@ -454,15 +452,14 @@ impl RetryManifestRef {
             key: String::new(),
             rows: 0,
             with_versions: false,
-            worker: true,
-            verify: false,
+            kind: crate::job::JobKind::Worker,
             rest: true,
         }
     }
 
     /// Whether the next job reads a retry manifest of ferry's (not the copy's own manifest).
     pub fn is_retry_manifest(&self) -> bool {
-        !self.verify && !self.rest
+        !self.kind.verifies() && !self.rest
     }
 
     /// The next job verifies every object of the copy's own manifest.
@@ -471,8 +468,7 @@ impl RetryManifestRef {
             key: String::new(),
             rows: 0,
             with_versions: false,
-            worker: true,
-            verify: true,
+            kind: crate::job::JobKind::Verify,
             rest: false,
         }
     }
@@ -500,12 +496,10 @@ pub struct JobRecord {
     /// archived, over 5 GB, delete markers), counted before it was submitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_copyable: Option<crate::inventory::NotCopyable>,
-    /// The job runs the copy worker (LambdaInvoke) rather than S3PutObjectCopy.
-    #[serde(default)]
-    pub worker: bool,
-    /// The job is the verification of the copy (the copy worker in verify mode).
-    #[serde(default)]
-    pub verify: bool,
+    /// What the job runs: S3PutObjectCopy, the copy worker (LambdaInvoke), or the copy
+    /// worker verifying. In the JSON, the flags `worker` and `verify`.
+    #[serde(flatten)]
+    pub kind: crate::job::JobKind,
     /// When job-submit created it (epoch seconds): a job created while the run's grants may be
     /// settling has its access refusals retried ([`RunPlan::grants_may_be_settling`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -132,8 +132,7 @@ fn output(function: &str, v: Variant) -> Value {
         key: "retry/photos-2026/run-1/job-1.csv".into(),
         rows: 1,
         with_versions: false,
-        worker: true,
-        verify: false,
+        kind: ferry_core::job::JobKind::Worker,
         rest: false,
     };
     match function {

@@ -56,7 +56,7 @@ pub async fn handle(
     // Objects over 5 GB go to the copy worker's job whatever the retries left (they cannot
     // fail that way twice: the worker copies them); retryable failures only while retries are.
     // A verification writes no retry manifest: what it finds is the copy's answer.
-    let verifying = input.job.verify;
+    let verifying = input.job.kind.verifies();
     let want_retry_manifest = outcome == JobOutcome::Partial && !verifying;
     // Created while the run's new grants may still be taking effect: its access refusals are
     // retried after a wait, not counted permanent (IAM, S3 and KMS apply changes after a delay).
@@ -87,7 +87,9 @@ pub async fn handle(
         // Failed by Batch Operations' task-failure threshold: the tasks it never ran are in no
         // report, so the copy's whole manifest goes to the worker, which leaves what is already
         // copied alone. Not twice: a worker job failing so is not one the worker can finish.
-        JobOutcome::Failed if state.failed_by_threshold() && !input.job.worker && !verifying => {
+        JobOutcome::Failed
+            if state.failed_by_threshold() && !input.job.kind.runs_worker() && !verifying =>
+        {
             retry = Some(RetryManifestRef::rest_through_worker());
             Next::Retry
         }
@@ -211,8 +213,8 @@ async fn summarize(
     let report_prefix = names.layout().report_prefix(plan.run);
     // A job of the copy worker that looks before it writes reports every task: its successes
     // say which objects were identical (not copied), so they are read too.
-    let every_task = job.worker
-        && (job.verify
+    let every_task = job.kind.runs_worker()
+        && (job.kind.verifies()
             || plan.request.destination.existing != ferry_core::request::Existing::Overwrite);
     for result in manifest
         .results
@@ -280,8 +282,11 @@ async fn summarize(
             key,
             rows: written.rows,
             with_versions: written.with_versions,
-            worker: job.worker || written.too_large_rows > 0,
-            verify: false,
+            kind: if job.kind.runs_worker() || written.too_large_rows > 0 {
+                ferry_core::job::JobKind::Worker
+            } else {
+                ferry_core::job::JobKind::Copy
+            },
             rest: false,
         }),
     ))

@@ -135,7 +135,7 @@ async fn transient_failures_are_written_to_a_retry_manifest_for_the_next_job() {
     assert_eq!(retry.key, "retry/photos-2026/run-1/job-1.csv");
     assert_eq!(retry.rows, 4);
     assert!(
-        retry.worker,
+        retry.kind.runs_worker(),
         "the object over 5 GB makes it the copy worker's job"
     );
     let (key, body) = uploaded.unwrap();
@@ -166,7 +166,7 @@ async fn with_no_retry_left_only_the_object_over_5_gb_goes_on_to_the_worker() {
     let (out, uploaded) = report(2, describe(JobStatus::Complete, 1, 5, None), true).await;
     assert_eq!(out.next, Next::Retry, "{}", out.cause);
     let retry = out.retry_manifest.unwrap();
-    assert_eq!((retry.rows, retry.worker), (1, true));
+    assert_eq!((retry.rows, retry.kind.runs_worker()), (1, true));
     let (_, body) = uploaded.unwrap();
     let keys: Vec<String> = CsvManifestReader::new(&body[..])
         .map(|e| e.unwrap().key)
@@ -194,7 +194,7 @@ async fn a_clean_job_is_copied_and_then_verified_when_the_request_asks() {
     assert!(uploaded.is_none());
     assert_eq!(out.next, Next::Retry, "{}", out.cause);
     let verify = out.retry_manifest.unwrap();
-    assert!(verify.verify && verify.worker && verify.key.is_empty());
+    assert!(verify.kind.verifies() && verify.kind.runs_worker() && verify.key.is_empty());
     assert_eq!(
         out.cause,
         "copied 6 objects in 1 job(s); verifying every one at the destination"
@@ -204,8 +204,7 @@ async fn a_clean_job_is_copied_and_then_verified_when_the_request_asks() {
 #[tokio::test]
 async fn a_verification_that_failed_before_any_task_is_submitted_again_as_one() {
     let mut verifying = input(1);
-    verifying.job.verify = true;
-    verifying.job.worker = true;
+    verifying.job.kind = ferry_core::job::JobKind::Verify;
     let failed = describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed"));
     let (out, _) = report_of(verifying, failed, false).await;
     assert_eq!(out.next, Next::Resubmit);

@@ -13,6 +13,7 @@ use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::control::Control;
 use ferry_core::error::from_sdk;
 use ferry_core::inventory::{InventoryError, InventoryManifest, InventoryRows, NotCopyable};
+use ferry_core::job::JobKind;
 use ferry_core::job::{over_failure_threshold, CreateJobRequest, ManifestKind, ManifestLocation};
 use ferry_core::manifest::CsvManifestReader;
 use ferry_core::request::Manifest;
@@ -44,7 +45,7 @@ pub async fn handle(
     let verify = input
         .retry_manifest
         .as_ref()
-        .map_or(plan.verify_only, |r| r.verify);
+        .map_or(plan.verify_only, |r| r.kind.verifies());
     let rest = input.retry_manifest.as_ref().is_some_and(|r| r.rest);
     let retry_manifest = input
         .retry_manifest
@@ -148,7 +149,10 @@ pub async fn handle(
     // Operations' failure threshold goes to the worker whole, before any job runs.
     let large_share = not_copyable.as_ref().is_some_and(could_trip_threshold);
     let worker = verify
-        || input.retry_manifest.as_ref().is_some_and(|r| r.worker)
+        || input
+            .retry_manifest
+            .as_ref()
+            .is_some_and(|r| r.kind.runs_worker())
         || plan.worker_for_everything()
         || large_share;
     if rest {
@@ -178,8 +182,13 @@ pub async fn handle(
         client_request_token: request.client_request_token,
         manifest,
         not_copyable,
-        worker,
-        verify,
+        kind: if verify {
+            JobKind::Verify
+        } else if worker {
+            JobKind::Worker
+        } else {
+            JobKind::Copy
+        },
         submitted_at: Some(SystemClock.now()),
     };
     Control::new(&clients.s3, &config.ferry_bucket)

@@ -163,14 +163,13 @@ async fn a_retry_job_reads_the_retry_manifest_with_the_next_token() {
         key: "retry/photos-2026/run-1/job-1.csv".into(),
         rows: 3,
         with_versions: false,
-        worker: false,
-        verify: false,
+        kind: ferry_core::job::JobKind::Copy,
         rest: false,
     };
     let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
         .await
         .unwrap();
-    assert!(!record.worker);
+    assert!(!record.kind.runs_worker());
     let sent = seen.create.lock().unwrap().clone().unwrap();
     assert_eq!(sent.client_request_token(), Some("ferry-photos-2026-1-1"));
     assert_eq!(
@@ -187,15 +186,14 @@ async fn objects_over_5_gb_go_to_a_job_of_the_copy_worker() {
         key: "retry/photos-2026/run-1/job-1.csv".into(),
         rows: 1,
         with_versions: false,
-        worker: true,
-        verify: false,
+        kind: ferry_core::job::JobKind::Worker,
         rest: false,
     };
     let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
         .await
         .unwrap();
     assert!(
-        record.worker,
+        record.kind.runs_worker(),
         "recorded, so that its retries stay the worker's"
     );
     let sent = seen.create.lock().unwrap().clone().unwrap();
@@ -266,8 +264,7 @@ async fn only_this_copys_manifests_and_plans_become_jobs() {
         key: "retry/someone-else/run-1/job-1.csv".into(),
         rows: 3,
         with_versions: false,
-        worker: false,
-        verify: false,
+        kind: ferry_core::job::JobKind::Copy,
         rest: false,
     };
     let err = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(forged_retry))

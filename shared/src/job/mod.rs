@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use aws_sdk_s3control::types as s3c;
 
 pub mod create;
+pub mod kind;
 pub mod schedule;
 
 /// DescribeJob of `job_id` in `account`: the job as S3 Batch Operations describes it. An answer
@@ -33,6 +34,7 @@ pub async fn describe_job(
 }
 
 pub use create::*;
+pub use kind::JobKind;
 pub use schedule::*;
 
 /// How a finished job ended, for the copy.

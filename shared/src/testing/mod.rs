@@ -94,8 +94,7 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
             version_id: None,
         },
         not_copyable: None,
-        worker: false,
-        verify: false,
+        kind: crate::job::JobKind::Copy,
         submitted_at: None,
     }
 }
