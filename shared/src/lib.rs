@@ -32,6 +32,7 @@ pub mod policy;
 pub mod records;
 pub mod report;
 pub mod request;
+pub mod run_plan;
 pub mod stack;
 pub mod status_change;
 pub mod steps;
