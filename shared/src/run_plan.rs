@@ -321,3 +321,211 @@ impl RunPlan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn versioning_reads_as_s3_says_it_and_passes_as_the_same_string() {
+        use super::Versioning;
+        for (status, v) in [
+            (Some("Enabled"), Versioning::Enabled),
+            (Some("Suspended"), Versioning::Suspended),
+            (None, Versioning::Disabled),
+            (Some("SomethingNew"), Versioning::Disabled),
+        ] {
+            assert_eq!(Versioning::from_status(status), v);
+        }
+        assert_eq!(
+            serde_json::to_value(Versioning::Suspended).unwrap(),
+            "Suspended"
+        );
+        assert!(
+            Versioning::Enabled.keeps_overwritten() && !Versioning::Suspended.keeps_overwritten()
+        );
+    }
+
+    use super::*;
+    use crate::stack::{StackConfig, StackContext};
+    use crate::ErrorName;
+
+    fn ctx() -> StackContext {
+        crate::testing::destination_stack().context()
+    }
+
+    fn input(execution: &str) -> PlanInput {
+        PlanInput {
+            request: serde_json::from_str(include_str!("../fixtures/request-csv.json")).unwrap(),
+            execution: execution.into(),
+            start_time: "2026-11-28T13:45:50.123Z".into(),
+        }
+    }
+
+    fn stack(source_side: bool) -> StackConfig {
+        if !source_side {
+            return crate::testing::destination_stack();
+        }
+        StackConfig {
+            // The template names a source stack's ferry bucket after its own account: never
+            // the one a plan must name.
+            ferry_bucket: "ferry-111111111111-eu-west-1".into(),
+            ..crate::testing::source_stack()
+        }
+    }
+
+    #[test]
+    fn a_plan_of_this_stack_holds_on_both_sides() {
+        let p = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        let now = p.started_at + 60;
+        for source_side in [false, true] {
+            p.check_against(&stack(source_side), now, p.expires_at)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_source_side_refuses_a_plan_it_did_not_agree_to() {
+        let good = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        let now = good.started_at + 60;
+        let source = stack(true);
+        let refused = |p: &RunPlan, expires_at: Epoch| {
+            let err = p.check_against(&source, now, expires_at).unwrap_err();
+            assert_eq!(err.name, ErrorName::AccessDenied);
+            err.cause
+        };
+        // A third account as the destination: the grant would name its root.
+        let mut p = good.clone();
+        p.request.destination.account_id = "333333333333".into();
+        p.ferry_bucket = "ferry-333333333333-eu-west-1".into();
+        assert!(refused(&p, p.expires_at).contains("serves the destination accounts of its DestinationAccountIds parameter (222222222222); the plan's destination.accountId is 333333333333: refused"));
+        // Listed, the same plan holds: a source stack serves each of its destinations, each
+        // with that destination's own ferry bucket.
+        let two = StackConfig {
+            destination_account_ids: vec!["222222222222".into(), "333333333333".into()],
+            ..source.clone()
+        };
+        p.check_against(&two, now, p.expires_at).unwrap();
+        let mut wrong = p.clone();
+        wrong.ferry_bucket = crate::testing::FERRY_BUCKET.into();
+        let err = wrong
+            .check_against(&two, now, wrong.expires_at)
+            .unwrap_err();
+        assert!(
+            err.cause
+                .contains("not the destination stack's ferry-333333333333-eu-west-1"),
+            "{}",
+            err.cause
+        );
+        // The right account, another ferry bucket: inventory would be delivered there.
+        let mut p = good.clone();
+        p.ferry_bucket = "attacker-bucket".into();
+        assert!(refused(&p, p.expires_at).contains("ferry bucket is attacker-bucket, not the destination stack's ferry-222222222222-eu-west-1"));
+        // A grant until 9999.
+        assert!(refused(&good, 253_402_300_799)
+            .contains("lies beyond now + timing.grantLifetimeSeconds"));
+        // A bucket the source stack does not list.
+        let mut p = good.clone();
+        p.request.source.bucket = "payroll".into();
+        assert!(refused(&p, p.expires_at)
+            .contains("source.bucket: payroll is not in the stacks' SourceBuckets"));
+        // Another source account.
+        let mut p = good;
+        p.request.source.account_id = "444444444444".into();
+        assert!(refused(&p, p.expires_at)
+            .contains("source.accountId is 444444444444, not this account"));
+    }
+
+    /// The security round's finding 4: the source account caps how long its grants last and
+    /// whether a copy may keep its bucket statements, whatever the request asks.
+    #[test]
+    fn the_source_stack_caps_grant_lifetimes_and_may_forbid_kept_grants() {
+        let good = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        let now = good.started_at + 60;
+        let capped = StackConfig {
+            grant_lifetime_max: 3_600,
+            kept_grants: false,
+            ..stack(true)
+        };
+        // The fixture asks for longer than an hour: refused, naming the stack's cap.
+        assert!(good.request.timing.grant_lifetime_seconds > 3_600);
+        let err = good
+            .check_against(&capped, now, good.expires_at)
+            .unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(
+            err.cause
+                .contains("lies beyond now + the source stack's MaxGrantLifetimeSeconds (3600 s"),
+            "{}",
+            err.cause
+        );
+        // Within the cap: granted.
+        good.check_against(&capped, now, now + 3_000).unwrap();
+        // Kept grants, forbidden.
+        let mut keeps = good.clone();
+        keeps.request.cleanup.revoke_grants = false;
+        let err = keeps.check_against(&capped, now, now + 3_000).unwrap_err();
+        assert!(
+            err.cause.contains(
+                "this source stack forbids kept grants (its KeptGrants parameter is not `allow`)"
+            ),
+            "{}",
+            err.cause
+        );
+        // Allowed by a stack that says so; the destination side has no say.
+        keeps
+            .check_against(&stack(true), now, keeps.expires_at)
+            .unwrap();
+        keeps
+            .check_against(&stack(false), now, keeps.expires_at)
+            .unwrap();
+    }
+
+    #[test]
+    fn the_destination_side_refuses_an_unlisted_destination() {
+        let mut p = RunPlan::from_input(&input("photos-2026-1"), &ctx()).unwrap();
+        p.request.destination.bucket = "prod-database-backups".into();
+        let err = p
+            .check_against(&stack(false), p.started_at, p.expires_at)
+            .unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(err.cause.contains("destination.bucket: prod-database-backups is not in the destination stack's DestinationBuckets parameter (dst-photos)"), "{}", err.cause);
+    }
+
+    #[test]
+    fn a_run_plan_comes_from_the_execution() {
+        let p = RunPlan::from_input(&input("photos-2026-3"), &ctx()).unwrap();
+        assert_eq!(p.run, 3);
+        assert_eq!(p.started_at, 1_795_873_550);
+        assert_eq!(p.expires_at, 1_795_873_550 + 1_468_800);
+        assert_eq!(p.first_attempt(), Attempt { run: 3, job: 0 });
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(serde_json::from_value::<RunPlan>(json).unwrap(), p);
+    }
+
+    #[test]
+    fn the_execution_must_name_the_copy() {
+        for bad in [
+            "photos-2025-1",
+            "photos-2026",
+            "photos-2026-cleanup-1",
+            "photos-2026-99999",
+        ] {
+            let err = RunPlan::from_input(&input(bad), &ctx()).unwrap_err();
+            assert_eq!(err.name, ErrorName::InvalidRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_request_is_invalid_request_with_every_field() {
+        let mut i = input("photos-2026-1");
+        i.request["source"]["bucket"] = "ab".into();
+        i.request["job"]["priority"] = (-1).into();
+        let err = RunPlan::from_input(&i, &ctx()).unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidRequest);
+        assert!(
+            err.cause.contains("source.bucket") && err.cause.contains("job.priority"),
+            "{}",
+            err.cause
+        );
+    }
+}
