@@ -104,20 +104,13 @@ impl Target {
             .ok_or_else(missing)?
             .clone();
         let c = info.credentials.get("destination").ok_or_else(missing)?;
-        let config = aws_types::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(info.region.clone()))
-            .endpoint_url(&info.endpoint)
-            .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
-                aws_sdk_s3::config::Credentials::new(
-                    &c.access_key_id,
-                    &c.secret_access_key,
-                    Some(c.session_token.clone()),
-                    None,
-                    "ferry-sandbox",
-                ),
-            ))
-            .build();
+        let config = ferry_core::clients::static_session_config(
+            &info.endpoint,
+            &info.region,
+            &c.access_key_id,
+            &c.secret_access_key,
+            &c.session_token,
+        );
         Ok(Target {
             clients: Clients::new(&config),
             account,

@@ -6,8 +6,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_types::sdk_config::SharedCredentialsProvider;
 use aws_types::SdkConfig;
 use serde::{Deserialize, Serialize};
 
@@ -101,20 +99,13 @@ impl SandboxInfo {
 
     /// An SDK configuration that calls the sandbox with `c` (a function's role session).
     pub fn sdk_config_as(&self, c: &Credentials) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(self.region.clone()))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(SharedCredentialsProvider::new(
-                aws_sdk_s3::config::Credentials::new(
-                    &c.access_key_id,
-                    &c.secret_access_key,
-                    Some(c.session_token.clone()),
-                    None,
-                    "ferry-sandbox",
-                ),
-            ))
-            .build()
+        ferry_core::clients::static_session_config(
+            &self.endpoint,
+            &self.region,
+            &c.access_key_id,
+            &c.secret_access_key,
+            &c.session_token,
+        )
     }
 }
 

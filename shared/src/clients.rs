@@ -272,6 +272,33 @@ fn strip_account_label(uri: &str) -> Option<String> {
     crate::request::is_account_id(label).then(|| format!("{scheme}://{host_and_path}"))
 }
 
+/// An SDK configuration for one endpoint and one session's static credentials: how clients of
+/// the sandbox are made (its description names both), by its handle and by the CLI alike.
+pub fn static_session_config(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: &str,
+) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(
+            aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest(),
+        )
+        .region(aws_types::region::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new(
+                access_key_id,
+                secret_access_key,
+                Some(session_token.to_string()),
+                None,
+                "ferry-sandbox",
+            ),
+        ))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

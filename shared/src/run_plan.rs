@@ -181,24 +181,15 @@ impl RunPlan {
         };
         let started_at = parse_timestamp(&input.start_time)
             .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
-        Ok(RunPlan {
-            expires_at: grant_expiry(started_at, request.timing.grant_lifetime_seconds),
-            execution: input.execution.clone(),
-            run,
-            started_at,
-            ferry_bucket: ctx.ferry_bucket.clone(),
-            inventory_manifest: None,
-            source_side: SourceSide::of(
-                &request.source.account_id,
-                &request.region,
-                &request.destination.account_id,
-            ),
-            destination_default_key: None,
-            destination_occupied: false,
-            verify_only: false,
-            destination_versioning: None,
+        let expires_at = grant_expiry(started_at, request.timing.grant_lifetime_seconds);
+        Ok(RunPlan::of(
             request,
-        })
+            run,
+            input.execution.clone(),
+            started_at,
+            expires_at,
+            ctx,
+        ))
     }
 
     /// The plan of the run a cleanup names, rebuilt from the copy's stored request (its stored
@@ -238,12 +229,35 @@ impl RunPlan {
             )));
         }
         let started_at = parse_timestamp(&input.start_time).map_err(|e| invalid(e.to_string()))?;
-        Ok(RunPlan {
-            run: u16::try_from(target.number)
-                .map_err(|_| invalid(format!("run {} is out of range", target.number)))?,
-            execution: cleanup_of.clone(),
+        let run = u16::try_from(target.number)
+            .map_err(|_| invalid(format!("run {} is out of range", target.number)))?;
+        // A cleanup grants nothing: its expiry is its start.
+        Ok(RunPlan::of(
+            request,
+            run,
+            cleanup_of.clone(),
             started_at,
-            expires_at: started_at,
+            started_at,
+            ctx,
+        ))
+    }
+
+    /// The plan of run `run` of `request` (execution `execution`), before `plan` looks at the
+    /// destination: the source side's names follow from the request, the ferry bucket from the
+    /// stack.
+    fn of(
+        request: CopyRequest,
+        run: u16,
+        execution: String,
+        started_at: Epoch,
+        expires_at: Epoch,
+        ctx: &StackContext,
+    ) -> RunPlan {
+        RunPlan {
+            run,
+            execution,
+            started_at,
+            expires_at,
             ferry_bucket: ctx.ferry_bucket.clone(),
             inventory_manifest: None,
             source_side: SourceSide::of(
@@ -256,7 +270,7 @@ impl RunPlan {
             verify_only: false,
             destination_versioning: None,
             request,
-        })
+        }
     }
 
     /// The KMS key the copies are encrypted under: the request's SSE-KMS key, else the

@@ -308,8 +308,13 @@ async fn one_destination_cannot_revoke_anothers_grants() {
             .await,
         "the victim's inventory configuration is there"
     );
+    the_live_run_ends_as_it_would_have(&world, &victim).await;
+}
+
+/// The attacked run, released, succeeds: everything copied, nothing of ferry's left.
+async fn the_live_run_ends_as_it_would_have(world: &World, victim: &str) {
     world.hold(false).await;
-    let run = world.wait_for(&victim).await;
+    let run = world.wait_for(victim).await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     world.assert_copied(&samples()).await;
     world.assert_no_leftovers().await;
@@ -513,11 +518,7 @@ async fn a_second_run_or_a_made_up_cleanup_cannot_tear_down_a_live_run() {
         !world.ferry_statements(SOURCE_BUCKET).await.is_empty(),
         "the live run's grants are still there"
     );
-    world.hold(false).await;
-    let run = world.wait_for(&victim).await;
-    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    world.assert_copied(&samples()).await;
-    world.assert_no_leftovers().await;
+    the_live_run_ends_as_it_would_have(&world, &victim).await;
 }
 
 /// The security round's finding 5: ferry's permissions boundary is a fence around the stack's
