@@ -53,7 +53,7 @@ $(BENCH_OK): requirements-bench.txt
 
 # Not part of `make test` (tests never assert timings): README, "Benchmarks".
 faults: $(VENV_OK) ## the whole fault matrix (make test runs a sample of it): one fault at one call of one step, per cell
-	FERRY_FAULT_MATRIX=all $(CARGO) test --locked -p ferry-tests --test faults -- --nocapture
+	FERRY_FAULT_MATRIX=all $(CARGO) test --locked -p ferry-tests --test suite faults:: -- --nocapture
 
 bench-init: $(VENV_OK) ## cold start against a mock Runtime API: ferry, with jitter entropy, bare lambda_runtime, Python/boto3
 	bash local/bench/init.sh $(or $(BENCH_RUNS),20)
@@ -111,7 +111,7 @@ differential: $(VENV_OK) $(ORACLE_OK) ## the sandbox's IAM evaluator against an 
 # fresh sandbox: some end-to-end scenario must then fail with AccessDenied naming that role and
 # that action. Not in `make test` (one sandbox per mutation, about ten minutes).
 mutations: $(VENV_OK) ## remove each action of each function role in turn; a scenario must fail naming it
-	$(CARGO) test --locked -p ferry-tests --test mutations -- --ignored --nocapture
+	$(CARGO) test --locked -p ferry-tests --test suite mutations:: -- --ignored --nocapture
 
 # cfn-lint on the template; statelint on the state machine's definition, which cfn-lint does not
 # look into (extracted with the sandbox's template reader; URI and FLOAT are ignored for the

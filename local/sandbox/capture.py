@@ -1,5 +1,5 @@
 """Every payload the sandbox sends or writes in AWS's place, kept for the conformance test
-(`tests/tests/conformance.rs`), which compares each one with AWS's own payloads of its kind in
+(`tests/tests/suite/contract.rs`), which compares each one with AWS's own payloads of its kind in
 the contract corpus (`shared/fixtures/contract/`). Read through the control API
 (`GET /captured`): the first few of each kind, so that a long run keeps a bounded list."""
 

@@ -32,8 +32,9 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable, TextIO
 
 import boto3
 from botocore.config import Config
@@ -86,6 +87,15 @@ class World:
                 if shared:
                     self._clients[wanted] = made
             return made
+
+    def disconnect(self, endpoint: str) -> None:
+        """Forgets every client made so far, their connections closed, and makes new ones for
+        `endpoint` (the fork server before it forks: each sandbox serves on a port of its own)."""
+        with self._clients_lock:
+            for made in self._clients.values():
+                made._endpoint.http_session.close()
+            self._clients.clear()
+            self.endpoint = endpoint
 
     # -- what Batch Operations tasks need --
 
@@ -448,11 +458,23 @@ class StatusEvents:
     def start(self, state_machine_arn: str) -> None:
         threading.Thread(target=self._loop, args=(state_machine_arn,), daemon=True, name="status-events").start()
 
+    def _ended_unseen(self, arn: str) -> bool:
+        """Whether moto holds an ended execution of `arn` not delivered yet, read from its
+        backend: the listing through the API below, every half second in every sandbox, was a
+        tenth of the end-to-end tests' CPU time."""
+        from moto.stepfunctions.responses import get_backend
+
+        for machine in get_backend(arn.split(":")[4], REGION).state_machines:
+            if machine.arn == arn:
+                return any(e.status != "RUNNING" and e.execution_arn not in self.seen for e in list(machine.executions))
+        return False
+
     def _loop(self, arn: str) -> None:
         sfn = self.world.client("stepfunctions", arn.split(":")[4])
         while True:
             try:
-                for e in sfn.list_executions(stateMachineArn=arn)["executions"]:
+                ended = self._ended_unseen(arn)
+                for e in sfn.list_executions(stateMachineArn=arn)["executions"] if ended else []:
                     if e["status"] == "RUNNING" or e["executionArn"] in self.seen:
                         continue
                     self.seen.add(e["executionArn"])
@@ -635,17 +657,25 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
     return server
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--template", default="template.yaml")
-    parser.add_argument("--lifetime", type=int, default=1800, help="seconds before the sandbox stops itself")
-    args = parser.parse_args()
-    try:
-        os.setpgrp()
-    except OSError:
-        pass
+@dataclass
+class Prepared:
+    """A bootstrapped sandbox that is not serving yet: moto's backends hold both stacks, every
+    call from here on is authorized. `serve` runs it; the fork server forks it."""
+
+    world: World
+    server: patches.AuthorizedMotoServer
+    batch: batch.Batch
+    controls: batch.Controls
+    delivery: inventory.Inventory
+    stacks: dict
+
+
+def prepare(template_path: str) -> Prepared:
+    """Starts moto on a free port and deploys the template's stacks into it (what CloudFormation
+    does), with every patch of the sandbox installed."""
     check_moto()
-    tpl = template.load(args.template)
+    patches.install_module_list_cache()
+    tpl = template.load(template_path)
 
     from moto.s3control import urls
 
@@ -691,35 +721,57 @@ def main() -> int:
     function_credentials(world, stacks["functions"])
     # From here on, every call is authorized (the deployment itself was CloudFormation's).
     server.authorizer.enforcing = True
-    delivery.start()
-    status_events = StatusEvents(world, stacks["rules"])
-    for arn in stacks["stateMachines"].values():
+    return Prepared(world, server, batch_, controls, delivery, stacks)
+
+
+def serve(p: Prepared, lifetime: float, out: TextIO, watch: Callable[[], Any] | None) -> int:
+    """Runs a prepared sandbox whose moto server is listening: starts its background services
+    and its control API, writes the ready line to `out`, and stops after `lifetime` seconds, on
+    POST /stop, or when `watch` (a blocking read of the parent's pipe) returns."""
+    p.delivery.start()
+    status_events = StatusEvents(p.world, p.stacks["rules"])
+    for arn in p.stacks["stateMachines"].values():
         status_events.start(arn)
     stop = threading.Event()
-    control = control_server(batch_, controls, delivery, stop)
-    print(json.dumps({
-        "endpoint": endpoint,
+    control = control_server(p.batch, p.controls, p.delivery, stop)
+    out.write(json.dumps({
+        "endpoint": p.world.endpoint,
         "region": REGION,
         "accounts": ACCOUNTS,
-        "credentials": {name: world.creds[account] for name, account in ACCOUNTS.items()},
+        "credentials": {name: p.world.creds[account] for name, account in ACCOUNTS.items()},
         "control": f"http://127.0.0.1:{control.server_address[1]}",
-        "stateMachineArn": stacks["stateMachines"][DESTINATION],
-        "stateMachines": stacks["stateMachines"],
+        "stateMachineArn": p.stacks["stateMachines"][DESTINATION],
+        "stateMachines": p.stacks["stateMachines"],
         "kmsKeys": {"source": SOURCE_KEY, "sourceWithoutGrants": SOURCE_KEY_WITHOUT_GRANTS},
-        "functions": stacks["functions"],
+        "functions": p.stacks["functions"],
         "pid": os.getpid(),
-    }), flush=True)
+    }) + "\n")
+    out.flush()
 
-    def watch_stdin() -> None:
-        sys.stdin.read()
+    def watch_parent() -> None:
+        assert watch is not None
+        watch()
         stop.set()
 
-    if not sys.stdin.isatty():
-        threading.Thread(target=watch_stdin, daemon=True).start()
-    stop.wait(args.lifetime)
+    if watch is not None:
+        threading.Thread(target=watch_parent, daemon=True).start()
+    stop.wait(lifetime)
     control.shutdown()
-    server.stop()
+    p.server.stop()
     return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--lifetime", type=int, default=1800, help="seconds before the sandbox stops itself")
+    args = parser.parse_args()
+    try:
+        os.setpgrp()
+    except OSError:
+        pass
+    prepared = prepare(args.template)
+    return serve(prepared, args.lifetime, sys.stdout, None if sys.stdin.isatty() else sys.stdin.read)
 
 
 if __name__ == "__main__":

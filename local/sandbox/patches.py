@@ -31,6 +31,7 @@ WRAPPED = [
     ("moto.stepfunctions.responses", "StepFunctionResponse"),
     ("moto.iam.policy_validation", "SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS"),
     ("moto.kms.models", "KmsBackend"),
+    ("moto.backends", "list_of_moto_modules"),
     ("moto.s3.models", "S3Backend"),
 ]
 
@@ -328,23 +329,50 @@ def install_send_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure
 
 
+def install_module_list_cache() -> None:
+    """moto's server lists its own package folder (an isdir per entry) on every request to find
+    the service a host names (`list_of_moto_modules`, from `get_backend_for_host`): a third of
+    its request handling here. The folder does not change while the sandbox runs: listed once."""
+    from moto import backends
+
+    listed = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: listed
+
+
 class AuthorizedMotoServer:
-    """moto's threaded server with the sandbox's authorization in front of its application."""
+    """moto's threaded server with the sandbox's authorization in front of its application.
+    One application (moto's backends and the authorizer) may be served on one port after
+    another: the fork server stops it before forking, and each sandbox forked from it listens
+    on a port of its own (`listen`)."""
 
     def __init__(self, ip_address: str, port: int):
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.authorizer = authz.Authorizer(DomainDispatcherApplication(create_backend_app))
+        self._ip_address = ip_address
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.listen(port)
+
+    def listen(self, port: int) -> None:
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
         class Quiet(MotoRequestHandler):
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        self._server = make_server(ip_address, port, self.authorizer, True, request_handler=Quiet)
+        self._server = make_server(self._ip_address, port, self.authorizer, True, request_handler=Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
 
     def start(self) -> None:
+        assert self._thread is not None
         self._thread.start()
 
     def stop(self) -> None:
+        """Stops serving and closes the listening socket (requests in flight finish on their own
+        threads)."""
         self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()

@@ -12,4 +12,4 @@ mod sandbox;
 pub mod scenario;
 
 pub use host::FunctionHost;
-pub use sandbox::{Credentials, FunctionInfo, Sandbox, SandboxError, SandboxInfo};
+pub use sandbox::{Credentials, ForkServer, FunctionInfo, Sandbox, SandboxError, SandboxInfo};

@@ -79,7 +79,12 @@ impl Scenario {
     /// Starts the sandbox from the repository at `root` (stopped after `lifetime_seconds` at the
     /// latest) and the function host, and registers the host with the sandbox.
     pub async fn start(root: &Path, lifetime_seconds: u64) -> Result<Scenario, ScenarioError> {
-        let sandbox = Sandbox::start(root, lifetime_seconds)?;
+        Scenario::around(Sandbox::start(root, lifetime_seconds)?).await
+    }
+
+    /// The scenario of a started sandbox (one of a [`crate::ForkServer`]'s, for instance): the
+    /// function host started and registered with it.
+    pub async fn around(sandbox: Sandbox) -> Result<Scenario, ScenarioError> {
         let host = FunctionHost::start(&sandbox.info).await?;
         sandbox
             .control("/function-host", serde_json::json!({"url": host.url}))

@@ -9,6 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_local::objects;
 use ferry_local::scenario::{Scenario, Side};
+use ferry_local::ForkServer;
 use serde_json::{json, Value};
 
 pub const SOURCE_BUCKET: &str = "src-photos";
@@ -132,14 +133,28 @@ pub fn sandbox_template(flag: &str, out: &std::path::Path) {
     assert!(status.success(), "sandbox.template {flag} failed");
 }
 
+/// This test process's fork server (`sandbox/forkserver.py`), started by the first test that
+/// asks for a sandbox; it stops when the process ends (its standard input closes).
+fn fork_server() -> &'static ForkServer {
+    static SERVER: std::sync::OnceLock<ForkServer> = std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| ForkServer::start(&repo_root()).expect("the sandbox's fork server starts"))
+}
+
 impl World {
     pub async fn start() -> World {
         World::start_for(600).await
     }
 
     /// A sandbox that stops itself after `lifetime_seconds` (long runs need more than 600).
+    /// A sandbox that stops itself after `lifetime_seconds` (long runs need more than 600),
+    /// forked from this test process's fork server: every sandbox starts from the same deployed
+    /// stacks and shares nothing with another.
     pub async fn start_for(lifetime_seconds: u64) -> World {
-        let scenario = Scenario::start(&repo_root(), lifetime_seconds)
+        let sandbox = fork_server()
+            .sandbox(lifetime_seconds)
+            .expect("the fork server forks a sandbox");
+        let scenario = Scenario::around(sandbox)
             .await
             .expect("the sandbox and the function host start");
         World { scenario }

@@ -324,7 +324,7 @@ async fn the_live_run_ends_as_it_would_have(world: &World, victim: &str) {
 /// `job` with `arguments`, one task on `key` of the source bucket.
 fn worker_event(job: &str, arguments: &BTreeMap<String, String>, key: &str) -> Value {
     let mut event: Value = serde_json::from_str(include_str!(
-        "../../shared/fixtures/contract/batch-invoke-event/2.0-powertools.json"
+        "../../../shared/fixtures/contract/batch-invoke-event/2.0-powertools.json"
     ))
     .unwrap();
     event["job"]["id"] = job.into();

@@ -6,7 +6,7 @@
 //! it out of the template) or a scenario is missing.
 //!
 //! Not part of `make test` (one sandbox per mutation, about ten minutes on two cores):
-//! `make mutations`, which runs `cargo test --test mutations -- --ignored --nocapture`.
+//! `make mutations`, which runs `cargo test -p ferry-tests --test suite mutations:: -- --ignored --nocapture`.
 
 use std::time::Instant;
 

@@ -216,7 +216,7 @@ fn job_report_reads_every_report_manifest_and_row() {
 fn the_create_job_request_uses_only_the_models_members() {
     let model = of_kind("s3control")[0].json();
     let request: Value = serde_json::from_str(include_str!(
-        "../../shared/fixtures/create-job-inventory.json"
+        "../../../shared/fixtures/create-job-inventory.json"
     ))
     .unwrap();
     let mut problems = Vec::new();
