@@ -18,7 +18,7 @@ POLICY_DIR := target/policies
 BENCH_VENV := .venv-bench
 BENCH_OK := $(BENCH_VENV)/.installed
 
-.PHONY: faults bench-init bench-streams bench-sandbox bench-worker help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
+.PHONY: tools static-checks faults bench-init bench-streams bench-sandbox bench-worker help demo test fmt-check clippy unit sandbox-test policy-lint differential mutations template-lint checkov sandbox build package e2e-aws fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -29,16 +29,58 @@ demo: $(VENV_OK) ## a whole cross-account copy in the sandbox, with a progress b
 	$(CARGO) build --quiet --locked -p ferry-cli --features demo
 	target/debug/ferry demo $(DEMO_ARGS)
 
-test: fmt-check clippy sandbox-test unit policy-lint differential template-lint checkov ## every check: formatting, clippy, tests, policy lint, the evaluator against its oracle, template lint, checkov
+# Every check, in the order that keeps both cores busy: the Python and Node tools install while
+# the workspace compiles (one compilation, linted by clippy as it goes), and the checks that need
+# no sandbox run while the tests wait on theirs. Each part's output is printed whole, and a
+# failing part fails `make test`.
+test: ## every check: formatting, clippy, tests, policy lint, the evaluator against its oracle, template lint, checkov
+	$(MAKE) --no-print-directory fmt-check
+	@mkdir -p target
+	@$(MAKE) --no-print-directory -j3 tools > target/tools.log 2>&1 & tools=$$!; \
+	  $(MAKE) --no-print-directory clippy; built=$$?; \
+	  wait $$tools; installed=$$?; cat target/tools.log; \
+	  [ $$built = 0 ] && [ $$installed = 0 ]
+	@$(MAKE) --no-print-directory static-checks > target/static-checks.log 2>&1 & checks=$$!; \
+	  $(MAKE) --no-print-directory unit; tested=$$?; \
+	  wait $$checks; checked=$$?; cat target/static-checks.log; \
+	  [ $$tested = 0 ] && [ $$checked = 0 ]
+
+tools: $(VENV_OK) $(CHECKOV_OK) $(ORACLE_OK) ## install the Python and Node tools the checks use (venvs, the oracle's node_modules)
+
+static-checks: sandbox-test policy-lint differential template-lint checkov ## every check but the Rust build and tests
 
 fmt-check: ## rustfmt, without changing files
 	$(CARGO) fmt --all -- --check
 
-clippy: ## clippy on every target, warnings are errors
-	$(CARGO) clippy --workspace --all-targets --locked $(WORKSPACE_FEATURES) -- -D warnings
+# clippy on the build the tests run: clippy's driver compiles ferry's own crates (cargo hands it
+# the workspace's members only) and lints them as it compiles them, warnings are errors, so the
+# AWS SDK is compiled once, not checked for clippy and then compiled again for the tests
+# (`cargo clippy` is the same driver on a `cargo check`). Every command below that builds the
+# workspace runs with this environment, so none of them compiles ferry's crates again. The canary
+# first proves that the driver turns warnings into errors with these arguments.
+CLIPPY_DRIVER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+LINTED := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=$(CLIPPY_ARGS)
+TEST_BUILD := $(LINTED) $(CARGO) test --workspace --locked $(WORKSPACE_FEATURES)
+# The end-to-end tests mostly wait on their sandbox's copies (each sandbox forked in about 50 ms
+# from the test process's fork server): eight at a time keep two cores busy.
+TEST_THREADS ?= 8
 
+clippy: ## build every target, linted by clippy as it compiles (warnings are errors)
+	@mkdir -p target
+	@if CLIPPY_ARGS=$(CLIPPY_ARGS) $(CLIPPY_DRIVER) rustc --edition 2021 --crate-type lib --emit=metadata \
+	  -o target/clippy-canary.rmeta local/lint/clippy_canary.rs 2>/dev/null; then \
+	  echo "clippy's driver did not fail local/lint/clippy_canary.rs: the build would not be linted"; exit 1; fi
+	$(TEST_BUILD) --all-targets --no-run
+
+# ferry-tests' suite (every end-to-end test but the CLI's, about three minutes) runs beside the
+# other test binaries (units, handlers, the CLI against its sandboxes); its output follows theirs.
 unit: $(VENV_OK) ## the workspace's tests: units, handlers (aws-smithy-mocks), end to end in the sandbox
-	$(CARGO) test --workspace --locked $(WORKSPACE_FEATURES)
+	@mkdir -p target
+	@$(TEST_BUILD) --test suite -- --test-threads=$(TEST_THREADS) > target/suite.log 2>&1 & suite=$$!; \
+	  $(TEST_BUILD) --all-targets --exclude ferry-tests -- --test-threads=$(TEST_THREADS); others=$$?; \
+	  wait $$suite; passed=$$?; cat target/suite.log; \
+	  [ $$others = 0 ] && [ $$passed = 0 ]
 
 # Python tools, pinned in requirements-dev.txt, in a venv of the repository's own.
 $(VENV_OK): requirements-dev.txt
@@ -53,7 +95,7 @@ $(BENCH_OK): requirements-bench.txt
 
 # Not part of `make test` (tests never assert timings): README, "Benchmarks".
 faults: $(VENV_OK) ## the whole fault matrix (make test runs a sample of it): one fault at one call of one step, per cell
-	FERRY_FAULT_MATRIX=all $(CARGO) test --locked -p ferry-tests --test suite faults:: -- --nocapture
+	FERRY_FAULT_MATRIX=all $(TEST_BUILD) --test suite faults:: -- --nocapture
 
 bench-init: $(VENV_OK) ## cold start against a mock Runtime API: ferry, with jitter entropy, bare lambda_runtime, Python/boto3
 	bash local/bench/init.sh $(or $(BENCH_RUNS),20)
@@ -68,7 +110,7 @@ bench-sandbox: $(VENV_OK) ## the sandbox's Batch Operations in tasks/s: a demo o
 bench-worker: $(VENV_OK) $(BENCH_OK) ## the copy worker and `aws s3 cp` copying one large object on a local S3 server
 	@# The worker moves no byte itself (every part is copied by the server): a debug build, the
 	@# one the tests use, measures it as well and compiles nothing twice.
-	$(CARGO) test --workspace --locked --no-run --quiet $(WORKSPACE_FEATURES)
+	$(TEST_BUILD) --no-run --quiet
 	bash local/bench/worker.sh $(BENCH_MIB)
 
 sandbox-test: $(VENV_OK) ## the sandbox's own unit tests (its policy evaluator)
@@ -84,7 +126,7 @@ policy-lint: $(VENV_OK) ## parliament on every rendered policy and every inline 
 	rm -rf $(POLICY_DIR) target/template-policies
 	@# `cargo test` builds the examples with the features the tests unify on; `cargo run
 	@# --example` alone would compile the AWS SDK a second time with another feature set.
-	$(CARGO) test --workspace --locked --no-run --quiet $(WORKSPACE_FEATURES)
+	$(TEST_BUILD) --no-run --quiet
 	target/debug/examples/render_policies $(POLICY_DIR)
 	cd local && ../$(VENV)/bin/python -m sandbox.template --policies ../template.yaml ../target/template-policies
 	cd local && ../$(VENV)/bin/python -m lint.policies ../$(POLICY_DIR) ../target/template-policies
@@ -103,7 +145,7 @@ $(ORACLE_OK): $(ORACLE)/package.json $(ORACLE)/package-lock.json
 # every action ferry and S3 Batch Operations perform. Fails on a disagreement that
 # local/oracle/known-differences.json does not list with its reason.
 differential: $(VENV_OK) $(ORACLE_OK) ## the sandbox's IAM evaluator against an independent simulator (thousands of cases)
-	$(CARGO) test --workspace --locked --no-run --quiet $(WORKSPACE_FEATURES)
+	$(TEST_BUILD) --no-run --quiet
 	rm -rf $(POLICY_DIR) && target/debug/examples/render_policies $(POLICY_DIR)
 	cd local && ../$(VENV)/bin/python -m oracle.differential ../$(POLICY_DIR) ../template.yaml
 
@@ -111,7 +153,7 @@ differential: $(VENV_OK) $(ORACLE_OK) ## the sandbox's IAM evaluator against an 
 # fresh sandbox: some end-to-end scenario must then fail with AccessDenied naming that role and
 # that action. Not in `make test` (one sandbox per mutation, about ten minutes).
 mutations: $(VENV_OK) ## remove each action of each function role in turn; a scenario must fail naming it
-	$(CARGO) test --locked -p ferry-tests --test suite mutations:: -- --ignored --nocapture
+	$(TEST_BUILD) --test suite mutations:: -- --ignored --nocapture
 
 # cfn-lint on the template; statelint on the state machine's definition, which cfn-lint does not
 # look into (extracted with the sandbox's template reader; URI and FLOAT are ignored for the
