@@ -675,6 +675,8 @@ def prepare(template_path: str) -> Prepared:
     does), with every patch of the sandbox installed."""
     check_moto()
     patches.install_module_list_cache()
+    patches.install_json_path_cache()
+    patches.install_asl_parse_cache()
     tpl = template.load(template_path)
 
     from moto.s3control import urls

@@ -32,6 +32,10 @@ WRAPPED = [
     ("moto.iam.policy_validation", "SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS"),
     ("moto.kms.models", "KmsBackend"),
     ("moto.backends", "list_of_moto_modules"),
+    ("moto.stepfunctions.parser.asl.utils.json_path", "parse"),
+    ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser"),
+    ("moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocessor"),
+    ("moto.stepfunctions.parser.asl.component.common.path.result_path", "parse"),
     ("moto.s3.models", "S3Backend"),
 ]
 
@@ -337,6 +341,46 @@ def install_module_list_cache() -> None:
 
     listed = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: listed
+
+
+def install_json_path_cache() -> None:
+    """moto's Step Functions interpreter parses a JSONPath again each time a state reads one, and
+    each parse builds jsonpath_ng's parser (ply's tables) anew. A parsed path is an immutable
+    expression (`find` and `update` change the data, not the path), and a state machine has a
+    few dozen: each is parsed once."""
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
+    result_path.parse = functools.lru_cache(maxsize=4096)(result_path.parse)
+
+
+def install_asl_parse_cache() -> None:
+    """moto's Step Functions interpreter parses the state machine's definition (ANTLR) again for
+    every execution: a tenth of the end-to-end tests' sandbox time. The parse tree of each
+    definition is kept (the syntax check, and its error, as before); every execution still gets
+    evaluation components of its own, built from that tree by a new Preprocessor (a visitor,
+    which reads the tree)."""
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = asl_parser.AmazonStateLanguageParser.parse
+    trees: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        with lock:
+            tree = trees.get(definition)
+        if tree is None:
+            program, tree = original(definition)
+            with lock:
+                trees[definition] = tree
+            return program, tree
+        return Preprocessor().visit(tree), tree
+
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)
 
 
 class AuthorizedMotoServer:
