@@ -82,10 +82,12 @@ unit: $(VENV_OK) ## the workspace's tests: units, handlers (aws-smithy-mocks), e
 	  wait $$suite; passed=$$?; cat target/suite.log; \
 	  [ $$others = 0 ] && [ $$passed = 0 ]
 
-# Python tools, pinned in requirements-dev.txt, in a venv of the repository's own.
+# Python tools, pinned in requirements-dev.txt, in a venv of the repository's own. `--no-compile`:
+# a module's bytecode is written when it is first imported, not for every installed file (about
+# 40% of the install's time here).
 $(VENV_OK): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-compile --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 $(BENCH_OK): requirements-bench.txt
@@ -167,7 +169,7 @@ template-lint: $(VENV_OK) ## cfn-lint on template.yaml, statelint on its state m
 
 $(CHECKOV_OK): requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet --no-compile --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 # Skipped checks and their reasons: .ci/checkov.yaml.

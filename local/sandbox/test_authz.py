@@ -4,13 +4,13 @@
 import unittest
 from unittest import mock
 
-from . import authz
+from . import actions, authz
 
 OWNERS = {"src-photos": "111111111111", "ferry-222222222222-eu-west-1": "222222222222"}
 
 
 def s3(method, path, query=None, headers=None, body=b""):
-    with mock.patch.object(authz, "bucket_account", OWNERS.get), mock.patch.object(authz, "bucket_policy", lambda b: None):
+    with mock.patch.object(actions, "bucket_account", OWNERS.get), mock.patch.object(actions, "bucket_policy", lambda b: None):
         return authz.s3_checks(method, path, query or {}, headers or {}, lambda: body)
 
 
@@ -76,7 +76,7 @@ class ControlAndIam(unittest.TestCase):
                                  "PermissionsBoundary": "arn:aws:iam::222222222222:policy/ferry/b"}, "222222222222")
         self.assertEqual(c.resource, "arn:aws:iam::222222222222:role/ferry/ferry-batch-x")
         self.assertEqual(c.context["iam:PermissionsBoundary"], "arn:aws:iam::222222222222:policy/ferry/b")
-        with mock.patch.object(authz, "find_role", lambda a, n: None):
+        with mock.patch.object(actions, "find_role", lambda a, n: None):
             (c,) = authz.iam_checks({"Action": "DeleteRolePolicy", "RoleName": "ferry-batch-x"}, "222222222222")
         self.assertEqual(c.resource, "arn:aws:iam::222222222222:role/ferry-batch-x", "a missing role has no path")
 

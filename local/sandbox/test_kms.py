@@ -7,7 +7,7 @@ import json
 import unittest
 from unittest import mock
 
-from . import authz, kms, policy
+from . import actions, authz, kms, lookup, policy
 from .policy import Principal
 
 SOURCE, DESTINATION, REGION = "111111111111", "222222222222", "eu-west-1"
@@ -162,9 +162,9 @@ class Requests(unittest.TestCase):
         obj = mock.Mock(encryption="aws:kms", kms_key_id=k.arn)
         bucket = mock.Mock(keys={"a.jpg": obj}, encryption={"Rule": [{"ApplyServerSideEncryptionByDefault": {
             "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": k.arn}}]})
-        with mock.patch.object(authz, "bucket_account", lambda b: SOURCE), \
-                mock.patch.object(authz, "bucket_policy", lambda b: None), \
-                mock.patch.object(authz, "_bucket", lambda b: bucket):
+        with mock.patch.object(actions, "bucket_account", lambda b: SOURCE), \
+                mock.patch.object(actions, "bucket_policy", lambda b: None), \
+                mock.patch.object(lookup, "_bucket", lambda b: bucket):
             read = authz.s3_checks("GET", "/src-photos/a.jpg", {}, {}, lambda: b"")
             head = authz.s3_checks("HEAD", "/src-photos/a.jpg", {}, {}, lambda: b"")
             write = authz.s3_checks("PUT", "/src-photos/b.jpg", {}, {}, lambda: b"")
@@ -228,14 +228,14 @@ class ObjectEncryption(unittest.TestCase):
             self.put("secret")
         with mock.patch.object(authz.REQUEST, "sse_customer_algorithm", None, create=True):
             self.put("plain")
-        with mock.patch.object(authz, "_bucket", lambda b: self.s3.get_bucket(b)):
+        with mock.patch.object(lookup, "_bucket", lambda b: self.s3.get_bucket(b)):
             self.assertTrue(authz.is_sse_c(self.bucket, "secret"))
             self.assertFalse(authz.is_sse_c(self.bucket, "plain"))
             self.assertEqual(inventory.encryption_status(self.bucket, "secret"), "SSE-C")
             self.assertEqual(inventory.encryption_status(self.bucket, "plain"), "SSE-S3")
         with mock.patch.object(authz.REQUEST, "sse_customer_algorithm", None, create=True):
             self.put("secret")
-        with mock.patch.object(authz, "_bucket", lambda b: self.s3.get_bucket(b)):
+        with mock.patch.object(lookup, "_bucket", lambda b: self.s3.get_bucket(b)):
             self.assertFalse(authz.is_sse_c(self.bucket, "secret"), "overwritten without SSE-C")
 
 

@@ -137,6 +137,57 @@ fn modules_stay_small() {
     assert!(large.is_empty(), "split along its seams: {large:?}");
 }
 
+/// The same rule for the sandbox's Python (`local/`): no module over 500 lines of code (blank
+/// and comment lines apart; tests are files of their own, `test_*.py`, and do not count), but
+/// for the policy evaluator, `policy.py`, which is one concern: IAM's policy language.
+#[test]
+fn python_modules_stay_small() {
+    const ONE_CONCERN: &[&str] = &["local/sandbox/policy.py"];
+    let root = repo_root();
+    let large: Vec<String> = python_files(&root.join("local"))
+        .into_iter()
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("test_")
+        })
+        .filter(|p| !ONE_CONCERN.iter().any(|f| *p == root.join(f)))
+        .map(|p| {
+            let code = std::fs::read_to_string(&p).unwrap();
+            let n = code
+                .lines()
+                .map(str::trim_start)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .count();
+            (n, p)
+        })
+        .filter(|(n, _)| *n > 500)
+        .map(|(n, p)| format!("{}: {n}", p.strip_prefix(&root).unwrap().display()))
+        .collect();
+    assert!(large.is_empty(), "split along its seams: {large:?}");
+}
+
+/// Every `.py` file under `dir`, outside installed packages (`node_modules`, venvs).
+fn python_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if path.is_dir()
+            && name != "node_modules"
+            && !name.starts_with('.')
+            && name != "__pycache__"
+        {
+            out.extend(python_files(&path));
+        } else if path.extension().is_some_and(|x| x == "py") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Just enough of Cargo.toml: the names in `[dependencies]`.
 fn dependencies(manifest: &str) -> Vec<String> {
     let mut in_deps = false;
