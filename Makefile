@@ -26,7 +26,7 @@ help: ## list the targets
 # A whole cross-account copy in the sandbox: flow A on 48 sample objects, verified. DEMO_ARGS
 # passes options: `make demo DEMO_ARGS="--flow csv --objects 200"`.
 demo: $(VENV_OK) ## a whole cross-account copy in the sandbox, with a progress bar, verified
-	$(CARGO) build --quiet --locked -p ferry-cli --features demo
+	$(LINTED) $(CARGO) build --quiet --locked -p ferry-cli --features demo
 	target/debug/ferry demo $(DEMO_ARGS)
 
 # Every check, in the order that keeps both cores busy: the Python and Node tools install while
@@ -58,10 +58,10 @@ fmt-check: ## rustfmt, without changing files
 # (`cargo clippy` is the same driver on a `cargo check`). Every command below that builds the
 # workspace runs with this environment, so none of them compiles ferry's crates again. The canary
 # first proves that the driver turns warnings into errors with these arguments.
-CLIPPY_DRIVER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+CLIPPY_DRIVER = $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
 CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
-LINTED := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=$(CLIPPY_ARGS)
-TEST_BUILD := $(LINTED) $(CARGO) test --workspace --locked $(WORKSPACE_FEATURES)
+LINTED = RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=$(CLIPPY_ARGS)
+TEST_BUILD = $(LINTED) $(CARGO) test --workspace --locked $(WORKSPACE_FEATURES)
 # The end-to-end tests mostly wait on their sandbox's copies (each sandbox forked in about 50 ms
 # from the test process's fork server): eight at a time keep two cores busy.
 TEST_THREADS ?= 8
@@ -69,9 +69,14 @@ TEST_THREADS ?= 8
 clippy: ## build every target, linted by clippy as it compiles (warnings are errors)
 	@mkdir -p target
 	@if CLIPPY_ARGS=$(CLIPPY_ARGS) $(CLIPPY_DRIVER) rustc --edition 2021 --crate-type lib --emit=metadata \
-	  -o target/clippy-canary.rmeta local/lint/clippy_canary.rs 2>/dev/null; then \
-	  echo "clippy's driver did not fail local/lint/clippy_canary.rs: the build would not be linted"; exit 1; fi
+	  -o target/clippy-canary.rmeta local/lint/clippy_canary.rs 2> target/clippy-canary.log \
+	  || ! grep -q "error: unneeded .return. statement" target/clippy-canary.log; then \
+	  cat target/clippy-canary.log; \
+	  echo "clippy's driver did not fail local/lint/clippy_canary.rs on needless_return: the build would not be linted"; exit 1; fi
 	$(TEST_BUILD) --all-targets --no-run
+	@# The default targets too (the examples as the policy checks run them): every later build of
+	@# `make test` finds everything built.
+	$(TEST_BUILD) --no-run --quiet
 
 # ferry-tests' suite (every end-to-end test but the CLI's, about three minutes) runs beside the
 # other test binaries (units, handlers, the CLI against its sandboxes); its output follows theirs.
@@ -106,8 +111,8 @@ bench-streams: $(BENCH_OK) ## the streaming readers against DuckDB (1 and 2 thre
 	bash local/bench/streams.sh $(or $(BENCH_ROWS),5000000) 3
 
 bench-sandbox: $(VENV_OK) ## the sandbox's Batch Operations in tasks/s: a demo of BENCH_OBJECTS (1000) objects in each flow
-	bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000) csv
-	bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000) inventory
+	$(LINTED) bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000) csv
+	$(LINTED) bash local/bench/sandbox.sh $(or $(BENCH_OBJECTS),1000) inventory
 
 bench-worker: $(VENV_OK) $(BENCH_OK) ## the copy worker and `aws s3 cp` copying one large object on a local S3 server
 	@# The worker moves no byte itself (every part is copied by the server): a debug build, the
@@ -119,7 +124,7 @@ sandbox-test: $(VENV_OK) ## the sandbox's own unit tests (its policy evaluator)
 	cd local && ../$(VENV)/bin/python -m unittest discover -s sandbox -t . -p 'test_*.py'
 
 sandbox: $(VENV_OK) ## start the two-account sandbox and the function host; prints how to use it
-	$(CARGO) run --quiet --locked -p ferry-local --example sandbox
+	$(LINTED) $(CARGO) run --quiet --locked -p ferry-local --example sandbox
 
 # parliament on every policy ferry writes: the ones ferry-core renders at run time and the
 # template's inline policies (resolved for the sandbox's two accounts). A finding fails the check
@@ -202,7 +207,7 @@ e2e-aws: ## the end-to-end copy on two real AWS accounts (SOURCE_PROFILE, DESTIN
 	bash .ci/e2e-aws
 
 build: ## debug build of the workspace
-	$(CARGO) build --workspace --locked $(WORKSPACE_FEATURES)
+	$(LINTED) $(CARGO) build --workspace --locked $(WORKSPACE_FEATURES)
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -205,7 +205,8 @@ impl Watcher<'_> {
         history::newest_first(self.target, &self.arn, |events| {
             fresh.extend(events.iter().filter(|e| e.id() > seen).cloned());
             // Newest first as asked: a page that reaches a seen event is the last one needed.
-            // (moto ignores reverseOrder and answers oldest first: then every page is read.)
+            // (Were a page oldest first, as moto answers without the sandbox's patch, every
+            // page would be read.)
             let descending = events.first().map(|e| e.id()) > events.last().map(|e| e.id());
             descending && events.iter().any(|e| e.id() <= seen)
         })

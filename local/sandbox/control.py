@@ -14,7 +14,7 @@ from typing import Any
 from . import batch, capture, inventory, propagation
 from .patches import Routing
 from .template import REGION
-from .world import World, free_port
+from .world import World
 
 
 class StatusEvents:
@@ -40,7 +40,9 @@ class StatusEvents:
 
         for machine in get_backend(arn.split(":")[4], REGION).state_machines:
             if machine.arn == arn:
-                return any(e.status != "RUNNING" and e.execution_arn not in self.seen for e in list(machine.executions))
+                # An execution moto has appended but not started yet has no status: running.
+                return any(getattr(e, "exec_status", None) is not None and e.status != "RUNNING"
+                           and e.execution_arn not in self.seen for e in list(machine.executions))
         return False
 
     def _loop(self, arn: str) -> None:
@@ -226,6 +228,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                 return self._reply(200, {"answer": invoke_function(body["function"], body["input"])})
             self._reply(200, {"ok": True})
 
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    # Port 0: the kernel's free port, taken at once (a port found free and bound later may be
+    # another sandbox's by then).
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

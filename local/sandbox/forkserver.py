@@ -40,6 +40,9 @@ def quiet(prepared: launcher.Prepared) -> None:
     import gc
 
     gc.collect()
+    # The bootstrap's objects out of the collector's reach: a child's collections then do not
+    # touch (and so copy) every page it shares with this process.
+    gc.freeze()
     deadline = time.monotonic() + QUIET_SECONDS
     while threading.active_count() > 1:
         if time.monotonic() > deadline:
@@ -55,9 +58,14 @@ def child(prepared: launcher.Prepared, conn: socket.socket) -> int:
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 2)
     os.close(log)
-    port = launcher.free_port()
-    prepared.world.disconnect(f"http://127.0.0.1:{port}")
-    prepared.server.listen(port)
+    # moto's own generator (ids, keys, tokens) is its own Random, which a fork does not reseed
+    # (the random module's is): each sandbox its own sequence, as separate launchers had.
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed()
+    # Port 0: the kernel's free port, taken at once.
+    prepared.server.listen(0)
+    prepared.world.disconnect(f"http://127.0.0.1:{prepared.server.port}")
     prepared.server.start()
     out = conn.makefile("w", encoding="utf-8")
     return launcher.serve(prepared, float(request["lifetime"]), out, reader.read)

@@ -36,7 +36,7 @@ from .patches import Routing, check_moto
 from .template import ACCOUNTS, DESTINATION, REGION, SOURCE_KEY, SOURCE_KEY_WITHOUT_GRANTS, STACKS
 from .bootstrap import bootstrap, function_credentials, sandbox_admins, source_keys
 from .control import StatusEvents, control_server
-from .world import World, free_port  # noqa: F401 (free_port: the fork server's)
+from .world import World, free_port
 
 
 @dataclass
@@ -59,6 +59,7 @@ def prepare(template_path: str) -> Prepared:
     patches.install_module_list_cache()
     patches.install_json_path_cache()
     patches.install_asl_parse_cache()
+    patches.install_execution_history_pages()
     tpl = template.load(template_path)
 
     from moto.s3control import urls

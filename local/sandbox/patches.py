@@ -383,6 +383,52 @@ def install_asl_parse_cache() -> None:
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)
 
 
+# GetExecutionHistory's page size: 100 by default, at most 1000 (Step Functions API model,
+# GetExecutionHistoryInput.maxResults: "The default is 100 and the maximum allowed page size is
+# 1000. A value of 0 uses the default").
+HISTORY_PAGE_DEFAULT = 100
+HISTORY_PAGE_MAX = 1000
+HISTORY_TOKEN = "sandbox-history-offset-"
+
+
+def install_execution_history_pages() -> None:
+    """GetExecutionHistory as the API documents it: `reverseOrder` ("Lists events in descending
+    order of their timeStamp"), pages of `maxResults` events and a `nextToken` for the rest.
+    moto answers every event of the execution, oldest first, whatever is asked: a watcher that
+    reads the newest page each half second read the whole history instead, and a long copy's
+    history grew with its job (the sandbox slowed down as jobs grew)."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def get_execution_history(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        history = self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))
+        events = list(history["events"])
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        from moto.stepfunctions.exceptions import InvalidToken, ValidationException
+
+        size = int(self._get_param("maxResults") or 0) or HISTORY_PAGE_DEFAULT
+        if not 0 < size <= HISTORY_PAGE_MAX:
+            # The model's PageSize bounds (0 to 1000), which the SDKs check before sending.
+            raise ValidationException(f"maxResults {size} is outside 0 to {HISTORY_PAGE_MAX}")
+        token = self._get_param("nextToken")
+        start = 0
+        if token:
+            offset = token[len(HISTORY_TOKEN):] if token.startswith(HISTORY_TOKEN) else ""
+            if not offset.isdigit() or int(offset) > len(events):
+                # A token this sandbox did not hand out: AWS answers InvalidToken (the model's
+                # GetExecutionHistory errors list it) rather than starting over.
+                raise InvalidToken(token)
+            start = int(offset)
+        page: dict[str, Any] = {"events": events[start:start + size]}
+        if start + size < len(events):
+            page["nextToken"] = f"{HISTORY_TOKEN}{start + size}"
+        return ActionResult(page)
+
+    StepFunctionResponse.get_execution_history = get_execution_history
+
+
 class AuthorizedMotoServer:
     """moto's threaded server with the sandbox's authorization in front of its application.
     One application (moto's backends and the authorizer) may be served on one port after
@@ -408,6 +454,8 @@ class AuthorizedMotoServer:
 
         self._server = make_server(self._ip_address, port, self.authorizer, True, request_handler=Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
+        # The port it listens on (the kernel's choice when `port` is 0).
+        self.port: int = self._server.server_port
 
     def start(self) -> None:
         assert self._thread is not None

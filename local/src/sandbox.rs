@@ -133,8 +133,9 @@ pub struct Sandbox {
 enum Process {
     /// Stopped when its standard input closes; killed when dropped.
     Launched { child: Child, _stdin: ChildStdin },
-    /// Stopped when its connection closes; killed when dropped.
-    Forked { pid: u32, _connection: TcpStream },
+    /// Stopped when its connection closes, which dropping it does (never by pid: the fork
+    /// server's children are reaped as they exit, and their pids may be another's by then).
+    Forked { connection: TcpStream },
 }
 
 /// The Python program `python -m <module> --template template.yaml <args>` of the repository
@@ -223,20 +224,17 @@ impl Drop for Sandbox {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            // The fork server's children are reaped by the kernel (it ignores SIGCHLD).
-            Process::Forked { pid, .. } => kill(*pid),
+            // The child reads its connection to the end and stops there.
+            Process::Forked { connection } => {
+                let _ = connection.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 }
 
-fn kill(pid: u32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) takes no pointer; a pid that is gone only makes it fail (ESRCH).
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    }
-}
+/// How long a forked sandbox may take to be ready (it takes about 50 ms; a loaded machine is
+/// given far more) before the test is told it did not start.
+const FORK_READY_SECONDS: u64 = 60;
 
 /// A sandbox bootstrapped once and forked for each sandbox asked of it (`sandbox/forkserver.py`):
 /// each starts in about 50 ms from the same deployed state instead of about 3 s, and shares
@@ -277,23 +275,32 @@ impl ForkServer {
     pub fn sandbox(&self, lifetime_seconds: u64) -> Result<Sandbox, SandboxError> {
         use std::io::Write;
         let log = log_path(&self.root, "sandbox")?;
-        let not_ready = |_| SandboxError::NotReady(self.log.clone());
-        let mut connection = TcpStream::connect(&self.address).map_err(not_ready)?;
+        // A child that fails before its log is open writes to the fork server's.
+        let not_ready = || {
+            let written = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
+            SandboxError::NotReady(if written {
+                log.clone()
+            } else {
+                self.log.clone()
+            })
+        };
+        let mut connection = TcpStream::connect(&self.address).map_err(|_| not_ready())?;
+        connection
+            .set_read_timeout(Some(std::time::Duration::from_secs(FORK_READY_SECONDS)))
+            .map_err(|_| not_ready())?;
         let request = serde_json::json!({ "lifetime": lifetime_seconds, "log": log });
-        writeln!(connection, "{request}").map_err(not_ready)?;
+        writeln!(connection, "{request}").map_err(|_| not_ready())?;
         let mut line = String::new();
-        BufReader::new(connection.try_clone().map_err(not_ready)?)
+        BufReader::new(connection.try_clone().map_err(|_| not_ready())?)
             .read_line(&mut line)
-            .map_err(|_| SandboxError::NotReady(log.clone()))?;
+            .map_err(|_| not_ready())?;
         if line.trim().is_empty() {
-            return Err(SandboxError::NotReady(log));
+            return Err(not_ready());
         }
+        connection.set_read_timeout(None).map_err(|_| not_ready())?;
         let info: SandboxInfo = serde_json::from_str(&line).map_err(SandboxError::ReadyLine)?;
         Ok(Sandbox {
-            process: Process::Forked {
-                pid: info.pid,
-                _connection: connection,
-            },
+            process: Process::Forked { connection },
             info,
             log,
         })

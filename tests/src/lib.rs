@@ -146,7 +146,6 @@ impl World {
         World::start_for(600).await
     }
 
-    /// A sandbox that stops itself after `lifetime_seconds` (long runs need more than 600).
     /// A sandbox that stops itself after `lifetime_seconds` (long runs need more than 600),
     /// forked from this test process's fork server: every sandbox starts from the same deployed
     /// stacks and shares nothing with another.
@@ -357,26 +356,33 @@ impl World {
         }
     }
 
-    /// An execution's history (its first 1,000 events: the tests' runs have fewer).
-    async fn history(
-        &self,
-        arn: &str,
-    ) -> Option<aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput> {
-        self.sfn_of(arn)
-            .get_execution_history()
-            .execution_arn(arn)
-            .max_results(1000)
-            .send()
-            .await
-            .ok()
+    /// An execution's whole history, oldest first, every page of it.
+    async fn history(&self, arn: &str) -> Option<Vec<aws_sdk_sfn::types::HistoryEvent>> {
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .sfn_of(arn)
+                .get_execution_history()
+                .execution_arn(arn)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .ok()?;
+            events.extend(page.events().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Some(events);
+            }
+        }
     }
 
     /// The state of an execution as it left `state` (its last visit): the input with the
     /// state's result at its ResultPath.
     pub async fn state_output(&self, arn: &str, state: &str) -> Option<Value> {
         let h = self.history(arn).await?;
-        h.events()
-            .iter()
+        h.iter()
             .filter_map(|e| e.state_exited_event_details())
             .rfind(|d| d.name() == state)
             .and_then(|d| serde_json::from_str(d.output()?).ok())
@@ -438,8 +444,7 @@ impl World {
         let Some(h) = self.history(arn).await else {
             return vec!["(no history)".into()];
         };
-        h.events()
-            .iter()
+        h.iter()
             .filter(|e| e.r#type().as_str().ends_with("Failed"))
             .map(|e| {
                 let detail = e

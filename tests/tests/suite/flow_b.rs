@@ -156,6 +156,55 @@ async fn an_invalid_request_fails_at_the_plan_step_and_touches_nothing() {
     world.assert_no_leftovers().await;
 }
 
+/// GetExecutionHistory as the API pages it (`ferry watch` reads the newest page of a long run
+/// each half second): oldest first by default, newest first with `reverseOrder`, `maxResults`
+/// events a page and a `nextToken` while events remain.
+#[tokio::test]
+async fn the_history_is_paged_newest_first_as_the_api_pages_it() {
+    let world = World::seeded().await;
+    let mut request = world.request("photos-2026");
+    request["source"]["bucket"] = "ab".into();
+    let arn = world.start_execution("photos-2026-1", &request).await;
+    let run = world.wait_for(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    let sfn = &world.destination.sfn;
+    let all = sfn
+        .get_execution_history()
+        .execution_arn(&arn)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = all.events().iter().map(|e| e.id()).collect();
+    assert!(ids.len() > 4, "{ids:?}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
+    assert!(all.next_token().is_none());
+    let (mut newest, mut token, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(&arn)
+            .reverse_order(true)
+            .max_results(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.events().len() <= 2);
+        newest.extend(page.events().iter().map(|e| e.id()));
+        pages += 1;
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(newest, expected);
+    assert_eq!(pages, ids.len().div_ceil(2));
+    world.assert_no_leftovers().await;
+}
+
 /// S3PutObjectCopy refuses an object over 5 GB (the sandbox is told this one is 6 GiB): the
 /// task's failure is not a permanent one, the object goes to a job of the copy worker, which
 /// copies it (its real size is one part: one CopyObject), and the copy succeeds.
