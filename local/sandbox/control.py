@@ -189,7 +189,9 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                 elif self.path == "/hold":
                     controls.hold = bool(body.get("hold", True))
                 elif self.path == "/sizes":
-                    controls.sizes[(body["bucket"], body["key"])] = int(body["size"])
+                    # One object's size, or a list of them (`{"objects": [...]}`) in one call.
+                    for o in body.get("objects", [body]):
+                        controls.sizes[(o["bucket"], o["key"])] = int(o["size"])
                 elif self.path == "/propagation":
                     propagation.set_delay(float(body["seconds"]))
                 elif self.path == "/copy-limit":

@@ -108,6 +108,10 @@ pub async fn put_samples(
     put_samples_encrypted(s3, bucket, samples, None).await
 }
 
+/// Requests in flight at once when seeding or reading back many objects: the sandbox's S3 and
+/// the client each keep a core busy, where one request at a time left each waiting on the other.
+const IN_FLIGHT: usize = 8;
+
 /// [`put_samples`], each object SSE-KMS under `kms_key` when it is set.
 pub async fn put_samples_encrypted(
     s3: &S3,
@@ -115,26 +119,38 @@ pub async fn put_samples_encrypted(
     samples: &[Sample],
     kms_key: Option<&str>,
 ) -> Result<(), aws_sdk_s3::Error> {
-    for s in samples {
-        let tagging: Vec<String> = s
-            .tags
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode_key(k), encode_key(v)))
-            .collect();
-        s3.put_object()
-            .bucket(bucket)
-            .key(&s.key)
-            .body(ByteStream::from(s.body.clone()))
-            .set_content_type(s.content_type.clone())
-            .set_metadata(Some(s.metadata.clone().into_iter().collect()))
-            .set_tagging((!tagging.is_empty()).then(|| tagging.join("&")))
-            .set_server_side_encryption(
-                kms_key.map(|_| aws_sdk_s3::types::ServerSideEncryption::AwsKms),
-            )
-            .set_ssekms_key_id(kms_key.map(str::to_string))
-            .send()
-            .await?;
-    }
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(samples)
+        .map(|s| put_sample(s3, bucket, s, kms_key))
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect::<()>()
+        .await
+}
+
+async fn put_sample(
+    s3: &S3,
+    bucket: &str,
+    s: &Sample,
+    kms_key: Option<&str>,
+) -> Result<(), aws_sdk_s3::Error> {
+    let tagging: Vec<String> = s
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_key(k), encode_key(v)))
+        .collect();
+    s3.put_object()
+        .bucket(bucket)
+        .key(&s.key)
+        .body(ByteStream::from(s.body.clone()))
+        .set_content_type(s.content_type.clone())
+        .set_metadata(Some(s.metadata.clone().into_iter().collect()))
+        .set_tagging((!tagging.is_empty()).then(|| tagging.join("&")))
+        .set_server_side_encryption(
+            kms_key.map(|_| aws_sdk_s3::types::ServerSideEncryption::AwsKms),
+        )
+        .set_ssekms_key_id(kms_key.map(str::to_string))
+        .send()
+        .await?;
     Ok(())
 }
 
@@ -174,64 +190,78 @@ pub async fn count_objects(
 }
 
 /// Every way the destination `bucket` differs from the samples, a line each: a missing object,
-/// other bytes, content type, metadata or tags. Empty when the copy is exact.
+/// other bytes, content type, metadata or tags, in the samples' order. Empty when the copy is
+/// exact.
 pub async fn differences(
     s3: &S3,
     bucket: &str,
     samples: &[Sample],
 ) -> Result<Vec<String>, aws_sdk_s3::Error> {
+    use futures::{StreamExt, TryStreamExt};
+    let each: Vec<Vec<String>> = futures::stream::iter(samples)
+        .map(|s| differences_of(s3, bucket, s))
+        .buffered(IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(each.into_iter().flatten().collect())
+}
+
+/// How the object at `s.key` in `bucket` differs from the sample `s`.
+async fn differences_of(
+    s3: &S3,
+    bucket: &str,
+    s: &Sample,
+) -> Result<Vec<String>, aws_sdk_s3::Error> {
     let mut found = Vec::new();
-    for s in samples {
-        let Ok(got) = s3.get_object().bucket(bucket).key(&s.key).send().await else {
-            found.push(format!("{}: missing at s3://{bucket}", s.key));
-            continue;
-        };
-        let content_type = got.content_type().map(str::to_string);
-        let metadata: BTreeMap<String, String> = got
-            .metadata()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let body = got
-            .body
-            .collect()
-            .await
-            .map(|b| b.into_bytes().to_vec())
-            .unwrap_or_default();
-        if body != s.body {
-            found.push(format!(
-                "{}: {} bytes at the destination, {} at the source, or other bytes",
-                s.key,
-                body.len(),
-                s.body.len()
-            ));
-        }
-        if s.content_type.is_some() && content_type != s.content_type {
-            found.push(format!(
-                "{}: content type {content_type:?}, not {:?}",
-                s.key, s.content_type
-            ));
-        }
-        if metadata != s.metadata {
-            found.push(format!(
-                "{}: metadata {metadata:?}, not {:?}",
-                s.key, s.metadata
-            ));
-        }
-        let tags: BTreeMap<String, String> = s3
-            .get_object_tagging()
-            .bucket(bucket)
-            .key(&s.key)
-            .send()
-            .await?
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        if tags != s.tags {
-            found.push(format!("{}: tags {tags:?}, not {:?}", s.key, s.tags));
-        }
+    let Ok(got) = s3.get_object().bucket(bucket).key(&s.key).send().await else {
+        found.push(format!("{}: missing at s3://{bucket}", s.key));
+        return Ok(found);
+    };
+    let content_type = got.content_type().map(str::to_string);
+    let metadata: BTreeMap<String, String> = got
+        .metadata()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let body = got
+        .body
+        .collect()
+        .await
+        .map(|b| b.into_bytes().to_vec())
+        .unwrap_or_default();
+    if body != s.body {
+        found.push(format!(
+            "{}: {} bytes at the destination, {} at the source, or other bytes",
+            s.key,
+            body.len(),
+            s.body.len()
+        ));
+    }
+    if s.content_type.is_some() && content_type != s.content_type {
+        found.push(format!(
+            "{}: content type {content_type:?}, not {:?}",
+            s.key, s.content_type
+        ));
+    }
+    if metadata != s.metadata {
+        found.push(format!(
+            "{}: metadata {metadata:?}, not {:?}",
+            s.key, s.metadata
+        ));
+    }
+    let tags: BTreeMap<String, String> = s3
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(&s.key)
+        .send()
+        .await?
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    if tags != s.tags {
+        found.push(format!("{}: tags {tags:?}, not {:?}", s.key, s.tags));
     }
     Ok(found)
 }

@@ -197,21 +197,17 @@ async fn a_job_failed_by_the_task_failure_threshold_is_finished_by_the_worker() 
         .unwrap();
     put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &objects).await;
     // Two of every three over the limit, spread through the manifest.
-    for o in objects
+    let over: Vec<Value> = objects
         .iter()
         .enumerate()
         .filter(|(i, _)| i % 3 != 0)
-        .map(|(_, o)| o)
-    {
-        world
-            .sandbox
-            .control(
-                "/sizes",
-                json!({"bucket": SOURCE_BUCKET, "key": o.key, "size": 6u64 << 30}),
-            )
-            .await
-            .unwrap();
-    }
+        .map(|(_, o)| json!({"bucket": SOURCE_BUCKET, "key": o.key, "size": 6u64 << 30}))
+        .collect();
+    world
+        .sandbox
+        .control("/sizes", json!({ "objects": over }))
+        .await
+        .unwrap();
     let mut request = world.request("photos-2026");
     request["source"]["prefix"] = json!("2026/bulk/");
     let run = world.run("photos-2026-1", &request).await;
