@@ -36,10 +36,12 @@ demo: $(VENV_OK) ## a whole cross-account copy in the sandbox, with a progress b
 test: ## every check: formatting, clippy, tests, policy lint, the evaluator against its oracle, template lint, checkov
 	$(MAKE) --no-print-directory fmt-check
 	@mkdir -p target
+	@echo "the Python and Node tools install while the workspace compiles (live: target/tools.log)"
 	@$(MAKE) --no-print-directory -j3 tools > target/tools.log 2>&1 & tools=$$!; \
 	  $(MAKE) --no-print-directory clippy; built=$$?; \
 	  wait $$tools; installed=$$?; cat target/tools.log; \
 	  [ $$built = 0 ] && [ $$installed = 0 ]
+	@echo "the static checks run beside the tests; their output follows (live: target/static-checks.log)"
 	@$(MAKE) --no-print-directory static-checks > target/static-checks.log 2>&1 & checks=$$!; \
 	  $(MAKE) --no-print-directory unit; tested=$$?; \
 	  wait $$checks; checked=$$?; cat target/static-checks.log; \
@@ -82,6 +84,7 @@ clippy: ## build every target, linted by clippy as it compiles (warnings are err
 # other test binaries (units, handlers, the CLI against its sandboxes); its output follows theirs.
 unit: $(VENV_OK) ## the workspace's tests: units, handlers (aws-smithy-mocks), end to end in the sandbox
 	@mkdir -p target
+	@echo "ferry-tests' suite runs beside the other test binaries; its output follows theirs (live: target/suite.log)"
 	@$(TEST_BUILD) --test suite -- --test-threads=$(TEST_THREADS) > target/suite.log 2>&1 & suite=$$!; \
 	  $(TEST_BUILD) --all-targets --exclude ferry-tests -- --test-threads=$(TEST_THREADS); others=$$?; \
 	  wait $$suite; passed=$$?; cat target/suite.log; \
