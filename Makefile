@@ -103,7 +103,7 @@ $(BENCH_OK): requirements-bench.txt
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-# Not part of `make test` (tests never assert timings): README, "Benchmarks".
+# Not part of `make test` (tests never assert timings): docs/src/contributing/benchmarks.md.
 faults: $(VENV_OK) ## the whole fault matrix (make test runs a sample of it): one fault at one call of one step, per cell
 	FERRY_FAULT_MATRIX=all $(TEST_BUILD) --test suite faults:: -- --nocapture
 
@@ -205,7 +205,7 @@ package: $(PACKAGE_OK) ## arm64 Lambda zips of every function with cargo-lambda 
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip | awk '{printf "%-28s %8.1f KiB\n", "'$$f'", $$5/1024}'; done
 
 # Both stacks deployed in two real accounts, flows A and B on generated objects, verified, torn
-# down. Opt-in, never in CI: see the README's "Deploy" section.
+# down. Opt-in, never in CI: see docs/src/deploy.md.
 e2e-aws: ## the end-to-end copy on two real AWS accounts (SOURCE_PROFILE, DESTINATION_PROFILE)
 	bash .ci/e2e-aws
 

@@ -2,7 +2,7 @@
 //! `--sandbox` (or `FERRY_SANDBOX`, which `make sandbox` prints) points every command at the
 //! two-account sandbox; `ferry demo` brings a sandbox up itself.
 //!
-//! Exit statuses (DESIGN.md, "Outcomes and error names"): 0 copied, 1 `CopyIncomplete`,
+//! Exit statuses (docs/src/operate.md, "Exit statuses"): 0 copied, 1 `CopyIncomplete`,
 //! 2 invalid request (or command line), 3 any other failure.
 
 pub mod commands;

@@ -172,7 +172,7 @@ impl Target {
                     .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
             {
                 Err(CliError::other(format!(
-                    "no ferry state machine {} in account {} (Region {}): deploy the destination stack there (README, \"Deploy\"), use that account's credentials, or pass --state-machine",
+                    "no ferry state machine {} in account {} (Region {}): deploy the destination stack there (docs/src/deploy.md: `ferry deploy`), use that account's credentials, or pass --state-machine",
                     self.state_machine_arn, self.account, self.region
                 )))
             }

@@ -1,6 +1,6 @@
 """Propagation delay: a new grant takes effect only some seconds after it is made.
 
-AWS's sources (docs/sandbox-facts.md):
+AWS's sources (docs/src/contributing/sandbox-facts.md):
 - IAM User Guide, troubleshoot_general, "Changes that I make are not always immediately
   visible": any change "takes time to become visible from all possible endpoints ... Such
   changes include creating or updating users, groups, roles, or policies"; no bound is given.

@@ -111,7 +111,7 @@ class Template(unittest.TestCase):
         self.assertEqual(over, [], "over AWS's limits")
         kinds = {m[1] for m in measured}
         self.assertEqual(kinds, {"SSM value", "environment", "inline policies", "trust policy", "managed policy", "resources"})
-        # The largest of each kind, for the README's figures.
+        # The largest of each kind, for the figures in docs/src/deploy.md.
         for kind in sorted(kinds):
             worst = max((m for m in measured if m[1] == kind), key=lambda m: m[2])
             print(f"largest {kind}: {worst[0]}: {worst[2]} of {worst[3]}")

@@ -1,5 +1,6 @@
 //! The AWS clients a handler is given, built once from one `SdkConfig`, and the only two local
-//! adjustments ferry makes for a custom endpoint such as the sandbox (reference/tooling.md):
+//! adjustments ferry makes for a custom endpoint such as the sandbox (docs/src/contributing/architecture.md,
+//! "Build settings"):
 //! path-style S3 addressing, and no account-id host prefix for S3 Control (the SDK sends
 //! `222222222222.127.0.0.1:port`, which does not resolve). Both switch on only when the config
 //! carries a custom endpoint URL (`AWS_ENDPOINT_URL`); against AWS the clients are the SDK's

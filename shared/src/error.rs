@@ -84,7 +84,7 @@ impl ErrorName {
     }
 
     /// The CLI's exit status for an execution that failed with this name
-    /// (DESIGN.md, "Outcomes and error names": 0 copied, 1 incomplete, 2 invalid, 3 other).
+    /// (docs/src/operate.md, "Exit statuses": 0 copied, 1 incomplete, 2 invalid, 3 other).
     pub fn exit_status(self) -> i32 {
         match self {
             ErrorName::CopyIncomplete => 1,

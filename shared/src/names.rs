@@ -389,7 +389,7 @@ mod tests {
             "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"
         );
         assert_eq!(n.inventory_config_id, "ferry-222222222222-photos-2026");
-        // The README's example: SHA-256("222222222222/photos-2026") begins 7df839314672b904.
+        // docs/src/request.md's example: SHA-256("222222222222/photos-2026") begins 7df839314672b904.
         assert_eq!(n.sid("SourceRead"), "FerrySourceRead7df839314672b904");
         assert_eq!(n.execution_name(3), "photos-2026-3");
         assert_eq!(n.cleanup_execution_name(1), "photos-2026-cleanup-1");

@@ -535,7 +535,7 @@ impl World {
     }
 
     /// From now on, a new grant (bucket policy statement, role policy, KMS grant) takes effect
-    /// `seconds` after it is made (the sandbox's propagation delay; docs/sandbox-facts.md).
+    /// `seconds` after it is made (the sandbox's propagation delay; docs/src/contributing/sandbox-facts.md).
     pub async fn propagation_delay(&self, seconds: u64) {
         self.sandbox
             .control("/propagation", json!({ "seconds": seconds }))

@@ -202,7 +202,7 @@ pub const MERGE_RESTARTS: usize = 4;
 /// starts over from the newer one, so a write never carries a policy older than its last read.
 /// A policy is deleted only when that last read holds nothing but this copy's statements.
 /// S3 has no conditional PutBucketPolicy, so a change landing between the last read and the
-/// write can still be lost: the window is one round trip (README, "Permissions").
+/// write can still be lost: the window is one round trip (docs/src/permissions.md).
 async fn apply(
     s3: &S3,
     bucket: &str,

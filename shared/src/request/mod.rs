@@ -350,7 +350,7 @@ pub struct Timing {
     pub grant_lifetime_seconds: u64,
     /// How long after the run starts its new grants (the Batch role and its policy, the bucket
     /// policy statements, the KMS grants) may still be taking effect: IAM, S3 and KMS apply a
-    /// change after a delay (docs/sandbox-facts.md). Within it an access refusal is retried
+    /// change after a delay (docs/src/contributing/sandbox-facts.md). Within it an access refusal is retried
     /// after a wait, not counted as permanent.
     #[serde(default = "Timing::default_propagation")]
     pub propagation_seconds: u64,
@@ -474,7 +474,7 @@ pub const INVENTORY_DEADLINE_MAX: u64 = 31 * 86_400;
 pub const GRANT_LIFETIME_MAX: u64 = 365 * 86_400;
 pub const GRANT_LIFETIME_MIN: u64 = 60;
 /// `timing.propagationSeconds` by default: KMS says a new grant "can take several minutes" to
-/// take effect everywhere, IAM and S3 name no bound (docs/sandbox-facts.md).
+/// take effect everywhere, IAM and S3 name no bound (docs/src/contributing/sandbox-facts.md).
 pub const PROPAGATION_SECONDS_DEFAULT: u64 = 600;
 /// The longest `timing.propagationSeconds`: past an hour a refusal is not a delay.
 pub const PROPAGATION_SECONDS_MAX: u64 = 3_600;

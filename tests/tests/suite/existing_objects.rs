@@ -184,7 +184,7 @@ async fn a_scheduled_second_run_with_skip_identical_copies_only_what_changed() {
 /// Minutes in the sandbox (two runs of 1,000 tasks and their verifications); run with
 /// `cargo test -p ferry-tests --test suite existing_objects:: -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "minutes: run by hand, its numbers are in the README"]
+#[ignore = "minutes: run by hand, its numbers are in docs/src/existing-objects.md"]
 async fn a_thousand_objects_then_a_scheduled_sync_copies_only_the_ten_changed() {
     let world = World::start_for(3600).await;
     world.seed().await;

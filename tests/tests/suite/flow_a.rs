@@ -272,7 +272,7 @@ async fn a_source_account_the_stack_does_not_list_is_refused_at_the_plan_step() 
     world.assert_no_leftovers().await;
 }
 
-/// IAM, S3 and KMS apply a new grant after a delay (docs/sandbox-facts.md, "Propagation"). With
+/// IAM, S3 and KMS apply a new grant after a delay (docs/src/contributing/sandbox-facts.md, "Propagation"). With
 /// the sandbox's set to 10 s, flow A's first job is created while the copy's new Batch role
 /// allows nothing yet and fails before any task: ferry waits and submits it again, and every
 /// object is copied with no failure counted.
