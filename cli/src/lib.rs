@@ -2,13 +2,17 @@
 //! `--sandbox` (or `FERRY_SANDBOX`, which `make sandbox` prints) points every command at the
 //! two-account sandbox; `ferry demo` brings a sandbox up itself.
 //!
-//! Exit statuses (docs/src/operate.md, "Exit statuses"): 0 copied, 1 `CopyIncomplete`,
-//! 2 invalid request (or command line), 3 any other failure.
+//! Exit statuses (docs/src/operate.md, "Exit statuses"): 0 copied, 1 `CopyIncomplete` (or a
+//! problem `ferry doctor` found), 2 invalid request (or command line), 3 any other failure.
 
+pub mod args;
 pub mod commands;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod deploy;
+pub mod doctor;
 pub mod history;
+pub mod init;
 pub mod plan;
 pub mod runs;
 pub mod target;
@@ -63,8 +67,71 @@ where
         let detail = match (e.code(), e.message()) {
             (Some(code), Some(msg)) => format!("{code}: {msg}"),
             (Some(code), None) => code.to_string(),
-            _ => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            _ => one_line(&e),
         };
         CliError::other(format!("{doing}: {detail}"))
+    }
+}
+
+/// An error and its causes on one line, `outer: cause: root cause`, each cause's own message
+/// once: a cause whose text the line holds already is skipped (the SDK's errors repeat their
+/// source's message), and line breaks become spaces. Never a `Debug` dump.
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = String::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !text.is_empty() && !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        next = e.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn an_error_chain_is_one_line_with_each_cause_once() {
+        let e = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "the credentials provider was not enabled",
+                Some(Box::new(Layer(
+                    "no providers in chain\nprovided credentials",
+                    Some(Box::new(Layer("no providers in chain", None))),
+                ))),
+            ))),
+        );
+        assert_eq!(
+            one_line(&e),
+            "dispatch failure: the credentials provider was not enabled: no providers in chain provided credentials"
+        );
     }
 }

@@ -1,123 +1,56 @@
-//! `ferry`: plan, start, watch, report, revoke and list copies; `ferry demo` runs a whole copy in
-//! the sandbox. Exit statuses: 0 copied, 1 CopyIncomplete, 2 invalid request, 3 other failures.
+//! `ferry`: plan, start, watch, report, revoke and list copies; write the files to start from,
+//! deploy the stacks and check that they agree; `ferry demo` runs a whole copy in the sandbox.
+//! Exit statuses: 0 success, 1 CopyIncomplete (or doctor's problems), 2 invalid input, 3 others.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser};
+use ferry_cli::args::{AwsArgs, Cli, Command};
 #[cfg(feature = "demo")]
-use ferry_cli::demo::{self, DemoFlow, DemoOptions};
+use ferry_cli::demo::{self, DemoOptions};
 use ferry_cli::target::{Target, SANDBOX_VAR};
-use ferry_cli::{commands, plan, CliError};
+use ferry_cli::{commands, deploy, doctor, init, plan, CliError};
 
-#[derive(Parser)]
-#[command(
-    name = "ferry",
-    version,
-    about = "Cross-account S3 copies with S3 Batch Operations"
-)]
-struct Cli {
-    /// AWS CLI profile of the destination account (else the SDK's credential chain).
-    #[arg(long, global = true, env = "AWS_PROFILE")]
-    profile: Option<String>,
-    /// The copy's Region, where both stacks are deployed.
-    #[arg(long, global = true)]
-    region: Option<String>,
-    /// The state machine's ARN (default: `ferry` in the caller's account and Region).
-    #[arg(long, global = true, env = "FERRY_STATE_MACHINE_ARN")]
-    state_machine: Option<String>,
-    /// Talk to the sandbox `make sandbox` started: its description is the file FERRY_SANDBOX
-    /// names (which `make sandbox` prints), else target/sandbox/current.json. FERRY_SANDBOX set
-    /// implies --sandbox.
-    #[arg(long, global = true)]
-    sandbox: bool,
-    #[command(subcommand)]
-    command: Command,
+/// The repository the current directory is in (a directory holding `template.yaml` and the
+/// sandbox), for the commands that use the repository's sandbox: nothing of the build's own
+/// checkout is baked into the binary.
+fn repository() -> Result<PathBuf, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::other(format!("the current directory: {e}")))?;
+    cwd.ancestors()
+        .find(|d| d.join("template.yaml").is_file() && d.join("local/sandbox").is_dir())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            CliError::other(format!(
+                "{} is not inside the ferry repository: the sandbox lives there (local/sandbox); run this from the checkout, or set {SANDBOX_VAR} to a running sandbox's description",
+                cwd.display()
+            ))
+        })
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Validate a copy request offline and print everything the copy will do.
-    Plan {
-        request: PathBuf,
-        /// The plan as JSON, for machines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Start a copy: the next run `<copyId>-<n>` of the destination state machine.
-    Start {
-        request: PathBuf,
-        /// Follow the run to its end, as `ferry watch` does.
-        #[arg(long)]
-        watch: bool,
-    },
-    /// Verify a copy again: a new run whose one job checks every object of the copy's manifest
-    /// at the destination (present, same size, same ETag or checksum).
-    Verify {
-        copy_id: String,
-        /// Follow the run to its end, as `ferry watch` does.
-        #[arg(long)]
-        watch: bool,
-    },
-    /// Follow a copy's latest run (or a named execution): steps, job progress, outcome.
-    Watch { copy_id: String },
-    /// A copy's latest run: counts by status and error code, jobs, retries, failed keys.
-    Report {
-        copy_id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stop a copy's run if it is still going, cancel its job and remove every grant.
-    Revoke { copy_id: String },
-    /// Recent copies, one line each (latest run, its state, its cleanup), newest first.
-    List {
-        /// How many copies (or executions) to show.
-        #[arg(long, default_value_t = 20)]
-        max: usize,
-        /// Every execution, runs and cleanups, instead of one line per copy.
-        #[arg(long)]
-        executions: bool,
-    },
-    /// A whole cross-account copy in the sandbox, verified at the destination (built with
-    /// `--features demo`, as `make demo` builds it).
-    #[cfg(feature = "demo")]
-    Demo {
-        #[arg(long, value_enum, default_value_t = DemoFlow::Inventory)]
-        flow: DemoFlow,
-        #[arg(long, default_value_t = 48)]
-        objects: usize,
-        /// 2: consolidation, a second source account copied into the same destination at the
-        /// same time.
-        #[arg(long, default_value_t = 1)]
-        sources: usize,
-        /// SSE-KMS at both ends: source objects under the source account's listed key, copies
-        /// under a key of the destination account.
-        #[arg(long)]
-        kms: bool,
-    },
+/// The running sandbox's description: the file FERRY_SANDBOX names, else the one `make sandbox`
+/// writes in the repository.
+fn sandbox_description() -> Result<PathBuf, CliError> {
+    match std::env::var_os(SANDBOX_VAR).filter(|v| !v.is_empty()) {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => Ok(repository()?.join("target/sandbox/current.json")),
+    }
 }
 
-fn repo_root() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.canonicalize().unwrap_or(root)
-}
-
-async fn target(cli: &Cli) -> Result<Target, CliError> {
-    let described = std::env::var_os(SANDBOX_VAR).filter(|v| !v.is_empty());
-    if cli.sandbox || described.is_some() {
-        let path = described
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target/sandbox/current.json"));
-        return Target::sandbox_file(&path);
+async fn target(aws: &AwsArgs) -> Result<Target, CliError> {
+    if aws.sandbox || std::env::var_os(SANDBOX_VAR).is_some_and(|v| !v.is_empty()) {
+        return Target::sandbox_file(&sandbox_description()?);
     }
     Target::aws(
-        cli.profile.as_deref(),
-        cli.region.as_deref(),
-        cli.state_machine.as_deref(),
+        aws.profile.as_deref(),
+        aws.region.as_deref(),
+        aws.state_machine.as_deref(),
     )
     .await
 }
 
 async fn run(cli: Cli) -> Result<i32, CliError> {
+    let aws = cli.command.aws().cloned().unwrap_or_default();
     match &cli.command {
         Command::Plan { request, json } => {
             let (raw, req) = plan::read_request(request)?;
@@ -129,6 +62,51 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             }
             Ok(0)
         }
+        Command::Init { deployment, path } => init::write(
+            if *deployment {
+                init::DEPLOYMENT
+            } else {
+                init::REQUEST
+            },
+            path.as_deref(),
+        ),
+        Command::Schema => {
+            let schema = ferry_core::request::json_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "ferry", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Deploy {
+            config,
+            account,
+            side,
+            dry_run,
+        } => deploy::run(config, account, *side, *dry_run),
+        Command::Doctor {
+            config,
+            request,
+            region,
+            sandbox,
+        } => {
+            let sandbox_path = if *sandbox {
+                Some(sandbox_description()?)
+            } else {
+                None
+            };
+            doctor::run(
+                config.as_deref(),
+                request.as_deref(),
+                region.as_deref(),
+                sandbox_path.as_deref(),
+            )
+            .await
+        }
         #[cfg(feature = "demo")]
         Command::Demo {
             flow,
@@ -137,7 +115,7 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             kms,
         } => {
             demo::run(
-                &repo_root(),
+                &repository()?,
                 DemoOptions {
                     flow: *flow,
                     objects: *objects,
@@ -147,29 +125,34 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             )
             .await
         }
-        Command::Start { request, watch } => {
+        Command::Start { request, watch, .. } => {
             // An invalid request is refused before any AWS call.
             let (raw, req) = plan::read_request(request)?;
             plan::plan(&raw, &req)?;
-            commands::start(&target(&cli).await?, request, *watch).await
+            commands::start(&target(&aws).await?, request, *watch).await
         }
-        Command::Verify { copy_id, watch } => {
-            commands::verify(&target(&cli).await?, copy_id, *watch).await
+        Command::Verify { copy_id, watch, .. } => {
+            commands::verify(&target(&aws).await?, copy_id, *watch).await
         }
-        Command::Watch { copy_id } => commands::watch(&target(&cli).await?, copy_id).await,
-        Command::Report { copy_id, json } => {
-            commands::report(&target(&cli).await?, copy_id, *json).await
+        Command::Watch { copy_id, .. } => commands::watch(&target(&aws).await?, copy_id).await,
+        Command::Report { copy_id, json, .. } => {
+            commands::report(&target(&aws).await?, copy_id, *json).await
         }
-        Command::Revoke { copy_id } => commands::revoke(&target(&cli).await?, copy_id).await,
-        Command::List { max, executions } => {
-            commands::list(&target(&cli).await?, *max, *executions).await
-        }
+        Command::Revoke { copy_id, .. } => commands::revoke(&target(&aws).await?, copy_id).await,
+        Command::List {
+            max, executions, ..
+        } => commands::list(&target(&aws).await?, *max, *executions).await,
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and --version print and exit 0; a bad command line exits 2, as an invalid
+        // request does.
+        Err(e) => e.exit(),
+    };
     let status = match run(cli).await {
         Ok(s) => s,
         Err(e) => {

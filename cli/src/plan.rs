@@ -14,13 +14,31 @@ use serde_json::Value;
 use crate::{CliError, Result};
 
 /// Reads and parses a request file: exit status 2 with every violation when it breaks a rule.
+/// Lines whose first non-blank characters are `//` are comments (`ferry init` writes them) and
+/// are dropped before parsing; what is sent to the state machine is the JSON alone.
 pub fn read_request(path: &std::path::Path) -> Result<(Value, CopyRequest)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
-    let raw: Value = serde_json::from_str(&text)
+    let raw: Value = serde_json::from_str(&without_comment_lines(&text))
         .map_err(|e| CliError::invalid(format!("{} is not JSON: {e}", path.display())))?;
     let request = CopyRequest::from_value(&raw).map_err(|v| CliError::invalid(v.to_string()))?;
     Ok((raw, request))
+}
+
+/// A request file without its comment lines, each replaced by an empty line so that a JSON
+/// error's line number is the file's. A JSON string cannot span lines, so a line that starts
+/// with `//` is never inside one: only whole-line comments are taken, never `//` after a value.
+pub fn without_comment_lines(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.trim_start().starts_with("//") {
+                ""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// What the stacks are assumed to be offline: the destination stack in the request's

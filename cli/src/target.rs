@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
+use aws_types::SdkConfig;
 use ferry_core::clients::Clients;
 use serde::Deserialize;
 
@@ -40,6 +41,80 @@ pub struct SandboxCredentials {
     pub session_token: String,
 }
 
+impl SandboxDescription {
+    /// The description `make sandbox` wrote to `path`.
+    pub fn read(path: &Path) -> Result<SandboxDescription> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::other(format!(
+                "cannot read the sandbox's description {}: {e}; start one with `make sandbox` and export the {SANDBOX_VAR} it prints",
+                path.display()
+            ))
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            CliError::other(format!(
+                "{} is not a sandbox description: {e}",
+                path.display()
+            ))
+        })
+    }
+}
+
+/// The SDK's configuration for `profile` (else its default chain) and `region`. A profile that
+/// no config or credentials file defines is named as such, before the SDK would fall through to
+/// other providers and report the last one's failure (the instance metadata service's).
+pub async fn aws_config(profile: Option<&str>, region: Option<&str>) -> Result<SdkConfig> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = profile {
+        check_profile_exists(p).await?;
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    Ok(loader.load().await)
+}
+
+/// Fails when no AWS config or credentials file (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`,
+/// else `~/.aws/config` and `~/.aws/credentials`) defines `profile`.
+async fn check_profile_exists(profile: &str) -> Result<()> {
+    use aws_runtime::env_config::file::EnvConfigFiles;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let set =
+        aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+            .await
+            .map_err(|e| {
+                CliError::other(format!(
+                    "reading the AWS config files: {}",
+                    crate::one_line(&e)
+                ))
+            })?;
+    if set.get_profile(profile).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = set.profiles().collect();
+    Err(CliError::other(format!(
+        "no AWS profile named {profile} in the AWS config or credentials files ({}); `aws configure --profile {profile}` creates it",
+        if known.is_empty() {
+            "they define none".to_string()
+        } else {
+            format!("they define {}", known.join(", "))
+        }
+    )))
+}
+
+/// The account whose credentials `clients` carry (STS GetCallerIdentity), or an error of one
+/// line saying why there are none usable.
+pub async fn caller_account(clients: &Clients, profile: Option<&str>) -> Result<String> {
+    let identity = clients.sts.get_caller_identity().send().await.map_err(|e| {
+        CliError::other(format!(
+            "no usable AWS credentials{}: {} (ferry uses the SDK's chain: --profile or AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance roles)",
+            profile.map(|p| format!(" for profile {p}")).unwrap_or_default(),
+            crate::one_line(&e)
+        ))
+    })?;
+    Ok(identity.account().unwrap_or_default().to_string())
+}
+
 pub struct Target {
     pub clients: Clients,
     /// The account the commands act in (the destination account).
@@ -58,34 +133,20 @@ impl Target {
         region: Option<&str>,
         state_machine: Option<&str>,
     ) -> Result<Target> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(p) = profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = region {
-            loader = loader.region(Region::new(r.to_string()));
-        }
-        let config = loader.load().await;
+        let config = aws_config(profile, region).await?;
         let Some(region) = config.region().map(|r| r.to_string()) else {
             return Err(CliError::other(
                 "no AWS Region: pass --region, set AWS_REGION, or give the profile a region",
             ));
         };
-        let sts = aws_sdk_sts::Client::new(&config);
-        let identity = sts.get_caller_identity().send().await.map_err(|e| {
-            CliError::other(format!(
-                "no usable AWS credentials{}: {} (ferry uses the SDK's chain: AWS_PROFILE or --profile, AWS_ACCESS_KEY_ID, SSO, instance roles)",
-                profile.map(|p| format!(" for profile {p}")).unwrap_or_default(),
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ))
-        })?;
-        let account = identity.account().unwrap_or_default().to_string();
+        let clients = Clients::new(&config);
+        let account = caller_account(&clients, profile).await?;
         let partition = ferry_core::names::partition(&region);
         let state_machine_arn = state_machine.map(str::to_string).unwrap_or_else(|| {
             format!("arn:{partition}:states:{region}:{account}:stateMachine:{STATE_MACHINE_NAME}")
         });
         let target = Target {
-            clients: Clients::new(&config),
+            clients,
             account,
             region,
             state_machine_arn,
@@ -132,19 +193,7 @@ impl Target {
 
     /// The sandbox whose description `make sandbox` wrote to `path`.
     pub fn sandbox_file(path: &Path) -> Result<Target> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::other(format!(
-                "cannot read the sandbox's description {}: {e}; start one with `make sandbox` and export the {SANDBOX_VAR} it prints",
-                path.display()
-            ))
-        })?;
-        let info: SandboxDescription = serde_json::from_str(&text).map_err(|e| {
-            CliError::other(format!(
-                "{} is not a sandbox description: {e}",
-                path.display()
-            ))
-        })?;
-        Target::sandbox(&info)
+        Target::sandbox(&SandboxDescription::read(path)?)
     }
 
     /// How often watch looks: the sandbox's jobs take seconds, AWS's minutes.
@@ -172,7 +221,7 @@ impl Target {
                     .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
             {
                 Err(CliError::other(format!(
-                    "no ferry state machine {} in account {} (Region {}): deploy the destination stack there (docs/src/deploy.md: `ferry deploy`), use that account's credentials, or pass --state-machine",
+                    "no ferry state machine {} in account {} (Region {}): deploy the destination stack there (`ferry deploy`, docs/src/deploy.md), use that account's credentials, or pass --state-machine",
                     self.state_machine_arn, self.account, self.region
                 )))
             }

@@ -307,10 +307,7 @@ impl Watcher<'_> {
             .send()
             .await
             .map_err(|e| {
-                CliError::other(format!(
-                    "DescribeJob {job_id}: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&e)
-                ))
+                CliError::other(format!("DescribeJob {job_id}: {}", crate::one_line(&e)))
             })?;
         let Some(job) = d.job() else { return Ok(()) };
         let state = JobState::from_descriptor(job);

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_cli::target::Target;
-use ferry_tests::{repo_root, World, SOURCE_BUCKET};
+use ferry_tests::{repo_root, Side, World, SOURCE_BUCKET};
 use serde_json::{json, Value};
 
 struct Ran {
@@ -33,7 +33,6 @@ fn ferry(world: Option<&World>, args: &[&str]) -> Ran {
     if let Some(w) = world {
         cmd.env("FERRY_SANDBOX", describe(w));
     }
-    // Global options go before or after the command, as people type them.
     cmd.args(args).output().expect("ferry runs").into()
 }
 
@@ -189,7 +188,7 @@ async fn start_watch_report_and_list_follow_a_copy_to_its_end() {
         "{}",
         never.stderr
     );
-    let list = ferry(Some(&world), &["--sandbox", "list"]);
+    let list = ferry(Some(&world), &["list", "--sandbox"]);
     assert_eq!(list.status, 0);
     let rows: Vec<&str> = list.stdout.lines().collect();
     assert!(rows[0].starts_with("COPY"), "{}", list.stdout);
@@ -454,14 +453,182 @@ fn missing_region_and_missing_credentials_are_named() {
         "{}",
         ran.stderr
     );
-    let ran = ferry_on_aws(&[], &["--region", "eu-west-1", "--profile", "nope", "list"]);
+    // One line, the cause chain after the message: never the SDK error's Debug dump.
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(!ran.stderr.contains(" { "), "{}", ran.stderr);
+    // A profile no file defines is named as such, not blamed on the instance metadata service.
+    let ran = ferry_on_aws(&[], &["list", "--region", "eu-west-1", "--profile", "nope"]);
     assert_eq!(ran.status, 3);
     assert!(
-        ran.stderr
-            .contains("no usable AWS credentials for profile nope"),
+        ran.stderr.contains(
+            "no AWS profile named nope in the AWS config or credentials files (they define none)"
+        ),
         "{}",
         ran.stderr
     );
+    assert!(!ran.stderr.contains("IMDS"), "{}", ran.stderr);
+    // AWS options belong to the commands that call AWS: an offline command takes none.
+    let ran = ferry_on_aws(&[], &["plan", "x.json", "--profile", "p"]);
+    assert_eq!(ran.status, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("--profile"), "{}", ran.stderr);
+}
+
+/// A directory outside the repository, so that nothing can be found through it.
+fn elsewhere() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferry-elsewhere-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `ferry` run from `dir`, with no AWS environment.
+fn ferry_in(dir: &std::path::Path, args: &[&str]) -> Ran {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .current_dir(dir)
+        .env_remove("FERRY_SANDBOX")
+        .env_remove("AWS_PROFILE")
+        .args(args)
+        .output()
+        .expect("ferry runs")
+        .into()
+}
+
+#[test]
+fn the_offline_commands_run_from_any_directory() {
+    let dir = elsewhere();
+    let ran = ferry_in(&dir, &["--version"]);
+    assert_eq!(ran.status, 0);
+    assert_eq!(
+        ran.stdout.trim(),
+        format!("ferry {}", env!("CARGO_PKG_VERSION"))
+    );
+    let ran = ferry_in(&dir, &["--help"]);
+    assert_eq!(ran.status, 0);
+    for needle in ["plan", "doctor", "completions", "Exit status: 0 success"] {
+        assert!(ran.stdout.contains(needle), "{needle} in {}", ran.stdout);
+    }
+    // Each command's help: its arguments described, AWS options under their own heading, an
+    // example and the exit statuses.
+    let ran = ferry_in(&dir, &["start", "--help"]);
+    for needle in [
+        "<REQUEST>  The copy request, a JSON file",
+        "AWS options:",
+        "--profile <NAME>",
+        "Example: ferry start request.json --watch",
+        "Exit status: 0 started",
+    ] {
+        assert!(ran.stdout.contains(needle), "{needle} in {}", ran.stdout);
+    }
+    let ran = ferry_in(&dir, &["plan", "--help"]);
+    assert!(!ran.stdout.contains("AWS options"), "{}", ran.stdout);
+    // init writes a request that plan takes as it is, and never overwrites a file.
+    let ran = ferry_in(&dir, &["init", "request.json"]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    let ran = ferry_in(&dir, &["plan", "request.json"]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    assert!(ran.stdout.contains("photos-2026"), "{}", ran.stdout);
+    let ran = ferry_in(&dir, &["init", "request.json"]);
+    assert_eq!(ran.status, 2);
+    assert!(ran.stderr.contains("already exists"), "{}", ran.stderr);
+    let ran = ferry_in(&dir, &["init", "--deployment"]);
+    assert_eq!(ran.status, 0);
+    assert!(ran.stdout.contains("[[destination]]"), "{}", ran.stdout);
+    // Completions for each shell clap_complete knows.
+    for shell in ["bash", "zsh", "fish"] {
+        let ran = ferry_in(&dir, &["completions", shell]);
+        assert_eq!(ran.status, 0, "{shell}: {}", ran.stderr);
+        assert!(ran.stdout.contains("doctor"), "{shell}: {}", ran.stdout);
+    }
+    // The schema is the request's: an editor checks request files with it.
+    let ran = ferry_in(&dir, &["schema"]);
+    assert_eq!(ran.status, 0);
+    let schema: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(schema["title"], "ferry copy request");
+    assert_eq!(schema["additionalProperties"], false);
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for field in ["copyId", "region", "source", "destination", "manifest"] {
+        assert!(required.contains(&field), "{field} in {required:?}");
+    }
+    // The sandbox is the repository's: outside it, --sandbox says where to run it.
+    let ran = ferry_in(&dir, &["list", "--sandbox"]);
+    assert_eq!(ran.status, 3);
+    assert!(
+        ran.stderr.contains("is not inside the ferry repository"),
+        "{}",
+        ran.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_on_the_sandboxs_stacks_and_names_a_missing_destination() {
+    let world = World::start_for(600).await;
+    let ran = ferry(Some(&world), &["doctor", "--sandbox"]);
+    assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
+    for needle in [
+        "ok    destination stack in account 222222222222",
+        "ok    source stack in account 111111111111",
+        "ok    source stack in 111111111111 lists destination account 222222222222 (DestinationAccountIds)",
+        "ok    ferry bucket ferry-222222222222-eu-west-1 exists",
+        "the stacks agree",
+    ] {
+        assert!(ran.stdout.contains(needle), "{needle} in {}", ran.stdout);
+    }
+    // A request the stacks admit, and one whose destination bucket they do not list.
+    let request = world.request("photos-2026");
+    let ran = ferry(
+        Some(&world),
+        &[
+            "doctor",
+            "--sandbox",
+            "--request",
+            &request_file("doctor-ok", &request),
+        ],
+    );
+    assert_eq!(ran.status, 0, "{}", ran.stdout);
+    let mut unlisted = request.clone();
+    unlisted["destination"]["bucket"] = "dst-unlisted".into();
+    let ran = ferry(
+        Some(&world),
+        &[
+            "doctor",
+            "--sandbox",
+            "--request",
+            &request_file("doctor-unlisted", &unlisted),
+        ],
+    );
+    assert_eq!(ran.status, 1, "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("FAIL  request photos-2026: destination bucket dst-unlisted in the DestinationBuckets of the destination stack in 222222222222: not listed"),
+        "{}",
+        ran.stdout
+    );
+    // The source stack updated without the destination in its DestinationAccountIds.
+    world
+        .clients(Side::Source)
+        .ssm
+        .put_parameter()
+        .name("ferry-source-eu-west-1-destination-account-ids")
+        .value("333333333333")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let ran = ferry(Some(&world), &["doctor", "--sandbox"]);
+    assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains(
+            "FAIL  source stack in account 111111111111: DestinationAccountIds (333333333333) lacks destination account 222222222222, whose destination stack copies from 111111111111: add 222222222222 to DestinationAccountIds"
+        ),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("1 problem found"), "{}", ran.stdout);
 }
 
 #[cfg(feature = "demo")]

@@ -332,14 +332,22 @@ def sts_checks(params: dict, identity: Identity) -> list[Check]:
 
 
 def ssm_checks(target: str, payload: dict, caller: str, region: str) -> list[Check]:
-    """SSM's GetParameters, the one SSM call ferry makes (the stack's lists at cold start):
-    `ssm:GetParameters` on each parameter named, `arn:aws:ssm:<region>:<account>:parameter/<name>`
-    (ferry's names have no leading slash)."""
+    """SSM's GetParameters, the one SSM call ferry makes (the functions read the stack's lists at
+    cold start, `ferry doctor` reads them to compare stacks): `ssm:GetParameters` on each
+    parameter named, `arn:aws:ssm:<region>:<account>:parameter/<name>` (ferry's names have no
+    leading slash); and PutParameter, which only the tests call, as an administrator."""
     op = target.split(".", 1)[-1]
+    arn = lambda n: f"arn:aws:ssm:{region}:{caller}:parameter/{n.lstrip('/')}"
+    if op == "PutParameter":
+        # What an update of a stack does to a list (the tests change a deployed stack's list
+        # so, for `ferry doctor`): `ssm:PutParameter` on the parameter, with the condition key
+        # `ssm:Overwrite` (SSM User Guide, "Preventing access to Parameter Store API operations":
+        # ssm:Overwrite "controls whether a principal can update an existing parameter").
+        overwrite = "true" if payload.get("Overwrite") else "false"
+        return [Check("ssm:PutParameter", arn(payload.get("Name", "")), caller, context={"ssm:Overwrite": overwrite})]
     if op != "GetParameters":
         raise Refused(f"SSM action {op!r}")
-    return [Check("ssm:GetParameters", f"arn:aws:ssm:{region}:{caller}:parameter/{n.lstrip('/')}", caller)
-            for n in payload.get("Names") or []]
+    return [Check("ssm:GetParameters", arn(n), caller) for n in payload.get("Names") or []]
 
 
 def states_checks(target: str, payload: dict, caller: str, region: str) -> list[Check]:

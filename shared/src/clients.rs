@@ -24,6 +24,9 @@ pub struct Clients {
     pub sfn: Lazy<aws_sdk_sfn::Client>,
     pub kms: Lazy<aws_sdk_kms::Client>,
     pub sts: Lazy<aws_sdk_sts::Client>,
+    /// The stack's lists (`ferry doctor`; the functions read them once, at cold start, through
+    /// [`crate::parameters::load_for`]).
+    pub ssm: Lazy<aws_sdk_ssm::Client>,
     /// S3 clients of assumed roles, by role and session, while their credentials last: a
     /// function instance serves many invocations (the copy worker one per Batch task), and one
     /// AssumeRole per role and hour is enough.
@@ -103,6 +106,7 @@ impl Clients {
         let local = sdk.endpoint_url().is_some();
         let (s3, s3control) = (sdk.clone(), sdk.clone());
         let (iam, sfn, kms, sts) = (sdk.clone(), sdk.clone(), sdk.clone(), sdk.clone());
+        let ssm = sdk.clone();
         Clients {
             s3: Lazy::new(move || {
                 aws_sdk_s3::Client::from_conf(
@@ -122,6 +126,7 @@ impl Clients {
             sfn: Lazy::new(move || aws_sdk_sfn::Client::new(&sfn)),
             kms: Lazy::new(move || aws_sdk_kms::Client::new(&kms)),
             sts: Lazy::new(move || aws_sdk_sts::Client::new(&sts)),
+            ssm: Lazy::new(move || aws_sdk_ssm::Client::new(&ssm)),
             assumed: Default::default(),
             immutable: Default::default(),
         }

@@ -52,28 +52,51 @@ pub async fn load(
 ) -> Result<StackConfig, ConfigError> {
     let mut lists: BTreeMap<&str, String> = BTreeMap::new();
     if let Some(prefix) = lookup(VAR_LIST_PARAMETERS).filter(|p| !p.is_empty()) {
-        let names: Vec<String> = LISTS.iter().map(|(_, n)| format!("{prefix}{n}")).collect();
-        let out = ssm
-            .get_parameters()
-            .set_names(Some(names.clone()))
-            .send()
-            .await
-            .map_err(|e| ConfigError::Lists {
-                names: names.join(", "),
-                cause: crate::error::from_sdk(e, "GetParameters").cause,
-            })?;
-        for p in out.parameters() {
-            let found = LISTS
-                .iter()
-                .find(|(_, n)| p.name() == Some(format!("{prefix}{n}").as_str()));
-            if let (Some((var, _)), Some(value)) = (found, p.value()) {
-                lists.insert(var, value.to_string());
+        for (suffix, value) in read_lists(ssm, &prefix).await? {
+            if let Some((var, _)) = LISTS.iter().find(|(_, n)| *n == suffix) {
+                lists.insert(var, value);
             }
         }
     }
     Ok(StackConfig::from_lookup(|n| {
         lists.get(n).cloned().or_else(|| lookup(n))
     })?)
+}
+
+/// The prefix of a stack's list parameters: `ferry-<side>-<region>-` (template.yaml names them
+/// so, and hands the functions the same prefix in `FERRY_LIST_PARAMETERS`).
+pub fn list_prefix(side: &str, region: &str) -> String {
+    format!("ferry-{side}-{region}-")
+}
+
+/// The lists a stack keeps under `prefix` (`ferry-<side>-<region>-`), by their name after the
+/// prefix (`source-buckets`, ...), each as written (comma-separated). A list whose parameter is
+/// absent is empty, or the stack is not there: `ferry doctor` tells the two apart by the list
+/// every stack of a side has (a Rule of the template requires it).
+pub async fn read_lists(
+    ssm: &aws_sdk_ssm::Client,
+    prefix: &str,
+) -> Result<BTreeMap<&'static str, String>, ConfigError> {
+    let names: Vec<String> = LISTS.iter().map(|(_, n)| format!("{prefix}{n}")).collect();
+    let out = ssm
+        .get_parameters()
+        .set_names(Some(names.clone()))
+        .send()
+        .await
+        .map_err(|e| ConfigError::Lists {
+            names: names.join(", "),
+            cause: crate::error::from_sdk(e, "GetParameters").cause,
+        })?;
+    let mut lists = BTreeMap::new();
+    for p in out.parameters() {
+        let found = LISTS
+            .iter()
+            .find(|(_, n)| p.name() == Some(format!("{prefix}{n}").as_str()));
+        if let (Some((_, suffix)), Some(value)) = (found, p.value()) {
+            lists.insert(*suffix, value.to_string());
+        }
+    }
+    Ok(lists)
 }
 
 #[cfg(test)]

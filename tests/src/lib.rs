@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_local::objects;
-use ferry_local::scenario::{Scenario, Side};
+use ferry_local::scenario::Scenario;
 use ferry_local::ForkServer;
 use serde_json::{json, Value};
 
@@ -38,6 +38,7 @@ pub const VPC_ENDPOINT_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Id":"Poli
 pub const FOREIGN_MANIFEST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["s3:GetObject"],"Resource":"arn:aws:s3:::src-manifests/public/*"}]}"#;
 
 pub use ferry_local::objects::Sample;
+pub use ferry_local::scenario::Side;
 
 pub fn samples() -> Vec<Sample> {
     let mk = |key: &str, size: usize, tag: Option<(&str, &str)>| Sample {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// A copy of the objects of one bucket into a bucket of another account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CopyRequest {
     /// Lowercase letters, digits and single hyphens, at most 40 characters.
@@ -38,6 +39,7 @@ pub struct CopyRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Source {
     pub account_id: String,
@@ -48,6 +50,7 @@ pub struct Source {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Destination {
     pub account_id: String,
@@ -69,6 +72,7 @@ pub struct Destination {
 
 /// `destination.existing`: what a copy does where the destination already holds the key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Existing {
     /// Never overwrite: an identical object is left as it is (not copied), a different one is
@@ -95,6 +99,7 @@ impl Existing {
 
 /// `destination.encryption`: SSE-S3, or SSE-KMS under a key of the destination account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Encryption {
     #[serde(rename = "type")]
@@ -108,6 +113,7 @@ pub struct Encryption {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum EncryptionType {
     #[serde(rename = "SSE-S3")]
     SseS3,
@@ -117,6 +123,7 @@ pub enum EncryptionType {
 
 /// Where the list of objects to copy comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum Manifest {
     /// Flow A: an S3 Inventory report of the source bucket, delivered to the ferry bucket.
@@ -133,6 +140,7 @@ pub enum Manifest {
 
 /// The two flows of the AWS procedure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Flow {
     Inventory,
@@ -150,6 +158,7 @@ impl Manifest {
 
 /// S3PutObjectCopy storage classes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StorageClass {
     #[default]
@@ -163,6 +172,7 @@ pub enum StorageClass {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MetadataDirective {
     /// Metadata and tags are copied from the source object.
@@ -172,6 +182,7 @@ pub enum MetadataDirective {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Report {
     #[serde(default)]
@@ -185,6 +196,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ReportScope {
     AllTasks,
     /// Reports stay small on large copies; counts come from DescribeJob.
@@ -193,6 +205,7 @@ pub enum ReportScope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Job {
     /// 0..=2147483647, higher first (ordering between jobs is not guaranteed by AWS).
@@ -222,6 +235,7 @@ impl Default for Job {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Retry {
     /// How many retry jobs may follow the first one, for tasks that failed for transient reasons.
@@ -246,6 +260,7 @@ impl Default for Retry {
 /// `verify`: after the last job, every object of the manifest is checked at the destination by
 /// a job of the copy worker in verify mode.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Verify {
     /// Absent: on when `destination.existing` is `refuse` or `skip-identical` (a copy that
@@ -265,6 +280,7 @@ impl CopyRequest {
 
 /// How the copy worker copies objects over 5 GB (UploadPartCopy, every byte server side).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Multipart {
     /// Parts copied at once by one worker invocation (1..=64).
@@ -329,6 +345,7 @@ impl Default for Multipart {
 
 /// Durations, all in seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Timing {
     /// The first wait between two DescribeJob calls; it grows by half each look.
@@ -391,6 +408,7 @@ impl Default for Timing {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Cleanup {
     #[serde(default = "yes")]
@@ -415,6 +433,7 @@ impl Default for Cleanup {
 
 /// One broken rule: the field path (`destination.bucket`) and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Violation {
     pub field: String,
     pub rule: String,
@@ -497,4 +516,20 @@ impl CopyRequest {
     pub fn flow(&self) -> Flow {
         self.manifest.flow()
     }
+}
+
+/// The copy request's JSON Schema (draft 2020-12), generated from the types above: their doc
+/// comments are its descriptions, serde's attributes its names, defaults and closed objects.
+/// `ferry schema` prints it, so that editors validate request files.
+#[cfg(feature = "schema")]
+pub fn json_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(CopyRequest)).expect("a JSON Schema serializes");
+    if let Some(root) = schema.as_object_mut() {
+        root.insert(
+            "title".into(),
+            serde_json::Value::String("ferry copy request".into()),
+        );
+    }
+    schema
 }

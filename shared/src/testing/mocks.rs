@@ -24,6 +24,7 @@ impl Clients {
             sfn: Lazy::ready(mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn)),
             kms: Lazy::ready(mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[])),
             sts: Lazy::ready(mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[])),
+            ssm: Lazy::ready(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &[])),
             assumed: Default::default(),
             immutable: Default::default(),
         }

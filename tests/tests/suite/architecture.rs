@@ -399,3 +399,55 @@ fn the_circle_check_finds_circles() {
     );
     assert!(circles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
 }
+
+/// The ferry crates in the dependency tree `cargo install --locked --path cli` builds (the
+/// normal and build dependencies of ferry-cli, with `extra` features).
+fn installed_cli_crates(extra: &[&str]) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(repo_root())
+        .args([
+            "tree",
+            "-p",
+            "ferry-cli",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--locked",
+            "--offline",
+        ])
+        .args(extra)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| name.starts_with("ferry-"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The CLI as installed holds no sandbox and no Lambda function: ferry-cli and ferry-core are
+/// its only ferry crates. With the `demo` feature (as `make demo` builds it) the sandbox and
+/// the functions it hosts come in, which shows the check sees them.
+#[test]
+fn the_installed_cli_depends_on_no_sandbox_and_no_function() {
+    let lean = installed_cli_crates(&[]);
+    assert_eq!(
+        lean,
+        ["ferry-cli", "ferry-core"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>()
+    );
+    let demo = installed_cli_crates(&["--features", "demo"]);
+    for crate_name in ["ferry-local", "ferry-plan", "ferry-copy-worker"] {
+        assert!(demo.contains(crate_name), "{crate_name} in {demo:?}");
+    }
+}
