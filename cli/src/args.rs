@@ -153,6 +153,7 @@ pub enum Command {
     /// Write a commented copy request to start from (or, with --deployment, a deployment file)
     #[command(after_help = concat!(
         "Examples: ferry init request.json\n",
+        "          ferry init --plain request.json\n",
         "          ferry init --deployment ferry-deployment.toml\n\n",
         "Exit status: 0 written; 2 the file exists already (init never overwrites one)."
     ))]
@@ -160,6 +161,10 @@ pub enum Command {
         /// Write the deployment file (TOML) that `ferry deploy` and `ferry doctor` read instead
         #[arg(long)]
         deployment: bool,
+        /// The request without its comment lines: plain JSON, which any tool takes (`ferry plan`
+        /// and `ferry start` take the commented one too)
+        #[arg(long, conflicts_with = "deployment")]
+        plain: bool,
         /// The file to create (it must not exist); standard output when absent
         #[arg(value_name = "PATH")]
         path: Option<PathBuf>,
@@ -184,8 +189,10 @@ pub enum Command {
     /// file so that every stack agrees with the others
     #[command(after_help = concat!(
         "Example: ferry deploy --config ferry-deployment.toml --account 222222222222 --dry-run\n\n",
-        "Run `sam build --beta-features` in the repository first.\n",
-        "Exit status: 0 deployed (or printed); 2 an invalid deployment file or account; 3 sam failed."
+        "Runs `sam deploy` in the repository, after `sam build --beta-features` there, with the\n",
+        "credentials of the account's profile, which must be that account's.\n",
+        "Exit status: 0 deployed (or printed); 2 an invalid deployment file, an account it does not\n",
+        "list, or a profile of another account; 3 sam failed or is missing."
     ))]
     Deploy {
         /// The deployment file (`ferry init --deployment` writes one)
@@ -206,14 +213,16 @@ pub enum Command {
     /// says; with --request, that they admit the copy
     #[command(after_help = concat!(
         "Example: ferry doctor --config ferry-deployment.toml --request request.json\n\n",
-        "Each account is read with its profile from the file. Calls made: ssm:GetParameters (the\n",
+        "Each account is read with its profile from the file, after checking that the profile's\n",
+        "credentials are that account's. Calls made: sts:GetCallerIdentity, ssm:GetParameters (the\n",
         "stacks' lists), s3:ListBucket (HeadBucket, the ferry bucket), states:DescribeStateMachine.\n",
         "Exit status: 0 the stacks agree; 1 a problem was found (each names the parameter to change);\n",
-        "2 an invalid deployment file or request; 3 an account could not be read."
+        "2 an invalid deployment file or request, or a profile of another account; 3 an account could\n",
+        "not be read."
     ))]
     Doctor {
         /// The deployment file: the accounts to check and what their stacks should be
-        #[arg(long, value_name = "FILE", required_unless_present = "sandbox")]
+        #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// A copy request the stacks must admit
         #[arg(long, value_name = "REQUEST")]
@@ -221,7 +230,8 @@ pub enum Command {
         /// The Region to check (else the deployment file's)
         #[arg(long, value_name = "REGION", help_heading = "AWS options")]
         region: Option<String>,
-        /// Check the sandbox's accounts (`make sandbox`) instead of the file's
+        /// Check the sandbox's accounts (`make sandbox`) instead of the file's; FERRY_SANDBOX set
+        /// and no --config imply it
         #[arg(long, help_heading = "AWS options")]
         sandbox: bool,
     },

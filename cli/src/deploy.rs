@@ -10,8 +10,10 @@ use serde::Deserialize;
 
 use crate::{CliError, Result};
 
-/// The stack's name when the file does not give one.
-pub const DEFAULT_STACK_NAME: &str = "ferry";
+/// The stacks' names when a table gives none: `ferry-destination` and `ferry-source`, the same
+/// whatever else the account holds, so that adding the other side to an account never renames
+/// its stack.
+pub const STACK_NAME_PREFIX: &str = "ferry";
 
 /// The parameters `ferry deploy` derives from the file's accounts: a `parameters` table may not
 /// set them, since a value there could make the stacks disagree.
@@ -31,8 +33,6 @@ pub const DERIVED: [&str; 7] = [
 pub struct Deployment {
     pub region: String,
     #[serde(default)]
-    pub stack_name: Option<String>,
-    #[serde(default)]
     pub destination: Vec<DestinationAccount>,
     #[serde(default)]
     pub source: Vec<SourceAccount>,
@@ -44,6 +44,10 @@ pub struct DestinationAccount {
     pub account: String,
     #[serde(default)]
     pub profile: Option<String>,
+    /// The stack's name (default `ferry-destination`): give the name of a stack deployed
+    /// before under another.
+    #[serde(default)]
+    pub stack_name: Option<String>,
     /// DestinationBuckets.
     pub buckets: Vec<String>,
     /// ManifestBuckets.
@@ -59,6 +63,12 @@ pub struct SourceAccount {
     pub account: String,
     #[serde(default)]
     pub profile: Option<String>,
+    /// The stack's name (default `ferry-source`).
+    #[serde(default)]
+    pub stack_name: Option<String>,
+    /// The destination accounts this source serves (default: every destination of the file).
+    #[serde(default)]
+    pub destinations: Option<Vec<String>>,
     /// SourceBuckets: copied from, or keeping CSV manifests.
     pub buckets: Vec<String>,
     /// SourceKmsKeyArns.
@@ -157,7 +167,14 @@ impl Deployment {
                 &mut out,
             );
             parameter_problems(&at, &d.parameters, &mut out);
+            if !self.source.is_empty() && self.sources_of(&d.account).is_empty() {
+                out.push(format!(
+                    "{at}: no [[source]] account serves {} (a copy within one account is refused)",
+                    d.account
+                ));
+            }
         }
+        let destinations: BTreeSet<&String> = self.destination.iter().map(|d| &d.account).collect();
         for (i, s) in self.source.iter().enumerate() {
             let at = format!("source[{i}]");
             account_problems(&at, &s.account, &mut out);
@@ -172,12 +189,55 @@ impl Deployment {
             list_problems(&format!("{at}.buckets"), &s.buckets, &mut out);
             list_problems(&format!("{at}.kms_key_arns"), &s.kms_key_arns, &mut out);
             parameter_problems(&at, &s.parameters, &mut out);
+            for d in s.destinations.iter().flatten() {
+                if !destinations.contains(d) {
+                    out.push(format!(
+                        "{at}.destinations: {d} is no [[destination]] account of the file"
+                    ));
+                }
+            }
+            if !self.destination.is_empty() && self.served_by(&s.account).is_empty() {
+                out.push(format!(
+                    "{at}: serves no destination account but its own (a copy within one account is refused)"
+                ));
+            }
         }
         out
     }
 
-    pub fn stack_name(&self) -> &str {
-        self.stack_name.as_deref().unwrap_or(DEFAULT_STACK_NAME)
+    /// The destination accounts `source` serves: its `destinations`, else every destination of
+    /// the file; never itself (a copy within one account is refused, so an account holding a
+    /// stack of each side does not list its own account).
+    pub fn served_by(&self, source: &str) -> Vec<String> {
+        let Some(s) = self.source.iter().find(|s| s.account == source) else {
+            return Vec::new();
+        };
+        self.destination
+            .iter()
+            .map(|d| d.account.clone())
+            .filter(|d| d != source)
+            .filter(|d| s.destinations.as_ref().is_none_or(|list| list.contains(d)))
+            .collect()
+    }
+
+    /// The source accounts that serve `destination`.
+    pub fn sources_of(&self, destination: &str) -> Vec<&SourceAccount> {
+        self.source
+            .iter()
+            .filter(|s| self.served_by(&s.account).iter().any(|d| d == destination))
+            .collect()
+    }
+
+    /// Every (source, destination) pair of the file: the stacks that must agree.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.source
+            .iter()
+            .flat_map(|s| {
+                self.served_by(&s.account)
+                    .into_iter()
+                    .map(move |d| (s.account.clone(), d))
+            })
+            .collect()
     }
 
     /// The sides the file deploys in `account`.
@@ -215,18 +275,23 @@ impl Deployment {
             })
     }
 
-    /// The stack of `account` and `side`: its name (`<stack_name>-<side>` where the account holds
-    /// both sides, so that the two stacks' names differ) and every parameter.
+    /// The `ferry deploy` command that deploys the `side` stack of `account` from the file at
+    /// `path`: `--side` where the account holds both.
+    pub fn deploy_command(&self, path: &str, account: &str, side: Side) -> String {
+        let mut command = format!("ferry deploy --config {path} --account {account}");
+        if self.sides_of(account).len() == 2 {
+            command.push_str(&format!(" --side {}", side.as_str()));
+        }
+        command
+    }
+
+    /// The stack of `account` and `side`: its name (the table's `stack_name`, else
+    /// `ferry-<side>`) and every parameter.
     pub fn stack(&self, account: &str, side: Side) -> Result<StackDeployment> {
-        let both = self.sides_of(account).len() == 2;
-        let stack_name = if both {
-            format!("{}-{}", self.stack_name(), side.as_str())
-        } else {
-            self.stack_name().to_string()
-        };
+        let default_name = format!("{STACK_NAME_PREFIX}-{}", side.as_str());
         let mut parameters = BTreeMap::new();
         parameters.insert("Side".to_string(), side.as_str().to_string());
-        let profile;
+        let (profile, stack_name);
         match side {
             Side::Destination => {
                 let d = self
@@ -235,9 +300,10 @@ impl Deployment {
                     .find(|d| d.account == account)
                     .ok_or_else(|| not_listed(account, side))?;
                 profile = d.profile.clone();
-                let sources: Vec<String> = self.source.iter().map(|s| s.account.clone()).collect();
-                let buckets: BTreeSet<String> = self
-                    .source
+                stack_name = d.stack_name.clone().unwrap_or(default_name);
+                let serving = self.sources_of(account);
+                let sources: Vec<String> = serving.iter().map(|s| s.account.clone()).collect();
+                let buckets: BTreeSet<String> = serving
                     .iter()
                     .flat_map(|s| s.buckets.iter().cloned())
                     .collect();
@@ -256,9 +322,11 @@ impl Deployment {
                     .find(|s| s.account == account)
                     .ok_or_else(|| not_listed(account, side))?;
                 profile = s.profile.clone();
-                let destinations: Vec<String> =
-                    self.destination.iter().map(|d| d.account.clone()).collect();
-                parameters.insert("DestinationAccountIds".into(), destinations.join(","));
+                stack_name = s.stack_name.clone().unwrap_or(default_name);
+                parameters.insert(
+                    "DestinationAccountIds".into(),
+                    self.served_by(account).join(","),
+                );
                 parameters.insert("SourceBuckets".into(), s.buckets.join(","));
                 if !s.kms_key_arns.is_empty() {
                     parameters.insert("SourceKmsKeyArns".into(), s.kms_key_arns.join(","));
@@ -329,8 +397,9 @@ impl StackDeployment {
     }
 }
 
-/// Deploys (or, with `dry_run`, prints) the stack of `account`.
-pub fn run(config: &Path, account: &str, side: Option<Side>, dry_run: bool) -> Result<i32> {
+/// Deploys (or, with `dry_run`, prints) the stack of `account`. Before deploying: the template
+/// built by `sam build` in the repository, and credentials of that very account.
+pub async fn run(config: &Path, account: &str, side: Option<Side>, dry_run: bool) -> Result<i32> {
     let deployment = Deployment::read(config)?;
     let stack = deployment.stacks_to_deploy(account, side)?;
     println!(
@@ -344,13 +413,37 @@ pub fn run(config: &Path, account: &str, side: Option<Side>, dry_run: bool) -> R
     if dry_run {
         return Ok(0);
     }
+    let repository = crate::repository()?;
+    let built = repository.join(".aws-sam/build/template.yaml");
+    if !built.is_file() {
+        return Err(CliError::other(format!(
+            "no {}: run `sam build --beta-features` in {} first (docs/src/deploy.md)",
+            built.display(),
+            repository.display()
+        )));
+    }
+    let sdk = crate::target::aws_config(stack.profile.as_deref(), Some(&stack.region)).await?;
+    let clients = ferry_core::clients::Clients::new(&sdk);
+    let caller = crate::target::caller_account(&clients, stack.profile.as_deref()).await?;
+    if caller != stack.account {
+        return Err(CliError::invalid(format!(
+            "the credentials for account {} ({}) are of account {caller}: nothing deployed; give that account's profile in the deployment file",
+            stack.account,
+            stack
+                .profile
+                .as_deref()
+                .map(|p| format!("profile {p}"))
+                .unwrap_or("the default chain".into())
+        )));
+    }
     let status = std::process::Command::new("sam")
+        .current_dir(&repository)
         .args(stack.sam_args())
         .status()
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => CliError::other(
-                "sam: not found; install the AWS SAM CLI and run `sam build --beta-features` in the repository first (docs/src/deploy.md)",
-            ),
+            std::io::ErrorKind::NotFound => {
+                CliError::other("sam: not found; install the AWS SAM CLI (docs/src/deploy.md)")
+            }
             _ => CliError::other(format!("cannot run sam: {e}")),
         })?;
     if status.success() {
@@ -448,7 +541,7 @@ buckets = ["src-ledger"]
     fn every_stack_lists_the_accounts_of_the_other_side() {
         let d = Deployment::parse(TWO_SOURCES_TWO_DESTINATIONS).unwrap();
         let dst = d.stack("222222222222", Side::Destination).unwrap();
-        assert_eq!(dst.stack_name, "ferry");
+        assert_eq!(dst.stack_name, "ferry-destination");
         assert_eq!(
             dst.parameters["SourceAccountIds"],
             "111111111111,333333333333"
@@ -466,13 +559,40 @@ buckets = ["src-ledger"]
         );
         assert_eq!(src.parameters["SourceBuckets"], "src-photos,src-manifests");
         assert!(src.parameters["SourceKmsKeyArns"].starts_with("arn:aws:kms:"));
-        // The account holding both sides gets two stacks with different names.
+        // The account holding both sides: two stacks, each named after its side, and neither
+        // lists its own account (a copy within one account is refused).
         let both_d = d.stack("333333333333", Side::Destination).unwrap();
         let both_s = d.stack("333333333333", Side::Source).unwrap();
         assert_eq!(both_d.stack_name, "ferry-destination");
         assert_eq!(both_s.stack_name, "ferry-source");
+        assert_eq!(both_d.parameters["SourceAccountIds"], "111111111111");
+        assert_eq!(
+            both_d.parameters["SourceBuckets"],
+            "src-manifests,src-photos"
+        );
+        assert_eq!(both_s.parameters["DestinationAccountIds"], "222222222222");
         assert_eq!(both_d.parameters["RetentionDays"], "90");
         assert_eq!(both_d.parameters["ManifestBuckets"], "dst-lists");
+        // A source may serve some destinations only; a stack deployed before keeps its name.
+        let mut narrow = d.clone();
+        narrow.source[0].destinations = Some(vec!["222222222222".into()]);
+        narrow.destination[1].stack_name = Some("ferry".into());
+        let src = narrow.stack("111111111111", Side::Source).unwrap();
+        assert_eq!(src.parameters["DestinationAccountIds"], "222222222222");
+        let dst3 = narrow.stack("333333333333", Side::Destination).unwrap();
+        assert_eq!(dst3.stack_name, "ferry");
+        // 333's destination stack is then served by no source: refused.
+        let e = Deployment::parse(&format!("{TWO_SOURCES_TWO_DESTINATIONS}\n").replace(
+            "profile = \"src\"",
+            "profile = \"src\"\ndestinations = [\"222222222222\"]",
+        ))
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("destination[1]: no [[source]] account serves 333333333333"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -481,7 +601,7 @@ buckets = ["src-ledger"]
         let src = d.stacks_to_deploy("111111111111", None).unwrap();
         assert_eq!(
             src.sam_command_line(),
-            "sam deploy --stack-name ferry --region eu-west-1 --resolve-s3 --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset --profile src --parameter-overrides DestinationAccountIds=222222222222,333333333333 Side=source SourceBuckets=src-photos,src-manifests SourceKmsKeyArns=arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            "sam deploy --stack-name ferry-source --region eu-west-1 --resolve-s3 --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset --profile src --parameter-overrides DestinationAccountIds=222222222222,333333333333 Side=source SourceBuckets=src-photos,src-manifests SourceKmsKeyArns=arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
         );
         let e = d.stacks_to_deploy("333333333333", None).unwrap_err();
         assert!(e.message.contains("--side"), "{}", e.message);
@@ -502,12 +622,16 @@ parameters = { SourceAccountIds = "1" }
 [[source]]
 account = "111111111111"
 buckets = ["a", "a", "b,c"]
+destinations = ["999999999999"]
 "#,
         )
         .unwrap_err();
         assert_eq!(e.status, 2);
         for expected in [
-            "breaks 6 rules",
+            "breaks 9 rules",
+            "source[0].destinations: 999999999999 is no [[destination]] account of the file",
+            "source[0]: serves no destination account but its own",
+            "destination[0]: no [[source]] account serves 22222222222",
             "region: is empty",
             "destination[0].account: \"22222222222\" is not an AWS account id",
             "destination[0].buckets: empty",

@@ -32,8 +32,8 @@ pub struct Scope<'a> {
 
 /// One stack as deployed: its lists by template parameter name.
 #[derive(Debug, Clone, Default)]
-struct Deployed {
-    lists: BTreeMap<&'static str, Vec<String>>,
+pub struct Deployed {
+    pub lists: BTreeMap<&'static str, Vec<String>>,
 }
 
 impl Deployed {
@@ -97,23 +97,22 @@ impl Findings {
     }
 }
 
+/// The stacks found, by account and side: each one's lists by template parameter name.
+pub type Stacks = BTreeMap<(String, Side), Deployed>;
+
 /// Runs every check of `scope`. An AWS call that fails (no access, no network) is an error
 /// (exit status 3), never a finding: doctor reports only what it could read.
 pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
     let mut f = Findings::default();
-    let mut stacks: BTreeMap<(String, Side), Deployed> = BTreeMap::new();
-    let region = &scope.region;
-    let redeploy = |account: &str| match &scope.deployment {
-        Some((_, path)) => format!("ferry deploy --config {path} --account {account}"),
-        None => "update that stack's parameters".to_string(),
-    };
-
+    let mut stacks: Stacks = BTreeMap::new();
     for account in &scope.accounts {
         for side in [Side::Destination, Side::Source] {
-            let prefix = list_prefix(side.as_str(), region);
+            let prefix = list_prefix(side.as_str(), &scope.region);
             let lists = read_lists(&account.clients.ssm, &prefix)
                 .await
-                .map_err(|e| CliError::other(format!("account {}: {e}", account.id)))?;
+                .map_err(|e| {
+                    crate::aws_error(&format!("account {}: GetParameters", account.id))(e)
+                })?;
             let deployed = Deployed {
                 lists: lists
                     .into_iter()
@@ -124,46 +123,76 @@ pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
                     .collect(),
             };
             if deployed.lists.contains_key(required_list(side)) {
-                f.ok.push(format!(
-                    "{} stack in account {} (Region {region})",
-                    side.as_str(),
-                    account.id
-                ));
                 stacks.insert((account.id.clone(), side), deployed);
-            } else if let Some((d, _)) = scope.deployment {
-                if d.sides_of(&account.id).contains(&side) {
-                    f.problems.push(format!(
-                        "no {} stack in account {} (Region {region}): its parameter {prefix}{} is missing; deploy it: {}",
-                        side.as_str(),
-                        account.id,
-                        suffix_of(required_list(side)),
-                        redeploy(&account.id)
-                    ));
-                }
             }
         }
         if stacks.contains_key(&(account.id.clone(), Side::Destination)) {
-            destination_resources(account, region, &mut f).await?;
+            destination_resources(account, &scope.region, &mut f).await?;
+        }
+    }
+    let accounts: Vec<String> = scope.accounts.iter().map(|a| a.id.clone()).collect();
+    analyze(
+        &scope.region,
+        &accounts,
+        &stacks,
+        scope.deployment.as_ref().map(|(d, p)| (*d, p.as_str())),
+        scope.request,
+        &mut f,
+    );
+    Ok(f)
+}
+
+/// Everything doctor concludes from the stacks it found (no AWS call): which exist, whether each
+/// pair agrees, whether they are what the deployment file says, whether they admit the request.
+pub fn analyze(
+    region: &str,
+    accounts: &[String],
+    stacks: &Stacks,
+    deployment: Option<(&Deployment, &str)>,
+    request: Option<&CopyRequest>,
+    f: &mut Findings,
+) {
+    let redeploy = |account: &str, side: Side| match deployment {
+        Some((d, path)) => d.deploy_command(path, account, side),
+        None => "update that stack's parameters".to_string(),
+    };
+    for (account, side) in stacks.keys() {
+        f.ok.push(format!(
+            "{} stack in account {account} (Region {region})",
+            side.as_str()
+        ));
+    }
+    if let Some((d, _)) = deployment {
+        for account in d.accounts() {
+            for side in d.sides_of(&account) {
+                if !stacks.contains_key(&(account.clone(), side)) {
+                    f.problems.push(format!(
+                        "no {} stack in account {account} (Region {region}): its parameter {}{} is missing; deploy it: {}",
+                        side.as_str(),
+                        list_prefix(side.as_str(), region),
+                        suffix_of(required_list(side)),
+                        redeploy(&account, side)
+                    ));
+                }
+            }
         }
     }
     if stacks.is_empty() {
         f.problems.push(format!(
             "no ferry stack in any of the accounts checked ({}) in Region {region}: deploy them (docs/src/deploy.md), or check --region",
-            scope.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(", ")
+            accounts.join(", ")
         ));
-        return Ok(f);
+        return;
     }
 
-    // The pairs that must agree: the file's, and every pair one side claims.
+    // The pairs that must agree: the file's, and every pair one side claims where the other
+    // side's stack exists. A copy within one account is refused, so an account is never paired
+    // with itself.
     let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
-    if let Some((d, _)) = scope.deployment {
-        for s in &d.source {
-            for dst in &d.destination {
-                pairs.insert((s.account.clone(), dst.account.clone()));
-            }
-        }
+    if let Some((d, _)) = deployment {
+        pairs.extend(d.pairs());
     }
-    for ((account, side), deployed) in &stacks {
+    for ((account, side), deployed) in stacks {
         match side {
             Side::Destination => {
                 for s in deployed.list("SourceAccountIds") {
@@ -181,6 +210,7 @@ pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
             }
         }
     }
+    pairs.retain(|(s, d)| s != d);
     for (s, d) in &pairs {
         let (Some(src), Some(dst)) = (
             stacks.get(&(s.clone(), Side::Source)),
@@ -196,7 +226,7 @@ pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
             f.problems.push(format!(
                 "destination stack in account {d}: SourceAccountIds ({}) lacks source account {s}, whose source stack serves {d}: add {s} to SourceAccountIds ({})",
                 shown(dst.list("SourceAccountIds")),
-                redeploy(d)
+                redeploy(d, Side::Destination)
             ));
         }
         if src.list("DestinationAccountIds").contains(d) {
@@ -207,7 +237,7 @@ pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
             f.problems.push(format!(
                 "source stack in account {s}: DestinationAccountIds ({}) lacks destination account {d}, whose destination stack copies from {s}: add {d} to DestinationAccountIds ({})",
                 shown(src.list("DestinationAccountIds")),
-                redeploy(s)
+                redeploy(s, Side::Source)
             ));
         }
         let missing: Vec<&String> = src
@@ -224,18 +254,17 @@ pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
                 "destination stack in account {d}: SourceBuckets lacks {} of source account {s}: add {} to SourceBuckets ({})",
                 shown_refs(&missing),
                 if missing.len() == 1 { "it" } else { "them" },
-                redeploy(d)
+                redeploy(d, Side::Destination)
             ));
         }
     }
 
-    if let Some((d, path)) = &scope.deployment {
-        against_file(d, path, &stacks, &mut f)?;
+    if let Some((d, path)) = deployment {
+        against_file(d, path, stacks, f);
     }
-    if let Some(req) = scope.request {
-        against_request(req, &stacks, &mut f);
+    if let Some(req) = request {
+        against_request(req, stacks, f);
     }
-    Ok(f)
 }
 
 /// A destination stack's own resources: the ferry bucket and the state machine.
@@ -278,18 +307,16 @@ async fn destination_resources(account: &Account, region: &str, f: &mut Findings
 }
 
 /// Each stack of the file against what is deployed: every list the file derives.
-fn against_file(
-    d: &Deployment,
-    path: &str,
-    stacks: &BTreeMap<(String, Side), Deployed>,
-    f: &mut Findings,
-) -> Result<()> {
+fn against_file(d: &Deployment, path: &str, stacks: &Stacks, f: &mut Findings) {
     for account in d.accounts() {
         for side in d.sides_of(&account) {
-            let Some(deployed) = stacks.get(&(account.clone(), side)) else {
+            let (Some(deployed), Ok(wanted)) = (
+                stacks.get(&(account.clone(), side)),
+                d.stack(&account, side),
+            ) else {
                 continue;
             };
-            let wanted = d.stack(&account, side)?;
+            let mut agrees = true;
             for (_, parameter) in PARAMETER_OF {
                 let want: BTreeSet<String> = wanted
                     .parameters
@@ -300,24 +327,27 @@ fn against_file(
                 if want == have {
                     continue;
                 }
+                agrees = false;
                 f.problems.push(format!(
-                    "{} stack in account {account}: {parameter} is {}; the deployment file says {}: ferry deploy --config {path} --account {account}",
+                    "{} stack in account {account}: {parameter} is {}; the deployment file says {}: {}",
                     side.as_str(),
                     shown(&have.into_iter().collect::<Vec<_>>()),
                     shown(&want.into_iter().collect::<Vec<_>>()),
+                    d.deploy_command(path, &account, side)
+                ));
+            }
+            if agrees {
+                f.ok.push(format!(
+                    "{} stack in {account} is what {path} says",
+                    side.as_str()
                 ));
             }
         }
     }
-    Ok(())
 }
 
 /// A request against the stacks that will run it.
-fn against_request(
-    req: &CopyRequest,
-    stacks: &BTreeMap<(String, Side), Deployed>,
-    f: &mut Findings,
-) {
+fn against_request(req: &CopyRequest, stacks: &Stacks, f: &mut Findings) {
     let s = &req.source.account_id;
     let d = &req.destination.account_id;
     let (Some(src), Some(dst)) = (
@@ -496,4 +526,193 @@ pub fn sandbox_accounts(info: &crate::target::SandboxDescription) -> Vec<Account
         });
     }
     out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The stacks `ferry deploy` makes from `d`, as doctor reads them back.
+    pub(crate) fn deployed(d: &Deployment) -> Stacks {
+        let mut stacks = Stacks::new();
+        for account in d.accounts() {
+            for side in d.sides_of(&account) {
+                let stack = d.stack(&account, side).unwrap();
+                let lists = PARAMETER_OF
+                    .iter()
+                    .filter_map(|(_, p)| Some((*p, split(stack.parameters.get(*p)?))))
+                    .collect();
+                stacks.insert((account.clone(), side), Deployed { lists });
+            }
+        }
+        stacks
+    }
+
+    fn analyze_with(
+        d: &Deployment,
+        stacks: &Stacks,
+        file: bool,
+        request: Option<&CopyRequest>,
+    ) -> Findings {
+        let mut f = Findings::default();
+        let accounts: Vec<String> = d.accounts().into_iter().collect();
+        analyze(
+            "eu-west-1",
+            &accounts,
+            stacks,
+            file.then_some((d, "ferry.toml")),
+            request,
+            &mut f,
+        );
+        f
+    }
+
+    /// Doctor on the stacks the file `d` deploys, checked against that file.
+    pub(crate) fn analyze_deployed(d: &Deployment) -> Findings {
+        analyze_with(d, &deployed(d), true, None)
+    }
+
+    /// The sandbox's four stacks (local/sandbox/template.py): consolidation (111 and 333 into
+    /// 222), fan-out (111 into 222 and 333), and 333 holding both sides, serving 222 only.
+    const SANDBOX: &str = r#"
+region = "eu-west-1"
+[[destination]]
+account = "222222222222"
+buckets = ["dst-photos", "dst-archive"]
+manifest_buckets = ["dst-manifests"]
+[[destination]]
+account = "333333333333"
+buckets = ["dst3-photos"]
+[[source]]
+account = "111111111111"
+buckets = ["src-photos", "src-manifests"]
+[[source]]
+account = "333333333333"
+buckets = ["src-ledger"]
+destinations = ["222222222222"]
+"#;
+
+    fn set(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_file_derives_the_sandboxs_own_stacks() {
+        let d = Deployment::parse(SANDBOX).unwrap();
+        let stacks = deployed(&d);
+        let list = |account: &str, side: Side, p: &str| {
+            let mut l = stacks[&(account.to_string(), side)].list(p).to_vec();
+            l.sort();
+            l
+        };
+        // template.py's STACKS, list by list.
+        assert_eq!(
+            list("222222222222", Side::Destination, "SourceAccountIds"),
+            set(&["111111111111", "333333333333"])
+        );
+        assert_eq!(
+            list("222222222222", Side::Destination, "SourceBuckets"),
+            set(&["src-ledger", "src-manifests", "src-photos"])
+        );
+        assert_eq!(
+            list("111111111111", Side::Source, "DestinationAccountIds"),
+            set(&["222222222222", "333333333333"])
+        );
+        // The account of both sides never lists itself.
+        assert_eq!(
+            list("333333333333", Side::Source, "DestinationAccountIds"),
+            set(&["222222222222"])
+        );
+        assert_eq!(
+            list("333333333333", Side::Destination, "SourceAccountIds"),
+            set(&["111111111111"])
+        );
+        assert_eq!(
+            list("333333333333", Side::Destination, "SourceBuckets"),
+            set(&["src-manifests", "src-photos"])
+        );
+        let f = analyze_deployed(&d);
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        // Three pairs, three checks each, four stacks found, four stacks as the file says.
+        assert_eq!(f.ok.len(), 3 * 3 + 4 + 4, "{:?}", f.ok);
+    }
+
+    #[test]
+    fn a_source_that_drops_a_destination_is_named_with_the_command_that_fixes_it() {
+        let d = Deployment::parse(SANDBOX).unwrap();
+        let mut stacks = deployed(&d);
+        stacks
+            .get_mut(&("333333333333".to_string(), Side::Source))
+            .unwrap()
+            .lists
+            .insert("DestinationAccountIds", set(&["444444444444"]));
+        let f = analyze_with(&d, &stacks, true, None);
+        assert_eq!(f.status(), 1);
+        assert!(f.problems.contains(&"source stack in account 333333333333: DestinationAccountIds (444444444444) lacks destination account 222222222222, whose destination stack copies from 333333333333: add 222222222222 to DestinationAccountIds (ferry deploy --config ferry.toml --account 333333333333 --side source)".to_string()), "{:?}", f.problems);
+        assert!(f.problems.contains(&"source stack in account 333333333333: DestinationAccountIds is 444444444444; the deployment file says 222222222222: ferry deploy --config ferry.toml --account 333333333333 --side source".to_string()), "{:?}", f.problems);
+        assert_eq!(f.problems.len(), 2, "{:?}", f.problems);
+        // Without the file, the destination's claim alone pairs them.
+        let f = analyze_with(&d, &stacks, false, None);
+        assert_eq!(f.problems.len(), 1, "{:?}", f.problems);
+        assert!(
+            f.problems[0].contains("update that stack's parameters"),
+            "{:?}",
+            f.problems
+        );
+    }
+
+    #[test]
+    fn a_missing_stack_a_missing_bucket_and_an_unlisted_source_are_named() {
+        let d = Deployment::parse(SANDBOX).unwrap();
+        let mut stacks = deployed(&d);
+        stacks.remove(&("111111111111".to_string(), Side::Source));
+        stacks
+            .get_mut(&("222222222222".to_string(), Side::Destination))
+            .unwrap()
+            .lists
+            .insert("SourceBuckets", set(&["src-photos", "src-manifests"]));
+        let f = analyze_with(&d, &stacks, true, None);
+        for expected in [
+            "no source stack in account 111111111111 (Region eu-west-1): its parameter ferry-source-eu-west-1-destination-account-ids is missing; deploy it: ferry deploy --config ferry.toml --account 111111111111",
+            "destination stack in account 222222222222: SourceBuckets lacks src-ledger of source account 333333333333: add it to SourceBuckets (ferry deploy --config ferry.toml --account 222222222222)",
+        ] {
+            assert!(f.problems.iter().any(|p| p == expected), "{expected}\nin {:?}", f.problems);
+        }
+        // No stack at all: said once, with the accounts looked at.
+        let f = analyze_with(&d, &Stacks::new(), false, None);
+        assert_eq!(f.problems.len(), 1, "{:?}", f.problems);
+        assert!(f.problems[0].starts_with("no ferry stack in any of the accounts checked (111111111111, 222222222222, 333333333333)"), "{:?}", f.problems);
+    }
+
+    #[test]
+    fn a_request_the_stacks_do_not_admit_is_named() {
+        let d = Deployment::parse(SANDBOX).unwrap();
+        let stacks = deployed(&d);
+        let request = |source_bucket: &str, manifest_bucket: &str| {
+            CopyRequest::from_value(&serde_json::json!({
+                "copyId": "photos-2026", "region": "eu-west-1",
+                "source": {"accountId": "333333333333", "bucket": source_bucket},
+                "destination": {"accountId": "222222222222", "bucket": "dst-photos"},
+                "manifest": {"kind": "csv", "accountId": "222222222222", "bucket": manifest_bucket, "key": "m.csv"}
+            }))
+            .unwrap()
+        };
+        let f = analyze_with(
+            &d,
+            &stacks,
+            false,
+            Some(&request("src-ledger", "dst-manifests")),
+        );
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        let f = analyze_with(
+            &d,
+            &stacks,
+            false,
+            Some(&request("src-photos", "dst-photos")),
+        );
+        assert_eq!(f.problems, [
+            "request photos-2026: source bucket src-photos in the SourceBuckets of the source stack in 333333333333: not listed, add it",
+            "request photos-2026: manifest bucket dst-photos in the ManifestBuckets of the destination stack in 222222222222: not listed, add it",
+        ]);
+    }
 }

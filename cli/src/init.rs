@@ -33,6 +33,17 @@ pub const REQUEST: &str = r#"// A ferry copy request. Lines starting with // are
 }
 "#;
 
+/// [`REQUEST`] without its comment lines: plain JSON.
+pub fn plain_request() -> String {
+    let mut text: String = crate::plan::without_comment_lines(REQUEST)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.push('\n');
+    text
+}
+
 /// A deployment file to start from: one destination and one source account.
 pub const DEPLOYMENT: &str = r#"# ferry's deployment: the accounts that run copies and the buckets they may touch.
 # `ferry deploy --config THIS_FILE --account ACCOUNT` deploys one account's stack with the
@@ -42,8 +53,6 @@ pub const DEPLOYMENT: &str = r#"# ferry's deployment: the accounts that run copi
 
 # The Region of every stack, and of every bucket copied.
 region = "eu-west-1"
-# The CloudFormation stack's name in each account (the default is "ferry").
-stack_name = "ferry"
 
 # An account that receives copies (a destination stack: the state machine, the ferry bucket).
 [[destination]]
@@ -56,10 +65,13 @@ buckets = ["dst-photos"]
 manifest_buckets = []
 # Any other template parameter, by its name, for this stack only.
 # parameters = { RetentionDays = "30" }
+# The stack's name (default "ferry-destination"): the name of a stack you deployed before.
+# stack_name = "ferry"
 
 # An account copied from (a source stack: the functions that grant and revoke access there).
 # Repeat the table for each source account (consolidation), and [[destination]] for each
-# destination account (fan-out): every source stack serves every destination of this file.
+# destination account (fan-out): a source serves every destination of this file but itself,
+# or those its `destinations` list names.
 [[source]]
 account = "111111111111"
 profile = "source-admin"
@@ -67,6 +79,8 @@ profile = "source-admin"
 buckets = ["src-photos", "src-manifests"]
 # Customer managed KMS keys of this account that encrypt source objects (SourceKmsKeyArns).
 kms_key_arns = []
+# The destination accounts this source serves (default: every [[destination]] of this file).
+# destinations = ["222222222222"]
 # parameters = { KeptGrants = "forbid" }
 "#;
 
@@ -122,10 +136,21 @@ mod tests {
     }
 
     #[test]
-    fn the_deployment_to_start_from_parses_and_agrees() {
+    fn the_plain_request_is_json_with_the_same_fields() {
+        let plain: serde_json::Value = serde_json::from_str(&plain_request()).unwrap();
+        let commented = crate::plan::without_comment_lines(REQUEST);
+        let commented: serde_json::Value = serde_json::from_str(&commented).unwrap();
+        assert_eq!(plain, commented);
+        assert!(!plain_request().contains("//"));
+    }
+
+    #[test]
+    fn the_deployment_to_start_from_deploys_stacks_that_agree() {
         let d = crate::deploy::Deployment::parse(DEPLOYMENT).unwrap();
         assert_eq!(d.region, "eu-west-1");
-        assert_eq!(d.destination.len(), 1);
-        assert_eq!(d.source.len(), 1);
+        assert_eq!(d.pairs(), [("111111111111".into(), "222222222222".into())]);
+        // The stacks `ferry deploy` would make, read back by doctor: no problem.
+        let f = crate::doctor::tests::analyze_deployed(&d);
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
     }
 }

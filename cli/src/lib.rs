@@ -58,6 +58,24 @@ impl std::error::Error for CliError {}
 
 pub type Result<T> = std::result::Result<T, CliError>;
 
+/// The repository the current directory is in (a directory holding `template.yaml` and the
+/// sandbox), for the commands that use the repository (`demo`, `--sandbox`, `deploy`): nothing
+/// of the build's own checkout is baked into the binary.
+pub fn repository() -> Result<std::path::PathBuf> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::other(format!("the current directory: {e}")))?;
+    cwd.ancestors()
+        .find(|d| d.join("template.yaml").is_file() && d.join("local/sandbox").is_dir())
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| {
+            CliError::other(format!(
+                "{} is not inside the ferry repository, where the template and the sandbox are: run this from the checkout (or, for --sandbox, set {} to a running sandbox's description)",
+                cwd.display(),
+                target::SANDBOX_VAR
+            ))
+        })
+}
+
 /// An AWS call's failure with what was being done, the service's code and message.
 pub fn aws_error<E>(doing: &str) -> impl FnOnce(aws_sdk_sfn::error::SdkError<E>) -> CliError + '_
 where

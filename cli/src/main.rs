@@ -2,31 +2,14 @@
 //! deploy the stacks and check that they agree; `ferry demo` runs a whole copy in the sandbox.
 //! Exit statuses: 0 success, 1 CopyIncomplete (or doctor's problems), 2 invalid input, 3 others.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser};
 use ferry_cli::args::{AwsArgs, Cli, Command};
 #[cfg(feature = "demo")]
 use ferry_cli::demo::{self, DemoOptions};
 use ferry_cli::target::{Target, SANDBOX_VAR};
-use ferry_cli::{commands, deploy, doctor, init, plan, CliError};
-
-/// The repository the current directory is in (a directory holding `template.yaml` and the
-/// sandbox), for the commands that use the repository's sandbox: nothing of the build's own
-/// checkout is baked into the binary.
-fn repository() -> Result<PathBuf, CliError> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| CliError::other(format!("the current directory: {e}")))?;
-    cwd.ancestors()
-        .find(|d| d.join("template.yaml").is_file() && d.join("local/sandbox").is_dir())
-        .map(Path::to_path_buf)
-        .ok_or_else(|| {
-            CliError::other(format!(
-                "{} is not inside the ferry repository: the sandbox lives there (local/sandbox); run this from the checkout, or set {SANDBOX_VAR} to a running sandbox's description",
-                cwd.display()
-            ))
-        })
-}
+use ferry_cli::{commands, deploy, doctor, init, plan, repository, CliError};
 
 /// The running sandbox's description: the file FERRY_SANDBOX names, else the one `make sandbox`
 /// writes in the repository.
@@ -62,14 +45,18 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             }
             Ok(0)
         }
-        Command::Init { deployment, path } => init::write(
-            if *deployment {
-                init::DEPLOYMENT
-            } else {
-                init::REQUEST
-            },
-            path.as_deref(),
-        ),
+        Command::Init {
+            deployment,
+            plain,
+            path,
+        } => {
+            let text = match (*deployment, *plain) {
+                (true, _) => init::DEPLOYMENT.to_string(),
+                (false, true) => init::plain_request(),
+                (false, false) => init::REQUEST.to_string(),
+            };
+            init::write(&text, path.as_deref())
+        }
         Command::Schema => {
             let schema = ferry_core::request::json_schema();
             println!(
@@ -87,14 +74,15 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             account,
             side,
             dry_run,
-        } => deploy::run(config, account, *side, *dry_run),
+        } => deploy::run(config, account, *side, *dry_run).await,
         Command::Doctor {
             config,
             request,
             region,
             sandbox,
         } => {
-            let sandbox_path = if *sandbox {
+            let described = std::env::var_os(SANDBOX_VAR).is_some_and(|v| !v.is_empty());
+            let sandbox_path = if *sandbox || (config.is_none() && described) {
                 Some(sandbox_description()?)
             } else {
                 None

@@ -61,11 +61,16 @@ impl SandboxDescription {
 
 /// The SDK's configuration for `profile` (else its default chain) and `region`. A profile that
 /// no config or credentials file defines is named as such, before the SDK would fall through to
-/// other providers and report the last one's failure (the instance metadata service's).
+/// other providers and report the last one's failure (the instance metadata service's); except
+/// where `AWS_ACCESS_KEY_ID` is set, since the chain takes the environment's credentials before
+/// any profile's (its order, as the SDK's own error lists it: Environment, Profile,
+/// WebIdentityToken, EcsContainer, Ec2InstanceMetadata).
 pub async fn aws_config(profile: Option<&str>, region: Option<&str>) -> Result<SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(p) = profile {
-        check_profile_exists(p).await?;
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none_or(|v| v.is_empty()) {
+            check_profile_exists(p).await?;
+        }
         loader = loader.profile_name(p);
     }
     if let Some(r) = region {

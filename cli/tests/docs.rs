@@ -268,6 +268,39 @@ fn the_docs_name_every_subcommand() {
     );
 }
 
+/// Every long option of every subcommand, as `--name` (clap's own `--help` aside).
+fn options() -> BTreeSet<String> {
+    Cli::command()
+        .get_subcommands()
+        .flat_map(|c| {
+            c.get_arguments()
+                .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                .collect::<Vec<_>>()
+        })
+        .filter(|o| o != "--help")
+        .collect()
+}
+
+#[test]
+fn the_docs_name_every_option() {
+    let options = options();
+    for expected in ["--dry-run", "--config", "--profile", "--plain"] {
+        assert!(options.contains(expected), "{expected} in {options:?}");
+    }
+    let docs: String = markdown_files()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let missing: Vec<&String> = options
+        .iter()
+        .filter(|o| !docs.contains(o.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "options no page of the docs names: {missing:?}"
+    );
+}
+
 #[test]
 fn the_docs_name_every_request_field() {
     let fields = field_paths(&ferry_core::request::json_schema());

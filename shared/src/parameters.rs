@@ -52,7 +52,17 @@ pub async fn load(
 ) -> Result<StackConfig, ConfigError> {
     let mut lists: BTreeMap<&str, String> = BTreeMap::new();
     if let Some(prefix) = lookup(VAR_LIST_PARAMETERS).filter(|p| !p.is_empty()) {
-        for (suffix, value) in read_lists(ssm, &prefix).await? {
+        let found = read_lists(ssm, &prefix)
+            .await
+            .map_err(|e| ConfigError::Lists {
+                names: LISTS
+                    .iter()
+                    .map(|(_, n)| format!("{prefix}{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cause: crate::error::from_sdk(e, "GetParameters").cause,
+            })?;
+        for (suffix, value) in found {
             if let Some((var, _)) = LISTS.iter().find(|(_, n)| *n == suffix) {
                 lists.insert(var, value);
             }
@@ -76,17 +86,12 @@ pub fn list_prefix(side: &str, region: &str) -> String {
 pub async fn read_lists(
     ssm: &aws_sdk_ssm::Client,
     prefix: &str,
-) -> Result<BTreeMap<&'static str, String>, ConfigError> {
+) -> Result<
+    BTreeMap<&'static str, String>,
+    aws_sdk_ssm::error::SdkError<aws_sdk_ssm::operation::get_parameters::GetParametersError>,
+> {
     let names: Vec<String> = LISTS.iter().map(|(_, n)| format!("{prefix}{n}")).collect();
-    let out = ssm
-        .get_parameters()
-        .set_names(Some(names.clone()))
-        .send()
-        .await
-        .map_err(|e| ConfigError::Lists {
-            names: names.join(", "),
-            cause: crate::error::from_sdk(e, "GetParameters").cause,
-        })?;
+    let out = ssm.get_parameters().set_names(Some(names)).send().await?;
     let mut lists = BTreeMap::new();
     for p in out.parameters() {
         let found = LISTS

@@ -26,7 +26,7 @@ pub struct InventoryRow {
     pub encryption_status: Option<String>,
 }
 
-/// Why S3PutObjectCopy cannot copy an object as it is (aws-facts.md, "S3PutObjectCopy").
+/// Why S3PutObjectCopy cannot copy an object as it is (docs/src/encryption.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CopyObstacle {
     /// Over 5 GB: S3PutObjectCopy fails it with InvalidRequest.

@@ -83,11 +83,16 @@ fn ferry_bucket_keys_are_spelled_in_the_layout_module_only() {
         "\"ferry-{",
         "ferry-{}",
     ];
-    // Not ferry bucket keys: CreateJob's idempotency token `ferry-<copyId>-<run>-<job>`, and the
-    // name of a copy's KMS grants `ferry-<hash>`.
+    // Not ferry bucket keys: CreateJob's idempotency token `ferry-<copyId>-<run>-<job>`, the
+    // name of a copy's KMS grants `ferry-<hash>`, and the stack's list parameters.
     const NOT_KEYS: &[(&str, &str)] = &[
         ("shared/src/names.rs", "ferry-{}-{}-{}"),
         ("shared/src/names.rs", "format!(\"ferry-{}\", self.hash)"),
+        // The prefix of a stack's SSM list parameters, `ferry-<side>-<region>-`.
+        (
+            "shared/src/parameters.rs",
+            "format!(\"ferry-{side}-{region}-\")",
+        ),
     ];
     let root = repo_root();
     let layout = root.join("shared/src/layout.rs");
