@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(d.region, "eu-west-1");
         assert_eq!(d.pairs(), [("111111111111".into(), "222222222222".into())]);
         // The stacks `ferry deploy` would make, read back by doctor: no problem.
-        let f = crate::doctor::tests::analyze_deployed(&d);
+        let f = crate::doctor::analyze::tests::analyze_deployed(&d);
         assert!(f.problems.is_empty(), "{:?}", f.problems);
     }
 }

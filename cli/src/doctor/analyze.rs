@@ -1,34 +1,13 @@
-//! `ferry doctor`: read-only checks, in every account of a deployment, that the stacks exist and
-//! agree with each other (each source stack lists the destination accounts that list it, and the
-//! other way round; a destination lists the buckets of its sources), with the deployment file,
-//! and with a request. What is checked is what the functions enforce: the lists each stack keeps
-//! in its SSM parameters (`ferry-<side>-<region>-<list>`), which the template writes from its
-//! parameters and every function reads at cold start.
+//! What `ferry doctor` concludes from the stacks it read (no AWS call here): which exist, whether
+//! each pair agrees, whether they are what the deployment file says, whether they admit a request.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use ferry_core::clients::Clients;
-use ferry_core::parameters::{list_prefix, read_lists};
+use ferry_core::parameters::list_prefix;
 use ferry_core::request::{CopyRequest, Manifest};
 
 use crate::deploy::{Deployment, Side};
-use crate::target::STATE_MACHINE_NAME;
-use crate::{CliError, Result};
-
-/// An account to look at, with clients under that account's credentials.
-pub struct Account {
-    pub id: String,
-    pub clients: Clients,
-}
-
-/// What doctor is given: the accounts, their Region, and optionally the file and a request.
-pub struct Scope<'a> {
-    pub region: String,
-    pub accounts: Vec<Account>,
-    pub deployment: Option<(&'a Deployment, String)>,
-    pub request: Option<&'a CopyRequest>,
-}
 
 /// One stack as deployed: its lists by template parameter name.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +22,7 @@ impl Deployed {
 }
 
 /// The template parameter each list parameter is written from.
-const PARAMETER_OF: [(&str, &str); 6] = [
+pub(super) const PARAMETER_OF: [(&str, &str); 6] = [
     ("source-account-ids", "SourceAccountIds"),
     ("source-buckets", "SourceBuckets"),
     ("destination-account-ids", "DestinationAccountIds"),
@@ -54,7 +33,7 @@ const PARAMETER_OF: [(&str, &str); 6] = [
 
 /// The list every stack of a side has (a Rule of the template requires it): its parameter's
 /// absence means there is no stack of that side.
-fn required_list(side: Side) -> &'static str {
+pub(super) fn required_list(side: Side) -> &'static str {
     match side {
         Side::Destination => "SourceAccountIds",
         Side::Source => "DestinationAccountIds",
@@ -99,48 +78,6 @@ impl Findings {
 
 /// The stacks found, by account and side: each one's lists by template parameter name.
 pub type Stacks = BTreeMap<(String, Side), Deployed>;
-
-/// Runs every check of `scope`. An AWS call that fails (no access, no network) is an error
-/// (exit status 3), never a finding: doctor reports only what it could read.
-pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
-    let mut f = Findings::default();
-    let mut stacks: Stacks = BTreeMap::new();
-    for account in &scope.accounts {
-        for side in [Side::Destination, Side::Source] {
-            let prefix = list_prefix(side.as_str(), &scope.region);
-            let lists = read_lists(&account.clients.ssm, &prefix)
-                .await
-                .map_err(|e| {
-                    crate::aws_error(&format!("account {}: GetParameters", account.id))(e)
-                })?;
-            let deployed = Deployed {
-                lists: lists
-                    .into_iter()
-                    .filter_map(|(suffix, value)| {
-                        let name = PARAMETER_OF.iter().find(|(s, _)| *s == suffix)?.1;
-                        Some((name, split(&value)))
-                    })
-                    .collect(),
-            };
-            if deployed.lists.contains_key(required_list(side)) {
-                stacks.insert((account.id.clone(), side), deployed);
-            }
-        }
-        if stacks.contains_key(&(account.id.clone(), Side::Destination)) {
-            destination_resources(account, &scope.region, &mut f).await?;
-        }
-    }
-    let accounts: Vec<String> = scope.accounts.iter().map(|a| a.id.clone()).collect();
-    analyze(
-        &scope.region,
-        &accounts,
-        &stacks,
-        scope.deployment.as_ref().map(|(d, p)| (*d, p.as_str())),
-        scope.request,
-        &mut f,
-    );
-    Ok(f)
-}
 
 /// Everything doctor concludes from the stacks it found (no AWS call): which exist, whether each
 /// pair agrees, whether they are what the deployment file says, whether they admit the request.
@@ -267,45 +204,6 @@ pub fn analyze(
     }
 }
 
-/// A destination stack's own resources: the ferry bucket and the state machine.
-async fn destination_resources(account: &Account, region: &str, f: &mut Findings) -> Result<()> {
-    let bucket = ferry_core::layout::ferry_bucket_name(&account.id, region);
-    match account.clients.s3.head_bucket().bucket(&bucket).send().await {
-        Ok(_) => f.ok.push(format!("ferry bucket {bucket} exists")),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => f.problems.push(format!(
-            "destination stack in account {}: its ferry bucket {bucket} does not exist (deleted by hand?): update the stack so that CloudFormation creates it again",
-            account.id
-        )),
-        Err(e) => return Err(crate::aws_error(&format!("HeadBucket {bucket}"))(e)),
-    }
-    let partition = ferry_core::names::partition(region);
-    let arn = format!(
-        "arn:{partition}:states:{region}:{}:stateMachine:{STATE_MACHINE_NAME}",
-        account.id
-    );
-    match account
-        .clients
-        .sfn
-        .describe_state_machine()
-        .state_machine_arn(&arn)
-        .send()
-        .await
-    {
-        Ok(_) => f.ok.push(format!("state machine {arn} exists")),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
-        {
-            f.problems.push(format!(
-                "destination stack in account {}: no state machine {arn}: update the stack",
-                account.id
-            ))
-        }
-        Err(e) => return Err(crate::aws_error("DescribeStateMachine")(e)),
-    }
-    Ok(())
-}
-
 /// Each stack of the file against what is deployed: every list the file derives.
 fn against_file(d: &Deployment, path: &str, stacks: &Stacks, f: &mut Findings) {
     for account in d.accounts() {
@@ -415,7 +313,7 @@ fn against_request(req: &CopyRequest, stacks: &Stacks, f: &mut Findings) {
     }
 }
 
-fn split(value: &str) -> Vec<String> {
+pub(super) fn split(value: &str) -> Vec<String> {
     value
         .split(',')
         .map(str::trim)
@@ -446,86 +344,6 @@ fn shown_refs(items: &[&String]) -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `ferry doctor`: the accounts of the deployment file (each with its profile), or of the
-/// sandbox; prints every finding and returns the exit status.
-pub async fn run(
-    config: Option<&std::path::Path>,
-    request: Option<&std::path::Path>,
-    region: Option<&str>,
-    sandbox: Option<&std::path::Path>,
-) -> Result<i32> {
-    let deployment = config.map(Deployment::read).transpose()?;
-    let request = request
-        .map(|p| crate::plan::read_request(p).map(|(_, r)| r))
-        .transpose()?;
-    let (region, accounts) = match sandbox {
-        Some(path) => {
-            let info = crate::target::SandboxDescription::read(path)?;
-            let region = region.map(str::to_string).unwrap_or(info.region.clone());
-            (region, sandbox_accounts(&info))
-        }
-        None => {
-            let Some(d) = &deployment else {
-                return Err(CliError::invalid(
-                    "ferry doctor needs --config FILE (the deployment file) or --sandbox",
-                ));
-            };
-            let region = region.map(str::to_string).unwrap_or(d.region.clone());
-            let mut accounts = Vec::new();
-            for id in d.accounts() {
-                let profile = d.profile_of(&id);
-                let config = crate::target::aws_config(profile.as_deref(), Some(&region)).await?;
-                let clients = Clients::new(&config);
-                let caller = crate::target::caller_account(&clients, profile.as_deref()).await?;
-                if caller != id {
-                    return Err(CliError::invalid(format!(
-                        "the credentials for account {id} ({}) are of account {caller}: give that account's profile in the deployment file",
-                        profile.map(|p| format!("profile {p}")).unwrap_or("the default chain".into())
-                    )));
-                }
-                accounts.push(Account { id, clients });
-            }
-            (region, accounts)
-        }
-    };
-    let path = config.map(|p| p.display().to_string()).unwrap_or_default();
-    let scope = Scope {
-        region,
-        accounts,
-        deployment: deployment.as_ref().map(|d| (d, path)),
-        request: request.as_ref(),
-    };
-    let findings = check(&scope).await?;
-    print!("{}", findings.render());
-    Ok(findings.status())
-}
-
-/// Every account of the sandbox, with its administrator's credentials.
-pub fn sandbox_accounts(info: &crate::target::SandboxDescription) -> Vec<Account> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for (side, id) in &info.accounts {
-        let Some(c) = info.credentials.get(side) else {
-            continue;
-        };
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        let config = ferry_core::clients::static_session_config(
-            &info.endpoint,
-            &info.region,
-            &c.access_key_id,
-            &c.secret_access_key,
-            &c.session_token,
-        );
-        out.push(Account {
-            id: id.clone(),
-            clients: Clients::new(&config),
-        });
-    }
-    out
 }
 
 #[cfg(test)]
