@@ -42,6 +42,18 @@ pub struct SandboxCredentials {
 }
 
 impl SandboxDescription {
+    /// The SDK's configuration with the credentials of `side`'s account, when it has some.
+    pub fn config_for(&self, side: &str) -> Option<SdkConfig> {
+        let c = self.credentials.get(side)?;
+        Some(ferry_core::clients::static_session_config(
+            &self.endpoint,
+            &self.region,
+            &c.access_key_id,
+            &c.secret_access_key,
+            &c.session_token,
+        ))
+    }
+
     /// The description `make sandbox` wrote to `path`.
     pub fn read(path: &Path) -> Result<SandboxDescription> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -169,14 +181,7 @@ impl Target {
             .get("destination")
             .ok_or_else(missing)?
             .clone();
-        let c = info.credentials.get("destination").ok_or_else(missing)?;
-        let config = ferry_core::clients::static_session_config(
-            &info.endpoint,
-            &info.region,
-            &c.access_key_id,
-            &c.secret_access_key,
-            &c.session_token,
-        );
+        let config = info.config_for("destination").ok_or_else(missing)?;
         Ok(Target {
             clients: Clients::new(&config),
             account,

@@ -581,31 +581,13 @@ async fn doctor_passes_on_the_sandboxs_stacks_and_names_a_missing_destination() 
     // sides): every stack is what the file derives.
     let keys = &world.sandbox.info.kms_keys;
     let file = scratch().join(format!("deployment-{}.toml", world.sandbox.info.pid));
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-region = "eu-west-1"
-[[destination]]
-account = "222222222222"
-buckets = ["dst-photos", "dst-archive"]
-manifest_buckets = ["dst-manifests"]
-[[destination]]
-account = "333333333333"
-buckets = ["dst3-photos"]
-[[source]]
-account = "111111111111"
-buckets = ["src-photos", "src-manifests"]
-kms_key_arns = ["{}", "{}"]
-[[source]]
-account = "333333333333"
-buckets = ["src-ledger"]
-destinations = ["222222222222"]
-"#,
-            keys["source"], keys["sourceWithoutGrants"]
-        ),
-    )
-    .unwrap();
+    let fixture = include_str!("fixtures/sandbox-deployment.toml")
+        .replace("\"SOURCE_KEY\"", &format!("{:?}", keys["source"]))
+        .replace(
+            "\"SOURCE_KEY_WITHOUT_GRANTS\"",
+            &format!("{:?}", keys["sourceWithoutGrants"]),
+        );
+    std::fs::write(&file, fixture).unwrap();
     let config = file.to_string_lossy().to_string();
     let ran = ferry(Some(&world), &["doctor", "--sandbox", "--config", &config]);
     assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);

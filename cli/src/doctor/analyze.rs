@@ -390,25 +390,9 @@ pub(crate) mod tests {
         analyze_with(d, &deployed(d), true, None)
     }
 
-    /// The sandbox's four stacks (local/sandbox/template.py): consolidation (111 and 333 into
-    /// 222), fan-out (111 into 222 and 333), and 333 holding both sides, serving 222 only.
-    const SANDBOX: &str = r#"
-region = "eu-west-1"
-[[destination]]
-account = "222222222222"
-buckets = ["dst-photos", "dst-archive"]
-manifest_buckets = ["dst-manifests"]
-[[destination]]
-account = "333333333333"
-buckets = ["dst3-photos"]
-[[source]]
-account = "111111111111"
-buckets = ["src-photos", "src-manifests"]
-[[source]]
-account = "333333333333"
-buckets = ["src-ledger"]
-destinations = ["222222222222"]
-"#;
+    /// The sandbox's four stacks as a deployment file (the same file cli/tests/cli.rs checks
+    /// the sandbox's deployed stacks against).
+    const SANDBOX: &str = include_str!("../../tests/fixtures/sandbox-deployment.toml");
 
     fn set(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()

@@ -173,19 +173,12 @@ pub fn sandbox_accounts(info: &crate::target::SandboxDescription) -> Vec<Account
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (side, id) in &info.accounts {
-        let Some(c) = info.credentials.get(side) else {
+        let Some(config) = info.config_for(side) else {
             continue;
         };
         if !seen.insert(id.clone()) {
             continue;
         }
-        let config = ferry_core::clients::static_session_config(
-            &info.endpoint,
-            &info.region,
-            &c.access_key_id,
-            &c.secret_access_key,
-            &c.session_token,
-        );
         out.push(Account {
             id: id.clone(),
             clients: Clients::new(&config),
