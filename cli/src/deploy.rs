@@ -397,8 +397,8 @@ impl StackDeployment {
     }
 }
 
-/// Deploys (or, with `dry_run`, prints) the stack of `account`. Before deploying: the template
-/// built by `sam build` in the repository, and credentials of that very account.
+/// Deploys (or, with `dry_run`, prints) the stack of `account`. Before deploying: credentials of
+/// that very account, and the template built by `sam build` in the repository.
 pub async fn run(config: &Path, account: &str, side: Option<Side>, dry_run: bool) -> Result<i32> {
     let deployment = Deployment::read(config)?;
     let stack = deployment.stacks_to_deploy(account, side)?;
@@ -413,15 +413,6 @@ pub async fn run(config: &Path, account: &str, side: Option<Side>, dry_run: bool
     if dry_run {
         return Ok(0);
     }
-    let repository = crate::repository()?;
-    let built = repository.join(".aws-sam/build/template.yaml");
-    if !built.is_file() {
-        return Err(CliError::other(format!(
-            "no {}: run `sam build --beta-features` in {} first (docs/src/deploy.md)",
-            built.display(),
-            repository.display()
-        )));
-    }
     let sdk = crate::target::aws_config(stack.profile.as_deref(), Some(&stack.region)).await?;
     let clients = ferry_core::clients::Clients::new(&sdk);
     let caller = crate::target::caller_account(&clients, stack.profile.as_deref()).await?;
@@ -434,6 +425,15 @@ pub async fn run(config: &Path, account: &str, side: Option<Side>, dry_run: bool
                 .as_deref()
                 .map(|p| format!("profile {p}"))
                 .unwrap_or("the default chain".into())
+        )));
+    }
+    let repository = crate::repository()?;
+    let built = repository.join(".aws-sam/build/template.yaml");
+    if !built.is_file() {
+        return Err(CliError::other(format!(
+            "no {}: run `sam build --beta-features` in {} first (docs/src/deploy.md)",
+            built.display(),
+            repository.display()
         )));
     }
     let status = std::process::Command::new("sam")

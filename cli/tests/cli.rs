@@ -472,9 +472,10 @@ fn missing_region_and_missing_credentials_are_named() {
     assert!(ran.stderr.contains("--profile"), "{}", ran.stderr);
 }
 
-/// A directory outside the repository, so that nothing can be found through it.
-fn elsewhere() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferry-elsewhere-{}", std::process::id()));
+/// A directory of its own for `test`, outside the repository, so that nothing can be found
+/// through it.
+fn elsewhere(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferry-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -493,7 +494,7 @@ fn ferry_in(dir: &std::path::Path, args: &[&str]) -> Ran {
 
 #[test]
 fn the_offline_commands_run_from_any_directory() {
-    let dir = elsewhere();
+    let dir = elsewhere("offline");
     let ran = ferry_in(&dir, &["--version"]);
     assert_eq!(ran.status, 0);
     assert_eq!(
@@ -690,4 +691,71 @@ async fn the_demos_check_counts_past_one_page_of_keys() {
         .await
         .unwrap();
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// `ferry deploy` with the credentials of `side`'s sandbox account in the environment, as an
+/// operator's default chain would give them, run from `dir`.
+fn deploy_as(world: &World, side: &str, dir: &std::path::Path, args: &[&str]) -> Ran {
+    let info = &world.sandbox.info;
+    let c = &info.credentials[side];
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .current_dir(dir)
+        .env_remove("FERRY_SANDBOX")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ENDPOINT_URL", &info.endpoint)
+        .env("AWS_ACCESS_KEY_ID", &c.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &c.secret_access_key)
+        .env("AWS_SESSION_TOKEN", &c.session_token)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg("deploy")
+        .args(args)
+        .output()
+        .expect("ferry runs")
+        .into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_refuses_the_credentials_of_another_account_before_anything_runs() {
+    let world = World::start_for(600).await;
+    let file = scratch().join(format!("deploy-{}.toml", world.sandbox.info.pid));
+    std::fs::write(&file, include_str!("fixtures/sandbox-deployment.toml")).unwrap();
+    let config = file.to_string_lossy().to_string();
+    // The source account's credentials, the destination account's stack: nothing deployed.
+    let ran = deploy_as(
+        &world,
+        "source",
+        &repo_root(),
+        &["--config", &config, "--account", "222222222222"],
+    );
+    assert_eq!(ran.status, 2, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr.contains("the credentials for account 222222222222 (the default chain) are of account 111111111111: nothing deployed"),
+        "{}",
+        ran.stderr
+    );
+    // The right account's credentials, but no `sam build` yet (and outside the repository,
+    // no repository to build in): said before sam would run.
+    let ran = deploy_as(
+        &world,
+        "destination",
+        &elsewhere("deploy"),
+        &["--config", &config, "--account", "222222222222"],
+    );
+    assert_eq!(ran.status, 3, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr.contains("is not inside the ferry repository"),
+        "{}",
+        ran.stderr
+    );
+    // The printed command names the stack and its derived parameters.
+    assert!(
+        ran.stdout
+            .contains("sam deploy --stack-name ferry-destination --region eu-west-1")
+            && ran
+                .stdout
+                .contains("SourceAccountIds=111111111111,333333333333"),
+        "{}",
+        ran.stdout
+    );
+    std::fs::remove_dir_all(elsewhere("deploy")).unwrap();
 }
