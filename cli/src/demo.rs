@@ -443,10 +443,8 @@ fn foreign_policy(bucket: &str, src_account: &str) -> Value {
 
 /// An S3 call's failure, with the operation and the bucket or key it was about.
 fn s3_error(op: &str, what: &str, e: impl Into<aws_sdk_s3::Error>) -> CliError {
-    CliError::other(format!(
-        "{op} {what}: {}",
-        aws_smithy_types::error::display::DisplayErrorContext(&e.into())
-    ))
+    let e: aws_sdk_s3::Error = e.into();
+    CliError::other(format!("{op} {what}: {}", crate::one_line(&e)))
 }
 
 /// Every sample at `bucket` of the destination, compared with its source, and nothing else
