@@ -1,11 +1,12 @@
 //! `ferry deploy`: one account's stack deployed with `sam deploy`, its parameters derived from
 //! the deployment file the operator keeps, so that the stacks of every account agree with each
-//! other: each source stack lists every destination account of the file, each destination stack
-//! every source account and the union of their buckets.
+//! other: each source stack lists the destination accounts it serves, each destination stack the
+//! source accounts that serve it and the union of their buckets.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use ferry_core::parameters::StackList;
 use serde::Deserialize;
 
 use crate::{CliError, Result};
@@ -15,17 +16,12 @@ use crate::{CliError, Result};
 /// its stack.
 pub const STACK_NAME_PREFIX: &str = "ferry";
 
-/// The parameters `ferry deploy` derives from the file's accounts: a `parameters` table may not
-/// set them, since a value there could make the stacks disagree.
-pub const DERIVED: [&str; 7] = [
-    "Side",
-    "SourceAccountIds",
-    "SourceBuckets",
-    "DestinationAccountIds",
-    "DestinationBuckets",
-    "ManifestBuckets",
-    "SourceKmsKeyArns",
-];
+/// Whether `ferry deploy` derives template parameter `key` from the file's accounts (`Side`, and
+/// every list a stack keeps): a `parameters` table may not set it, since a value there could make
+/// the stacks disagree.
+pub fn is_derived(key: &str) -> bool {
+    key == "Side" || StackList::of_parameter(key).is_some()
+}
 
 /// The deployment file (TOML; `ferry init --deployment` writes one to start from).
 #[derive(Debug, Clone, Deserialize)]
@@ -344,9 +340,9 @@ impl Deployment {
         })
     }
 
-    /// The stacks `ferry deploy --account` deploys: the account's one side, or the side named
+    /// The stack `ferry deploy --account` deploys: the account's one side, or the side named
     /// where it holds both.
-    pub fn stacks_to_deploy(&self, account: &str, side: Option<Side>) -> Result<StackDeployment> {
+    pub fn stack_to_deploy(&self, account: &str, side: Option<Side>) -> Result<StackDeployment> {
         let sides = self.sides_of(account);
         match (sides.as_slice(), side) {
             ([], _) => Err(CliError::invalid(format!(
@@ -401,7 +397,7 @@ impl StackDeployment {
 /// that very account, and the template built by `sam build` in the repository.
 pub async fn run(config: &Path, account: &str, side: Option<Side>, dry_run: bool) -> Result<i32> {
     let deployment = Deployment::read(config)?;
-    let stack = deployment.stacks_to_deploy(account, side)?;
+    let stack = deployment.stack_to_deploy(account, side)?;
     println!(
         "# the {} stack {} in account {} (Region {})",
         stack.side.as_str(),
@@ -493,7 +489,7 @@ fn list_problems(at: &str, items: &[String], out: &mut Vec<String>) {
 
 fn parameter_problems(at: &str, parameters: &BTreeMap<String, String>, out: &mut Vec<String>) {
     for key in parameters.keys() {
-        if DERIVED.contains(&key.as_str()) {
+        if is_derived(key) {
             out.push(format!(
                 "{at}.parameters.{key}: ferry deploy sets {key} from the file's accounts and buckets, so that the stacks agree; edit those instead"
             ));
@@ -598,14 +594,14 @@ buckets = ["src-ledger"]
     #[test]
     fn the_sam_command_names_the_stack_region_profile_and_parameters() {
         let d = Deployment::parse(TWO_SOURCES_TWO_DESTINATIONS).unwrap();
-        let src = d.stacks_to_deploy("111111111111", None).unwrap();
+        let src = d.stack_to_deploy("111111111111", None).unwrap();
         assert_eq!(
             src.sam_command_line(),
             "sam deploy --stack-name ferry-source --region eu-west-1 --resolve-s3 --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset --profile src --parameter-overrides DestinationAccountIds=222222222222,333333333333 Side=source SourceBuckets=src-photos,src-manifests SourceKmsKeyArns=arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
         );
-        let e = d.stacks_to_deploy("333333333333", None).unwrap_err();
+        let e = d.stack_to_deploy("333333333333", None).unwrap_err();
         assert!(e.message.contains("--side"), "{}", e.message);
-        let e = d.stacks_to_deploy("444444444444", None).unwrap_err();
+        let e = d.stack_to_deploy("444444444444", None).unwrap_err();
         assert!(e.message.contains("444444444444 is in no"), "{}", e.message);
         assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
     }

@@ -11,17 +11,24 @@ use ferry_cli::demo::{self, DemoOptions};
 use ferry_cli::target::{Target, SANDBOX_VAR};
 use ferry_cli::{commands, deploy, doctor, init, plan, repository, CliError};
 
+/// The file FERRY_SANDBOX names, when it names one.
+fn described_sandbox() -> Option<PathBuf> {
+    std::env::var_os(SANDBOX_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The running sandbox's description: the file FERRY_SANDBOX names, else the one `make sandbox`
 /// writes in the repository.
 fn sandbox_description() -> Result<PathBuf, CliError> {
-    match std::env::var_os(SANDBOX_VAR).filter(|v| !v.is_empty()) {
-        Some(p) => Ok(PathBuf::from(p)),
+    match described_sandbox() {
+        Some(p) => Ok(p),
         None => Ok(repository()?.join("target/sandbox/current.json")),
     }
 }
 
 async fn target(aws: &AwsArgs) -> Result<Target, CliError> {
-    if aws.sandbox || std::env::var_os(SANDBOX_VAR).is_some_and(|v| !v.is_empty()) {
+    if aws.sandbox || described_sandbox().is_some() {
         return Target::sandbox_file(&sandbox_description()?);
     }
     Target::aws(
@@ -81,8 +88,7 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             region,
             sandbox,
         } => {
-            let described = std::env::var_os(SANDBOX_VAR).is_some_and(|v| !v.is_empty());
-            let sandbox_path = if *sandbox || (config.is_none() && described) {
+            let sandbox_path = if *sandbox || (config.is_none() && described_sandbox().is_some()) {
                 Some(sandbox_description()?)
             } else {
                 None

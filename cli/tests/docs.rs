@@ -7,32 +7,18 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use ferry_cli::args::Cli;
+use ferry_tests::{files_with, repo_root};
 
 /// README.md's limit in characters: what ferry is, quick start, install, deploy, a first copy,
 /// and links; the depth lives in docs/.
 const README_LIMIT: usize = 15_000;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn markdown_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = ["README.md", "CONTRIBUTING.md", "CHANGELOG.md"]
         .iter()
-        .map(|f| root().join(f))
+        .map(|f| repo_root().join(f))
         .collect();
-    let mut dirs = vec![root().join("docs/src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+    files.extend(files_with(&repo_root().join("docs/src"), "md"));
     files
 }
 
@@ -218,7 +204,7 @@ fn missing_fields(text: &str, fields: &BTreeSet<String>) -> Vec<String> {
 
 #[test]
 fn the_readme_stays_under_its_limit() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let n = readme.chars().count();
     assert!(
         n <= README_LIMIT,
@@ -240,7 +226,7 @@ fn every_relative_link_and_anchor_resolves() {
 
 #[test]
 fn the_summary_lists_every_page_of_the_book() {
-    let src = root().join("docs/src");
+    let src = repo_root().join("docs/src");
     let summary = std::fs::read_to_string(src.join("SUMMARY.md")).unwrap();
     let listed: BTreeSet<String> = links(&summary).into_iter().collect();
     let pages: BTreeSet<String> = markdown_files()
@@ -260,7 +246,7 @@ fn the_summary_lists_every_page_of_the_book() {
 fn the_docs_name_every_subcommand() {
     let commands = subcommands();
     assert!(commands.len() >= 12, "{commands:?}");
-    let operate = std::fs::read_to_string(root().join("docs/src/operate.md")).unwrap();
+    let operate = std::fs::read_to_string(repo_root().join("docs/src/operate.md")).unwrap();
     let missing = missing_subcommands(&operate, &commands);
     assert!(
         missing.is_empty(),
@@ -312,7 +298,7 @@ fn the_docs_name_every_request_field() {
     ] {
         assert!(fields.contains(expected), "{expected} in {fields:?}");
     }
-    let request = std::fs::read_to_string(root().join("docs/src/request.md")).unwrap();
+    let request = std::fs::read_to_string(repo_root().join("docs/src/request.md")).unwrap();
     let missing = missing_fields(&request, &fields);
     assert!(
         missing.is_empty(),
@@ -413,7 +399,7 @@ fn fenced(text: &str, lang: &str) -> Vec<String> {
 
 #[test]
 fn the_readmes_examples_are_what_ferry_takes() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let deployments = fenced(&readme, "toml");
     assert_eq!(deployments.len(), 1, "one deployment file in the README");
     let d = ferry_cli::deploy::Deployment::parse(&deployments[0])

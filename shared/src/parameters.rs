@@ -17,15 +17,64 @@ use crate::stack::*;
 /// the lists are read from the environment (the sandbox's older stacks, the cold-start bench).
 pub const VAR_LIST_PARAMETERS: &str = "FERRY_LIST_PARAMETERS";
 
-/// Each list's variable, and its parameter's name after the prefix.
-pub const LISTS: [(&str, &str); 6] = [
-    (VAR_SOURCE_ACCOUNT_IDS, "source-account-ids"),
-    (VAR_SOURCE_BUCKETS, "source-buckets"),
-    (VAR_DESTINATION_ACCOUNT_IDS, "destination-account-ids"),
-    (VAR_DESTINATION_BUCKETS, "destination-buckets"),
-    (VAR_MANIFEST_BUCKETS, "manifest-buckets"),
-    (VAR_SOURCE_KMS_KEY_ARNS, "source-kms-key-arns"),
+/// One of the stack's lists: the variable a function reads it as, its SSM parameter's name after
+/// the prefix, and the template parameter it is written from (template.yaml's
+/// `AWS::SSM::Parameter`s).
+#[derive(Debug, PartialEq, Eq)]
+pub struct StackList {
+    pub var: &'static str,
+    pub suffix: &'static str,
+    pub parameter: &'static str,
+}
+
+/// Every list a stack keeps.
+pub const LISTS: [StackList; 6] = [
+    StackList {
+        var: VAR_SOURCE_ACCOUNT_IDS,
+        suffix: "source-account-ids",
+        parameter: "SourceAccountIds",
+    },
+    StackList {
+        var: VAR_SOURCE_BUCKETS,
+        suffix: "source-buckets",
+        parameter: "SourceBuckets",
+    },
+    StackList {
+        var: VAR_DESTINATION_ACCOUNT_IDS,
+        suffix: "destination-account-ids",
+        parameter: "DestinationAccountIds",
+    },
+    StackList {
+        var: VAR_DESTINATION_BUCKETS,
+        suffix: "destination-buckets",
+        parameter: "DestinationBuckets",
+    },
+    StackList {
+        var: VAR_MANIFEST_BUCKETS,
+        suffix: "manifest-buckets",
+        parameter: "ManifestBuckets",
+    },
+    StackList {
+        var: VAR_SOURCE_KMS_KEY_ARNS,
+        suffix: "source-kms-key-arns",
+        parameter: "SourceKmsKeyArns",
+    },
 ];
+
+impl StackList {
+    /// The list written from template parameter `parameter`.
+    pub fn of_parameter(parameter: &str) -> Option<&'static StackList> {
+        LISTS.iter().find(|l| l.parameter == parameter)
+    }
+}
+
+/// The SSM parameter names of every list under `prefix`.
+fn list_names(prefix: &str) -> Vec<String> {
+    LISTS
+        .iter()
+        .map(|l| format!("{prefix}{}", l.suffix))
+        .collect()
+}
 
 /// Why a function's configuration could not be read at cold start.
 #[derive(Debug, thiserror::Error)]
@@ -55,17 +104,11 @@ pub async fn load(
         let found = read_lists(ssm, &prefix)
             .await
             .map_err(|e| ConfigError::Lists {
-                names: LISTS
-                    .iter()
-                    .map(|(_, n)| format!("{prefix}{n}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                names: list_names(&prefix).join(", "),
                 cause: crate::error::from_sdk(e, "GetParameters").cause,
             })?;
-        for (suffix, value) in found {
-            if let Some((var, _)) = LISTS.iter().find(|(_, n)| *n == suffix) {
-                lists.insert(var, value);
-            }
+        for (list, value) in found {
+            lists.insert(list.var, value);
         }
     }
     Ok(StackConfig::from_lookup(|n| {
@@ -79,29 +122,31 @@ pub fn list_prefix(side: &str, region: &str) -> String {
     format!("ferry-{side}-{region}-")
 }
 
-/// The lists a stack keeps under `prefix` (`ferry-<side>-<region>-`), by their name after the
-/// prefix (`source-buckets`, ...), each as written (comma-separated). A list whose parameter is
-/// absent is empty, or the stack is not there: `ferry doctor` tells the two apart by the list
-/// every stack of a side has (a Rule of the template requires it).
+/// The lists a stack keeps under `prefix` (`ferry-<side>-<region>-`), each with its value as
+/// written (comma-separated). A list whose parameter is absent is empty, or the stack is not
+/// there: `ferry doctor` tells the two apart by the list every stack of a side has (a Rule of the
+/// template requires it).
 pub async fn read_lists(
     ssm: &aws_sdk_ssm::Client,
     prefix: &str,
 ) -> Result<
-    BTreeMap<&'static str, String>,
+    Vec<(&'static StackList, String)>,
     aws_sdk_ssm::error::SdkError<aws_sdk_ssm::operation::get_parameters::GetParametersError>,
 > {
-    let names: Vec<String> = LISTS.iter().map(|(_, n)| format!("{prefix}{n}")).collect();
-    let out = ssm.get_parameters().set_names(Some(names)).send().await?;
-    let mut lists = BTreeMap::new();
-    for p in out.parameters() {
-        let found = LISTS
-            .iter()
-            .find(|(_, n)| p.name() == Some(format!("{prefix}{n}").as_str()));
-        if let (Some((_, suffix)), Some(value)) = (found, p.value()) {
-            lists.insert(*suffix, value.to_string());
-        }
-    }
-    Ok(lists)
+    let out = ssm
+        .get_parameters()
+        .set_names(Some(list_names(prefix)))
+        .send()
+        .await?;
+    Ok(out
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            let name = p.name()?.strip_prefix(prefix)?;
+            let list = LISTS.iter().find(|l| l.suffix == name)?;
+            Some((list, p.value()?.to_string()))
+        })
+        .collect())
 }
 
 #[cfg(test)]

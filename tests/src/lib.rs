@@ -2,7 +2,7 @@
 //! accounts, the sample buckets and objects, and executions run to their end.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -97,6 +97,25 @@ impl std::ops::Deref for World {
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every file under `dir` whose extension is `ext`, outside installed packages and caches
+/// (`node_modules`, `__pycache__`, hidden folders such as venvs), sorted.
+pub fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if path.is_dir() {
+            if name != "node_modules" && name != "__pycache__" && !name.starts_with('.') {
+                out.extend(files_with(&path, ext));
+            }
+        } else if path.extension().is_some_and(|x| x == ext) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// template.yaml as the sandbox reads it (cfn-lint's decoder, which knows CloudFormation's YAML

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use ferry_core::parameters::list_prefix;
+use ferry_core::parameters::{list_prefix, StackList, LISTS};
 use ferry_core::request::{CopyRequest, Manifest};
 
 use crate::deploy::{Deployment, Side};
@@ -21,23 +21,14 @@ impl Deployed {
     }
 }
 
-/// The template parameter each list parameter is written from.
-pub(super) const PARAMETER_OF: [(&str, &str); 6] = [
-    ("source-account-ids", "SourceAccountIds"),
-    ("source-buckets", "SourceBuckets"),
-    ("destination-account-ids", "DestinationAccountIds"),
-    ("destination-buckets", "DestinationBuckets"),
-    ("manifest-buckets", "ManifestBuckets"),
-    ("source-kms-key-arns", "SourceKmsKeyArns"),
-];
-
 /// The list every stack of a side has (a Rule of the template requires it): its parameter's
 /// absence means there is no stack of that side.
-pub(super) fn required_list(side: Side) -> &'static str {
-    match side {
+pub(super) fn required_list(side: Side) -> &'static StackList {
+    let parameter = match side {
         Side::Destination => "SourceAccountIds",
         Side::Source => "DestinationAccountIds",
-    }
+    };
+    StackList::of_parameter(parameter).expect("a list the template keeps")
 }
 
 /// The findings: what holds, and what does not with what to change.
@@ -107,7 +98,7 @@ pub fn analyze(
                         "no {} stack in account {account} (Region {region}): its parameter {}{} is missing; deploy it: {}",
                         side.as_str(),
                         list_prefix(side.as_str(), region),
-                        suffix_of(required_list(side)),
+                        required_list(side).suffix,
                         redeploy(&account, side)
                     ));
                 }
@@ -215,7 +206,7 @@ fn against_file(d: &Deployment, path: &str, stacks: &Stacks, f: &mut Findings) {
                 continue;
             };
             let mut agrees = true;
-            for (_, parameter) in PARAMETER_OF {
+            for parameter in LISTS.iter().map(|l| l.parameter) {
                 let want: BTreeSet<String> = wanted
                     .parameters
                     .get(parameter)
@@ -322,14 +313,6 @@ pub(super) fn split(value: &str) -> Vec<String> {
         .collect()
 }
 
-fn suffix_of(parameter: &str) -> &'static str {
-    PARAMETER_OF
-        .iter()
-        .find(|(_, p)| *p == parameter)
-        .map(|(s, _)| *s)
-        .unwrap_or("")
-}
-
 fn shown(items: &[String]) -> String {
     if items.is_empty() {
         "empty".to_string()
@@ -356,9 +339,9 @@ pub(crate) mod tests {
         for account in d.accounts() {
             for side in d.sides_of(&account) {
                 let stack = d.stack(&account, side).unwrap();
-                let lists = PARAMETER_OF
+                let lists = LISTS
                     .iter()
-                    .filter_map(|(_, p)| Some((*p, split(stack.parameters.get(*p)?))))
+                    .filter_map(|l| Some((l.parameter, split(stack.parameters.get(l.parameter)?))))
                     .collect();
                 stacks.insert((account.clone(), side), Deployed { lists });
             }

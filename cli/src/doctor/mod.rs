@@ -17,7 +17,7 @@ use crate::deploy::{Deployment, Side};
 use crate::target::STATE_MACHINE_NAME;
 use crate::{CliError, Result};
 pub use analyze::{analyze, Deployed, Findings, Stacks};
-use analyze::{required_list, split, PARAMETER_OF};
+use analyze::{required_list, split};
 
 /// An account to look at, with clients under that account's credentials.
 pub struct Account {
@@ -49,13 +49,10 @@ pub async fn check(scope: &Scope<'_>) -> Result<Findings> {
             let deployed = Deployed {
                 lists: lists
                     .into_iter()
-                    .filter_map(|(suffix, value)| {
-                        let name = PARAMETER_OF.iter().find(|(s, _)| *s == suffix)?.1;
-                        Some((name, split(&value)))
-                    })
+                    .map(|(list, value)| (list.parameter, split(&value)))
                     .collect(),
             };
-            if deployed.lists.contains_key(required_list(side)) {
+            if deployed.lists.contains_key(required_list(side).parameter) {
                 stacks.insert((account.id.clone(), side), deployed);
             }
         }

@@ -4,26 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use ferry_tests::repo_root;
-
-/// Every file under `dir` whose extension is `ext`, outside installed packages and caches
-/// (`node_modules`, `__pycache__`, hidden folders such as venvs), sorted.
-fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let path = e.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if path.is_dir() {
-            if name != "node_modules" && name != "__pycache__" && !name.starts_with('.') {
-                out.extend(files_with(&path, ext));
-            }
-        } else if path.extension().is_some_and(|x| x == ext) {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
-}
+use ferry_tests::{files_with, repo_root};
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files_with(dir, "rs")
