@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote_plus, urlparse
 
-from . import authz, capture, kms
+from . import authz, capture, generator, kms
 
 
 NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
@@ -150,6 +150,8 @@ class Job:
         self.active_seconds = 0
         self.cancel_requested = False
         self.results: list[tuple[str, str, str, str, str, str, str]] = []
+        # A generated manifest's descriptor (Format, ObjectArn, ETag) once it is written.
+        self.generated: dict | None = None
 
 
 class Batch:
@@ -231,6 +233,10 @@ class Batch:
 
     def create_job(self, account: str, body: bytes) -> tuple:
         req = _xml_to_dict(ET.fromstring(body))
+        if bool(req.get("Manifest")) == bool(req.get("ManifestGenerator")):
+            # "Jobs must be created with either a manifest file or a ManifestGenerator, but not
+            # both" (S3 Control API, CreateJob); BadRequestException is the call's error for it.
+            return self._error(400, "BadRequestException", "Jobs must be created with either a manifest file or a ManifestGenerator, but not both")
         token = req.get("ClientRequestToken", "")
         fingerprint = hashlib.sha256(json.dumps(req, sort_keys=True).encode()).hexdigest()
         with self.lock:
@@ -295,6 +301,14 @@ class Batch:
         if job.status_update_reason:
             _el(j, "StatusUpdateReason", job.status_update_reason)
         self._progress(j, job)
+        if job.generated:
+            # "Batch Operations jobs created with a ManifestGenerator populate details of this
+            # descriptor after execution of the ManifestGenerator" (DescribeJob).
+            g = _el(j, "GeneratedManifestDescriptor")
+            _el(g, "Format", job.generated["Format"])
+            loc = _el(g, "Location")
+            _el(loc, "ObjectArn", job.generated["ObjectArn"])
+            _el(loc, "ETag", job.generated["ETag"])
         if job.failure_reasons:
             fr = _el(j, "FailureReasons")
             for code, reason in job.failure_reasons:
@@ -327,6 +341,15 @@ class Batch:
         if role is None:
             job.failure_reasons.append(("AccessDenied", f"Unable to assume role {role_arn}"))
             return self._set(job, "Failed")
+        if r.get("ManifestGenerator"):
+            # Jobs take a manifest or a generator, "but not both" (S3 Control API, CreateJob).
+            try:
+                tasks, job.generated = generator.generate(
+                    self.world, self.controls.sizes, role, job.id, r["ManifestGenerator"]["S3JobManifestGenerator"])
+            except generator.Refused as e:
+                job.failure_reasons.append((e.code, e.reason))
+                return self._set(job, "Failed")
+            return self._run_tasks(job, role, tasks)
         location = r["Manifest"]["Location"]
         manifest_arn = location["ObjectArn"]
         m_bucket, m_key = manifest_arn.split(":::", 1)[1].split("/", 1)
@@ -364,6 +387,10 @@ class Batch:
                     continue
                 values = dict(zip(fields, row))
                 tasks.append((values.get("Bucket", ""), values.get("Key", ""), values.get("VersionId", "")))
+        self._run_tasks(job, role, tasks)
+
+    def _run_tasks(self, job: Job, role: dict, tasks: list) -> None:
+        r = job.request
         job.total = len(tasks)
         self._set(job, "Active")
         job.active_since = time.time()

@@ -155,7 +155,9 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
             if self.path == "/jobs":
                 jobs = [
                     {"account": j.account, "jobId": j.id, "status": j.status, "total": j.total,
-                     "succeeded": j.succeeded, "failed": j.failed, "token": j.request.get("ClientRequestToken")}
+                     "succeeded": j.succeeded, "failed": j.failed, "token": j.request.get("ClientRequestToken"),
+                     "operation": next(iter(j.request.get("Operation") or {}), None),
+                     "generator": ((j.request.get("ManifestGenerator") or {}).get("S3JobManifestGenerator") or {}).get("Filter")}
                     for j in batch_.jobs.values()
                 ]
                 return self._reply(200, jobs)

@@ -25,6 +25,17 @@ pub struct StoredPlan {
     pub request: CopyRequest,
 }
 
+/// The last run of a copy that copied everything, under `control/<copyId>/last-complete.json`:
+/// where an incremental run of flow C starts listing from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastComplete {
+    pub run: u16,
+    pub execution: String,
+    /// When that run started (seconds since the epoch).
+    pub started_at: crate::clock::Epoch,
+}
+
 /// A waiting execution, recorded under `control/waiters/<config-id>/<execution>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,6 +89,32 @@ impl<'a> Control<'a> {
                 format!("{key} vanished after a conflicting write"),
             )
         })
+    }
+
+    /// The copy's last run that copied everything, if one did.
+    pub async fn read_last_complete(
+        &self,
+        copy: CopyLayout<'_>,
+    ) -> Result<Option<LastComplete>, StepError> {
+        self.get(&copy.last_complete_key(), "last complete run")
+            .await
+    }
+
+    /// Records `run` as the copy's last run that copied everything, unless a later run is
+    /// recorded already (runs of one copy never overlap, so this only guards a re-delivery).
+    pub async fn put_last_complete(
+        &self,
+        copy: CopyLayout<'_>,
+        run: &LastComplete,
+    ) -> Result<(), StepError> {
+        if let Some(known) = self.read_last_complete(copy).await? {
+            if known.started_at > run.started_at {
+                return Ok(());
+            }
+        }
+        self.put(&copy.last_complete_key(), run, false)
+            .await
+            .map(|_| ())
     }
 
     /// Records a job as soon as CreateJob answers (cleanup finds the jobs to cancel here).

@@ -28,6 +28,9 @@ pub const INVENTORY_PREFIX: &str = "inventory";
 pub const CONTROL_PREFIX: &str = "control";
 /// Prefix of the ferry bucket that holds the retry manifests ferry writes.
 pub const RETRY_PREFIX: &str = "retry";
+/// Prefix of the ferry bucket under which S3 Batch Operations writes flow C's generated
+/// manifests.
+pub const GENERATED_PREFIX: &str = "generated";
 /// Default prefix of completion reports.
 pub const REPORT_PREFIX: &str = "reports";
 /// Every inventory configuration ferry creates has an id that starts with this.
@@ -184,6 +187,11 @@ impl<'a> CopyLayout<'a> {
         format!("{}plan.json", self.control_prefix())
     }
 
+    /// `control/<copyId>/last-complete.json`: the last run that copied everything.
+    pub fn last_complete_key(&self) -> String {
+        format!("{}last-complete.json", self.control_prefix())
+    }
+
     /// The record of one job, written as soon as CreateJob answers.
     pub fn job_record_key(&self, attempt: Attempt) -> String {
         format!(
@@ -223,6 +231,22 @@ impl<'a> CopyLayout<'a> {
     /// Whether `key` is one of this copy's retry manifests (`retry/<copyId>/run-<n>/job-<m>.csv`).
     pub fn is_retry_manifest_key(&self, key: &str) -> bool {
         run_and_job(key, &self.retry_prefix(), ".csv")
+    }
+
+    /// Where job `attempt`'s generated manifest is written (`generated/<copyId>/run-<n>/job-<m>`,
+    /// the job's `ManifestPrefix`).
+    pub fn generated_manifest_prefix(&self, attempt: Attempt) -> String {
+        format!(
+            "{}run-{}/job-{}",
+            self.generated_prefix_all(),
+            attempt.run,
+            attempt.job
+        )
+    }
+
+    /// Prefix of every generated manifest of this copy (the Batch role may write under it).
+    pub fn generated_prefix_all(&self) -> String {
+        format!("{GENERATED_PREFIX}/{}/", self.copy_id)
     }
 
     /// Completion reports of run `run` land under `<this>/job-<id>/`.

@@ -89,6 +89,11 @@ pub struct RunPlan {
     /// object becomes (a noncurrent version, or gone). Not looked at for `refuse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_versioning: Option<Versioning>,
+    /// Flow C with `manifest.filter.incremental`: the start of the last run of this copy that
+    /// copied everything; the run's jobs list only objects created after it. Absent for the
+    /// first run, which lists everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_since: Option<Epoch>,
 }
 
 /// A bucket's versioning, as GetBucketVersioning's `Status` says it (absent: never enabled).
@@ -269,6 +274,7 @@ impl RunPlan {
             destination_occupied: false,
             verify_only: false,
             destination_versioning: None,
+            incremental_since: None,
             request,
         }
     }

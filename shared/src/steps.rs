@@ -117,7 +117,7 @@ pub struct KeptStatements {
 }
 
 /// A retry manifest written by `job-report`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryManifestRef {
     pub key: String,
@@ -134,6 +134,17 @@ pub struct RetryManifestRef {
     /// in no report.
     #[serde(default)]
     pub rest: bool,
+    /// Flow C: the next job is the copy worker's on the generated manifest's objects over
+    /// 5 GiB (`key` unused), after the S3PutObjectCopy job of those up to 5 GiB copied them all.
+    #[serde(default)]
+    pub large: bool,
+    /// Carried from the job before: the objects over 5 GiB still wait for their job.
+    #[serde(default)]
+    pub large_pending: bool,
+    /// The job number its phase of the run began with: retries are counted from it, so the
+    /// job of the objects over 5 GiB has as many as the first job.
+    #[serde(default)]
+    pub phase_start: u16,
 }
 
 impl RetryManifestRef {
@@ -146,12 +157,15 @@ impl RetryManifestRef {
             with_versions: false,
             kind: crate::job::JobKind::Worker,
             rest: true,
+            large: false,
+            large_pending: false,
+            phase_start: 0,
         }
     }
 
     /// Whether the next job reads a retry manifest of ferry's (not the copy's own manifest).
     pub fn is_retry_manifest(&self) -> bool {
-        !self.kind.verifies() && !self.rest
+        !self.kind.verifies() && !self.rest && !self.large
     }
 
     /// The next job verifies every object of the copy's own manifest.
@@ -162,6 +176,24 @@ impl RetryManifestRef {
             with_versions: false,
             kind: crate::job::JobKind::Verify,
             rest: false,
+            large: false,
+            large_pending: false,
+            phase_start: 0,
+        }
+    }
+
+    /// Flow C: the next job copies the generated manifest's objects over 5 GiB through the
+    /// copy worker; its retries count from `job`, the job's own number.
+    pub fn large_objects(job: u16) -> RetryManifestRef {
+        RetryManifestRef {
+            key: String::new(),
+            rows: 0,
+            with_versions: false,
+            kind: crate::job::JobKind::Worker,
+            rest: false,
+            large: true,
+            large_pending: false,
+            phase_start: job,
         }
     }
 }
@@ -196,6 +228,16 @@ pub struct JobRecord {
     /// settling has its access refusals retried ([`RunPlan::grants_may_be_settling`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<Epoch>,
+    /// Flow C: the objects over 5 GiB still wait for their job after this one's phase.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub large_pending: bool,
+    /// The job number this job's phase of the run began with (retries count from it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub phase_start: u16,
+}
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,7 +52,10 @@ pub async fn handle(
         run: attempt.run,
         job: attempt.job + 1,
     };
-    let retries_left = u32::from(attempt.job) < plan.request.retry.max_attempts;
+    // Counted from the job its phase began with: flow C's job of the objects over 5 GiB has as
+    // many retries as the first job.
+    let retries_left = u32::from(attempt.job.saturating_sub(input.job.phase_start))
+        < plan.request.retry.max_attempts;
     // Objects over 5 GB go to the copy worker's job whatever the retries left (they cannot
     // fail that way twice: the worker copies them); retryable failures only while retries are.
     // A verification writes no retry manifest: what it finds is the copy's answer.
@@ -104,7 +107,11 @@ pub async fn handle(
         totals.copied += state.succeeded.saturating_sub(summary.identical);
         totals.identical += summary.identical;
         totals.failed = state.failed;
-        if next == Next::Copied && plan.request.verifies() {
+        if next == Next::Copied && input.job.large_pending {
+            // Flow C: every object up to 5 GiB is copied; the job of those over it comes next.
+            next = Next::Retry;
+            retry = Some(RetryManifestRef::large_objects(next_attempt.job));
+        } else if next == Next::Copied && plan.request.verifies() {
             // Every object copied: the last job is the verification of them all.
             next = Next::Retry;
             retry = Some(RetryManifestRef::verification());
@@ -122,7 +129,23 @@ pub async fn handle(
         _ => 0,
     };
     totals.last_report = summary;
-    let cause = cause(next, &state, &totals, plan.verify_only);
+    if next == Next::Copied && !plan.verify_only {
+        // Every object of this run is copied: an incremental run of flow C lists from here.
+        ferry_core::control::Control::new(&clients.s3, &config.ferry_bucket)
+            .put_last_complete(
+                plan.names().layout(),
+                &ferry_core::control::LastComplete {
+                    run: plan.run,
+                    execution: plan.execution.clone(),
+                    started_at: plan.started_at,
+                },
+            )
+            .await?;
+    }
+    let mut cause = cause(next, &state, &totals, plan.verify_only);
+    if next == Next::Incomplete && input.job.large_pending {
+        cause.push_str(" The objects over 5 GiB were not copied by this run: they are copied when it is run again.");
+    }
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
     Ok(ReportOutput {
         next,
@@ -288,6 +311,9 @@ async fn summarize(
                 ferry_core::job::JobKind::Copy
             },
             rest: false,
+            large: false,
+            large_pending: job.large_pending,
+            phase_start: job.phase_start,
         }),
     ))
 }

@@ -14,7 +14,9 @@ use ferry_core::control::Control;
 use ferry_core::error::from_sdk;
 use ferry_core::inventory::{InventoryError, InventoryManifest, InventoryRows, NotCopyable};
 use ferry_core::job::JobKind;
-use ferry_core::job::{over_failure_threshold, CreateJobRequest, ManifestKind, ManifestLocation};
+use ferry_core::job::{
+    over_failure_threshold, CreateJobRequest, ManifestKind, ManifestLocation, SizeRoute,
+};
 use ferry_core::manifest::CsvManifestReader;
 use ferry_core::request::Manifest;
 use ferry_core::steps::{JobRecord, SubmitInput};
@@ -47,6 +49,7 @@ pub async fn handle(
         .as_ref()
         .map_or(plan.verify_only, |r| r.kind.verifies());
     let rest = input.retry_manifest.as_ref().is_some_and(|r| r.rest);
+    let large = input.retry_manifest.as_ref().is_some_and(|r| r.large);
     let retry_manifest = input
         .retry_manifest
         .as_ref()
@@ -78,6 +81,7 @@ pub async fn handle(
                 object_arn: names.s3_arn(&config.ferry_bucket, Some(&retry.key)),
                 etag,
                 version_id,
+                filter: None,
             }
         }
         (
@@ -108,7 +112,29 @@ pub async fn handle(
                 object_arn: names.s3_arn(bucket, Some(key)),
                 etag,
                 version_id,
+                filter: None,
             }
+        }
+        (None, Manifest::Generated { .. }) => {
+            // Flow C: no manifest object; S3 Batch Operations lists the source bucket when the
+            // job is created. The first job of a copy that S3PutObjectCopy runs takes the
+            // objects up to 5 GiB and leaves those over it to a job of the copy worker after it
+            // (job-report); a worker's job, a verification, or the rest after a job failed by
+            // the failure threshold take every object the filter lists.
+            let route = if large {
+                SizeRoute::Large
+            } else if verify || rest || plan.worker_for_everything() {
+                SizeRoute::All
+            } else {
+                SizeRoute::Copyable
+            };
+            ManifestLocation::generated(&plan.request, &names, plan.incremental_since, route)
+                .ok_or_else(|| {
+                    StepError::new(
+                        ErrorName::InvalidRequest,
+                        "manifest.filter: its size bounds leave no object for this job",
+                    )
+                })?
         }
         (None, Manifest::Inventory {}) => {
             let report = plan.inventory_manifest.as_ref().ok_or_else(|| {
@@ -139,6 +165,7 @@ pub async fn handle(
                 object_arn: names.s3_arn(&config.ferry_bucket, Some(&report.key)),
                 etag: report.etag.clone(),
                 version_id: None,
+                filter: None,
             }
         }
     };
@@ -149,6 +176,7 @@ pub async fn handle(
     // Operations' failure threshold goes to the worker whole, before any job runs.
     let large_share = not_copyable.as_ref().is_some_and(could_trip_threshold);
     let worker = verify
+        || large
         || input
             .retry_manifest
             .as_ref()
@@ -176,6 +204,19 @@ pub async fn handle(
         .job_id()
         .ok_or_else(|| StepError::new(ErrorName::Retryable, "CreateJob answered without a job id"))?
         .to_string();
+    // Flow C's first S3PutObjectCopy job leaves the objects over 5 GiB to a job after it (when
+    // the filter can list any); its retries carry that on.
+    let large_pending = match &input.retry_manifest {
+        None => {
+            manifest.kind
+                == (ManifestKind::Generated {
+                    route: SizeRoute::Copyable,
+                })
+                && ManifestLocation::generated(&plan.request, &names, None, SizeRoute::Large)
+                    .is_some()
+        }
+        Some(r) => r.large_pending,
+    };
     let record = JobRecord {
         job_id,
         attempt: input.attempt,
@@ -190,6 +231,12 @@ pub async fn handle(
             JobKind::Copy
         },
         submitted_at: Some(SystemClock.now()),
+        large_pending,
+        phase_start: match &input.retry_manifest {
+            Some(r) if r.large => input.attempt.job,
+            Some(r) => r.phase_start,
+            None => 0,
+        },
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)

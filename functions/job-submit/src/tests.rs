@@ -165,6 +165,7 @@ async fn a_retry_job_reads_the_retry_manifest_with_the_next_token() {
         with_versions: false,
         kind: ferry_core::job::JobKind::Copy,
         rest: false,
+        ..Default::default()
     };
     let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
         .await
@@ -188,6 +189,7 @@ async fn objects_over_5_gb_go_to_a_job_of_the_copy_worker() {
         with_versions: false,
         kind: ferry_core::job::JobKind::Worker,
         rest: false,
+        ..Default::default()
     };
     let record = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(retry))
         .await
@@ -266,6 +268,7 @@ async fn only_this_copys_manifests_and_plans_become_jobs() {
         with_versions: false,
         kind: ferry_core::job::JobKind::Copy,
         rest: false,
+        ..Default::default()
     };
     let err = submit(&s3, &s3c, Attempt { run: 1, job: 1 }, Some(forged_retry))
         .await

@@ -57,6 +57,21 @@ pub async fn handle(
         plan.destination_versioning =
             Some(versioning(&clients.s3, config, &plan.request.destination.bucket).await?);
     }
+    if plan
+        .request
+        .manifest
+        .generated_filter()
+        .is_some_and(|f| f.incremental)
+        && !plan.verify_only
+    {
+        // Flow C, incremental: list only what was created since the last run that copied
+        // everything (the first run lists everything).
+        plan.incremental_since = Control::new(&clients.s3, &config.ferry_bucket)
+            .read_last_complete(plan.names().layout())
+            .await?
+            .map(|last| last.started_at);
+        info!(since = ?plan.incremental_since, "incremental run");
+    }
     // Two runs of one copy share its role, grants and records: the second would tear down the
     // first's when it ends.
     none_other_running(clients, config, &plan.request.copy_id, &input.execution).await?;

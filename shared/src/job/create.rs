@@ -7,6 +7,10 @@ use aws_sdk_s3control::operation::create_job::builders::CreateJobFluentBuilder;
 use aws_sdk_s3control::types as s3c;
 use aws_smithy_types::error::operation::BuildError;
 
+use super::generated::{
+    GeneratorFilter, JobManifestGenerator, ManifestOutputLocation, S3JobManifestGenerator,
+    SizeRoute, GENERATED_FORMAT,
+};
 use crate::names::{Attempt, Names};
 use crate::request::{
     CopyRequest, EncryptionType, MetadataDirective, ReportScope, StorageClass, DESCRIPTION_MAX,
@@ -50,6 +54,10 @@ pub struct ManifestLocation {
     pub etag: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// Flow C: the generator's filter (`object_arn` is then the source bucket's ARN, `etag`
+    /// empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<GeneratorFilter>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +69,12 @@ pub enum ManifestKind {
         with_versions: bool,
     },
     Inventory,
+    /// Flow C: S3 Batch Operations generates the manifest from the source bucket, the objects
+    /// of `route`.
+    #[serde(rename_all = "camelCase")]
+    Generated {
+        route: SizeRoute,
+    },
 }
 
 /// A CreateJob request in AWS's JSON shape (as `aws s3control create-job --cli-input-json`
@@ -73,7 +87,12 @@ pub struct CreateJobRequest {
     pub operation: JobOperation,
     pub report: JobReport,
     pub client_request_token: String,
-    pub manifest: JobManifest,
+    /// Absent when the job generates its manifest (`manifest_generator`): CreateJob takes
+    /// "either a manifest file or a ManifestGenerator, but not both".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<JobManifest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_generator: Option<JobManifestGenerator>,
     pub description: String,
     pub priority: i32,
     pub role_arn: String,
@@ -200,16 +219,30 @@ impl CreateJobRequest {
         manifest: &ManifestLocation,
         attempt: Attempt,
     ) -> CreateJobRequest {
-        let (format, fields) = match manifest.kind {
-            ManifestKind::Inventory => (ManifestFormat::Inventory, None),
+        let spec = match manifest.kind {
+            ManifestKind::Inventory => Some((ManifestFormat::Inventory, None)),
             ManifestKind::Csv { with_versions } => {
                 let mut f = vec![ManifestField::Bucket, ManifestField::Key];
                 if with_versions {
                     f.push(ManifestField::VersionId);
                 }
-                (ManifestFormat::Csv, Some(f))
+                Some((ManifestFormat::Csv, Some(f)))
             }
+            ManifestKind::Generated { .. } => None,
         };
+        let generator = spec.is_none().then(|| JobManifestGenerator {
+            s3_job_manifest_generator: S3JobManifestGenerator {
+                source_bucket: manifest.object_arn.clone(),
+                enable_manifest_output: true,
+                manifest_output_location: ManifestOutputLocation {
+                    expected_manifest_bucket_owner: req.destination.account_id.clone(),
+                    bucket: names.s3_arn(&names.ferry_bucket, None),
+                    manifest_prefix: names.layout().generated_manifest_prefix(attempt),
+                    manifest_format: GENERATED_FORMAT.into(),
+                },
+                filter: manifest.filter.clone().unwrap_or_default(),
+            },
+        });
         let report_bucket = req.report.bucket.as_deref().unwrap_or(&names.ferry_bucket);
         let base = req
             .job
@@ -263,14 +296,15 @@ impl CreateJobRequest {
                 expected_bucket_owner: req.destination.account_id.clone(),
             },
             client_request_token: names.client_request_token(attempt),
-            manifest: JobManifest {
+            manifest: spec.map(|(format, fields)| JobManifest {
                 spec: JobManifestSpec { format, fields },
                 location: JobManifestLocation {
                     object_arn: manifest.object_arn.clone(),
                     etag: manifest.etag.clone(),
                     object_version_id: manifest.version_id.clone(),
                 },
-            },
+            }),
+            manifest_generator: generator,
             description,
             // Validation keeps the priority within i32.
             priority: i32::try_from(req.job.priority).unwrap_or(i32::MAX),
@@ -374,34 +408,44 @@ impl CreateJobRequest {
             .report_scope(r.report_scope.into())
             .expected_bucket_owner(&r.expected_bucket_owner)
             .build();
-        let spec = &self.manifest.spec;
-        let loc = &self.manifest.location;
-        let manifest = s3c::JobManifest::builder()
-            .spec(
-                s3c::JobManifestSpec::builder()
-                    .format(spec.format.into())
-                    .set_fields(
-                        spec.fields
-                            .as_ref()
-                            .map(|f| f.iter().map(|&n| n.into()).collect()),
+        let mut manifest = None;
+        if let Some(m) = &self.manifest {
+            let (spec, loc) = (&m.spec, &m.location);
+            manifest = Some(
+                s3c::JobManifest::builder()
+                    .spec(
+                        s3c::JobManifestSpec::builder()
+                            .format(spec.format.into())
+                            .set_fields(
+                                spec.fields
+                                    .as_ref()
+                                    .map(|f| f.iter().map(|&n| n.into()).collect()),
+                            )
+                            .build()?,
                     )
-                    .build()?,
-            )
-            .location(
-                s3c::JobManifestLocation::builder()
-                    .object_arn(&loc.object_arn)
-                    .e_tag(&loc.etag)
-                    .set_object_version_id(loc.object_version_id.clone())
-                    .build()?,
-            )
-            .build();
+                    .location(
+                        s3c::JobManifestLocation::builder()
+                            .object_arn(&loc.object_arn)
+                            .e_tag(&loc.etag)
+                            .set_object_version_id(loc.object_version_id.clone())
+                            .build()?,
+                    )
+                    .build(),
+            );
+        }
+        let generator = self
+            .manifest_generator
+            .as_ref()
+            .map(JobManifestGenerator::to_sdk)
+            .transpose()?;
         let mut call = call
             .account_id(&self.account_id)
             .confirmation_required(self.confirmation_required)
             .operation(operation)
             .report(report)
             .client_request_token(&self.client_request_token)
-            .manifest(manifest)
+            .set_manifest(manifest)
+            .set_manifest_generator(generator)
             .description(&self.description)
             .priority(self.priority)
             .role_arn(&self.role_arn);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use aws_sdk_s3control::types as s3c;
 
 pub mod create;
+pub mod generated;
 pub mod kind;
 pub mod schedule;
 
@@ -34,6 +35,7 @@ pub async fn describe_job(
 }
 
 pub use create::*;
+pub use generated::{GeneratorFilter, SizeRoute};
 pub use kind::JobKind;
 pub use schedule::*;
 

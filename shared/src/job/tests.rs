@@ -1,4 +1,5 @@
 use super::*;
+use crate::inventory::COPY_SIZE_MAX;
 use crate::names::{Attempt, Names};
 use crate::request::{CopyRequest, DESCRIPTION_MAX};
 
@@ -14,6 +15,7 @@ fn inventory_manifest() -> ManifestLocation {
         object_arn: "arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/src-photos/ferry-222222222222-photos-2026/2026-11-28T00-00Z/manifest.json".into(),
         etag: "60e460ba06e1e9bb8d7c8e3e6f0a2a01".into(),
         version_id: None,
+        filter: None,
     }
 }
 
@@ -42,15 +44,24 @@ fn flow_b_job_reads_the_csv_with_its_fields() {
         object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
         etag: "\"0a1b2c\"".into(),
         version_id: Some("v1".into()),
+        filter: None,
     };
     let job = CreateJobRequest::for_copy(&req, &names, &csv, first());
-    assert_eq!(job.manifest.spec.format, ManifestFormat::Csv);
     assert_eq!(
-        job.manifest.spec.fields,
+        job.manifest.as_ref().unwrap().spec.format,
+        ManifestFormat::Csv
+    );
+    assert_eq!(
+        job.manifest.as_ref().unwrap().spec.fields,
         Some(vec![ManifestField::Bucket, ManifestField::Key])
     );
     assert_eq!(
-        job.manifest.location.object_version_id.as_deref(),
+        job.manifest
+            .as_ref()
+            .unwrap()
+            .location
+            .object_version_id
+            .as_deref(),
         Some("v1")
     );
     let versioned = ManifestLocation {
@@ -66,7 +77,7 @@ fn flow_b_job_reads_the_csv_with_its_fields() {
     );
     let job = CreateJobRequest::for_copy(&req, &names, &versioned, first());
     assert_eq!(
-        job.manifest.spec.fields.unwrap(),
+        job.manifest.clone().unwrap().spec.fields.unwrap(),
         [
             ManifestField::Bucket,
             ManifestField::Key,
@@ -375,4 +386,105 @@ fn the_requested_encryption_goes_to_the_copy_operation() {
     let s3 = copy(&req);
     assert_eq!(s3["NewObjectMetadata"]["SSEAlgorithm"], "AES256");
     assert!(s3.get("SSEAwsKmsKeyId").is_none() && s3.get("BucketKeyEnabled").is_none());
+}
+
+#[test]
+fn flow_c_job_generates_its_manifest_as_the_create_job_fixture_says() {
+    let req = request(include_str!("../../fixtures/request-generated.json"));
+    let names = Names::new(&req, FERRY);
+    let manifest = ManifestLocation::generated(&req, &names, None, SizeRoute::Copyable).unwrap();
+    let job = CreateJobRequest::for_copy(&req, &names, &manifest, first());
+    let expected: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/create-job-generated.json")).unwrap();
+    assert_eq!(serde_json::to_value(&job).unwrap(), expected);
+    // The SDK takes it: a generator and no manifest.
+    let conf = aws_sdk_s3control::Config::builder()
+        .behavior_version(aws_sdk_s3control::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3control::config::Region::new("eu-west-1"))
+        .build();
+    let call = job
+        .apply(aws_sdk_s3control::Client::from_conf(conf).create_job())
+        .unwrap();
+    let input = call.as_input();
+    assert!(input.get_manifest().is_none());
+    let generator = input.get_manifest_generator().as_ref().unwrap();
+    let filter = generator
+        .as_s3_job_manifest_generator()
+        .unwrap()
+        .filter()
+        .unwrap();
+    assert_eq!(filter.object_size_less_than_bytes(), Some(5_368_709_121));
+    assert_eq!(
+        filter.created_before().unwrap().secs(),
+        crate::clock::parse_timestamp("2026-11-01T00:00:00Z").unwrap()
+    );
+}
+
+#[test]
+fn the_two_size_routes_cover_every_size_whichever_way_aws_reads_the_bounds() {
+    let req = request(include_str!("../../fixtures/request-generated.json"));
+    let names = Names::new(&req, FERRY);
+    let bounds = |route| {
+        let f = ManifestLocation::generated(&req, &names, None, route)
+            .unwrap()
+            .filter
+            .unwrap();
+        (
+            f.object_size_greater_than_bytes,
+            f.object_size_less_than_bytes,
+        )
+    };
+    let (_, copy_less) = bounds(SizeRoute::Copyable);
+    let (large_greater, large_less) = bounds(SizeRoute::Large);
+    assert_eq!(large_less, None);
+    let (copy_less, large_greater) = (copy_less.unwrap(), large_greater.unwrap());
+    // Strict bounds: size < copy_less or size > large_greater. Inclusive: <= and >=. Either way
+    // every size from 1 byte up is in one route at least, and nothing S3PutObjectCopy cannot
+    // copy (over 5 GiB) is in its route under the strict reading the words give.
+    for size in [
+        1,
+        COPY_SIZE_MAX - 1,
+        COPY_SIZE_MAX,
+        COPY_SIZE_MAX + 1,
+        6 << 30,
+    ] {
+        let strict = size < copy_less || size > large_greater;
+        let inclusive = size <= copy_less || size >= large_greater;
+        assert!(strict && inclusive, "{size} is in no job");
+    }
+    assert!(COPY_SIZE_MAX < copy_less && COPY_SIZE_MAX + 1 >= copy_less);
+    // The request's own bound narrows both routes; a bound under 5 GiB leaves no large route.
+    let mut small_only = req.clone();
+    if let crate::request::Manifest::Generated { filter } = &mut small_only.manifest {
+        filter.size_less_than_bytes = Some(1 << 20);
+    }
+    assert!(ManifestLocation::generated(&small_only, &names, None, SizeRoute::Large).is_none());
+    let copyable =
+        ManifestLocation::generated(&small_only, &names, None, SizeRoute::Copyable).unwrap();
+    assert_eq!(
+        copyable.filter.unwrap().object_size_less_than_bytes,
+        Some(1 << 20)
+    );
+}
+
+#[test]
+fn an_incremental_run_lists_from_the_overlap_before_the_last_complete_run() {
+    let mut req = request(include_str!("../../fixtures/request-generated.json"));
+    if let crate::request::Manifest::Generated { filter } = &mut req.manifest {
+        filter.incremental = true;
+        filter.overlap_seconds = 900;
+    }
+    let names = Names::new(&req, FERRY);
+    let since = crate::clock::parse_timestamp("2026-12-01T06:00:00Z").unwrap();
+    let f = ManifestLocation::generated(&req, &names, Some(since), SizeRoute::All)
+        .unwrap()
+        .filter
+        .unwrap();
+    assert_eq!(f.created_after.as_deref(), Some("2026-12-01T05:45:00Z"));
+    // The first run has no last complete run: it lists everything.
+    let f = ManifestLocation::generated(&req, &names, None, SizeRoute::All)
+        .unwrap()
+        .filter
+        .unwrap();
+    assert_eq!(f.created_after, None);
 }

@@ -54,6 +54,11 @@ const DESTINATION_WRITE_ACTIONS: [&str; 7] = [
     "s3:AbortMultipartUpload",
 ];
 const MANIFEST_READ_ACTIONS: [&str; 2] = ["s3:GetObject", "s3:GetObjectVersion"];
+/// What a job's role needs on the source bucket for S3 Batch Operations to generate its
+/// manifest: "To generate an object list, you must have the `s3:PutInventoryConfiguration`
+/// permission" (S3 User Guide, batch-ops-create-job; batch-ops-iam-role-policies grants it on
+/// the source bucket's ARN).
+const GENERATE_ACTION: &str = "s3:PutInventoryConfiguration";
 
 /// Which policy a document is, for its size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +195,9 @@ fn manifest_object_arns(req: &CopyRequest, names: &Names) -> Vec<String> {
             &names.layout().inventory_location(&req.source.bucket),
         ),
         Manifest::Csv { bucket, key, .. } => names.policy_object(bucket, key),
+        Manifest::Generated { .. } => {
+            names.policy_objects_under(&names.ferry_bucket, &names.layout().generated_prefix_all())
+        }
     };
     vec![
         first,
@@ -268,6 +276,26 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": names.s3_arn(&req.destination.bucket, None),
+            "Condition": { "StringEquals": { "s3:ResourceAccount": names.destination_account } }
+        }));
+    }
+    // Flow C: S3 Batch Operations generates each job's manifest from the source bucket as this
+    // role, and writes it under the copy's `generated/` prefix of the ferry bucket (the S3
+    // User Guide's policy for a generated manifest: PutInventoryConfiguration on the source
+    // bucket, PutObject on the manifest's bucket).
+    if req.flow() == crate::request::Flow::Generated {
+        let statements = policy["Statement"].as_array_mut().expect("statements");
+        statements.push(json!({
+            "Sid": names.sid("SourceGenerate"),
+            "Effect": "Allow",
+            "Action": GENERATE_ACTION,
+            "Resource": names.s3_arn(&req.source.bucket, None)
+        }));
+        statements.push(json!({
+            "Sid": names.sid("GeneratedWrite"),
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": names.policy_objects_under(&names.ferry_bucket, &names.layout().generated_prefix_all()),
             "Condition": { "StringEquals": { "s3:ResourceAccount": names.destination_account } }
         }));
     }
@@ -369,6 +397,19 @@ pub fn source_account_grants(
             "Condition": role_only
         }),
     ]);
+    if req.flow() == crate::request::Flow::Generated {
+        // The generated manifest lists the source bucket as the job's role, which needs the
+        // bucket owner's grant across accounts (PutBucketInventoryConfiguration: "The bucket
+        // owner has this permission by default and can grant this permission to others").
+        grants.entry(src.clone()).or_default().push(json!({
+            "Sid": names.sid("SourceGenerate"),
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": GENERATE_ACTION,
+            "Resource": names.s3_arn(src, None),
+            "Condition": role_only
+        }));
+    }
     if let Manifest::Csv {
         account_id,
         bucket,
@@ -451,16 +492,26 @@ pub fn permissions_boundary(scope: &BoundaryScope) -> Value {
             .collect()
     };
     let ferry = crate::layout::ferry_bucket_name(own_account, region);
-    let ferry_manifests: Vec<String> =
-        [crate::layout::INVENTORY_PREFIX, crate::layout::RETRY_PREFIX]
+    let under_ferry = |prefixes: &[&str]| -> Vec<String> {
+        prefixes
             .iter()
             .map(|prefix| format!("arn:{partition}:s3:::{ferry}/{prefix}/*"))
-            .collect();
+            .collect()
+    };
+    let ferry_manifests = under_ferry(&[
+        crate::layout::INVENTORY_PREFIX,
+        crate::layout::RETRY_PREFIX,
+        crate::layout::GENERATED_PREFIX,
+    ]);
+    let ferry_writes = under_ferry(&[
+        crate::layout::REPORT_PREFIX,
+        crate::layout::GENERATED_PREFIX,
+    ]);
     let mut destination_actions: Vec<&str> = vec!["s3:GetObject", "s3:GetObjectVersion"];
     destination_actions.extend(DESTINATION_WRITE_ACTIONS);
     // `*` matches across `/`: the buckets and their objects.
     let mut source_actions: Vec<&str> = SOURCE_READ_ACTIONS.to_vec();
-    source_actions.extend(["s3:ListBucket", "s3:GetBucketLocation"]);
+    source_actions.extend(["s3:ListBucket", "s3:GetBucketLocation", GENERATE_ACTION]);
     let sources = json!({
         "StringEquals": { "s3:ResourceAccount": source_accounts },
         "StringNotEquals": { "s3:ResourceAccount": own_account }
@@ -495,7 +546,7 @@ pub fn permissions_boundary(scope: &BoundaryScope) -> Value {
                 "Sid": "FerryBoundaryReports",
                 "Effect": "Allow",
                 "Action": "s3:PutObject",
-                "Resource": format!("arn:{partition}:s3:::{ferry}/{}/*", crate::layout::REPORT_PREFIX),
+                "Resource": ferry_writes,
                 "Condition": own.clone()
             },
             {

@@ -358,16 +358,22 @@ fn the_boundary_fences_the_accounts_objects_to_the_stacks_buckets() {
             "arn:aws:s3:::dst-archive/*",
             "arn:aws:s3:::dst-manifests/*",
             "arn:aws:s3:::dst-photos/*",
+            // Flow C's generated manifests: read (Manifests) and written (Reports).
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/generated/*",
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/generated/*",
             "arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/*",
             "arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*",
             "arn:aws:s3:::ferry-222222222222-eu-west-1/retry/*",
         ]
     );
-    // Writes: the destinations and the reports only.
+    // Writes: the destinations, the reports and the generated manifests only.
     let writes = strings(statement(&b, "FerryBoundaryReports").get("Resource"));
     assert_eq!(
         writes,
-        ["arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*"]
+        [
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*",
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/generated/*"
+        ]
     );
     assert!(
         strings(statement(&b, "FerryBoundaryManifestBuckets").get("Action"))
@@ -381,7 +387,7 @@ fn the_boundary_fences_the_accounts_objects_to_the_stacks_buckets() {
 }
 
 #[test]
-fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
+fn the_boundary_allows_object_actions_bucket_reads_and_the_generators_one_configuration() {
     let b = boundary(&[]);
     let actions: Vec<String> = b["Statement"]
         .as_array()
@@ -397,7 +403,22 @@ fn the_boundary_allows_only_s3_object_and_bucket_read_actions() {
         || a == "s3:ListBucket"
         || a == "s3:GetBucketLocation"
         || a == "kms:GenerateDataKey"
-        || a == "kms:Decrypt"));
+        || a == "kms:Decrypt"
+        || a == "s3:PutInventoryConfiguration"));
+    // The one bucket configuration write (flow C's generator needs it) is allowed in the source
+    // accounts only, never on this account's buckets.
+    let configuring: Vec<&serde_json::Value> = b["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| strings(s.get("Action")).contains(&"s3:PutInventoryConfiguration".to_string()))
+        .collect();
+    assert_eq!(configuring.len(), 1);
+    assert_eq!(configuring[0]["Sid"], "FerryBoundarySources");
+    assert_eq!(
+        configuring[0]["Condition"]["StringNotEquals"]["s3:ResourceAccount"],
+        "222222222222"
+    );
     // Keys: the destination account's, through S3 in the Region only.
     let keys = statement(&b, "FerryBoundaryKeys");
     assert_eq!(keys["Resource"], "arn:aws:kms:eu-west-1:222222222222:key/*");

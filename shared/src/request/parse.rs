@@ -56,6 +56,10 @@ mod structural {
     fn baseline(manifest_kind: Option<&str>) -> Value {
         let manifest = if manifest_kind == Some("inventory") {
             json!({"kind": "inventory"})
+        } else if manifest_kind == Some("generated") {
+            json!({"kind": "generated", "filter": {"createdAfter": "t", "createdBefore": "t",
+                   "sizeGreaterThanBytes": 1, "sizeLessThanBytes": 2, "storageClasses": ["STANDARD"],
+                   "incremental": false, "overlapSeconds": 1}})
         } else {
             json!({"kind": "csv", "accountId": "1", "bucket": "m", "key": "k"})
         };
@@ -93,7 +97,7 @@ mod structural {
         };
         // Missing fields: those whose absence from the baseline breaks it. Inside `manifest`
         // only when its kind is known (else the kind is the one error).
-        let known_kind = matches!(kind, Some("inventory" | "csv"));
+        let known_kind = matches!(kind, Some("inventory" | "csv" | "generated"));
         for path in paths(&base, "") {
             if path.starts_with("manifest.") && path != "manifest.kind" && !known_kind {
                 continue;

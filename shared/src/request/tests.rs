@@ -719,3 +719,79 @@ fn prefixes_iam_cannot_hold_are_refused_naming_the_field_and_the_rule() {
     let v = violations(&with(flow_b(), "/manifest/key", json!("lists/写真.csv")));
     assert_eq!(v.fields(), ["manifest.key"]);
 }
+
+fn flow_c() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/request-generated.json")).unwrap()
+}
+
+#[test]
+fn flow_c_parses_with_its_filter_and_its_defaults() {
+    let c = parse(&flow_c()).unwrap();
+    c.validate(&ctx()).unwrap();
+    assert_eq!(c.flow(), Flow::Generated);
+    let f = c.manifest.generated_filter().unwrap();
+    assert_eq!(f.created_before.as_deref(), Some("2026-11-01T00:00:00Z"));
+    assert_eq!(f.overlap_seconds, OVERLAP_SECONDS_DEFAULT);
+    assert!(!f.incremental);
+    // Absent storage classes: every class a copy can read as it is.
+    assert_eq!(
+        f.storage_classes(),
+        [
+            StorageClass::Standard,
+            StorageClass::StandardIa,
+            StorageClass::OnezoneIa,
+            StorageClass::IntelligentTiering,
+            StorageClass::GlacierIr
+        ]
+    );
+    let bare = with(flow_c(), "/manifest", json!({"kind": "generated"}));
+    let bare = parse(&bare).unwrap();
+    bare.validate(&ctx()).unwrap();
+    assert_eq!(
+        bare.manifest.generated_filter(),
+        Some(&GeneratedFilter::default())
+    );
+}
+
+#[test]
+fn flow_c_filter_rules_name_each_field() {
+    let bad = with(
+        flow_c(),
+        "/manifest/filter",
+        json!({
+            "createdAfter": "yesterday",
+            "createdBefore": "2026-11-01T00:00:00Z",
+            "sizeGreaterThanBytes": 100,
+            "sizeLessThanBytes": 101,
+            "storageClasses": ["STANDARD", "GLACIER"],
+            "incremental": true,
+            "overlapSeconds": 0
+        }),
+    );
+    let v = violations(&bad);
+    let text = v.to_string();
+    assert_eq!(
+        v.fields(),
+        [
+            "manifest.filter.createdAfter",
+            "manifest.filter.sizeLessThanBytes",
+            "manifest.filter.storageClasses",
+            "manifest.filter.overlapSeconds",
+            "manifest.filter.incremental"
+        ],
+        "{text}"
+    );
+    assert!(text.contains("GLACIER objects are archived"), "{text}");
+    let backwards = with(
+        flow_c(),
+        "/manifest/filter",
+        json!({"createdAfter": "2026-11-02T00:00:00Z", "createdBefore": "2026-11-01T00:00:00Z"}),
+    );
+    assert_eq!(
+        violations(&backwards).fields(),
+        ["manifest.filter.createdBefore"]
+    );
+    let unknown = with(flow_c(), "/manifest/filter", json!({"sizeAbove": 1}));
+    let err = parse(&unknown).unwrap_err();
+    assert!(err.to_string().contains("sizeAbove"), "{err}");
+}

@@ -13,6 +13,7 @@ impl CopyRequest {
         self.check_buckets(ctx, &mut v);
         self.check_job(&mut v);
         self.check_timing(ctx, &mut v);
+        self.check_generated(&mut v);
         if v.0.is_empty() {
             Ok(())
         } else {

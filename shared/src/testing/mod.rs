@@ -92,10 +92,13 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
             object_arn: "arn:aws:s3:::src-manifests/lists/photos.csv".into(),
             etag: "e".into(),
             version_id: None,
+            filter: None,
         },
         not_copyable: None,
         kind: crate::job::JobKind::Copy,
         submitted_at: None,
+        large_pending: false,
+        phase_start: 0,
     }
 }
 

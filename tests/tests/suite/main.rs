@@ -14,6 +14,7 @@ mod faults;
 mod flow_a;
 mod flow_b;
 mod foreign_policies;
+mod generated;
 mod hostile;
 mod large_objects;
 mod load;

@@ -134,6 +134,7 @@ fn output(function: &str, v: Variant) -> Value {
         with_versions: false,
         kind: ferry_core::job::JobKind::Worker,
         rest: false,
+        ..Default::default()
     };
     match function {
         "PlanFunction" => to_value(&plan(v)),

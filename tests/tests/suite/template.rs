@@ -459,6 +459,8 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("read_plan", &["s3:GetObject"]),
     ("store_plan", &["s3:GetObject", "s3:PutObject"]),
     ("put_job_record", &["s3:PutObject"]),
+    ("read_last_complete", &["s3:GetObject"]),
+    ("put_last_complete", &["s3:GetObject", "s3:PutObject"]),
     ("job_records", &["s3:ListBucket", "s3:GetObject"]),
     ("put_waiter", &["s3:PutObject"]),
     ("list_waiters", &["s3:ListBucket", "s3:GetObject"]),
