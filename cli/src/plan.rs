@@ -101,6 +101,9 @@ pub struct PlanDescription {
     /// Flow A only (null in flow B).
     pub inventory_configuration: Option<InventoryConfig>,
     pub create_job: CreateJobRequest,
+    /// Flow C: what the jobs after the first one list, and what the filter leaves out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
 }
 
 /// The names a copy uses, in the order the text form lists them.
@@ -209,6 +212,35 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
         }
     };
     let create_job = CreateJobRequest::for_copy(req, &names, &manifest, plan.first_attempt());
+    let generated = req.manifest.generated_filter().map(|filter| {
+        let large = ManifestLocation::generated(req, &names, None, SizeRoute::Large)
+            .and_then(|m| m.filter)
+            .and_then(|f| f.object_size_greater_than_bytes);
+        let next = match (manifest.kind, large) {
+            (ManifestKind::Generated { route: SizeRoute::Copyable }, Some(over)) => format!(
+                "flow C: the first job takes the objects up to 5 GiB; when it has copied them all, a job of the copy worker takes those over it (ObjectSizeGreaterThanBytes {over}). If the source holds nothing over 5 GiB, set manifest.filter.sizeLessThanBytes to 5368709121 and that job is not submitted."
+            ),
+            (ManifestKind::Generated { route: SizeRoute::Copyable }, None) => {
+                "flow C: the filter's sizes leave no object over 5 GiB: no job of the copy worker follows the first.".to_string()
+            }
+            _ => "flow C: the copy worker's job takes every object the filter lists.".to_string(),
+        };
+        let listed: Vec<String> = filter
+            .storage_classes()
+            .iter()
+            .filter_map(|c| serde_json::to_value(c).ok())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        format!(
+            "{next} Listed: the storage classes {}; objects in GLACIER or DEEP_ARCHIVE are left out (restore them, then run again). SSE-C objects are listed and fail as not copyable: the filter takes one encryption type only.{}",
+            listed.join(", "),
+            if filter.incremental {
+                " Incremental: each run after the first lists only the objects created since the last run that copied everything."
+            } else {
+                ""
+            }
+        )
+    });
     let inventory = req.flow() == Flow::Inventory;
     PlanDescription {
         copy_id: req.copy_id.clone(),
@@ -243,6 +275,7 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
         },
         inventory_configuration: inventory.then(|| InventoryConfig::for_copy(req, &names)),
         create_job,
+        generated,
     }
 }
 
@@ -298,6 +331,9 @@ pub fn render(d: &PlanDescription) -> String {
         "\nCreateJob request of the first job (destination account)\n{}",
         pretty(&d.create_job)
     ));
+    if let Some(generated) = &d.generated {
+        out.push_str(&format!("\n{generated}\n"));
+    }
     out.push_str(&format!(
         "\n{}\n{}\n",
         existing_sentence(d.existing),
@@ -343,6 +379,33 @@ mod tests {
             .join("../shared/fixtures")
             .join(name);
         read_request(&path).unwrap()
+    }
+
+    #[test]
+    fn a_generated_copy_grants_the_generator_and_says_what_its_jobs_list() {
+        let (raw, req) = fixture("request-generated.json");
+        let d = describe(&plan(&raw, &req).unwrap());
+        assert_eq!(d.flow, Flow::Generated);
+        let source = &d.source_account.bucket_policy_statements["src-photos"];
+        let generate = source
+            .iter()
+            .find(|s| s["Action"] == "s3:PutInventoryConfiguration")
+            .expect("the generator's grant");
+        assert_eq!(generate["Resource"], "arn:aws:s3:::src-photos");
+        let json = serde_json::to_value(&d).unwrap();
+        assert!(json["createJob"]["Manifest"].is_null(), "{json}");
+        let filter = &json["createJob"]["ManifestGenerator"]["S3JobManifestGenerator"]["Filter"];
+        assert_eq!(filter["ObjectSizeLessThanBytes"], 5_368_709_121u64);
+        assert!(d.inventory_configuration.is_none());
+        let text = render(&d);
+        assert!(
+            text.contains("a job of the copy worker takes those over it (ObjectSizeGreaterThanBytes 5368709120)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GLACIER or DEEP_ARCHIVE are left out"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -91,8 +91,13 @@ impl Outcome {
                     } else {
                         String::new()
                     };
+                    let left_out = o
+                        .left_out
+                        .as_ref()
+                        .map(|l| format!("; {}", l.sentence()))
+                        .unwrap_or_default();
                     format!(
-                        "{} SUCCEEDED: copied {} objects{identical}, 0 failed{verified}; jobs {}",
+                        "{} SUCCEEDED: copied {} objects{identical}, 0 failed{verified}; jobs {}{left_out}",
                         self.execution,
                         o.copied,
                         job_list(&o.job_ids)

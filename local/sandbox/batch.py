@@ -392,6 +392,15 @@ class Batch:
     def _run_tasks(self, job: Job, role: dict, tasks: list) -> None:
         r = job.request
         job.total = len(tasks)
+        if str(r.get("ConfirmationRequired", "false")).lower() == "true":
+            # "If the job requires confirmation before running ... the job transitions from
+            # Preparing to Suspended. It remains in the Suspended state until you confirm"
+            # (S3 User Guide, batch-ops-job-status); cancelled there, it never runs a task.
+            self._set(job, "Suspended")
+            while job.status == "Suspended" and not job.cancel_requested:
+                time.sleep(0.1)
+            if job.cancel_requested:
+                return self._set(job, "Cancelled")
         self._set(job, "Active")
         job.active_since = time.time()
         while self.controls.hold and not job.cancel_requested:

@@ -244,6 +244,11 @@ impl<'a> CopyLayout<'a> {
         )
     }
 
+    /// Where the census job of run `run` writes its generated manifest.
+    pub fn generated_census_prefix(&self, run: u16) -> String {
+        format!("{}run-{run}/census", self.generated_prefix_all())
+    }
+
     /// Prefix of every generated manifest of this copy (the Batch role may write under it).
     pub fn generated_prefix_all(&self) -> String {
         format!("{GENERATED_PREFIX}/{}/", self.copy_id)

@@ -234,6 +234,10 @@ pub struct JobRecord {
     /// The job number this job's phase of the run began with (retries count from it).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub phase_start: u16,
+    /// Flow C's first job: the census job of the run, which lists what the filter leaves out
+    /// as archived (`CreateJobRequest::census_of`); cancelled by the revoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub census_job_id: Option<String>,
 }
 
 fn is_zero(n: &u16) -> bool {
@@ -309,6 +313,42 @@ pub struct CopyTotals {
     /// The verification after the last job, when the copy has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// Flow C: the objects its filter left out as archived, counted from the census job's
+    /// generated manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<LeftOut>,
+}
+
+/// What flow C's filter left out as archived (`GLACIER`, `DEEP_ARCHIVE`): not listed, so no task
+/// failed on them; restored, they are copied by a later run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftOut {
+    /// The census job whose generated manifest lists them.
+    pub census_job_id: String,
+    /// How many; absent while the census job has not listed them yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<u64>,
+    /// The first keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_keys: Vec<String>,
+}
+
+impl LeftOut {
+    /// One sentence for the run's output.
+    pub fn sentence(&self) -> String {
+        match self.archived {
+            None => format!(
+                "the objects left out as archived were not counted (census job {} had not listed them yet)",
+                self.census_job_id
+            ),
+            Some(0) => "no object was left out as archived".to_string(),
+            Some(n) => format!(
+                "{n} objects in GLACIER or DEEP_ARCHIVE were left out, not copied (first: {}): restore them, then run the copy again",
+                self.first_keys.join(", ")
+            ),
+        }
+    }
 }
 
 /// What the verification job found: every object of the manifest at the destination, with the

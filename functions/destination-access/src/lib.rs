@@ -247,11 +247,15 @@ async fn stop_jobs(
 ) -> Result<bool, StepError> {
     let mut still_active = false;
     let role_arn = plan.names().batch_role_arn;
-    for record in Control::new(&clients.s3, &config.ferry_bucket)
+    let records = Control::new(&clients.s3, &config.ferry_bucket)
         .job_records(plan.names().layout())
-        .await?
-    {
-        let id = &record.job_id;
+        .await?;
+    // Each record's job, and flow C's census job beside the first one's.
+    let ids: Vec<String> = records
+        .into_iter()
+        .flat_map(|r| std::iter::once(r.job_id).chain(r.census_job_id))
+        .collect();
+    for id in &ids {
         let described = clients
             .s3control
             .describe_job()

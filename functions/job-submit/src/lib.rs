@@ -8,11 +8,10 @@
 //! retried invocation gets the same job back instead of a second one.
 
 use aws_sdk_s3::types::ServerSideEncryption;
-use ferry_core::clients::get_object_bytes;
 use ferry_core::clock::{Clock, SystemClock};
 use ferry_core::control::Control;
 use ferry_core::error::from_sdk;
-use ferry_core::inventory::{InventoryError, InventoryManifest, InventoryRows, NotCopyable};
+use ferry_core::inventory::NotCopyable;
 use ferry_core::job::JobKind;
 use ferry_core::job::{
     over_failure_threshold, CreateJobRequest, ManifestKind, ManifestLocation, SizeRoute,
@@ -22,7 +21,6 @@ use ferry_core::request::Manifest;
 use ferry_core::steps::{JobRecord, SubmitInput};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
-use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
 /// How much of a CSV manifest is read to check its first rows.
@@ -217,6 +215,12 @@ pub async fn handle(
         }
         Some(r) => r.large_pending,
     };
+    // Flow C's first job of a run: the census of what the filter leaves out as archived.
+    let census_job_id = if input.retry_manifest.is_none() && !verify {
+        census(clients, plan, &names).await?
+    } else {
+        None
+    };
     let record = JobRecord {
         job_id,
         attempt: input.attempt,
@@ -232,6 +236,7 @@ pub async fn handle(
         },
         submitted_at: Some(SystemClock.now()),
         large_pending,
+        census_job_id,
         phase_start: match &input.retry_manifest {
             Some(r) if r.large => input.attempt.job,
             Some(r) => r.phase_start,
@@ -245,6 +250,36 @@ pub async fn handle(
     Ok(record)
 }
 
+/// Flow C: creates the run's census job (`CreateJobRequest::census_of`), which lists the
+/// objects the copy's filter leaves out as archived and waits, suspended, until the revoke
+/// cancels it. Its own ClientRequestToken makes a retried invocation get the same job back.
+async fn census(
+    clients: &Clients,
+    plan: &ferry_core::steps::RunPlan,
+    names: &ferry_core::names::Names,
+) -> Result<Option<String>, StepError> {
+    let Some(census) =
+        ManifestLocation::archived_census(&plan.request, names, plan.incremental_since)
+    else {
+        return Ok(None);
+    };
+    let request = CreateJobRequest::census_of(&plan.request, names, &census, plan.run);
+    let call = request.apply(clients.s3control.create_job()).map_err(|e| {
+        StepError::new(
+            ErrorName::InvalidRequest,
+            format!("building CreateJob: {e}"),
+        )
+    })?;
+    let id = call
+        .send()
+        .await
+        .map_err(|e| from_sdk(e, &format!("CreateJob {}", request.client_request_token)))?
+        .job_id()
+        .map(str::to_string);
+    info!(census_job_id = ?id, "submitted the census of archived objects");
+    Ok(id)
+}
+
 /// Reads every row of an inventory report (its data files streamed, in constant memory) for the
 /// objects S3PutObjectCopy cannot copy as they are, and says so before the job runs: each one
 /// fails its task, and the report counts it apart.
@@ -253,68 +288,14 @@ async fn inventory_obstacles(
     config: &StackConfig,
     manifest_key: &str,
 ) -> Result<NotCopyable, StepError> {
-    let bucket = &config.ferry_bucket;
-    let (bytes, _) = get_object_bytes(&clients.s3, bucket, manifest_key)
-        .await?
-        .ok_or_else(|| {
-            StepError::new(
-                ErrorName::NotFound,
-                format!("inventory report s3://{bucket}/{manifest_key} is not there"),
-            )
-        })?;
-    let invalid = |e: InventoryError| {
-        StepError::new(
-            ErrorName::InvalidRequest,
-            format!("inventory report s3://{bucket}/{manifest_key}: {e}"),
-        )
-    };
-    let manifest = InventoryManifest::parse(&bytes).map_err(invalid)?;
-    let columns = manifest.columns().map_err(invalid)?;
-    // The data files are read side by side, as many at once as the function has cores (Lambda
-    // gives one per 1,769 MB of memory), and their counts added in the manifest's order.
-    let at_once = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut found = NotCopyable::default();
-    for batch in manifest.files.chunks(at_once.max(1)) {
-        let mut reads = Vec::new();
-        for file in batch {
-            let what = format!("s3://{bucket}/{}", file.key);
-            let body = clients
-                .s3
-                .get_object()
-                .bucket(bucket)
-                .key(&file.key)
-                .expected_bucket_owner(&config.account_id)
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, &format!("GetObject {what}")))?
-                .body
-                .into_async_read();
-            let bridge = SyncIoBridge::new(body);
-            let columns = columns.clone();
-            let read = tokio::task::spawn_blocking(move || {
-                // Built here: the gzip header is read at once, a blocking read.
-                let mut rows = InventoryRows::new(bridge, columns);
-                let mut found = NotCopyable::default();
-                while let Some(row) = rows.next_obstacle()? {
-                    found.looked_at += 1;
-                    if let Some(o) = row.obstacle {
-                        found.add(o, &row.key()?);
-                    }
-                }
-                Ok(found)
-            });
-            reads.push((what, read));
-        }
-        for (what, read) in reads {
-            let file_found = read
-                .await
-                .map_err(|e| StepError::new(ErrorName::Retryable, format!("reading {what}: {e}")))?
-                .map_err(|e: InventoryError| {
-                    StepError::new(ErrorName::InvalidRequest, format!("{what}: {e}"))
-                })?;
-            found.merge(&file_found);
-        }
-    }
+    let found = ferry_core::inventory::scan::obstacles_in(
+        &clients.s3,
+        &config.ferry_bucket,
+        manifest_key,
+        &config.account_id,
+        None,
+    )
+    .await?;
     for line in found.lines() {
         warn!("{line}");
     }

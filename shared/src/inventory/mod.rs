@@ -12,6 +12,7 @@ use crate::request::CopyRequest;
 
 mod rows;
 pub use rows::*;
+pub mod scan;
 
 /// The optional fields ferry asks for: what a pre-flight check and a summary need (size for
 /// the 5 GB copy limit, storage class for archived objects, encryption for SSE-C and KMS).

@@ -15,7 +15,7 @@ use aws_sdk_s3control::types as s3c;
 use aws_smithy_types::error::operation::BuildError;
 use aws_smithy_types::DateTime;
 
-use super::create::{ManifestKind, ManifestLocation};
+use super::create::{CreateJobRequest, ManifestKind, ManifestLocation};
 use crate::clock::{format_timestamp, Epoch};
 use crate::inventory::COPY_SIZE_MAX;
 use crate::names::Names;
@@ -194,6 +194,28 @@ impl ManifestLocation {
         route: SizeRoute,
     ) -> Option<ManifestLocation> {
         let filter = req.manifest.generated_filter()?;
+        Self::generated_with(req, names, filter, incremental_since, route)
+    }
+
+    /// The census of what flow C's filter leaves out as archived: the same filter, on the
+    /// classes `GLACIER` and `DEEP_ARCHIVE` only. `None` when the request is not flow C.
+    pub fn archived_census(
+        req: &CopyRequest,
+        names: &Names,
+        incremental_since: Option<Epoch>,
+    ) -> Option<ManifestLocation> {
+        let mut filter = req.manifest.generated_filter()?.clone();
+        filter.storage_classes = Some(crate::request::ARCHIVED_CLASSES.to_vec());
+        Self::generated_with(req, names, &filter, incremental_since, SizeRoute::All)
+    }
+
+    fn generated_with(
+        req: &CopyRequest,
+        names: &Names,
+        filter: &GeneratedFilter,
+        incremental_since: Option<Epoch>,
+        route: SizeRoute,
+    ) -> Option<ManifestLocation> {
         let created_after = incremental_since
             .filter(|_| filter.incremental)
             .map(|since| format_timestamp(since.saturating_sub(filter.overlap_seconds as Epoch)));
@@ -206,4 +228,42 @@ impl ManifestLocation {
             filter: Some(generator),
         })
     }
+}
+
+impl CreateJobRequest {
+    /// Flow C's census job of run `run`: a job created with `ConfirmationRequired` whose
+    /// generated manifest lists what the copy's filter leaves out as archived. S3 Batch
+    /// Operations prepares it (the generator runs, "Amazon S3 is processing the manifest
+    /// object") and then waits for a confirmation that never comes ("If the job requires
+    /// confirmation before running ... the job transitions from Preparing to Suspended", S3
+    /// User Guide, batch-ops-job-status); job-report counts its manifest's rows, and the revoke
+    /// cancels it. Its operation is the copy worker's verification, which only reads, in case
+    /// someone confirms it by hand.
+    pub fn census_of(
+        req: &CopyRequest,
+        names: &Names,
+        census: &ManifestLocation,
+        run: u16,
+    ) -> CreateJobRequest {
+        let attempt = crate::names::Attempt { run, job: 0 };
+        let mut job =
+            CreateJobRequest::for_copy(req, names, census, attempt).with_worker(req, names, true);
+        job.confirmation_required = true;
+        job.client_request_token = census_token(&req.copy_id, run);
+        if let Some(g) = job.manifest_generator.as_mut() {
+            g.s3_job_manifest_generator
+                .manifest_output_location
+                .manifest_prefix = names.layout().generated_census_prefix(run);
+        }
+        let suffix = " (census of archived objects)";
+        let keep = crate::request::DESCRIPTION_MAX - suffix.chars().count();
+        job.description = job.description.chars().take(keep).collect::<String>() + suffix;
+        job
+    }
+}
+
+/// The census job's ClientRequestToken: `ferry-<copyId>-<run>-census` (at most 59 characters
+/// for the longest copyId, within CreateJob's 64).
+pub fn census_token(copy_id: &str, run: u16) -> String {
+    format!("ferry-{copy_id}-{run}-census")
 }

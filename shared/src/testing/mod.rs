@@ -99,6 +99,7 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
         submitted_at: None,
         large_pending: false,
         phase_start: 0,
+        census_job_id: None,
     }
 }
 

@@ -35,13 +35,27 @@ async fn jobs_of(world: &World, copy_id: &str, run: u16) -> Vec<Value> {
     let mut jobs: Vec<Value> =
         serde_json::from_value(world.sandbox.get("/jobs").await.unwrap()).unwrap();
     let prefix = format!("ferry-{copy_id}-{run}-");
-    jobs.retain(|j| j["token"].as_str().is_some_and(|t| t.starts_with(&prefix)));
+    jobs.retain(|j| {
+        j["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&prefix) && !t.ends_with("-census"))
+    });
     jobs.sort_by_key(|j| {
         j["token"].as_str().unwrap()[prefix.len()..]
             .parse::<u32>()
             .unwrap()
     });
     jobs
+}
+
+/// The census job of `copy_id`'s run `run`, as the sandbox lists it.
+async fn census_of(world: &World, copy_id: &str, run: u16) -> Value {
+    let jobs: Vec<Value> =
+        serde_json::from_value(world.sandbox.get("/jobs").await.unwrap()).unwrap();
+    let token = format!("ferry-{copy_id}-{run}-census");
+    jobs.into_iter()
+        .find(|j| j["token"] == token.as_str())
+        .unwrap_or_else(|| panic!("no census job {token}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,6 +139,22 @@ async fn a_generated_copy_sends_each_object_to_the_job_its_size_calls_for_and_le
         "archived classes are left out: {classes}"
     );
     assert_eq!(out["verification"]["verified"], 8, "{out}");
+    // Left out, and counted: the census job listed them and never ran; the revoke cancelled it.
+    assert_eq!(out["leftOut"]["archived"], 2, "{out}");
+    let mut keys: Vec<&str> = out["leftOut"]["firstKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["2026/cold/2018.tar", "2026/cold/2019.tar"], "{out}");
+    let census = census_of(&world, "photos-2026", 1).await;
+    assert_eq!(census["status"], "Cancelled", "{census}");
+    assert_eq!(
+        census["succeeded"], 0,
+        "no task of the census ran: {census}"
+    );
     let all: Vec<Sample> = samples().into_iter().chain(large).collect();
     world.assert_copied(&all).await;
     for key in ["2026/cold/2019.tar", "2026/cold/2018.tar"] {

@@ -206,6 +206,11 @@ fn output(function: &str, v: Variant) -> Value {
                         verified: 2,
                         ..Default::default()
                     }),
+                    left_out: v.full.then(|| ferry_core::steps::LeftOut {
+                        census_job_id: "c3n5u5-job".into(),
+                        archived: Some(1),
+                        first_keys: vec!["2026/old.tar".into()],
+                    }),
                 },
                 next_attempt: again.then_some(Attempt { run: 1, job: 1 }),
                 retry_manifest: (again && v.next == Next::Retry).then(|| retry.clone()),
