@@ -31,6 +31,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote_plus, urlparse
 
 from . import authz, capture, generator, kms
+from .s3xml import el as _el, members as _members, plain as _plain, strip as _strip, to_dict as _xml_to_dict, xml_map as _xml_map
 
 
 NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
@@ -42,59 +43,6 @@ TERMINAL = {"Complete", "Failed", "Cancelled"}
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _strip(tag: str) -> str:
-    return tag.split("}", 1)[-1]
-
-
-def _xml_to_dict(elem: ET.Element) -> Any:
-    children = list(elem)
-    if not children:
-        return elem.text or ""
-    out: dict = {}
-    for c in children:
-        key = _strip(c.tag)
-        value = _xml_to_dict(c)
-        if key in out:
-            if not isinstance(out[key], list):
-                out[key] = [out[key]]
-            out[key].append(value)
-        else:
-            out[key] = value
-    return out
-
-
-def _plain(elem: ET.Element) -> ET.Element:
-    """A copy of `elem` with its tags' namespaces dropped."""
-    out = ET.Element(_strip(elem.tag))
-    out.text = elem.text
-    for child in elem:
-        out.append(_plain(child))
-    return out
-
-
-def _members(value: Any) -> list:
-    """An XML list (`<Fields><member>..</member></Fields>`) as a Python list."""
-    if not value:
-        return []
-    m = value.get("member", []) if isinstance(value, dict) else value
-    return m if isinstance(m, list) else [m]
-
-
-def _xml_map(value: Any) -> dict:
-    """An XML map (`<M><entry><key>k</key><value>v</value></entry>...</M>`) as a dict."""
-    if not value:
-        return {}
-    entries = value.get("entry", []) if isinstance(value, dict) else []
-    return {e["key"]: e.get("value", "") for e in (entries if isinstance(entries, list) else [entries])}
-
-
-def _el(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
-    e = ET.SubElement(parent, tag)
-    if text is not None:
-        e.text = str(text)
-    return e
 
 
 def _bucket_of(arn: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from . import authz
+from .s3xml import members as _members
 
 # The generated manifest's only format (S3 Control API, GeneratedManifestFormat).
 FORMAT = "S3InventoryReport_CSV_20211130"
@@ -43,13 +44,6 @@ class Refused(Exception):
     def __init__(self, code: str, reason: str):
         super().__init__(reason)
         self.code, self.reason = code, reason
-
-
-def _members(value: Any) -> list:
-    if not value:
-        return []
-    member = value.get("member") if isinstance(value, dict) else value
-    return member if isinstance(member, list) else [member]
 
 
 def _time(text: str) -> datetime:

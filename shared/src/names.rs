@@ -239,6 +239,12 @@ impl Names {
         is_grant_name_of(name, &self.kms_grant_name())
     }
 
+    /// The ClientRequestToken of flow C's census job of run `run`: `ferry-<copyId>-<run>-census`,
+    /// at most 59 characters for the longest copyId (CreateJob allows 64).
+    pub fn census_token(&self, run: u16) -> String {
+        format!("ferry-{}-{}-census", self.copy_id, run)
+    }
+
     /// The CreateJob ClientRequestToken (1-64 characters) of one attempt of this copy.
     pub fn client_request_token(&self, attempt: Attempt) -> String {
         format!("ferry-{}-{}-{}", self.copy_id, attempt.run, attempt.job)

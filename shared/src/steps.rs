@@ -313,6 +313,9 @@ pub struct CopyTotals {
     /// The verification after the last job, when the copy has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// Flow C: the job of the objects over 5 GiB, when one ran (it is not a retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_objects_job: Option<String>,
     /// Flow C: the objects its filter left out as archived, counted from the census job's
     /// generated manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -90,15 +90,23 @@ pub fn render_report(v: &ReportView) -> String {
     out.push_str(&format!("  failed     {}\n", t.failed));
     // The verification is the last job, not a retry.
     let verifications = usize::from(t.verification.is_some());
-    let retries = jobs.saturating_sub(1 + verifications);
+    // Flow C's job of the objects over 5 GiB is not a retry either.
+    let large = usize::from(t.large_objects_job.is_some());
+    let retries = jobs.saturating_sub(1 + verifications + large);
+    let retried = format!(
+        "{retries} retr{}{}",
+        if retries == 1 { "y" } else { "ies" },
+        if large == 1 {
+            ", the job of the objects over 5 GiB"
+        } else {
+            ""
+        }
+    );
     let what = match (verifications, jobs) {
         // A verification run (`ferry verify`): its one job is the verification.
         (1, 1) => "the verification".to_string(),
-        (1, _) => format!(
-            "{retries} retr{}, then the verification",
-            if retries == 1 { "y" } else { "ies" }
-        ),
-        _ => format!("{retries} retr{}", if retries == 1 { "y" } else { "ies" }),
+        (1, _) => format!("{retried}, then the verification"),
+        _ => retried,
     };
     out.push_str(&format!(
         "  jobs       {jobs} ({what}): {}\n",
@@ -117,6 +125,9 @@ pub fn render_report(v: &ReportView) -> String {
                 out.push_str(&format!("    {k}  {what}\n"));
             }
         }
+    }
+    if let Some(l) = &t.left_out {
+        out.push_str(&format!("  left out   {}\n", l.sentence()));
     }
     let r = &t.last_report;
     if r.tasks == 0 {

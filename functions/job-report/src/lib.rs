@@ -19,8 +19,7 @@ use ferry_core::job::{JobOutcome, JobState};
 use ferry_core::names::Attempt;
 use ferry_core::report::{ReportManifest, ReportRows, ReportSummary, Summarizer};
 use ferry_core::steps::{
-    CopyTotals, JobRecord, LeftOut, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan,
-    Verification,
+    CopyTotals, JobRecord, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan, Verification,
 };
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -101,6 +100,13 @@ pub async fn handle(
     };
     let mut totals = input.totals.unwrap_or_default();
     totals.job_ids.push(job_id.clone());
+    if input.job.manifest.kind
+        == (ferry_core::job::ManifestKind::Generated {
+            route: ferry_core::job::SizeRoute::Large,
+        })
+    {
+        totals.large_objects_job = Some(job_id.clone());
+    }
     if verifying {
         totals.verification = Some(verification_of(&summary));
     } else {
@@ -130,7 +136,7 @@ pub async fn handle(
         _ => 0,
     };
     totals.last_report = summary;
-    count_left_out(clients, config, plan, &input.job, &mut totals).await?;
+    census::count_left_out(clients, config, plan, &input.job, &mut totals).await?;
     if next == Next::Copied && !plan.verify_only {
         // Every object of this run is copied: an incremental run of flow C lists from here.
         ferry_core::control::Control::new(&clients.s3, &config.ferry_bucket)
@@ -161,70 +167,6 @@ pub async fn handle(
         totals,
         cause,
     })
-}
-
-/// Flow C: counts what the run's filter left out as archived, from the census job's generated
-/// manifest, once that job has listed it (it waits, suspended, for a confirmation that never
-/// comes: `CreateJobRequest::census_of`). Until then the count stays open, and the next job's
-/// report looks again; a census that failed or named a manifest that is not the copy's leaves it
-/// uncounted, said so in the output, and fails nothing.
-async fn count_left_out(
-    clients: &Clients,
-    config: &StackConfig,
-    plan: &RunPlan,
-    job: &JobRecord,
-    totals: &mut CopyTotals,
-) -> Result<(), StepError> {
-    if totals.left_out.is_none() {
-        totals.left_out = job.census_job_id.as_ref().map(|id| LeftOut {
-            census_job_id: id.clone(),
-            ..Default::default()
-        });
-    }
-    let Some(left_out) = totals.left_out.as_mut().filter(|l| l.archived.is_none()) else {
-        return Ok(());
-    };
-    let census = ferry_core::job::describe_job(
-        &clients.s3control,
-        &config.account_id,
-        &left_out.census_job_id,
-    )
-    .await?;
-    let Some(arn) = census
-        .generated_manifest_descriptor()
-        .and_then(|d| d.location())
-        .map(|l| l.object_arn().to_string())
-    else {
-        info!(census = %left_out.census_job_id, status = ?census.status(), "the census has not listed the archived objects yet");
-        return Ok(());
-    };
-    let names = plan.names();
-    let prefix = format!(
-        "arn:{}:s3:::{}/{}",
-        names.partition,
-        config.ferry_bucket,
-        names.layout().generated_census_prefix(plan.run)
-    );
-    let Some(key) = arn
-        .strip_prefix(&prefix)
-        .map(|rest| format!("{}{rest}", names.layout().generated_census_prefix(plan.run)))
-    else {
-        tracing::warn!(%arn, "the census names a manifest outside the copy's generated/ prefix: not read");
-        return Ok(());
-    };
-    let found = ferry_core::inventory::scan::obstacles_in(
-        &clients.s3,
-        &config.ferry_bucket,
-        &key,
-        &config.account_id,
-        Some(ferry_core::inventory::CopyObstacle::Archived),
-    )
-    .await?;
-    let label = ferry_core::inventory::CopyObstacle::Archived.label();
-    left_out.archived = Some(found.counts.get(label).copied().unwrap_or(0));
-    left_out.first_keys = found.keys.get(label).cloned().unwrap_or_default();
-    info!(archived = ?left_out.archived, "counted the objects left out as archived");
-    Ok(())
 }
 
 /// The wait before the job after `job` when grants are settling:
@@ -589,5 +531,6 @@ pub(crate) fn spool_path(key: &str) -> PathBuf {
     std::env::temp_dir().join(format!("spool-{}-{flat}", std::process::id()))
 }
 
+mod census;
 #[cfg(test)]
 mod tests;

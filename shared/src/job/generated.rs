@@ -249,7 +249,7 @@ impl CreateJobRequest {
         let mut job =
             CreateJobRequest::for_copy(req, names, census, attempt).with_worker(req, names, true);
         job.confirmation_required = true;
-        job.client_request_token = census_token(&req.copy_id, run);
+        job.client_request_token = names.census_token(run);
         if let Some(g) = job.manifest_generator.as_mut() {
             g.s3_job_manifest_generator
                 .manifest_output_location
@@ -260,10 +260,4 @@ impl CreateJobRequest {
         job.description = job.description.chars().take(keep).collect::<String>() + suffix;
         job
     }
-}
-
-/// The census job's ClientRequestToken: `ferry-<copyId>-<run>-census` (at most 59 characters
-/// for the longest copyId, within CreateJob's 64).
-pub fn census_token(copy_id: &str, run: u16) -> String {
-    format!("ferry-{copy_id}-{run}-census")
 }

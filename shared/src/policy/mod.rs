@@ -30,6 +30,8 @@ use crate::names::Names;
 use crate::request::{CopyRequest, Manifest};
 use crate::{ErrorName, StepError};
 
+mod generated;
+
 pub const VERSION: &str = "2012-10-17";
 /// The service principal S3 Batch Operations assumes roles as.
 pub const BATCH_SERVICE: &str = "batchoperations.s3.amazonaws.com";
@@ -54,11 +56,7 @@ const DESTINATION_WRITE_ACTIONS: [&str; 7] = [
     "s3:AbortMultipartUpload",
 ];
 const MANIFEST_READ_ACTIONS: [&str; 2] = ["s3:GetObject", "s3:GetObjectVersion"];
-/// What a job's role needs on the source bucket for S3 Batch Operations to generate its
-/// manifest: "To generate an object list, you must have the `s3:PutInventoryConfiguration`
-/// permission" (S3 User Guide, batch-ops-create-job; batch-ops-iam-role-policies grants it on
-/// the source bucket's ARN).
-const GENERATE_ACTION: &str = "s3:PutInventoryConfiguration";
+use generated::GENERATE_ACTION;
 
 /// Which policy a document is, for its size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,26 +277,10 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
             "Condition": { "StringEquals": { "s3:ResourceAccount": names.destination_account } }
         }));
     }
-    // Flow C: S3 Batch Operations generates each job's manifest from the source bucket as this
-    // role, and writes it under the copy's `generated/` prefix of the ferry bucket (the S3
-    // User Guide's policy for a generated manifest: PutInventoryConfiguration on the source
-    // bucket, PutObject on the manifest's bucket).
-    if req.flow() == crate::request::Flow::Generated {
-        let statements = policy["Statement"].as_array_mut().expect("statements");
-        statements.push(json!({
-            "Sid": names.sid("SourceGenerate"),
-            "Effect": "Allow",
-            "Action": GENERATE_ACTION,
-            "Resource": names.s3_arn(&req.source.bucket, None)
-        }));
-        statements.push(json!({
-            "Sid": names.sid("GeneratedWrite"),
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": names.policy_objects_under(&names.ferry_bucket, &names.layout().generated_prefix_all()),
-            "Condition": { "StringEquals": { "s3:ResourceAccount": names.destination_account } }
-        }));
-    }
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .extend(generated::role_statements(req, names));
     // Objects over 5 GB: the job of the copy worker invokes it (LambdaInvoke), nothing else.
     policy["Statement"]
         .as_array_mut()
@@ -397,19 +379,10 @@ pub fn source_account_grants(
             "Condition": role_only
         }),
     ]);
-    if req.flow() == crate::request::Flow::Generated {
-        // The generated manifest lists the source bucket as the job's role, which needs the
-        // bucket owner's grant across accounts (PutBucketInventoryConfiguration: "The bucket
-        // owner has this permission by default and can grant this permission to others").
-        grants.entry(src.clone()).or_default().push(json!({
-            "Sid": names.sid("SourceGenerate"),
-            "Effect": "Allow",
-            "Principal": { "AWS": root },
-            "Action": GENERATE_ACTION,
-            "Resource": names.s3_arn(src, None),
-            "Condition": role_only
-        }));
-    }
+    grants
+        .entry(src.clone())
+        .or_default()
+        .extend(generated::source_grant(req, names, &root, &role_only));
     if let Manifest::Csv {
         account_id,
         bucket,

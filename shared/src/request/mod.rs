@@ -146,77 +146,6 @@ pub enum Manifest {
     },
 }
 
-/// `manifest.filter` of flow C: which of the source's objects (under `source.prefix`) the
-/// generated manifest lists. Every field narrows the list; absent fields do not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GeneratedFilter {
-    /// Only objects created after this time (RFC 3339 in UTC, `2026-01-31T00:00:00Z`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_after: Option<String>,
-    /// Only objects created before this time (RFC 3339 in UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_before: Option<String>,
-    /// Only objects larger than this many bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_greater_than_bytes: Option<u64>,
-    /// Only objects smaller than this many bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_less_than_bytes: Option<u64>,
-    /// Only objects of these storage classes. Absent: every class a copy can read as it is
-    /// (all but GLACIER and DEEP_ARCHIVE, whose objects must be restored first).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_classes: Option<Vec<StorageClass>>,
-    /// A scheduled re-run lists only the objects created since the start of the last run of
-    /// this copy that copied everything (`createdAfter` then is that time, when later).
-    #[serde(default)]
-    pub incremental: bool,
-    /// An incremental run lists from this many seconds before the last complete run started
-    /// (1..=86400): objects written in that second, or stamped by a clock a little behind the
-    /// state machine's, are listed again rather than missed (a second copy of the same bytes).
-    #[serde(default = "GeneratedFilter::default_overlap")]
-    pub overlap_seconds: u64,
-}
-
-/// `manifest.filter.overlapSeconds` by default.
-pub const OVERLAP_SECONDS_DEFAULT: u64 = 900;
-pub const OVERLAP_SECONDS_MAX: u64 = 86_400;
-
-impl Default for GeneratedFilter {
-    fn default() -> Self {
-        GeneratedFilter {
-            created_after: None,
-            created_before: None,
-            size_greater_than_bytes: None,
-            size_less_than_bytes: None,
-            storage_classes: None,
-            incremental: false,
-            overlap_seconds: OVERLAP_SECONDS_DEFAULT,
-        }
-    }
-}
-
-/// The storage classes whose objects must be restored before they can be copied.
-pub const ARCHIVED_CLASSES: [StorageClass; 2] = [StorageClass::Glacier, StorageClass::DeepArchive];
-
-impl GeneratedFilter {
-    fn default_overlap() -> u64 {
-        OVERLAP_SECONDS_DEFAULT
-    }
-
-    /// The storage classes the generated manifest matches: the request's, or every class that
-    /// can be copied as it is.
-    pub fn storage_classes(&self) -> Vec<StorageClass> {
-        self.storage_classes.clone().unwrap_or_else(|| {
-            StorageClass::ALL
-                .into_iter()
-                .filter(|c| !ARCHIVED_CLASSES.contains(c))
-                .collect()
-        })
-    }
-}
-
 /// The flows: the two of the AWS procedure, and the generated manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -604,7 +533,8 @@ pub const PROPAGATION_SECONDS_MAX: u64 = 3_600;
 pub const PROPAGATION_WAIT_FIRST: u64 = 15;
 pub const PROPAGATION_WAIT_MAX: u64 = 240;
 
-mod generated_rules;
+mod generated;
+pub use generated::*;
 mod key_rules;
 mod parse;
 mod timing_rules;

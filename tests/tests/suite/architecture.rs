@@ -68,6 +68,7 @@ fn ferry_bucket_keys_are_spelled_in_the_layout_module_only() {
     // name of a copy's KMS grants `ferry-<hash>`, and the stack's list parameters.
     const NOT_KEYS: &[(&str, &str)] = &[
         ("shared/src/names.rs", "ferry-{}-{}-{}"),
+        ("shared/src/names.rs", "ferry-{}-{}-census"),
         ("shared/src/names.rs", "format!(\"ferry-{}\", self.hash)"),
         // The prefix of a stack's SSM list parameters, `ferry-<side>-<region>-`.
         (

@@ -122,6 +122,10 @@ async fn a_generated_copy_sends_each_object_to_the_job_its_size_calls_for_and_le
         ],
         "the samples by S3PutObjectCopy, the large ones by the worker, then the verification of all, no task failed: {jobs:?}"
     );
+    assert_eq!(
+        out["largeObjectsJob"], jobs[1]["jobId"],
+        "the worker's job is the large objects', not a retry: {out}"
+    );
     let limit = 5 * GIB;
     assert_eq!(
         jobs[0]["generator"]["ObjectSizeLessThanBytes"],

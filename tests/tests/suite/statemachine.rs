@@ -206,6 +206,7 @@ fn output(function: &str, v: Variant) -> Value {
                         verified: 2,
                         ..Default::default()
                     }),
+                    large_objects_job: v.full.then(|| "l4rg3-job".into()),
                     left_out: v.full.then(|| ferry_core::steps::LeftOut {
                         census_job_id: "c3n5u5-job".into(),
                         archived: Some(1),

@@ -1,0 +1,71 @@
+//! Flow C's census: what the run's filter left out as archived, counted from the census job's
+//! generated manifest.
+
+use ferry_core::clients::Clients;
+use ferry_core::steps::{CopyTotals, JobRecord, LeftOut, RunPlan};
+use ferry_core::{stack::StackConfig, StepError};
+use tracing::info;
+
+/// Flow C: counts what the run's filter left out as archived, from the census job's generated
+/// manifest, once that job has listed it (it waits, suspended, for a confirmation that never
+/// comes: `CreateJobRequest::census_of`). Until then the count stays open, and the next job's
+/// report looks again; a census that failed or named a manifest that is not the copy's leaves it
+/// uncounted, said so in the output, and fails nothing.
+pub(crate) async fn count_left_out(
+    clients: &Clients,
+    config: &StackConfig,
+    plan: &RunPlan,
+    job: &JobRecord,
+    totals: &mut CopyTotals,
+) -> Result<(), StepError> {
+    if totals.left_out.is_none() {
+        totals.left_out = job.census_job_id.as_ref().map(|id| LeftOut {
+            census_job_id: id.clone(),
+            ..Default::default()
+        });
+    }
+    let Some(left_out) = totals.left_out.as_mut().filter(|l| l.archived.is_none()) else {
+        return Ok(());
+    };
+    let census = ferry_core::job::describe_job(
+        &clients.s3control,
+        &config.account_id,
+        &left_out.census_job_id,
+    )
+    .await?;
+    let Some(arn) = census
+        .generated_manifest_descriptor()
+        .and_then(|d| d.location())
+        .map(|l| l.object_arn().to_string())
+    else {
+        info!(census = %left_out.census_job_id, status = ?census.status(), "the census has not listed the archived objects yet");
+        return Ok(());
+    };
+    let names = plan.names();
+    let prefix = format!(
+        "arn:{}:s3:::{}/{}",
+        names.partition,
+        config.ferry_bucket,
+        names.layout().generated_census_prefix(plan.run)
+    );
+    let Some(key) = arn
+        .strip_prefix(&prefix)
+        .map(|rest| format!("{}{rest}", names.layout().generated_census_prefix(plan.run)))
+    else {
+        tracing::warn!(%arn, "the census names a manifest outside the copy's generated/ prefix: not read");
+        return Ok(());
+    };
+    let found = ferry_core::inventory::scan::obstacles_in(
+        &clients.s3,
+        &config.ferry_bucket,
+        &key,
+        &config.account_id,
+        Some(ferry_core::inventory::CopyObstacle::Archived),
+    )
+    .await?;
+    let label = ferry_core::inventory::CopyObstacle::Archived.label();
+    left_out.archived = Some(found.counts.get(label).copied().unwrap_or(0));
+    left_out.first_keys = found.keys.get(label).cloned().unwrap_or_default();
+    info!(archived = ?left_out.archived, "counted the objects left out as archived");
+    Ok(())
+}
