@@ -25,8 +25,10 @@ pub const REQUEST: &str = r#"// A ferry copy request. Lines starting with // are
   // the default), "skip-identical" or "overwrite".
   "destination": { "accountId": "222222222222", "bucket": "dst-photos", "existing": "refuse" },
   // Where the list of objects comes from: {"kind": "inventory"} (flow A: an S3 Inventory report,
-  // its first delivery can take up to 48 hours) or a CSV manifest (flow B):
+  // its first delivery can take up to 48 hours), a CSV manifest (flow B):
   // {"kind": "csv", "accountId": "111111111111", "bucket": "src-manifests", "key": "lists/photos.csv"}
+  // or a list S3 Batch Operations makes itself (flow C; "incremental": true for a sync that
+  // copies only what is new): {"kind": "generated", "filter": {"incremental": false}}
   "manifest": { "kind": "inventory" },
   // Retry jobs after the first, for tasks that failed for transient reasons (0-10).
   "retry": { "maxAttempts": 2 }

@@ -28,9 +28,6 @@ pub const INVENTORY_PREFIX: &str = "inventory";
 pub const CONTROL_PREFIX: &str = "control";
 /// Prefix of the ferry bucket that holds the retry manifests ferry writes.
 pub const RETRY_PREFIX: &str = "retry";
-/// Prefix of the ferry bucket under which S3 Batch Operations writes flow C's generated
-/// manifests.
-pub const GENERATED_PREFIX: &str = "generated";
 /// Default prefix of completion reports.
 pub const REPORT_PREFIX: &str = "reports";
 /// Every inventory configuration ferry creates has an id that starts with this.
@@ -233,25 +230,21 @@ impl<'a> CopyLayout<'a> {
         run_and_job(key, &self.retry_prefix(), ".csv")
     }
 
-    /// Where job `attempt`'s generated manifest is written (`generated/<copyId>/run-<n>/job-<m>`,
-    /// the job's `ManifestPrefix`).
+    /// Where flow C's job `attempt` has its manifest generated (the job's `ManifestPrefix`):
+    /// beside the run's completion reports, `<report prefix>/<copyId>/run-<n>/generated/job-<m>`,
+    /// where the Batch role writes already (ferry's permissions boundary fits a managed policy's
+    /// 6,144 characters with no prefix of its own for them).
     pub fn generated_manifest_prefix(&self, attempt: Attempt) -> String {
         format!(
-            "{}run-{}/job-{}",
-            self.generated_prefix_all(),
-            attempt.run,
+            "{}/generated/job-{}",
+            self.report_prefix(attempt.run),
             attempt.job
         )
     }
 
     /// Where the census job of run `run` writes its generated manifest.
     pub fn generated_census_prefix(&self, run: u16) -> String {
-        format!("{}run-{run}/census", self.generated_prefix_all())
-    }
-
-    /// Prefix of every generated manifest of this copy (the Batch role may write under it).
-    pub fn generated_prefix_all(&self) -> String {
-        format!("{GENERATED_PREFIX}/{}/", self.copy_id)
+        format!("{}/generated/census", self.report_prefix(run))
     }
 
     /// Completion reports of run `run` land under `<this>/job-<id>/`.

@@ -52,7 +52,7 @@ pub(crate) async fn count_left_out(
         .strip_prefix(&prefix)
         .map(|rest| format!("{}{rest}", names.layout().generated_census_prefix(plan.run)))
     else {
-        tracing::warn!(%arn, "the census names a manifest outside the copy's generated/ prefix: not read");
+        tracing::warn!(%arn, "the census names a manifest outside the run's generated/ prefix: not read");
         return Ok(());
     };
     let found = ferry_core::inventory::scan::obstacles_in(

@@ -189,19 +189,7 @@ pub async fn handle(
     if large_share {
         info!("over half of the objects are over 5 GB, which would fail an S3PutObjectCopy job by the task-failure threshold: the copy worker takes the whole job");
     }
-    let call = request.apply(clients.s3control.create_job()).map_err(|e| {
-        StepError::new(
-            ErrorName::InvalidRequest,
-            format!("building CreateJob: {e}"),
-        )
-    })?;
-    let job_id = call
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("CreateJob {}", request.client_request_token)))?
-        .job_id()
-        .ok_or_else(|| StepError::new(ErrorName::Retryable, "CreateJob answered without a job id"))?
-        .to_string();
+    let job_id = create_job(clients, &request).await?;
     // Flow C's first S3PutObjectCopy job leaves the objects over 5 GiB to a job after it (when
     // the filter can list any); its retries carry that on.
     let large_pending = match &input.retry_manifest {
@@ -264,20 +252,26 @@ async fn census(
         return Ok(None);
     };
     let request = CreateJobRequest::census_of(&plan.request, names, &census, plan.run);
+    let id = create_job(clients, &request).await?;
+    info!(census_job_id = %id, "submitted the census of archived objects");
+    Ok(Some(id))
+}
+
+/// CreateJob with every field of `request`; the job's id.
+async fn create_job(clients: &Clients, request: &CreateJobRequest) -> Result<String, StepError> {
     let call = request.apply(clients.s3control.create_job()).map_err(|e| {
         StepError::new(
             ErrorName::InvalidRequest,
             format!("building CreateJob: {e}"),
         )
     })?;
-    let id = call
+    Ok(call
         .send()
         .await
         .map_err(|e| from_sdk(e, &format!("CreateJob {}", request.client_request_token)))?
         .job_id()
-        .map(str::to_string);
-    info!(census_job_id = ?id, "submitted the census of archived objects");
-    Ok(id)
+        .ok_or_else(|| StepError::new(ErrorName::Retryable, "CreateJob answered without a job id"))?
+        .to_string())
 }
 
 /// Reads every row of an inventory report (its data files streamed, in constant memory) for the

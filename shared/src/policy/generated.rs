@@ -1,7 +1,8 @@
 //! Flow C's statements: S3 Batch Operations generates each job's manifest from the source bucket
-//! as the copy's Batch role, and writes it under the copy's `generated/` prefix of the ferry
-//! bucket (the S3 User Guide's policy for a generated manifest: `s3:PutInventoryConfiguration`
-//! on the source bucket, `s3:PutObject` on the manifest's bucket).
+//! as the copy's Batch role (the S3 User Guide's policy for a generated manifest:
+//! `s3:PutInventoryConfiguration` on the source bucket, `s3:PutObject` on the manifest's bucket).
+//! The manifest is written beside the run's reports, which the role writes already
+//! (`ReportWrite`), and read back from there (`ManifestRead`).
 
 use serde_json::{json, Value};
 
@@ -19,21 +20,12 @@ pub(super) fn role_statements(req: &CopyRequest, names: &Names) -> Vec<Value> {
     if req.flow() != Flow::Generated {
         return Vec::new();
     }
-    vec![
-        json!({
-            "Sid": names.sid("SourceGenerate"),
-            "Effect": "Allow",
-            "Action": GENERATE_ACTION,
-            "Resource": names.s3_arn(&req.source.bucket, None)
-        }),
-        json!({
-            "Sid": names.sid("GeneratedWrite"),
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": names.policy_objects_under(&names.ferry_bucket, &names.layout().generated_prefix_all()),
-            "Condition": { "StringEquals": { "s3:ResourceAccount": names.destination_account } }
-        }),
-    ]
+    vec![json!({
+        "Sid": names.sid("SourceGenerate"),
+        "Effect": "Allow",
+        "Action": GENERATE_ACTION,
+        "Resource": names.s3_arn(&req.source.bucket, None)
+    })]
 }
 
 /// The source bucket policy's statement for flow C (none for the other flows): the generated

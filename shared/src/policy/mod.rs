@@ -194,7 +194,7 @@ fn manifest_object_arns(req: &CopyRequest, names: &Names) -> Vec<String> {
         ),
         Manifest::Csv { bucket, key, .. } => names.policy_object(bucket, key),
         Manifest::Generated { .. } => {
-            names.policy_objects_under(&names.ferry_bucket, &names.layout().generated_prefix_all())
+            names.policy_objects_under(&names.ferry_bucket, &names.layout().report_prefix_all())
         }
     };
     vec![
@@ -471,14 +471,11 @@ pub fn permissions_boundary(scope: &BoundaryScope) -> Value {
             .map(|prefix| format!("arn:{partition}:s3:::{ferry}/{prefix}/*"))
             .collect()
     };
+    // Flow C's generated manifests are written beside the reports and read by the jobs.
     let ferry_manifests = under_ferry(&[
         crate::layout::INVENTORY_PREFIX,
         crate::layout::RETRY_PREFIX,
-        crate::layout::GENERATED_PREFIX,
-    ]);
-    let ferry_writes = under_ferry(&[
         crate::layout::REPORT_PREFIX,
-        crate::layout::GENERATED_PREFIX,
     ]);
     let mut destination_actions: Vec<&str> = vec!["s3:GetObject", "s3:GetObjectVersion"];
     destination_actions.extend(DESTINATION_WRITE_ACTIONS);
@@ -519,7 +516,7 @@ pub fn permissions_boundary(scope: &BoundaryScope) -> Value {
                 "Sid": "FerryBoundaryReports",
                 "Effect": "Allow",
                 "Action": "s3:PutObject",
-                "Resource": ferry_writes,
+                "Resource": format!("arn:{partition}:s3:::{ferry}/{}/*", crate::layout::REPORT_PREFIX),
                 "Condition": own.clone()
             },
             {

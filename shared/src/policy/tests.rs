@@ -358,23 +358,20 @@ fn the_boundary_fences_the_accounts_objects_to_the_stacks_buckets() {
             "arn:aws:s3:::dst-archive/*",
             "arn:aws:s3:::dst-manifests/*",
             "arn:aws:s3:::dst-photos/*",
-            // Flow C's generated manifests: read (Manifests) and written (Reports).
-            "arn:aws:s3:::ferry-222222222222-eu-west-1/generated/*",
-            "arn:aws:s3:::ferry-222222222222-eu-west-1/generated/*",
             "arn:aws:s3:::ferry-222222222222-eu-west-1/inventory/*",
+            // Written (reports), and read (flow C's manifests generated beside them).
+            "arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*",
             "arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*",
             "arn:aws:s3:::ferry-222222222222-eu-west-1/retry/*",
         ]
     );
-    // Writes: the destinations, the reports and the generated manifests only.
+    // Writes: the destinations and the reports (flow C's generated manifests among them) only.
     let writes = strings(statement(&b, "FerryBoundaryReports").get("Resource"));
     assert_eq!(
         writes,
-        [
-            "arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*",
-            "arn:aws:s3:::ferry-222222222222-eu-west-1/generated/*"
-        ]
+        ["arn:aws:s3:::ferry-222222222222-eu-west-1/reports/*"]
     );
+
     assert!(
         strings(statement(&b, "FerryBoundaryManifestBuckets").get("Action"))
             .iter()
