@@ -190,9 +190,9 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
             let route = if plan.worker_for_everything() {
                 SizeRoute::All
             } else {
-                SizeRoute::Copyable
+                ferry_core::job::first_route(req, &names)
             };
-            // Validation leaves every flow C request a first job.
+            // Validation leaves every flow C request an object size, so one route at least.
             ManifestLocation::generated(req, &names, plan.incremental_since, route)
                 .expect("a valid request's first job lists something")
         }
@@ -223,6 +223,9 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
             (ManifestKind::Generated { route: SizeRoute::Copyable }, None) => {
                 "flow C: the filter's sizes leave no object over 5 GiB: no job of the copy worker follows the first.".to_string()
             }
+            (ManifestKind::Generated { route: SizeRoute::Large }, _) => {
+                "flow C: the filter's sizes leave no object up to 5 GiB: the first job is the copy worker's, on the objects over it.".to_string()
+            }
             _ => "flow C: the copy worker's job takes every object the filter lists.".to_string(),
         };
         let listed: Vec<String> = filter
@@ -232,7 +235,7 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
         format!(
-            "{next} Listed: the storage classes {}; objects in GLACIER or DEEP_ARCHIVE are left out (restore them, then run again). SSE-C objects are listed and fail as not copyable: the filter takes one encryption type only.{}",
+            "{next} Listed: the storage classes {}; objects in GLACIER or DEEP_ARCHIVE are left out and counted (a restored object keeps its class: copy those with flow A or B). SSE-C objects are listed and fail as not copyable: the filter takes one encryption type only.{}",
             listed.join(", "),
             if filter.incremental {
                 " Incremental: each run after the first lists only the objects created since the last run that copied everything."

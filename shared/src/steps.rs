@@ -313,6 +313,10 @@ pub struct CopyTotals {
     /// The verification after the last job, when the copy has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// Flow C: the objects up to 5 GiB that still failed after their retries, when the job of
+    /// the objects over 5 GiB ran after them: the run then ends `CopyIncomplete` with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier_incomplete: Option<EarlierIncomplete>,
     /// Flow C: the job of the objects over 5 GiB, when one ran (it is not a retry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_objects_job: Option<String>,
@@ -320,6 +324,18 @@ pub struct CopyTotals {
     /// generated manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_out: Option<LeftOut>,
+}
+
+/// Flow C: how the phase of the objects up to 5 GiB ended when it did not copy them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EarlierIncomplete {
+    /// Objects that still failed.
+    pub failed: u64,
+    /// Whether every one of them is SSE-C (not copyable until it is written again).
+    pub only_sse_c: bool,
+    /// The sentence that phase's end would have given.
+    pub cause: String,
 }
 
 /// What flow C's filter left out as archived (`GLACIER`, `DEEP_ARCHIVE`): not listed, so no task
@@ -347,7 +363,7 @@ impl LeftOut {
             ),
             Some(0) => "no object was left out as archived".to_string(),
             Some(n) => format!(
-                "{n} objects in GLACIER or DEEP_ARCHIVE were left out, not copied (first: {}): restore them, then run the copy again",
+                "{n} objects in GLACIER or DEEP_ARCHIVE were left out, not copied (first: {}): a restored object keeps its storage class, so flow C leaves it out still; restore them and copy them with flow A or B",
                 self.first_keys.join(", ")
             ),
         }

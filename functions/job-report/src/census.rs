@@ -4,7 +4,7 @@
 use ferry_core::clients::Clients;
 use ferry_core::steps::{CopyTotals, JobRecord, LeftOut, RunPlan};
 use ferry_core::{stack::StackConfig, StepError};
-use tracing::info;
+use tracing::{info, warn};
 
 /// Flow C: counts what the run's filter left out as archived, from the census job's generated
 /// manifest, once that job has listed it (it waits, suspended, for a confirmation that never
@@ -27,12 +27,19 @@ pub(crate) async fn count_left_out(
     let Some(left_out) = totals.left_out.as_mut().filter(|l| l.archived.is_none()) else {
         return Ok(());
     };
-    let census = ferry_core::job::describe_job(
+    let census = match ferry_core::job::describe_job(
         &clients.s3control,
         &config.account_id,
         &left_out.census_job_id,
     )
-    .await?;
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(error = %e, "the census job could not be described: the objects left out stay uncounted");
+            return Ok(());
+        }
+    };
     let Some(arn) = census
         .generated_manifest_descriptor()
         .and_then(|d| d.location())
@@ -41,28 +48,38 @@ pub(crate) async fn count_left_out(
         info!(census = %left_out.census_job_id, status = ?census.status(), "the census has not listed the archived objects yet");
         return Ok(());
     };
+    // Only a manifest under this run's census prefix is read, and only data files under it.
     let names = plan.names();
+    let census_prefix = format!("{}/", names.layout().generated_census_prefix(plan.run));
     let prefix = format!(
-        "arn:{}:s3:::{}/{}",
-        names.partition,
-        config.ferry_bucket,
-        names.layout().generated_census_prefix(plan.run)
+        "arn:{}:s3:::{}/{census_prefix}",
+        names.partition, config.ferry_bucket,
     );
     let Some(key) = arn
         .strip_prefix(&prefix)
-        .map(|rest| format!("{}{rest}", names.layout().generated_census_prefix(plan.run)))
+        .map(|rest| format!("{census_prefix}{rest}"))
     else {
-        tracing::warn!(%arn, "the census names a manifest outside the run's generated/ prefix: not read");
+        warn!(%arn, "the census names a manifest outside the run's generated/ prefix: not read");
         return Ok(());
     };
-    let found = ferry_core::inventory::scan::obstacles_in(
+    let found = match ferry_core::inventory::scan::obstacles_in(
         &clients.s3,
         &config.ferry_bucket,
         &key,
         &config.account_id,
         Some(ferry_core::inventory::CopyObstacle::Archived),
+        Some(&census_prefix),
     )
-    .await?;
+    .await
+    {
+        Ok(found) => found,
+        // AWS does not document a generated manifest's layout: one that ferry cannot read
+        // leaves the count open, and the copy as it is.
+        Err(e) => {
+            warn!(error = %e, "the census's manifest could not be read: the objects left out stay uncounted");
+            return Ok(());
+        }
+    };
     let label = ferry_core::inventory::CopyObstacle::Archived.label();
     left_out.archived = Some(found.counts.get(label).copied().unwrap_or(0));
     left_out.first_keys = found.keys.get(label).cloned().unwrap_or_default();

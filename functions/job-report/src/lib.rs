@@ -19,7 +19,13 @@ use ferry_core::job::{JobOutcome, JobState};
 use ferry_core::names::Attempt;
 use ferry_core::report::{ReportManifest, ReportRows, ReportSummary, Summarizer};
 use ferry_core::steps::{
-    CopyTotals, JobRecord, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan, Verification,
+    EarlierIncomplete, JobRecord, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan,
+    Verification,
+};
+
+/// Flow C's job of the objects over 5 GiB.
+const LARGE_OBJECTS: ferry_core::job::ManifestKind = ferry_core::job::ManifestKind::Generated {
+    route: ferry_core::job::SizeRoute::Large,
 };
 use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -100,11 +106,7 @@ pub async fn handle(
     };
     let mut totals = input.totals.unwrap_or_default();
     totals.job_ids.push(job_id.clone());
-    if input.job.manifest.kind
-        == (ferry_core::job::ManifestKind::Generated {
-            route: ferry_core::job::SizeRoute::Large,
-        })
-    {
+    if input.job.manifest.kind == LARGE_OBJECTS {
         totals.large_objects_job = Some(job_id.clone());
     }
     if verifying {
@@ -114,10 +116,23 @@ pub async fn handle(
         totals.copied += state.succeeded.saturating_sub(summary.identical);
         totals.identical += summary.identical;
         totals.failed = state.failed;
-        if next == Next::Copied && input.job.large_pending {
-            // Flow C: every object up to 5 GiB is copied; the job of those over it comes next.
+        if matches!(next, Next::Copied | Next::Incomplete) && input.job.large_pending {
+            // Flow C: the phase of the objects up to 5 GiB is over; the job of those over it
+            // comes next, and what still failed is kept for the run's end.
+            if next == Next::Incomplete {
+                let mut so_far = totals.clone();
+                so_far.last_report = summary.clone();
+                totals.earlier_incomplete = Some(EarlierIncomplete {
+                    failed: state.failed,
+                    only_sse_c: summary.only_sse_c_failures(),
+                    cause: cause(next, &state, &so_far, plan.verify_only),
+                });
+            }
             next = Next::Retry;
             retry = Some(RetryManifestRef::large_objects(next_attempt.job));
+        } else if next == Next::Copied && totals.earlier_incomplete.is_some() {
+            // The objects over 5 GiB are copied, those up to it were not all.
+            next = Next::Incomplete;
         } else if next == Next::Copied && plan.request.verifies() {
             // Every object copied: the last job is the verification of them all.
             next = Next::Retry;
@@ -128,6 +143,10 @@ pub async fn handle(
         // A verification job that failed before any task is submitted again as one.
         retry = Some(RetryManifestRef::verification());
     }
+    if next == Next::Resubmit && input.job.manifest.kind == LARGE_OBJECTS {
+        // So is flow C's job of the objects over 5 GiB, its retries still counted from it.
+        retry = Some(RetryManifestRef::large_objects(input.job.phase_start));
+    }
     // A job refused before any task ran, or tasks refused access, while grants settle: the
     // next job waits for them, longer each time.
     let wait_seconds = match next {
@@ -137,8 +156,28 @@ pub async fn handle(
     };
     totals.last_report = summary;
     census::count_left_out(clients, config, plan, &input.job, &mut totals).await?;
-    if next == Next::Copied && !plan.verify_only {
-        // Every object of this run is copied: an incremental run of flow C lists from here.
+    let incremental = plan
+        .request
+        .manifest
+        .generated_filter()
+        .is_some_and(|f| f.incremental);
+    // A run advances an incremental copy when it copied every object, or every object but SSE-C
+    // ones: those are listed again only once written again, with another encryption.
+    let only_sse_c = |failed: u64, only: bool| failed == 0 || only;
+    let advances = match next {
+        Next::Copied => true,
+        Next::Incomplete => {
+            only_sse_c(state.failed, totals.last_report.only_sse_c_failures())
+                && totals
+                    .earlier_incomplete
+                    .as_ref()
+                    .is_none_or(|e| only_sse_c(e.failed, e.only_sse_c))
+        }
+        _ => false,
+    };
+    if advances && !plan.verify_only && incremental {
+        // Every object of this run is copied: the next incremental run of flow C lists from
+        // this run's start.
         ferry_core::control::Control::new(&clients.s3, &config.ferry_bucket)
             .put_last_complete(
                 plan.names().layout(),
@@ -151,8 +190,20 @@ pub async fn handle(
             .await?;
     }
     let mut cause = cause(next, &state, &totals, plan.verify_only);
-    if next == Next::Incomplete && input.job.large_pending {
-        cause.push_str(" The objects over 5 GiB were not copied by this run: they are copied when it is run again.");
+    if let (Next::Incomplete | Next::JobFailed, Some(earlier)) = (next, &totals.earlier_incomplete)
+    {
+        cause = if next == Next::Incomplete && state.failed == 0 {
+            format!(
+                "{} Then the job of the objects over 5 GiB copied {}.",
+                earlier.cause, state.succeeded
+            )
+        } else {
+            format!(
+                "{} Then, the job of the objects over 5 GiB: {cause}",
+                earlier.cause
+            )
+        };
+        totals.failed += earlier.failed;
     }
     if let (Next::Incomplete | Next::JobFailed, Some(left_out)) = (next, &totals.left_out) {
         cause.push_str(&format!("; {}", left_out.sentence()));
@@ -363,167 +414,6 @@ async fn report_manifest(
     })
 }
 
-/// How many failed keys a failure cause names (the execution output's report lists more).
-const CAUSE_KEYS: usize = 5;
-
-/// A sentence a person can act on, for the execution's output or failure cause.
-fn cause(next: Next, state: &JobState, totals: &CopyTotals, verify_only: bool) -> String {
-    let codes = || {
-        totals
-            .last_report
-            .by_error_code
-            .iter()
-            .map(|(code, c)| format!("{code} x{}", c.count))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if let Some(v) = &totals.verification {
-        let keys = |k: &[String]| {
-            if k.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", k.join(", "))
-            }
-        };
-        match next {
-            Next::Copied if verify_only => {
-                return format!(
-                    "verified {} objects at the destination: every object of the copy's manifest is there, as at the source",
-                    v.verified
-                )
-            }
-            Next::Copied => {
-                return format!(
-                    "copied {} objects in {} job(s) ({} already there, identical); verified {} at the destination",
-                    totals.copied,
-                    totals.job_ids.len() - 1,
-                    totals.identical,
-                    v.verified
-                )
-            }
-            Next::Incomplete => {
-                // Tasks the worker could not check at all (its role refused, an error of S3's)
-                // are neither missing nor different: said with their codes and first message.
-                let unchecked: Vec<(&String, &ferry_core::report::ErrorCount)> = totals
-                    .last_report
-                    .by_error_code
-                    .iter()
-                    .filter(|(_, c)| c.class != ferry_core::report::FailureClass::Unverified)
-                    .collect();
-                let unchecked = if unchecked.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; {} could not be checked: {}",
-                        unchecked.iter().map(|(_, c)| c.count).sum::<u64>(),
-                        unchecked
-                            .iter()
-                            .map(|(code, c)| format!("{code} x{} ({})", c.count, c.example))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )
-                };
-                return format!(
-                    "the verification{} found {} missing{} and {} different{} at the destination ({} verified){unchecked}",
-                    if verify_only { "" } else { " after the copy" },
-                    v.missing,
-                    keys(&v.first_missing),
-                    v.different,
-                    keys(&v.first_different),
-                    v.verified
-                );
-            }
-            _ => {}
-        }
-    }
-    match next {
-        Next::Retry if totals.last_report.too_large == 0 && totals.last_report.retryable == 0 => {
-            format!(
-                "copied {} objects in {} job(s); verifying every one at the destination",
-                totals.copied,
-                totals.job_ids.len()
-            )
-        }
-        Next::Copied if totals.identical > 0 => format!(
-            "copied {} objects in {} job(s); {} already at the destination, identical: not copied",
-            totals.copied,
-            totals.job_ids.len(),
-            totals.identical
-        ),
-        Next::Copied => format!(
-            "copied {} objects in {} job(s)",
-            totals.copied,
-            totals.job_ids.len()
-        ),
-        Next::Retry if totals.last_report.too_large > 0 => format!(
-            "{} objects over 5 GB go to the copy worker's job ({} objects failed for transient reasons and go with them)",
-            totals.last_report.too_large, totals.last_report.retryable
-        ),
-        Next::Retry => format!(
-            "{} objects failed for transient reasons; retrying them",
-            totals.last_report.retryable
-        ),
-        Next::Resubmit => format!(
-            "job {} failed before running any task ({}); submitting it again",
-            state.job_id,
-            reasons(state)
-        ),
-        Next::Incomplete => {
-            let sample = &totals.last_report.failed_sample;
-            let keys: Vec<String> = sample
-                .iter()
-                .take(CAUSE_KEYS)
-                .map(|t| format!("{} ({})", t.key, t.error_code))
-                .collect();
-            let more = totals.failed.saturating_sub(keys.len() as u64);
-            let remedies: String = totals
-                .last_report
-                .encryption_obstacles()
-                .into_iter()
-                .map(|o| format!("; not copyable ({}): {}", o.label(), o.remedy()))
-                .chain((totals.last_report.refused > 0).then(|| format!(
-                    "; {} left alone as existing: another object is at their destination keys and destination.existing is refuse (skip-identical or overwrite replaces them)",
-                    totals.last_report.refused
-                )))
-                .collect();
-            format!(
-                "{} objects were not copied after {} job(s) ({} copied); errors: {}; failed: {}{}{remedies}",
-                totals.failed,
-                totals.job_ids.len(),
-                totals.copied,
-                codes(),
-                keys.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            )
-        }
-        Next::JobFailed => format!(
-            "job {} ended {}: {}",
-            state.job_id,
-            state.status,
-            reasons(state)
-        ),
-    }
-}
-
-fn reasons(state: &JobState) -> String {
-    if state.failure_reasons.is_empty() {
-        return state
-            .status_update_reason
-            .clone()
-            .unwrap_or_else(|| "no reason given".into());
-    }
-    state
-        .failure_reasons
-        .iter()
-        .map(|f| format!("{}: {}", f.code, f.reason))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// Where the retry manifest for `key` is written before its upload: one file per manifest key
 /// and process, so two reports read at once (tests run in parallel) never share a file.
 pub(crate) fn spool_path(key: &str) -> PathBuf {
@@ -531,6 +421,8 @@ pub(crate) fn spool_path(key: &str) -> PathBuf {
     std::env::temp_dir().join(format!("spool-{}-{flat}", std::process::id()))
 }
 
+mod cause;
 mod census;
+use cause::{cause, CAUSE_KEYS};
 #[cfg(test)]
 mod tests;

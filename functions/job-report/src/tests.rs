@@ -325,3 +325,28 @@ fn a_verification_that_could_not_check_says_why() {
         "the verification after the copy found 1 missing (2026/a.jpg) and 0 different at the destination (0 verified); 5 could not be checked: PermanentFailure x5 (AccessDenied: copy-worker: AssumeRole arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026: AccessDenied)"
     );
 }
+
+/// Flow C's job of the objects over 5 GiB that failed before any task (as AWS may fail a
+/// generated job that lists nothing) is submitted again as that job, its retries counted from
+/// its own number, and after them the run fails: it never starts over from the first job.
+#[tokio::test]
+async fn the_large_objects_job_failed_before_any_task_is_resubmitted_as_itself_then_fails() {
+    let large = |job: u16| {
+        let mut i = input(job);
+        i.job.manifest.kind = ferry_core::job::ManifestKind::Generated {
+            route: ferry_core::job::SizeRoute::Large,
+        };
+        i.job.kind = ferry_core::job::JobKind::Worker;
+        i.job.phase_start = 3;
+        i
+    };
+    let failed = || describe(JobStatus::Failed, 0, 0, Some("Reading the manifest failed"));
+    let (out, _) = report_of(large(4), failed(), false).await;
+    assert_eq!(out.next, Next::Resubmit);
+    let retry = out.retry_manifest.expect("the large objects' job again");
+    assert!(retry.large && retry.kind.runs_worker(), "{retry:?}");
+    assert_eq!(retry.phase_start, 3, "its retries count from its first job");
+    // Two retries (the plan's retry.maxAttempts) after job 3: job 5 is the last.
+    let (out, _) = report_of(large(5), failed(), false).await;
+    assert_eq!(out.next, Next::JobFailed, "{}", out.cause);
+}

@@ -14,7 +14,8 @@ use ferry_core::error::from_sdk;
 use ferry_core::inventory::NotCopyable;
 use ferry_core::job::JobKind;
 use ferry_core::job::{
-    over_failure_threshold, CreateJobRequest, ManifestKind, ManifestLocation, SizeRoute,
+    first_route, over_failure_threshold, CreateJobRequest, ManifestKind, ManifestLocation,
+    SizeRoute,
 };
 use ferry_core::manifest::CsvManifestReader;
 use ferry_core::request::Manifest;
@@ -47,7 +48,17 @@ pub async fn handle(
         .as_ref()
         .map_or(plan.verify_only, |r| r.kind.verifies());
     let rest = input.retry_manifest.as_ref().is_some_and(|r| r.rest);
-    let large = input.retry_manifest.as_ref().is_some_and(|r| r.large);
+    // Flow C: the job of the objects over 5 GiB, after the first job or, when the request's
+    // sizes leave no object up to 5 GiB, as the first job.
+    let large = match &input.retry_manifest {
+        Some(r) => r.large,
+        None => {
+            !verify
+                && !plan.worker_for_everything()
+                && plan.request.flow() == ferry_core::request::Flow::Generated
+                && first_route(&plan.request, &names) == SizeRoute::Large
+        }
+    };
     let retry_manifest = input
         .retry_manifest
         .as_ref()
@@ -226,7 +237,7 @@ pub async fn handle(
         large_pending,
         census_job_id,
         phase_start: match &input.retry_manifest {
-            Some(r) if r.large => input.attempt.job,
+            Some(r) if r.large => r.phase_start,
             Some(r) => r.phase_start,
             None => 0,
         },
@@ -287,6 +298,7 @@ async fn inventory_obstacles(
         &config.ferry_bucket,
         manifest_key,
         &config.account_id,
+        None,
         None,
     )
     .await?;

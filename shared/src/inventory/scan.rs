@@ -11,13 +11,15 @@ use crate::{ErrorName, StepError};
 
 /// Reads every row of the manifest at `manifest_key` in `bucket` (owned by `owner`) and counts
 /// the objects a copy cannot copy as they are: each row's own obstacle (from its columns), or,
-/// with `every_row`, that obstacle for every row (a census whose filter chose them).
+/// with `every_row`, that obstacle for every row (a census whose filter chose them). With
+/// `within`, a data file the manifest names outside that prefix is refused, not read.
 pub async fn obstacles_in(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     manifest_key: &str,
     owner: &str,
     every_row: Option<CopyObstacle>,
+    within: Option<&str>,
 ) -> Result<NotCopyable, StepError> {
     let (bytes, _) = get_object_bytes(s3, bucket, manifest_key)
         .await?
@@ -34,6 +36,16 @@ pub async fn obstacles_in(
         )
     };
     let manifest = InventoryManifest::parse(&bytes).map_err(invalid)?;
+    if let Some(file) = within.and_then(|p| manifest.files.iter().find(|f| !f.key.starts_with(p))) {
+        return Err(StepError::new(
+            ErrorName::AccessDenied,
+            format!(
+                "manifest s3://{bucket}/{manifest_key} names a data file outside {}: {}; refused",
+                within.unwrap_or_default(),
+                file.key
+            ),
+        ));
+    }
     let columns = manifest.columns().map_err(invalid)?;
     // The data files are read side by side, as many at once as the function has cores (Lambda
     // gives one per 1,769 MB of memory), and their counts added in the manifest's order.

@@ -182,6 +182,17 @@ impl JobManifestGenerator {
     }
 }
 
+/// The size route of flow C's first job when S3PutObjectCopy may run it: the objects up to
+/// 5 GiB, or, when the request's sizes leave none of those, the objects over it (the copy
+/// worker's job).
+pub fn first_route(req: &CopyRequest, names: &Names) -> SizeRoute {
+    if ManifestLocation::generated(req, names, None, SizeRoute::Copyable).is_some() {
+        SizeRoute::Copyable
+    } else {
+        SizeRoute::Large
+    }
+}
+
 impl ManifestLocation {
     /// Flow C's manifest of a job taking `route`: the source bucket, listed through the
     /// request's filter; an incremental run's from `overlapSeconds` before `incremental_since`

@@ -35,7 +35,7 @@ pub async fn describe_job(
 }
 
 pub use create::*;
-pub use generated::{GeneratorFilter, SizeRoute};
+pub use generated::{first_route, GeneratorFilter, SizeRoute};
 pub use kind::JobKind;
 pub use schedule::*;
 

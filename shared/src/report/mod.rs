@@ -437,6 +437,13 @@ impl ReportSummary {
             .collect()
     }
 
+    /// Whether the report's failures are all SSE-C objects (and there is one at least): they
+    /// fail until their owner writes them again with another encryption, a new write.
+    pub fn only_sse_c_failures(&self) -> bool {
+        let label = format!("({})", CopyObstacle::SseC.label());
+        self.failed > 0 && self.by_error_code.keys().all(|c| c.ends_with(&label))
+    }
+
     /// Adds another summary (of another result file, or another job of the same copy).
     pub fn merge(&mut self, other: &ReportSummary) {
         self.tasks += other.tasks;

@@ -26,7 +26,7 @@ pub struct GeneratedFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_less_than_bytes: Option<u64>,
     /// Only objects of these storage classes. Absent: every class a copy can read as it is
-    /// (all but GLACIER and DEEP_ARCHIVE, whose objects must be restored first).
+    /// (all but GLACIER and DEEP_ARCHIVE, whose objects are archived: left out, and counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_classes: Option<Vec<StorageClass>>,
     /// A scheduled re-run lists only the objects created since the start of the last run of
@@ -132,7 +132,7 @@ impl CopyRequest {
                     .unwrap_or_default();
                 v.add(
                     "manifest.filter.storageClasses",
-                    format!("{name} objects are archived: a copy cannot read them until they are restored; restore them first, or leave {name} out"),
+                    format!("{name} objects are archived: a copy cannot read one until it is restored, and a restored one keeps its class; leave {name} out, and copy restored objects with flow A or B"),
                 );
             }
         }

@@ -367,3 +367,133 @@ async fn bench_incremental_sync_against_a_skip_identical_rerun() {
         );
     }
 }
+
+/// SSE-C cannot be left out by the filter (it takes one encryption type): such an object fails
+/// its copy task as in flows A and B, counted apart as not copyable with what to do, and said
+/// before the job by the source side's sample.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_c_object_is_counted_apart_as_not_copyable_in_a_generated_copy() {
+    let world = World::seeded().await;
+    const SSE_C: &str = "2026/locked/customer-key.bin";
+    ferry_local::objects::put_sse_c(&world.source.s3, SOURCE_BUCKET, SSE_C, b"customer key")
+        .await
+        .unwrap();
+    let large = object("2026/video/take 1.mov");
+    ferry_local::objects::put_samples(
+        &world.source.s3,
+        SOURCE_BUCKET,
+        std::slice::from_ref(&large),
+    )
+    .await
+    .unwrap();
+    world
+        .sandbox
+        .control(
+            "/sizes",
+            json!({"objects": [{"bucket": SOURCE_BUCKET, "key": large.key, "size": 6 * GIB}]}),
+        )
+        .await
+        .unwrap();
+    let request = generated_request(&world, "photos-2026", json!({"incremental": true}));
+    let arn = world.start_execution("photos-2026-1", &request).await;
+    let run = world.wait_for(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"), "{run:?}");
+    let cause = run.cause.unwrap();
+    for expected in [
+        "1 objects were not copied",
+        "InvalidRequest (SSE-C) x1",
+        "not copyable (SSE-C): encrypted with a customer-provided key",
+        // The objects over 5 GiB are copied all the same.
+        "Then the job of the objects over 5 GiB copied 1.",
+    ] {
+        assert!(cause.contains(expected), "{expected}: {cause}");
+    }
+    // An SSE-C object is listed again only once written again: the run advances the sync.
+    let info = &world.sandbox.info;
+    let ferry = ferry_core::layout::ferry_bucket_name(info.destination_account(), &info.region);
+    let last = world
+        .destination
+        .s3
+        .get_object()
+        .bucket(&ferry)
+        .key("control/photos-2026/last-complete.json")
+        .send()
+        .await;
+    assert!(last.is_ok(), "the incremental sync advanced: {last:?}");
+    let granted = world
+        .state_output(&arn, "Grant source access")
+        .await
+        .expect("the grant ran");
+    assert_eq!(
+        granted["grants"]["notCopyable"]["keys"]["SSE-C"],
+        json!([SSE_C]),
+        "said before the job: {granted}"
+    );
+    let shape: Vec<String> = jobs_of(&world, "photos-2026", 1)
+        .await
+        .iter()
+        .map(|j| j["operation"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        shape,
+        ["S3PutObjectCopy", "LambdaInvoke"],
+        "the SSE-C object is not retried; the large one is copied by the worker"
+    );
+    let mut copied = samples();
+    copied.push(large);
+    world.assert_copied(&copied).await;
+    world.assert_no_leftovers().await;
+}
+
+/// A filter that leaves no object up to 5 GiB: the first job is the copy worker's, on the large
+/// ones, and nothing else runs but the verification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_copy_of_large_objects_only_starts_with_the_workers_job() {
+    let world = World::seeded().await;
+    let large = object("2026/video/take 1.mov");
+    ferry_local::objects::put_samples(
+        &world.source.s3,
+        SOURCE_BUCKET,
+        std::slice::from_ref(&large),
+    )
+    .await
+    .unwrap();
+    world
+        .sandbox
+        .control(
+            "/sizes",
+            json!({"objects": [{"bucket": SOURCE_BUCKET, "key": large.key, "size": 6 * GIB}]}),
+        )
+        .await
+        .unwrap();
+    let request = generated_request(
+        &world,
+        "photos-2026",
+        json!({"sizeGreaterThanBytes": 5 * GIB}),
+    );
+    let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let out = run.output.unwrap();
+    assert_eq!(out["copied"], 1, "{out}");
+    let shape: Vec<(String, u64)> = jobs_of(&world, "photos-2026", 1)
+        .await
+        .iter()
+        .map(|j| {
+            (
+                j["operation"].as_str().unwrap().to_string(),
+                j["total"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("LambdaInvoke".to_string(), 1),
+            ("LambdaInvoke".to_string(), 1)
+        ],
+        "the worker's copy, then its verification"
+    );
+    world.assert_copied(std::slice::from_ref(&large)).await;
+    world.assert_no_leftovers().await;
+}

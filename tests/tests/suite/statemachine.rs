@@ -206,6 +206,11 @@ fn output(function: &str, v: Variant) -> Value {
                         verified: 2,
                         ..Default::default()
                     }),
+                    earlier_incomplete: v.full.then(|| ferry_core::steps::EarlierIncomplete {
+                        failed: 1,
+                        only_sse_c: true,
+                        cause: "1 objects were not copied".into(),
+                    }),
                     large_objects_job: v.full.then(|| "l4rg3-job".into()),
                     left_out: v.full.then(|| ferry_core::steps::LeftOut {
                         census_job_id: "c3n5u5-job".into(),
