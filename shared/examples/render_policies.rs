@@ -29,6 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             include_str!("../fixtures/request-inventory.json"),
         ),
         ("csv", include_str!("../fixtures/request-csv.json")),
+        // Flow C: the generator's grant on the source bucket.
+        (
+            "generated",
+            include_str!("../fixtures/request-generated.json"),
+        ),
         // `*`, `?` and `$` in prefixes and the manifest key: rendered as literals.
         (
             "wildcards",
