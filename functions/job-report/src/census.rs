@@ -80,6 +80,24 @@ pub(crate) async fn count_left_out(
             return Ok(());
         }
     };
+    // Counted: the census has done its work. Cancelled now rather than by the revoke, which
+    // would wait for it to stop; only the copy's own census, and only while it waits.
+    if census.role_arn() == Some(names.batch_role_arn.as_str())
+        && census.status() == Some(&aws_sdk_s3control::types::JobStatus::Suspended)
+    {
+        let cancelled = clients
+            .s3control
+            .update_job_status()
+            .account_id(&config.account_id)
+            .job_id(&left_out.census_job_id)
+            .requested_job_status(aws_sdk_s3control::types::RequestedJobStatus::Cancelled)
+            .status_update_reason("ferry: the census is counted")
+            .send()
+            .await;
+        if let Err(e) = cancelled {
+            warn!(error = %ferry_core::error::from_sdk(e, "UpdateJobStatus"), "the census job is left to the revoke");
+        }
+    }
     let label = ferry_core::inventory::CopyObstacle::Archived.label();
     left_out.archived = Some(found.counts.get(label).copied().unwrap_or(0));
     left_out.first_keys = found.keys.get(label).cloned().unwrap_or_default();
