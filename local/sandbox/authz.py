@@ -182,6 +182,14 @@ class Authorizer:
             outcome = policy.authorize(request, identity.identity_policies, identity.boundary, check.resource_policy)
         if not outcome.allowed:
             return outcome.reason
+        if identity.session_policy is not None:
+            # The session's permissions are the intersection with its session policy: it must
+            # allow the call too, and its explicit deny denies. Evaluated as an
+            # identity policy alone (the resource's own policy was weighed above).
+            alone = policy.Request(identity.principal, check.action, check.resource, identity.principal.account, ctx)
+            limited = policy.authorize(alone, [identity.session_policy], None, None)
+            if not limited.allowed:
+                return limited.reason.replace("an identity-based policy", "a session policy")
         if check.missing_key and not key_exists(*check.missing_key):
             bucket = check.missing_key[0]
             listing = policy.Request(identity.principal, "s3:ListBucket", f"arn:aws:s3:::{bucket}", check.resource_account, ctx)

@@ -4,6 +4,7 @@ object's encryption, a bucket's default key), and the vocabulary of a check (`Ch
 `Identity`) that the request tables (`actions`) and the authorizer (`authz`) share.
 """
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,10 @@ class Identity:
     principal: Principal
     identity_policies: list
     boundary: Any
+    # The session policy passed to AssumeRole (`Policy`), if any: "The resulting session's
+    # permissions are the intersection of the role's identity-based policy and the session
+    # policies" (IAM User Guide, id_credentials_temp_control-access_assumerole).
+    session_policy: Any = None
 
 
 # ---- moto's state, read in process ----
@@ -119,7 +124,10 @@ def identity_of_key(access_key: str) -> Identity | None:
     role = role_of_arn(assumed.role_arn)
     if role is None:
         return Identity(Principal(assumed.role_arn.split(":")[4], assumed.role_arn, assumed.arn), [], None)
-    return identity_of_role(role, assumed.session_name)
+    identity = identity_of_role(role, assumed.session_name)
+    if getattr(assumed, "policy", None):
+        identity.session_policy = json.loads(assumed.policy)
+    return identity
 
 
 def bucket_account(bucket: str) -> str | None:

@@ -123,3 +123,38 @@ class InjectedFaults(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SessionPolicies(unittest.TestCase):
+    """A session assumed with a session policy may do what its role's policies and the session
+    policy both allow ("The resulting session's permissions are the intersection of the role's
+    identity-based policy and the session policies", IAM User Guide,
+    id_credentials_temp_control-access_assumerole): the copy worker, as a copy's Batch role, may
+    read the source but not configure its inventory (ferry-core's ASSUMED_SESSION_POLICY)."""
+
+    ROLE = "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026"
+    SESSION_POLICY = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Sid": "NotTheGenerators", "Effect": "Deny", "Action": "s3:PutInventoryConfiguration", "Resource": "*"}]}
+    ROLE_POLICY = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutInventoryConfiguration"], "Resource": ["arn:aws:s3:::src-photos", "arn:aws:s3:::src-photos/*"]}]}
+    BUCKET_POLICY = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+         "Action": ["s3:GetObject", "s3:PutInventoryConfiguration"], "Resource": ["arn:aws:s3:::src-photos", "arn:aws:s3:::src-photos/*"]}]}
+
+    def verdict(self, session_policy, action, resource):
+        identity = authz.Identity(authz.policy.Principal.role(self.ROLE, "worker"), [self.ROLE_POLICY], None, session_policy)
+        check = authz.Check(action, resource, "111111111111", self.BUCKET_POLICY)
+        return authz.Authorizer.check(mock.Mock(extra_context={}), identity, check)
+
+    def test_the_session_policy_denies_what_the_role_may(self):
+        inventory = ("s3:PutInventoryConfiguration", "arn:aws:s3:::src-photos")
+        read = ("s3:GetObject", "arn:aws:s3:::src-photos/2026/a.jpg")
+        self.assertEqual(self.verdict(None, *inventory), "", "the role itself may")
+        refused = self.verdict(self.SESSION_POLICY, *inventory)
+        self.assertIn("explicit deny in a session policy", refused)
+        self.assertEqual(self.verdict(self.SESSION_POLICY, *read), "", "and reads as before")
+
+    def test_a_session_policy_grants_nothing_the_role_may_not(self):
+        refused = self.verdict(self.SESSION_POLICY, "s3:DeleteObject", "arn:aws:s3:::src-photos/2026/a.jpg")
+        self.assertIn("is not authorized to perform: s3:DeleteObject", refused)

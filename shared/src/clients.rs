@@ -97,6 +97,13 @@ pub type AssumedClients = std::sync::Arc<
 pub type ImmutableObjects =
     std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, String), Vec<u8>>>>;
 
+/// The session policy of a role assumed through [`Clients::s3_as`] (the copy worker, as a
+/// copy's Batch role): everything the role may do but configure a bucket's inventory, which
+/// flow C grants the Batch role for S3 Batch Operations' manifest generator only. "The resulting
+/// session's permissions are the intersection of the role's identity-based policy and the
+/// session policies" (IAM User Guide, id_credentials_temp_control-access_assumerole).
+pub const ASSUMED_SESSION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"NotTheGenerators","Effect":"Deny","Action":"s3:PutInventoryConfiguration","Resource":"*"}]}"#;
+
 /// An assumed role's client is used until this long before its credentials expire (a copy
 /// worker invocation may run 15 minutes after it was handed the client).
 pub const ASSUMED_MARGIN: std::time::Duration = std::time::Duration::from_secs(20 * 60);
@@ -161,8 +168,9 @@ impl Clients {
     }
 
     /// An S3 client like this one (endpoint, addressing, and in tests its mocks) that calls as
-    /// the role `role_arn`, assumed with STS for `session` (one hour); the same client again
-    /// while its credentials have more than [`ASSUMED_MARGIN`] left.
+    /// the role `role_arn`, assumed with STS for `session` (one hour) under
+    /// [`ASSUMED_SESSION_POLICY`]; the same client again while its credentials have more than
+    /// [`ASSUMED_MARGIN`] left.
     pub async fn s3_as(
         &self,
         role_arn: &str,
@@ -184,6 +192,7 @@ impl Clients {
             .assume_role()
             .role_arn(role_arn)
             .role_session_name(session)
+            .policy(ASSUMED_SESSION_POLICY)
             .send()
             .await
             .map_err(|e| crate::error::from_sdk(e, &format!("AssumeRole {role_arn}")))?;

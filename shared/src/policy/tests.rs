@@ -926,3 +926,22 @@ fn a_2008_policy_is_raised_only_when_ferrys_statements_need_it() {
         "{err}"
     );
 }
+
+/// The copy worker's session policy (`Clients::s3_as`): within STS's 2,048 characters, allowing
+/// whatever the role may and denying only flow C's generator permission.
+#[test]
+fn the_workers_session_policy_denies_the_generators_action_only() {
+    let text = crate::clients::ASSUMED_SESSION_POLICY;
+    assert!(text.len() <= 2048);
+    let p: Value = serde_json::from_str(text).unwrap();
+    let statements = p["Statement"].as_array().unwrap();
+    let denied: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .collect();
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0]["Action"], "s3:PutInventoryConfiguration");
+    assert!(statements
+        .iter()
+        .any(|s| s["Effect"] == "Allow" && s["Action"] == "*" && s["Resource"] == "*"));
+}
