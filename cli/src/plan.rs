@@ -187,11 +187,7 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
             filter: None,
         },
         Manifest::Generated { .. } => {
-            let route = if plan.worker_for_everything() {
-                SizeRoute::All
-            } else {
-                ferry_core::job::first_route(req, &names)
-            };
+            let route = ferry_core::job::first_route(req, &names, plan.worker_for_everything());
             // Validation leaves every flow C request an object size, so one route at least.
             ManifestLocation::generated(req, &names, plan.incremental_since, route)
                 .expect("a valid request's first job lists something")

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from . import authz
+from .inventory import encryption_status
 from .s3xml import members as _members
 
 # The generated manifest's only format (S3 Control API, GeneratedManifestFormat).
@@ -48,14 +48,6 @@ class Refused(Exception):
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-def _encryption(bucket: str, key: str, listed: dict) -> str:
-    if authz.is_sse_c(bucket, key):
-        return "SSE-C"
-    if authz.object_key_id(bucket, key):
-        return "SSE-KMS"
-    return "SSE-S3"
 
 
 def matches(flt: dict, bucket: str, obj: dict, size: int) -> bool:
@@ -84,7 +76,8 @@ def matches(flt: dict, bucket: str, obj: dict, size: int) -> bool:
     if wanted:
         # One ObjectEncryption, a union: its one member names the type.
         types = [t for t in (wanted if isinstance(wanted, dict) else {}) if t in ENCRYPTION_TYPES]
-        if _encryption(bucket, key, obj) not in types:
+        # The inventory's EncryptionStatus is the same classification, of the same objects.
+        if encryption_status(bucket, key) not in types:
             return False
     return True
 

@@ -152,14 +152,9 @@ impl RetryManifestRef {
     /// already at the destination.
     pub fn rest_through_worker() -> RetryManifestRef {
         RetryManifestRef {
-            key: String::new(),
-            rows: 0,
-            with_versions: false,
             kind: crate::job::JobKind::Worker,
             rest: true,
-            large: false,
-            large_pending: false,
-            phase_start: 0,
+            ..Default::default()
         }
     }
 
@@ -171,14 +166,8 @@ impl RetryManifestRef {
     /// The next job verifies every object of the copy's own manifest.
     pub fn verification() -> RetryManifestRef {
         RetryManifestRef {
-            key: String::new(),
-            rows: 0,
-            with_versions: false,
             kind: crate::job::JobKind::Verify,
-            rest: false,
-            large: false,
-            large_pending: false,
-            phase_start: 0,
+            ..Default::default()
         }
     }
 
@@ -186,14 +175,10 @@ impl RetryManifestRef {
     /// copy worker; its retries count from `job`, the job's own number.
     pub fn large_objects(job: u16) -> RetryManifestRef {
         RetryManifestRef {
-            key: String::new(),
-            rows: 0,
-            with_versions: false,
             kind: crate::job::JobKind::Worker,
-            rest: false,
             large: true,
-            large_pending: false,
             phase_start: job,
+            ..Default::default()
         }
     }
 }
@@ -235,7 +220,8 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub phase_start: u16,
     /// Flow C's first job: the census job of the run, which lists what the filter leaves out
-    /// as archived (`CreateJobRequest::census_of`); cancelled by the revoke.
+    /// as archived (`CreateJobRequest::census_of`); cancelled once counted (job-report), else by
+    /// the revoke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub census_job_id: Option<String>,
 }

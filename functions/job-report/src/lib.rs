@@ -22,15 +22,15 @@ use ferry_core::steps::{
     EarlierIncomplete, JobRecord, Next, ReportInput, ReportOutput, RetryManifestRef, RunPlan,
     Verification,
 };
+use ferry_core::{stack::StackConfig, ErrorName, StepError};
+use lambda_runtime::LambdaEvent;
+use tokio_util::io::SyncIoBridge;
+use tracing::info;
 
 /// Flow C's job of the objects over 5 GiB.
 const LARGE_OBJECTS: ferry_core::job::ManifestKind = ferry_core::job::ManifestKind::Generated {
     route: ferry_core::job::SizeRoute::Large,
 };
-use ferry_core::{stack::StackConfig, ErrorName, StepError};
-use lambda_runtime::LambdaEvent;
-use tokio_util::io::SyncIoBridge;
-use tracing::info;
 
 #[tracing::instrument(skip_all, fields(copy_id = %event.payload.plan.request.copy_id, job_id = %event.payload.job.job_id))]
 pub async fn handle(
@@ -156,39 +156,7 @@ pub async fn handle(
     };
     totals.last_report = summary;
     census::count_left_out(clients, config, plan, &input.job, &mut totals).await?;
-    let incremental = plan
-        .request
-        .manifest
-        .generated_filter()
-        .is_some_and(|f| f.incremental);
-    // A run advances an incremental copy when it copied every object, or every object but SSE-C
-    // ones: those are listed again only once written again, with another encryption.
-    let only_sse_c = |failed: u64, only: bool| failed == 0 || only;
-    let advances = match next {
-        Next::Copied => true,
-        Next::Incomplete => {
-            only_sse_c(state.failed, totals.last_report.only_sse_c_failures())
-                && totals
-                    .earlier_incomplete
-                    .as_ref()
-                    .is_none_or(|e| only_sse_c(e.failed, e.only_sse_c))
-        }
-        _ => false,
-    };
-    if advances && !plan.verify_only && incremental {
-        // Every object of this run is copied: the next incremental run of flow C lists from
-        // this run's start.
-        ferry_core::control::Control::new(&clients.s3, &config.ferry_bucket)
-            .put_last_complete(
-                plan.names().layout(),
-                &ferry_core::control::LastComplete {
-                    run: plan.run,
-                    execution: plan.execution.clone(),
-                    started_at: plan.started_at,
-                },
-            )
-            .await?;
-    }
+    incremental::record_if_complete(clients, config, plan, next, state.failed, &totals).await?;
     let mut cause = cause(next, &state, &totals, plan.verify_only);
     if let (Next::Incomplete | Next::JobFailed, Some(earlier)) = (next, &totals.earlier_incomplete)
     {
@@ -423,6 +391,7 @@ pub(crate) fn spool_path(key: &str) -> PathBuf {
 
 mod cause;
 mod census;
+mod incremental;
 use cause::{cause, CAUSE_KEYS};
 #[cfg(test)]
 mod tests;

@@ -48,21 +48,22 @@ pub async fn handle(
         .as_ref()
         .map_or(plan.verify_only, |r| r.kind.verifies());
     let rest = input.retry_manifest.as_ref().is_some_and(|r| r.rest);
-    // Flow C: the job of the objects over 5 GiB, after the first job or, when the request's
-    // sizes leave no object up to 5 GiB, as the first job.
-    let large = match &input.retry_manifest {
-        Some(r) => r.large,
-        None => {
-            !verify
-                && !plan.worker_for_everything()
-                && plan.request.flow() == ferry_core::request::Flow::Generated
-                && first_route(&plan.request, &names) == SizeRoute::Large
-        }
-    };
     let retry_manifest = input
         .retry_manifest
         .as_ref()
         .filter(|r| r.is_retry_manifest());
+    // Flow C: which of the filter's objects this job lists, by size. The first job of a copy
+    // that S3PutObjectCopy runs takes those up to 5 GiB and leaves the others to a job of the
+    // copy worker after it (job-report); a verification, or the rest after a job failed by the
+    // failure threshold, takes them all.
+    let route = (plan.request.flow() == ferry_core::request::Flow::Generated
+        && retry_manifest.is_none())
+    .then(|| match &input.retry_manifest {
+        Some(r) if r.large => SizeRoute::Large,
+        _ if verify || rest => SizeRoute::All,
+        _ => first_route(&plan.request, &names, plan.worker_for_everything()),
+    });
+    let large = route == Some(SizeRoute::Large);
     let manifest = match (retry_manifest, &plan.request.manifest) {
         (Some(retry), _) => {
             if !names.layout().is_retry_manifest_key(&retry.key) {
@@ -126,17 +127,8 @@ pub async fn handle(
         }
         (None, Manifest::Generated { .. }) => {
             // Flow C: no manifest object; S3 Batch Operations lists the source bucket when the
-            // job is created. The first job of a copy that S3PutObjectCopy runs takes the
-            // objects up to 5 GiB and leaves those over it to a job of the copy worker after it
-            // (job-report); a worker's job, a verification, or the rest after a job failed by
-            // the failure threshold take every object the filter lists.
-            let route = if large {
-                SizeRoute::Large
-            } else if verify || rest || plan.worker_for_everything() {
-                SizeRoute::All
-            } else {
-                SizeRoute::Copyable
-            };
+            // job is created.
+            let route = route.unwrap_or_default();
             ManifestLocation::generated(&plan.request, &names, plan.incremental_since, route)
                 .ok_or_else(|| {
                     StepError::new(
@@ -205,10 +197,7 @@ pub async fn handle(
     // the filter can list any); its retries carry that on.
     let large_pending = match &input.retry_manifest {
         None => {
-            manifest.kind
-                == (ManifestKind::Generated {
-                    route: SizeRoute::Copyable,
-                })
+            route == Some(SizeRoute::Copyable)
                 && ManifestLocation::generated(&plan.request, &names, None, SizeRoute::Large)
                     .is_some()
         }
@@ -236,11 +225,7 @@ pub async fn handle(
         submitted_at: Some(SystemClock.now()),
         large_pending,
         census_job_id,
-        phase_start: match &input.retry_manifest {
-            Some(r) if r.large => r.phase_start,
-            Some(r) => r.phase_start,
-            None => 0,
-        },
+        phase_start: input.retry_manifest.as_ref().map_or(0, |r| r.phase_start),
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)
@@ -250,8 +235,8 @@ pub async fn handle(
 }
 
 /// Flow C: creates the run's census job (`CreateJobRequest::census_of`), which lists the
-/// objects the copy's filter leaves out as archived and waits, suspended, until the revoke
-/// cancels it. Its own ClientRequestToken makes a retried invocation get the same job back.
+/// objects the copy's filter leaves out as archived and waits, suspended, until job-report
+/// (once it has counted them) or the revoke cancels it. Its own ClientRequestToken makes a retried invocation get the same job back.
 async fn census(
     clients: &Clients,
     plan: &ferry_core::steps::RunPlan,

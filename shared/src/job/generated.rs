@@ -114,7 +114,7 @@ impl GeneratorFilter {
             }
         }
         if let (Some(g), Some(l)) = (greater, less) {
-            if l <= g.saturating_add(1) {
+            if crate::request::no_size_between(g, l) {
                 return None;
             }
         }
@@ -182,11 +182,13 @@ impl JobManifestGenerator {
     }
 }
 
-/// The size route of flow C's first job when S3PutObjectCopy may run it: the objects up to
-/// 5 GiB, or, when the request's sizes leave none of those, the objects over it (the copy
-/// worker's job).
-pub fn first_route(req: &CopyRequest, names: &Names) -> SizeRoute {
-    if ManifestLocation::generated(req, names, None, SizeRoute::Copyable).is_some() {
+/// The size route of flow C's first job: every object when the copy worker must look at each
+/// destination key first (`worker_for_everything`); else the objects up to 5 GiB, or, when the
+/// request's sizes leave none of those, the objects over it (the copy worker's job).
+pub fn first_route(req: &CopyRequest, names: &Names, worker_for_everything: bool) -> SizeRoute {
+    if worker_for_everything {
+        SizeRoute::All
+    } else if ManifestLocation::generated(req, names, None, SizeRoute::Copyable).is_some() {
         SizeRoute::Copyable
     } else {
         SizeRoute::Large
@@ -247,8 +249,8 @@ impl CreateJobRequest {
     /// Operations prepares it (the generator runs, "Amazon S3 is processing the manifest
     /// object") and then waits for a confirmation that never comes ("If the job requires
     /// confirmation before running ... the job transitions from Preparing to Suspended", S3
-    /// User Guide, batch-ops-job-status); job-report counts its manifest's rows, and the revoke
-    /// cancels it. Its operation is the copy worker's verification, which only reads, in case
+    /// User Guide, batch-ops-job-status); job-report counts its manifest's rows and then cancels
+    /// it (the revoke does, if it still waits). Its operation is the copy worker's verification, which only reads, in case
     /// someone confirms it by hand.
     pub fn census_of(
         req: &CopyRequest,

@@ -61,6 +61,12 @@ impl Default for GeneratedFilter {
 /// The storage classes whose objects must be restored before they can be copied.
 pub const ARCHIVED_CLASSES: [StorageClass; 2] = [StorageClass::Glacier, StorageClass::DeepArchive];
 
+/// Whether no object size is both greater than `greater` and less than `less` (read as the
+/// words say; see `job::generated` for the bounds AWS leaves unsaid).
+pub fn no_size_between(greater: u64, less: u64) -> bool {
+    less <= greater.saturating_add(1)
+}
+
 impl GeneratedFilter {
     fn default_overlap() -> u64 {
         OVERLAP_SECONDS_DEFAULT
@@ -105,7 +111,7 @@ impl CopyRequest {
             }
         }
         if let (Some(g), Some(l)) = (f.size_greater_than_bytes, f.size_less_than_bytes) {
-            if l <= g.saturating_add(1) {
+            if no_size_between(g, l) {
                 v.add(
                     "manifest.filter.sizeLessThanBytes",
                     format!("must be more than manifest.filter.sizeGreaterThanBytes + 1 ({}): no object size lies between them", g.saturating_add(1)),

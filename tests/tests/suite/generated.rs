@@ -23,6 +23,25 @@ fn object(key: &str) -> Sample {
     }
 }
 
+/// Objects at `keys` in the source bucket, over 5 GiB as the generator and S3PutObjectCopy see
+/// them (`POST /sizes`; the bytes stay small).
+async fn put_large(world: &World, keys: &[&str]) -> Vec<Sample> {
+    let large: Vec<Sample> = keys.iter().map(|k| object(k)).collect();
+    ferry_local::objects::put_samples(&world.source.s3, SOURCE_BUCKET, &large)
+        .await
+        .unwrap();
+    let sizes: Vec<Value> = large
+        .iter()
+        .map(|o| json!({"bucket": SOURCE_BUCKET, "key": o.key, "size": 6 * GIB}))
+        .collect();
+    world
+        .sandbox
+        .control("/sizes", json!({ "objects": sizes }))
+        .await
+        .unwrap();
+    large
+}
+
 /// Flow C's request for the seeded world, with `filter`.
 fn generated_request(world: &World, copy_id: &str, filter: Value) -> Value {
     let mut request = world.request(copy_id);
@@ -62,23 +81,7 @@ async fn census_of(world: &World, copy_id: &str, run: u16) -> Value {
 async fn a_generated_copy_sends_each_object_to_the_job_its_size_calls_for_and_leaves_archived_ones_out(
 ) {
     let world = World::seeded().await;
-    let large = [
-        object("2026/video/take 1.mov"),
-        object("2026/video/take 2.mov"),
-    ];
-    ferry_local::objects::put_samples(&world.source.s3, SOURCE_BUCKET, &large)
-        .await
-        .unwrap();
-    // Over 5 GiB as the generator and S3PutObjectCopy see them (the bytes stay small).
-    let sizes: Vec<Value> = large
-        .iter()
-        .map(|o| json!({"bucket": SOURCE_BUCKET, "key": o.key, "size": 6 * GIB}))
-        .collect();
-    world
-        .sandbox
-        .control("/sizes", json!({ "objects": sizes }))
-        .await
-        .unwrap();
+    let large = put_large(&world, &["2026/video/take 1.mov", "2026/video/take 2.mov"]).await;
     for (key, class) in [
         ("2026/cold/2019.tar", StorageClass::Glacier),
         ("2026/cold/2018.tar", StorageClass::DeepArchive),
@@ -378,22 +381,7 @@ async fn an_sse_c_object_is_counted_apart_as_not_copyable_in_a_generated_copy() 
     ferry_local::objects::put_sse_c(&world.source.s3, SOURCE_BUCKET, SSE_C, b"customer key")
         .await
         .unwrap();
-    let large = object("2026/video/take 1.mov");
-    ferry_local::objects::put_samples(
-        &world.source.s3,
-        SOURCE_BUCKET,
-        std::slice::from_ref(&large),
-    )
-    .await
-    .unwrap();
-    world
-        .sandbox
-        .control(
-            "/sizes",
-            json!({"objects": [{"bucket": SOURCE_BUCKET, "key": large.key, "size": 6 * GIB}]}),
-        )
-        .await
-        .unwrap();
+    let large = put_large(&world, &["2026/video/take 1.mov"]).await;
     let request = generated_request(&world, "photos-2026", json!({"incremental": true}));
     let arn = world.start_execution("photos-2026-1", &request).await;
     let run = world.wait_for(&arn).await;
@@ -412,12 +400,13 @@ async fn an_sse_c_object_is_counted_apart_as_not_copyable_in_a_generated_copy() 
     // An SSE-C object is listed again only once written again: the run advances the sync.
     let info = &world.sandbox.info;
     let ferry = ferry_core::layout::ferry_bucket_name(info.destination_account(), &info.region);
+    let layout = ferry_core::layout::CopyLayout::of(info.destination_account(), "photos-2026");
     let last = world
         .destination
         .s3
         .get_object()
         .bucket(&ferry)
-        .key("control/photos-2026/last-complete.json")
+        .key(layout.last_complete_key())
         .send()
         .await;
     assert!(last.is_ok(), "the incremental sync advanced: {last:?}");
@@ -441,7 +430,7 @@ async fn an_sse_c_object_is_counted_apart_as_not_copyable_in_a_generated_copy() 
         "the SSE-C object is not retried; the large one is copied by the worker"
     );
     let mut copied = samples();
-    copied.push(large);
+    copied.extend(large);
     world.assert_copied(&copied).await;
     world.assert_no_leftovers().await;
 }
@@ -451,22 +440,7 @@ async fn an_sse_c_object_is_counted_apart_as_not_copyable_in_a_generated_copy() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_copy_of_large_objects_only_starts_with_the_workers_job() {
     let world = World::seeded().await;
-    let large = object("2026/video/take 1.mov");
-    ferry_local::objects::put_samples(
-        &world.source.s3,
-        SOURCE_BUCKET,
-        std::slice::from_ref(&large),
-    )
-    .await
-    .unwrap();
-    world
-        .sandbox
-        .control(
-            "/sizes",
-            json!({"objects": [{"bucket": SOURCE_BUCKET, "key": large.key, "size": 6 * GIB}]}),
-        )
-        .await
-        .unwrap();
+    let large = put_large(&world, &["2026/video/take 1.mov"]).await;
     let request = generated_request(
         &world,
         "photos-2026",
@@ -494,6 +468,6 @@ async fn a_generated_copy_of_large_objects_only_starts_with_the_workers_job() {
         ],
         "the worker's copy, then its verification"
     );
-    world.assert_copied(std::slice::from_ref(&large)).await;
+    world.assert_copied(&large).await;
     world.assert_no_leftovers().await;
 }
