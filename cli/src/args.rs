@@ -54,8 +54,8 @@ pub struct AwsArgs {
 pub enum Command {
     /// Validate a copy request offline and print everything the copy will do
     #[command(after_help = concat!(
-        "Example: ferry plan request.json\n\n",
-        "Exit status: 0 the request is valid; 2 it breaks a rule (each one is named, field by field)."
+        "Example: ferry plan request.json --check --bucket-policy src-photos=src-photos-policy.json\n\n",
+        "Exit status: 0 the request is valid (with --check: and no statement refuses the copy); 1 with --check, a statement refuses it; 2 it breaks a rule (each one is named, field by field)."
     ))]
     Plan {
         /// The copy request, a JSON file (`ferry init` writes one; `ferry schema` prints its schema)
@@ -64,6 +64,20 @@ pub enum Command {
         /// Print the plan as JSON, for machines
         #[arg(long)]
         json: bool,
+        /// Ask IAM's policy simulator whether the buckets' policies and the Batch role's (within
+        /// ferry's boundary) allow every action of the copy, as a run's preflight does; reads no
+        /// bucket and writes nothing. Exit status 1 when a statement refuses
+        #[arg(long)]
+        check: bool,
+        /// With --check: a bucket's own policy, BUCKET=FILE (repeatable; a bucket not given has none)
+        #[arg(long, value_name = "BUCKET=FILE", requires = "check")]
+        bucket_policy: Vec<String>,
+        /// With --check: the AWS CLI profile whose credentials ask the simulator (any account's)
+        #[arg(long, value_name = "NAME", requires = "check")]
+        profile: Option<String>,
+        /// With --check: ask the sandbox's simulator (as FERRY_SANDBOX does)
+        #[arg(long, requires = "check")]
+        sandbox: bool,
     },
     /// Start a copy: the next run `<copyId>-<n>` of the destination account's state machine
     #[command(after_help = concat!(

@@ -6,6 +6,7 @@
 //! problem `ferry doctor` found), 2 invalid request (or command line), 3 any other failure.
 
 pub mod args;
+pub mod check;
 pub mod commands;
 #[cfg(feature = "demo")]
 pub mod demo;

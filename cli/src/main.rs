@@ -39,18 +39,54 @@ async fn target(aws: &AwsArgs) -> Result<Target, CliError> {
     .await
 }
 
+/// The clients `ferry plan --check` asks IAM's policy simulator with: the sandbox's, or AWS's
+/// (any account's credentials: SimulateCustomPolicy evaluates only the policies it is given). No
+/// stack is needed.
+async fn simulator_clients(
+    profile: Option<&str>,
+    sandbox: bool,
+    region: &str,
+) -> Result<ferry_core::clients::Clients, CliError> {
+    if sandbox || described_sandbox().is_some() {
+        return Ok(Target::sandbox_file(&sandbox_description()?)?.clients);
+    }
+    let config = ferry_cli::target::aws_config(profile, Some(region)).await?;
+    Ok(ferry_core::clients::Clients::new(&config))
+}
+
 async fn run(cli: Cli) -> Result<i32, CliError> {
     let aws = cli.command.aws().cloned().unwrap_or_default();
     match &cli.command {
-        Command::Plan { request, json } => {
+        Command::Plan {
+            request,
+            json,
+            check,
+            bucket_policy,
+            profile,
+            sandbox,
+        } => {
             let (raw, req) = plan::read_request(request)?;
-            let d = plan::describe(&plan::plan(&raw, &req)?);
+            let run = plan::plan(&raw, &req)?;
+            let d = plan::describe(&run);
+            if !*check {
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+                } else {
+                    print!("{}", plan::render(&d));
+                }
+                return Ok(0);
+            }
+            let policies = ferry_cli::check::read_policies(bucket_policy)?;
+            let clients = simulator_clients(profile.as_deref(), *sandbox, &req.region).await?;
+            let verdicts = ferry_cli::check::verdicts(&clients, &run, &policies).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+                let out = serde_json::json!({"plan": d, "preflight": verdicts});
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
                 print!("{}", plan::render(&d));
+                print!("{}", ferry_cli::check::render(&verdicts));
             }
-            Ok(0)
+            Ok(ferry_cli::check::status(&verdicts))
         }
         Command::Init {
             deployment,

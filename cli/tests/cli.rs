@@ -236,14 +236,16 @@ async fn an_incomplete_copy_exits_1_and_its_report_names_codes_and_keys() {
     world.assert_no_leftovers().await;
 }
 
-/// A source bucket policy that denies reads from outside a VPC endpoint applies to S3 Batch
-/// Operations too: the strict sandbox refuses every task (nothing is injected), the copy ends
-/// incomplete, `ferry report` names the denied keys, and the policy is left as it was.
+/// A source bucket policy that denies reads from outside a VPC endpoint, on some keys only,
+/// applies to S3 Batch Operations too, and the preflight (which asks about one object name under
+/// the prefix) does not see it: the strict sandbox refuses those tasks (nothing is injected),
+/// the copy ends incomplete, `ferry report` names the denied keys, and the policy is left as
+/// it was. (On the whole prefix, the preflight refuses the copy first: the next test.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_vpc_endpoint_deny_fails_the_tasks_and_the_report_names_the_denied_keys() {
+async fn a_vpc_endpoint_deny_on_some_keys_fails_their_tasks_and_the_report_names_them() {
     let world = World::seeded().await;
     world
-        .set_source_policy(ferry_tests::VPC_ENDPOINT_DENY_POLICY)
+        .set_source_policy(ferry_tests::VPC_ENDPOINT_DENY_SOME_KEYS_POLICY)
         .await;
     let report = incomplete_copy(&world, "vpce");
     for sample in ferry_tests::samples() {
@@ -262,6 +264,53 @@ async fn a_vpc_endpoint_deny_fails_the_tasks_and_the_report_names_the_denied_key
     let last = &json["totals"]["lastReport"];
     assert_eq!(last["permanent"], 6, "no retry is spent on a deny: {json}");
     assert_eq!(last["byErrorCode"]["AccessDenied"]["httpStatus"], 403);
+    world.assert_no_leftovers().await;
+}
+
+/// `ferry plan --check` asks the simulator what a run's preflight asks, against the policy given
+/// on the command line, and prints the same verdict the run fails with (exit 1); the bucket's
+/// own policy is not read (it has none here). Without the deny, nothing refuses: exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_check_prints_the_preflights_verdicts_against_the_policies_given() {
+    let world = World::seeded().await;
+    let request = request_file("check", &world.request("photos-2026"));
+    let policy = scratch().join(format!("vpce-{}.json", std::process::id()));
+    std::fs::write(&policy, ferry_tests::VPC_ENDPOINT_DENY_POLICY).unwrap();
+    let given = format!("src-photos={}", policy.display());
+    let ran = ferry(
+        Some(&world),
+        &["plan", &request, "--check", "--bucket-policy", &given],
+    );
+    assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
+    let refusal = "src-photos: s3:GetObject by ferry-batch-photos-2026: refused by statement Access-to-specific-VPCE-only (condition StringNotEquals aws:SourceVpce)";
+    assert!(ran.stdout.contains(refusal), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains(" refused, 0 undecided"),
+        "{}",
+        ran.stdout
+    );
+    // The run, against the same policy set on the bucket, fails with the same verdict.
+    world
+        .set_source_policy(ferry_tests::VPC_ENDPOINT_DENY_POLICY)
+        .await;
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert!(
+        run.cause.as_deref().unwrap_or_default().contains(refusal),
+        "{run:?}"
+    );
+    let json = ferry(Some(&world), &["plan", &request, "--check", "--json"]);
+    assert_eq!(json.status, 0, "{}\n{}", json.stdout, json.stderr);
+    let out: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        out["preflight"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["outcome"] == "allowed"),
+        "{out}"
+    );
     world.assert_no_leftovers().await;
 }
 

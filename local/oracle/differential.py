@@ -25,7 +25,7 @@ import sys
 import tempfile
 from typing import Any, Iterator
 
-from sandbox import policy, template
+from sandbox import policy, simulator, template
 from sandbox.policy import Principal, Request
 
 SRC, DST, OTHER = "111111111111", "222222222222", "333333333333"
@@ -366,6 +366,40 @@ def sandbox_decision(c: dict) -> str:
     return "ExplicitlyDenied" if out.explicit else "ImplicitlyDenied"
 
 
+SIMULATED = {"allowed": "Allowed", "explicitDeny": "ExplicitlyDenied", "implicitDeny": "ImplicitlyDenied"}
+
+
+def simulator_decision(c: dict) -> str | None:
+    """The same case asked of the sandbox's SimulateCustomPolicy answer (simulator.py), as ferry's
+    preflight asks it: the caller's role by its ARN, the context exactly as given. None for the
+    cases the simulator does not take: an AWS service principal or no identity policy (a
+    CallerArn must be a user, group or role; PolicyInputList is required), and a resource policy
+    naming a role's session (the simulated caller is the role, not a session)."""
+    principal = next(x for x in PRINCIPALS.values() if c["principal"] in (x.session_arn, x.service))
+    text = json.dumps(c["resourcePolicy"]) if c["resourcePolicy"] is not None else None
+    if principal.service or not c["identityPolicies"] or (text and ":assumed-role/" in text):
+        return None
+    params: dict = {"ActionNames.member.1": c["action"], "ResourceArns.member.1": c["resource"], "CallerArn": principal.arn,
+                    "ResourceOwner": f"arn:aws:iam::{c['resourceAccount']}:root"}
+    for i, p in enumerate(c["identityPolicies"], 1):
+        params[f"PolicyInputList.member.{i}"] = json.dumps(p)
+    if c["boundary"] is not None:
+        params["PermissionsBoundaryPolicyInputList.member.1"] = json.dumps(c["boundary"])
+    if text is not None:
+        params["ResourcePolicy"] = text
+    for i, (k, v) in enumerate(c["context"].items(), 1):
+        base = f"ContextEntries.member.{i}"
+        params[f"{base}.ContextKeyName"] = k
+        params[f"{base}.ContextKeyType"] = "stringList" if isinstance(v, list) else "string"
+        for j, value in enumerate(v if isinstance(v, list) else [v], 1):
+            params[f"{base}.ContextKeyValues.member.{j}"] = value
+    try:
+        (result,) = simulator.simulate(params)
+    except policy.Undecidable:
+        return "Undecidable"
+    return SIMULATED[result["EvalDecision"]]
+
+
 def oracle_decisions(cases: list[dict]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, out_path = os.path.join(tmp, "cases.json"), os.path.join(tmp, "out.json")
@@ -403,8 +437,16 @@ def main(argv: list[str]) -> int:
     used: set[str] = set()
     disagreements, unexplained = 0, []
     tally: dict[str, int] = {}
+    simulated, simulator_unexplained = 0, []
     for c, a in zip(cases, answers):
         ours, theirs = sandbox_decision(c), a["result"]
+        answer = simulator_decision(c)
+        if answer is not None:
+            simulated += 1
+            # The simulator's answer must be the evaluator's (it is built on it), and where they
+            # meet the oracle, the oracle's.
+            if answer != ours or (answer != theirs and explained(c, answer, theirs, known) is None):
+                simulator_unexplained.append((c, answer, a))
         tally[ours] = tally.get(ours, 0) + 1
         if ours == theirs:
             continue
@@ -417,6 +459,9 @@ def main(argv: list[str]) -> int:
     digest = hashlib.sha256(json.dumps([c["id"] for c in cases]).encode()).hexdigest()[:12]
     print(f"differential: {len(cases)} cases ({', '.join(f'{v} {k}' for k, v in sorted(tally.items()))}; set {digest}), "
           f"{disagreements} disagreements, {len(unexplained)} unexplained")
+    print(f"differential: SimulateCustomPolicy answered {simulated} of the cases, {len(simulator_unexplained)} unexplained")
+    for c, answer, a in simulator_unexplained[:25]:
+        print(f"  {c['id']}: SimulateCustomPolicy {answer}, evaluator {sandbox_decision(c)}, simulator {a['result']}")
     for c, ours, a in unexplained[:25]:
         print(f"  {c['id']}: sandbox {ours}, simulator {a['result']} {a.get('detail', '')}")
     for k in known:
@@ -425,7 +470,7 @@ def main(argv: list[str]) -> int:
     if len(cases) < 2000:
         print("differential: fewer than 2,000 cases")
         return 1
-    return 1 if unexplained else 0
+    return 1 if unexplained or simulator_unexplained else 0
 
 
 if __name__ == "__main__":

@@ -311,7 +311,8 @@ def iam_checks(params: dict, caller: str) -> list[Check]:
         return [Check(f"iam:{action}", arn, arn.split(":")[4] if arn.count(":") >= 5 else caller)]
     if action == "CreatePolicy":
         return [Check("iam:CreatePolicy", f"arn:aws:iam::{caller}:policy{params.get('Path', '/')}{params.get('PolicyName', '')}", caller)]
-    if action in ("ListRoles", "ListPolicies", "GetAccountSummary", "ListAccountAliases"):
+    if action in ("ListRoles", "ListPolicies", "GetAccountSummary", "ListAccountAliases", "SimulateCustomPolicy"):
+        # SimulateCustomPolicy has no resource types (the service authorization reference).
         return [Check(f"iam:{action}", "*", caller)]
     raise Refused(f"IAM action {action!r}")
 

@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
 
-from . import kms, policy
+from . import kms, policy, simulator
 from .actions import (  # noqa: F401 (re-exported: the launcher, batch and the tests use authz.*)
     iam_checks, kms_checks, s3_checks, s3control_checks, ssm_checks, states_checks, sts_checks,
 )
@@ -104,14 +104,15 @@ class Authorizer:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
         method = environ.get("REQUEST_METHOD", "GET")
         caller = identity.principal.account
+        iam_params: dict = {}
         try:
             if service == "s3":
                 checks = s3_checks(method, path, query, headers, body)
             elif service == "s3control":
                 checks = s3control_checks(method, path, query, headers, body, caller, region)
             elif service in ("iam", "sts"):
-                params = {k: v[0] for k, v in parse_qs(body().decode(), keep_blank_values=True).items()}
-                checks = iam_checks(params, caller) if service == "iam" else sts_checks(params, identity)
+                iam_params = {k: v[0] for k, v in parse_qs(body().decode(), keep_blank_values=True).items()}
+                checks = iam_checks(iam_params, caller) if service == "iam" else sts_checks(iam_params, identity)
             elif service == "states":
                 checks = states_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
             elif service == "kms":
@@ -140,6 +141,11 @@ class Authorizer:
         if fault:
             print(f"fault: {checks[0].action} by {identity.principal.arn}: {fault}", file=sys.stderr, flush=True)
             return fault_response(service, fault, start_response)
+        if service == "iam" and iam_params.get("Action") == "SimulateCustomPolicy":
+            # moto has no policy simulator: the sandbox's evaluator answers (simulator.py).
+            status, answer = simulator.response(iam_params)
+            start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(answer)))])
+            return [answer]
         if service == "s3" and method == "PUT" and "partNumber" in query and "x-amz-copy-source" in headers:
             with self.lock:
                 faults = self.part_copy_faults

@@ -29,6 +29,7 @@ pub mod names;
 pub mod parameters;
 mod plan_checks;
 pub mod policy;
+pub mod preflight;
 pub mod records;
 pub mod report;
 pub mod request;

@@ -94,6 +94,10 @@ pub struct RunPlan {
     /// first run, which lists everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental_since: Option<Epoch>,
+    /// The preflight's destination half (plan): its verdicts that are not plain allows, the
+    /// undecided ones (a refusal fails the plan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<crate::preflight::Verdict>,
 }
 
 /// A bucket's versioning, as GetBucketVersioning's `Status` says it (absent: never enabled).
@@ -275,6 +279,7 @@ impl RunPlan {
             verify_only: false,
             destination_versioning: None,
             incremental_since: None,
+            preflight: Vec::new(),
             request,
         }
     }
@@ -290,6 +295,16 @@ impl RunPlan {
 
     pub fn names(&self) -> Names {
         Names::new(&self.request, &self.ferry_bucket)
+    }
+
+    /// What the preflight asks about for this run.
+    pub fn preflight_subject(&self) -> crate::preflight::Subject<'_> {
+        crate::preflight::Subject {
+            request: &self.request,
+            names: self.names(),
+            destination_key: self.destination_key(),
+            expires_at: self.expires_at,
+        }
     }
 
     /// Whether, at `at`, the run's new grants may still be taking effect (within

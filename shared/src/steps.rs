@@ -69,6 +69,10 @@ pub enum AccessAction {
     Verify,
     /// Remove everything this copy added.
     Revoke,
+    /// `source-access`, before anything is granted: the preflight's source half (the source
+    /// buckets' policies, with ferry's statements merged in, put to IAM's policy simulator).
+    /// Writes nothing.
+    Check,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +109,10 @@ pub struct AccessOutput {
     /// when none), for the state machine's JSONPath and `ferry revoke`.
     #[serde(default)]
     pub kept: Vec<KeptStatements>,
+    /// `source-access` check: the preflight's verdicts that are not plain allows (the
+    /// undecided ones; a refusal fails the step). Always present, for the state machine.
+    #[serde(default)]
+    pub preflight: Vec<crate::preflight::Verdict>,
 }
 
 /// A bucket whose policy keeps a copy's statements after its cleanup, until they expire.

@@ -35,6 +35,15 @@ pub const NOT_PRINCIPAL_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Statemen
 /// Operations never uses.
 pub const VPC_ENDPOINT_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Id":"Policy1415115909152","Statement":[{"Sid":"Access-to-specific-VPCE-only","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::src-photos/*","Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}}]}"#;
 
+/// The same deny on some keys only (those with a dot in their name, every sample's): the
+/// preflight, which asks about one object name under the prefix (`ferry-preflight`), does not
+/// see it, and the tasks on those keys fail AccessDenied.
+pub const VPC_ENDPOINT_DENY_SOME_KEYS_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Access-to-specific-VPCE-only","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::src-photos/*.*","Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}}]}"#;
+
+/// An organization's data perimeter: everything denied to principals outside the organization
+/// (AWS's `aws:PrincipalOrgID` example); it does not apply when both accounts belong to it.
+pub const ORGANIZATION_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyOurOrganization","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src-photos","arn:aws:s3:::src-photos/*"],"Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-abc123"}}}]}"#;
+
 pub const FOREIGN_MANIFEST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["s3:GetObject"],"Resource":"arn:aws:s3:::src-manifests/public/*"}]}"#;
 
 pub use ferry_local::objects::Sample;
@@ -366,6 +375,7 @@ impl World {
                         error: d.error().map(str::to_string),
                         cause: d.cause().map(str::to_string),
                         failures: self.failures(arn).await,
+                        states: self.states_entered(arn).await,
                     });
                 }
             }
@@ -456,6 +466,19 @@ impl World {
             .await
             .into_iter()
             .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// The states an execution entered, in order.
+    async fn states_entered(&self, arn: &str) -> Vec<String> {
+        self.history(arn)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| {
+                e.state_entered_event_details()
+                    .map(|d| d.name().to_string())
+            })
             .collect()
     }
 
@@ -683,4 +706,6 @@ pub struct Execution {
     pub cause: Option<String>,
     /// Failed events of the history (empty when nothing failed).
     pub failures: Vec<String>,
+    /// The states it entered, in order.
+    pub states: Vec<String>,
 }

@@ -106,6 +106,10 @@ pub async fn handle(
         ..AccessOutput::default()
     };
     match input.action {
+        AccessAction::Check => return Err(StepError::new(
+            ErrorName::InvalidRequest,
+            "action: `check` is source-access's (the destination half of the preflight is plan's)",
+        )),
         AccessAction::Grant | AccessAction::Verify => {
             // Defence in depth: a plan this stack could not have made creates no role.
             input

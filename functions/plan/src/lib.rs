@@ -14,6 +14,8 @@ use ferry_core::{stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
 use tracing::info;
 
+mod preflight;
+
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     clients: &Clients,
@@ -71,6 +73,9 @@ pub async fn handle(
             .await?
             .map(|last| last.started_at);
         info!(since = ?plan.incremental_since, "incremental run");
+    }
+    if !plan.verify_only {
+        plan.preflight = preflight::destination_half(clients, config, &plan).await?;
     }
     // Two runs of one copy share its role, grants and records: the second would tear down the
     // first's when it ends.
@@ -412,6 +417,12 @@ mod tests {
     fn s3(store: &Arc<Mutex<Option<Vec<u8>>>>) -> Vec<Rule> {
         let (g, p) = (store.clone(), store.clone());
         vec![
+            // dst-photos has no bucket policy.
+            mock!(aws_sdk_s3::Client::get_bucket_policy).then_error(|| {
+                aws_sdk_s3::operation::get_bucket_policy::GetBucketPolicyError::generic(
+                    ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
+                )
+            }),
             mock!(aws_sdk_s3::Client::head_bucket).then_compute_response(|req| {
                 assert_eq!(req.expected_bucket_owner(), Some("222222222222"));
                 match req.bucket() {
@@ -517,11 +528,43 @@ mod tests {
         // Running now: another copy's run and cleanup.
         let running = running(&["other-copy-3", "other-copy-cleanup-2"]);
         handle(
-            &Clients::mocked(&refs, &[], &[], &[&described, &running]),
+            &Clients::mocked(
+                &refs,
+                &[],
+                &[&simulator("allowed")],
+                &[&described, &running],
+            ),
             &config(),
             LambdaEvent::new(event, Default::default()),
         )
         .await
+    }
+
+    /// IAM's policy simulator answering `decision` on every action, a deny matched in the
+    /// bucket policy's first statement.
+    fn simulator(decision: &'static str) -> Rule {
+        use aws_sdk_iam::types::{
+            EvaluationResult, PolicyEvaluationDecisionType, PolicySourceType, Position, Statement,
+        };
+        mock!(aws_sdk_iam::Client::simulate_custom_policy).then_compute_output(move |req| {
+            let results = req.action_names().iter().map(|a| {
+                let mut r = EvaluationResult::builder()
+                    .eval_action_name(a)
+                    .eval_decision(PolicyEvaluationDecisionType::from(decision));
+                if decision == "explicitDeny" {
+                    r = r.matched_statements(
+                        Statement::builder()
+                            .source_policy_type(PolicySourceType::Resource)
+                            .start_position(Position::builder().line(2).column(1).build())
+                            .build(),
+                    );
+                }
+                r.build().unwrap()
+            });
+            aws_sdk_iam::operation::simulate_custom_policy::SimulateCustomPolicyOutput::builder()
+                .set_evaluation_results(Some(results.collect()))
+                .build()
+        })
     }
 
     /// ListExecutions (RUNNING) of ferry's state machine answers `names`.
@@ -570,7 +613,7 @@ mod tests {
         });
         // Run 5 of the copy planned while `running` runs: its refusal.
         let run_5 = |running: &Rule| {
-            let clients = Clients::mocked(&refs, &[], &[], &[running, &gone]);
+            let clients = Clients::mocked(&refs, &[], &[&simulator("allowed")], &[running, &gone]);
             async move {
                 handle(
                     &clients,
@@ -610,7 +653,7 @@ mod tests {
                 start_time: "2026-11-28T13:45:50Z".into(),
             };
             let err = handle(
-                &Clients::mocked(&refs, &[], &[], &[&live, &gone]),
+                &Clients::mocked(&refs, &[], &[&simulator("allowed")], &[&live, &gone]),
                 &config(),
                 LambdaEvent::new(PlanEvent::Cleanup(cleanup), Default::default()),
             )
@@ -736,7 +779,7 @@ mod tests {
         let rules = s3(&store);
         let refs: Vec<&Rule> = rules.iter().collect();
         let err = handle(
-            &Clients::mocked(&refs, &[], &[], &[]),
+            &Clients::mocked(&refs, &[], &[&simulator("allowed")], &[]),
             &cfg,
             LambdaEvent::new(
                 PlanEvent::Copy(input(listed_elsewhere.clone(), "photos-2026-1")),
@@ -760,6 +803,33 @@ mod tests {
             err.cause.contains(
                 "is not in the destination stack's DestinationBuckets parameter (dst-photos)"
             ),
+            "{}",
+            err.cause
+        );
+        assert!(store.lock().unwrap().is_none(), "no plan stored");
+    }
+
+    /// The preflight's destination half: a refusal by the simulator fails the plan, naming the
+    /// side, the bucket and the action, and no plan is stored (nothing is granted or created).
+    #[tokio::test]
+    async fn a_refusal_of_the_preflight_fails_the_plan_and_stores_nothing() {
+        let store = Arc::new(Mutex::new(None));
+        let rules = s3(&store);
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let err = handle(
+            &Clients::mocked(&refs, &[], &[&simulator("explicitDeny")], &[&running(&[])]),
+            &config(),
+            LambdaEvent::new(
+                PlanEvent::Copy(input(request(), "photos-2026-1")),
+                Default::default(),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name, ErrorName::AccessDenied);
+        assert!(
+            err.cause.starts_with("preflight (destination account 222222222222): the copy would be refused, so nothing was granted or created: ")
+                && err.cause.contains("dst-photos: s3:PutObject by ferry-batch-photos-2026: refused"),
             "{}",
             err.cause
         );

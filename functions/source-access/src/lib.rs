@@ -17,6 +17,7 @@ use ferry_core::error::{from_sdk, sdk_code};
 use ferry_core::policy::{
     copy_statements_until, merge, missing_statements, revoke, PolicyKind, Revoked,
 };
+use ferry_core::preflight::{self, Outcome};
 use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, KeptStatements};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -49,6 +50,9 @@ pub async fn handle(
         // request's grant lifetime.
         plan.check_against(config, SystemClock.now(), expires_at)?;
     }
+    if input.action == AccessAction::Check {
+        return check(clients, config, plan).await;
+    }
     let mut grants = ferry_core::policy::source_account_grants(&plan.request, &names, expires_at);
     let owner = &plan.request.source.account_id;
     if input.action == AccessAction::Revoke {
@@ -73,7 +77,7 @@ pub async fn handle(
         ..AccessOutput::default()
     };
     let present = match input.action {
-        AccessAction::Grant | AccessAction::Verify => true,
+        AccessAction::Grant | AccessAction::Verify | AccessAction::Check => true,
         AccessAction::Revoke if !plan.request.cleanup.revoke_grants && config.kept_grants => {
             // Only what expires by itself is kept: the bucket statements (their
             // aws:CurrentTime expiry). A KMS grant never expires, so it is revoked whatever the
@@ -140,6 +144,53 @@ pub async fn handle(
         }
     };
     Ok(out)
+}
+
+/// The preflight's source half, before anything is granted: each bucket's policy as it will be,
+/// with ferry's statements merged in, put to IAM's policy simulator for every action those
+/// statements grant. A refusal fails the step naming the statement; nothing is written.
+async fn check(
+    clients: &Clients,
+    config: &StackConfig,
+    plan: &ferry_core::steps::RunPlan,
+) -> Result<AccessOutput, StepError> {
+    let owner = &plan.request.source.account_id;
+    let grants =
+        ferry_core::policy::source_account_grants(&plan.request, &plan.names(), plan.expires_at);
+    let mut policies = BTreeMap::new();
+    for bucket in grants.keys() {
+        config.may_touch(bucket)?;
+        policies.insert(
+            bucket.clone(),
+            read_policy(&clients.s3, bucket, owner).await?,
+        );
+    }
+    let now = SystemClock.now();
+    let mut verdicts = Vec::new();
+    for question in preflight::source_questions(&plan.preflight_subject(), &policies, now)? {
+        let answers = preflight::ask(&clients.iam, &question).await?;
+        verdicts.extend(preflight::verdicts(&question, &answers));
+    }
+    for v in &verdicts {
+        match v.outcome {
+            Outcome::Allowed => {}
+            Outcome::Undecided => warn!(verdict = %v.describe(), "preflight: undecided"),
+            Outcome::Refused => warn!(verdict = %v.describe(), "preflight: refused"),
+        }
+    }
+    let verdicts = preflight::refuse_if_any(verdicts, &format!("source account {owner}"))?;
+    info!(
+        asked = verdicts.len(),
+        "preflight: the source buckets' policies allow the copy"
+    );
+    Ok(AccessOutput {
+        expires_at: plan.expires_at,
+        preflight: verdicts
+            .into_iter()
+            .filter(|v| v.outcome != Outcome::Allowed)
+            .collect(),
+        ..AccessOutput::default()
+    })
 }
 
 /// The bucket's policy, or `None` when it has none.

@@ -56,3 +56,78 @@ async fn outside_the_organization_the_deny_stops_the_grant_naming_the_call() {
     );
     world.assert_no_leftovers().await;
 }
+
+/// The preflight: a source bucket policy that lets objects be read only through the owner's VPC
+/// endpoint (AWS's example, `StringNotEquals`, and the `...IfExists` form data perimeters use)
+/// refuses every read of S3 Batch Operations, which calls from no VPC endpoint of the owner's.
+/// The run fails at the preflight's source step, before any grant, naming the statement's Sid
+/// and `aws:SourceVpce`; no role is created and the bucket's policy is exactly as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vpc_endpoint_deny_fails_the_preflight_naming_the_statement_before_any_grant() {
+    let world = World::seeded().await;
+    let if_exists = VPC_ENDPOINT_DENY_POLICY.replace("StringNotEquals", "StringNotEqualsIfExists");
+    // Two copies (a failed run's cleanup runs after it, and a run waits for its copy's cleanup).
+    for (copy, policy) in [
+        ("photos-2026", VPC_ENDPOINT_DENY_POLICY),
+        ("photos-ifexists", if_exists.as_str()),
+    ] {
+        world.set_source_policy(policy).await;
+        let before = world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await;
+        let run = world.run(&format!("{copy}-1"), &world.request(copy)).await;
+        assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+        assert_eq!(run.error.as_deref(), Some("AccessDenied"), "{run:?}");
+        let cause = run.cause.clone().unwrap_or_default();
+        assert!(
+            cause.contains("preflight (source account 111111111111)")
+                && cause.contains(&format!("src-photos: s3:GetObject by ferry-batch-{copy}: refused by statement Access-to-specific-VPCE-only"))
+                && cause.contains("aws:SourceVpce"),
+            "{cause}"
+        );
+        assert_eq!(
+            run.states
+                .iter()
+                .rev()
+                .find(|s| !s.contains('?')
+                    && !s.starts_with("Copy failed")
+                    && !s.starts_with("Name the"))
+                .map(String::as_str),
+            Some("Check the source's policies"),
+            "{:?}",
+            run.states
+        );
+        assert!(
+            !run.states
+                .iter()
+                .any(|s| s.starts_with("Prepare destination access")
+                    || s.starts_with("Grant source access")),
+            "nothing granted or created: {:?}",
+            run.states
+        );
+        assert!(world.ferry_roles().await.is_empty(), "no role created");
+        assert_eq!(
+            world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await,
+            before
+        );
+    }
+    world
+        .assert_no_leftovers_of(&["photos-2026", "photos-ifexists"])
+        .await;
+}
+
+/// An organization's data perimeter (deny to principals outside `o-abc123`): the simulator is not
+/// given `aws:PrincipalOrgID` (ferry cannot know it beforehand), so the preflight reports the
+/// statement undecided and goes on; both accounts belong to the organization, so S3 allows every
+/// call and the copy succeeds, the policy as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_deny_of_the_accounts_own_organization_is_undecided_and_the_copy_succeeds()
+{
+    let world = World::seeded().await;
+    world.join_organization("o-abc123").await;
+    world.set_source_policy(ORGANIZATION_DENY_POLICY).await;
+    let run = world
+        .run("photos-2026-1", &world.request("photos-2026"))
+        .await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    world.assert_copied(&samples()).await;
+    world.assert_no_leftovers().await;
+}

@@ -163,6 +163,19 @@ fn output(function: &str, v: Variant) -> Value {
             } else {
                 vec![]
             },
+            preflight: if v.full {
+                vec![ferry_core::preflight::Verdict {
+                    bucket: "src-photos".into(),
+                    caller: "arn:aws:iam::222222222222:role/ferry/ferry-batch-photos-2026".into(),
+                    action: "s3:GetObject".into(),
+                    outcome: ferry_core::preflight::Outcome::Undecided,
+                    statement: Some("OnlyOurOrganization".into()),
+                    conditions: vec!["StringNotEquals aws:PrincipalOrgID".into()],
+                    missing: vec!["aws:PrincipalOrgID".into()],
+                }]
+            } else {
+                vec![]
+            },
         }),
         "SourceInventoryFunction" => to_value(&InventoryOutput {
             config_id: "ferry-222222222222-photos-2026".into(),
@@ -607,7 +620,7 @@ fn every_task_sends_a_payload_its_function_reads() {
         assert!(sent > 0, "{name}: no run builds its whole payload");
         tasks += 1;
     }
-    assert_eq!(tasks, 15, "fifteen Lambda Tasks");
+    assert_eq!(tasks, 16, "sixteen Lambda Tasks");
 }
 
 /// Step Functions fails a ResultSelector path that is absent (States.Runtime); a null is fine.

@@ -151,9 +151,11 @@ fn every_failure_path_goes_through_revoke() {
     const SOURCE_REVOKE: &str = "Revoke source access";
     for (name, state) in &states {
         for (target, is_catch) in successors(state) {
-            // The plan steps touch nothing (and without a plan there is nothing to revoke).
-            let planning =
-                name == "Plan the copy" || name == "Load the plan of the run to clean up";
+            // The plan steps and the preflight touch nothing (and without a plan there is
+            // nothing to revoke).
+            let planning = name == "Plan the copy"
+                || name == "Check the source's policies"
+                || name == "Load the plan of the run to clean up";
             if !is_catch || planning || name == REVOKE || name == SOURCE_REVOKE {
                 continue;
             }
@@ -277,7 +279,7 @@ fn the_state_machine_may_assume_exactly_the_source_sides_roles() {
     assert_eq!(
         asl.matches(r#""Credentials":{"RoleArn.$":"$.plan.sourceSide.invokeRole"}"#)
             .count(),
-        6,
+        7,
         "every source-side Task assumes the plan's invoke role"
     );
     // The invoke role's trust: its destination account's root, and of it only the state
@@ -425,6 +427,8 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("copy_object", &["s3:PutObject", "s3:GetObject"]),
     ("get_object_tagging", &["s3:GetObjectTagging"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
+    // ferry-core's preflight: IAM's policy simulator.
+    ("preflight::ask", &["iam:SimulateCustomPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
     (
@@ -653,6 +657,9 @@ fn each_function_may_do_exactly_what_its_code_calls() {
             // API reference, ListRetirableGrants); "*" is the form that admits it whatever IAM
             // takes that resource to be.
             "kms:ListRetirableGrants",
+            // The service authorization reference lists SimulateCustomPolicy with no resource
+            // type; it evaluates only the policies it is given.
+            "iam:SimulateCustomPolicy",
         ];
         for a in &star_resources {
             assert!(
@@ -754,6 +761,7 @@ fn the_source_functions_touch_only_the_source_buckets_of_their_own_account() {
             let r = as_list(&s["Resource"]);
             if as_list(&s["Action"]) == ["kms:ListAliases"]
                 || as_list(&s["Action"]) == ["kms:ListRetirableGrants"]
+                || as_list(&s["Action"]) == ["iam:SimulateCustomPolicy"]
             {
                 // Which key is aws/s3: an account-wide listing with no resource type; and the
                 // grants this role may retire, authorized on the principal asked about.

@@ -1,0 +1,127 @@
+//! `ferry plan --check`: the preflight a run makes before it grants anything, asked from the
+//! command line against bucket policies given as files (`--bucket-policy BUCKET=FILE`; a bucket
+//! not given has none). Nothing is read from the buckets and nothing is written: the only call is
+//! IAM's policy simulator (`iam:SimulateCustomPolicy`, of AWS, or of the sandbox), so the verdicts
+//! are the run's for the same policies.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ferry_core::clients::Clients;
+use ferry_core::preflight::{self, Outcome, Verdict};
+use ferry_core::request::Manifest;
+use ferry_core::steps::RunPlan;
+use serde_json::Value;
+
+use crate::{CliError, Result};
+
+/// Reads each `BUCKET=FILE` of `--bucket-policy`.
+pub fn read_policies(given: &[String]) -> Result<BTreeMap<String, Value>> {
+    let mut out = BTreeMap::new();
+    for item in given {
+        let Some((bucket, path)) = item.split_once('=') else {
+            return Err(CliError::invalid(format!(
+                "--bucket-policy {item}: expected BUCKET=FILE (the bucket's policy, as GetBucketPolicy returns it)"
+            )));
+        };
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            CliError::invalid(format!(
+                "--bucket-policy {bucket}: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        let policy: Value = serde_json::from_str(&text).map_err(|e| {
+            CliError::invalid(format!(
+                "--bucket-policy {bucket}: {} is not JSON: {e}",
+                path.display()
+            ))
+        })?;
+        out.insert(bucket.to_string(), policy);
+    }
+    Ok(out)
+}
+
+/// Every verdict of the preflight on `plan`, both halves, with `policies` as the buckets' own.
+pub async fn verdicts(
+    clients: &Clients,
+    plan: &RunPlan,
+    policies: &BTreeMap<String, Value>,
+) -> Result<Vec<Verdict>> {
+    let req = &plan.request;
+    let mut manifest_buckets = Vec::new();
+    if let Manifest::Csv {
+        account_id, bucket, ..
+    } = &req.manifest
+    {
+        if *account_id == req.destination.account_id {
+            manifest_buckets.push(bucket.clone());
+        }
+    }
+    let boundary = ferry_core::policy::permissions_boundary(&ferry_core::policy::BoundaryScope {
+        partition: ferry_core::names::partition(&req.region),
+        region: &req.region,
+        own_account: &req.destination.account_id,
+        source_accounts: std::slice::from_ref(&req.source.account_id),
+        destination_buckets: std::slice::from_ref(&req.destination.bucket),
+        manifest_buckets: &manifest_buckets,
+    });
+    let now = now();
+    let destination: BTreeMap<String, Value> = policies
+        .iter()
+        .filter(|(b, _)| **b == req.destination.bucket)
+        .map(|(b, p)| (b.clone(), p.clone()))
+        .collect();
+    let source: BTreeMap<String, Option<String>> = policies
+        .iter()
+        .filter(|(b, _)| **b != req.destination.bucket)
+        .map(|(b, p)| (b.clone(), Some(p.to_string())))
+        .collect();
+    let mut questions = preflight::role_questions(
+        &plan.preflight_subject(),
+        Some(&boundary),
+        &destination,
+        now,
+    );
+    questions.extend(
+        preflight::source_questions(&plan.preflight_subject(), &source, now)
+            .map_err(|e| CliError::invalid(e.cause))?,
+    );
+    let mut out = Vec::new();
+    for q in &questions {
+        let answers = preflight::ask(&clients.iam, q)
+            .await
+            .map_err(|e| CliError::other(e.cause))?;
+        out.extend(preflight::verdicts(q, &answers));
+    }
+    Ok(out)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// The verdicts as text: the refusals and the undecided ones each on a line, then a count.
+pub fn render(verdicts: &[Verdict]) -> String {
+    let mut out = String::new();
+    let count = |o: Outcome| verdicts.iter().filter(|v| v.outcome == o).count();
+    for v in verdicts.iter().filter(|v| v.outcome != Outcome::Allowed) {
+        out.push_str(&format!("  {}\n", v.describe()));
+    }
+    out.push_str(&format!(
+        "preflight: {} allowed, {} refused, {} undecided ({} questions to IAM's policy simulator)\n",
+        count(Outcome::Allowed),
+        count(Outcome::Refused),
+        count(Outcome::Undecided),
+        verdicts.len()
+    ));
+    out
+}
+
+/// Exit status 1 when a verdict refuses.
+pub fn status(verdicts: &[Verdict]) -> i32 {
+    i32::from(verdicts.iter().any(|v| v.outcome == Outcome::Refused))
+}
