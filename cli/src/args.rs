@@ -78,6 +78,32 @@ pub enum Command {
         /// With --check: ask the sandbox's simulator (as FERRY_SANDBOX does)
         #[arg(long, requires = "check")]
         sandbox: bool,
+        /// Print what one run of the copy would cost, line by line, at the prices of its Region
+        /// in ferry's price data (each with its source), for --objects objects
+        #[arg(long, requires = "objects")]
+        estimate: bool,
+        /// With --estimate: how many objects the copy lists
+        #[arg(long, value_name = "N", requires = "estimate")]
+        objects: Option<u64>,
+        /// With --estimate: their bytes in all (said, not priced: a COPY within a Region moves no
+        /// billed data)
+        #[arg(long, value_name = "BYTES", requires = "estimate")]
+        bytes: Option<u64>,
+        /// With --estimate: how many of them are over 5 GB
+        #[arg(long, value_name = "N", default_value_t = 0, requires = "estimate")]
+        large: u64,
+        /// With --estimate: how many are already at the destination, identical (a re-run)
+        #[arg(long, value_name = "N", default_value_t = 0, requires = "estimate")]
+        identical: u64,
+        /// With --estimate: the destination prefix already holds objects
+        #[arg(long, requires = "estimate")]
+        occupied: bool,
+        /// With --estimate, flow C: how many objects the source bucket holds (default --objects)
+        #[arg(long, value_name = "N", requires = "estimate")]
+        bucket_objects: Option<u64>,
+        /// With --estimate: the copy worker's time per object, in milliseconds (an assumption)
+        #[arg(long, value_name = "MS", default_value_t = ferry_core::cost::ASSUMED_WORKER_MS, requires = "estimate")]
+        worker_ms: u64,
     },
     /// Start a copy: the next run `<copyId>-<n>` of the destination account's state machine
     #[command(after_help = concat!(

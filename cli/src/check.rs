@@ -125,3 +125,23 @@ pub fn render(verdicts: &[Verdict]) -> String {
 pub fn status(verdicts: &[Verdict]) -> i32 {
     i32::from(verdicts.iter().any(|v| v.outcome == Outcome::Refused))
 }
+
+/// `ferry plan --estimate`: what one run of the copy would cost.
+pub fn render_estimate(
+    req: &ferry_core::request::CopyRequest,
+    planned: &ferry_core::cost::Planned,
+    bytes: Option<u64>,
+    bill: &ferry_core::cost::Bill,
+) -> String {
+    let mut out = format!(
+        "estimate: one run of copy {} in {}, {} objects ({} over 5 GB, {} already there), the worker {} ms an object (assumed)\n",
+        req.copy_id, req.region, planned.objects, planned.large, planned.identical, planned.worker_ms
+    );
+    if let Some(b) = bytes {
+        out.push_str(&format!(
+            "  {b} bytes: not priced (\"There is no Data Transfer charge for data transferred within an Amazon S3 Region via a COPY request\", Amazon S3 FAQs); the copies' storage is the destination's\n"
+        ));
+    }
+    out.push_str(&bill.render());
+    out
+}

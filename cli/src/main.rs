@@ -64,10 +64,41 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             bucket_policy,
             profile,
             sandbox,
+            estimate,
+            objects,
+            bytes,
+            large,
+            identical,
+            occupied,
+            bucket_objects,
+            worker_ms,
         } => {
             let (raw, req) = plan::read_request(request)?;
             let run = plan::plan(&raw, &req)?;
             let d = plan::describe(&run);
+            if *estimate {
+                let objects = objects.unwrap_or_default();
+                let planned = ferry_core::cost::Planned {
+                    objects,
+                    large: *large,
+                    identical: *identical,
+                    bucket_objects: bucket_objects.unwrap_or(objects),
+                    occupied: *occupied,
+                    worker_ms: *worker_ms,
+                };
+                let usage = ferry_core::cost::Usage::planned(&req, &planned);
+                let bill = ferry_core::cost::Bill::of(&req.region, &usage);
+                if *json {
+                    let out = serde_json::json!({"usage": usage, "bill": bill, "bytes": bytes});
+                    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                } else {
+                    print!(
+                        "{}",
+                        ferry_cli::check::render_estimate(&req, &planned, *bytes, &bill)
+                    );
+                }
+                return Ok(0);
+            }
             if !*check {
                 if *json {
                     println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());

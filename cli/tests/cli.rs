@@ -264,6 +264,19 @@ async fn a_vpc_endpoint_deny_on_some_keys_fails_their_tasks_and_the_report_names
     let last = &json["totals"]["lastReport"];
     assert_eq!(last["permanent"], 6, "no retry is spent on a deny: {json}");
     assert_eq!(last["byErrorCode"]["AccessDenied"]["httpStatus"], 403);
+    // The run's end event says the same: incomplete, the failures by code.
+    let (event, message) = world.announced_by("photos-2026-1").await;
+    let event = event.expect("the run's event");
+    assert_eq!(event["detail-type"], "Copy Incomplete", "{event}");
+    assert_eq!(event["detail"]["error"], "CopyIncomplete", "{event}");
+    assert_eq!(
+        event["detail"]["totals"]["lastReport"]["byErrorCode"]["AccessDenied"]["count"], 6,
+        "{event}"
+    );
+    assert_eq!(
+        message.expect("the SNS message")["subject"],
+        "ferry: a copy is incomplete"
+    );
     world.assert_no_leftovers().await;
 }
 
@@ -274,7 +287,7 @@ async fn a_vpc_endpoint_deny_on_some_keys_fails_their_tasks_and_the_report_names
 async fn plan_check_prints_the_preflights_verdicts_against_the_policies_given() {
     let world = World::seeded().await;
     let request = request_file("check", &world.request("photos-2026"));
-    let policy = scratch().join(format!("vpce-{}.json", std::process::id()));
+    let policy = scratch().join(format!("vpce-policy-{}.json", std::process::id()));
     std::fs::write(&policy, ferry_tests::VPC_ENDPOINT_DENY_POLICY).unwrap();
     let given = format!("src-photos={}", policy.display());
     let ran = ferry(

@@ -361,3 +361,23 @@ def states_checks(target: str, payload: dict, caller: str, region: str) -> list[
     if arn:
         return [Check(f"states:{op}", arn, arn.split(":")[4])]
     raise Refused(f"Step Functions action {op!r}")
+
+
+def events_checks(target: str, payload: dict, caller: str, region: str) -> list[Check]:
+    """EventBridge's PutEvents (the state machine's events:putEvents Task): `events:PutEvents` on
+    each entry's event bus, `arn:aws:events:<region>:<account>:event-bus/<name>` (the Step
+    Functions Developer Guide's policy for the integration, eventbridge-iam)."""
+    op = target.split(".", 1)[-1]
+    if op != "PutEvents":
+        raise Refused(f"EventBridge action {op!r}")
+    buses = {e.get("EventBusName") or "default" for e in payload.get("Entries") or []}
+    return [Check("events:PutEvents", b if b.startswith("arn:") else f"arn:aws:events:{region}:{caller}:event-bus/{b}", caller) for b in sorted(buses)]
+
+
+def sns_checks(params: dict, caller: str) -> list[Check]:
+    """SNS's Publish (the state machine's sns:publish Task): `sns:Publish` on the topic (the Step
+    Functions Developer Guide's policy for the integration, sns-iam)."""
+    if params.get("Action") != "Publish":
+        raise Refused(f"SNS action {params.get('Action')!r}")
+    topic = params.get("TopicArn", "")
+    return [Check("sns:Publish", topic, topic.split(":")[4] if topic.count(":") >= 5 else caller)]

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, unquote
 
 from . import kms, policy, simulator
 from .actions import (  # noqa: F401 (re-exported: the launcher, batch and the tests use authz.*)
-    iam_checks, kms_checks, s3_checks, s3control_checks, ssm_checks, states_checks, sts_checks,
+    events_checks, iam_checks, kms_checks, s3_checks, s3control_checks, sns_checks, ssm_checks, states_checks, sts_checks,
 )
 from .faults import FAULTS, LAMBDA_FAULTS, Faults, fault_response, precondition_failed, slow_down  # noqa: F401 (re-exported)
 from .lookup import (  # noqa: F401 (re-exported)
@@ -117,6 +117,10 @@ class Authorizer:
                 checks = states_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
             elif service == "kms":
                 checks = kms_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
+            elif service == "events":
+                checks = events_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
+            elif service == "sns":
+                checks = sns_checks({k: v[0] for k, v in parse_qs(body().decode(), keep_blank_values=True).items()}, caller)
             elif service == "ssm":
                 checks = ssm_checks(headers.get("x-amz-target", ""), json.loads(body() or b"{}"), caller, region)
             else:
@@ -214,10 +218,10 @@ class Authorizer:
     def _deny(self, environ: dict, start_response: Callable, service: str, who: str, message: str, action: str = "") -> Any:
         self.record(who, action, message, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}")
         request_id = str(uuid.uuid4())
-        if service in ("states", "kms"):
+        if service in ("states", "kms", "events"):
             body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
             status, ctype = "400 Bad Request", "application/x-amz-json-1.0"
-        elif service in ("iam", "sts"):
+        elif service in ("iam", "sts", "sns"):
             root = ET.Element("ErrorResponse")
             err = ET.SubElement(root, "Error")
             for tag, text in (("Type", "Sender"), ("Code", "AccessDenied"), ("Message", message)):

@@ -169,6 +169,8 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
             if self.path == "/denials":
                 with Routing.authorizer.lock:
                     return self._reply(200, list(Routing.authorizer.denials))
+            if self.path == "/announced":
+                return self._reply(200, list(Routing.announced))
             if self.path == "/faults":
                 return self._reply(200, Routing.authorizer.faults.report())
             if self.path == "/captured":

@@ -101,6 +101,8 @@ def prepare(template_path: str) -> Prepared:
     kms.install_idempotent_grants()
     propagation.install()
     source_keys(world)
+    # The topic DESTINATION's stack names in NotificationTopicArn (the operator's, not the stack's).
+    world.client("sns", DESTINATION).create_topic(Name=template.NOTIFICATION_TOPIC.rsplit(":", 1)[1])
     delivery = inventory.Inventory(world, sorted({s.account for s in STACKS if s.side == "source"}), lambda: Routing.function_host)
     stacks = bootstrap(world, tpl, delivery)
     function_credentials(world, stacks["functions"])

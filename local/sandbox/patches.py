@@ -25,6 +25,8 @@ WRAPPED = [
     ("moto.s3control.urls", "url_paths"),
     ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
     ("moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task", "StateTask"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events", "boto_client_for"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns", "boto_client_for"),
     ("moto.s3.models", "FakeBucket"),
     ("moto.iam.access_control", "PermissionResult"),
     ("moto.s3.responses", "S3Response"),
@@ -54,6 +56,9 @@ class Routing:
     # /inventory {"delayWaiterSeconds": n}), so a report can land before its waiter exists.
     delay_waiter_seconds: float = 0.0
     authorizer: "authz.Authorizer"
+    # What the state machines' events:putEvents and sns:publish Tasks sent, as moto accepted it
+    # (`GET /announced`).
+    announced: list = []
 
 
 def _session(role_arn: str, session: str) -> authz.Identity:
@@ -89,6 +94,55 @@ def lambda_function_error(url: str, error_type: str, message: str) -> Any:
                  "Content-Length": str(len(body)), "X-Amz-Executed-Version": "$LATEST"}.items():
         headers[k] = v
     return AWSResponse(url, 200, headers, Raw(body))
+
+
+def _announcing_client(world: Any, authorizer: Any, caller: authz.Identity, service: str) -> Any:
+    """The client of an `events:putEvents` or `sns:publish` Task, in the state machine's account
+    (moto's own client would act in its default account, unauthorized): each call is authorized
+    as the execution's role (`events:PutEvents` on the bus's ARN, `sns:Publish` on the topic's),
+    and what moto accepts is kept for `GET /announced`."""
+    account = caller.principal.account
+    client = world.client(service, account, shared=False)
+
+    def authorize(params: dict, **_: Any) -> None:
+        if service == "events":
+            targets = [(f"arn:aws:events:{REGION}:{account}:event-bus/{e.get('EventBusName') or 'default'}")
+                       for e in params.get("Entries", [])]
+            action = "events:PutEvents"
+        else:
+            targets, action = [params.get("TopicArn", "")], "sns:Publish"
+        for arn in targets:
+            why = authorizer.check(caller, authz.Check(action, arn, arn.split(":")[4]))
+            if why:
+                authorizer.record(caller.principal.describe(), action, why, f"{service} Task")
+                raise _task_denied(why)
+
+    def keep(params: dict, **_: Any) -> None:
+        if service == "events":
+            for e in params.get("Entries", []):
+                Routing.announced.append({"service": "events", "account": account, "source": e.get("Source"),
+                                          "detail-type": e.get("DetailType"), "bus": e.get("EventBusName") or "default",
+                                          "detail": json.loads(e.get("Detail") or "{}"), "resources": e.get("Resources", [])})
+        else:
+            Routing.announced.append({"service": "sns", "account": account, "topic": params.get("TopicArn"),
+                                      "subject": params.get("Subject"), "message": params.get("Message")})
+
+    sent: list = []
+
+    def provide(params: dict, **_: Any) -> None:
+        authorize(params)
+        sent[:] = [params]
+
+    def after(parsed: Any, **_: Any) -> None:
+        refused = isinstance(parsed, dict) and (parsed.get("FailedEntryCount") or parsed.get("Error"))
+        if sent and not refused:
+            keep(sent[0])
+
+    # botocore names events by the service's id, hyphenized: EventBridge's is `eventbridge`.
+    name = f"{'eventbridge' if service == 'events' else 'sns'}.{'PutEvents' if service == 'events' else 'Publish'}"
+    client.meta.events.register(f"provide-client-params.{name}", provide)
+    client.meta.events.register(f"after-call.{name}", after)
+    return client
 
 
 def install_task_routing(world: Any) -> None:
@@ -128,6 +182,8 @@ def install_task_routing(world: Any) -> None:
                 authorizer.record(caller.principal.describe(), "sts:AssumeRole", why, "Task Credentials")
                 raise _task_denied(why)
             caller = _session(role_arn, "states")
+        if service in ("events", "sns") and caller is not None:
+            return _announcing_client(world, authorizer, caller, service)
         if service != "lambda" or caller is None:
             return original(region=region, service=service, state_credentials=state_credentials)
         account = caller.principal.account
@@ -178,6 +234,13 @@ def install_task_routing(world: Any) -> None:
         return client
 
     lambda_eval_utils.boto_client_for = boto_client_for
+    # The events:putEvents and sns:publish Tasks hold their own reference to moto's function.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_events, state_task_service_sns,
+    )
+
+    state_task_service_events.boto_client_for = boto_client_for
+    state_task_service_sns.boto_client_for = boto_client_for
 
 
 def install_bucket_policy_check() -> None:

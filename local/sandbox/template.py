@@ -37,6 +37,10 @@ SOURCE_KEY = f"arn:aws:kms:{REGION}:{SOURCE}:key/11111111-1111-4111-8111-0000000
 SOURCE_KEY_WITHOUT_GRANTS = f"arn:aws:kms:{REGION}:{SOURCE}:key/11111111-1111-4111-8111-000000000002"
 
 
+# DESTINATION's SNS topic (its stack's NotificationTopicArn), created by the launcher.
+NOTIFICATION_TOPIC = f"arn:aws:sns:{REGION}:{DESTINATION}:ferry-runs"
+
+
 @dataclass(frozen=True)
 class Stack:
     """One deployment of template.yaml: its side, its account and its parameters."""
@@ -53,6 +57,8 @@ STACKS = (
         "SourceBuckets": [*SOURCE_BUCKETS, *THIRD_SOURCE_BUCKETS],
         "DestinationBuckets": list(DESTINATION_BUCKETS),
         "ManifestBuckets": list(MANIFEST_BUCKETS),
+        # The topic the launcher creates (THIRD's destination stack has none: no message).
+        "NotificationTopicArn": NOTIFICATION_TOPIC,
     }),
     Stack("source", SOURCE, {
         "DestinationAccountIds": [DESTINATION, THIRD],

@@ -158,3 +158,19 @@ class SessionPolicies(unittest.TestCase):
     def test_a_session_policy_grants_nothing_the_role_may_not(self):
         refused = self.verdict(self.SESSION_POLICY, "s3:DeleteObject", "arn:aws:s3:::src-photos/2026/a.jpg")
         self.assertIn("is not authorized to perform: s3:DeleteObject", refused)
+
+
+class Announcements(unittest.TestCase):
+    def test_put_events_is_authorized_on_each_bus(self):
+        (c,) = actions.events_checks("AWSEvents.PutEvents", {"Entries": [{"Source": "ferry"}, {"Source": "ferry", "EventBusName": "default"}]},
+                                     "222222222222", "eu-west-1")
+        self.assertEqual((c.action, c.resource), ("events:PutEvents", "arn:aws:events:eu-west-1:222222222222:event-bus/default"))
+        with self.assertRaises(authz.Refused):
+            actions.events_checks("AWSEvents.PutRule", {}, "222222222222", "eu-west-1")
+
+    def test_publish_is_authorized_on_the_topic(self):
+        topic = "arn:aws:sns:eu-west-1:222222222222:ferry-runs"
+        (c,) = actions.sns_checks({"Action": "Publish", "TopicArn": topic}, "222222222222")
+        self.assertEqual((c.action, c.resource, c.resource_account), ("sns:Publish", topic, "222222222222"))
+        with self.assertRaises(authz.Refused):
+            actions.sns_checks({"Action": "Subscribe"}, "222222222222")

@@ -15,6 +15,7 @@
 pub mod clients;
 pub mod clock;
 pub mod control;
+pub mod cost;
 pub mod delivery;
 pub mod error;
 pub mod execution_input;

@@ -95,8 +95,9 @@ pub struct RunPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental_since: Option<Epoch>,
     /// The preflight's destination half (plan): its verdicts that are not plain allows, the
-    /// undecided ones (a refusal fails the plan).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// undecided ones (a refusal fails the plan). Always present, for the state machine's
+    /// JSONPath (the run's end event carries it).
+    #[serde(default)]
     pub preflight: Vec<crate::preflight::Verdict>,
 }
 

@@ -294,6 +294,16 @@ pub enum Next {
 #[serde(rename_all = "camelCase")]
 pub struct CopyTotals {
     pub job_ids: Vec<String>,
+    /// Where the run's completion reports are: `s3://<report bucket>/<prefix>/`. Always
+    /// present, for the state machine's JSONPath (the run's end message names it).
+    #[serde(default)]
+    pub reports: String,
+    /// What the run's jobs did so far, counted for its cost.
+    #[serde(default)]
+    pub usage: crate::cost::Usage,
+    /// The cost of what ran, at the Region's prices in `shared/prices.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::Bill>,
     /// Objects copied, by all jobs.
     pub copied: u64,
     /// Objects not copied because the destination already held them (`destination.existing`

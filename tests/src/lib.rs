@@ -548,6 +548,33 @@ impl World {
         self.sandbox.control("/inventory", settings).await.unwrap();
     }
 
+    /// What the state machines announced when runs ended (`GET /announced`), in order: each
+    /// EventBridge event (`service` `events`: `source`, `detail-type`, `detail`, `account`) and
+    /// SNS message (`service` `sns`: `topic`, `subject`, `message`).
+    pub async fn announced(&self) -> Vec<Value> {
+        let all = self.sandbox.get("/announced").await.unwrap();
+        all.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The announcements of run `execution`: its event and its SNS message (if any).
+    pub async fn announced_by(&self, execution: &str) -> (Option<Value>, Option<Value>) {
+        let all = self.announced().await;
+        let event = all
+            .iter()
+            .find(|a| a["service"] == "events" && a["detail"]["execution"] == execution)
+            .cloned();
+        let message = all
+            .iter()
+            .find(|a| {
+                a["service"] == "sns"
+                    && a["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(&format!("run {execution} ")))
+            })
+            .cloned();
+        (event, message)
+    }
+
     /// Fails the sandbox's Batch Operations tasks whose key matches (`POST /failures`).
     pub async fn fail_tasks(&self, failure: Value) {
         self.sandbox.control("/failures", failure).await.unwrap();

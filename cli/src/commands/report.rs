@@ -129,6 +129,18 @@ pub fn render_report(v: &ReportView) -> String {
     if let Some(l) = &t.left_out {
         out.push_str(&format!("  left out   {}\n", l.sentence()));
     }
+    if let Some(bill) = &t.cost {
+        out.push_str(&format!(
+            "  cost       ${} in {} at ferry's price data{} (docs: Cost)\n",
+            bill.total,
+            bill.region,
+            if bill.unpriced.is_empty() {
+                String::new()
+            } else {
+                format!(", without {} (no sourced price)", bill.unpriced.join(", "))
+            }
+        ));
+    }
     let r = &t.last_report;
     if r.tasks == 0 {
         out.push_str("  last job   its report lists no task (reports list failed tasks only, unless report.scope is AllTasks)\n");

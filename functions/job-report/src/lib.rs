@@ -106,6 +106,15 @@ pub async fn handle(
     };
     let mut totals = input.totals.unwrap_or_default();
     totals.job_ids.push(job_id.clone());
+    totals.reports = format!(
+        "s3://{}/{}/",
+        plan.request
+            .report
+            .bucket
+            .as_deref()
+            .unwrap_or(&plan.ferry_bucket),
+        plan.names().layout().report_prefix(plan.run)
+    );
     if input.job.manifest.kind == LARGE_OBJECTS {
         totals.large_objects_job = Some(job_id.clone());
     }
@@ -176,6 +185,12 @@ pub async fn handle(
     if let (Next::Incomplete | Next::JobFailed, Some(left_out)) = (next, &totals.left_out) {
         cause.push_str(&format!("; {}", left_out.sentence()));
     }
+    count_usage(
+        &mut totals,
+        plan,
+        input.job.kind.runs_worker(),
+        state.succeeded + state.failed,
+    );
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
     Ok(ReportOutput {
         next,
@@ -186,6 +201,35 @@ pub async fn handle(
         totals,
         cause,
     })
+}
+
+/// Adds this job to the run's counts and prices them: a job of `tasks` tasks (through the copy
+/// worker: an invocation and two HEADs each), the COPY requests of every object copied so far,
+/// the transitions of the run and its jobs.
+fn count_usage(
+    totals: &mut ferry_core::steps::CopyTotals,
+    plan: &RunPlan,
+    worker: bool,
+    tasks: u64,
+) {
+    use ferry_core::cost::{self, Bill};
+    let u = &mut totals.usage;
+    u.jobs += 1;
+    u.tasks += tasks;
+    if worker {
+        u.worker_invocations += tasks;
+        u.head_requests += 2 * tasks;
+        u.worker_gb_seconds = cost::gb_seconds(u.worker_invocations, cost::ASSUMED_WORKER_MS);
+    }
+    u.copy_requests = totals.copied;
+    if plan.request.destination.encryption.is_some() {
+        u.kms_requests = totals.copied;
+    }
+    if plan.request.flow() == ferry_core::request::Flow::Inventory && u.inventory_objects == 0 {
+        u.inventory_objects = tasks;
+    }
+    u.transitions = cost::TRANSITIONS_PER_RUN + cost::TRANSITIONS_PER_JOB * u.jobs;
+    totals.cost = Some(Bill::of(&plan.request.region, &totals.usage));
 }
 
 /// The wait before the job after `job` when grants are settling:

@@ -6,6 +6,7 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_tests::*;
+use serde_json::json;
 
 /// Runs `input` as `photos-2026-1` with the source bucket's own policy set to `policy`: the copy
 /// succeeds, every object arrives, and the policy is exactly as it was.
@@ -83,14 +84,13 @@ async fn a_vpc_endpoint_deny_fails_the_preflight_naming_the_statement_before_any
                 && cause.contains("aws:SourceVpce"),
             "{cause}"
         );
+        // The failed step: the one before the failure is named and announced.
+        let failed_at = run
+            .states
+            .iter()
+            .position(|s| s == "Was it one of ferry's errors?");
         assert_eq!(
-            run.states
-                .iter()
-                .rev()
-                .find(|s| !s.contains('?')
-                    && !s.starts_with("Copy failed")
-                    && !s.starts_with("Name the"))
-                .map(String::as_str),
+            failed_at.map(|i| run.states[i - 1].as_str()),
             Some("Check the source's policies"),
             "{:?}",
             run.states
@@ -104,6 +104,31 @@ async fn a_vpc_endpoint_deny_fails_the_preflight_naming_the_statement_before_any
             run.states
         );
         assert!(world.ferry_roles().await.is_empty(), "no role created");
+        // The run's end is announced: its event on the default bus, its message to the topic.
+        let (event, message) = world.announced_by(&format!("{copy}-1")).await;
+        let event = event.expect("the run's event");
+        assert_eq!(
+            (&event["source"], &event["detail-type"]),
+            (&json!("ferry"), &json!("Copy Failed")),
+            "{event}"
+        );
+        assert_eq!(event["detail"]["error"], "AccessDenied", "{event}");
+        assert!(
+            event["detail"]["cause"]
+                .as_str()
+                .unwrap()
+                .contains("Access-to-specific-VPCE-only"),
+            "{event}"
+        );
+        let message = message.expect("the run's SNS message");
+        assert_eq!(message["subject"], "ferry: a copy failed");
+        assert!(
+            message["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("ferry run {copy}-1 failed (AccessDenied): ")),
+            "{message}"
+        );
         assert_eq!(
             world.bucket_policy(&world.source.s3, SOURCE_BUCKET).await,
             before
@@ -130,4 +155,39 @@ async fn an_organization_deny_of_the_accounts_own_organization_is_undecided_and_
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     world.assert_copied(&samples()).await;
     world.assert_no_leftovers().await;
+    // The end is announced, with the preflight's undecided verdicts.
+    let (event, message) = world.announced_by("photos-2026-1").await;
+    let event = event.expect("the run's event");
+    assert_eq!(event["detail-type"], "Copy Succeeded", "{event}");
+    assert_eq!(
+        event["account"],
+        world.sandbox.info.destination_account(),
+        "{event}"
+    );
+    let undecided = event["detail"]["preflight"]["source"].as_array().unwrap();
+    assert!(
+        !undecided.is_empty()
+            && undecided.iter().all(|v| v["outcome"] == "undecided"
+                && v["statement"] == "OnlyOurOrganization"
+                && v["missing"] == json!(["aws:PrincipalOrgID"])),
+        "{event}"
+    );
+    let totals = &event["detail"]["totals"];
+    assert_eq!(totals["copied"], samples().len() as u64, "{event}");
+    assert_eq!(
+        totals["reports"], "s3://ferry-222222222222-eu-west-1/reports/photos-2026/run-1/",
+        "{event}"
+    );
+    let message = message.expect("the run's SNS message");
+    assert_eq!(
+        message["topic"],
+        "arn:aws:sns:eu-west-1:222222222222:ferry-runs"
+    );
+    assert!(
+        message["message"].as_str().unwrap().starts_with(&format!(
+            "ferry run photos-2026-1 succeeded: {} objects copied, 0 already at the destination.",
+            samples().len()
+        )),
+        "{message}"
+    );
 }

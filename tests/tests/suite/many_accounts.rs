@@ -160,6 +160,29 @@ async fn one_source_bucket_copied_into_two_destination_accounts_at_the_same_time
     assert_eq!(b.status, ExecutionStatus::Succeeded, "{b:?}");
     assert_copied_to(&world, Side::Destination, DESTINATION_BUCKET).await;
     assert_copied_to(&world, Side::Third, THIRD_DESTINATION_BUCKET).await;
+    // Each destination account announces its own run on its own bus; only the destination
+    // stack with a NotificationTopicArn sends a message (the third's has none).
+    let announced = world.announced().await;
+    let events: Vec<&Value> = announced
+        .iter()
+        .filter(|a| a["service"] == "events")
+        .collect();
+    let accounts: std::collections::BTreeSet<&str> = events
+        .iter()
+        .map(|e| e["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        accounts,
+        [info.destination_account(), info.third_account()].into(),
+        "{announced:#?}"
+    );
+    assert!(
+        events.iter().all(|e| e["detail-type"] == "Copy Succeeded"),
+        "{announced:#?}"
+    );
+    let messages: Vec<&Value> = announced.iter().filter(|a| a["service"] == "sns").collect();
+    assert_eq!(messages.len(), 1, "{announced:#?}");
+    assert_eq!(messages[0]["account"], info.destination_account());
     let copy = |destination| CopyRef {
         source: Side::Source,
         bucket: SOURCE_BUCKET,

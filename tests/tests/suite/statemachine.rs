@@ -211,6 +211,11 @@ fn output(function: &str, v: Variant) -> Value {
                 state: job_state(true),
                 totals: CopyTotals {
                     job_ids: vec!["f8fb9d89-job".into()],
+                    reports: "s3://ferry-222222222222-eu-west-1/reports/photos-2026/run-1/".into(),
+                    usage: Default::default(),
+                    cost: v
+                        .full
+                        .then(|| ferry_core::cost::Bill::of("eu-west-1", &Default::default())),
                     copied: 2,
                     identical: u64::from(v.full),
                     failed: 1,
@@ -263,7 +268,7 @@ fn read_input(function: &str, payload: &Value) -> Result<(), String> {
 /// The context object's fields the definition may read.
 fn context() -> Value {
     json!({
-        "Execution": {"Name": "photos-2026-1", "StartTime": "2026-11-28T13:45:50Z"},
+        "Execution": {"Id": "arn:aws:states:eu-west-1:222222222222:execution:ferry:photos-2026-1", "Name": "photos-2026-1", "StartTime": "2026-11-28T13:45:50Z"},
         "Task": {"Token": "AQCEAAAAKgAAAAMAAAAAAAAAAe"},
     })
 }
@@ -489,7 +494,15 @@ fn apply(state: &Value, doc: &mut Value, ctx: &Value, v: Variant) {
     let result_path = state["ResultPath"].as_str().unwrap_or("$");
     match state["Type"].as_str().unwrap() {
         "Task" => {
-            let function = function_of(state).expect("every Task invokes a function");
+            let Some(function) = function_of(state) else {
+                // A service integration of the run's end (events:putEvents, sns:publish): its
+                // result is dropped.
+                assert!(
+                    state["ResultPath"].is_null() && state.get("ResultPath").is_some(),
+                    "a Task without a function keeps nothing: {state}"
+                );
+                return;
+            };
             let result = if state["Resource"]
                 .as_str()
                 .unwrap()
@@ -511,11 +524,20 @@ fn apply(state: &Value, doc: &mut Value, ctx: &Value, v: Variant) {
                 Some(p) => select(doc, ctx, p).cloned().unwrap_or(Value::Null),
                 None => doc.clone(),
             };
-            let result = match (state.get("Parameters"), state.get("Result")) {
+            let mut result = match (state.get("Parameters"), state.get("Result")) {
                 (Some(p), _) => evaluate(p, &input, ctx, &mut ignored),
                 (None, Some(r)) => r.clone(),
                 (None, None) => input,
             };
+            // The stack's NotificationTopicArn, substituted at deployment: a topic in the runs
+            // with every option set, empty in the others.
+            if result["topic"] == "${NotificationTopic}" {
+                result["topic"] = json!(if v.full {
+                    "arn:aws:sns:eu-west-1:222222222222:ferry-runs"
+                } else {
+                    ""
+                });
+            }
             if !result.is_null() {
                 place(doc, result_path, result);
             }
@@ -720,6 +742,19 @@ fn every_lambda_task_retries_the_same_way() {
     for (name, state) in def["States"].as_object().unwrap() {
         if function_of(state).is_some() {
             assert_eq!(state["Retry"], expected, "{name}");
+        } else if state["Type"] == "Task" {
+            // The run's end announcements retry anything twice; a failure is caught, and the
+            // run ends as it would have.
+            assert_eq!(
+                state["Retry"][0]["ErrorEquals"],
+                json!(["States.ALL"]),
+                "{name}"
+            );
+            assert_eq!(
+                state["Catch"][0]["ErrorEquals"],
+                json!(["States.ALL"]),
+                "{name}"
+            );
         } else {
             assert!(
                 state.get("Retry").is_none(),

@@ -153,9 +153,12 @@ fn every_failure_path_goes_through_revoke() {
         for (target, is_catch) in successors(state) {
             // The plan steps and the preflight touch nothing (and without a plan there is
             // nothing to revoke).
+            // The run's end announcements come after everything was revoked.
             let planning = name == "Plan the copy"
                 || name == "Check the source's policies"
-                || name == "Load the plan of the run to clean up";
+                || name == "Load the plan of the run to clean up"
+                || name == "Announce the end"
+                || name == "Tell the topic";
             if !is_catch || planning || name == REVOKE || name == SOURCE_REVOKE {
                 continue;
             }
