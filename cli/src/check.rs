@@ -66,7 +66,7 @@ pub async fn verdicts(
         destination_buckets: std::slice::from_ref(&req.destination.bucket),
         manifest_buckets: &manifest_buckets,
     });
-    let now = now();
+    let now = crate::plan::now();
     let destination: BTreeMap<String, Value> = policies
         .iter()
         .filter(|(b, _)| **b == req.destination.bucket)
@@ -95,13 +95,6 @@ pub async fn verdicts(
         out.extend(preflight::verdicts(q, &answers));
     }
     Ok(out)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 /// The verdicts as text: the refusals and the undecided ones each on a line, then a count.

@@ -76,7 +76,7 @@ pub fn plan(raw: &Value, req: &CopyRequest) -> Result<RunPlan> {
     RunPlan::from_input(&input, &assumed_stack(req)).map_err(|e| CliError::invalid(e.cause))
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -178,6 +178,18 @@ async fn an_organization_deny_of_the_accounts_own_organization_is_undecided_and_
         totals["reports"], "s3://ferry-222222222222-eu-west-1/reports/photos-2026/run-1/",
         "{event}"
     );
+    // Its cost, in the event and in the execution's output: the sandbox's Region, eu-west-1,
+    // where the price data has only Step Functions' price, and says what it leaves out.
+    let cost = &totals["cost"];
+    assert_eq!(cost["region"], "eu-west-1", "{event}");
+    assert!(
+        cost["unpriced"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("batchObjects")),
+        "{event}"
+    );
+    assert_eq!(run.output.as_ref().unwrap()["cost"], *cost, "{run:?}");
     let message = message.expect("the run's SNS message");
     assert_eq!(
         message["topic"],

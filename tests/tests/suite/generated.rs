@@ -178,20 +178,51 @@ async fn a_generated_copy_sends_each_object_to_the_job_its_size_calls_for_and_le
     world.assert_no_leftovers().await;
 }
 
+/// A source bucket policy that denies inventory configuration to other accounts: the preflight
+/// sees that the generator (which runs as the job's role) would be refused, and the run fails
+/// before any grant naming the statement. The same deny on a key the preflight cannot know
+/// (`aws:PrincipalOrgID`: undecided, the run goes on) fails the job while S3 Batch Operations
+/// prepares it, with AWS's reason, before any task.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_copy_fails_before_any_task_when_the_source_does_not_let_it_list() {
     let world = World::seeded().await;
-    // A source bucket policy that denies inventory configuration to every other account: the
-    // generator cannot run as the job's role.
+    let deny = |condition: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"NoForeignInventory","Effect":"Deny","Principal":"*","Action":"s3:PutInventoryConfiguration","Resource":"arn:aws:s3:::{SOURCE_BUCKET}","Condition":{{"StringNotEquals":{condition}}}}}]}}"#
+        )
+    };
+    let account = world.sandbox.info.source_account();
     world
-        .set_source_policy(&format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"NoForeignInventory","Effect":"Deny","Principal":"*","Action":"s3:PutInventoryConfiguration","Resource":"arn:aws:s3:::{SOURCE_BUCKET}","Condition":{{"StringNotEquals":{{"aws:PrincipalAccount":"{}"}}}}}}]}}"#,
-            world.sandbox.info.source_account()
-        ))
+        .set_source_policy(&deny(&format!(r#"{{"aws:PrincipalAccount":"{account}"}}"#)))
         .await;
     let mut request = generated_request(&world, "photos-2026", json!({}));
     request["retry"] = json!({"maxAttempts": 0});
     let run = world.run("photos-2026-1", &request).await;
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("AccessDenied"), "{run:?}");
+    let cause = run.cause.unwrap_or_default();
+    assert!(
+        cause.contains("src-photos: s3:PutInventoryConfiguration by ferry-batch-photos-2026: refused by statement NoForeignInventory (condition StringNotEquals aws:PrincipalAccount)"),
+        "{cause}"
+    );
+    assert!(
+        world
+            .sandbox
+            .jobs()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no job"
+    );
+    // Undecided by the preflight: the job's own failure.
+    world
+        .set_source_policy(&deny(r#"{"aws:PrincipalOrgID":"o-abc123"}"#))
+        .await;
+    let mut request = generated_request(&world, "photos-org", json!({}));
+    request["retry"] = json!({"maxAttempts": 0});
+    let run = world.run("photos-org-1", &request).await;
     assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
     assert_eq!(run.error.as_deref(), Some("JobFailed"), "{run:?}");
     let cause = run.cause.unwrap_or_default();
@@ -199,7 +230,9 @@ async fn a_generated_copy_fails_before_any_task_when_the_source_does_not_let_it_
         cause.contains("Error occurred when preparing manifest"),
         "the job's own reason: {cause}"
     );
-    world.assert_no_leftovers().await;
+    world
+        .assert_no_leftovers_of(&["photos-2026", "photos-org"])
+        .await;
 }
 
 /// Flow C with `incremental`: the scheduled second run lists only the objects created since the
