@@ -79,12 +79,21 @@ pub enum Command {
         #[arg(long, requires = "check")]
         sandbox: bool,
         /// Print what one run of the copy would cost, line by line, at the prices of its Region
-        /// in ferry's price data (each with its source), for --objects objects
-        #[arg(long, requires = "objects")]
+        /// in ferry's price data (each with its source), for --objects objects (or the rows of
+        /// --manifest-file)
+        #[arg(long)]
         estimate: bool,
         /// With --estimate: how many objects the copy lists
-        #[arg(long, value_name = "N", requires = "estimate")]
+        #[arg(
+            long,
+            value_name = "N",
+            requires = "estimate",
+            conflicts_with = "manifest_file"
+        )]
         objects: Option<u64>,
+        /// With --estimate: a local copy of the copy's CSV manifest, whose rows are counted
+        #[arg(long, value_name = "FILE", requires = "estimate")]
+        manifest_file: Option<PathBuf>,
         /// With --estimate: their bytes in all (said, not priced: a COPY within a Region moves no
         /// billed data)
         #[arg(long, value_name = "BYTES", requires = "estimate")]

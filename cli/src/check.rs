@@ -138,3 +138,16 @@ pub fn render_estimate(
     out.push_str(&bill.render());
     out
 }
+
+/// The rows of a local CSV manifest (each checked as `job-submit` reads them: a bad row is named
+/// by its line).
+pub fn count_rows(path: &std::path::Path) -> Result<u64> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::invalid(format!("--manifest-file {}: {e}", path.display())))?;
+    let mut rows = 0;
+    for row in ferry_core::manifest::CsvManifestReader::new(std::io::BufReader::new(file)) {
+        row.map_err(|e| CliError::invalid(format!("--manifest-file {}: {e}", path.display())))?;
+        rows += 1;
+    }
+    Ok(rows)
+}

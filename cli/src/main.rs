@@ -66,6 +66,7 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             sandbox,
             estimate,
             objects,
+            manifest_file,
             bytes,
             large,
             identical,
@@ -77,7 +78,15 @@ async fn run(cli: Cli) -> Result<i32, CliError> {
             let run = plan::plan(&raw, &req)?;
             let d = plan::describe(&run);
             if *estimate {
-                let objects = objects.unwrap_or_default();
+                let objects = match (objects, manifest_file) {
+                    (Some(n), _) => *n,
+                    (None, Some(path)) => ferry_cli::check::count_rows(path)?,
+                    (None, None) => {
+                        return Err(CliError::invalid(
+                            "--estimate needs the number of objects: --objects N, or --manifest-file FILE (a local copy of the CSV manifest)",
+                        ))
+                    }
+                };
                 let planned = ferry_core::cost::Planned {
                     objects,
                     large: *large,

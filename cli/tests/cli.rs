@@ -55,6 +55,85 @@ fn request_file(name: &str, request: &Value) -> String {
     path.display().to_string()
 }
 
+/// `ferry plan --estimate`: one run of 100 million objects in us-east-1, every line item with
+/// its price and the page it comes from, and the total; in eu-west-1, where the price data has
+/// only Step Functions' price, the lines it cannot price are named and left out of the total.
+/// The count can come from a local copy of the CSV manifest.
+#[test]
+fn plan_estimate_prints_each_line_item_with_its_source() {
+    let fixture = repo_root().join("shared/fixtures/request-csv.json");
+    let mut request: Value =
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    request["region"] = "us-east-1".into();
+    request["destination"]["existing"] = "overwrite".into();
+    let path = request_file("estimate", &request);
+    let ran = ferry(
+        None,
+        &[
+            "plan",
+            &path,
+            "--estimate",
+            "--objects",
+            "100000000",
+            "--bytes",
+            "100000000000000",
+        ],
+    );
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    for line in [
+        "S3 Batch Operations jobs                                                1  x $0.25 per 1  = $0.250000",
+        "S3 Batch Operations objects processed                           100000000  x $1 per 1000000  = $100.000000",
+        "COPY requests                                                   100000000  x $0.005 per 1000  = $500.000000",
+        "(https://aws.amazon.com/s3/pricing/",
+        "total (priced lines) $600.251800 in us-east-1\n",
+        "100000000000000 bytes: not priced",
+    ] {
+        assert!(ran.stdout.contains(line), "{line:?} not in:\n{}", ran.stdout);
+    }
+    let ran = ferry(
+        None,
+        &[
+            "plan",
+            fixture.to_str().unwrap(),
+            "--estimate",
+            "--manifest-file",
+            repo_root()
+                .join("shared/fixtures/csv-manifest.csv")
+                .to_str()
+                .unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    let out: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let rows = std::fs::read_to_string(repo_root().join("shared/fixtures/csv-manifest.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .count();
+    assert_eq!(
+        out["usage"]["tasks"],
+        2 * rows,
+        "the copy and its verification: {out}"
+    );
+    assert_eq!(out["bill"]["region"], "eu-west-1");
+    assert!(
+        out["bill"]["unpriced"]
+            .as_array()
+            .unwrap()
+            .contains(&"batchJob".into()),
+        "{out}"
+    );
+    let ran = ferry(None, &["plan", &path, "--estimate"]);
+    assert_eq!(ran.status, 2);
+    assert!(
+        ran.stderr
+            .contains("--estimate needs the number of objects"),
+        "{}",
+        ran.stderr
+    );
+}
+
 #[test]
 fn plan_prints_every_change_and_an_invalid_request_exits_2_naming_each_rule() {
     let fixture = repo_root().join("shared/fixtures/request-csv.json");

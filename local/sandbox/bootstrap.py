@@ -83,6 +83,9 @@ def bootstrap(world: World, tpl: dict, delivery: inventory.Inventory) -> dict:
                 base = f"arn:aws:lambda:{REGION}:{account}:function:{function}"
                 arn = f"{base}:{res.value(p['Name'])}"
                 functions[arn] = {**functions[base], "arn": arn}
+            elif r["Type"] == "AWS::IAM::RolePolicy":
+                world.client("iam", account).put_role_policy(
+                    RoleName=res.value(p["RoleName"]), PolicyName=p["PolicyName"], PolicyDocument=json.dumps(res.value(p["PolicyDocument"])))
             elif r["Type"] == "AWS::S3::BucketPolicy":
                 s3.put_bucket_policy(Bucket=res.value(p["Bucket"]), Policy=json.dumps(res.value(p["PolicyDocument"])))
             elif r["Type"] == "AWS::Serverless::StateMachine":

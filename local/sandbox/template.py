@@ -164,7 +164,7 @@ def inline_policies(template: dict) -> dict[str, dict]:
                 ]
             elif r["Type"] == "AWS::IAM::Role":
                 docs = [pol["PolicyDocument"] for pol in p.get("Policies", [])]
-            elif r["Type"] == "AWS::IAM::ManagedPolicy":
+            elif r["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
                 docs = [p["PolicyDocument"]]
             for n, doc in enumerate(docs):
                 out[f"template-{side}-{logical}-{n}.json"] = res.value(doc)

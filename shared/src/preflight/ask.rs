@@ -37,12 +37,34 @@ pub async fn ask(iam: &aws_sdk_iam::Client, q: &Question) -> Result<Vec<Answer>,
     if let Some(owner) = &q.resource_owner {
         call = call.resource_owner(owner);
     }
-    let out = call.send().await.map_err(|e| {
-        from_sdk(
-            e,
-            &format!("SimulateCustomPolicy ({} on {})", q.caller, q.resource),
-        )
-    })?;
+    let out = match call.send().await {
+        Ok(out) => out,
+        // Not an answer: said, and the copy goes on (a refusal of ferry's own call, a
+        // throttle, fail the step as any call's error does).
+        Err(e) if crate::error::sdk_code(&e) == Some("InvalidInput") => {
+            let why = e
+                .as_service_error()
+                .and_then(aws_sdk_iam::error::ProvideErrorMetadata::message)
+                .unwrap_or("InvalidInput")
+                .to_string();
+            return Ok(q
+                .actions
+                .iter()
+                .map(|a| Answer {
+                    action: a.clone(),
+                    decision: Decision::Unanswered(format!("InvalidInput: {why}")),
+                    matched: Vec::new(),
+                    missing: Vec::new(),
+                })
+                .collect());
+        }
+        Err(e) => {
+            return Err(from_sdk(
+                e,
+                &format!("SimulateCustomPolicy ({} on {})", q.caller, q.resource),
+            ))
+        }
+    };
     Ok(out
         .evaluation_results()
         .iter()

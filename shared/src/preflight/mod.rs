@@ -62,11 +62,14 @@ pub struct Question {
 }
 
 /// The simulator's decision on one action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allowed,
     ExplicitDeny,
     ImplicitDeny,
+    /// The simulator refused the question (`InvalidInput`), with its message: AWS's pages
+    /// disagree on whether it takes a role as the caller of a resource policy across accounts.
+    Unanswered(String),
 }
 
 /// A statement the simulator matched: from the resource policy or not, and its first line.
@@ -134,6 +137,12 @@ impl Verdict {
                 self.bucket,
                 self.action,
                 absent_note(&self.conditions)
+            ),
+            Outcome::Undecided if self.missing.is_empty() => format!(
+                "{}: {} by {role}: cannot be decided: {}",
+                self.bucket,
+                self.action,
+                self.statement.as_deref().unwrap_or_default()
             ),
             Outcome::Undecided => format!(
                 "{}: {} by {role}: cannot be decided{statement}{conditions}: it depends on {}, which ferry cannot know before the copy",
@@ -244,7 +253,12 @@ pub fn verdicts(q: &Question, answers: &[Answer]) -> Vec<Verdict> {
                 .filter(|k| !KNOWN_ABSENT.contains(&k.as_str()) && !given.contains(&k.as_str()))
                 .cloned()
                 .collect();
-            match a.decision {
+            match &a.decision {
+                Decision::Unanswered(why) => {
+                    v.outcome = Outcome::Undecided;
+                    v.missing = Vec::new();
+                    v.statement = Some(format!("IAM's policy simulator did not answer ({why})"));
+                }
                 Decision::Allowed if unknown.is_empty() => {}
                 Decision::Allowed => {
                     v.outcome = Outcome::Undecided;

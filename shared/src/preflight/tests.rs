@@ -241,6 +241,28 @@ fn a_deny_on_a_key_ferry_cannot_know_is_undecided_and_the_copy_goes_on() {
     assert_eq!(v[0].outcome, Outcome::Allowed);
 }
 
+/// AWS's pages disagree on whether the simulator takes a role as the caller of a resource
+/// policy across accounts: its refusal of the question is undecided, and the copy goes on.
+#[test]
+fn a_question_the_simulator_refuses_is_undecided() {
+    let q = source_read(Some(VPCE_DENY));
+    let v = verdicts(
+        &q,
+        &[answer(
+            "s3:GetObject",
+            Decision::Unanswered("InvalidInput: the caller is a role".into()),
+            &[],
+            &[],
+        )],
+    );
+    assert_eq!(v[0].outcome, Outcome::Undecided);
+    assert_eq!(
+        v[0].describe(),
+        "src-photos: s3:GetObject by ferry-batch-photos-2026: cannot be decided: IAM's policy simulator did not answer (InvalidInput: the caller is a role)"
+    );
+    assert!(refuse_if_any(v, "source").is_ok());
+}
+
 #[test]
 fn an_implicit_deny_and_an_unplaced_deny_refuse() {
     let q = source_read(None);
