@@ -85,7 +85,7 @@ fn plan_estimate_prints_each_line_item_with_its_source() {
         "S3 Batch Operations objects processed                           100000000  x $1 per 1000000  = $100.000000",
         "COPY requests                                                   100000000  x $0.005 per 1000  = $500.000000",
         "(https://aws.amazon.com/s3/pricing/",
-        "total (priced lines) $600.251800 in us-east-1\n",
+        "total (priced lines) $600.251250 in us-east-1\n",
         "100000000000000 bytes: not priced",
     ] {
         assert!(ran.stdout.contains(line), "{line:?} not in:\n{}", ran.stdout);

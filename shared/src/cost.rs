@@ -7,8 +7,8 @@
 //! submits, one task per object of each; S3PutObjectCopy makes one COPY request per object (a
 //! COPY is priced with PUT, POST and LIST); the copy worker, per object, one Lambda invocation,
 //! a HEAD of the source and of the destination (GET-tier), and a COPY when it copies; a
-//! verification, per object, an invocation and the two HEADs. Step Functions' transitions are
-//! ferry's count per run and per job (about 60 and 12; they cost under a cent a run).
+//! verification, per object, an invocation and the two HEADs. Step Functions' transitions, one
+//! per state entered, from ferry's state machine: [`transitions`].
 
 use std::collections::BTreeMap;
 
@@ -18,10 +18,28 @@ use crate::request::{CopyRequest, Existing, Flow};
 
 const PRICES: &str = include_str!("../prices.json");
 
-/// Transitions of a run without its jobs (plan, the checks, the grants, the revoke, the end),
-/// and per job (submit, the tracking looks of a job of an hour or so, the report).
-pub const TRANSITIONS_PER_RUN: u64 = 60;
-pub const TRANSITIONS_PER_JOB: u64 = 12;
+/// States a run enters besides its jobs' (plan, the checks, the grants, the revoke, the end),
+/// per job (verify the grants, submit, start tracking, summarize, what next, and between two
+/// jobs the retry's two), per look at a running job (wait, DescribeJob, has it ended), and flow
+/// A's inventory steps. Counted in the sandbox: a flow B run of two jobs looked at once each
+/// enters 36 states (`16 + 2 x 7 + 2 x 3`, the last job's two retry states not entered: 34 +
+/// 2 between the jobs).
+pub const TRANSITIONS_PER_RUN: u64 = 16;
+pub const TRANSITIONS_PER_JOB: u64 = 7;
+pub const TRANSITIONS_PER_LOOK: u64 = 3;
+pub const TRANSITIONS_INVENTORY: u64 = 5;
+
+/// The job time the estimate assumes, for its tracking looks: an hour (ferry does not know how
+/// long S3 Batch Operations takes; the run's own count uses each job's active time).
+pub const ASSUMED_JOB_SECONDS: u64 = 3600;
+
+/// Step Functions transitions of a run of `jobs` jobs looked at `looks` times in all.
+pub fn transitions(inventory: bool, jobs: u64, looks: u64) -> u64 {
+    TRANSITIONS_PER_RUN
+        + if inventory { TRANSITIONS_INVENTORY } else { 0 }
+        + TRANSITIONS_PER_JOB * jobs
+        + TRANSITIONS_PER_LOOK * looks
+}
 
 /// The copy worker's memory (template.yaml, CopyWorkerFunction `MemorySize`).
 pub const WORKER_MEMORY_MB: u64 = 512;
@@ -70,6 +88,9 @@ pub struct Usage {
     /// The worker's GB-seconds, rounded up.
     pub worker_gb_seconds: u64,
     pub transitions: u64,
+    /// Looks at running jobs (DescribeJob), each three transitions.
+    #[serde(default)]
+    pub looks: u64,
     /// KMS requests S3 makes for SSE-KMS objects (without S3 Bucket Keys).
     pub kms_requests: u64,
     /// Objects an inventory report lists (flow A).
@@ -300,7 +321,13 @@ impl Usage {
             u.kms_requests += copied;
         }
         u.worker_gb_seconds = gb_seconds(u.worker_invocations, p.worker_ms);
-        u.transitions = TRANSITIONS_PER_RUN + TRANSITIONS_PER_JOB * u.jobs;
+        let looks_per_job = crate::job::schedule::rounds_to_cover(
+            req.timing.poll_seconds,
+            req.timing.max_poll_seconds,
+            ASSUMED_JOB_SECONDS,
+        );
+        u.looks = looks_per_job * u.jobs;
+        u.transitions = transitions(req.flow() == Flow::Inventory, u.jobs, u.looks);
         u
     }
 }
@@ -328,7 +355,9 @@ mod tests {
     /// The case, worked out by hand with us-east-1's prices: 100 million objects of
     /// 1 MB, `overwrite` without verification, into an empty prefix: one job ($0.25), 100
     /// million objects processed ($1.00 per million: $100), 100 million COPY requests
-    /// ($0.005 per 1,000: $500), 60 + 12 transitions ($0.025 per 1,000: $0.0018).
+    /// ($0.005 per 1,000: $500), 16 + 7 + 3 x 9 transitions (nine looks cover an hour from the
+    /// fixture's `pollSeconds` 60: 60, 90, 135, 203, 305, 458, 687, 900, 900 s) ($0.025 per
+    /// 1,000: $0.00125).
     #[test]
     fn the_bill_of_100_million_objects_by_hand() {
         let planned = Planned {
@@ -341,7 +370,7 @@ mod tests {
             (usage.jobs, usage.tasks, usage.copy_requests),
             (1, 100_000_000, 100_000_000)
         );
-        assert_eq!(usage.transitions, 72);
+        assert_eq!((usage.looks, usage.transitions), (9, 50));
         let bill = Bill::of("us-east-1", &usage);
         let cost = |item: &str| {
             bill.lines
@@ -355,8 +384,8 @@ mod tests {
         assert_eq!(cost("batchJob"), "0.250000");
         assert_eq!(cost("batchObjects"), "100.000000");
         assert_eq!(cost("s3WriteRequests"), "500.000000");
-        assert_eq!(cost("stateTransitions"), "0.001800");
-        assert_eq!(bill.total, "600.251800");
+        assert_eq!(cost("stateTransitions"), "0.001250");
+        assert_eq!(bill.total, "600.251250");
         assert!(bill.unpriced.is_empty());
         // With the verification (the default of `refuse`): a second job, 100 million more
         // objects processed, an invocation and two HEADs each, and 100 ms at 512 MB each:
@@ -368,7 +397,8 @@ mod tests {
         );
         assert_eq!(usage.worker_gb_seconds, 5_000_000);
         let bill = Bill::of("us-east-1", &usage);
-        // 0.50 + 200 + 500 + 80 (HEADs) + 20 (invocations) + 66.68 (GB-s) + 0.0021 (84 transitions)
+        // 0.50 + 200 + 500 + 80 (HEADs) + 20 (invocations) + 66.68 (GB-s) + 0.0021 (16 + 2 x 7
+        // + 18 x 3 = 84 transitions)
         assert_eq!(bill.total, "867.182100");
     }
 
@@ -386,7 +416,7 @@ mod tests {
             bill.unpriced,
             ["batchJob", "batchObjects", "s3WriteRequests"]
         );
-        assert_eq!(bill.total, "0.001800");
+        assert_eq!(bill.total, "0.001250");
         assert!(
             bill.render().contains("no sourced price for eu-west-1"),
             "{}",

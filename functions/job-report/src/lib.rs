@@ -185,12 +185,7 @@ pub async fn handle(
     if let (Next::Incomplete | Next::JobFailed, Some(left_out)) = (next, &totals.left_out) {
         cause.push_str(&format!("; {}", left_out.sentence()));
     }
-    count_usage(
-        &mut totals,
-        plan,
-        input.job.kind.runs_worker(),
-        state.succeeded + state.failed,
-    );
+    count_usage(&mut totals, plan, input.job.kind.runs_worker(), &state);
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
     Ok(ReportOutput {
         next,
@@ -210,9 +205,10 @@ fn count_usage(
     totals: &mut ferry_core::steps::CopyTotals,
     plan: &RunPlan,
     worker: bool,
-    tasks: u64,
+    job: &JobState,
 ) {
     use ferry_core::cost::{self, Bill};
+    let tasks = job.succeeded + job.failed;
     let u = &mut totals.usage;
     u.jobs += 1;
     u.tasks += tasks;
@@ -225,10 +221,18 @@ fn count_usage(
     if plan.request.destination.encryption.is_some() {
         u.kms_requests = totals.copied;
     }
-    if plan.request.flow() == ferry_core::request::Flow::Inventory && u.inventory_objects == 0 {
+    let inventory = plan.request.flow() == ferry_core::request::Flow::Inventory;
+    if inventory && u.inventory_objects == 0 {
         u.inventory_objects = tasks;
     }
-    u.transitions = cost::TRANSITIONS_PER_RUN + cost::TRANSITIONS_PER_JOB * u.jobs;
+    // The looks job-track made at this job, from the tracking rhythm and its active time.
+    u.looks += ferry_core::job::schedule::rounds_to_cover(
+        plan.request.timing.poll_seconds,
+        plan.request.timing.max_poll_seconds,
+        job.elapsed_active_seconds,
+    )
+    .max(1);
+    u.transitions = cost::transitions(inventory, u.jobs, u.looks);
     totals.cost = Some(Bill::of(&plan.request.region, &totals.usage));
 }
 

@@ -180,6 +180,24 @@ async fn an_organization_deny_of_the_accounts_own_organization_is_undecided_and_
     );
     // Its cost, in the event and in the execution's output: the sandbox's Region, eu-west-1,
     // where the price data has only Step Functions' price, and says what it leaves out.
+    // What the run did, counted for its cost: the copy job and the verification, six objects
+    // each; six COPY requests; the verification through the worker, an invocation and two HEADs
+    // an object.
+    let usage = &totals["usage"];
+    assert_eq!(
+        (&usage["jobs"], &usage["tasks"], &usage["copyRequests"]),
+        (
+            &json!(2),
+            &json!(2 * samples().len()),
+            &json!(samples().len())
+        ),
+        "{event}"
+    );
+    assert_eq!(
+        (&usage["workerInvocations"], &usage["headRequests"]),
+        (&json!(samples().len()), &json!(2 * samples().len())),
+        "{event}"
+    );
     let cost = &totals["cost"];
     assert_eq!(cost["region"], "eu-west-1", "{event}");
     assert!(
