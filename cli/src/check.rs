@@ -67,14 +67,18 @@ pub async fn verdicts(
         manifest_buckets: &manifest_buckets,
     });
     let now = crate::plan::now();
+    // Each policy to its account's half: the destination account's buckets (the destination,
+    // a CSV manifest's there, the report bucket) are asked with the role's policy, the source
+    // account's with ferry's statements merged in.
+    let in_destination = |b: &str| preflight::owner_of(req, b) == req.destination.account_id;
     let destination: BTreeMap<String, Value> = policies
         .iter()
-        .filter(|(b, _)| **b == req.destination.bucket)
+        .filter(|(b, _)| in_destination(b))
         .map(|(b, p)| (b.clone(), p.clone()))
         .collect();
     let source: BTreeMap<String, Option<String>> = policies
         .iter()
-        .filter(|(b, _)| **b != req.destination.bucket)
+        .filter(|(b, _)| !in_destination(b))
         .map(|(b, p)| (b.clone(), Some(p.to_string())))
         .collect();
     let mut questions = preflight::role_questions(
@@ -89,7 +93,7 @@ pub async fn verdicts(
     );
     let mut out = Vec::new();
     for q in &questions {
-        let answers = preflight::ask(&clients.iam, q)
+        let answers = preflight::ask_checked(&clients.iam, q)
             .await
             .map_err(|e| CliError::other(e.cause))?;
         out.extend(preflight::verdicts(q, &answers));

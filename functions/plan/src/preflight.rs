@@ -50,8 +50,11 @@ pub async fn destination_half(
         &policies,
         now,
     ) {
-        let answers = ferry_core::preflight::ask(&clients.iam, &q).await?;
+        let answers = ferry_core::preflight::ask_checked(&clients.iam, &q).await?;
         verdicts.extend(ferry_core::preflight::verdicts(&q, &answers));
+    }
+    for v in verdicts.iter().filter(|v| v.outcome == Outcome::Undecided) {
+        tracing::warn!(verdict = %v.describe(), "preflight: undecided");
     }
     let verdicts = ferry_core::preflight::refuse_if_any(
         verdicts,

@@ -168,7 +168,7 @@ async fn check(
     let now = SystemClock.now();
     let mut verdicts = Vec::new();
     for question in preflight::source_questions(&plan.preflight_subject(), &policies, now)? {
-        let answers = preflight::ask(&clients.iam, &question).await?;
+        let answers = preflight::ask_checked(&clients.iam, &question).await?;
         verdicts.extend(preflight::verdicts(&question, &answers));
     }
     for v in &verdicts {

@@ -41,18 +41,24 @@ pub async fn ask(iam: &aws_sdk_iam::Client, q: &Question) -> Result<Vec<Answer>,
         Ok(out) => out,
         // Not an answer: said, and the copy goes on (a refusal of ferry's own call, a
         // throttle, fail the step as any call's error does).
-        Err(e) if crate::error::sdk_code(&e) == Some("InvalidInput") => {
+        Err(e)
+            if matches!(
+                crate::error::sdk_code(&e),
+                Some("InvalidInput" | "PolicyEvaluation")
+            ) =>
+        {
             let why = e
                 .as_service_error()
                 .and_then(aws_sdk_iam::error::ProvideErrorMetadata::message)
-                .unwrap_or("InvalidInput")
+                .unwrap_or_default()
                 .to_string();
+            let code = crate::error::sdk_code(&e).unwrap_or_default().to_string();
             return Ok(q
                 .actions
                 .iter()
                 .map(|a| Answer {
                     action: a.clone(),
-                    decision: Decision::Unanswered(format!("InvalidInput: {why}")),
+                    decision: Decision::Unanswered(format!("{code}: {why}")),
                     matched: Vec::new(),
                     missing: Vec::new(),
                 })
@@ -95,6 +101,43 @@ pub async fn ask(iam: &aws_sdk_iam::Client, q: &Question) -> Result<Vec<Answer>,
             }
         })
         .collect())
+}
+
+/// [`ask`], then, for the actions the simulator does not allow, the same question with the
+/// bucket's policy reduced to ferry's own statements (`control_policy`): an action that this
+/// control does not allow either is one the simulator cannot judge here (the 2023 IAM User Guide:
+/// "The policy simulator doesn't support simulation for IAM roles and users for cross-account
+/// access"), so its answer becomes unanswered rather than a refusal of every copy.
+pub async fn ask_checked(
+    iam: &aws_sdk_iam::Client,
+    q: &Question,
+) -> Result<Vec<Answer>, StepError> {
+    let mut answers = ask(iam, q).await?;
+    let Some(control) = &q.control_policy else {
+        return Ok(answers);
+    };
+    if !answers.iter().any(|a| a.decision == Decision::ImplicitDeny) {
+        return Ok(answers);
+    }
+    let alone = Question {
+        resource_policy: Some(control.clone()),
+        ..q.clone()
+    };
+    let controls = ask(iam, &alone).await?;
+    for a in answers
+        .iter_mut()
+        .filter(|a| a.decision == Decision::ImplicitDeny)
+    {
+        let judged = controls
+            .iter()
+            .any(|c| c.action == a.action && c.decision == Decision::Allowed);
+        if !judged {
+            a.decision = Decision::Unanswered(
+                "it does not allow the action even with ferry's statements alone in the bucket's policy, so it cannot judge this question".into(),
+            );
+        }
+    }
+    Ok(answers)
 }
 
 fn matched_of(s: &Statement) -> Matched {

@@ -33,7 +33,7 @@ pub const KNOWN_ABSENT: [&str; 6] = [
 /// on a resource of `resource_account`, at `now`. Not given, as ferry cannot know them before
 /// the copy: `aws:PrincipalOrgID` (present only when the account belongs to an organization),
 /// `aws:SourceIp` (AWS does not document it for S3 Batch Operations), `aws:SecureTransport`,
-/// tags. A statement that depends on one of them is reported undecided, not refused.
+/// `aws:PrincipalType` (no AWS page found gives its value for a role's session), tags. A statement that depends on one of them is reported undecided, not refused.
 pub fn batch_context(
     role: &str,
     principal_account: &str,
@@ -48,7 +48,6 @@ pub fn batch_context(
     vec![
         one("aws:PrincipalArn", "string", role),
         one("aws:PrincipalAccount", "string", principal_account),
-        one("aws:PrincipalType", "string", "AssumedRole"),
         // "returns false if the service uses a service role or service-linked role"; the copy
         // worker calls S3 itself.
         one("aws:ViaAWSService", "boolean", "false"),

@@ -25,11 +25,23 @@ use crate::{ErrorName, StepError};
 
 mod ask;
 mod context;
-pub use ask::ask;
+pub use ask::{ask, ask_checked};
 pub use context::{batch_context, ContextValue, KNOWN_ABSENT};
 
 /// The object each object statement is asked about, under the statement's prefix.
 pub const PROBE_KEY: &str = "ferry-preflight";
+
+/// The actions every copy calls: the copy's read of each object and its write, the listing of
+/// the source, and flow C's generator. ferry grants more (the ACL and tagging reads and writes,
+/// the version reads, GetBucketLocation) because AWS's policies for S3 Batch Operations list
+/// them, but AWS does not say which of them a job calls for a given object: a statement that
+/// refuses only those is undecided, not a refusal.
+pub const CERTAIN_ACTIONS: [&str; 4] = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListBucket",
+    "s3:PutInventoryConfiguration",
+];
 
 /// What the preflight asks about: the copy's request and names, the key its copies are
 /// encrypted under (the Batch role may use it), and when its grants expire
@@ -58,6 +70,10 @@ pub struct Question {
     pub resource_policy: Option<String>,
     /// The account that owns the bucket, when it is not the caller's (ResourceOwner).
     pub resource_owner: Option<String>,
+    /// The bucket's policy with ferry's statements alone: asked when the simulator allows an
+    /// action with neither, to tell a policy that allows nothing from a simulator that cannot
+    /// judge the question (see [`ask_checked`]).
+    pub control_policy: Option<String>,
     pub context: Vec<ContextValue>,
 }
 
@@ -171,8 +187,10 @@ fn absent_note(conditions: &[String]) -> String {
     }
 }
 
-/// A policy written with one statement per line, after a first line holding its other members:
-/// statement `i` starts on line `i + 2`, counted from 1.
+/// A policy written with one statement per line and a blank line between two, after a first line
+/// holding its other members: statement `i` starts on line `2i + 2` counted from 1, which is line
+/// `2i + 1` counted from 0. AWS does not say how it counts; the two never meet (even lines from 1,
+/// odd from 0), so a position names one statement either way.
 pub fn one_statement_per_line(policy: &Value) -> String {
     let mut head = policy.clone();
     let statements = match head.as_object_mut().and_then(|o| o.remove("Statement")) {
@@ -184,22 +202,26 @@ pub fn one_statement_per_line(policy: &Value) -> String {
     let members = members.trim_end_matches('}');
     let sep = if members.len() > 1 { "," } else { "" };
     let body: Vec<String> = statements.iter().map(Value::to_string).collect();
-    format!("{members}{sep}\"Statement\":[\n{}\n]}}", body.join(",\n"))
+    format!("{members}{sep}\"Statement\":[\n{}\n]}}", body.join(",\n\n"))
 }
 
-/// The statement of a policy written by [`one_statement_per_line`] that starts on `line`. AWS
-/// does not say whether its positions count from 0 or from 1: both are tried, and the statement
-/// with the wanted effect is taken.
+/// The statement of a policy written by [`one_statement_per_line`] that starts on `line` (counted
+/// from 1 when even, from 0 when odd), when it has the wanted effect.
 fn statement_at<'a>(policy: &'a Value, line: i32, effect: &str) -> Option<&'a Value> {
     let statements = policy.get("Statement")?;
     let list: Vec<&Value> = match statements {
         Value::Array(l) => l.iter().collect(),
         single => vec![single],
     };
-    [line - 2, line - 1]
-        .into_iter()
-        .filter_map(|i| usize::try_from(i).ok().and_then(|i| list.get(i).copied()))
-        .find(|s| s.get("Effect").and_then(Value::as_str) == Some(effect))
+    let index = if line % 2 == 0 {
+        (line - 2) / 2
+    } else {
+        (line - 1) / 2
+    };
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| list.get(i).copied())
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some(effect))
 }
 
 /// A statement's name in a verdict: its Sid, else its place.
@@ -289,6 +311,12 @@ pub fn verdicts(q: &Question, answers: &[Answer]) -> Vec<Verdict> {
                                 v.missing = depends;
                             }
                         }
+                        _ if !unknown.is_empty() => {
+                            // Not placed, and the simulator lacked keys ferry cannot know: the
+                            // deny may be one that depends on them.
+                            v.outcome = Outcome::Undecided;
+                            v.missing = unknown.clone();
+                        }
                         Some((None, line)) if policy.is_some() => {
                             v.statement = Some(format!(
                                 "{} (line {line})",
@@ -316,6 +344,15 @@ pub fn verdicts(q: &Question, answers: &[Answer]) -> Vec<Verdict> {
                     v.outcome = Outcome::Undecided;
                     v.missing = unknown;
                 }
+            }
+            if v.outcome == Outcome::Refused && !CERTAIN_ACTIONS.contains(&v.action.as_str()) {
+                v.outcome = Outcome::Undecided;
+                v.statement = Some(format!(
+                    "{} refuses {}, which the copy calls for some objects only (AWS does not say which)",
+                    v.statement.as_deref().unwrap_or("a statement"),
+                    v.action
+                ));
+                v.missing = Vec::new();
             }
             v
         })
@@ -409,6 +446,7 @@ pub fn role_questions(
                 boundary: boundary.map(Value::to_string),
                 resource_policy: policies.get(bucket).map(one_statement_per_line),
                 resource_owner: None,
+                control_policy: None,
                 context: batch_context(
                     &names.batch_role_arn,
                     &names.destination_account,
@@ -421,8 +459,9 @@ pub fn role_questions(
     out
 }
 
-/// The account a bucket of the request belongs to.
-fn owner_of(req: &CopyRequest, bucket: &str) -> String {
+/// The account a bucket of the request belongs to (the destination's unless it is the source
+/// bucket or a CSV manifest's of another account).
+pub fn owner_of(req: &CopyRequest, bucket: &str) -> String {
     match &req.manifest {
         _ if bucket == req.source.bucket => req.source.account_id.clone(),
         crate::request::Manifest::Csv {
@@ -463,6 +502,10 @@ pub fn source_questions(
             )
         })?;
         let text = one_statement_per_line(&merged);
+        let control = one_statement_per_line(&serde_json::json!({
+            "Version": crate::policy::VERSION,
+            "Statement": ours
+        }));
         for statement in &ours {
             let callers = strings(statement.pointer("/Condition/ArnEquals/aws:PrincipalArn"));
             let actions = strings(statement.get("Action"));
@@ -483,6 +526,7 @@ pub fn source_questions(
                         boundary: None,
                         resource_policy: Some(text.clone()),
                         resource_owner: Some(names.account_root(source)),
+                        control_policy: Some(control.clone()),
                         context: batch_context(caller, &names.destination_account, source, now),
                     });
                 }

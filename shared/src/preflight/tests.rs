@@ -61,8 +61,26 @@ fn one_statement_per_line_puts_statement_i_on_line_i_plus_2() {
     let text = one_statement_per_line(&two);
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines[1].contains("OnlyThroughOurEndpoint") && lines[2].contains("Second"),
+        lines[1].contains("OnlyThroughOurEndpoint")
+            && lines[2].is_empty()
+            && lines[3].contains("Second"),
         "{text}"
+    );
+    // Line 4 counted from 1 and line 3 counted from 0 both name the second statement; no line
+    // names two.
+    assert_eq!(statement_at(&two, 4, "Allow").unwrap()["Sid"], "Second");
+    assert_eq!(statement_at(&two, 3, "Allow").unwrap()["Sid"], "Second");
+    assert_eq!(
+        statement_at(&two, 2, "Deny").unwrap()["Sid"],
+        "OnlyThroughOurEndpoint"
+    );
+    assert_eq!(
+        statement_at(&two, 1, "Deny").unwrap()["Sid"],
+        "OnlyThroughOurEndpoint"
+    );
+    assert!(
+        statement_at(&two, 3, "Deny").is_none(),
+        "the effect must match"
     );
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), two);
     // A single-object Statement, and a policy of no other member.
@@ -263,6 +281,41 @@ fn a_question_the_simulator_refuses_is_undecided() {
     assert!(refuse_if_any(v, "source").is_ok());
 }
 
+/// A deny of an action the copy calls for some objects only (an ACL read) is undecided; a deny
+/// the simulator does not place, on a key ferry cannot know, too.
+#[test]
+fn a_deny_of_an_action_not_always_called_or_not_placed_on_an_unknown_key_is_undecided() {
+    let q = source_read(Some(VPCE_DENY));
+    let v = verdicts(
+        &q,
+        &[answer(
+            "s3:GetObjectAcl",
+            Decision::ExplicitDeny,
+            &[(true, 2)],
+            &["aws:SourceVpce"],
+        )],
+    );
+    assert_eq!(v[0].outcome, Outcome::Undecided);
+    assert!(
+        v[0].describe().contains("OnlyThroughOurEndpoint refuses s3:GetObjectAcl, which the copy calls for some objects only"),
+        "{}",
+        v[0].describe()
+    );
+    let v = verdicts(
+        &q,
+        &[answer(
+            "s3:GetObject",
+            Decision::ExplicitDeny,
+            &[],
+            &["aws:PrincipalOrgID"],
+        )],
+    );
+    assert_eq!(
+        (v[0].outcome, v[0].missing.clone()),
+        (Outcome::Undecided, vec!["aws:PrincipalOrgID".to_string()])
+    );
+}
+
 #[test]
 fn an_implicit_deny_and_an_unplaced_deny_refuse() {
     let q = source_read(None);
@@ -316,4 +369,59 @@ fn the_destination_half_asks_about_the_roles_policy_within_its_boundary() {
     assert!(questions
         .iter()
         .all(|q| q.actions.iter().all(|a| a.starts_with("s3:"))));
+}
+
+/// IAM's simulator answering `decide(question's resource policy)` on every action.
+fn simulator(decide: fn(Option<&str>) -> &'static str) -> aws_smithy_mocks::Rule {
+    use aws_sdk_iam::types::{EvaluationResult, PolicyEvaluationDecisionType};
+    aws_smithy_mocks::mock!(aws_sdk_iam::Client::simulate_custom_policy).then_compute_output(
+        move |req| {
+            let decision = decide(req.resource_policy());
+            let results = req.action_names().iter().map(|a| {
+                EvaluationResult::builder()
+                    .eval_action_name(a)
+                    .eval_decision(PolicyEvaluationDecisionType::from(decision))
+                    .build()
+                    .unwrap()
+            });
+            aws_sdk_iam::operation::simulate_custom_policy::SimulateCustomPolicyOutput::builder()
+                .set_evaluation_results(Some(results.collect()))
+                .build()
+        },
+    )
+}
+
+/// A simulator that does not judge a role's question across accounts (AWS's 2023 pages say it
+/// does not) denies even with ferry's statements alone: its answers are unanswered, and the copy
+/// goes on. One that allows ferry's statements alone and denies with the bucket's own refuses.
+#[tokio::test]
+async fn a_question_the_simulator_cannot_judge_is_told_from_a_refusal_by_its_control() {
+    use aws_smithy_mocks::{mock_client, RuleMode};
+    let q = source_read(Some(VPCE_DENY));
+    let blind = simulator(|_| "implicitDeny");
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&blind]);
+    let answers = ask_checked(&iam, &q).await.unwrap();
+    assert!(
+        answers
+            .iter()
+            .all(|a| matches!(a.decision, Decision::Unanswered(_))),
+        "{answers:?}"
+    );
+    let v = verdicts(&q, &answers);
+    assert!(v.iter().all(|v| v.outcome == Outcome::Undecided), "{v:?}");
+    // Allowed with ferry's statements alone (no foreign Sid in the policy), not with the
+    // bucket's own: a refusal.
+    let judging = simulator(|p| {
+        if p.is_some_and(|p| p.contains("OnlyThroughOurEndpoint")) {
+            "implicitDeny"
+        } else {
+            "allowed"
+        }
+    });
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&judging]);
+    let answers = ask_checked(&iam, &q).await.unwrap();
+    assert!(
+        answers.iter().all(|a| a.decision == Decision::ImplicitDeny),
+        "{answers:?}"
+    );
 }
