@@ -431,7 +431,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("get_object_tagging", &["s3:GetObjectTagging"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
     // ferry-core's preflight: IAM's policy simulator.
-    ("preflight::ask", &["iam:SimulateCustomPolicy"]),
+    ("preflight::ask_checked", &["iam:SimulateCustomPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
     (
