@@ -91,14 +91,9 @@ pub async fn verdicts(
         preflight::source_questions(&plan.preflight_subject(), &source, now)
             .map_err(|e| CliError::invalid(e.cause))?,
     );
-    let mut out = Vec::new();
-    for q in &questions {
-        let answers = preflight::ask_checked(&clients.iam, q)
-            .await
-            .map_err(|e| CliError::other(e.cause))?;
-        out.extend(preflight::verdicts(q, &answers));
-    }
-    Ok(out)
+    preflight::ask_all(&clients.iam, &questions)
+        .await
+        .map_err(|e| CliError::other(e.cause))
 }
 
 /// The verdicts as text: the refusals and the undecided ones each on a line, then a count.
@@ -109,7 +104,7 @@ pub fn render(verdicts: &[Verdict]) -> String {
         out.push_str(&format!("  {}\n", v.describe()));
     }
     out.push_str(&format!(
-        "preflight: {} allowed, {} refused, {} undecided ({} questions to IAM's policy simulator)\n",
+        "preflight: {} allowed, {} refused, {} undecided, of {} actions put to IAM's policy simulator\n",
         count(Outcome::Allowed),
         count(Outcome::Refused),
         count(Outcome::Undecided),

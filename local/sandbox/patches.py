@@ -105,16 +105,15 @@ def _announcing_client(world: Any, authorizer: Any, caller: authz.Identity, serv
     client = world.client(service, account, shared=False)
 
     def authorize(params: dict, **_: Any) -> None:
+        # The same mapping to IAM actions and resources as the WSGI layer's (actions.py).
         if service == "events":
-            targets = [(f"arn:aws:events:{REGION}:{account}:event-bus/{e.get('EventBusName') or 'default'}")
-                       for e in params.get("Entries", [])]
-            action = "events:PutEvents"
+            checks = authz.events_checks("AWSEvents.PutEvents", params, account, REGION)
         else:
-            targets, action = [params.get("TopicArn", "")], "sns:Publish"
-        for arn in targets:
-            why = authorizer.check(caller, authz.Check(action, arn, arn.split(":")[4]))
+            checks = authz.sns_checks({**params, "Action": "Publish"}, account)
+        for check in checks:
+            why = authorizer.check(caller, check)
             if why:
-                authorizer.record(caller.principal.describe(), action, why, f"{service} Task")
+                authorizer.record(caller.principal.describe(), check.action, why, f"{service} Task")
                 raise _task_denied(why)
 
     def keep(params: dict, **_: Any) -> None:

@@ -255,6 +255,29 @@ pub async fn get_object_bytes(
     }
 }
 
+/// A bucket's policy, or `None` when it has none (`NoSuchBucketPolicy`). GetBucketPolicy is for
+/// the bucket owner's account only (S3 API reference), so `owner` is the caller's account.
+pub async fn read_bucket_policy(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<String>, crate::StepError> {
+    match s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.policy().map(str::to_string)),
+        Err(e) if crate::error::sdk_code(&e) == Some("NoSuchBucketPolicy") => Ok(None),
+        Err(e) => Err(crate::error::from_sdk(
+            e,
+            &format!("GetBucketPolicy on {bucket}"),
+        )),
+    }
+}
+
 /// Removes the leading 12-digit account label that S3 Control puts before the endpoint's host,
 /// before the request is signed (the `x-amz-account-id` header still names the account).
 #[derive(Debug, Clone, Copy)]

@@ -68,10 +68,13 @@ struct PriceFile {
     regions: BTreeMap<String, BTreeMap<String, Price>>,
 }
 
-/// The prices of `region` in the data, by item (empty for a Region it does not hold).
+/// The prices of `region` in the data, by item (empty for a Region it does not hold); the data
+/// is parsed once per process.
 pub fn prices(region: &str) -> BTreeMap<String, Price> {
-    let file: PriceFile = serde_json::from_str(PRICES).expect("shared/prices.json is valid");
-    file.regions.get(region).cloned().unwrap_or_default()
+    static FILE: std::sync::LazyLock<PriceFile> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(PRICES).expect("shared/prices.json is valid")
+    });
+    FILE.regions.get(region).cloned().unwrap_or_default()
 }
 
 /// The counts a bill is made of.
@@ -242,17 +245,18 @@ impl Bill {
                 )),
             }
         }
-        out.push_str(&format!(
-            "  total (priced lines) ${} in {}{}\n",
-            self.total,
-            self.region,
-            if self.unpriced.is_empty() {
-                String::new()
-            } else {
-                format!(", without {}", self.unpriced.join(", "))
-            }
-        ));
+        out.push_str(&format!("  total (priced lines) {}\n", self.summary()));
         out
+    }
+
+    /// `$<total> in <region>`, and the items it leaves out for want of a sourced price.
+    pub fn summary(&self) -> String {
+        let without = if self.unpriced.is_empty() {
+            String::new()
+        } else {
+            format!(", without {} (no sourced price)", self.unpriced.join(", "))
+        };
+        format!("${} in {}{without}", self.total, self.region)
     }
 }
 
@@ -279,21 +283,17 @@ impl Usage {
         let mut u = Usage::default();
         let through_worker = req.destination.existing != Existing::Overwrite && p.occupied;
         let copied = p.objects.saturating_sub(p.identical);
+        u.jobs += 1;
+        u.tasks += p.objects;
         if through_worker {
-            u.jobs += 1;
-            u.tasks += p.objects;
             u.worker_invocations += p.objects;
             u.head_requests += 2 * p.objects;
-        } else {
+        } else if p.large > 0 {
+            // S3PutObjectCopy fails them; the worker's job copies them.
             u.jobs += 1;
-            u.tasks += p.objects;
-            if p.large > 0 {
-                // S3PutObjectCopy fails them; the worker's job copies them.
-                u.jobs += 1;
-                u.tasks += p.large;
-                u.worker_invocations += p.large;
-                u.head_requests += 2 * p.large;
-            }
+            u.tasks += p.large;
+            u.worker_invocations += p.large;
+            u.head_requests += 2 * p.large;
         }
         u.copy_requests += copied;
         if req.verifies() {

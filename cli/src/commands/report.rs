@@ -131,14 +131,8 @@ pub fn render_report(v: &ReportView) -> String {
     }
     if let Some(bill) = &t.cost {
         out.push_str(&format!(
-            "  cost       ${} in {} at ferry's price data{} (docs: Cost)\n",
-            bill.total,
-            bill.region,
-            if bill.unpriced.is_empty() {
-                String::new()
-            } else {
-                format!(", without {} (no sourced price)", bill.unpriced.join(", "))
-            }
+            "  cost       {} at ferry's price data (docs: Cost)\n",
+            bill.summary()
         ));
     }
     let r = &t.last_report;

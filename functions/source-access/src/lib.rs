@@ -12,12 +12,13 @@
 use std::time::Duration;
 
 use aws_sdk_s3::Client as S3;
+use ferry_core::clients::read_bucket_policy;
 use ferry_core::clock::{Clock, SystemClock};
-use ferry_core::error::{from_sdk, sdk_code};
+use ferry_core::error::from_sdk;
 use ferry_core::policy::{
     copy_statements_until, merge, missing_statements, revoke, PolicyKind, Revoked,
 };
-use ferry_core::preflight::{self, Outcome};
+use ferry_core::preflight;
 use ferry_core::steps::{AccessAction, AccessInput, AccessOutput, KeptStatements};
 use ferry_core::{clients::Clients, stack::StackConfig, ErrorName, StepError};
 use lambda_runtime::LambdaEvent;
@@ -85,7 +86,7 @@ pub async fn handle(
             info!("cleanup.revokeGrants is false: the bucket statements stay until they expire; the KMS grants are revoked");
             // Said in the output (and by `ferry revoke`): which buckets keep them, until when.
             for bucket in grants.keys() {
-                let policy = read_policy(&clients.s3, bucket, owner).await?;
+                let policy = read_bucket_policy(&clients.s3, bucket, owner).await?;
                 if let Some(until) = copy_statements_until(policy.as_deref(), &names.hash)? {
                     out.kept.push(KeptStatements {
                         bucket: bucket.clone(),
@@ -162,50 +163,18 @@ async fn check(
         config.may_touch(bucket)?;
         policies.insert(
             bucket.clone(),
-            read_policy(&clients.s3, bucket, owner).await?,
+            read_bucket_policy(&clients.s3, bucket, owner).await?,
         );
     }
-    let now = SystemClock.now();
-    let mut verdicts = Vec::new();
-    for question in preflight::source_questions(&plan.preflight_subject(), &policies, now)? {
-        let answers = preflight::ask_checked(&clients.iam, &question).await?;
-        verdicts.extend(preflight::verdicts(&question, &answers));
-    }
-    for v in &verdicts {
-        match v.outcome {
-            Outcome::Allowed => {}
-            Outcome::Undecided => warn!(verdict = %v.describe(), "preflight: undecided"),
-            Outcome::Refused => warn!(verdict = %v.describe(), "preflight: refused"),
-        }
-    }
-    let verdicts = preflight::refuse_if_any(verdicts, &format!("source account {owner}"))?;
-    info!(
-        asked = verdicts.len(),
-        "preflight: the source buckets' policies allow the copy"
-    );
+    let questions =
+        preflight::source_questions(&plan.preflight_subject(), &policies, SystemClock.now())?;
+    let undecided =
+        preflight::run_half(&clients.iam, &questions, &format!("source account {owner}")).await?;
     Ok(AccessOutput {
         expires_at: plan.expires_at,
-        preflight: verdicts
-            .into_iter()
-            .filter(|v| v.outcome != Outcome::Allowed)
-            .collect(),
+        preflight: undecided,
         ..AccessOutput::default()
     })
-}
-
-/// The bucket's policy, or `None` when it has none.
-async fn read_policy(s3: &S3, bucket: &str, owner: &str) -> Result<Option<String>, StepError> {
-    match s3
-        .get_bucket_policy()
-        .bucket(bucket)
-        .expected_bucket_owner(owner)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.policy().map(str::to_string)),
-        Err(e) if sdk_code(&e) == Some("NoSuchBucketPolicy") => Ok(None),
-        Err(e) => Err(from_sdk(e, &format!("GetBucketPolicy on {bucket}"))),
-    }
 }
 
 /// Rounds of [`apply`] over every bucket until one writes nothing; returns the buckets written.
@@ -262,7 +231,7 @@ async fn apply(
     present: bool,
     hash: &str,
 ) -> Result<bool, StepError> {
-    let mut current = read_policy(s3, bucket, owner).await?;
+    let mut current = read_bucket_policy(s3, bucket, owner).await?;
     for _ in 0..MERGE_RESTARTS {
         let intended = if present {
             if missing_statements(current.as_deref(), statements)?.is_empty() {
@@ -281,7 +250,7 @@ async fn apply(
                 change => change,
             }
         };
-        let again = read_policy(s3, bucket, owner).await?;
+        let again = read_bucket_policy(s3, bucket, owner).await?;
         if again != current {
             info!(bucket = %bucket, "the bucket policy changed while ferry merged; starting over from the new one");
             current = again;

@@ -306,3 +306,17 @@ pub fn decode_iam_document(text: &str) -> Result<String, PolicyError> {
         .map(|s| s.into_owned())
         .map_err(|_| PolicyError::Encoding)
 }
+
+/// A policy element that is a string or a list of strings (`Action`, `Resource`, a condition's
+/// values), as a list; anything else is empty.
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(l)) => l
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}

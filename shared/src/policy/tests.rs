@@ -29,18 +29,6 @@ fn seed(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// A policy flattened to what it allows: `resource -> actions` per principal, and its
 /// condition keys. Two policies that allow the same things flatten the same. A statement whose
 /// principal is an account root pinned to roles by `ArnEquals aws:PrincipalArn` (ferry's

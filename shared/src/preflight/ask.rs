@@ -4,7 +4,7 @@ use aws_sdk_iam::types::{
     ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecisionType, PolicySourceType, Statement,
 };
 
-use super::{Answer, Decision, Matched, Question};
+use super::{refuse_if_any, verdicts, Answer, Decision, Matched, Outcome, Question, Verdict};
 use crate::error::from_sdk;
 use crate::StepError;
 
@@ -138,6 +138,43 @@ pub async fn ask_checked(
         }
     }
     Ok(answers)
+}
+
+/// Every question of one half asked ([`ask_checked`]) and judged ([`verdicts`]); each verdict
+/// that is not an allow is logged.
+pub async fn ask_all(
+    iam: &aws_sdk_iam::Client,
+    questions: &[Question],
+) -> Result<Vec<Verdict>, StepError> {
+    let mut out = Vec::new();
+    for q in questions {
+        let answers = ask_checked(iam, q).await?;
+        out.extend(verdicts(q, &answers));
+    }
+    for v in out.iter().filter(|v| v.outcome != Outcome::Allowed) {
+        tracing::warn!(verdict = %v.describe(), outcome = ?v.outcome, "preflight");
+    }
+    Ok(out)
+}
+
+/// One half of a run's preflight (`side` names it in a refusal): every question asked; a
+/// refusal fails the step ([`refuse_if_any`]), else the verdicts that are not allows (the
+/// undecided ones) are returned for the run's output.
+pub async fn run_half(
+    iam: &aws_sdk_iam::Client,
+    questions: &[Question],
+    side: &str,
+) -> Result<Vec<Verdict>, StepError> {
+    let verdicts = refuse_if_any(ask_all(iam, questions).await?, side)?;
+    tracing::info!(
+        asked = verdicts.len(),
+        side,
+        "preflight: nothing refuses the copy"
+    );
+    Ok(verdicts
+        .into_iter()
+        .filter(|v| v.outcome != Outcome::Allowed)
+        .collect())
 }
 
 fn matched_of(s: &Statement) -> Matched {

@@ -19,13 +19,13 @@ use serde_json::Value;
 
 use crate::clock::Epoch;
 use crate::names::Names;
-use crate::policy::{batch_role_policy, merge, source_account_grants, PolicyKind};
+use crate::policy::{batch_role_policy, merge, source_account_grants, strings, PolicyKind};
 use crate::request::CopyRequest;
 use crate::{ErrorName, StepError};
 
 mod ask;
 mod context;
-pub use ask::{ask, ask_checked};
+pub use ask::{ask, ask_all, ask_checked, run_half};
 pub use context::{batch_context, ContextValue, KNOWN_ABSENT};
 
 /// The object each object statement is asked about, under the statement's prefix.
@@ -287,50 +287,8 @@ pub fn verdicts(q: &Question, answers: &[Answer]) -> Vec<Verdict> {
                     v.missing = unknown;
                 }
                 Decision::ExplicitDeny => {
-                    let found = a.matched.iter().find_map(|m| {
-                        let statement = if m.resource_policy {
-                            statement_at(policy.as_ref()?, m.line, "Deny")
-                        } else {
-                            None
-                        };
-                        Some((statement, m.line))
-                    });
                     v.outcome = Outcome::Refused;
-                    match found {
-                        Some((Some(s), line)) => {
-                            v.statement = Some(statement_name(s, line));
-                            v.conditions = conditions_of(s);
-                            // A deny that holds only for want of a key ferry cannot know.
-                            let depends: Vec<String> = unknown
-                                .iter()
-                                .filter(|k| v.conditions.iter().any(|c| c.ends_with(&format!(" {k}"))))
-                                .cloned()
-                                .collect();
-                            if !depends.is_empty() {
-                                v.outcome = Outcome::Undecided;
-                                v.missing = depends;
-                            }
-                        }
-                        _ if !unknown.is_empty() => {
-                            // Not placed, and the simulator lacked keys ferry cannot know: the
-                            // deny may be one that depends on them.
-                            v.outcome = Outcome::Undecided;
-                            v.missing = unknown.clone();
-                        }
-                        Some((None, line)) if policy.is_some() => {
-                            v.statement = Some(format!(
-                                "{} (line {line})",
-                                if a.matched.iter().any(|m| m.resource_policy) {
-                                    "of the bucket policy"
-                                } else {
-                                    "of the role's policy or boundary"
-                                }
-                            ));
-                        }
-                        _ => {
-                            v.statement = Some("of the role's policy or boundary".into());
-                        }
-                    }
+                    explicit_deny(&mut v, a, policy.as_ref(), &unknown);
                 }
                 Decision::ImplicitDeny if unknown.is_empty() => {
                     v.outcome = Outcome::Refused;
@@ -359,6 +317,42 @@ pub fn verdicts(q: &Question, answers: &[Answer]) -> Vec<Verdict> {
         .collect()
 }
 
+/// An explicit deny's verdict (refused so far): the deny the simulator placed in the bucket's
+/// policy, by its Sid and conditions; undecided when it holds only for want of a key ferry cannot
+/// know (`unknown`), or cannot be placed while such a key is missing.
+fn explicit_deny(v: &mut Verdict, a: &Answer, policy: Option<&Value>, unknown: &[String]) {
+    let placed = a
+        .matched
+        .iter()
+        .filter(|m| m.resource_policy)
+        .find_map(|m| statement_at(policy?, m.line, "Deny").map(|s| (s, m.line)));
+    match placed {
+        Some((s, line)) => {
+            v.statement = Some(statement_name(s, line));
+            v.conditions = conditions_of(s);
+            let depends: Vec<String> = unknown
+                .iter()
+                .filter(|k| v.conditions.iter().any(|c| c.ends_with(&format!(" {k}"))))
+                .cloned()
+                .collect();
+            if !depends.is_empty() {
+                v.outcome = Outcome::Undecided;
+                v.missing = depends;
+            }
+        }
+        None if !unknown.is_empty() => {
+            v.outcome = Outcome::Undecided;
+            v.missing = unknown.to_vec();
+        }
+        None => {
+            v.statement = Some(match a.matched.iter().find(|m| m.resource_policy) {
+                Some(m) => format!("of the bucket policy (line {})", m.line),
+                None => "of the role's policy or boundary".into(),
+            });
+        }
+    }
+}
+
 /// Fails with every refusal (`AccessDenied`, nothing granted yet), else returns the verdicts.
 pub fn refuse_if_any(verdicts: Vec<Verdict>, side: &str) -> Result<Vec<Verdict>, StepError> {
     let refused: Vec<String> = verdicts
@@ -379,35 +373,24 @@ pub fn refuse_if_any(verdicts: Vec<Verdict>, side: &str) -> Result<Vec<Verdict>,
 }
 
 /// An object ARN's key for a statement's resource: `<prefix>*` becomes `<prefix>ferry-preflight`
-/// (ferry's escapes of `*`, `?`, `$` undone); a bucket ARN stays.
+/// (ferry's escapes of `*`, `?`, `$` undone; an escaped `*` ends in `}`, so the trailing `*` is
+/// always the wildcard); a bucket ARN stays.
 fn probe(resource: &str) -> String {
-    let raw = resource
-        .replace("${*}", "\u{0}")
-        .replace("${?}", "?")
-        .replace("${$}", "$");
-    let raw = match raw.strip_suffix('*') {
-        Some(prefix) => format!("{prefix}{PROBE_KEY}"),
-        None => raw,
+    let unescape = |text: &str| {
+        text.replace("${*}", "*")
+            .replace("${?}", "?")
+            .replace("${$}", "$")
     };
-    raw.replace('\u{0}', "*")
+    match resource.strip_suffix('*') {
+        Some(prefix) => format!("{}{PROBE_KEY}", unescape(prefix)),
+        None => unescape(resource),
+    }
 }
 
 /// The bucket of an S3 ARN (`arn:<p>:s3:::bucket[/key]`), None for another resource.
 fn bucket_of(arn: &str) -> Option<&str> {
     let rest = arn.split(":s3:::").nth(1)?;
     Some(rest.split('/').next().unwrap_or(rest)).filter(|b| !b.is_empty() && !b.contains('*'))
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(l)) => l
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// The destination half (the destination account's `plan`): every S3 statement of the Batch

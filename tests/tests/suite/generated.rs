@@ -186,19 +186,13 @@ async fn a_generated_copy_sends_each_object_to_the_job_its_size_calls_for_and_le
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_copy_fails_before_any_task_when_the_source_does_not_let_it_list() {
     let world = World::seeded().await;
-    let deny = |condition: &str| {
-        format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"NoForeignInventory","Effect":"Deny","Principal":"*","Action":"s3:PutInventoryConfiguration","Resource":"arn:aws:s3:::{SOURCE_BUCKET}","Condition":{{"StringNotEquals":{condition}}}}}]}}"#
-        )
-    };
     let account = world.sandbox.info.source_account();
-    world
-        .set_source_policy(&deny(&format!(r#"{{"aws:PrincipalAccount":"{account}"}}"#)))
-        .await;
-    let mut request = generated_request(&world, "photos-2026", json!({}));
-    request["retry"] = json!({"maxAttempts": 0});
-    let run = world.run("photos-2026-1", &request).await;
-    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    let run = run_under_inventory_deny(
+        &world,
+        &format!(r#"{{"aws:PrincipalAccount":"{account}"}}"#),
+        "photos-2026",
+    )
+    .await;
     assert_eq!(run.error.as_deref(), Some("AccessDenied"), "{run:?}");
     let cause = run.cause.unwrap_or_default();
     assert!(
@@ -217,13 +211,9 @@ async fn a_generated_copy_fails_before_any_task_when_the_source_does_not_let_it_
         "no job"
     );
     // Undecided by the preflight: the job's own failure.
-    world
-        .set_source_policy(&deny(r#"{"aws:PrincipalOrgID":"o-abc123"}"#))
-        .await;
-    let mut request = generated_request(&world, "photos-org", json!({}));
-    request["retry"] = json!({"maxAttempts": 0});
-    let run = world.run("photos-org-1", &request).await;
-    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    let run =
+        run_under_inventory_deny(&world, r#"{"aws:PrincipalOrgID":"o-abc123"}"#, "photos-org")
+            .await;
     assert_eq!(run.error.as_deref(), Some("JobFailed"), "{run:?}");
     let cause = run.cause.unwrap_or_default();
     assert!(
@@ -233,6 +223,21 @@ async fn a_generated_copy_fails_before_any_task_when_the_source_does_not_let_it_
     world
         .assert_no_leftovers_of(&["photos-2026", "photos-org"])
         .await;
+}
+
+/// Run 1 of flow C copy `copy_id`, without retries, under a source bucket policy that denies
+/// `s3:PutInventoryConfiguration` on `StringNotEquals` `condition`: it fails.
+async fn run_under_inventory_deny(world: &World, condition: &str, copy_id: &str) -> Execution {
+    world
+        .set_source_policy(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"NoForeignInventory","Effect":"Deny","Principal":"*","Action":"s3:PutInventoryConfiguration","Resource":"arn:aws:s3:::{SOURCE_BUCKET}","Condition":{{"StringNotEquals":{condition}}}}}]}}"#
+        ))
+        .await;
+    let mut request = generated_request(world, copy_id, json!({}));
+    request["retry"] = json!({"maxAttempts": 0});
+    let run = world.run(&format!("{copy_id}-1"), &request).await;
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    run
 }
 
 /// Flow C with `incremental`: the scheduled second run lists only the objects created since the

@@ -430,8 +430,10 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("copy_object", &["s3:PutObject", "s3:GetObject"]),
     ("get_object_tagging", &["s3:GetObjectTagging"]),
     ("get_bucket_policy", &["s3:GetBucketPolicy"]),
+    // ferry-core's read of a bucket's own policy.
+    ("read_bucket_policy", &["s3:GetBucketPolicy"]),
     // ferry-core's preflight: IAM's policy simulator.
-    ("preflight::ask_checked", &["iam:SimulateCustomPolicy"]),
+    ("preflight::run_half", &["iam:SimulateCustomPolicy"]),
     ("put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
     (
