@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
 
-from . import kms, policy, simulator
+from . import archive, kms, policy, simulator
 from .actions import (  # noqa: F401 (re-exported: the launcher, batch and the tests use authz.*)
     events_checks, iam_checks, kms_checks, s3_checks, s3control_checks, sns_checks, ssm_checks, states_checks, sts_checks,
 )
@@ -46,6 +46,14 @@ def _sse_c_refusal(method: str, start_response: Callable) -> list[bytes]:
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidRequest</Code>"
         f"<Message>{SSE_C_MESSAGE}</Message></Error>").encode()
     start_response("400 Bad Request", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _archived_refusal(code: str, message: str, start_response: Callable) -> list[bytes]:
+    """403 with S3's code for a read or copy of an archived object (archive.py)."""
+    body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error>").encode()
+    start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
     return [body]
 
 
@@ -96,7 +104,13 @@ class Authorizer:
             return cached[0]
 
         identity = identity_of_key(key)
+        # PATH_INFO holds the path's bytes, percent-decoded, as Latin-1 (PEP 3333): a key's
+        # UTF-8 read back, so that a lookup of a non-ASCII key finds it.
         path = environ.get("PATH_INFO", "")
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            pass
         if service == "s3" and path.startswith("/v20180820/"):
             service = "s3control"
         if identity is None:
@@ -163,6 +177,12 @@ class Authorizer:
             parts = path.lstrip("/").split("/", 1)
             if len(parts) > 1 and key_exists(unquote(parts[0]), unquote(parts[1])):
                 return precondition_failed(start_response)
+        if service == "s3" and (method == "GET" or (method == "PUT" and "x-amz-copy-source" in headers)):
+            parts = path.lstrip("/").split("/", 1)
+            if len(parts) > 1 and not set(query) - {"versionId", "partNumber", "uploadId"}:
+                refused = archive.refusal(method, unquote(parts[0]), unquote(parts[1]), headers.get("x-amz-copy-source"))
+                if refused:
+                    return _archived_refusal(*refused, start_response)
         if service == "s3" and method in ("GET", "HEAD") and REQUEST.sse_customer_algorithm is None:
             parts = path.lstrip("/").split("/", 1)
             bucket, key = unquote(parts[0]), unquote(parts[1]) if len(parts) > 1 else ""

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote_plus, urlparse
 
-from . import authz, capture, generator, kms
+from . import archive, authz, capture, generator, kms
 from .s3xml import el as _el, members as _members, plain as _plain, strip as _strip, to_dict as _xml_to_dict, xml_map as _xml_map
 
 
@@ -214,7 +214,8 @@ class Batch:
             m = _el(jobs, "member")
             _el(m, "JobId", job.id)
             _el(m, "Description", job.request.get("Description", ""))
-            _el(m, "Operation", "S3PutObjectCopy")
+            # ListJobs' Operation names the job's operation (JobListDescriptor.Operation).
+            _el(m, "Operation", next(iter(job.request.get("Operation") or {}), "S3PutObjectCopy"))
             _el(m, "Priority", job.request.get("Priority", "0"))
             _el(m, "Status", job.status)
             _el(m, "CreationTime", job.created)
@@ -355,12 +356,15 @@ class Batch:
             time.sleep(0.1)
         copy = r["Operation"].get("S3PutObjectCopy")
         invoke = r["Operation"].get("LambdaInvoke")
+        restore = r["Operation"].get("S3InitiateRestoreObject")
         for bucket, encoded_key, version in tasks:
             if job.cancel_requested:
                 break
             try:
                 if invoke is not None:
                     message = self._invoke(job, role, invoke, bucket, encoded_key, version)
+                elif restore is not None:
+                    message = self._restore(role, restore, bucket, unquote_plus(encoded_key))
                 else:
                     message = self._copy(job, role, copy, bucket, unquote_plus(encoded_key))
                 job.succeeded += 1
@@ -405,6 +409,8 @@ class Batch:
             # Batch Operations' copy passes no customer key (SSE-C is the one CopyObject option
             # it does not support): S3 answers as to any read without the key.
             raise Failure("InvalidRequest", 400, authz.SSE_C_MESSAGE)
+        if not archive.readable(bucket, key, head["storageClass"]):
+            raise Failure(archive.COPY_REFUSAL[0], 403, archive.COPY_REFUSAL[1])
         size = self.controls.sizes.get((bucket, key), head["size"])
         if size > self.controls.copy_limit:
             raise Failure("InvalidRequest", 400, f"The specified copy source is larger than the maximum allowable size for a copy source: {COPY_SIZE_MAX}")
@@ -428,6 +434,25 @@ class Batch:
                 raise Failure("AccessDenied", 403, why)
         self.world.copy_object(bucket, key, target, target_key, copy.get("StorageClass", "STANDARD"),
                                copy.get("MetadataDirective", "COPY"), encryption)
+        return "Successful"
+
+    def _restore(self, role: dict, restore: dict, bucket: str, key: str) -> str:
+        """One S3InitiateRestoreObject task, as the job's role (s3:RestoreObject): archive.py
+        keeps the restore and answers as RestoreObject does."""
+        injected = self.controls.failure_for(bucket, key)
+        if injected:
+            raise injected
+        ok, why = self.world.allowed(role, "s3:RestoreObject", bucket, key)
+        if not ok:
+            raise Failure("AccessDenied", 403, f"Access Denied ({why})")
+        head = self.world.head_object(bucket, key)
+        if head is None:
+            raise Failure("NoSuchKey", 404, "The specified key does not exist.")
+        days = restore.get("ExpirationInDays")
+        try:
+            archive.restore(bucket, key, head["storageClass"], int(days) if days else None)
+        except archive.Refused as e:
+            raise Failure(e.code, e.http, e.message) from None
         return "Successful"
 
     def _invoke(self, job: Job, role: dict, invoke: dict, bucket: str, encoded_key: str, version: str) -> str:

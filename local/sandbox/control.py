@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-from . import batch, capture, inventory, propagation
+from . import archive, batch, capture, inventory, propagation
 from .patches import Routing
 from .template import REGION
 from .world import World
@@ -157,6 +157,7 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                     {"account": j.account, "jobId": j.id, "status": j.status, "total": j.total,
                      "succeeded": j.succeeded, "failed": j.failed, "token": j.request.get("ClientRequestToken"),
                      "operation": next(iter(j.request.get("Operation") or {}), None),
+                     "restore": (j.request.get("Operation") or {}).get("S3InitiateRestoreObject"),
                      "generator": ((j.request.get("ManifestGenerator") or {}).get("S3JobManifestGenerator") or {}).get("Filter")}
                     for j in batch_.jobs.values()
                 ]
@@ -198,6 +199,11 @@ def control_server(batch_: batch.Batch, controls: batch.Controls, delivery: inve
                         controls.sizes[(o["bucket"], o["key"])] = int(o["size"])
                 elif self.path == "/propagation":
                     propagation.set_delay(float(body["seconds"]))
+                elif self.path == "/archive":
+                    try:
+                        archive.configure(body)
+                    except (KeyError, ValueError) as e:
+                        return self._reply(400, {"error": str(e)})
                 elif self.path == "/copy-limit":
                     controls.copy_limit = int(body["bytes"])
                 elif self.path == "/lambda-redrives":

@@ -31,7 +31,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
-from . import batch, inventory, kms, patches, propagation, template
+from . import archive, batch, inventory, kms, patches, propagation, template
 from .patches import Routing, check_moto
 from .template import ACCOUNTS, DESTINATION, REGION, SOURCE_KEY, SOURCE_KEY_WITHOUT_GRANTS, STACKS
 from .bootstrap import bootstrap, function_credentials, sandbox_admins, source_keys
@@ -98,6 +98,7 @@ def prepare(template_path: str) -> Prepared:
     patches.install_cross_account_copy_tags()
     patches.install_list_parts_root()
     patches.install_versioning_root()
+    archive.install()
     kms.install_idempotent_grants()
     propagation.install()
     source_keys(world)

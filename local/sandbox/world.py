@@ -166,12 +166,12 @@ class World:
     def head_object(self, bucket: str, key: str) -> dict | None:
         if authz.is_sse_c(bucket, key):
             # A HEAD without the customer's key is refused; what the copy needs is that it is SSE-C.
-            return {"size": 0, "kmsKey": None, "sseC": True}
+            return {"size": 0, "kmsKey": None, "sseC": True, "storageClass": None}
         found = self._key(bucket, key)
         if found is None:
             return None
         kms_key = found.kms_key_id if found.encryption == "aws:kms" else None
-        return {"size": found.size, "kmsKey": kms_key, "sseC": False}
+        return {"size": found.size, "kmsKey": kms_key, "sseC": False, "storageClass": found.storage_class}
 
     def kms_allowed(self, role: dict, operation: str, key_id: str, key_account: str, object_arn: str) -> tuple[bool, str]:
         """Whether S3, acting for the job's role, may use the KMS key `key_id` for `operation`

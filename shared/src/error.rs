@@ -39,6 +39,12 @@ pub enum ErrorName {
     JobFailed,
     /// The job ran, and some objects still failed after the retries the request allows.
     CopyIncomplete,
+    /// `source.archived: restore`: some of the objects ferry looked at are still being
+    /// restored. The state machine waits `timing.restoreCheckSeconds` and looks again.
+    RestoresPending,
+    /// `source.archived: restore`: objects were still not restored after twice the slowest
+    /// time AWS documents for their tier.
+    RestoresNeverCompleted,
     /// A step failed with an error that is not ferry's own: a `States.*` error of the state
     /// machine (a timeout, a payload that does not fit a step) or a `Lambda.*` / `Runtime.*`
     /// error of the platform. Added so that an execution always ends with one of ferry's names
@@ -48,7 +54,7 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every name, in a stable order (the template test iterates over it).
-    pub const ALL: [ErrorName; 11] = [
+    pub const ALL: [ErrorName; 13] = [
         ErrorName::InvalidRequest,
         ErrorName::AccessDenied,
         ErrorName::NotFound,
@@ -59,6 +65,8 @@ impl ErrorName {
         ErrorName::InventoryChecksumMismatch,
         ErrorName::JobFailed,
         ErrorName::CopyIncomplete,
+        ErrorName::RestoresPending,
+        ErrorName::RestoresNeverCompleted,
         ErrorName::Internal,
     ];
 
@@ -74,6 +82,8 @@ impl ErrorName {
             ErrorName::InventoryChecksumMismatch => "InventoryChecksumMismatch",
             ErrorName::JobFailed => "JobFailed",
             ErrorName::CopyIncomplete => "CopyIncomplete",
+            ErrorName::RestoresPending => "RestoresPending",
+            ErrorName::RestoresNeverCompleted => "RestoresNeverCompleted",
             ErrorName::Internal => "Internal",
         }
     }

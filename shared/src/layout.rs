@@ -220,6 +220,31 @@ impl<'a> CopyLayout<'a> {
         )
     }
 
+    /// The restore manifest (CSV) of run `run`'s archived objects of one class
+    /// (`retry/<copyId>/run-<n>/restore-<class>.csv`), under the retry prefix the Batch role
+    /// reads already.
+    pub fn restore_manifest_key(&self, run: u16, class: crate::restore::ArchiveClass) -> String {
+        format!(
+            "{}run-{run}/restore-{}.csv",
+            self.retry_prefix(),
+            class.label()
+        )
+    }
+
+    /// Whether `key` is one of this copy's restore manifests.
+    pub fn is_restore_manifest_key(&self, key: &str) -> bool {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        key.strip_prefix(&self.retry_prefix())
+            .and_then(|rest| rest.strip_prefix("run-"))
+            .and_then(|rest| rest.split_once("/restore-"))
+            .is_some_and(|(run, class)| {
+                digits(run)
+                    && crate::restore::ArchiveClass::ALL
+                        .iter()
+                        .any(|c| class == format!("{}.csv", c.label()))
+            })
+    }
+
     /// Prefix of every retry manifest of this copy (the Batch role may read under it).
     pub fn retry_prefix(&self) -> String {
         format!("{RETRY_PREFIX}/{}/", self.copy_id)

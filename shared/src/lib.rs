@@ -34,6 +34,7 @@ pub mod preflight;
 pub mod records;
 pub mod report;
 pub mod request;
+pub mod restore;
 pub mod run_plan;
 pub mod stack;
 pub mod status_change;

@@ -153,6 +153,11 @@ pub struct RetryManifestRef {
     /// job of the objects over 5 GiB has as many as the first job.
     #[serde(default)]
     pub phase_start: u16,
+    /// `source.archived: restore`: the run's restores. With `kind` Restore, the next job
+    /// restores `restores.restoring`; with any other kind, the next job is the copy of the
+    /// copy's own manifest once the restores are seen done (`key` unused either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<crate::restore::Restores>,
 }
 
 impl RetryManifestRef {
@@ -168,7 +173,26 @@ impl RetryManifestRef {
 
     /// Whether the next job reads a retry manifest of ferry's (not the copy's own manifest).
     pub fn is_retry_manifest(&self) -> bool {
-        !self.kind.verifies() && !self.rest && !self.large
+        !self.kind.verifies() && !self.rest && !self.large && self.restores.is_none()
+    }
+
+    /// The next job restores the class `restores.restoring`.
+    pub fn restore_job(restores: crate::restore::Restores) -> RetryManifestRef {
+        RetryManifestRef {
+            kind: crate::job::JobKind::Restore,
+            restores: Some(restores),
+            ..Default::default()
+        }
+    }
+
+    /// The next job copies the copy's own manifest, once the restores are seen done; its
+    /// retries count from `job`.
+    pub fn after_restores(restores: crate::restore::Restores, job: u16) -> RetryManifestRef {
+        RetryManifestRef {
+            restores: Some(restores),
+            phase_start: job,
+            ..Default::default()
+        }
     }
 
     /// The next job verifies every object of the copy's own manifest.
@@ -232,6 +256,9 @@ pub struct JobRecord {
     /// the revoke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub census_job_id: Option<String>,
+    /// `source.archived: restore`: on a restore job's record, the run's restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<crate::restore::Restores>,
 }
 
 fn is_zero(n: &u16) -> bool {
@@ -287,6 +314,9 @@ pub enum Next {
     Incomplete,
     /// The job as a whole failed or was cancelled: `JobFailed`.
     JobFailed,
+    /// The restore jobs are done: wait `wait_seconds`, then look at the restored objects and
+    /// copy (the next job's `retry_manifest` carries the restores).
+    AwaitRestores,
 }
 
 /// The copy so far, across the jobs of a run: the execution's output.
@@ -328,6 +358,28 @@ pub struct CopyTotals {
     /// generated manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_out: Option<LeftOut>,
+    /// `source.archived: restore`: what the restore jobs did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored: Option<RestoreTotals>,
+}
+
+/// The restore jobs of a run (`source.archived: restore`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreTotals {
+    /// The restore jobs.
+    pub job_ids: Vec<String>,
+    /// Objects whose restore S3 accepted.
+    pub requested: u64,
+    /// Objects whose restore S3 refused, by error code (their copy then fails as archived).
+    pub failed: u64,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub failed_by_code: std::collections::BTreeMap<String, u64>,
+    /// Objects found already being restored (not asked again).
+    #[serde(default)]
+    pub already_restoring: u64,
+    /// The retrieval tier.
+    pub tier: String,
 }
 
 /// Flow C: how the phase of the objects up to 5 GiB ended when it did not copy them all.

@@ -146,6 +146,7 @@ pub(crate) fn cause(
                 }
             )
         }
+        Next::AwaitRestores => "waiting for the archived objects' restores".into(),
         Next::JobFailed => format!(
             "job {} ended {}: {}",
             state.job_id,

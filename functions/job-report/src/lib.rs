@@ -54,6 +54,9 @@ pub async fn handle(
             ),
         ));
     };
+    if input.job.kind.restores() {
+        return restore::after_restore_job(clients, config, input, state, outcome).await;
+    }
     let next_attempt = Attempt {
         run: attempt.run,
         job: attempt.job + 1,
@@ -185,7 +188,7 @@ pub async fn handle(
     if let (Next::Incomplete | Next::JobFailed, Some(left_out)) = (next, &totals.left_out) {
         cause.push_str(&format!("; {}", left_out.sentence()));
     }
-    count_usage(&mut totals, plan, input.job.kind.runs_worker(), &state);
+    count_usage(&mut totals, plan, input.job.kind, &state);
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
     Ok(ReportOutput {
         next,
@@ -201,12 +204,13 @@ pub async fn handle(
 /// Adds this job to the run's counts and prices them: a job of `tasks` tasks (through the copy
 /// worker: an invocation and two HEADs each), the COPY requests of every object copied so far,
 /// the transitions of the run and its jobs.
-fn count_usage(
+pub(crate) fn count_usage(
     totals: &mut ferry_core::steps::CopyTotals,
     plan: &RunPlan,
-    worker: bool,
+    kind: ferry_core::job::JobKind,
     job: &JobState,
 ) {
+    let worker = kind.runs_worker();
     use ferry_core::cost::{self, Bill};
     let tasks = job.succeeded + job.failed;
     let u = &mut totals.usage;
@@ -222,7 +226,7 @@ fn count_usage(
         u.kms_requests = totals.copied;
     }
     let inventory = plan.request.flow() == ferry_core::request::Flow::Inventory;
-    if inventory && u.inventory_objects == 0 {
+    if inventory && u.inventory_objects == 0 && !kind.restores() {
         u.inventory_objects = tasks;
     }
     // The looks job-track made at this job, from the tracking rhythm and its active time.
@@ -268,7 +272,7 @@ fn verification_of(summary: &ReportSummary) -> Verification {
 
 /// Counts the report and, when `retry_for` is given, writes and uploads the retry manifest of
 /// the retryable failures for that attempt (none when there are none).
-async fn summarize(
+pub(crate) async fn summarize(
     clients: &Clients,
     config: &StackConfig,
     plan: &RunPlan,
@@ -392,6 +396,7 @@ async fn summarize(
             large: false,
             large_pending: job.large_pending,
             phase_start: job.phase_start,
+            restores: None,
         }),
     ))
 }
@@ -440,6 +445,7 @@ pub(crate) fn spool_path(key: &str) -> PathBuf {
 mod cause;
 mod census;
 mod incremental;
+mod restore;
 use cause::{cause, CAUSE_KEYS};
 #[cfg(test)]
 mod tests;

@@ -48,6 +48,34 @@ pub async fn handle(
         .as_ref()
         .map_or(plan.verify_only, |r| r.kind.verifies());
     let rest = input.retry_manifest.as_ref().is_some_and(|r| r.rest);
+    // `source.archived: restore`: the run's archived objects are restored before its copy.
+    let restores = plan.request.restores() && !verify;
+    if restores {
+        match &input.retry_manifest {
+            None => {
+                if let Some(record) =
+                    restore::begin(clients, config, plan, &names, input.attempt).await?
+                {
+                    return Ok(record);
+                }
+            }
+            Some(r) => match (&r.restores, r.kind.restores()) {
+                (Some(phase), true) => {
+                    return restore::submit(
+                        clients,
+                        config,
+                        plan,
+                        &names,
+                        input.attempt,
+                        phase.clone(),
+                    )
+                    .await;
+                }
+                (Some(phase), false) => restore::check(clients, plan, phase).await?,
+                (None, _) => {}
+            },
+        }
+    }
     let retry_manifest = input
         .retry_manifest
         .as_ref()
@@ -158,8 +186,12 @@ pub async fn handle(
                 ));
             }
             if !verify && !rest {
-                not_copyable = Some(inventory_obstacles(clients, config, &report.key).await?)
-                    .filter(|n| !n.is_empty());
+                let mut found = inventory_obstacles(clients, config, &report.key).await?;
+                if restores {
+                    // Restored before this job.
+                    found.forget(ferry_core::inventory::CopyObstacle::Archived);
+                }
+                not_copyable = Some(found).filter(|n| !n.is_empty());
             }
             ManifestLocation {
                 kind: ManifestKind::Inventory,
@@ -226,6 +258,7 @@ pub async fn handle(
         large_pending,
         census_job_id,
         phase_start: input.retry_manifest.as_ref().map_or(0, |r| r.phase_start),
+        restores: None,
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)
@@ -254,7 +287,10 @@ async fn census(
 }
 
 /// CreateJob with every field of `request`; the job's id.
-async fn create_job(clients: &Clients, request: &CreateJobRequest) -> Result<String, StepError> {
+pub(crate) async fn create_job(
+    clients: &Clients,
+    request: &CreateJobRequest,
+) -> Result<String, StepError> {
     let call = request.apply(clients.s3control.create_job()).map_err(|e| {
         StepError::new(
             ErrorName::InvalidRequest,
@@ -310,7 +346,7 @@ pub fn could_trip_threshold(found: &NotCopyable) -> bool {
 }
 
 /// The ETag (without quotes) and version id of a manifest object.
-async fn head(
+pub(crate) async fn head(
     clients: &Clients,
     bucket: &str,
     key: &str,
@@ -401,6 +437,8 @@ async fn first_rows(
     with_versions
         .ok_or_else(|| invalid("the CSV manifest is empty: there is nothing to copy".into()))
 }
+
+pub mod restore;
 
 #[cfg(test)]
 mod tests;

@@ -15,14 +15,16 @@ pub use rows::*;
 pub mod scan;
 
 /// The optional fields ferry asks for: what a pre-flight check and a summary need (size for
-/// the 5 GB copy limit, storage class for archived objects, encryption for SSE-C and KMS).
-pub const OPTIONAL_FIELDS: [&str; 6] = [
+/// the 5 GB copy limit, storage class and Intelligent-Tiering access tier for archived objects,
+/// encryption for SSE-C and KMS).
+pub const OPTIONAL_FIELDS: [&str; 7] = [
     "Size",
     "LastModifiedDate",
     "ETag",
     "StorageClass",
     "IsMultipartUploaded",
     "EncryptionStatus",
+    "IntelligentTieringAccessTier",
 ];
 
 /// The largest object S3PutObjectCopy copies (5 GiB).
@@ -276,6 +278,7 @@ pub struct Columns {
     size: Option<usize>,
     e_tag: Option<usize>,
     storage_class: Option<usize>,
+    access_tier: Option<usize>,
     encryption_status: Option<usize>,
 }
 
@@ -297,6 +300,7 @@ impl Columns {
             size: find("Size"),
             e_tag: find("ETag"),
             storage_class: find("StorageClass"),
+            access_tier: find("IntelligentTieringAccessTier"),
             encryption_status: find("EncryptionStatus"),
             names,
         })

@@ -23,6 +23,8 @@ pub struct InventoryRow {
     pub size: Option<u64>,
     pub e_tag: Option<String>,
     pub storage_class: Option<String>,
+    /// `IntelligentTieringAccessTier` (ferry asks for it when the copy restores).
+    pub access_tier: Option<String>,
     pub encryption_status: Option<String>,
 }
 
@@ -31,7 +33,8 @@ pub struct InventoryRow {
 pub enum CopyObstacle {
     /// Over 5 GB: S3PutObjectCopy fails it with InvalidRequest.
     TooLarge,
-    /// Glacier Flexible Retrieval or Deep Archive: it must be restored first.
+    /// Glacier Flexible Retrieval or Deep Archive, or an Intelligent-Tiering archive tier: it
+    /// must be restored first (`source.archived: restore`).
     Archived,
     /// Encrypted with a customer-provided key: Batch Operations cannot read it.
     SseC,
@@ -62,7 +65,7 @@ impl CopyObstacle {
     pub fn remedy(self) -> &'static str {
         match self {
             CopyObstacle::TooLarge => "larger than the 5 GB a Batch Operations copy takes: copy it with a multipart copy",
-            CopyObstacle::Archived => "in S3 Glacier Flexible Retrieval or Deep Archive: restore it first",
+            CopyObstacle::Archived => "archived (S3 Glacier Flexible Retrieval, Deep Archive, or an Intelligent-Tiering archive tier): set source.archived to restore, and ferry restores it before the copy",
             CopyObstacle::SseC => "encrypted with a customer-provided key (SSE-C), which S3 Batch Operations cannot read: copy it in place with its key to SSE-S3 or SSE-KMS first",
             CopyObstacle::DeleteMarker => "a delete marker: there is nothing to copy",
             CopyObstacle::AwsManagedKey => "encrypted with the AWS managed key aws/s3, which no other account can ever use: copy it in place to a customer managed key listed in the source stack's SourceKmsKeyArns first",
@@ -99,6 +102,12 @@ impl NotCopyable {
 
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
+    }
+
+    /// Leaves out the objects of `obstacle` (archived ones a restore made copyable).
+    pub fn forget(&mut self, obstacle: CopyObstacle) {
+        self.counts.remove(obstacle.label());
+        self.keys.remove(obstacle.label());
     }
 
     /// Adds `other`'s objects after these (its keys after these, within the bound).
@@ -147,13 +156,14 @@ fn obstacle_of(
     is_delete_marker: Option<bool>,
     size: Option<u64>,
     storage_class: Option<&str>,
+    access_tier: Option<&str>,
     encryption_status: Option<&str>,
 ) -> Option<CopyObstacle> {
     if is_delete_marker == Some(true) {
         Some(CopyObstacle::DeleteMarker)
     } else if size.is_some_and(|s| s > COPY_SIZE_MAX) {
         Some(CopyObstacle::TooLarge)
-    } else if matches!(storage_class, Some("GLACIER" | "DEEP_ARCHIVE")) {
+    } else if crate::restore::archive_class(storage_class, access_tier).is_some() {
         Some(CopyObstacle::Archived)
     } else if encryption_status == Some("SSE-C") {
         Some(CopyObstacle::SseC)
@@ -169,6 +179,7 @@ impl InventoryRow {
             self.is_delete_marker,
             self.size,
             self.storage_class.as_deref(),
+            self.access_tier.as_deref(),
             self.encryption_status.as_deref(),
         )
     }
@@ -285,7 +296,18 @@ impl<'r, 'b> Fields<'r, 'b> {
             self.flag(self.columns.is_delete_marker, "IsDeleteMarker")?,
             self.size()?,
             self.text(self.columns.storage_class)?,
+            self.text(self.columns.access_tier)?,
             self.text(self.columns.encryption_status)?,
+        ))
+    }
+
+    fn archive(&self) -> Result<Option<crate::restore::ArchiveClass>, InventoryError> {
+        if self.flag(self.columns.is_delete_marker, "IsDeleteMarker")? == Some(true) {
+            return Ok(None);
+        }
+        Ok(crate::restore::archive_class(
+            self.text(self.columns.storage_class)?,
+            self.text(self.columns.access_tier)?,
         ))
     }
 }
@@ -306,6 +328,7 @@ fn fill_row(
     row.is_delete_marker = f.flag(columns.is_delete_marker, "IsDeleteMarker")?;
     set(&mut row.e_tag, f.text(columns.e_tag)?);
     set(&mut row.storage_class, f.text(columns.storage_class)?);
+    set(&mut row.access_tier, f.text(columns.access_tier)?);
     set(
         &mut row.encryption_status,
         f.text(columns.encryption_status)?,
@@ -318,7 +341,11 @@ fn fill_row(
 /// only when asked for.
 pub struct ObstacleView<'a> {
     pub obstacle: Option<CopyObstacle>,
-    encoded_key: &'a str,
+    /// Archived, and of which kind (what a restore job takes).
+    pub archive: Option<crate::restore::ArchiveClass>,
+    /// The row's bucket and key as the data file has them (the key URL-encoded).
+    pub bucket: &'a str,
+    pub encoded_key: &'a str,
 }
 
 impl ObstacleView<'_> {
@@ -342,9 +369,13 @@ impl<R: Read> InventoryRows<R> {
         };
         let f = Fields::of(&record, &self.columns)?;
         let obstacle = f.obstacle()?;
+        let archive = f.archive()?;
         let encoded_key = f.value(self.columns.key)?;
+        let bucket = f.value(self.columns.bucket)?;
         Ok(Some(ObstacleView {
             obstacle,
+            archive,
+            bucket,
             encoded_key,
         }))
     }

@@ -7,6 +7,7 @@ use tokio_util::io::SyncIoBridge;
 use super::{CopyObstacle, InventoryError, InventoryManifest, InventoryRows, NotCopyable};
 use crate::clients::get_object_bytes;
 use crate::error::from_sdk;
+use crate::restore::ArchiveClass;
 use crate::{ErrorName, StepError};
 
 /// Reads every row of the manifest at `manifest_key` in `bucket` (owned by `owner`) and counts
@@ -47,37 +48,161 @@ pub async fn obstacles_in(
         ));
     }
     let columns = manifest.columns().map_err(invalid)?;
-    // The data files are read side by side, as many at once as the function has cores (Lambda
-    // gives one per 1,769 MB of memory), and their counts added in the manifest's order.
+    let files: Vec<String> = manifest.files.iter().map(|f| f.key.clone()).collect();
+    fold_files(
+        s3,
+        bucket,
+        owner,
+        &files,
+        columns,
+        move |rows| {
+            let mut found = NotCopyable::default();
+            while let Some(row) = rows.next_obstacle()? {
+                found.looked_at += 1;
+                if let Some(o) = every_row.or(row.obstacle) {
+                    found.add(o, &row.key()?);
+                }
+            }
+            Ok(found)
+        },
+        |all: &mut NotCopyable, one| all.merge(&one),
+    )
+    .await
+}
+
+/// Flow A with `source.archived: restore`: every row of the inventory report at
+/// `manifest_key` that is archived, by class, as restore-manifest lines (`Bucket,Key`, the key
+/// as the inventory encodes it, which is how a CSV manifest takes it).
+pub async fn archived_in(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    manifest_key: &str,
+    owner: &str,
+) -> Result<ArchivedRows, StepError> {
+    let (bytes, _) = get_object_bytes(s3, bucket, manifest_key)
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!("manifest s3://{bucket}/{manifest_key} is not there"),
+            )
+        })?;
+    let invalid = |e: InventoryError| {
+        StepError::new(
+            ErrorName::InvalidRequest,
+            format!("manifest s3://{bucket}/{manifest_key}: {e}"),
+        )
+    };
+    let manifest = InventoryManifest::parse(&bytes).map_err(invalid)?;
+    let columns = manifest.columns().map_err(invalid)?;
+    let files: Vec<String> = manifest.files.iter().map(|f| f.key.clone()).collect();
+    fold_files(
+        s3,
+        bucket,
+        owner,
+        &files,
+        columns,
+        |rows| {
+            let mut found = ArchivedRows::default();
+            while let Some(row) = rows.next_obstacle()? {
+                if let Some(class) = row.archive {
+                    found.push(class, row.bucket, row.encoded_key)?;
+                }
+            }
+            Ok(found)
+        },
+        |all: &mut ArchivedRows, one| all.append(one),
+    )
+    .await
+}
+
+/// Archived rows by class, each as the lines of a restore manifest, and the keys of each.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ArchivedRows {
+    pub glacier: ClassRows,
+    pub tiering: ClassRows,
+}
+
+/// One class's restore-manifest lines (`Bucket,Key\n`) and their decoded keys in order.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ClassRows {
+    pub csv: String,
+    pub keys: Vec<String>,
+}
+
+impl ArchivedRows {
+    pub fn of(&mut self, class: ArchiveClass) -> &mut ClassRows {
+        match class {
+            ArchiveClass::Glacier => &mut self.glacier,
+            ArchiveClass::Tiering => &mut self.tiering,
+        }
+    }
+
+    /// One row: its bucket and key as a CSV manifest writes them.
+    pub fn push(
+        &mut self,
+        class: ArchiveClass,
+        bucket: &str,
+        encoded_key: &str,
+    ) -> Result<(), InventoryError> {
+        let rows = self.of(class);
+        rows.keys.push(crate::manifest::decode_key(encoded_key)?);
+        rows.csv.push_str(bucket);
+        rows.csv.push(',');
+        rows.csv.push_str(encoded_key);
+        rows.csv.push('\n');
+        Ok(())
+    }
+
+    fn append(&mut self, other: ArchivedRows) {
+        for (mine, theirs) in [
+            (&mut self.glacier, other.glacier),
+            (&mut self.tiering, other.tiering),
+        ] {
+            mine.csv.push_str(&theirs.csv);
+            mine.keys.extend(theirs.keys);
+        }
+    }
+}
+
+/// Reads the data files `files` (in `bucket`, owned by `owner`) a few at once, each streamed
+/// through `per_file` on a blocking thread, and folds their results in file order.
+async fn fold_files<T: Default + Send + 'static>(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    owner: &str,
+    files: &[String],
+    columns: super::Columns,
+    per_file: impl Fn(
+            &mut InventoryRows<SyncIoBridge<std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>>>,
+        ) -> Result<T, InventoryError>
+        + Send
+        + Sync
+        + Copy
+        + 'static,
+    merge: impl Fn(&mut T, T),
+) -> Result<T, StepError> {
     let at_once = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut found = NotCopyable::default();
-    for batch in manifest.files.chunks(at_once.max(1)) {
+    let mut found = T::default();
+    for batch in files.chunks(at_once.max(1)) {
         let mut reads = Vec::new();
-        for file in batch {
-            let what = format!("s3://{bucket}/{}", file.key);
-            let body = s3
-                .get_object()
-                .bucket(bucket)
-                .key(&file.key)
-                .expected_bucket_owner(owner)
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, &format!("GetObject {what}")))?
-                .body
-                .into_async_read();
+        for key in batch {
+            let what = format!("s3://{bucket}/{key}");
+            let body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>> = Box::pin(
+                s3.get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(e, &format!("GetObject {what}")))?
+                    .body
+                    .into_async_read(),
+            );
             let bridge = SyncIoBridge::new(body);
             let columns = columns.clone();
             let read = tokio::task::spawn_blocking(move || {
-                // Built here: the gzip header is read at once, a blocking read.
-                let mut rows = InventoryRows::new(bridge, columns);
-                let mut found = NotCopyable::default();
-                while let Some(row) = rows.next_obstacle()? {
-                    found.looked_at += 1;
-                    if let Some(o) = every_row.or(row.obstacle) {
-                        found.add(o, &row.key()?);
-                    }
-                }
-                Ok(found)
+                per_file(&mut InventoryRows::new(bridge, columns))
             });
             reads.push((what, read));
         }
@@ -88,7 +213,7 @@ pub async fn obstacles_in(
                 .map_err(|e: InventoryError| {
                     StepError::new(ErrorName::InvalidRequest, format!("{what}: {e}"))
                 })?;
-            found.merge(&file_found);
+            merge(&mut found, file_found);
         }
     }
     Ok(found)

@@ -108,6 +108,8 @@ pub struct JobOperation {
     pub s3_put_object_copy: Option<S3PutObjectCopy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda_invoke: Option<LambdaInvoke>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_initiate_restore_object: Option<super::restore::S3InitiateRestoreObject>,
 }
 
 /// The copy worker's invocation: schema 2.0, the copy's settings as `UserArguments`.
@@ -261,6 +263,7 @@ impl CreateJobRequest {
             confirmation_required: false,
             operation: JobOperation {
                 lambda_invoke: None,
+                s3_initiate_restore_object: None,
                 s3_put_object_copy: Some(S3PutObjectCopy {
                     target_resource: names.s3_arn(&req.destination.bucket, None),
                     target_key_prefix: (!req.destination.key_prefix.is_empty())
@@ -352,6 +355,7 @@ impl CreateJobRequest {
             arguments.verify || arguments.existing != crate::request::Existing::Overwrite;
         self.operation = JobOperation {
             s3_put_object_copy: None,
+            s3_initiate_restore_object: None,
             lambda_invoke: Some(LambdaInvoke {
                 function_arn: names.worker_function_arn(),
                 invocation_schema_version: crate::worker::INVOCATION_SCHEMA.into(),
@@ -397,6 +401,9 @@ impl CreateJobRequest {
                     .set_user_arguments(Some(invoke.user_arguments.clone().into_iter().collect()))
                     .build(),
             );
+        }
+        if let Some(restore) = &self.operation.s3_initiate_restore_object {
+            operation = operation.s3_initiate_restore_object(restore.to_sdk());
         }
         let operation = operation.build();
         let r = &self.report;

@@ -1,4 +1,4 @@
-//! What a job runs: S3PutObjectCopy, the copy worker, or the copy worker verifying. In the JSON
+//! What a job runs: S3PutObjectCopy, the copy worker, the copy worker verifying, or a restore. In the JSON
 //! the state machine passes (job records, retry manifests) it stays the two flags `worker` and
 //! `verify` it always was; in the code it is one value, so that a verification that does not
 //! run the worker cannot be written.
@@ -15,12 +15,19 @@ pub enum JobKind {
     Worker,
     /// The copy worker in verify mode: every object checked at the destination, none copied.
     Verify,
+    /// S3InitiateRestoreObject on a restore manifest (`source.archived: restore`).
+    Restore,
 }
 
 impl JobKind {
     /// Whether the job invokes the copy worker (LambdaInvoke).
     pub fn runs_worker(self) -> bool {
-        self != JobKind::Copy
+        matches!(self, JobKind::Worker | JobKind::Verify)
+    }
+
+    /// Whether the job restores archived objects (it copies nothing).
+    pub fn restores(self) -> bool {
+        self == JobKind::Restore
     }
 
     /// Whether the job only verifies.
@@ -36,15 +43,18 @@ struct JobKindFlags {
     worker: bool,
     #[serde(default)]
     verify: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    restore: bool,
 }
 
 impl From<JobKindFlags> for JobKind {
     /// A verification runs the worker whatever `worker` says.
     fn from(f: JobKindFlags) -> JobKind {
-        match (f.worker, f.verify) {
-            (_, true) => JobKind::Verify,
-            (true, false) => JobKind::Worker,
-            (false, false) => JobKind::Copy,
+        match (f.worker, f.verify, f.restore) {
+            (_, true, _) => JobKind::Verify,
+            (true, false, _) => JobKind::Worker,
+            (false, false, true) => JobKind::Restore,
+            (false, false, false) => JobKind::Copy,
         }
     }
 }
@@ -54,6 +64,7 @@ impl From<JobKind> for JobKindFlags {
         JobKindFlags {
             worker: k.runs_worker(),
             verify: k.verifies(),
+            restore: k.restores(),
         }
     }
 }
@@ -91,5 +102,13 @@ mod tests {
         let odd: Holder =
             serde_json::from_value(json!({"key": "k", "worker": false, "verify": true})).unwrap();
         assert_eq!(odd.kind, JobKind::Verify);
+        // A restore job carries a third flag, absent from every other kind's JSON.
+        let restore = Holder {
+            key: "k".into(),
+            kind: JobKind::Restore,
+        };
+        let value = json!({"key": "k", "worker": false, "verify": false, "restore": true});
+        assert_eq!(serde_json::to_value(&restore).unwrap(), value);
+        assert_eq!(serde_json::from_value::<Holder>(value).unwrap(), restore);
     }
 }

@@ -10,6 +10,7 @@ use aws_sdk_s3control::types as s3c;
 pub mod create;
 pub mod generated;
 pub mod kind;
+pub mod restore;
 pub mod schedule;
 
 /// DescribeJob of `job_id` in `account`: the job as S3 Batch Operations describes it. An answer

@@ -31,6 +31,7 @@ use crate::request::{CopyRequest, Manifest};
 use crate::{ErrorName, StepError};
 
 mod generated;
+mod restore;
 
 pub const VERSION: &str = "2012-10-17";
 /// The service principal S3 Batch Operations assumes roles as.
@@ -281,6 +282,10 @@ pub fn batch_role_policy(req: &CopyRequest, names: &Names, destination_key: Opti
         .as_array_mut()
         .expect("statements")
         .extend(generated::role_statements(req, names));
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .extend(restore::role_statements(req, names));
     // Objects over 5 GB: the job of the copy worker invokes it (LambdaInvoke), nothing else.
     policy["Statement"]
         .as_array_mut()
@@ -383,6 +388,17 @@ pub fn source_account_grants(
         .entry(src.clone())
         .or_default()
         .extend(generated::source_grant(req, names, &root, &role_only));
+    let submitter_only = grant_condition(json!(names.submitter_role_arn()), expires_at);
+    grants
+        .entry(src.clone())
+        .or_default()
+        .extend(restore::source_grant(
+            req,
+            names,
+            &root,
+            &role_only,
+            &submitter_only,
+        ));
     if let Manifest::Csv {
         account_id,
         bucket,
@@ -481,7 +497,12 @@ pub fn permissions_boundary(scope: &BoundaryScope) -> Value {
     destination_actions.extend(DESTINATION_WRITE_ACTIONS);
     // `*` matches across `/`: the buckets and their objects.
     let mut source_actions: Vec<&str> = SOURCE_READ_ACTIONS.to_vec();
-    source_actions.extend(["s3:ListBucket", "s3:GetBucketLocation", GENERATE_ACTION]);
+    source_actions.extend([
+        "s3:ListBucket",
+        "s3:GetBucketLocation",
+        GENERATE_ACTION,
+        restore::RESTORE_ACTION,
+    ]);
     let sources = json!({
         "StringEquals": { "s3:ResourceAccount": source_accounts },
         "StringNotEquals": { "s3:ResourceAccount": own_account }

@@ -372,7 +372,7 @@ fn the_boundary_fences_the_accounts_objects_to_the_stacks_buckets() {
 }
 
 #[test]
-fn the_boundary_allows_object_actions_bucket_reads_and_the_generators_one_configuration() {
+fn the_boundary_allows_object_actions_bucket_reads_the_generators_one_configuration_and_restores() {
     let b = boundary(&[]);
     let actions: Vec<String> = b["Statement"]
         .as_array()
@@ -389,7 +389,17 @@ fn the_boundary_allows_object_actions_bucket_reads_and_the_generators_one_config
         || a == "s3:GetBucketLocation"
         || a == "kms:GenerateDataKey"
         || a == "kms:Decrypt"
-        || a == "s3:PutInventoryConfiguration"));
+        || a == "s3:PutInventoryConfiguration"
+        || a == "s3:RestoreObject"));
+    // Restores (source.archived: restore) only in the source accounts.
+    let restoring: Vec<&serde_json::Value> = b["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| strings(s.get("Action")).contains(&"s3:RestoreObject".to_string()))
+        .collect();
+    assert_eq!(restoring.len(), 1);
+    assert_eq!(restoring[0]["Sid"], "FerryBoundarySources");
     // The one bucket configuration write (flow C's generator needs it) is allowed in the source
     // accounts only, never on this account's buckets.
     let configuring: Vec<&serde_json::Value> = b["Statement"]

@@ -63,6 +63,21 @@ pub fn encryption_obstacle(error_code: &str, message: &str) -> Option<CopyObstac
     }
 }
 
+/// Whether a failed task's object is archived (not restored): CopyObject's
+/// ObjectNotInActiveTierError ("The source object of the COPY action is not in the active tier
+/// and is only stored in Amazon S3 Glacier"), or InvalidObjectState, which GetObject answers for
+/// an object in Glacier Flexible Retrieval, Deep Archive or an Intelligent-Tiering archive tier
+/// (botocore s3 model). AWS does not say which of the two an S3PutObjectCopy task reports: both
+/// are read as archived. The copy worker's task fails `PermanentFailure` with S3's code in its
+/// message (`<name>: copy-worker: CopyObject ...: ObjectNotInActiveTierError: ...`).
+pub fn archived(error_code: &str, message: &str) -> bool {
+    const CODES: [&str; 2] = ["ObjectNotInActiveTierError", "InvalidObjectState"];
+    CODES.contains(&error_code)
+        || (error_code == "PermanentFailure"
+            && message.contains(": copy-worker: ")
+            && CODES.iter().any(|c| message.contains(&format!(": {c}:"))))
+}
+
 /// Whether a failed task is a LambdaInvoke task whose invocation ran out of time: Batch
 /// Operations reports it `PermanentFailure`, "Lambda returned function error:
 /// {"errorMessage":"... Task timed out after 3.00 seconds"}" (S3 User Guide,

@@ -171,7 +171,9 @@ impl TaskResult {
     }
 
     pub fn failure_class(&self) -> FailureClass {
-        if encryption_obstacle(&self.error_code, &self.result_message).is_some() {
+        if encryption_obstacle(&self.error_code, &self.result_message).is_some()
+            || archived(&self.error_code, &self.result_message)
+        {
             return FailureClass::NotCopyable;
         }
         if too_large(&self.error_code, &self.result_message) {
@@ -370,11 +372,9 @@ impl ReportSummary {
             }
             FailureClass::Unverified => self.different += 1,
         }
-        let obstacle = encryption_obstacle(&task.error_code, &task.result_message).or(too_large(
-            &task.error_code,
-            &task.result_message,
-        )
-        .then_some(CopyObstacle::TooLarge));
+        let obstacle = encryption_obstacle(&task.error_code, &task.result_message)
+            .or(too_large(&task.error_code, &task.result_message).then_some(CopyObstacle::TooLarge))
+            .or(archived(&task.error_code, &task.result_message).then_some(CopyObstacle::Archived));
         let settling = class == FailureClass::Retryable
             && access_refused(&task.error_code, &task.result_message);
         if settling {
@@ -426,15 +426,20 @@ impl ReportSummary {
         Some(class)
     }
 
-    /// The encryption obstacles among the failures, each once (to say what to do about them).
+    /// The obstacles among the failures that no retry fixes (encryption, archived objects),
+    /// each once (to say what to do about them).
     pub fn encryption_obstacles(&self) -> Vec<CopyObstacle> {
-        [CopyObstacle::SseC, CopyObstacle::KmsKey]
-            .into_iter()
-            .filter(|o| {
-                let label = format!("({})", o.label());
-                self.by_error_code.keys().any(|c| c.ends_with(&label))
-            })
-            .collect()
+        [
+            CopyObstacle::SseC,
+            CopyObstacle::KmsKey,
+            CopyObstacle::Archived,
+        ]
+        .into_iter()
+        .filter(|o| {
+            let label = format!("({})", o.label());
+            self.by_error_code.keys().any(|c| c.ends_with(&label))
+        })
+        .collect()
     }
 
     /// Whether the report's failures are all SSE-C objects (and there is one at least): they

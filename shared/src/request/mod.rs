@@ -47,6 +47,13 @@ pub struct Source {
     /// Only keys under this prefix are listed (flow A) and readable by the Batch role (both).
     #[serde(default)]
     pub prefix: String,
+    /// Archived objects (Glacier Flexible Retrieval, Deep Archive, Intelligent-Tiering's archive
+    /// tiers): skipped and counted (`skip`), or restored first and copied (`restore`).
+    #[serde(default)]
+    pub archived: Archived,
+    /// How they are restored, with `archived: restore`.
+    #[serde(default)]
+    pub restore: Restore,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -402,6 +409,14 @@ pub struct Timing {
     /// after a wait, not counted as permanent.
     #[serde(default = "Timing::default_propagation")]
     pub propagation_seconds: u64,
+    /// `source.archived: restore`: how long after the restore jobs end ferry first looks at
+    /// the restored objects. Absent: the tier's documented shortest time (docs/src/archived.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_wait_seconds: Option<u64>,
+    /// `source.archived: restore`: how long ferry waits before it looks again at objects still
+    /// being restored.
+    #[serde(default = "Timing::default_restore_check")]
+    pub restore_check_seconds: u64,
 }
 
 impl Timing {
@@ -423,6 +438,9 @@ impl Timing {
     fn default_propagation() -> u64 {
         PROPAGATION_SECONDS_DEFAULT
     }
+    fn default_restore_check() -> u64 {
+        3_600
+    }
 }
 
 impl Default for Timing {
@@ -434,6 +452,8 @@ impl Default for Timing {
             inventory_deadline_seconds: Timing::default_inventory_deadline(),
             grant_lifetime_seconds: Timing::default_grant_lifetime(),
             propagation_seconds: Timing::default_propagation(),
+            restore_wait_seconds: None,
+            restore_check_seconds: Timing::default_restore_check(),
         }
     }
 }
@@ -533,6 +553,8 @@ pub const PROPAGATION_SECONDS_MAX: u64 = 3_600;
 pub const PROPAGATION_WAIT_FIRST: u64 = 15;
 pub const PROPAGATION_WAIT_MAX: u64 = 240;
 
+mod archived;
+pub use archived::*;
 mod generated;
 pub use generated::*;
 mod key_rules;

@@ -795,3 +795,50 @@ fn flow_c_filter_rules_name_each_field() {
     let err = parse(&unknown).unwrap_err();
     assert!(err.to_string().contains("sizeAbove"), "{err}");
 }
+
+#[test]
+fn archived_objects_are_skipped_unless_the_request_restores_them() {
+    let a = parse(&flow_a()).unwrap();
+    assert_eq!(a.source.archived, Archived::Skip);
+    assert!(!a.restores());
+    let restoring = with(flow_a(), "/source/archived", json!("restore"));
+    let r = parse(&restoring).unwrap();
+    r.validate(&ctx()).unwrap();
+    assert!(r.restores());
+    assert_eq!(
+        r.source.restore,
+        Restore {
+            tier: RestoreTier::Bulk,
+            days: Restore::DEFAULT_DAYS
+        }
+    );
+    assert_eq!(r.timing.restore_check_seconds, 3_600);
+    // The tier is AWS's word; Expedited is not one S3 Batch Operations takes.
+    let expedited = with(
+        restoring.clone(),
+        "/source/restore",
+        json!({"tier": "EXPEDITED"}),
+    );
+    assert!(parse(&expedited)
+        .unwrap_err()
+        .to_string()
+        .contains("source.restore.tier"));
+    let text = violations(&with(
+        with(restoring.clone(), "/source/restore", json!({"days": 0})),
+        "/timing/restoreCheckSeconds",
+        json!(0),
+    ))
+    .to_string();
+    assert!(
+        text.contains("source.restore.days: must be between 1 and 30"),
+        "{text}"
+    );
+    assert!(text.contains("timing.restoreCheckSeconds"), "{text}");
+    // Flow C lists its objects when the copy job is created: restore is refused, naming flow A.
+    let c = with(flow_c(), "/source/archived", json!("restore"));
+    let text = violations(&c).to_string();
+    assert!(
+        text.contains("source.archived: `restore` needs flow A or B"),
+        "{text}"
+    );
+}

@@ -14,6 +14,7 @@ impl CopyRequest {
         self.check_job(&mut v);
         self.check_timing(ctx, &mut v);
         self.check_generated(&mut v);
+        self.check_archived(&mut v);
         if v.0.is_empty() {
             Ok(())
         } else {

@@ -100,6 +100,7 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
         large_pending: false,
         phase_start: 0,
         census_job_id: None,
+        restores: None,
     }
 }
 

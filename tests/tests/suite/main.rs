@@ -6,6 +6,7 @@
 //! Run one module with a filter: `cargo test -p ferry-tests --test suite flow_a::`.
 
 mod architecture;
+mod archived;
 mod contract;
 mod encryption;
 mod existing_objects;

@@ -230,6 +230,12 @@ fn output(function: &str, v: Variant) -> Value {
                         cause: "1 objects were not copied".into(),
                     }),
                     large_objects_job: v.full.then(|| "l4rg3-job".into()),
+                    restored: v.full.then(|| ferry_core::steps::RestoreTotals {
+                        job_ids: vec!["r35t0r3-job".into()],
+                        requested: 2,
+                        tier: "BULK".into(),
+                        ..Default::default()
+                    }),
                     left_out: v.full.then(|| ferry_core::steps::LeftOut {
                         census_job_id: "c3n5u5-job".into(),
                         archived: Some(1),

@@ -1,0 +1,122 @@
+//! `source.archived: restore`'s statements. The restore jobs run as the copy's Batch role:
+//! "s3:RestoreObject" on the objects (S3 User Guide, batch-ops-iam-role-policies, "Restore
+//! objects"), granted across accounts by the source bucket's policy as every read is. Before the
+//! copy, `job-submit` HEADs the copy's objects to find the archived ones (flow B) and to see a
+//! sample restored; HeadObject is authorized as `s3:GetObject`, granted to that function's role
+//! alone, on the copy's prefix only, and revoked with the rest.
+
+use serde_json::{json, Value};
+
+use crate::names::Names;
+use crate::request::CopyRequest;
+
+/// The action of an S3InitiateRestoreObject task.
+pub(super) const RESTORE_ACTION: &str = "s3:RestoreObject";
+
+/// The Batch role's statement (none unless the copy restores).
+pub(super) fn role_statements(req: &CopyRequest, names: &Names) -> Vec<Value> {
+    if !req.restores() {
+        return Vec::new();
+    }
+    vec![json!({
+        "Sid": names.sid("SourceRestore"),
+        "Effect": "Allow",
+        "Action": RESTORE_ACTION,
+        "Resource": names.policy_objects_under(&req.source.bucket, &req.source.prefix)
+    })]
+}
+
+/// The source bucket policy's statements (none unless the copy restores): the restore, to the
+/// Batch role (`role_only`); the HEADs, to job-submit's role (`submitter_only`).
+pub(super) fn source_grant(
+    req: &CopyRequest,
+    names: &Names,
+    root: &str,
+    role_only: &Value,
+    submitter_only: &Value,
+) -> Vec<Value> {
+    if !req.restores() {
+        return Vec::new();
+    }
+    let objects = names.policy_objects_under(&req.source.bucket, &req.source.prefix);
+    vec![
+        json!({
+            "Sid": names.sid("SourceRestore"),
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": RESTORE_ACTION,
+            "Resource": objects,
+            "Condition": role_only
+        }),
+        json!({
+            "Sid": names.sid("RestoreCheck"),
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": "s3:GetObject",
+            "Resource": objects,
+            "Condition": submitter_only
+        }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::names::Names;
+    use crate::request::{Archived, CopyRequest};
+
+    fn restoring(statements: &[Value]) -> Vec<&Value> {
+        statements
+            .iter()
+            .filter(|s| {
+                let sid = s["Sid"].as_str().unwrap_or_default();
+                sid.starts_with("FerrySourceRestore") || sid.starts_with("FerryRestoreCheck")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restoring_copy_grants_restores_to_the_batch_role_and_heads_to_job_submit_only() {
+        let mut req =
+            CopyRequest::from_json(include_str!("../../fixtures/request-csv.json")).unwrap();
+        let names = Names::new(&req, crate::testing::FERRY_BUCKET);
+        let expiry = 1_900_000_000;
+        let grants = super::super::source_account_grants(&req, &names, expiry);
+        assert!(restoring(&grants["src-photos"]).is_empty());
+        let role = super::super::batch_role_policy(&req, &names, None);
+        assert!(!role.to_string().contains("s3:RestoreObject"));
+
+        req.source.archived = Archived::Restore;
+        let grants = super::super::source_account_grants(&req, &names, expiry);
+        let ours = restoring(&grants["src-photos"]);
+        assert_eq!(ours.len(), 2, "{ours:?}");
+        let objects = names.policy_objects_under(&req.source.bucket, &req.source.prefix);
+        let restore = ours[0];
+        assert_eq!(restore["Action"], "s3:RestoreObject");
+        assert_eq!(restore["Resource"], objects.as_str());
+        assert_eq!(
+            restore["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+            names.batch_role_arn.as_str()
+        );
+        let check = ours[1];
+        assert_eq!(check["Action"], "s3:GetObject");
+        assert_eq!(check["Resource"], objects.as_str());
+        assert_eq!(
+            check["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+            names.submitter_role_arn().as_str()
+        );
+        // Both expire with every other grant.
+        for s in ours {
+            assert!(s["Condition"]["DateLessThan"]["aws:CurrentTime"].is_string());
+        }
+        let role = super::super::batch_role_policy(&req, &names, None);
+        let statement = role["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"] == "s3:RestoreObject")
+            .expect("the role may restore");
+        assert_eq!(statement["Resource"], objects.as_str());
+    }
+}

@@ -1,0 +1,348 @@
+//! Archived objects (`source.archived: restore`): which objects are archived, the restore
+//! manifests ferry writes for them, what S3 says of one being restored, and how long ferry waits.
+//!
+//! AWS's words behind each rule are in docs/src/archived.md and the sandbox's facts table:
+//! - Glacier Flexible Retrieval and Deep Archive objects are restored for a number of days
+//!   (`ExpirationInDays`, required); Intelligent-Tiering Archive Access and Deep Archive Access
+//!   objects take none ("must not" be given), and one S3InitiateRestoreObject job cannot mix
+//!   the two: ferry writes one manifest of each.
+//! - A restore is done when HeadObject's `x-amz-restore` says `ongoing-request="false"`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Epoch;
+use crate::request::{CopyRequest, RestoreTier};
+
+/// Which kind of archived object: it decides the restore job's `ExpirationInDays`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ArchiveClass {
+    /// `GLACIER` or `DEEP_ARCHIVE`: restored for `source.restore.days`.
+    Glacier,
+    /// `INTELLIGENT_TIERING` in the Archive Access or Deep Archive Access tier: restored to the
+    /// Frequent Access tier, with no days.
+    Tiering,
+}
+
+impl ArchiveClass {
+    pub const ALL: [ArchiveClass; 2] = [ArchiveClass::Glacier, ArchiveClass::Tiering];
+
+    /// The word in a restore manifest's key.
+    pub fn label(self) -> &'static str {
+        match self {
+            ArchiveClass::Glacier => "glacier",
+            ArchiveClass::Tiering => "tiering",
+        }
+    }
+}
+
+/// An inventory row's or HeadObject's storage class and Intelligent-Tiering access tier:
+/// archived, and of which kind. `access_tier` is the inventory's
+/// `IntelligentTieringAccessTier` column or HeadObject's `x-amz-archive-status`.
+pub fn archive_class(
+    storage_class: Option<&str>,
+    access_tier: Option<&str>,
+) -> Option<ArchiveClass> {
+    match (storage_class, access_tier) {
+        (Some("GLACIER" | "DEEP_ARCHIVE"), _) => Some(ArchiveClass::Glacier),
+        (Some("INTELLIGENT_TIERING"), Some(tier)) if is_archive_tier(tier) => {
+            Some(ArchiveClass::Tiering)
+        }
+        _ => None,
+    }
+}
+
+/// The Intelligent-Tiering tiers whose objects must be restored, as the API names them
+/// (`ArchiveStatus`, HeadObject's `x-amz-archive-status`; `IntelligentTieringAccessTier`).
+pub const TIERING_ARCHIVE_TIERS: [&str; 2] = ["ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS"];
+
+/// Whether an Intelligent-Tiering access tier must be restored. AWS does not document the
+/// values of the inventory's `IntelligentTieringAccessTier` column (the User Guide: "Access tier
+/// (frequent or infrequent)"), so ferry reads it as failing closed: the API's two archive tiers,
+/// and any other value naming an archive tier that is not the instant one (an object restored
+/// needlessly fails its restore task with ObjectAlreadyInActiveTierError; one not restored
+/// would fail its copy).
+pub fn is_archive_tier(tier: &str) -> bool {
+    TIERING_ARCHIVE_TIERS.contains(&tier)
+        || (tier.to_ascii_uppercase().contains("ARCHIVE")
+            && !tier.to_ascii_uppercase().contains("INSTANT"))
+}
+
+/// What HeadObject says of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readable {
+    /// A copy can read it: not archived, or restored.
+    Yes,
+    /// A restore is under way (`ongoing-request="true"`).
+    Restoring(ArchiveClass),
+    /// Archived, no restore asked for (or it expired).
+    Archived(ArchiveClass),
+}
+
+/// Reads HeadObject's `x-amz-storage-class`, `x-amz-archive-status` and `x-amz-restore`.
+pub fn readable(
+    storage_class: Option<&str>,
+    archive_status: Option<&str>,
+    restore: Option<&str>,
+) -> Readable {
+    let ongoing = restore.map(|r| r.replace(' ', "").contains("ongoing-request=\"true\""));
+    let done = restore.map(|r| r.replace(' ', "").contains("ongoing-request=\"false\""));
+    match archive_class(storage_class, archive_status) {
+        None => Readable::Yes,
+        // A Glacier object stays in its class, restored or not: the restored copy is what a
+        // copy reads.
+        Some(ArchiveClass::Glacier) if done == Some(true) => Readable::Yes,
+        Some(c) if ongoing == Some(true) => Readable::Restoring(c),
+        Some(c) => Readable::Archived(c),
+    }
+}
+
+/// One restore manifest: a CSV (`Bucket,Key`) under the copy's `retry/` prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreManifest {
+    pub key: String,
+    pub rows: u64,
+    /// Its objects' keys ferry looks at to see the restores done: the first, the last and
+    /// some between (at most [`SAMPLE`]).
+    pub sample: Vec<String>,
+}
+
+/// How many of each manifest's objects ferry looks at before it copies.
+pub const SAMPLE: usize = 8;
+
+/// The restore phase of a run: the manifests, which job restores which, and when.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restores {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glacier: Option<RestoreManifest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiering: Option<RestoreManifest>,
+    /// The class this job restores (on a restore job's record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restoring: Option<ArchiveClass>,
+    /// When the first restore job was submitted.
+    pub requested_at: Epoch,
+    /// Objects already being restored when ferry looked (not asked again: S3 refuses a second
+    /// request while one is under way).
+    #[serde(default)]
+    pub already_restoring: u64,
+}
+
+impl Restores {
+    pub fn manifest(&self, class: ArchiveClass) -> Option<&RestoreManifest> {
+        match class {
+            ArchiveClass::Glacier => self.glacier.as_ref(),
+            ArchiveClass::Tiering => self.tiering.as_ref(),
+        }
+    }
+
+    /// How many objects the restore jobs ask for.
+    pub fn objects(&self) -> u64 {
+        ArchiveClass::ALL
+            .iter()
+            .filter_map(|c| self.manifest(*c))
+            .map(|m| m.rows)
+            .sum()
+    }
+
+    /// The class the restore job after `done` restores, if any.
+    pub fn after(&self, done: ArchiveClass) -> Option<ArchiveClass> {
+        ArchiveClass::ALL
+            .into_iter()
+            .find(|c| *c > done && self.manifest(*c).is_some())
+    }
+
+    /// The first class to restore.
+    pub fn first(&self) -> Option<ArchiveClass> {
+        ArchiveClass::ALL
+            .into_iter()
+            .find(|c| self.manifest(*c).is_some())
+    }
+
+    /// Every sampled key, each class's in turn.
+    pub fn sample(&self) -> Vec<String> {
+        ArchiveClass::ALL
+            .iter()
+            .filter_map(|c| self.manifest(*c))
+            .flat_map(|m| m.sample.iter().cloned())
+            .collect()
+    }
+
+    /// After this, ferry stops waiting: the slowest documented time of the classes restored,
+    /// twice over (S3 gives the times as "typically" or "within").
+    pub fn deadline(&self, tier: RestoreTier) -> Epoch {
+        let slowest = ArchiveClass::ALL
+            .iter()
+            .filter(|c| self.manifest(**c).is_some())
+            .map(|c| documented_hours(*c, tier).1)
+            .max()
+            .unwrap_or(0);
+        self.requested_at + i64::try_from(2 * slowest * 3600).unwrap_or(i64::MAX)
+    }
+}
+
+/// Picks at most [`SAMPLE`] of `n` rows, spread from the first to the last: their indexes.
+pub fn sample_indexes(n: usize) -> Vec<usize> {
+    if n <= SAMPLE {
+        return (0..n).collect();
+    }
+    let mut picked: Vec<usize> = (0..SAMPLE).map(|i| i * (n - 1) / (SAMPLE - 1)).collect();
+    picked.dedup();
+    picked
+}
+
+/// The restore times AWS documents, in hours (shortest, longest), by class and tier.
+/// - Glacier Flexible Retrieval: Standard "3-5 hours", Bulk "5-12 hours".
+/// - Glacier Deep Archive: Standard "within 12 hours", Bulk "within 48 hours".
+/// - Intelligent-Tiering's archive tiers are given the same times (Archive Access as Flexible
+///   Retrieval, Deep Archive Access as Deep Archive). ferry cannot tell the two kinds apart in
+///   a manifest of one class, so it takes the slower (Deep Archive) bound and the faster
+///   (Flexible Retrieval) start: it looks first at the earliest a restore can be done, and
+///   waits as long as the slowest may take.
+pub fn documented_hours(class: ArchiveClass, tier: RestoreTier) -> (u64, u64) {
+    let _ = class;
+    match tier {
+        RestoreTier::Standard => (3, 12),
+        RestoreTier::Bulk => (5, 48),
+    }
+}
+
+/// How long after the restore jobs ended ferry first looks: the request's
+/// `timing.restoreWaitSeconds`, else the shortest documented time of the tier.
+pub fn first_wait(req: &CopyRequest) -> u64 {
+    req.timing.restore_wait_seconds.unwrap_or_else(|| {
+        documented_hours(ArchiveClass::Glacier, req.source.restore.tier).0 * 3600
+    })
+}
+
+/// "About N to M hours" for `ferry plan` and the logs.
+pub fn how_long(tier: RestoreTier) -> String {
+    let (low, high) = documented_hours(ArchiveClass::Glacier, tier);
+    format!(
+        "{} restores take {low} to {high} hours as AWS documents them (Flexible Retrieval {}, Deep Archive {})",
+        tier.as_str(),
+        match tier {
+            RestoreTier::Standard => "3-5 hours",
+            RestoreTier::Bulk => "5-12 hours",
+        },
+        match tier {
+            RestoreTier::Standard => "within 12 hours",
+            RestoreTier::Bulk => "within 48 hours",
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archived_objects_are_told_by_class_and_tier() {
+        assert_eq!(
+            archive_class(Some("GLACIER"), None),
+            Some(ArchiveClass::Glacier)
+        );
+        assert_eq!(
+            archive_class(Some("DEEP_ARCHIVE"), Some("")),
+            Some(ArchiveClass::Glacier)
+        );
+        assert_eq!(
+            archive_class(Some("INTELLIGENT_TIERING"), Some("DEEP_ARCHIVE_ACCESS")),
+            Some(ArchiveClass::Tiering)
+        );
+        assert_eq!(archive_class(Some("INTELLIGENT_TIERING"), Some("")), None);
+        assert_eq!(archive_class(Some("INTELLIGENT_TIERING"), None), None);
+        assert_eq!(archive_class(Some("GLACIER_IR"), None), None);
+        assert_eq!(
+            archive_class(Some("STANDARD"), Some("ARCHIVE_ACCESS")),
+            None
+        );
+        // Undocumented inventory values fail closed; the instant tier is readable.
+        assert_eq!(
+            archive_class(Some("INTELLIGENT_TIERING"), Some("DEEP_ARCHIVE")),
+            Some(ArchiveClass::Tiering)
+        );
+        assert_eq!(
+            archive_class(Some("INTELLIGENT_TIERING"), Some("ARCHIVE_INSTANT_ACCESS")),
+            None
+        );
+        assert_eq!(
+            archive_class(Some("INTELLIGENT_TIERING"), Some("FREQUENT")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_restore_is_done_when_s3_says_it_is_no_longer_ongoing() {
+        let done = r#"ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT""#;
+        assert_eq!(readable(Some("GLACIER"), None, Some(done)), Readable::Yes);
+        assert_eq!(
+            readable(
+                Some("DEEP_ARCHIVE"),
+                None,
+                Some(r#"ongoing-request="true""#)
+            ),
+            Readable::Restoring(ArchiveClass::Glacier)
+        );
+        assert_eq!(
+            readable(Some("GLACIER"), None, None),
+            Readable::Archived(ArchiveClass::Glacier)
+        );
+        // Intelligent-Tiering: readable once it has left the archive tier.
+        assert_eq!(
+            readable(Some("INTELLIGENT_TIERING"), None, Some(done)),
+            Readable::Yes
+        );
+        assert_eq!(
+            readable(
+                Some("INTELLIGENT_TIERING"),
+                Some("ARCHIVE_ACCESS"),
+                Some(r#"ongoing-request="true""#)
+            ),
+            Readable::Restoring(ArchiveClass::Tiering)
+        );
+        assert_eq!(readable(None, None, None), Readable::Yes);
+    }
+
+    #[test]
+    fn the_sample_spans_the_manifest() {
+        assert_eq!(sample_indexes(0), Vec::<usize>::new());
+        assert_eq!(sample_indexes(3), vec![0, 1, 2]);
+        let s = sample_indexes(1000);
+        assert_eq!(s.len(), SAMPLE);
+        assert_eq!((s[0], s[SAMPLE - 1]), (0, 999));
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_restore_jobs_run_glacier_first_and_the_deadline_is_the_slowest_twice() {
+        let m = || {
+            Some(RestoreManifest {
+                key: "k".into(),
+                rows: 2,
+                sample: vec!["a".into()],
+            })
+        };
+        let r = Restores {
+            tiering: m(),
+            requested_at: 100,
+            ..Default::default()
+        };
+        assert_eq!(r.first(), Some(ArchiveClass::Tiering));
+        assert_eq!(r.after(ArchiveClass::Tiering), None);
+        let both = Restores {
+            glacier: m(),
+            ..r.clone()
+        };
+        assert_eq!(both.first(), Some(ArchiveClass::Glacier));
+        assert_eq!(
+            both.after(ArchiveClass::Glacier),
+            Some(ArchiveClass::Tiering)
+        );
+        assert_eq!(both.objects(), 4);
+        assert_eq!(both.deadline(RestoreTier::Bulk), 100 + 2 * 48 * 3600);
+        assert_eq!(both.deadline(RestoreTier::Standard), 100 + 2 * 12 * 3600);
+    }
+}

@@ -1,0 +1,226 @@
+//! Archived objects (`source.archived`) end to end in the sandbox, which keeps S3 Glacier
+//! Flexible Retrieval, Deep Archive and Intelligent-Tiering archive-tier objects archived until
+//! an S3InitiateRestoreObject task restores them, a few seconds later (archive.py).
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::StorageClass;
+use aws_sdk_sfn::types::ExecutionStatus;
+use ferry_tests::*;
+use serde_json::{json, Value};
+
+/// The archived objects put among the samples: key, storage class, Intelligent-Tiering tier.
+const ARCHIVED: [(&str, &str, Option<&str>); 4] = [
+    ("2026/archive/flexible.bin", "GLACIER", None),
+    ("2026/archive/deep.bin", "DEEP_ARCHIVE", None),
+    (
+        "2026/archive/tiering archive.bin",
+        "INTELLIGENT_TIERING",
+        Some("ARCHIVE_ACCESS"),
+    ),
+    (
+        "2026/archive/tiering-deep.bin",
+        "INTELLIGENT_TIERING",
+        Some("DEEP_ARCHIVE_ACCESS"),
+    ),
+];
+
+/// An Intelligent-Tiering object in a tier a copy reads as it is.
+const FREQUENT: &str = "2026/archive/tiering-frequent.bin";
+
+fn sample(key: &str) -> Sample {
+    Sample {
+        key: key.into(),
+        body: key.bytes().cycle().take(3_000).collect(),
+        content_type: None,
+        metadata: Default::default(),
+        tags: Default::default(),
+    }
+}
+
+/// Puts the archived objects and the readable Intelligent-Tiering one in the source bucket;
+/// restores take `restore_seconds`. Returns them as samples.
+async fn put_archived(world: &World, restore_seconds: u64) -> Vec<Sample> {
+    let mut put = Vec::new();
+    for (key, class, tier) in
+        ARCHIVED
+            .iter()
+            .copied()
+            .chain([(FREQUENT, "INTELLIGENT_TIERING", None)])
+    {
+        let s = sample(key);
+        world
+            .source
+            .s3
+            .put_object()
+            .bucket(SOURCE_BUCKET)
+            .key(key)
+            .storage_class(StorageClass::from(class))
+            .body(ByteStream::from(s.body.clone()))
+            .send()
+            .await
+            .unwrap();
+        if let Some(tier) = tier {
+            world
+                .sandbox
+                .control(
+                    "/archive",
+                    json!({"bucket": SOURCE_BUCKET, "key": key, "tier": tier}),
+                )
+                .await
+                .unwrap();
+        }
+        put.push(s);
+    }
+    world
+        .sandbox
+        .control("/archive", json!({"restoreSeconds": restore_seconds}))
+        .await
+        .unwrap();
+    put
+}
+
+fn restoring(mut request: Value) -> Value {
+    request["source"]["archived"] = json!("restore");
+    request["timing"]["restoreWaitSeconds"] = json!(1);
+    request["timing"]["restoreCheckSeconds"] = json!(2);
+    request
+}
+
+/// What a restoring run must show: every object copied, in STANDARD at the destination; the
+/// archived ones restored by two jobs (one per kind), waited for, then copied; no grant left.
+async fn assert_restored_and_copied(world: &World, run: &Execution, archived: &[Sample]) {
+    assert_eq!(
+        run.status,
+        ExecutionStatus::Succeeded,
+        "{run:?}; sandbox log {}",
+        world.sandbox.log.display()
+    );
+    let out = run.output.as_ref().unwrap();
+    let every = samples().len() + archived.len();
+    assert_eq!(out["copied"], every as u64, "{out}");
+    assert_eq!(out["failed"], 0, "{out}");
+    let restored = &out["restored"];
+    assert_eq!(restored["requested"], ARCHIVED.len() as u64, "{out}");
+    assert_eq!(restored["failed"], 0, "{out}");
+    assert_eq!(restored["tier"], "BULK", "{out}");
+    assert_eq!(restored["jobIds"].as_array().unwrap().len(), 2, "{out}");
+    // The restore jobs ran before the copy, one per kind: days for Glacier only.
+    let operations = world.job_fields("operation").await;
+    let restores: Vec<Value> = world
+        .job_fields("restore")
+        .await
+        .into_iter()
+        .filter(|r| !r.is_null())
+        .collect();
+    assert_eq!(restores.len(), 2, "{operations:?}");
+    assert_eq!(
+        operations[..2],
+        [
+            json!("S3InitiateRestoreObject"),
+            json!("S3InitiateRestoreObject")
+        ],
+        "{operations:?}"
+    );
+    assert_eq!(restores[0]["ExpirationInDays"], "2");
+    assert_eq!(restores[0]["GlacierJobTier"], "BULK");
+    assert!(
+        restores[1].get("ExpirationInDays").is_none(),
+        "{restores:?}"
+    );
+    let entered = |state: &str| run.states.iter().position(|s| s == state);
+    let waited = entered("Wait for the restores").expect("the run waited for the restores");
+    let copied = run
+        .states
+        .iter()
+        .rposition(|s| s == "Submit copy job")
+        .unwrap();
+    assert!(waited < copied, "{:?}", run.states);
+    world.assert_copied(&samples()).await;
+    world.assert_copied(archived).await;
+    for s in archived {
+        let head = world
+            .destination
+            .s3
+            .head_object()
+            .bucket(DESTINATION_BUCKET)
+            .key(&s.key)
+            .send()
+            .await
+            .unwrap();
+        // The copy's storage class (STANDARD, which S3 does not name in the header).
+        assert!(
+            matches!(head.storage_class(), None | Some(StorageClass::Standard)),
+            "{}: {:?}",
+            s.key,
+            head.storage_class()
+        );
+    }
+    // The sources stay where they were: a restore reads a temporary copy.
+    let source = world
+        .source
+        .s3
+        .head_object()
+        .bucket(SOURCE_BUCKET)
+        .key(ARCHIVED[0].0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(source.storage_class(), Some(&StorageClass::Glacier));
+    // No restore permission (nor any other grant) is left.
+    world.assert_no_leftovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_a_restores_the_archived_objects_then_copies_them_all() {
+    let world = World::seeded().await;
+    let archived = put_archived(&world, 3).await;
+    let request = restoring(world.inventory_request("photos-2026", 60, 600));
+    let run = world.run("photos-2026-1", &request).await;
+    assert_restored_and_copied(&world, &run, &archived).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_b_heads_each_row_to_find_the_archived_objects_and_restores_them() {
+    let world = World::seeded().await;
+    let archived = put_archived(&world, 3).await;
+    let listed: Vec<Sample> = samples().into_iter().chain(archived.clone()).collect();
+    put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &listed).await;
+    let run = world
+        .run("photos-2026-1", &restoring(world.request("photos-2026")))
+        .await;
+    assert_restored_and_copied(&world, &run, &archived).await;
+    // The objects were not restored yet at the first look: the run looked again.
+    assert!(
+        run.states
+            .iter()
+            .any(|s| s == "Wait for the restores to end"),
+        "{:?}",
+        run.states
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_archived_objects_are_counted_apart_and_the_rest_is_copied() {
+    let world = World::seeded().await;
+    put_archived(&world, 3).await;
+    let run = world
+        .run(
+            "photos-2026-1",
+            &world.inventory_request("photos-2026", 60, 600),
+        )
+        .await;
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"), "{run:?}");
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(cause.contains("4 objects were not copied"), "{cause}");
+    assert!(cause.contains("(archived)"), "{cause}");
+    assert!(cause.contains("source.archived"), "{cause}");
+    // Everything else is copied, the readable Intelligent-Tiering object too; no restore ran.
+    world.assert_copied(&samples()).await;
+    world.assert_copied(&[sample(FREQUENT)]).await;
+    let operations = world.job_fields("operation").await;
+    assert!(
+        operations.iter().all(|o| o != "S3InitiateRestoreObject"),
+        "{operations:?}"
+    );
+    world.assert_no_leftovers().await;
+}
