@@ -30,6 +30,9 @@ pub const CONTROL_PREFIX: &str = "control";
 pub const RETRY_PREFIX: &str = "retry";
 /// Default prefix of completion reports.
 pub const REPORT_PREFIX: &str = "reports";
+/// The kinds of archived object a restore manifest holds (`restore-<kind>.csv`): Glacier
+/// Flexible Retrieval and Deep Archive, and Intelligent-Tiering's archive tiers.
+pub const RESTORE_CLASSES: [&str; 2] = ["glacier", "tiering"];
 /// Every inventory configuration ferry creates has an id that starts with this.
 pub const INVENTORY_CONFIG_PREFIX: &str = "ferry-";
 
@@ -223,12 +226,9 @@ impl<'a> CopyLayout<'a> {
     /// The restore manifest (CSV) of run `run`'s archived objects of one class
     /// (`retry/<copyId>/run-<n>/restore-<class>.csv`), under the retry prefix the Batch role
     /// reads already.
-    pub fn restore_manifest_key(&self, run: u16, class: crate::restore::ArchiveClass) -> String {
-        format!(
-            "{}run-{run}/restore-{}.csv",
-            self.retry_prefix(),
-            class.label()
-        )
+    pub fn restore_manifest_key(&self, run: u16, class: &str) -> String {
+        debug_assert!(RESTORE_CLASSES.contains(&class));
+        format!("{}run-{run}/restore-{class}.csv", self.retry_prefix())
     }
 
     /// Whether `key` is one of this copy's restore manifests.
@@ -239,9 +239,9 @@ impl<'a> CopyLayout<'a> {
             .and_then(|rest| rest.split_once("/restore-"))
             .is_some_and(|(run, class)| {
                 digits(run)
-                    && crate::restore::ArchiveClass::ALL
+                    && RESTORE_CLASSES
                         .iter()
-                        .any(|c| class == format!("{}.csv", c.label()))
+                        .any(|c| class.strip_suffix(".csv") == Some(*c))
             })
     }
 
@@ -321,6 +321,26 @@ fn run_and_job(key: &str, prefix: &str, suffix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restore_manifests_are_under_the_retry_prefix_and_recognised_exactly() {
+        let l = CopyLayout::of("222222222222", "photos-2026");
+        let key = l.restore_manifest_key(3, "glacier");
+        assert_eq!(key, "retry/photos-2026/run-3/restore-glacier.csv");
+        assert!(l.is_restore_manifest_key(&key));
+        assert!(l.is_restore_manifest_key("retry/photos-2026/run-3/restore-tiering.csv"));
+        for other in [
+            "retry/photos-2026/run-3/restore-other.csv",
+            "retry/photos-2026/run-x/restore-glacier.csv",
+            "retry/photos-2027/run-3/restore-glacier.csv",
+            "retry/photos-2026/run-3/restore-glacier.csv.gz",
+            "retry/photos-2026/run-3/job-1.csv",
+        ] {
+            assert!(!l.is_restore_manifest_key(other), "{other}");
+        }
+        // Not a retry manifest either: job-submit takes neither for the other.
+        assert!(!l.is_retry_manifest_key(&key));
+    }
     use crate::manifest::decode_key;
 
     /// The key in an S3 event is URL-encoded; decoded, it names the delivery.

@@ -30,8 +30,8 @@ impl ArchiveClass {
     /// The word in a restore manifest's key.
     pub fn label(self) -> &'static str {
         match self {
-            ArchiveClass::Glacier => "glacier",
-            ArchiveClass::Tiering => "tiering",
+            ArchiveClass::Glacier => crate::layout::RESTORE_CLASSES[0],
+            ArchiveClass::Tiering => crate::layout::RESTORE_CLASSES[1],
         }
     }
 }

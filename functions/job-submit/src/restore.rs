@@ -77,7 +77,9 @@ pub async fn begin(
         if rows.keys.is_empty() {
             continue;
         }
-        let key = names.layout().restore_manifest_key(attempt.run, class);
+        let key = names
+            .layout()
+            .restore_manifest_key(attempt.run, class.label());
         clients
             .s3
             .put_object()

@@ -53,12 +53,13 @@ struct Variant {
     next: Next,
 }
 
-const NEXTS: [Next; 5] = [
+const NEXTS: [Next; 6] = [
     Next::Copied,
     Next::Retry,
     Next::Resubmit,
     Next::Incomplete,
     Next::JobFailed,
+    Next::AwaitRestores,
 ];
 
 fn variants() -> Vec<Variant> {
@@ -205,7 +206,8 @@ fn output(function: &str, v: Variant) -> Value {
             renew_until: plan(v).expires_at + 86_400,
         }),
         "JobReportFunction" => {
-            let again = matches!(v.next, Next::Retry | Next::Resubmit) && v.full;
+            let again =
+                matches!(v.next, Next::Retry | Next::Resubmit | Next::AwaitRestores) && v.full;
             to_value(&ReportOutput {
                 next: v.next,
                 state: job_state(true),
@@ -243,7 +245,17 @@ fn output(function: &str, v: Variant) -> Value {
                     }),
                 },
                 next_attempt: again.then_some(Attempt { run: 1, job: 1 }),
-                retry_manifest: (again && v.next == Next::Retry).then(|| retry.clone()),
+                retry_manifest: match v.next {
+                    Next::Retry if again => Some(retry.clone()),
+                    Next::AwaitRestores if again => Some(RetryManifestRef::after_restores(
+                        ferry_core::restore::Restores {
+                            requested_at: plan(v).expires_at - 3_600,
+                            ..Default::default()
+                        },
+                        1,
+                    )),
+                    _ => None,
+                },
                 wait_seconds: if again && v.full { 15 } else { 0 },
                 cause: "1 object failed".into(),
             })
