@@ -104,6 +104,9 @@ pub struct PlanDescription {
     /// Flow C: what the jobs after the first one list, and what the filter leaves out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated: Option<String>,
+    /// `source.archived: restore`: how the archived objects are found, restored and waited for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restores: Option<String>,
 }
 
 /// The names a copy uses, in the order the text form lists them.
@@ -241,6 +244,7 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
         )
     });
     let inventory = req.flow() == Flow::Inventory;
+    let restores = req.restores().then(|| restores_said(req));
     PlanDescription {
         copy_id: req.copy_id.clone(),
         flow: req.flow(),
@@ -275,7 +279,31 @@ pub fn describe(plan: &RunPlan) -> PlanDescription {
         inventory_configuration: inventory.then(|| InventoryConfig::for_copy(req, &names)),
         create_job,
         generated,
+        restores,
     }
+}
+
+/// What a copy that restores does before its copy job, and how long it may take.
+fn restores_said(req: &CopyRequest) -> String {
+    use ferry_core::restore;
+    let r = &req.source.restore;
+    format!(
+        "archived objects (source.archived: restore): before the copy job, job-submit finds them ({}) and restores them, one S3InitiateRestoreObject job per kind, at tier {} (Glacier copies kept {} days); {}. ferry looks at a sample of them {} s after the restore jobs end, then every {} s; an object a copy job finds not restored yet is tried again {} s after the first restore job, and ferry gives up waiting at twice that. How many: known once {} (`ferry watch`, and the run's output `restored`).",
+        match req.flow() {
+            Flow::Inventory => "the inventory's StorageClass and IntelligentTieringAccessTier columns",
+            _ => "a HeadObject of each CSV row, at most 100,000",
+        },
+        r.tier.as_str(),
+        r.days,
+        restore::how_long(r.tier),
+        restore::first_wait(req),
+        req.timing.restore_check_seconds,
+        req.restore_slowest(),
+        match req.flow() {
+            Flow::Inventory => "the inventory report is read",
+            _ => "the rows are looked at",
+        },
+    )
 }
 
 /// The text form: names, then each account's changes, then the job.
@@ -332,6 +360,9 @@ pub fn render(d: &PlanDescription) -> String {
     ));
     if let Some(generated) = &d.generated {
         out.push_str(&format!("\n{generated}\n"));
+    }
+    if let Some(restores) = &d.restores {
+        out.push_str(&format!("\n{restores}\n"));
     }
     out.push_str(&format!(
         "\n{}\n{}\n",
@@ -405,6 +436,31 @@ mod tests {
             text.contains("GLACIER or DEEP_ARCHIVE are left out"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_restoring_copy_says_how_it_finds_restores_and_waits_for_its_archived_objects() {
+        let (mut raw, _) = fixture("request-inventory.json");
+        raw["source"]["archived"] = serde_json::json!("restore");
+        let req: CopyRequest = serde_json::from_value(raw.clone()).unwrap();
+        let d = describe(&plan(&raw, &req).unwrap());
+        let text = render(&d);
+        for said in [
+            "the inventory's StorageClass and IntelligentTieringAccessTier columns",
+            "at tier BULK (Glacier copies kept 2 days)",
+            "BULK restores take 5 to 48 hours",
+            "18000 s after the restore jobs end, then every 3600 s; an object a copy job finds not restored yet is tried again 172800 s after the first restore job",
+        ] {
+            assert!(text.contains(said), "{said}: {text}");
+        }
+        let restore = d.source_account.bucket_policy_statements["src-photos"]
+            .iter()
+            .find(|s| s["Action"] == "s3:RestoreObject")
+            .expect("the restore grant");
+        assert_eq!(restore["Resource"], "arn:aws:s3:::src-photos/2026/*");
+        // Without restore, nothing is said.
+        let (raw, req) = fixture("request-inventory.json");
+        assert!(describe(&plan(&raw, &req).unwrap()).restores.is_none());
     }
 
     #[test]

@@ -273,8 +273,22 @@ impl Watcher<'_> {
                 if let Some(found) = record.as_ref().and_then(|r| r.not_copyable.as_ref()) {
                     self.not_copyable(found);
                 }
-                if let Some((id, verify)) = record.map(|r| (r.job_id, r.kind.verifies())) {
-                    let what = if verify { "verification job" } else { "job" };
+                if let Some(r) = record {
+                    let id = r.job_id.clone();
+                    let what = match (r.kind, &r.restores) {
+                        (ferry_core::job::JobKind::Verify, _) => "verification job".to_string(),
+                        (ferry_core::job::JobKind::Restore, Some(restores)) => {
+                            let class = restores
+                                .restoring
+                                .unwrap_or(ferry_core::restore::ArchiveClass::Glacier);
+                            format!(
+                                "restore job ({} archived objects, {})",
+                                restores.manifest(class).map_or(0, |m| m.rows),
+                                class.label()
+                            )
+                        }
+                        _ => "job".to_string(),
+                    };
                     self.line(&format!("{what} {id} submitted"));
                     self.job = Some(id);
                     self.shown_rounds.clear();
@@ -285,6 +299,14 @@ impl Watcher<'_> {
             }
             HistoryEventType::TaskFailed => {
                 if let Some(d) = e.task_failed_event_details() {
+                    if d.error() == Some(ErrorName::RestoresPending.as_str()) {
+                        // Not a failure: the state machine waits and looks again.
+                        self.line(&format!(
+                            "restores not done yet: {}",
+                            d.cause().unwrap_or_default()
+                        ));
+                        return;
+                    }
                     self.line(&format!(
                         "{} failed: {}: {}",
                         self.state,

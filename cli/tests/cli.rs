@@ -900,3 +900,59 @@ async fn deploy_refuses_the_credentials_of_another_account_before_anything_runs(
     );
     std::fs::remove_dir_all(elsewhere("deploy")).unwrap();
 }
+
+/// `ferry start --watch` of a copy that restores: the restore job, the wait and the copy job are
+/// each shown as they happen, and the run copies the archived object with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_shows_the_restore_job_the_wait_and_the_copy() {
+    let world = World::seeded().await;
+    let key = "2026/archive/flexible.bin";
+    world
+        .source
+        .s3
+        .put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(key)
+        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"archived"))
+        .send()
+        .await
+        .unwrap();
+    world
+        .sandbox
+        .control("/archive", json!({"restoreSeconds": 2}))
+        .await
+        .unwrap();
+    let mut listed = ferry_tests::samples();
+    listed.push(ferry_tests::Sample {
+        key: key.into(),
+        body: b"archived".to_vec(),
+        content_type: None,
+        metadata: Default::default(),
+        tags: Default::default(),
+    });
+    ferry_tests::put_manifest_of(&world.source.s3, ferry_tests::MANIFEST_BUCKET, &listed).await;
+    let mut request = world.request("photos-2026");
+    request["source"]["archived"] = json!("restore");
+    request["timing"]["restoreWaitSeconds"] = json!(1);
+    request["timing"]["restoreCheckSeconds"] = json!(1);
+    let ran = ferry(
+        Some(&world),
+        &["start", &request_file("restore", &request), "--watch"],
+    );
+    assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let out = &ran.stdout;
+    let at = |said: &str| {
+        out.find(said)
+            .unwrap_or_else(|| panic!("watch did not show {said:?}:\n{out}"))
+    };
+    let restore = at("restore job (1 archived objects, glacier)");
+    let wait = at("Wait for the restores");
+    let copy = restore
+        + out[restore..]
+            .find("s] job ")
+            .unwrap_or_else(|| panic!("no copy job after the restore job:\n{out}"));
+    assert!(restore < wait && wait < copy, "{out}");
+    assert!(out.contains("SUCCEEDED: copied 7 objects"), "{out}");
+    world.assert_no_leftovers().await;
+}

@@ -26,7 +26,9 @@ AWS's sources (docs/src/contributing/sandbox-facts.md, "Archived objects"):
   results in restore request failure" (s3control model; the failure's code is not documented:
   the sandbox's is InvalidArgument, which ferry does not read).
 - How long a restore takes (hours) is the tier's; the sandbox's is `POST /archive
-  {"restoreSeconds": n}` (default 2), the same for every object.
+  {"restoreSeconds": n}` (default 2), the same for every object but those a test holds
+  (`{"bucket", "key", "hold": true}`, until `"hold": false`): AWS gives each tier a window of
+  hours, so some restores of one job end hours after others.
 
 moto stores GLACIER and DEEP_ARCHIVE objects and refuses GetObject and CopyObject of one whose
 `x-amz-restore` does not say `ongoing-request="false"`; the headers are this module's
@@ -53,6 +55,9 @@ _SETTINGS = {"restoreSeconds": 2.0}
 _TIERS: dict[tuple[str, str], str] = {}
 # (bucket, key) -> (when its restore was asked for, days or None).
 _RESTORES: dict[tuple[str, str], tuple[float, int | None]] = {}
+# Objects whose restore is held ongoing until released: a restore S3 finishes later than the
+# others of its job (AWS gives each tier a window of hours, not a time).
+_HELD: set[tuple[str, str]] = set()
 
 
 class Refused(Exception):
@@ -66,7 +71,9 @@ def configure(body: dict) -> None:
     with _LOCK:
         if "restoreSeconds" in body:
             _SETTINGS["restoreSeconds"] = float(body["restoreSeconds"])
-        if "key" in body:
+        if "hold" in body:
+            (_HELD.add if body["hold"] else _HELD.discard)((body["bucket"], body["key"]))
+        elif "key" in body:
             tier = body.get("tier", "ARCHIVE_ACCESS")
             if tier not in TIERING_TIERS:
                 raise ValueError(f"tier must be one of {TIERING_TIERS}")
@@ -84,7 +91,7 @@ def _state(bucket: str, key: str, storage_class: str | None) -> str | None:
     restore = _RESTORES.get((bucket, key))
     if restore is None:
         return "archived"
-    if time.time() - restore[0] < _SETTINGS["restoreSeconds"]:
+    if time.time() - restore[0] < _SETTINGS["restoreSeconds"] or (bucket, key) in _HELD:
         return "ongoing"
     if tiering:
         # Back in the Frequent Access tier: an object like any other.

@@ -15,6 +15,7 @@ class ArchiveTest(unittest.TestCase):
         self.addCleanup(patcher.stop)
         self.addCleanup(archive._TIERS.clear)
         self.addCleanup(archive._RESTORES.clear)
+        self.addCleanup(archive._HELD.clear)
         archive.configure({"restoreSeconds": 10})
 
     def test_a_glacier_object_is_readable_only_once_its_restore_is_done(self):
@@ -33,6 +34,14 @@ class ArchiveTest(unittest.TestCase):
         self.assertTrue(restored.endswith(' 00:00:00 GMT"'), restored)
         # Asked again once restored: 200, and it stays restored.
         self.assertEqual(archive.restore("b", "k", "GLACIER", 3), 200)
+        self.assertTrue(archive.readable("b", "k", "GLACIER"))
+
+    def test_a_held_restore_ends_only_once_released(self):
+        archive.configure({"bucket": "b", "key": "k", "hold": True})
+        archive.restore("b", "k", "GLACIER", 1)
+        self.now += 100
+        self.assertFalse(archive.readable("b", "k", "GLACIER"))
+        archive.configure({"bucket": "b", "key": "k", "hold": False})
         self.assertTrue(archive.readable("b", "k", "GLACIER"))
 
     def test_glacier_restores_need_days_and_intelligent_tiering_ones_take_none(self):

@@ -99,10 +99,11 @@ pub type ImmutableObjects =
 
 /// The session policy of a role assumed through [`Clients::s3_as`] (the copy worker, as a
 /// copy's Batch role): everything the role may do but configure a bucket's inventory, which
-/// flow C grants the Batch role for S3 Batch Operations' manifest generator only. "The resulting
+/// flow C grants the Batch role for S3 Batch Operations' manifest generator only, and restore
+/// an archived object, which `source.archived: restore` grants it for the restore jobs only. "The resulting
 /// session's permissions are the intersection of the role's identity-based policy and the
 /// session policies" (IAM User Guide, id_credentials_temp_control-access_assumerole).
-pub const ASSUMED_SESSION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"NotTheGenerators","Effect":"Deny","Action":"s3:PutInventoryConfiguration","Resource":"*"}]}"#;
+pub const ASSUMED_SESSION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"NotTheGenerators","Effect":"Deny","Action":"s3:PutInventoryConfiguration","Resource":"*"},{"Sid":"NotTheRestores","Effect":"Deny","Action":"s3:RestoreObject","Resource":"*"}]}"#;
 
 /// An assumed role's client is used until this long before its credentials expire (a copy
 /// worker invocation may run 15 minutes after it was handed the client).

@@ -251,7 +251,11 @@ pub fn classify_aws_code(code: Option<&str>) -> ErrorName {
             | "ValidationException"
             | "BadRequestException"
             | "IdempotencyException"
-            | "InvalidInput",
+            | "InvalidInput"
+            // An archived object read or copied before its restore (botocore s3 model: GetObject,
+            // CopyObject): trying again does not restore it.
+            | "InvalidObjectState"
+            | "ObjectNotInActiveTierError",
         ) => ErrorName::InvalidRequest,
         Some("LimitExceeded" | "LimitExceededException") => ErrorName::PolicyTooLarge,
         _ => ErrorName::Retryable,

@@ -128,6 +128,9 @@ pub struct Restores {
     /// request while one is under way).
     #[serde(default)]
     pub already_restoring: u64,
+    /// The first of them, looked at with the sample.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restoring_sample: Vec<String>,
 }
 
 impl Restores {
@@ -161,26 +164,56 @@ impl Restores {
             .find(|c| self.manifest(*c).is_some())
     }
 
-    /// Every sampled key, each class's in turn.
+    /// Every sampled key, each class's in turn, then those being restored already.
     pub fn sample(&self) -> Vec<String> {
         ArchiveClass::ALL
             .iter()
             .filter_map(|c| self.manifest(*c))
             .flat_map(|m| m.sample.iter().cloned())
+            .chain(self.restoring_sample.iter().cloned())
             .collect()
     }
 
-    /// After this, ferry stops waiting: the slowest documented time of the classes restored,
-    /// twice over (S3 gives the times as "typically" or "within").
-    pub fn deadline(&self, tier: RestoreTier) -> Epoch {
-        let slowest = ArchiveClass::ALL
-            .iter()
-            .filter(|c| self.manifest(**c).is_some())
-            .map(|c| documented_hours(*c, tier).1)
-            .max()
-            .unwrap_or(0);
-        self.requested_at + i64::try_from(2 * slowest * 3600).unwrap_or(i64::MAX)
+    /// Leaves out of `class`'s sample the keys whose restore S3 refused (they stay archived:
+    /// waiting for them would last until the deadline), or the whole sample when S3 accepted
+    /// none of the class's restores.
+    pub fn forget_refused(&mut self, class: ArchiveClass, refused: &[String], accepted: u64) {
+        let m = match class {
+            ArchiveClass::Glacier => self.glacier.as_mut(),
+            ArchiveClass::Tiering => self.tiering.as_mut(),
+        };
+        if let Some(m) = m {
+            if accepted == 0 {
+                m.sample.clear();
+            } else {
+                m.sample.retain(|k| !refused.contains(k));
+            }
+        }
     }
+
+    /// When the slowest restore should be done ([`CopyRequest::restore_slowest`]): archived
+    /// objects that fail a copy job before then are tried again after it.
+    pub fn done_by(&self, req: &CopyRequest) -> Epoch {
+        self.requested_at + secs(req.restore_slowest())
+    }
+
+    /// After this, ferry stops waiting: twice the slowest time (S3 gives the times as
+    /// "typically" or "within"), or [`LOOKS_MAX`] looks after the first, whichever comes first
+    /// (each look is about a dozen of Step Functions' 25,000 history events).
+    pub fn deadline(&self, req: &CopyRequest) -> Epoch {
+        let documented = self.requested_at + 2 * secs(req.restore_slowest());
+        let looks = self.requested_at
+            + secs(first_wait(req))
+            + secs(req.timing.restore_check_seconds.saturating_mul(LOOKS_MAX));
+        documented.min(looks)
+    }
+}
+
+/// The most looks at the restores before ferry gives up waiting.
+pub const LOOKS_MAX: u64 = 1_000;
+
+fn secs(s: u64) -> Epoch {
+    i64::try_from(s).unwrap_or(i64::MAX)
 }
 
 /// Picks at most [`SAMPLE`] of `n` rows, spread from the first to the last: their indexes.
@@ -193,33 +226,17 @@ pub fn sample_indexes(n: usize) -> Vec<usize> {
     picked
 }
 
-/// The restore times AWS documents, in hours (shortest, longest), by class and tier.
-/// - Glacier Flexible Retrieval: Standard "3-5 hours", Bulk "5-12 hours".
-/// - Glacier Deep Archive: Standard "within 12 hours", Bulk "within 48 hours".
-/// - Intelligent-Tiering's archive tiers are given the same times (Archive Access as Flexible
-///   Retrieval, Deep Archive Access as Deep Archive). ferry cannot tell the two kinds apart in
-///   a manifest of one class, so it takes the slower (Deep Archive) bound and the faster
-///   (Flexible Retrieval) start: it looks first at the earliest a restore can be done, and
-///   waits as long as the slowest may take.
-pub fn documented_hours(class: ArchiveClass, tier: RestoreTier) -> (u64, u64) {
-    let _ = class;
-    match tier {
-        RestoreTier::Standard => (3, 12),
-        RestoreTier::Bulk => (5, 48),
-    }
-}
-
 /// How long after the restore jobs ended ferry first looks: the request's
 /// `timing.restoreWaitSeconds`, else the shortest documented time of the tier.
 pub fn first_wait(req: &CopyRequest) -> u64 {
-    req.timing.restore_wait_seconds.unwrap_or_else(|| {
-        documented_hours(ArchiveClass::Glacier, req.source.restore.tier).0 * 3600
-    })
+    req.timing
+        .restore_wait_seconds
+        .unwrap_or_else(|| req.source.restore.tier.documented_hours().0 * 3600)
 }
 
 /// "About N to M hours" for `ferry plan` and the logs.
 pub fn how_long(tier: RestoreTier) -> String {
-    let (low, high) = documented_hours(ArchiveClass::Glacier, tier);
+    let (low, high) = tier.documented_hours();
     format!(
         "{} restores take {low} to {high} hours as AWS documents them (Flexible Retrieval {}, Deep Archive {})",
         tier.as_str(),
@@ -342,7 +359,20 @@ mod tests {
             Some(ArchiveClass::Tiering)
         );
         assert_eq!(both.objects(), 4);
-        assert_eq!(both.deadline(RestoreTier::Bulk), 100 + 2 * 48 * 3600);
-        assert_eq!(both.deadline(RestoreTier::Standard), 100 + 2 * 12 * 3600);
+        let mut req =
+            crate::request::CopyRequest::from_json(include_str!("../fixtures/request-csv.json"))
+                .unwrap();
+        assert_eq!(both.deadline(&req), 100 + 2 * 48 * 3600);
+        assert_eq!(both.done_by(&req), 100 + 48 * 3600);
+        req.source.restore.tier = RestoreTier::Standard;
+        assert_eq!(both.deadline(&req), 100 + 2 * 12 * 3600);
+        // A short look interval gives up after 1,000 looks: the history's events are bounded.
+        req.timing.restore_check_seconds = 5;
+        req.timing.restore_wait_seconds = Some(10);
+        assert_eq!(both.deadline(&req), 100 + 10 + 5_000);
+        // The request's own slowest time.
+        req.timing.restore_slowest_seconds = Some(60);
+        assert_eq!(both.done_by(&req), 160);
+        assert_eq!(both.deadline(&req), 220);
     }
 }

@@ -158,6 +158,10 @@ pub struct RetryManifestRef {
     /// copy's own manifest once the restores are seen done (`key` unused either way).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restores: Option<crate::restore::Restores>,
+    /// `source.archived: restore`, a copy job's retry: when the slowest restore should be done
+    /// (archived objects that failed the job before are retried after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_by: Option<Epoch>,
 }
 
 impl RetryManifestRef {
@@ -176,11 +180,13 @@ impl RetryManifestRef {
         !self.kind.verifies() && !self.rest && !self.large && self.restores.is_none()
     }
 
-    /// The next job restores the class `restores.restoring`.
-    pub fn restore_job(restores: crate::restore::Restores) -> RetryManifestRef {
+    /// The next job restores the class `restores.restoring`; its retries count from
+    /// `phase_start`.
+    pub fn restore_job(restores: crate::restore::Restores, phase_start: u16) -> RetryManifestRef {
         RetryManifestRef {
             kind: crate::job::JobKind::Restore,
             restores: Some(restores),
+            phase_start,
             ..Default::default()
         }
     }
@@ -259,6 +265,10 @@ pub struct JobRecord {
     /// `source.archived: restore`: on a restore job's record, the run's restores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restores: Option<crate::restore::Restores>,
+    /// `source.archived: restore`, on a copy job's record: when the slowest restore should be
+    /// done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_by: Option<Epoch>,
 }
 
 fn is_zero(n: &u16) -> bool {

@@ -470,7 +470,7 @@ impl World {
     }
 
     /// The states an execution entered, in order.
-    async fn states_entered(&self, arn: &str) -> Vec<String> {
+    pub async fn states_entered(&self, arn: &str) -> Vec<String> {
         self.history(arn)
             .await
             .unwrap_or_default()

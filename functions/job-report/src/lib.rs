@@ -163,9 +163,22 @@ pub async fn handle(
     // next job waits for them, longer each time.
     let wait_seconds = match next {
         Next::Resubmit if was_settling => settle_wait(attempt.job),
+        // Archived objects whose restore was not done yet: tried again once the slowest
+        // restore should be, and not sooner than the next look would be.
+        Next::Retry if summary.restoring > 0 => {
+            use ferry_core::clock::{Clock, SystemClock};
+            let until = input.job.restored_by.unwrap_or(0) - SystemClock.now();
+            u64::try_from(until)
+                .unwrap_or(0)
+                .max(plan.request.timing.restore_check_seconds)
+        }
         Next::Retry if summary.settling > 0 => settle_wait(attempt.job),
         _ => 0,
     };
+    if next == Next::Retry && summary.restoring > 0 {
+        // Shown as the restores' wait, not the grants'.
+        next = Next::AwaitRestores;
+    }
     totals.last_report = summary;
     census::count_left_out(clients, config, plan, &input.job, &mut totals).await?;
     incremental::record_if_complete(clients, config, plan, next, state.failed, &totals).await?;
@@ -192,7 +205,8 @@ pub async fn handle(
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
     Ok(ReportOutput {
         next,
-        next_attempt: matches!(next, Next::Retry | Next::Resubmit).then_some(next_attempt),
+        next_attempt: matches!(next, Next::Retry | Next::Resubmit | Next::AwaitRestores)
+            .then_some(next_attempt),
         retry_manifest: retry,
         wait_seconds,
         state,
@@ -315,6 +329,9 @@ pub(crate) async fn summarize(
     if !retries_left {
         summarizer = summarizer.too_large_only();
     }
+    if job.restored_by.is_some() {
+        summarizer = summarizer.restoring();
+    }
     let report_prefix = names.layout().report_prefix(plan.run);
     // A job of the copy worker that looks before it writes reports every task: its successes
     // say which objects were identical (not copied), so they are read too.
@@ -397,6 +414,7 @@ pub(crate) async fn summarize(
             large_pending: job.large_pending,
             phase_start: job.phase_start,
             restores: None,
+            restored_by: job.restored_by,
         }),
     ))
 }

@@ -54,10 +54,19 @@ pub async fn after_restore_job(
     for (code, count) in &summary.by_error_code {
         *r.failed_by_code.entry(code.clone()).or_default() += count.count;
     }
+    let refused: Vec<String> = summary
+        .failed_sample
+        .iter()
+        .map(|t| t.key.clone())
+        .collect();
+    restores.forget_refused(class, &refused, state.succeeded);
     let (next, retry, wait_seconds, cause) = match outcome {
         JobOutcome::Failed if state.succeeded + state.failed == 0 && retries_left => (
             Next::Resubmit,
-            Some(RetryManifestRef::restore_job(restores.clone())),
+            Some(RetryManifestRef::restore_job(
+                restores.clone(),
+                input.job.phase_start,
+            )),
             if input
                 .job
                 .submitted_at
@@ -93,7 +102,10 @@ pub async fn after_restore_job(
                 restores.restoring = Some(then);
                 (
                     Next::Retry,
-                    Some(RetryManifestRef::restore_job(restores.clone())),
+                    Some(RetryManifestRef::restore_job(
+                        restores.clone(),
+                        next_attempt.job,
+                    )),
                     0,
                     format!(
                         "restore job {} asked for {} restores ({} refused); the restore job of the {} objects comes next",

@@ -52,7 +52,8 @@ pub async fn handle(
     let restores = plan.request.restores() && !verify;
     if restores {
         match &input.retry_manifest {
-            None => {
+            // The run's first job: a job submitted again after it (Resubmit) is not.
+            None if input.attempt.job == 0 => {
                 if let Some(record) =
                     restore::begin(clients, config, plan, &names, input.attempt).await?
                 {
@@ -68,12 +69,14 @@ pub async fn handle(
                         &names,
                         input.attempt,
                         phase.clone(),
+                        r.phase_start,
                     )
                     .await;
                 }
                 (Some(phase), false) => restore::check(clients, plan, phase).await?,
                 (None, _) => {}
             },
+            None => {}
         }
     }
     let retry_manifest = input
@@ -259,6 +262,12 @@ pub async fn handle(
         census_job_id,
         phase_start: input.retry_manifest.as_ref().map_or(0, |r| r.phase_start),
         restores: None,
+        // A copy job after restores: when the slowest should be done (its archived failures
+        // are tried again after it).
+        restored_by: input.retry_manifest.as_ref().and_then(|r| {
+            r.restored_by
+                .or_else(|| r.restores.as_ref().map(|p| p.done_by(&plan.request)))
+        }),
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)

@@ -67,6 +67,7 @@ pub async fn begin(
     let mut restores = Restores {
         requested_at: SystemClock.now(),
         already_restoring: found.restoring,
+        restoring_sample: found.restoring_sample.clone(),
         ..Default::default()
     };
     for class in ArchiveClass::ALL {
@@ -105,10 +106,19 @@ pub async fn begin(
         }
     }
     let Some(first) = restores.first() else {
-        info!(
-            already_restoring = found.restoring,
-            "no object of the copy needs a restore"
-        );
+        if found.restoring > 0 {
+            // Restores someone else asked for: nothing to ask, and no job yet to wait after.
+            return Err(StepError::new(
+                ErrorName::RestoresPending,
+                format!(
+                    "{} archived objects of the copy are being restored already, by another request (first: {}); looking again in {} s",
+                    found.restoring,
+                    found.restoring_sample.first().map_or("", String::as_str),
+                    plan.request.timing.restore_check_seconds
+                ),
+            ));
+        }
+        info!("no object of the copy needs a restore");
         return Ok(None);
     };
     info!(
@@ -118,12 +128,13 @@ pub async fn begin(
         restore::how_long(plan.request.source.restore.tier)
     );
     restores.restoring = Some(first);
-    submit(clients, config, plan, names, attempt, restores)
+    submit(clients, config, plan, names, attempt, restores, attempt.job)
         .await
         .map(Some)
 }
 
-/// Submits the restore job of `restores.restoring` as the job `attempt`, and records it.
+/// Submits the restore job of `restores.restoring` as the job `attempt`, its retries counted
+/// from `phase_start`, and records it.
 pub async fn submit(
     clients: &Clients,
     config: &StackConfig,
@@ -131,6 +142,7 @@ pub async fn submit(
     names: &Names,
     attempt: Attempt,
     restores: Restores,
+    phase_start: u16,
 ) -> Result<JobRecord, StepError> {
     let class = restores.restoring.ok_or_else(|| {
         StepError::new(
@@ -182,9 +194,10 @@ pub async fn submit(
         kind: JobKind::Restore,
         submitted_at: Some(SystemClock.now()),
         large_pending: false,
-        phase_start: attempt.job,
+        phase_start,
         census_job_id: None,
         restores: Some(restores),
+        restored_by: None,
     };
     Control::new(&clients.s3, &config.ferry_bucket)
         .put_job_record(names.layout(), &record)
@@ -205,7 +218,7 @@ pub async fn check(
     let sample = restores.sample();
     let mut pending = Vec::new();
     for key in &sample {
-        let out = clients
+        let out = match clients
             .s3
             .head_object()
             .bucket(&source.bucket)
@@ -213,12 +226,17 @@ pub async fn check(
             .expected_bucket_owner(&source.account_id)
             .send()
             .await
-            .map_err(|e| {
-                plan.refusal_while_settling(
+        {
+            Ok(out) => out,
+            // Deleted since: nothing to wait for (its copy task fails on its own).
+            Err(e) if status_of(&e) == Some(404) => continue,
+            Err(e) => {
+                return Err(plan.refusal_while_settling(
                     from_sdk(e, &format!("HeadObject s3://{}/{key}", source.bucket)),
                     SystemClock.now(),
-                )
-            })?;
+                ))
+            }
+        };
         let readable = restore::readable(
             out.storage_class().map(|c| c.as_str()),
             out.archive_status().map(|s| s.as_str()),
@@ -232,7 +250,7 @@ pub async fn check(
         info!(sampled = sample.len(), "the sampled objects are restored");
         return Ok(());
     }
-    let deadline = restores.deadline(source.restore.tier);
+    let deadline = restores.deadline(&plan.request);
     let said = format!(
         "{} of the {} sampled archived objects are not restored yet (first: {})",
         pending.len(),
@@ -259,16 +277,29 @@ pub async fn check(
     ))
 }
 
+/// The HTTP status S3 answered a call with (a HEAD's errors carry no code).
+fn status_of<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
 /// What a look at a CSV's rows found.
 pub struct Found {
     pub rows: ArchivedRows,
     /// Objects being restored already (not asked again: S3 answers 409 RestoreAlreadyInProgress).
     pub restoring: u64,
+    /// The first of them.
+    pub restoring_sample: Vec<String>,
 }
 
 impl From<ArchivedRows> for Found {
     fn from(rows: ArchivedRows) -> Found {
-        Found { rows, restoring: 0 }
+        Found {
+            rows,
+            restoring: 0,
+            restoring_sample: Vec::new(),
+        }
     }
 }
 
@@ -332,19 +363,30 @@ async fn archived_in_csv(
         answers.sort_by_key(|(i, _)| *i);
         for (i, answer) in answers {
             let row = &chunk[i];
-            let out = answer.map_err(|e| {
-                plan.refusal_while_settling(
-                    from_sdk(e, &format!("HeadObject s3://{}/{}", row.bucket, row.key)),
-                    SystemClock.now(),
-                )
-            })?;
+            let out = match answer {
+                Ok(out) => out,
+                // Gone since the manifest was written (404), or SSE-C (a HEAD without its key
+                // answers 400): the row's copy task fails on its own, as without restore.
+                Err(e) if matches!(status_of(&e), Some(400 | 404)) => continue,
+                Err(e) => {
+                    return Err(plan.refusal_while_settling(
+                        from_sdk(e, &format!("HeadObject s3://{}/{}", row.bucket, row.key)),
+                        SystemClock.now(),
+                    ))
+                }
+            };
             match restore::readable(
                 out.storage_class().map(|c| c.as_str()),
                 out.archive_status().map(|s| s.as_str()),
                 out.restore(),
             ) {
                 Readable::Yes => {}
-                Readable::Restoring(_) => found.restoring += 1,
+                Readable::Restoring(_) => {
+                    found.restoring += 1;
+                    if found.restoring_sample.len() < restore::SAMPLE {
+                        found.restoring_sample.push(row.key.clone());
+                    }
+                }
                 Readable::Archived(class) => found
                     .rows
                     .push(class, &row.bucket, &encode_key(&row.key))

@@ -2,8 +2,9 @@
 //! "s3:RestoreObject" on the objects (S3 User Guide, batch-ops-iam-role-policies, "Restore
 //! objects"), granted across accounts by the source bucket's policy as every read is. Before the
 //! copy, `job-submit` HEADs the copy's objects to find the archived ones (flow B) and to see a
-//! sample restored; HeadObject is authorized as `s3:GetObject`, granted to that function's role
-//! alone, on the copy's prefix only, and revoked with the rest.
+//! sample restored; HeadObject is authorized as `s3:GetObject` (`s3:GetObjectVersion` for a
+//! version), which would let that function's role read the objects too: granted to it alone,
+//! on the copy's prefix only, for the run, and revoked with the rest.
 
 use serde_json::{json, Value};
 
@@ -52,7 +53,8 @@ pub(super) fn source_grant(
             "Sid": names.sid("RestoreCheck"),
             "Effect": "Allow",
             "Principal": { "AWS": root },
-            "Action": "s3:GetObject",
+            // A HEAD of a CSV row's version needs GetObjectVersion.
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
             "Resource": objects,
             "Condition": submitter_only
         }),
@@ -100,7 +102,10 @@ mod tests {
             names.batch_role_arn.as_str()
         );
         let check = ours[1];
-        assert_eq!(check["Action"], "s3:GetObject");
+        assert_eq!(
+            check["Action"],
+            serde_json::json!(["s3:GetObject", "s3:GetObjectVersion"])
+        );
         assert_eq!(check["Resource"], objects.as_str());
         assert_eq!(
             check["Condition"]["ArnEquals"]["aws:PrincipalArn"],

@@ -428,13 +428,21 @@ fn the_boundary_allows_object_actions_bucket_reads_the_generators_one_configurat
         source_keys["Condition"]["StringEquals"]["aws:ResourceAccount"],
         json!(["111111111111"])
     );
-    // Everything the role policy uses is inside the boundary, a destination key included.
-    let (req, names) = flow_b();
+    // Everything the role policy uses is inside the boundary (a pattern's `*` matches any
+    // rest), a destination key and restores included.
+    let (mut req, names) = flow_b();
+    req.source.archived = crate::request::Archived::Restore;
     let key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     let role = batch_role_policy(&req, &names, Some(key));
+    let within = |a: &str| {
+        actions.iter().any(|b| match b.strip_suffix('*') {
+            Some(prefix) => a.starts_with(prefix),
+            None => a == b,
+        })
+    };
     for s in role["Statement"].as_array().unwrap() {
         for a in strings(s.get("Action")) {
-            assert!(actions.contains(&a), "{a} is outside the boundary");
+            assert!(within(&a), "{a} is outside the boundary");
         }
     }
     let statement = role["Statement"]
@@ -926,9 +934,9 @@ fn a_2008_policy_is_raised_only_when_ferrys_statements_need_it() {
 }
 
 /// The copy worker's session policy (`Clients::s3_as`): within STS's 2,048 characters, allowing
-/// whatever the role may and denying only flow C's generator permission.
+/// whatever the role may and denying only flow C's generator permission and the restores.
 #[test]
-fn the_workers_session_policy_denies_the_generators_action_only() {
+fn the_workers_session_policy_denies_the_generators_action_and_restores_only() {
     let text = crate::clients::ASSUMED_SESSION_POLICY;
     assert!(text.len() <= 2048);
     let p: Value = serde_json::from_str(text).unwrap();
@@ -937,8 +945,9 @@ fn the_workers_session_policy_denies_the_generators_action_only() {
         .iter()
         .filter(|s| s["Effect"] == "Deny")
         .collect();
-    assert_eq!(denied.len(), 1);
+    assert_eq!(denied.len(), 2);
     assert_eq!(denied[0]["Action"], "s3:PutInventoryConfiguration");
+    assert_eq!(denied[1]["Action"], "s3:RestoreObject");
     assert!(statements
         .iter()
         .any(|s| s["Effect"] == "Allow" && s["Action"] == "*" && s["Resource"] == "*"));

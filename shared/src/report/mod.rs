@@ -324,6 +324,11 @@ pub struct ReportSummary {
     /// Over 5 GB ([`FailureClass::TooLarge`]): handed to the copy worker's job.
     #[serde(default)]
     pub too_large: u64,
+    /// Archived objects (among the not copyable) of a run that restores them: their restore
+    /// was not done yet when the job ran, so the next job tries them again
+    /// ([`Summarizer::restoring`]).
+    #[serde(default)]
+    pub restoring: u64,
     /// Left alone as existing (`destination.existing` refuse), among the failures.
     #[serde(default)]
     pub refused: u64,
@@ -455,6 +460,7 @@ impl ReportSummary {
         self.succeeded += other.succeeded;
         self.failed += other.failed;
         self.retryable += other.retryable;
+        self.restoring += other.restoring;
         self.settling += other.settling;
         self.permanent += other.permanent;
         self.not_copyable += other.not_copyable;
@@ -484,6 +490,7 @@ pub struct Summarizer<W: Write> {
     retry: Option<CsvManifestWriter<W>>,
     retryable: bool,
     settling: Option<Vec<String>>,
+    restoring: bool,
     too_large_rows: u64,
 }
 
@@ -494,6 +501,7 @@ impl<W: Write> Summarizer<W> {
             retry: retry_manifest.map(CsvManifestWriter::new),
             retryable: true,
             settling: None,
+            restoring: false,
             too_large_rows: 0,
         }
     }
@@ -512,6 +520,14 @@ impl<W: Write> Summarizer<W> {
         self
     }
 
+    /// The run restored its archived objects (`source.archived: restore`): an archived object's
+    /// failure is a restore not done yet, and goes to the next job's manifest with the
+    /// retryable ones.
+    pub fn restoring(mut self) -> Self {
+        self.restoring = true;
+        self
+    }
+
     /// Adds every row of one result file.
     pub fn read<R: Read>(&mut self, mut rows: ReportRows<R>) -> Result<(), ReportError> {
         let mut task = TaskResult::default();
@@ -521,6 +537,13 @@ impl<W: Write> Summarizer<W> {
             match class {
                 Some(FailureClass::Retryable) if self.retryable => {}
                 Some(FailureClass::TooLarge) => self.too_large_rows += 1,
+                Some(FailureClass::NotCopyable)
+                    if self.restoring
+                        && self.retryable
+                        && archived(&task.error_code, &task.result_message) =>
+                {
+                    self.summary.restoring += 1
+                }
                 _ => continue,
             }
             w.write_row(&task.bucket, &task.key, task.version_id.as_deref())?;

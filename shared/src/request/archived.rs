@@ -39,6 +39,22 @@ impl RestoreTier {
             RestoreTier::Standard => "STANDARD",
         }
     }
+
+    /// The restore times AWS documents for this tier, in hours (shortest, longest):
+    /// - Glacier Flexible Retrieval, and Intelligent-Tiering Archive Access: Standard "3-5
+    ///   hours", Bulk "5-12 hours";
+    /// - Glacier Deep Archive, and Intelligent-Tiering Deep Archive Access: Standard "within 12
+    ///   hours", Bulk "within 48 hours"
+    ///
+    /// (S3 User Guide, restoring-objects-retrieval-options, intelligent-tiering-managing). ferry
+    /// does not tell the two apart within a restore manifest: it looks first at the earliest a
+    /// restore can be done, and waits as long as the slowest may take.
+    pub fn documented_hours(self) -> (u64, u64) {
+        match self {
+            RestoreTier::Standard => (3, 12),
+            RestoreTier::Bulk => (5, 48),
+        }
+    }
 }
 
 /// `source.restore`: how archived objects are restored (with `source.archived: restore`).
@@ -86,6 +102,14 @@ impl CopyRequest {
         self.source.archived == Archived::Restore
     }
 
+    /// Seconds after the first restore job by which the slowest restore should be done:
+    /// `timing.restoreSlowestSeconds`, else the tier's slowest documented time.
+    pub fn restore_slowest(&self) -> u64 {
+        self.timing
+            .restore_slowest_seconds
+            .unwrap_or(self.source.restore.tier.documented_hours().1 * 3600)
+    }
+
     pub(super) fn check_archived(&self, v: &mut Checker) {
         let r = &self.source.restore;
         if !(1..=Restore::DAYS_MAX).contains(&r.days) {
@@ -108,11 +132,30 @@ impl CopyRequest {
                 ),
             );
         }
-        if let Some(w) = t.restore_wait_seconds {
-            if !(1..=RESTORE_WAIT_MAX).contains(&w) {
+        for (field, value) in [
+            ("timing.restoreWaitSeconds", t.restore_wait_seconds),
+            ("timing.restoreSlowestSeconds", t.restore_slowest_seconds),
+        ] {
+            if let Some(w) = value {
+                if !(1..=RESTORE_WAIT_MAX).contains(&w) {
+                    v.add(
+                        field,
+                        format!("must be between 1 and {RESTORE_WAIT_MAX} (got {w})"),
+                    );
+                }
+            }
+        }
+        if self.restores() {
+            // The grants are renewed while a job runs, not while the run waits for restores.
+            let needed = 2 * self.restore_slowest() + 3600;
+            if self.timing.grant_lifetime_seconds < needed {
                 v.add(
-                    "timing.restoreWaitSeconds",
-                    format!("must be between 1 and {RESTORE_WAIT_MAX} (got {w})"),
+                    "timing.grantLifetimeSeconds",
+                    format!(
+                        "must be at least {needed} with source.archived restore (got {}): the grants must outlast the wait for the restores (at most twice timing.restoreSlowestSeconds, {} s) and an hour besides; they are renewed while a job runs, not while the run waits",
+                        self.timing.grant_lifetime_seconds,
+                        2 * self.restore_slowest()
+                    ),
                 );
             }
         }

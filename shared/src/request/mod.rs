@@ -54,6 +54,10 @@ pub struct Source {
     /// How they are restored, with `archived: restore`.
     #[serde(default)]
     pub restore: Restore,
+    /// The source bucket's Region when it is not `region` (docs/src/regions.md: which copies
+    /// across Regions AWS allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,6 +417,11 @@ pub struct Timing {
     /// the restored objects. Absent: the tier's documented shortest time (docs/src/archived.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_wait_seconds: Option<u64>,
+    /// `source.archived: restore`: when the slowest restore should be done, counted from the
+    /// first restore job. Archived objects a copy job finds not restored yet are tried again
+    /// after it; ferry gives up waiting at twice it. Absent: the tier's slowest documented time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_slowest_seconds: Option<u64>,
     /// `source.archived: restore`: how long ferry waits before it looks again at objects still
     /// being restored.
     #[serde(default = "Timing::default_restore_check")]
@@ -453,6 +462,7 @@ impl Default for Timing {
             grant_lifetime_seconds: Timing::default_grant_lifetime(),
             propagation_seconds: Timing::default_propagation(),
             restore_wait_seconds: None,
+            restore_slowest_seconds: None,
             restore_check_seconds: Timing::default_restore_check(),
         }
     }
@@ -556,6 +566,7 @@ pub const PROPAGATION_WAIT_MAX: u64 = 240;
 mod archived;
 pub use archived::*;
 mod generated;
+mod regions;
 pub use generated::*;
 mod key_rules;
 mod parse;

@@ -842,3 +842,40 @@ fn archived_objects_are_skipped_unless_the_request_restores_them() {
         "{text}"
     );
 }
+
+#[test]
+fn a_source_in_another_region_is_refused_naming_awss_rule_for_each_flow() {
+    // The same Region, said or not, is a copy as before.
+    let same = with(flow_b(), "/source/region", json!("eu-west-1"));
+    let r = parse(&same).unwrap();
+    r.validate(&ctx()).unwrap();
+    assert_eq!(r.source_region(), "eu-west-1");
+    assert_eq!(parse(&flow_b()).unwrap().source_region(), "eu-west-1");
+    let other = |v: Value| violations(&with(v, "/source/region", json!("us-east-1"))).to_string();
+    let a = other(flow_a());
+    assert!(
+        a.contains("source.region: flow A cannot copy across Regions"),
+        "{a}"
+    );
+    assert!(
+        a.contains("same Amazon Web Services Region as the source bucket"),
+        "{a}"
+    );
+    let c = other(flow_c());
+    assert!(
+        c.contains("does not support cross-Region object list generation"),
+        "{c}"
+    );
+    let b = other(flow_b());
+    assert!(
+        b.contains("a copy job from us-east-1 to eu-west-1 (flow B) is one AWS allows"),
+        "{b}"
+    );
+    let restoring = other(with(flow_b(), "/source/archived", json!("restore")));
+    assert!(
+        restoring.contains("source.archived: `restore` across Regions"),
+        "{restoring}"
+    );
+    let bad = violations(&with(flow_b(), "/source/region", json!("mars-1"))).to_string();
+    assert!(bad.contains("`mars-1` is not an AWS Region name"), "{bad}");
+}

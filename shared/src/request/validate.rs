@@ -15,6 +15,7 @@ impl CopyRequest {
         self.check_timing(ctx, &mut v);
         self.check_generated(&mut v);
         self.check_archived(&mut v);
+        self.check_regions(&mut v);
         if v.0.is_empty() {
             Ok(())
         } else {
@@ -310,7 +311,7 @@ fn is_copy_id_shape(id: &str) -> bool {
         })
 }
 
-fn is_region_shape(region: &str) -> bool {
+pub(super) fn is_region_shape(region: &str) -> bool {
     // e.g. eu-west-1, us-gov-west-1, ap-southeast-5, cn-north-1
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3

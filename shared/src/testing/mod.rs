@@ -101,6 +101,7 @@ pub fn csv_job_record(job: u16) -> crate::steps::JobRecord {
         phase_start: 0,
         census_job_id: None,
         restores: None,
+        restored_by: None,
     }
 }
 

@@ -82,8 +82,32 @@ async fn put_archived(world: &World, restore_seconds: u64) -> Vec<Sample> {
 fn restoring(mut request: Value) -> Value {
     request["source"]["archived"] = json!("restore");
     request["timing"]["restoreWaitSeconds"] = json!(1);
-    request["timing"]["restoreCheckSeconds"] = json!(2);
+    request["timing"]["restoreCheckSeconds"] = json!(1);
+    // The sandbox's restores take seconds: the slowest is two minutes, not 48 hours, and the
+    // grants outlast twice it and an hour.
+    request["timing"]["restoreSlowestSeconds"] = json!(120);
+    request["timing"]["grantLifetimeSeconds"] = json!(7_200);
     request
+}
+
+/// How long the sandbox's restores take from now on (`POST /archive`).
+async fn restore_time(world: &World, seconds: u64) {
+    world
+        .sandbox
+        .control("/archive", json!({ "restoreSeconds": seconds }))
+        .await
+        .unwrap();
+}
+
+/// Waits until the run `arn` has left `state` once (at most 120 s).
+async fn left_state(world: &World, arn: &str, state: &str) {
+    for _ in 0..240 {
+        if world.state_output(arn, state).await.is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the run never left {state}");
 }
 
 /// What a restoring run must show: every object copied, in STANDARD at the destination; the
@@ -182,21 +206,85 @@ async fn flow_a_restores_the_archived_objects_then_copies_them_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_b_heads_each_row_to_find_the_archived_objects_and_restores_them() {
     let world = World::seeded().await;
-    let archived = put_archived(&world, 3).await;
+    // Restores that take an hour: the run finds them pending and looks again, until the test
+    // lets them end.
+    let archived = put_archived(&world, 3_600).await;
     let listed: Vec<Sample> = samples().into_iter().chain(archived.clone()).collect();
     put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &listed).await;
-    let run = world
-        .run("photos-2026-1", &restoring(world.request("photos-2026")))
+    let arn = world
+        .start_execution("photos-2026-1", &restoring(world.request("photos-2026")))
         .await;
+    left_state(&world, &arn, "Wait for the restores to end").await;
+    restore_time(&world, 0).await;
+    let run = world.wait_for(&arn).await;
     assert_restored_and_copied(&world, &run, &archived).await;
-    // The objects were not restored yet at the first look: the run looked again.
-    assert!(
-        run.states
-            .iter()
-            .any(|s| s == "Wait for the restores to end"),
-        "{:?}",
-        run.states
+}
+
+/// A restore that ends after the sample reads as restored (AWS gives each tier a window of
+/// hours): the copy job fails that object as archived, and the run waits for the slowest restore
+/// (`timing.restoreSlowestSeconds`) before a job tries it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_restored_after_the_sample_is_copied_by_a_later_job() {
+    let world = World::seeded().await;
+    // Twelve Glacier objects: the sample takes eight, spread from the first to the last, and
+    // leaves the third out.
+    let glacier: Vec<Sample> = (0..12)
+        .map(|i| sample(&format!("2026/many/object-{i:02}.bin")))
+        .collect();
+    for s in &glacier {
+        world
+            .source
+            .s3
+            .put_object()
+            .bucket(SOURCE_BUCKET)
+            .key(&s.key)
+            .storage_class(StorageClass::Glacier)
+            .body(ByteStream::from(s.body.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let straggler = &glacier[2].key;
+    let hold = |on: bool| json!({"bucket": SOURCE_BUCKET, "key": straggler, "hold": on});
+    world.sandbox.control("/archive", hold(true)).await.unwrap();
+    restore_time(&world, 0).await;
+    let listed: Vec<Sample> = samples().into_iter().chain(glacier.clone()).collect();
+    put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &listed).await;
+    let mut request = restoring(world.request("photos-2026"));
+    request["timing"]["restoreSlowestSeconds"] = json!(3);
+    request["timing"]["restoreCheckSeconds"] = json!(3);
+    let arn = world.start_execution("photos-2026-1", &request).await;
+    // The copy job has failed the straggler when the run prepares the second copy after
+    // restores: the restore is released then.
+    let prepared = "Prepare the copy of the restored objects";
+    for _ in 0..480 {
+        let entered = world.states_entered(&arn).await;
+        if entered.iter().filter(|s| *s == prepared).count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    world
+        .sandbox
+        .control("/archive", hold(false))
+        .await
+        .unwrap();
+    let run = world.wait_for(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let out = run.output.unwrap();
+    assert_eq!(
+        out["copied"],
+        (samples().len() + glacier.len()) as u64,
+        "{out}"
     );
+    let waits = run
+        .states
+        .iter()
+        .filter(|s| *s == "Wait for the restores")
+        .count();
+    assert_eq!(waits, 2, "{:?}", run.states);
+    world.assert_copied(&glacier).await;
+    world.assert_no_leftovers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
