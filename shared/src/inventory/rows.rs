@@ -65,7 +65,7 @@ impl CopyObstacle {
     pub fn remedy(self) -> &'static str {
         match self {
             CopyObstacle::TooLarge => "larger than the 5 GB a Batch Operations copy takes: copy it with a multipart copy",
-            CopyObstacle::Archived => "archived (S3 Glacier Flexible Retrieval, Deep Archive, or an Intelligent-Tiering archive tier): set source.archived to restore, and ferry restores it before the copy",
+            CopyObstacle::Archived => "archived (S3 Glacier Flexible Retrieval, Deep Archive, or an Intelligent-Tiering archive tier): with source.archived restore, ferry restores it before the copy (a run that restores and still finds it archived had its restore refused or not done in time: the restore jobs' reports say which)",
             CopyObstacle::SseC => "encrypted with a customer-provided key (SSE-C), which S3 Batch Operations cannot read: copy it in place with its key to SSE-S3 or SSE-KMS first",
             CopyObstacle::DeleteMarker => "a delete marker: there is nothing to copy",
             CopyObstacle::AwsManagedKey => "encrypted with the AWS managed key aws/s3, which no other account can ever use: copy it in place to a customer managed key listed in the source stack's SourceKmsKeyArns first",
