@@ -389,21 +389,21 @@ pub(crate) async fn head(
     Ok((etag, out.version_id().map(str::to_string)))
 }
 
-/// Checks the first rows of a CSV manifest; true when they carry version ids.
-async fn first_rows(
+/// A CSV manifest's bytes (those of `range` when given), read with its expected owner.
+pub(crate) async fn read_manifest(
     clients: &Clients,
     bucket: &str,
     key: &str,
     owner: &str,
-    source: &str,
-) -> Result<bool, StepError> {
-    let body = clients
+    range: Option<String>,
+) -> Result<Vec<u8>, StepError> {
+    Ok(clients
         .s3
         .get_object()
         .bucket(bucket)
         .key(key)
         .expected_bucket_owner(owner)
-        .range(format!("bytes=0-{}", FIRST_ROWS_BYTES - 1))
+        .set_range(range)
         .send()
         .await
         .map_err(|e| from_sdk(e, &format!("GetObject s3://{bucket}/{key} (the manifest)")))?
@@ -416,7 +416,25 @@ async fn first_rows(
                 format!("reading s3://{bucket}/{key}: {e}"),
             )
         })?
-        .into_bytes();
+        .to_vec())
+}
+
+/// Checks the first rows of a CSV manifest; true when they carry version ids.
+async fn first_rows(
+    clients: &Clients,
+    bucket: &str,
+    key: &str,
+    owner: &str,
+    source: &str,
+) -> Result<bool, StepError> {
+    let body = read_manifest(
+        clients,
+        bucket,
+        key,
+        owner,
+        Some(format!("bytes=0-{}", FIRST_ROWS_BYTES - 1)),
+    )
+    .await?;
     // A read cut at the range's end may stop inside a row: check whole rows only.
     let whole = if body.len() as u64 >= FIRST_ROWS_BYTES {
         body.iter()

@@ -311,25 +311,7 @@ async fn archived_in_csv(
     bucket: &str,
     key: &str,
 ) -> Result<Found, StepError> {
-    let body = clients
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .expected_bucket_owner(owner)
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &format!("GetObject s3://{bucket}/{key} (the manifest)")))?
-        .body
-        .collect()
-        .await
-        .map_err(|e| {
-            StepError::new(
-                ErrorName::Retryable,
-                format!("reading s3://{bucket}/{key}: {e}"),
-            )
-        })?
-        .into_bytes();
+    let body = crate::read_manifest(clients, bucket, key, owner, None).await?;
     let mut rows = Vec::new();
     for row in CsvManifestReader::new(&body[..]) {
         let row = row.map_err(|e| {

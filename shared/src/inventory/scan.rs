@@ -22,21 +22,7 @@ pub async fn obstacles_in(
     every_row: Option<CopyObstacle>,
     within: Option<&str>,
 ) -> Result<NotCopyable, StepError> {
-    let (bytes, _) = get_object_bytes(s3, bucket, manifest_key)
-        .await?
-        .ok_or_else(|| {
-            StepError::new(
-                ErrorName::NotFound,
-                format!("manifest s3://{bucket}/{manifest_key} is not there"),
-            )
-        })?;
-    let invalid = |e: InventoryError| {
-        StepError::new(
-            ErrorName::InvalidRequest,
-            format!("manifest s3://{bucket}/{manifest_key}: {e}"),
-        )
-    };
-    let manifest = InventoryManifest::parse(&bytes).map_err(invalid)?;
+    let manifest = read_manifest(s3, bucket, manifest_key).await?;
     if let Some(file) = within.and_then(|p| manifest.files.iter().find(|f| !f.key.starts_with(p))) {
         return Err(StepError::new(
             ErrorName::AccessDenied,
@@ -47,7 +33,9 @@ pub async fn obstacles_in(
             ),
         ));
     }
-    let columns = manifest.columns().map_err(invalid)?;
+    let columns = manifest
+        .columns()
+        .map_err(|e| invalid(bucket, manifest_key, e))?;
     let files: Vec<String> = manifest.files.iter().map(|f| f.key.clone()).collect();
     fold_files(
         s3,
@@ -79,22 +67,10 @@ pub async fn archived_in(
     manifest_key: &str,
     owner: &str,
 ) -> Result<ArchivedRows, StepError> {
-    let (bytes, _) = get_object_bytes(s3, bucket, manifest_key)
-        .await?
-        .ok_or_else(|| {
-            StepError::new(
-                ErrorName::NotFound,
-                format!("manifest s3://{bucket}/{manifest_key} is not there"),
-            )
-        })?;
-    let invalid = |e: InventoryError| {
-        StepError::new(
-            ErrorName::InvalidRequest,
-            format!("manifest s3://{bucket}/{manifest_key}: {e}"),
-        )
-    };
-    let manifest = InventoryManifest::parse(&bytes).map_err(invalid)?;
-    let columns = manifest.columns().map_err(invalid)?;
+    let manifest = read_manifest(s3, bucket, manifest_key).await?;
+    let columns = manifest
+        .columns()
+        .map_err(|e| invalid(bucket, manifest_key, e))?;
     let files: Vec<String> = manifest.files.iter().map(|f| f.key.clone()).collect();
     fold_files(
         s3,
@@ -163,6 +139,30 @@ impl ArchivedRows {
             mine.keys.extend(theirs.keys);
         }
     }
+}
+
+/// The inventory report's `manifest.json` at `manifest_key` in `bucket`, parsed.
+async fn read_manifest(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    manifest_key: &str,
+) -> Result<InventoryManifest, StepError> {
+    let (bytes, _) = get_object_bytes(s3, bucket, manifest_key)
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!("manifest s3://{bucket}/{manifest_key} is not there"),
+            )
+        })?;
+    InventoryManifest::parse(&bytes).map_err(|e| invalid(bucket, manifest_key, e))
+}
+
+fn invalid(bucket: &str, manifest_key: &str, e: InventoryError) -> StepError {
+    StepError::new(
+        ErrorName::InvalidRequest,
+        format!("manifest s3://{bucket}/{manifest_key}: {e}"),
+    )
 }
 
 /// Reads the data files `files` (in `bucket`, owned by `owner`) a few at once, each streamed
