@@ -936,6 +936,8 @@ async fn watch_shows_the_restore_job_the_wait_and_the_copy() {
     request["source"]["archived"] = json!("restore");
     request["timing"]["restoreWaitSeconds"] = json!(1);
     request["timing"]["restoreCheckSeconds"] = json!(1);
+    request["timing"]["restoreSlowestSeconds"] = json!(120);
+    request["timing"]["grantLifetimeSeconds"] = json!(7_200);
     let ran = ferry(
         Some(&world),
         &["start", &request_file("restore", &request), "--watch"],
