@@ -950,11 +950,15 @@ async fn watch_shows_the_restore_job_the_wait_and_the_copy() {
     };
     let restore = at("restore job (1 archived objects, glacier)");
     let wait = at("Wait for the restores");
-    let copy = restore
-        + out[restore..]
-            .find("s] job ")
-            .unwrap_or_else(|| panic!("no copy job after the restore job:\n{out}"));
-    assert!(restore < wait && wait < copy, "{out}");
+    // The copy job's line: `[  8.8s] job <id> submitted`, after the wait.
+    let copy = wait
+        + out[wait..]
+            .lines()
+            .take_while(|l| !(l.contains("] job ") && l.ends_with(" submitted")))
+            .map(|l| l.len() + 1)
+            .sum::<usize>();
+    assert!(copy < out.len(), "no copy job after the wait:\n{out}");
+    assert!(restore < wait, "{out}");
     assert!(out.contains("SUCCEEDED: copied 7 objects"), "{out}");
     world.assert_no_leftovers().await;
 }
