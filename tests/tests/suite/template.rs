@@ -403,6 +403,8 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("get_object", &["s3:GetObject"]),
     ("get_object_bytes", &["s3:GetObject"]),
     ("head_object", &["s3:GetObject"]),
+    // A HeadObject (or a copy source) of a given version is authorized as s3:GetObjectVersion.
+    ("set_version_id", &["s3:GetObjectVersion"]),
     ("put_object", &["s3:PutObject"]),
     ("delete_object", &["s3:DeleteObject"]),
     ("list_objects_v2", &["s3:ListBucket"]),
@@ -514,6 +516,7 @@ const AS_BATCH_ROLE: &[(&str, &[&str])] = &[(
         "complete_multipart_upload",
         "abort_multipart_upload",
         "get_object_tagging",
+        "set_version_id",
     ],
 )];
 
