@@ -102,7 +102,11 @@ pub async fn handle(
         JobOutcome::Failed
             if state.failed_by_threshold() && !input.job.kind.runs_worker() && !verifying =>
         {
-            retry = Some(RetryManifestRef::rest_through_worker());
+            retry = Some(RetryManifestRef {
+                // A restoring run's archived failures are tried again in it too.
+                restored_by: input.job.restored_by,
+                ..RetryManifestRef::rest_through_worker()
+            });
             Next::Retry
         }
         JobOutcome::Failed | JobOutcome::Cancelled => Next::JobFailed,
@@ -151,6 +155,21 @@ pub async fn handle(
             retry = Some(RetryManifestRef::verification());
         }
     }
+    if next == Next::Resubmit && retry.is_none() {
+        // The copy after restores, submitted again: its restores are looked at again (they
+        // read as restored at once) and its retries still count from its phase.
+        if let Some(phase) = input
+            .job
+            .restores
+            .clone()
+            .filter(|_| !input.job.kind.restores())
+        {
+            retry = Some(RetryManifestRef::after_restores(
+                phase,
+                input.job.phase_start,
+            ));
+        }
+    }
     if verifying && next == Next::Resubmit {
         // A verification job that failed before any task is submitted again as one.
         retry = Some(RetryManifestRef::verification());
@@ -175,7 +194,22 @@ pub async fn handle(
         Next::Retry if summary.settling > 0 => settle_wait(attempt.job),
         _ => 0,
     };
-    if next == Next::Retry && summary.restoring > 0 {
+    let wait_seconds = match (&retry, input.job.restored_by) {
+        // The worker's job after a threshold failure in a restoring run: it waits for the
+        // slowest restore too, when that is still ahead.
+        (Some(r), Some(by)) if r.rest && next == Next::Retry => {
+            use ferry_core::clock::{Clock, SystemClock};
+            wait_seconds.max(u64::try_from(by - SystemClock.now()).unwrap_or(0))
+        }
+        _ => wait_seconds,
+    };
+    if next == Next::Retry
+        && (summary.restoring > 0
+            || (wait_seconds > 0
+                && retry
+                    .as_ref()
+                    .is_some_and(|r| r.rest && r.restored_by.is_some())))
+    {
         // Shown as the restores' wait, not the grants'.
         next = Next::AwaitRestores;
     }

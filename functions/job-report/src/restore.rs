@@ -59,7 +59,9 @@ pub async fn after_restore_job(
         .iter()
         .map(|t| t.key.clone())
         .collect();
-    restores.forget_refused(class, &refused, state.succeeded);
+    if matches!(outcome, JobOutcome::Succeeded | JobOutcome::Partial) {
+        restores.forget_refused(class, &refused, state.succeeded);
+    }
     let (next, retry, wait_seconds, cause) = match outcome {
         JobOutcome::Failed if state.succeeded + state.failed == 0 && retries_left => (
             Next::Resubmit,

@@ -261,7 +261,12 @@ pub async fn handle(
         large_pending,
         census_job_id,
         phase_start: input.retry_manifest.as_ref().map_or(0, |r| r.phase_start),
-        restores: None,
+        // The copy after restores keeps them (a resubmission looks at them again).
+        restores: input
+            .retry_manifest
+            .as_ref()
+            .filter(|r| !r.kind.restores())
+            .and_then(|r| r.restores.clone()),
         // A copy job after restores: when the slowest should be done (its archived failures
         // are tried again after it).
         restored_by: input.retry_manifest.as_ref().and_then(|r| {

@@ -108,6 +108,21 @@ pub async fn begin(
     let Some(first) = restores.first() else {
         if found.restoring > 0 {
             // Restores someone else asked for: nothing to ask, and no job yet to wait after.
+            // Waited for as ferry's own are, counted from the run's start.
+            let since_start = Restores {
+                requested_at: plan.started_at,
+                ..Default::default()
+            };
+            if SystemClock.now() > since_start.deadline(&plan.request) {
+                return Err(StepError::new(
+                    ErrorName::RestoresNeverCompleted,
+                    format!(
+                        "{} archived objects of the copy are still being restored by another request (first: {}), past the wait's end",
+                        found.restoring,
+                        found.restoring_sample.first().map_or("", String::as_str)
+                    ),
+                ));
+            }
             return Err(StepError::new(
                 ErrorName::RestoresPending,
                 format!(
@@ -242,7 +257,10 @@ pub async fn check(
             out.archive_status().map(|s| s.as_str()),
             out.restore(),
         );
-        if readable != Readable::Yes {
+        // Only a restore S3 says is under way is waited for: an object with no restore at all
+        // had its restore refused (or it expired), and its copy fails it as archived, which
+        // is tried again after the slowest restore.
+        if matches!(readable, Readable::Restoring(_)) {
             pending.push(key.clone());
         }
     }

@@ -41,6 +41,18 @@ pub(super) fn source_grant(
     }
     let objects = names.policy_objects_under(&req.source.bucket, &req.source.prefix);
     vec![
+        // So that a HEAD of a key deleted since the manifest was written answers 404, not 403
+        // (HeadObject, the S3 API model: "If you don’t have the s3:ListBucket permission,
+        // Amazon S3 returns an HTTP status code 403 Forbidden error"), and job-submit passes
+        // over it.
+        json!({
+            "Sid": names.sid("RestoreList"),
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": "s3:ListBucket",
+            "Resource": names.s3_arn(&req.source.bucket, None),
+            "Condition": submitter_only
+        }),
         json!({
             "Sid": names.sid("SourceRestore"),
             "Effect": "Allow",
@@ -73,7 +85,9 @@ mod tests {
             .iter()
             .filter(|s| {
                 let sid = s["Sid"].as_str().unwrap_or_default();
-                sid.starts_with("FerrySourceRestore") || sid.starts_with("FerryRestoreCheck")
+                sid.starts_with("FerrySourceRestore")
+                    || sid.starts_with("FerryRestoreCheck")
+                    || sid.starts_with("FerryRestoreList")
             })
             .collect()
     }
@@ -92,16 +106,26 @@ mod tests {
         req.source.archived = Archived::Restore;
         let grants = super::super::source_account_grants(&req, &names, expiry);
         let ours = restoring(&grants["src-photos"]);
-        assert_eq!(ours.len(), 2, "{ours:?}");
+        assert_eq!(ours.len(), 3, "{ours:?}");
         let objects = names.policy_objects_under(&req.source.bucket, &req.source.prefix);
-        let restore = ours[0];
+        let list = ours[0];
+        assert_eq!(list["Action"], "s3:ListBucket");
+        assert_eq!(
+            list["Resource"],
+            names.s3_arn(&req.source.bucket, None).as_str()
+        );
+        assert_eq!(
+            list["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+            names.submitter_role_arn().as_str()
+        );
+        let restore = ours[1];
         assert_eq!(restore["Action"], "s3:RestoreObject");
         assert_eq!(restore["Resource"], objects.as_str());
         assert_eq!(
             restore["Condition"]["ArnEquals"]["aws:PrincipalArn"],
             names.batch_role_arn.as_str()
         );
-        let check = ours[1];
+        let check = ours[2];
         assert_eq!(
             check["Action"],
             serde_json::json!(["s3:GetObject", "s3:GetObjectVersion"])

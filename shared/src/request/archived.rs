@@ -147,14 +147,30 @@ impl CopyRequest {
         }
         if self.restores() {
             // The grants are renewed while a job runs, not while the run waits for restores.
-            let needed = 2 * self.restore_slowest() + 3600;
+            let needed = self
+                .restore_slowest()
+                .saturating_mul(2)
+                .saturating_add(3600);
             if self.timing.grant_lifetime_seconds < needed {
                 v.add(
                     "timing.grantLifetimeSeconds",
                     format!(
                         "must be at least {needed} with source.archived restore (got {}): the grants must outlast the wait for the restores (at most twice timing.restoreSlowestSeconds, {} s) and an hour besides; they are renewed while a job runs, not while the run waits",
                         self.timing.grant_lifetime_seconds,
-                        2 * self.restore_slowest()
+                        self.restore_slowest().saturating_mul(2)
+                    ),
+                );
+            }
+            let first = self
+                .timing
+                .restore_wait_seconds
+                .unwrap_or(r.tier.documented_hours().0 * 3600);
+            if self.restore_slowest() < first {
+                v.add(
+                    "timing.restoreSlowestSeconds",
+                    format!(
+                        "must be at least the first look, timing.restoreWaitSeconds ({first} s; absent, the tier's shortest documented time) (got {}): the slowest restore cannot end before the first look",
+                        self.restore_slowest()
                     ),
                 );
             }

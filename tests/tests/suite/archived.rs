@@ -312,3 +312,28 @@ async fn skipped_archived_objects_are_counted_apart_and_the_rest_is_copied() {
     );
     world.assert_no_leftovers().await;
 }
+
+/// A CSV row whose object is gone since the manifest was written does not stop the search for
+/// archived objects (job-submit may list the bucket, so its HEAD answers 404): the archived
+/// object is restored and copied, and the gone row fails its own task, as without restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_row_fails_alone_and_the_archived_objects_are_still_restored() {
+    let world = World::seeded().await;
+    let archived = put_archived(&world, 0).await;
+    let gone = sample("2026/archive/gone.bin");
+    let listed: Vec<Sample> = samples()
+        .into_iter()
+        .chain(archived.clone())
+        .chain([gone])
+        .collect();
+    put_manifest_of(&world.source.s3, MANIFEST_BUCKET, &listed).await;
+    let run = world
+        .run("photos-2026-1", &restoring(world.request("photos-2026")))
+        .await;
+    assert_eq!(run.error.as_deref(), Some("CopyIncomplete"), "{run:?}");
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(cause.contains("1 objects were not copied"), "{cause}");
+    assert!(cause.contains("2026/archive/gone.bin"), "{cause}");
+    world.assert_copied(&archived).await;
+    world.assert_no_leftovers().await;
+}
