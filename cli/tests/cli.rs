@@ -908,16 +908,12 @@ async fn watch_shows_the_restore_job_the_wait_and_the_copy() {
     let world = World::seeded().await;
     let key = "2026/archive/flexible.bin";
     world
-        .source
-        .s3
-        .put_object()
-        .bucket(SOURCE_BUCKET)
-        .key(key)
-        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"archived"))
-        .send()
-        .await
-        .unwrap();
+        .put_source_in_class(
+            key,
+            b"archived".to_vec(),
+            aws_sdk_s3::types::StorageClass::Glacier,
+        )
+        .await;
     world
         .sandbox
         .control("/archive", json!({"restoreSeconds": 2}))

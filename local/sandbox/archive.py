@@ -101,13 +101,9 @@ def _state(bucket: str, key: str, storage_class: str | None) -> str | None:
     return "restored"
 
 
-def state(bucket: str, key: str, storage_class: str | None) -> str | None:
-    with _LOCK:
-        return _state(bucket, key, storage_class)
-
-
 def readable(bucket: str, key: str, storage_class: str | None) -> bool:
-    return state(bucket, key, storage_class) in (None, "restored")
+    with _LOCK:
+        return _state(bucket, key, storage_class) in (None, "restored")
 
 
 def headers(bucket: str, key: str, storage_class: str | None) -> dict[str, str]:

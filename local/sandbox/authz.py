@@ -40,20 +40,12 @@ from .lookup import (  # noqa: F401 (re-exported)
     object_key_id, role_arn, role_of_arn,
 )
 
-def _sse_c_refusal(method: str, start_response: Callable) -> list[bytes]:
-    """400 InvalidRequest; a HEAD answers 400 with no body (HeadObject's errors carry no code)."""
+def _s3_error(status: str, code: str, message: str, method: str, start_response: Callable) -> list[bytes]:
+    """S3's XML error; a HEAD answers with no body (HeadObject's errors carry no code)."""
     body = b"" if method == "HEAD" else (
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidRequest</Code>"
-        f"<Message>{SSE_C_MESSAGE}</Message></Error>").encode()
-    start_response("400 Bad Request", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def _archived_refusal(code: str, message: str, start_response: Callable) -> list[bytes]:
-    """403 with S3's code for a read or copy of an archived object (archive.py)."""
-    body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
-            f"<Message>{message}</Message></Error>").encode()
-    start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>").encode()
+    start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
     return [body]
 
 
@@ -182,12 +174,13 @@ class Authorizer:
             if len(parts) > 1 and not set(query) - {"versionId", "partNumber", "uploadId"}:
                 refused = archive.refusal(method, unquote(parts[0]), unquote(parts[1]), headers.get("x-amz-copy-source"))
                 if refused:
-                    return _archived_refusal(*refused, start_response)
+                    # A read or copy of an archived object (archive.py).
+                    return _s3_error("403 Forbidden", *refused, method, start_response)
         if service == "s3" and method in ("GET", "HEAD") and REQUEST.sse_customer_algorithm is None:
             parts = path.lstrip("/").split("/", 1)
             bucket, key = unquote(parts[0]), unquote(parts[1]) if len(parts) > 1 else ""
             if key and not set(query) - {"versionId", "partNumber"} and is_sse_c(bucket, key):
-                return _sse_c_refusal(method, start_response)
+                return _s3_error("400 Bad Request", "InvalidRequest", SSE_C_MESSAGE, method, start_response)
         return self.app(environ, start_response)
 
     def check(self, identity: Identity, check: Check) -> str:

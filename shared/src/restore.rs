@@ -141,6 +141,14 @@ impl Restores {
         }
     }
 
+    /// The slot of `class`'s restore manifest.
+    pub fn manifest_mut(&mut self, class: ArchiveClass) -> &mut Option<RestoreManifest> {
+        match class {
+            ArchiveClass::Glacier => &mut self.glacier,
+            ArchiveClass::Tiering => &mut self.tiering,
+        }
+    }
+
     /// How many objects the restore jobs ask for.
     pub fn objects(&self) -> u64 {
         ArchiveClass::ALL
@@ -178,11 +186,7 @@ impl Restores {
     /// waiting for them would last until the deadline), or the whole sample when S3 accepted
     /// none of the class's restores.
     pub fn forget_refused(&mut self, class: ArchiveClass, refused: &[String], accepted: u64) {
-        let m = match class {
-            ArchiveClass::Glacier => self.glacier.as_mut(),
-            ArchiveClass::Tiering => self.tiering.as_mut(),
-        };
-        if let Some(m) = m {
+        if let Some(m) = self.manifest_mut(class) {
             if accepted == 0 {
                 m.sample.clear();
             } else {

@@ -271,6 +271,15 @@ pub struct JobRecord {
     pub restored_by: Option<Epoch>,
 }
 
+impl JobRecord {
+    /// Whether a job may follow this one as a retry: counted from the job its phase began with
+    /// (flow C's job of the objects over 5 GiB, a restore job, the copy after restores each
+    /// have as many retries as the first job).
+    pub fn retries_left(&self, max_attempts: u32) -> bool {
+        u32::from(self.attempt.job.saturating_sub(self.phase_start)) < max_attempts
+    }
+}
+
 fn is_zero(n: &u16) -> bool {
     *n == 0
 }
@@ -327,6 +336,13 @@ pub enum Next {
     /// The restore jobs are done: wait `wait_seconds`, then look at the restored objects and
     /// copy (the next job's `retry_manifest` carries the restores).
     AwaitRestores,
+}
+
+impl Next {
+    /// Whether another job of the run comes next (`ReportOutput::next_attempt` is set).
+    pub fn another_job(self) -> bool {
+        matches!(self, Next::Retry | Next::Resubmit | Next::AwaitRestores)
+    }
 }
 
 /// The copy so far, across the jobs of a run: the execution's output.

@@ -240,6 +240,26 @@ impl World {
         request
     }
 
+    /// Puts `key` in the source bucket in storage class `class` (archived ones included: the
+    /// sandbox keeps them archived until restored).
+    pub async fn put_source_in_class(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        class: aws_sdk_s3::types::StorageClass,
+    ) {
+        self.source
+            .s3
+            .put_object()
+            .bucket(SOURCE_BUCKET)
+            .key(key)
+            .storage_class(class)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("putting {key}: {e:?}"));
+    }
+
     /// Replaces the source bucket's own policy; [`World::assert_no_leftovers`] then expects
     /// exactly this one.
     pub async fn set_source_policy(&self, policy: &str) {

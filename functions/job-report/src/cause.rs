@@ -156,7 +156,7 @@ pub(crate) fn cause(
     }
 }
 
-fn reasons(state: &JobState) -> String {
+pub(crate) fn reasons(state: &JobState) -> String {
     if state.failure_reasons.is_empty() {
         return state
             .status_update_reason

@@ -61,10 +61,7 @@ pub async fn handle(
         run: attempt.run,
         job: attempt.job + 1,
     };
-    // Counted from the job its phase began with: flow C's job of the objects over 5 GiB has as
-    // many retries as the first job.
-    let retries_left = u32::from(attempt.job.saturating_sub(input.job.phase_start))
-        < plan.request.retry.max_attempts;
+    let retries_left = input.job.retries_left(plan.request.retry.max_attempts);
     // Objects over 5 GB go to the copy worker's job whatever the retries left (they cannot
     // fail that way twice: the worker copies them); retryable failures only while retries are.
     // A verification writes no retry manifest: what it finds is the copy's answer.
@@ -180,35 +177,31 @@ pub async fn handle(
     }
     // A job refused before any task ran, or tasks refused access, while grants settle: the
     // next job waits for them, longer each time.
+    // In a restoring run, archived objects whose restore was not done yet (they failed this
+    // job, or are in no report after a threshold failure) are tried again once the slowest
+    // restore should be done.
+    let until_restored = input.job.restored_by.map(|by| {
+        use ferry_core::clock::{Clock, SystemClock};
+        u64::try_from(by - SystemClock.now()).unwrap_or(0)
+    });
+    let rest = retry.as_ref().is_some_and(|r| r.rest);
+    let settle = if summary.settling > 0 {
+        settle_wait(attempt.job)
+    } else {
+        0
+    };
     let wait_seconds = match next {
         Next::Resubmit if was_settling => settle_wait(attempt.job),
-        // Archived objects whose restore was not done yet: tried again once the slowest
-        // restore should be, and not sooner than the next look would be.
-        Next::Retry if summary.restoring > 0 => {
-            use ferry_core::clock::{Clock, SystemClock};
-            let until = input.job.restored_by.unwrap_or(0) - SystemClock.now();
-            u64::try_from(until)
-                .unwrap_or(0)
-                .max(plan.request.timing.restore_check_seconds)
-        }
-        Next::Retry if summary.settling > 0 => settle_wait(attempt.job),
+        // Not sooner than the next look at the restores would be.
+        Next::Retry if summary.restoring > 0 => until_restored
+            .unwrap_or(0)
+            .max(plan.request.timing.restore_check_seconds),
+        Next::Retry if rest => settle.max(until_restored.unwrap_or(0)),
+        Next::Retry => settle,
         _ => 0,
     };
-    let wait_seconds = match (&retry, input.job.restored_by) {
-        // The worker's job after a threshold failure in a restoring run: it waits for the
-        // slowest restore too, when that is still ahead.
-        (Some(r), Some(by)) if r.rest && next == Next::Retry => {
-            use ferry_core::clock::{Clock, SystemClock};
-            wait_seconds.max(u64::try_from(by - SystemClock.now()).unwrap_or(0))
-        }
-        _ => wait_seconds,
-    };
     if next == Next::Retry
-        && (summary.restoring > 0
-            || (wait_seconds > 0
-                && retry
-                    .as_ref()
-                    .is_some_and(|r| r.rest && r.restored_by.is_some())))
+        && (summary.restoring > 0 || (rest && until_restored.is_some_and(|u| u > 0)))
     {
         // Shown as the restores' wait, not the grants'.
         next = Next::AwaitRestores;
@@ -239,8 +232,7 @@ pub async fn handle(
     info!(next = ?next, succeeded = state.succeeded, failed = state.failed, "summarized the completion report");
     Ok(ReportOutput {
         next,
-        next_attempt: matches!(next, Next::Retry | Next::Resubmit | Next::AwaitRestores)
-            .then_some(next_attempt),
+        next_attempt: next.another_job().then_some(next_attempt),
         retry_manifest: retry,
         wait_seconds,
         state,

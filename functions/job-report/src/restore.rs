@@ -38,8 +38,7 @@ pub async fn after_restore_job(
         run: attempt.run,
         job: attempt.job + 1,
     };
-    let retries_left = u32::from(attempt.job.saturating_sub(input.job.phase_start))
-        < plan.request.retry.max_attempts;
+    let retries_left = input.job.retries_left(plan.request.retry.max_attempts);
     let (summary, _) =
         crate::summarize(clients, config, plan, &input.job, None, false, None).await?;
     let mut totals = input.totals.clone().unwrap_or_default();
@@ -54,12 +53,12 @@ pub async fn after_restore_job(
     for (code, count) in &summary.by_error_code {
         *r.failed_by_code.entry(code.clone()).or_default() += count.count;
     }
-    let refused: Vec<String> = summary
-        .failed_sample
-        .iter()
-        .map(|t| t.key.clone())
-        .collect();
     if matches!(outcome, JobOutcome::Succeeded | JobOutcome::Partial) {
+        let refused: Vec<String> = summary
+            .failed_sample
+            .iter()
+            .map(|t| t.key.clone())
+            .collect();
         restores.forget_refused(class, &refused, state.succeeded);
     }
     let (next, retry, wait_seconds, cause) = match outcome {
@@ -91,12 +90,7 @@ pub async fn after_restore_job(
                 "restore job {} {}: {}",
                 input.job.job_id,
                 state.status,
-                state
-                    .failure_reasons
-                    .iter()
-                    .map(|f| format!("{}: {}", f.code, f.reason))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                crate::cause::reasons(&state)
             ),
         ),
         JobOutcome::Succeeded | JobOutcome::Partial => match restores.after(class) {
@@ -140,8 +134,7 @@ pub async fn after_restore_job(
     info!(next = ?next, requested = state.succeeded, refused = state.failed, "summarized the restore job");
     Ok(ReportOutput {
         next,
-        next_attempt: matches!(next, Next::Retry | Next::Resubmit | Next::AwaitRestores)
-            .then_some(next_attempt),
+        next_attempt: next.another_job().then_some(next_attempt),
         retry_manifest: retry,
         wait_seconds,
         state,

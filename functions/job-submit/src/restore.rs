@@ -38,7 +38,7 @@ pub async fn begin(
     names: &Names,
     attempt: Attempt,
 ) -> Result<Option<JobRecord>, StepError> {
-    let found = match &plan.request.manifest {
+    let mut found = match &plan.request.manifest {
         Manifest::Inventory {} => {
             let report = plan.inventory_manifest.as_ref().ok_or_else(|| {
                 StepError::new(
@@ -71,10 +71,7 @@ pub async fn begin(
         ..Default::default()
     };
     for class in ArchiveClass::ALL {
-        let rows = match class {
-            ArchiveClass::Glacier => &found.rows.glacier,
-            ArchiveClass::Tiering => &found.rows.tiering,
-        };
+        let rows = found.rows.of(class);
         if rows.keys.is_empty() {
             continue;
         }
@@ -88,50 +85,25 @@ pub async fn begin(
             .key(&key)
             .expected_bucket_owner(&config.account_id)
             .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
-            .body(ByteStream::from(rows.csv.clone().into_bytes()))
+            .body(ByteStream::from(std::mem::take(&mut rows.csv).into_bytes()))
             .send()
             .await
             .map_err(|e| from_sdk(e, &format!("PutObject s3://{}/{key}", config.ferry_bucket)))?;
-        let manifest = RestoreManifest {
+        *restores.manifest_mut(class) = Some(RestoreManifest {
             key,
             rows: rows.keys.len() as u64,
             sample: restore::sample_indexes(rows.keys.len())
                 .into_iter()
                 .map(|i| rows.keys[i].clone())
                 .collect(),
-        };
-        match class {
-            ArchiveClass::Glacier => restores.glacier = Some(manifest),
-            ArchiveClass::Tiering => restores.tiering = Some(manifest),
-        }
+        });
     }
     let Some(first) = restores.first() else {
         if found.restoring > 0 {
-            // Restores someone else asked for: nothing to ask, and no job yet to wait after.
+            // Only restores someone else asked for: nothing to ask, and no job to wait after.
             // Waited for as ferry's own are, counted from the run's start.
-            let since_start = Restores {
-                requested_at: plan.started_at,
-                ..Default::default()
-            };
-            if SystemClock.now() > since_start.deadline(&plan.request) {
-                return Err(StepError::new(
-                    ErrorName::RestoresNeverCompleted,
-                    format!(
-                        "{} archived objects of the copy are still being restored by another request (first: {}), past the wait's end",
-                        found.restoring,
-                        found.restoring_sample.first().map_or("", String::as_str)
-                    ),
-                ));
-            }
-            return Err(StepError::new(
-                ErrorName::RestoresPending,
-                format!(
-                    "{} archived objects of the copy are being restored already, by another request (first: {}); looking again in {} s",
-                    found.restoring,
-                    found.restoring_sample.first().map_or("", String::as_str),
-                    plan.request.timing.restore_check_seconds
-                ),
-            ));
+            restores.requested_at = plan.started_at;
+            check(clients, plan, &restores).await?;
         }
         info!("no object of the copy needs a restore");
         return Ok(None);

@@ -1,6 +1,7 @@
 //! Reading every row of an inventory-format manifest (`manifest.json` and its gzipped CSV data
-//! files) from S3, streamed, in constant memory: flow A's report before its first job (what
-//! S3PutObjectCopy cannot copy as it is), and flow C's census (what its filter left out).
+//! files) from S3, streamed: flow A's report before its first job (what S3PutObjectCopy cannot
+//! copy as it is, in constant memory), flow C's census (what its filter left out), and the
+//! archived objects a restoring copy restores (their restore manifests, in memory).
 
 use tokio_util::io::SyncIoBridge;
 
@@ -22,27 +23,12 @@ pub async fn obstacles_in(
     every_row: Option<CopyObstacle>,
     within: Option<&str>,
 ) -> Result<NotCopyable, StepError> {
-    let manifest = read_manifest(s3, bucket, manifest_key).await?;
-    if let Some(file) = within.and_then(|p| manifest.files.iter().find(|f| !f.key.starts_with(p))) {
-        return Err(StepError::new(
-            ErrorName::AccessDenied,
-            format!(
-                "manifest s3://{bucket}/{manifest_key} names a data file outside {}: {}; refused",
-                within.unwrap_or_default(),
-                file.key
-            ),
-        ));
-    }
-    let columns = manifest
-        .columns()
-        .map_err(|e| invalid(bucket, manifest_key, e))?;
-    let files: Vec<String> = manifest.files.iter().map(|f| f.key.clone()).collect();
-    fold_files(
+    fold_report(
         s3,
         bucket,
+        manifest_key,
         owner,
-        &files,
-        columns,
+        within,
         move |rows| {
             let mut found = NotCopyable::default();
             while let Some(row) = rows.next_obstacle()? {
@@ -67,17 +53,12 @@ pub async fn archived_in(
     manifest_key: &str,
     owner: &str,
 ) -> Result<ArchivedRows, StepError> {
-    let manifest = read_manifest(s3, bucket, manifest_key).await?;
-    let columns = manifest
-        .columns()
-        .map_err(|e| invalid(bucket, manifest_key, e))?;
-    let files: Vec<String> = manifest.files.iter().map(|f| f.key.clone()).collect();
-    fold_files(
+    fold_report(
         s3,
         bucket,
+        manifest_key,
         owner,
-        &files,
-        columns,
+        None,
         |rows| {
             let mut found = ArchivedRows::default();
             while let Some(row) = rows.next_obstacle()? {
@@ -141,38 +122,15 @@ impl ArchivedRows {
     }
 }
 
-/// The inventory report's `manifest.json` at `manifest_key` in `bucket`, parsed.
-async fn read_manifest(
+/// Reads the inventory report whose `manifest.json` is at `manifest_key` in `bucket` (owned by
+/// `owner`): its data files, each through `per_file`, folded with `merge` in file order. With
+/// `within`, a data file the manifest names outside that prefix is refused, not read.
+async fn fold_report<T: Default + Send + 'static>(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     manifest_key: &str,
-) -> Result<InventoryManifest, StepError> {
-    let (bytes, _) = get_object_bytes(s3, bucket, manifest_key)
-        .await?
-        .ok_or_else(|| {
-            StepError::new(
-                ErrorName::NotFound,
-                format!("manifest s3://{bucket}/{manifest_key} is not there"),
-            )
-        })?;
-    InventoryManifest::parse(&bytes).map_err(|e| invalid(bucket, manifest_key, e))
-}
-
-fn invalid(bucket: &str, manifest_key: &str, e: InventoryError) -> StepError {
-    StepError::new(
-        ErrorName::InvalidRequest,
-        format!("manifest s3://{bucket}/{manifest_key}: {e}"),
-    )
-}
-
-/// Reads the data files `files` (in `bucket`, owned by `owner`) a few at once, each streamed
-/// through `per_file` on a blocking thread, and folds their results in file order.
-async fn fold_files<T: Default + Send + 'static>(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
     owner: &str,
-    files: &[String],
-    columns: super::Columns,
+    within: Option<&str>,
     per_file: impl Fn(
             &mut InventoryRows<SyncIoBridge<std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>>>,
         ) -> Result<T, InventoryError>
@@ -182,6 +140,22 @@ async fn fold_files<T: Default + Send + 'static>(
         + 'static,
     merge: impl Fn(&mut T, T),
 ) -> Result<T, StepError> {
+    let manifest = read_manifest(s3, bucket, manifest_key).await?;
+    if let Some(file) = within.and_then(|p| manifest.files.iter().find(|f| !f.key.starts_with(p))) {
+        return Err(StepError::new(
+            ErrorName::AccessDenied,
+            format!(
+                "manifest s3://{bucket}/{manifest_key} names a data file outside {}: {}; refused",
+                within.unwrap_or_default(),
+                file.key
+            ),
+        ));
+    }
+    let columns = manifest
+        .columns()
+        .map_err(|e| invalid(bucket, manifest_key, e))?;
+    let files: Vec<String> = manifest.files.iter().map(|f| f.key.clone()).collect();
+    // The data files a few at once, each streamed on a blocking thread.
     let at_once = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut found = T::default();
     for batch in files.chunks(at_once.max(1)) {
@@ -217,4 +191,28 @@ async fn fold_files<T: Default + Send + 'static>(
         }
     }
     Ok(found)
+}
+
+/// The inventory report's `manifest.json` at `manifest_key` in `bucket`, parsed.
+async fn read_manifest(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    manifest_key: &str,
+) -> Result<InventoryManifest, StepError> {
+    let (bytes, _) = get_object_bytes(s3, bucket, manifest_key)
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::NotFound,
+                format!("manifest s3://{bucket}/{manifest_key} is not there"),
+            )
+        })?;
+    InventoryManifest::parse(&bytes).map_err(|e| invalid(bucket, manifest_key, e))
+}
+
+fn invalid(bucket: &str, manifest_key: &str, e: InventoryError) -> StepError {
+    StepError::new(
+        ErrorName::InvalidRequest,
+        format!("manifest s3://{bucket}/{manifest_key}: {e}"),
+    )
 }

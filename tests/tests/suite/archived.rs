@@ -2,7 +2,6 @@
 //! Flexible Retrieval, Deep Archive and Intelligent-Tiering archive-tier objects archived until
 //! an S3InitiateRestoreObject task restores them, a few seconds later (archive.py).
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::StorageClass;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ferry_tests::*;
@@ -49,16 +48,8 @@ async fn put_archived(world: &World, restore_seconds: u64) -> Vec<Sample> {
     {
         let s = sample(key);
         world
-            .source
-            .s3
-            .put_object()
-            .bucket(SOURCE_BUCKET)
-            .key(key)
-            .storage_class(StorageClass::from(class))
-            .body(ByteStream::from(s.body.clone()))
-            .send()
-            .await
-            .unwrap();
+            .put_source_in_class(key, s.body.clone(), StorageClass::from(class))
+            .await;
         if let Some(tier) = tier {
             world
                 .sandbox
@@ -233,16 +224,8 @@ async fn an_object_restored_after_the_sample_is_copied_by_a_later_job() {
         .collect();
     for s in &glacier {
         world
-            .source
-            .s3
-            .put_object()
-            .bucket(SOURCE_BUCKET)
-            .key(&s.key)
-            .storage_class(StorageClass::Glacier)
-            .body(ByteStream::from(s.body.clone()))
-            .send()
-            .await
-            .unwrap();
+            .put_source_in_class(&s.key, s.body.clone(), StorageClass::Glacier)
+            .await;
     }
     let straggler = &glacier[2].key;
     let hold = |on: bool| json!({"bucket": SOURCE_BUCKET, "key": straggler, "hold": on});

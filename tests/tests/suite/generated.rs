@@ -87,16 +87,8 @@ async fn a_generated_copy_sends_each_object_to_the_job_its_size_calls_for_and_le
         ("2026/cold/2018.tar", StorageClass::DeepArchive),
     ] {
         world
-            .source
-            .s3
-            .put_object()
-            .bucket(SOURCE_BUCKET)
-            .key(key)
-            .storage_class(class)
-            .body(b"archived".to_vec().into())
-            .send()
-            .await
-            .unwrap();
+            .put_source_in_class(key, b"archived".to_vec(), class)
+            .await;
     }
     let request = generated_request(&world, "photos-2026", json!({}));
     let run = world.run("photos-2026-1", &request).await;
